@@ -1,0 +1,1 @@
+"""The `pasar` command line: operator and participant commands over HTTP."""

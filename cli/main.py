@@ -1,0 +1,19 @@
+"""Entry point of the `pasar` command."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.group()
+@click.version_option(package_name="pasar")
+def cli() -> None:
+    """pasar: a permissioned blockchain node for e-commerce."""
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""The committed chain in a key-value store: blocks, certificates, receipts, head.
+
+`commit_block` writes a block, its commit certificate, its receipts, the state
+write-set, the transaction index and the new head in ONE atomic batch, so after
+a crash the store holds either all of height h or none of it. Reading the head
+back after a restart gives exactly the last committed height and state root.
+
+    chain/genesis                 -> genesis bytes
+    chain/head                    -> [height, block_hash, state_root]
+    chain/block/<height:8>        -> block bytes
+    chain/cert/<height:8>         -> commit certificate bytes
+    chain/receipts/<height:8>     -> [receipt, ...] (+ end-of-block pseudo-receipt)
+    chain/tx/<tx_hash>            -> [height, index]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ledger import codec
+from ledger.block import Block, CommitCertificate
+from ledger.execution import BlockResult, end_block_receipt
+from ledger.genesis import Genesis
+from ledger.kv import KVReader, KVStore
+from ledger.receipt import Receipt
+
+GENESIS_KEY = b"chain/genesis"
+HEAD_KEY = b"chain/head"
+BLOCK_PREFIX = b"chain/block/"
+CERT_PREFIX = b"chain/cert/"
+RECEIPTS_PREFIX = b"chain/receipts/"
+TX_INDEX_PREFIX = b"chain/tx/"
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    height: int
+    block_hash: bytes
+    state_root: bytes
+
+
+def height_key(prefix: bytes, height: int) -> bytes:
+    return prefix + height.to_bytes(8, "big")
+
+
+def read_head(reader: KVReader) -> Head | None:
+    raw = reader.get(HEAD_KEY)
+    if raw is None:
+        return None
+    height, block_hash, state_root = codec.decode(raw)
+    return Head(height, block_hash, state_root)
+
+
+def read_genesis(reader: KVReader) -> Genesis | None:
+    raw = reader.get(GENESIS_KEY)
+    return None if raw is None else Genesis.decode(raw)
+
+
+def init_genesis(store: KVStore, genesis: Genesis, result: BlockResult) -> Head:
+    """Write genesis state and a height-0 head in one batch (only on an empty store)."""
+    if read_head(store) is not None:
+        raise ValueError("store already holds a chain")
+    head = Head(0, genesis.hash, result.state_root)
+    batch: dict[bytes, bytes | None] = dict(result.write_set)
+    batch[GENESIS_KEY] = genesis.encode()
+    batch[HEAD_KEY] = codec.encode([head.height, head.block_hash, head.state_root])
+    store.write(batch, sync=True)
+    return head
+
+
+def commit_batch(
+    block: Block, certificate: CommitCertificate, result: BlockResult
+) -> dict[bytes, bytes | None]:
+    """Everything committing `block` writes, as one batch."""
+    height = block.height
+    batch: dict[bytes, bytes | None] = dict(result.write_set)
+    batch[height_key(BLOCK_PREFIX, height)] = block.encode()
+    batch[height_key(CERT_PREFIX, height)] = certificate.encode()
+    receipts = [receipt.to_list() for receipt in result.receipts]
+    if result.block_events:
+        receipts.append(end_block_receipt(result.block_events).to_list())
+    batch[height_key(RECEIPTS_PREFIX, height)] = codec.encode(receipts)
+    for index, stx in enumerate(block.transactions):
+        batch[TX_INDEX_PREFIX + stx.hash] = codec.encode([height, index])
+    batch[HEAD_KEY] = codec.encode([height, block.hash, block.header.state_root])
+    return batch
+
+
+def commit_block(
+    store: KVStore, block: Block, certificate: CommitCertificate, result: BlockResult
+) -> Head:
+    """Persist a committed block and its effects atomically; return the new head."""
+    head = read_head(store)
+    expected = 1 if head is None else head.height + 1
+    if block.height != expected:
+        raise ValueError(f"cannot commit height {block.height}: next height is {expected}")
+    store.write(commit_batch(block, certificate, result), sync=True)
+    return Head(block.height, block.hash, block.header.state_root)
+
+
+def read_block(reader: KVReader, height: int) -> Block | None:
+    raw = reader.get(height_key(BLOCK_PREFIX, height))
+    return None if raw is None else Block.decode(raw)
+
+
+def read_certificate(reader: KVReader, height: int) -> CommitCertificate | None:
+    raw = reader.get(height_key(CERT_PREFIX, height))
+    return None if raw is None else CommitCertificate.decode(raw)
+
+
+def read_receipts(reader: KVReader, height: int) -> list[Receipt]:
+    raw = reader.get(height_key(RECEIPTS_PREFIX, height))
+    return [] if raw is None else [Receipt.from_list(item) for item in codec.decode(raw)]
+
+
+def find_tx(reader: KVReader, tx_hash: bytes) -> tuple[int, int] | None:
+    """(height, index) of a committed transaction, or None."""
+    raw = reader.get(TX_INDEX_PREFIX + tx_hash)
+    if raw is None:
+        return None
+    height, index = codec.decode(raw)
+    return int(height), int(index)

@@ -1,0 +1,127 @@
+"""The one canonical encoding for everything that is hashed or signed.
+
+Objects are msgpack arrays in declared field order; the only scalar types are
+integers (signed 64-bit to unsigned 64-bit), bytes (bin), text (str, UTF-8),
+booleans and nil. Floats and maps are refused. msgpack does not promise one
+encoding per value, so `decode` re-encodes what it read and rejects input whose
+bytes differ: the same value always has exactly one accepted byte string, and a
+signed object cannot be re-serialised into a different valid form.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgpack
+
+from ledger.errors import CodecError
+
+MAX_DECODE_BYTES = 1 << 20
+MIN_INT = -(1 << 63)
+MAX_INT = (1 << 64) - 1
+MAX_DEPTH = 32
+
+Value = int | bytes | str | bool | None | list["Value"] | tuple["Value", ...]
+
+
+def _check(value: Any, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        raise CodecError("too_deep", "value is nested too deeply")
+    if value is None or isinstance(value, bool | bytes | str):
+        return
+    if isinstance(value, int):
+        if not MIN_INT <= value <= MAX_INT:
+            raise CodecError("int_out_of_range", "integer does not fit in 64 bits")
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            _check(item, depth + 1)
+        return
+    raise CodecError("bad_type", f"type {type(value).__name__} cannot be encoded canonically")
+
+
+def encode(value: Any) -> bytes:
+    """Encode a value (nested lists of ints, bytes, str, bool, None) canonically."""
+    _check(value, 0)
+    return msgpack.packb(value, use_bin_type=True, strict_types=False)  # type: ignore[no-any-return]
+
+
+def decode(data: bytes, max_bytes: int = MAX_DECODE_BYTES) -> Any:
+    """Decode canonical bytes; reject oversize, trailing, non-canonical or foreign input."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise CodecError("bad_type", "input must be bytes")
+    data = bytes(data)
+    if len(data) > max_bytes:
+        raise CodecError("too_large", f"input is {len(data)} bytes, the limit is {max_bytes}")
+    if not data:
+        raise CodecError("empty", "input is empty")
+    try:
+        value = msgpack.unpackb(
+            data,
+            raw=False,
+            use_list=True,
+            strict_map_key=True,
+            max_bin_len=max_bytes,
+            max_str_len=max_bytes,
+            max_array_len=max_bytes,
+            max_map_len=0,
+            max_ext_len=0,
+        )
+    except msgpack.ExtraData as exc:
+        raise CodecError("trailing_bytes", "input has bytes after the encoded value") from exc
+    except (ValueError, msgpack.UnpackException, TypeError, UnicodeDecodeError) as exc:
+        raise CodecError("malformed", f"input is not valid msgpack: {exc}") from exc
+    try:
+        again = encode(value)
+    except CodecError as exc:
+        raise CodecError(
+            "non_canonical", f"input holds a value outside the codec: {exc.message}"
+        ) from exc
+    if again != data:
+        raise CodecError("non_canonical", "input is not in canonical form")
+    return value
+
+
+def expect_list(value: Any, length: int, what: str) -> list[Any]:
+    """Check a decoded value is a list of exactly `length` items."""
+    if not isinstance(value, list) or len(value) != length:
+        raise CodecError("bad_shape", f"{what} must be an array of {length} items")
+    return value
+
+
+def expect_int(value: Any, what: str, low: int = 0, high: int = MAX_INT) -> int:
+    """Check a decoded value is an integer (not a bool) within [low, high]."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CodecError("bad_type", f"{what} must be an integer")
+    if not low <= value <= high:
+        raise CodecError("out_of_range", f"{what} must be between {low} and {high}")
+    return value
+
+
+def expect_bytes(
+    value: Any, what: str, length: int | None = None, max_length: int = MAX_DECODE_BYTES
+) -> bytes:
+    """Check a decoded value is bytes, of an exact length when one is given."""
+    if not isinstance(value, bytes):
+        raise CodecError("bad_type", f"{what} must be bytes")
+    if length is not None and len(value) != length:
+        raise CodecError("bad_length", f"{what} must be {length} bytes")
+    if len(value) > max_length:
+        raise CodecError("too_long", f"{what} must be at most {max_length} bytes")
+    return value
+
+
+def expect_str(value: Any, what: str, max_length: int = 256) -> str:
+    """Check a decoded value is text of bounded length."""
+    if not isinstance(value, str):
+        raise CodecError("bad_type", f"{what} must be text")
+    if len(value) > max_length:
+        raise CodecError("too_long", f"{what} must be at most {max_length} characters")
+    return value
+
+
+def expect_bool(value: Any, what: str) -> bool:
+    """Check a decoded value is a boolean."""
+    if not isinstance(value, bool):
+        raise CodecError("bad_type", f"{what} must be a boolean")
+    return value

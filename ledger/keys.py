@@ -1,0 +1,134 @@
+"""Ed25519 keys, domain-bound signatures and account addresses.
+
+A signature covers (domain ‖ chain id ‖ digest), so a signature made for one kind
+of message or one chain can never be replayed as another. An account is its
+32-byte Ed25519 public key; its text form is `pasar1` + base32(key ‖ checksum),
+so a mistyped address is caught before any money moves.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+
+import nacl.bindings
+import nacl.exceptions
+import nacl.signing
+
+from ledger.hashing import ADDRESS, tagged_hash
+
+PUBLIC_KEY_SIZE = 32
+SIGNATURE_SIZE = 64
+SEED_SIZE = 32
+ADDRESS_PREFIX = "pasar1"
+
+
+def signing_message(domain: bytes, chain_id: str, digest: bytes) -> bytes:
+    """The exact bytes an Ed25519 signature covers."""
+    chain = chain_id.encode("utf-8")
+    if len(domain) > 255 or len(chain) > 255:
+        raise ValueError("domain or chain id too long")
+    return bytes([len(domain)]) + domain + bytes([len(chain)]) + chain + digest
+
+
+@dataclass(frozen=True, slots=True)
+class PrivateKey:
+    """An Ed25519 signing key held in memory."""
+
+    seed: bytes
+
+    @staticmethod
+    def generate() -> PrivateKey:
+        return PrivateKey(bytes(nacl.signing.SigningKey.generate()))
+
+    @staticmethod
+    def from_seed(seed: bytes) -> PrivateKey:
+        if len(seed) != SEED_SIZE:
+            raise ValueError("an Ed25519 seed is 32 bytes")
+        return PrivateKey(bytes(seed))
+
+    @property
+    def public_key(self) -> bytes:
+        return bytes(nacl.signing.SigningKey(self.seed).verify_key)
+
+    def sign(self, domain: bytes, chain_id: str, digest: bytes) -> bytes:
+        signed = nacl.signing.SigningKey(self.seed).sign(signing_message(domain, chain_id, digest))
+        return bytes(signed.signature)
+
+    def __repr__(self) -> str:  # never print key material
+        return f"PrivateKey(public={address_to_text(self.public_key)})"
+
+
+def verify(
+    public_key: bytes, domain: bytes, chain_id: str, digest: bytes, signature: bytes
+) -> bool:
+    """True when `signature` is `public_key`'s signature over the bound digest."""
+    if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
+        return False
+    try:
+        nacl.bindings.crypto_sign_open(
+            signature + signing_message(domain, chain_id, digest), public_key
+        )
+    except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError, ValueError):
+        return False
+    return True
+
+
+SignatureCheck = tuple[bytes, bytes, str, bytes, bytes]
+
+
+def verify_many(checks: Sequence[SignatureCheck], executor: Executor | None = None) -> list[bool]:
+    """Verify many signatures, spread over an executor's threads when one is given.
+
+    PyNaCl releases the GIL while verifying, so a thread pool uses every core.
+    """
+    if executor is None or len(checks) < 64:
+        return [verify(*check) for check in checks]
+    chunk = max(64, len(checks) // 8)
+    parts = [checks[i : i + chunk] for i in range(0, len(checks), chunk)]
+    results: list[bool] = []
+    for part in executor.map(_verify_chunk, parts):
+        results.extend(part)
+    return results
+
+
+def _verify_chunk(checks: Iterable[SignatureCheck]) -> list[bool]:
+    return [verify(*check) for check in checks]
+
+
+def _checksum(public_key: bytes) -> bytes:
+    return tagged_hash(ADDRESS, public_key)[:4]
+
+
+def address_to_text(public_key: bytes) -> str:
+    """Readable form of an account: `pasar1` + base32(key ‖ 4-byte checksum)."""
+    if len(public_key) != PUBLIC_KEY_SIZE:
+        raise ValueError("an account is a 32-byte public key")
+    body = base64.b32encode(public_key + _checksum(public_key)).decode("ascii")
+    return ADDRESS_PREFIX + body.rstrip("=").lower()
+
+
+def address_from_text(text: str) -> bytes:
+    """Parse an address, also accepting 64 hex digits; raise ValueError on a bad one."""
+    text = text.strip()
+    if len(text) == 2 * PUBLIC_KEY_SIZE:
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            pass
+    if not text.startswith(ADDRESS_PREFIX):
+        raise ValueError(f"an address starts with {ADDRESS_PREFIX!r} or is 64 hex digits")
+    body = text[len(ADDRESS_PREFIX) :].upper()
+    body += "=" * (-len(body) % 8)
+    try:
+        raw = base64.b32decode(body)
+    except (ValueError, base64.binascii.Error) as exc:  # type: ignore[attr-defined]
+        raise ValueError("address is not valid base32") from exc
+    if len(raw) != PUBLIC_KEY_SIZE + 4:
+        raise ValueError("address has the wrong length")
+    public_key, checksum = raw[:PUBLIC_KEY_SIZE], raw[PUBLIC_KEY_SIZE:]
+    if _checksum(public_key) != checksum:
+        raise ValueError("address checksum does not match (typo?)")
+    return public_key

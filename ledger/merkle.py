@@ -1,0 +1,92 @@
+"""Merkle roots over ordered leaves, with inclusion proofs a client checks offline.
+
+The tree follows the RFC 6962 shape: the left subtree holds the largest power of
+two strictly below the leaf count, so proofs are at most log2(n) hashes and no
+leaf is duplicated (which would allow two lists to share a root). Leaves and
+inner nodes hash under different domain tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ledger.hashing import MERKLE_LEAF, MERKLE_NODE, ZERO_HASH, tagged_hash
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return tagged_hash(MERKLE_LEAF, data)
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return tagged_hash(MERKLE_NODE, left + right)
+
+
+def _split(count: int) -> int:
+    k = 1
+    while k * 2 < count:
+        k *= 2
+    return k
+
+
+def _root_of_hashes(hashes: Sequence[bytes]) -> bytes:
+    if len(hashes) == 1:
+        return hashes[0]
+    k = _split(len(hashes))
+    return node_hash(_root_of_hashes(hashes[:k]), _root_of_hashes(hashes[k:]))
+
+
+def merkle_root(leaves: Sequence[bytes]) -> bytes:
+    """Root of the leaves; the empty list has the all-zero root."""
+    if not leaves:
+        return ZERO_HASH
+    return _root_of_hashes([leaf_hash(leaf) for leaf in leaves])
+
+
+def merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
+    """Sibling hashes from the leaf up to the root for the leaf at `index`."""
+    if not 0 <= index < len(leaves):
+        raise IndexError("leaf index out of range")
+    hashes = [leaf_hash(leaf) for leaf in leaves]
+    path: list[bytes] = []
+    _collect(hashes, index, path)
+    return path
+
+
+def _collect(hashes: Sequence[bytes], index: int, path: list[bytes]) -> None:
+    if len(hashes) == 1:
+        return
+    k = _split(len(hashes))
+    if index < k:
+        _collect(hashes[:k], index, path)
+        path.append(_root_of_hashes(hashes[k:]))
+    else:
+        _collect(hashes[k:], index - k, path)
+        path.append(_root_of_hashes(hashes[:k]))
+
+
+def verify_proof(root: bytes, leaf: bytes, index: int, count: int, proof: Sequence[bytes]) -> bool:
+    """True when `leaf` is at `index` of a `count`-leaf list whose root is `root`."""
+    if not 0 <= index < count:
+        return False
+    computed = _fold(leaf_hash(leaf), index, count, list(proof))
+    return computed is not None and computed == root
+
+
+def _fold(current: bytes, index: int, count: int, proof: list[bytes]) -> bytes | None:
+    # Walk down to find at each level which side the leaf is on, then hash upwards
+    # consuming the proof from the deepest sibling.
+    sides: list[bool] = []  # True when the sibling is on the right
+    while count > 1:
+        k = _split(count)
+        if index < k:
+            sides.append(True)
+            count = k
+        else:
+            sides.append(False)
+            index -= k
+            count -= k
+    if len(sides) != len(proof):
+        return None
+    for sibling_on_right, sibling in zip(reversed(sides), proof, strict=True):
+        current = node_hash(current, sibling) if sibling_on_right else node_hash(sibling, current)
+    return current

@@ -1,0 +1,94 @@
+"""Receipts and events: the outcome of each transaction in a block.
+
+    Event   = [name, [[key, value], ...]]
+    Receipt = [6, 1, tx_hash, ok, code, message, [Event, ...]]
+
+`code` is "ok" for an applied transaction or a stable rejection code such as
+`insufficient_funds`; a rejected transaction has no events and changed nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ledger import codec
+from ledger.errors import CodecError
+from ledger.hashing import HASH_SIZE
+
+TAG_RECEIPT = 6
+RECEIPT_VERSION = 1
+OK = "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something a contract reports, e.g. ("coin.transfer", (("from", a), ("to", b), ...))."""
+
+    name: str
+    attributes: tuple[tuple[str, Any], ...]
+
+    def to_list(self) -> list[Any]:
+        return [self.name, [[key, value] for key, value in self.attributes]]
+
+    def get(self, key: str) -> Any:
+        for name, value in self.attributes:
+            if name == key:
+                return value
+        raise KeyError(key)
+
+    @staticmethod
+    def from_list(value: Any) -> Event:
+        fields = codec.expect_list(value, 2, "event")
+        name = codec.expect_str(fields[0], "event name")
+        if not isinstance(fields[1], list):
+            raise CodecError("bad_type", "event attributes must be an array")
+        attributes = []
+        for pair in fields[1]:
+            key, item = codec.expect_list(pair, 2, "event attribute")
+            attributes.append((codec.expect_str(key, "attribute name"), item))
+        return Event(name, tuple(attributes))
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Outcome of one transaction."""
+
+    tx_hash: bytes
+    ok: bool
+    code: str
+    message: str
+    events: tuple[Event, ...]
+
+    def to_list(self) -> list[Any]:
+        return [
+            TAG_RECEIPT,
+            RECEIPT_VERSION,
+            self.tx_hash,
+            self.ok,
+            self.code,
+            self.message,
+            [event.to_list() for event in self.events],
+        ]
+
+    def encode(self) -> bytes:
+        return codec.encode(self.to_list())
+
+    @staticmethod
+    def from_list(value: Any) -> Receipt:
+        fields = codec.expect_list(value, 7, "receipt")
+        if fields[0] != TAG_RECEIPT or fields[1] != RECEIPT_VERSION:
+            raise CodecError("bad_tag", "not a receipt")
+        if not isinstance(fields[6], list):
+            raise CodecError("bad_type", "receipt events must be an array")
+        return Receipt(
+            tx_hash=codec.expect_bytes(fields[2], "tx_hash", HASH_SIZE),
+            ok=codec.expect_bool(fields[3], "ok"),
+            code=codec.expect_str(fields[4], "code"),
+            message=codec.expect_str(fields[5], "message", 1024),
+            events=tuple(Event.from_list(event) for event in fields[6]),
+        )
+
+    @staticmethod
+    def decode(data: bytes) -> Receipt:
+        return Receipt.from_list(codec.decode(data))

@@ -1,0 +1,110 @@
+"""Copy-on-write state views.
+
+Execution never writes to the store directly: a block runs on a `StateView` over
+the committed store, and each transaction on a child view that is merged into
+its parent only if the transaction succeeds. A rejected transaction's child is
+simply dropped, so it leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ledger import codec
+from ledger.kv import KVReader
+
+_DELETED = None
+
+
+class StateView:
+    """Reads fall through to `base`; writes stay in this view until merged."""
+
+    __slots__ = ("_base", "_writes")
+
+    def __init__(self, base: KVReader) -> None:
+        self._base = base
+        self._writes: dict[bytes, bytes | None] = {}
+
+    def get(self, key: bytes) -> bytes | None:
+        if key in self._writes:
+            return self._writes[key]
+        return self._base.get(key)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        self._writes[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self._writes[key] = _DELETED
+
+    def get_value(self, key: bytes) -> Any:
+        """Decode the canonical value stored at `key`, or None if absent."""
+        raw = self.get(key)
+        return None if raw is None else codec.decode(raw)
+
+    def put_value(self, key: bytes, value: Any) -> None:
+        self.put(key, codec.encode(value))
+
+    def get_int(self, key: bytes) -> int:
+        """An integer counter or balance; absent means zero."""
+        raw = self.get(key)
+        if raw is None:
+            return 0
+        value = codec.decode(raw)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"state value at {key!r} is not an integer")
+        return value
+
+    def put_int(self, key: bytes, value: int) -> None:
+        """Store an integer; zero deletes the key so empty balances leave no trace."""
+        if value == 0:
+            self.delete(key)
+        else:
+            self.put(key, codec.encode(value))
+
+    def iterate(self, prefix: bytes, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        """Merged view of base and local writes under `prefix`, in key order."""
+        local = sorted(
+            (key, value) for key, value in self._writes.items() if key.startswith(prefix)
+        )
+        if not local:
+            yield from self._base.iterate(prefix, reverse)
+            return
+        if reverse:
+            local.reverse()
+        base_iter = self._base.iterate(prefix, reverse)
+        base_item = next(base_iter, None)
+        index = 0
+
+        def before(a: bytes, b: bytes) -> bool:
+            return a > b if reverse else a < b
+
+        while base_item is not None or index < len(local):
+            if index < len(local) and (
+                base_item is None or not before(base_item[0], local[index][0])
+            ):
+                key, value = local[index]
+                index += 1
+                if base_item is not None and base_item[0] == key:
+                    base_item = next(base_iter, None)
+                if value is not None:
+                    yield key, value
+            else:
+                if base_item is None:  # unreachable: the loop condition ensures it
+                    break
+                yield base_item
+                base_item = next(base_iter, None)
+
+    def child(self) -> StateView:
+        return StateView(self)
+
+    def merge_into_parent(self) -> None:
+        """Apply this view's writes to the view it was created from."""
+        parent = self._base
+        if not isinstance(parent, StateView):
+            raise TypeError("only a child view can be merged into its parent")
+        parent._writes.update(self._writes)
+
+    def write_set(self) -> list[tuple[bytes, bytes | None]]:
+        """This view's writes in key order (None marks a deletion)."""
+        return sorted(self._writes.items())

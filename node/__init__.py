@@ -1,0 +1,1 @@
+"""The validator process: RPC, peer transport, mempool, sync, storage and metrics."""

@@ -1,0 +1,66 @@
+"""The dependency rule of ARCHITECTURE §1, checked by walking every import.
+
+Deterministic layers must not import I/O, clocks or randomness, and layers only
+import downwards.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FORBIDDEN = {"asyncio", "aiohttp", "plyvel", "pydantic", "time", "random"}
+ALLOWED_LAYERS = {
+    "ledger": {"ledger"},
+    "contracts": {"ledger", "contracts"},
+    "consensus": {"ledger", "consensus"},
+    "node": {"ledger", "contracts", "consensus", "node"},
+    "cli": {"ledger", "contracts", "cli", "node"},
+}
+PROJECT = set(ALLOWED_LAYERS)
+
+
+def imported_modules(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+    return names
+
+
+def python_files(layer: str) -> list[Path]:
+    return sorted((ROOT / layer).rglob("*.py"))
+
+
+@pytest.mark.parametrize("layer", ["ledger", "contracts", "consensus"])
+def test_deterministic_layers_import_no_io_clock_or_randomness(layer: str) -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in python_files(layer)
+        for name in imported_modules(path)
+        if name.split(".")[0] in FORBIDDEN
+    ]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("layer", sorted(ALLOWED_LAYERS))
+def test_layers_import_only_downwards(layer: str) -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in python_files(layer)
+        for name in imported_modules(path)
+        if name.split(".")[0] in PROJECT and name.split(".")[0] not in ALLOWED_LAYERS[layer]
+    ]
+    assert offenders == []
+
+
+def test_checker_catches_a_violation(tmp_path: Path) -> None:
+    sample = tmp_path / "bad.py"
+    sample.write_text("import time\nfrom aiohttp import web\n")
+    assert imported_modules(sample) == ["time", "aiohttp"]
