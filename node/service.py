@@ -1,0 +1,75 @@
+"""What the HTTP RPC needs from a running node: the seam between RPC and node core.
+
+The RPC layer (node/rpc/) depends only on this Protocol; the validator process
+(node core) implements it. Reads of committed data go straight to the store
+through ledger.chainstore and the contracts' query helpers; only admission,
+pending status and live notifications need the node core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ledger.chainstore import Head
+from ledger.execution import Application
+from ledger.kv import KVReader
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The answer to one submitted transaction."""
+
+    tx_hash: bytes | None  # None when the bytes did not even decode
+    accepted: bool
+    # "accepted", "duplicate" (already pending/committed: idempotent), or a rejection code
+    code: str
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    chain_id: str
+    node_id: bytes
+    height: int
+    last_block_hash: bytes
+    state_root: bytes
+    view: int
+    primary: bytes | None
+    validators: tuple[bytes, ...]
+    peers_connected: int
+    catching_up: bool
+    mempool_size: int
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class NodeService(Protocol):
+    chain_id: str
+    node_id: bytes
+    app: Application
+
+    @property
+    def store(self) -> KVReader:
+        """The committed store (LevelDB); read-only for the RPC."""
+        ...
+
+    def head(self) -> Head: ...
+
+    def status(self) -> NodeStatus: ...
+
+    async def submit(self, raw_transactions: list[bytes]) -> list[Admission]:
+        """Decode, verify and admit transactions to the mempool (gossiped to peers)."""
+        ...
+
+    def is_pending(self, tx_hash: bytes) -> bool:
+        """True while the transaction waits in this node's mempool."""
+        ...
+
+    async def wait_for_height(self, height: int, timeout: float) -> int:
+        """Return once the committed height is >= `height` or the timeout passes;
+        returns the committed height at that moment."""
+        ...
+
+    def mempool_full(self) -> bool:
+        """True when new transactions would be refused (RPC answers 429)."""
+        ...
