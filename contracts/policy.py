@@ -26,6 +26,17 @@ def check_acceptance(state: StateView, asset: Asset, merchant: bytes) -> None:
     return None
 
 
+def check_can_sell(
+    state: StateView, seller: bytes, asset: Asset, franchise_program: bytes | None
+) -> None:
+    """Called when a listing is created or updated and when an order is placed on it.
+
+    Franchise rules plug in here: a franchise listing is valid only while its
+    seller holds the program's threshold (`below_threshold` otherwise).
+    """
+    check_acceptance(state, asset, seller)
+
+
 def check_exchangeable(state: StateView, asset: Asset) -> None:
     """Only platform coins trade on the exchange."""
     if asset.policy != "platform":
