@@ -1,0 +1,69 @@
+"""Operator commands that run or lay out validators: `pasar node` and `pasar testnet`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from node import home as homes
+from node.keyfile import KeyFileError, passphrase_from
+
+
+@click.command("testnet")
+@click.option("--validators", "count", type=click.IntRange(1, 100), default=4, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--hosts", default="127.0.0.1", show_default=True, help="one host, or one per node")
+@click.option("--base-port", type=click.IntRange(1, 65000), default=homes.DEFAULT_BASE_PORT)
+@click.option("--chain-id", default=homes.DEFAULT_CHAIN_ID, show_default=True)
+@click.option("--names", default="", help="comma-separated validator names (default v0, v1, ...)")
+@click.option(
+    "--app-state",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="JSON file with genesis app_state sections",
+)
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--insecure-plaintext-keys", is_flag=True, help="unencrypted keys (local tests only)")
+def testnet(
+    count: int,
+    out: Path,
+    hosts: str,
+    base_port: int,
+    chain_id: str,
+    names: str,
+    app_state: Path | None,
+    passphrase_file: Path | None,
+    insecure_plaintext_keys: bool,
+) -> None:
+    """Write N validator homes and a shared genesis under OUT."""
+    chosen = [name.strip() for name in names.split(",") if name.strip()] or [
+        f"v{index}" for index in range(count)
+    ]
+    if len(chosen) != count:
+        raise click.ClickException(f"--names lists {len(chosen)} names for {count} validators")
+    try:
+        passphrase = None if insecure_plaintext_keys else passphrase_from(passphrase_file)
+        if passphrase is None and not insecure_plaintext_keys:
+            passphrase = click.prompt("Key passphrase", hide_input=True, confirmation_prompt=True)
+        sections = json.loads(app_state.read_text()) if app_state else {}
+        nodes = homes.create_testnet(
+            out,
+            chosen,
+            hosts=[host.strip() for host in hosts.split(",") if host.strip()],
+            base_port=base_port,
+            chain_id=chain_id,
+            app_state=sections,
+            passphrase=passphrase,
+            insecure=insecure_plaintext_keys,
+        )
+    except (homes.HomeError, KeyFileError, json.JSONDecodeError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for node in nodes:
+        click.echo(f"{node.name}\thome={node.home}\trpc={node.rpc_url}\tp2p={node.p2p_url}")
+
+
+def register(group: click.Group) -> None:
+    """Add these commands to the `pasar` group."""
+    for command in (testnet,):
+        group.add_command(command)
