@@ -205,6 +205,11 @@ def mint(ctx: Context, args: tuple[Any, ...]) -> None:
     amount = check_amount(amount)
     if ctx.sender != asset.issuer:
         raise InvalidTransaction("not_issuer", f"only the issuer of {asset.symbol} may mint it")
+    if asset.policy == "platform":
+        from contracts.roles import require_platform
+
+        # A platform whose role was revoked keeps its coin trading but cannot inflate it.
+        require_platform(ctx.state, ctx.sender, "issuer")
     mint_to(ctx.state, asset, target, amount)
     ctx.emit("coin.minted", ("symbol", asset.symbol), ("to", target), ("amount", amount))
 

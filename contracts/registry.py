@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from contracts import coin
+from contracts import coin, governance, payment, platform, roles
 from ledger.execution import Application, GenesisHook, Handler, Hook
 
-MODULES: tuple[ModuleType, ...] = (coin,)
+MODULES: tuple[ModuleType, ...] = (
+    coin,
+    roles,
+    governance,
+    platform,
+    payment,
+)
 
 
 def build_application(modules: tuple[ModuleType, ...] = MODULES) -> Application:
