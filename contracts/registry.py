@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from contracts import coin, governance, payment, platform, roles
+from contracts import coin, franchise, governance, loyalty, payment, platform, roles
 from ledger.execution import Application, GenesisHook, Handler, Hook
 
 MODULES: tuple[ModuleType, ...] = (
@@ -17,6 +17,8 @@ MODULES: tuple[ModuleType, ...] = (
     governance,
     platform,
     payment,
+    loyalty,
+    franchise,
 )
 
 

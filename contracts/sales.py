@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from contracts import franchise, loyalty
 from ledger.execution import Context
 
 
@@ -27,11 +28,14 @@ class Sale:
     amount: int  # what the seller received before commission
     platform: bytes | None
     listing_id: bytes | None
+    # The franchise program of the listing sold, so royalties can be paid up its chain.
+    franchise_program: bytes | None = None
 
 
 SaleListener = Callable[[Context, Sale], None]
 
-LISTENERS: tuple[SaleListener, ...] = ()
+# Fixed order: the buyer's loyalty reward, then the seller's franchise royalties.
+LISTENERS: tuple[SaleListener, ...] = (loyalty.reward_sale, franchise.pay_royalties)
 
 
 def sale_completed(ctx: Context, sale: Sale) -> None:
