@@ -1,0 +1,112 @@
+"""Building the RPC application: route groups, limits and the error middleware.
+
+A route group is a register function plus the OpenAPI path items it serves, so a
+contract's query routes live in their own module (e.g. `routes_commerce.py`) and
+are added by listing the group in `ROUTE_GROUPS`. The document served at
+`/openapi.json` is assembled from the same groups, and a test checks that it
+names exactly the routes the router has.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from node.rpc.errors import ApiError, error_body, error_response
+from node.service import NodeService
+
+log = logging.getLogger("pasar.rpc")
+
+SERVICE_KEY = web.AppKey("pasar_node_service", NodeService)
+# Large enough for a full batch of maximum-size transactions in hex; anything
+# bigger is refused with 413 before it is buffered.
+CLIENT_MAX_SIZE = 8 * 1024 * 1024
+
+Register = Callable[[web.Application], None]
+
+
+@dataclass(frozen=True)
+class RouteGroup:
+    """Routes that belong together, with their OpenAPI path items."""
+
+    name: str
+    register: Register
+    paths: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def service_of(request: web.Request) -> NodeService:
+    return request.app[SERVICE_KEY]
+
+
+_STATUS_CODES = {
+    400: "bad_request",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+}
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every failure becomes the JSON error shape; nothing escapes as a traceback."""
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error_response(exc)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = _STATUS_CODES.get(exc.status, "http_error")
+        message = exc.reason
+        if exc.status == 404:
+            message = f"no route {request.method} {request.path}"
+        elif exc.status == 405:
+            message = f"method {request.method} is not allowed on {request.path}"
+        elif exc.status == 413:
+            message = f"request body is larger than the limit of {CLIENT_MAX_SIZE} bytes"
+        headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        return web.json_response(error_body(code, message), status=exc.status, headers=headers)
+    except Exception:
+        log.exception("rpc handler failed: %s %s", request.method, request.path)
+        return web.json_response(
+            error_body("internal_error", "the node could not answer this request"), status=500
+        )
+
+
+def default_route_groups() -> list[RouteGroup]:
+    """The groups every node serves; contract modules append theirs here."""
+    from node.rpc import routes_chain, routes_events, routes_txs
+
+    return [routes_chain.GROUP, routes_txs.GROUP, routes_events.GROUP]
+
+
+def openapi_document(groups: Sequence[RouteGroup]) -> dict[str, Any]:
+    from node.rpc.openapi import document
+
+    return document(groups)
+
+
+def build_rpc_app(
+    service: NodeService, groups: Sequence[RouteGroup] | None = None
+) -> web.Application:
+    """The aiohttp application serving the RPC for `service`."""
+    chosen = list(default_route_groups() if groups is None else groups)
+    app = web.Application(middlewares=[error_middleware], client_max_size=CLIENT_MAX_SIZE)
+    app[SERVICE_KEY] = service
+    for group in chosen:
+        group.register(app)
+    body = json.dumps(openapi_document(chosen), indent=1).encode()
+
+    async def openapi(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    app.router.add_get("/openapi.json", openapi)
+    return app

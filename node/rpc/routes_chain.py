@@ -1,0 +1,181 @@
+"""Reads of committed data: status, blocks, accounts, assets and validators.
+
+Everything but `/v1/status` comes straight from the committed store, so these
+answers are the same on every validator at the same height.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from contracts.coin import ASSET_PREFIX, Asset, balances_of
+from ledger import codec
+from ledger.block import max_faulty, quorum_size
+from ledger.chainstore import read_block, read_certificate, read_genesis, read_receipts
+from ledger.execution import account_nonce
+from ledger.keys import address_to_text
+from ledger.validators import validators_at
+from node.rpc.app import RouteGroup, service_of
+from node.rpc.errors import bad_request, not_found
+from node.rpc.openapi import get_operation, path_param, query_param
+from node.rpc.params import parse_address, parse_int
+from node.rpc.render import block_json
+from node.service import NodeService
+
+MAX_PAGE = 500
+
+
+def status_json(service: NodeService) -> dict[str, Any]:
+    status = service.status()
+    return {
+        "chain_id": status.chain_id,
+        "node_id": address_to_text(status.node_id),
+        "height": status.height,
+        "last_block_hash": status.last_block_hash.hex(),
+        "state_root": status.state_root.hex(),
+        "view": status.view,
+        "primary": None if status.primary is None else address_to_text(status.primary),
+        "validator_count": len(status.validators),
+        "peers_connected": status.peers_connected,
+        "catching_up": status.catching_up,
+        "mempool_size": status.mempool_size,
+        "extra": dict(status.extra),
+    }
+
+
+async def get_status(request: web.Request) -> web.Response:
+    return web.json_response(status_json(service_of(request)))
+
+
+def block_at(service: NodeService, height: int) -> dict[str, Any]:
+    block = read_block(service.store, height)
+    if block is None:
+        raise not_found("block_not_found", f"no committed block at height {height}")
+    receipts = read_receipts(service.store, height)
+    return block_json(block, receipts, read_certificate(service.store, height))
+
+
+async def get_block(request: web.Request) -> web.Response:
+    height = parse_int(request.match_info["height"], "height", low=1)
+    return web.json_response(block_at(service_of(request), height))
+
+
+async def get_latest_block(request: web.Request) -> web.Response:
+    service = service_of(request)
+    height = service.head().height
+    if height == 0:
+        raise not_found("block_not_found", "no block has been committed yet")
+    return web.json_response(block_at(service, height))
+
+
+async def get_account(request: web.Request) -> web.Response:
+    service = service_of(request)
+    account = parse_address(request.match_info["address"])
+    store = service.store
+    return web.json_response(
+        {
+            "address": address_to_text(account),
+            "public_key": account.hex(),
+            "nonce": account_nonce(store, account),
+            "balances": {symbol: amount for symbol, amount in balances_of(store, account)},
+            "height": service.head().height,
+        }
+    )
+
+
+def asset_json(asset: Asset) -> dict[str, Any]:
+    return {
+        "symbol": asset.symbol,
+        "name": asset.name,
+        "decimals": asset.decimals,
+        "issuer": address_to_text(asset.issuer),
+        "cap": asset.cap,
+        "supply": asset.supply,
+        "policy": asset.policy,
+    }
+
+
+async def get_assets(request: web.Request) -> web.Response:
+    """Assets in symbol order, a page at a time: pass `next_cursor` back as `cursor`."""
+    service = service_of(request)
+    limit = parse_int(request.query.get("limit", "100"), "limit", 1, MAX_PAGE)
+    cursor = request.query.get("cursor", "")
+    if len(cursor) > 64:
+        raise bad_request("bad_parameter", "cursor is too long", "cursor")
+    assets: list[dict[str, Any]] = []
+    next_cursor = None
+    for key, value in service.store.iterate(ASSET_PREFIX):
+        symbol = key[len(ASSET_PREFIX) :].decode()
+        if cursor and symbol <= cursor:
+            continue
+        if len(assets) == limit:
+            next_cursor = assets[-1]["symbol"]
+            break
+        assets.append(asset_json(Asset.from_list(codec.decode(value))))
+    return web.json_response({"assets": assets, "next_cursor": next_cursor})
+
+
+async def get_validators(request: web.Request) -> web.Response:
+    service = service_of(request)
+    store = service.store
+    height = service.head().height + 1
+    genesis = read_genesis(store)
+    names = {} if genesis is None else dict(genesis.validators)
+    validators = validators_at(store, height)
+    return web.json_response(
+        {
+            "height": height,
+            "validators": [
+                {"address": address_to_text(key), "public_key": key.hex(), "name": names.get(key)}
+                for key in validators
+            ],
+            "quorum": quorum_size(len(validators)),
+            "max_faulty": max_faulty(len(validators)),
+        }
+    )
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/v1/status", get_status)
+    app.router.add_get("/v1/blocks/latest", get_latest_block)
+    app.router.add_get("/v1/blocks/{height}", get_block)
+    app.router.add_get("/v1/accounts/{address}", get_account)
+    app.router.add_get("/v1/assets", get_assets)
+    app.router.add_get("/v1/validators", get_validators)
+
+
+def _get(
+    summary: str, schema: str, parameters: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    return {"get": get_operation(summary, schema, parameters or [])}
+
+
+def _paths() -> dict[str, dict[str, Any]]:
+    return {
+        "/v1/status": _get("Node and chain status", "Status"),
+        "/v1/blocks/latest": _get("The newest committed block", "Block"),
+        "/v1/blocks/{height}": _get(
+            "A committed block with results and certificate",
+            "Block",
+            [path_param("height", "integer", "block height, from 1")],
+        ),
+        "/v1/accounts/{address}": _get(
+            "Balances per asset and the next nonce",
+            "Account",
+            [path_param("address", "string", "pasar1... address or 64 hex digits")],
+        ),
+        "/v1/assets": _get(
+            "Assets in symbol order (cursor pagination)",
+            "AssetPage",
+            [
+                query_param("limit", "integer", "page size, 1..500 (default 100)"),
+                query_param("cursor", "string", "next_cursor of the previous page"),
+            ],
+        ),
+        "/v1/validators": _get("The validator set for the next block", "Validators"),
+    }
+
+
+GROUP = RouteGroup("chain", register, _paths())

@@ -1,0 +1,263 @@
+"""Submitting transactions, encoding them for offline signing, and their outcome.
+
+Submission decodes the bytes here (a malformed transaction is a 400 before the
+node core sees it), then hands the exact bytes to `NodeService.submit`, which
+verifies the signature, pre-checks nonce and funds and admits to the mempool.
+The answer comes at once; `GET /v1/txs/{hash}?wait=S` long-polls for the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from ledger.chainstore import find_tx, read_block, read_certificate, read_receipts
+from ledger.errors import CodecError
+from ledger.execution import account_nonce
+from ledger.hashing import TX
+from ledger.keys import SIGNATURE_SIZE, signing_message
+from ledger.merkle import merkle_proof
+from ledger.tx import MAX_TX_BYTES, SignedTransaction, Transaction
+from node.rpc.app import RouteGroup, service_of
+from node.rpc.errors import ApiError, bad_request
+from node.rpc.models import MAX_BATCH, EncodeTx, SubmitBatch, SubmitTx
+from node.rpc.openapi import get_operation, path_param, post_operation, query_param
+from node.rpc.params import (
+    parse_address,
+    parse_hash,
+    parse_hex,
+    parse_model,
+    parse_seconds,
+    read_json,
+    too_large,
+)
+from node.rpc.render import certificate_json, receipt_json, tx_json
+from node.rpc.values import JsonValueError, args_from_json
+from node.service import Admission, NodeService
+
+MSGPACK = "application/msgpack"
+SINGLE_JSON_LIMIT = 2 * MAX_TX_BYTES + 4096  # hex doubles the size; room for field names
+BATCH_JSON_LIMIT = MAX_BATCH * (2 * MAX_TX_BYTES // 8) + 4096
+MAX_WAIT_SECONDS = 60.0
+RETRY_AFTER_SECONDS = "1"
+
+
+def mempool_full_error() -> ApiError:
+    return ApiError(
+        429,
+        "mempool_full",
+        "the node's mempool is full; retry later",
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+def decode_signed(raw: bytes, field: str = "tx") -> SignedTransaction:
+    if len(raw) > MAX_TX_BYTES:
+        raise ApiError(413, "tx_too_large", f"a transaction is at most {MAX_TX_BYTES} bytes")
+    try:
+        return SignedTransaction.decode(raw)
+    except CodecError as exc:
+        raise bad_request("malformed_tx", f"{field}: {exc.message}", field) from exc
+
+
+def raw_from_submit(body: SubmitTx) -> bytes:
+    """The signed transaction's canonical bytes from either accepted JSON form."""
+    if body.tx is not None:
+        if body.unsigned_tx is not None or body.signature is not None:
+            raise bad_request("invalid_request", "give either tx or unsigned_tx + signature")
+        return parse_hex(body.tx, "tx")
+    if body.unsigned_tx is None or body.signature is None:
+        raise bad_request("invalid_request", "give tx, or unsigned_tx together with signature")
+    unsigned = parse_hex(body.unsigned_tx, "unsigned_tx")
+    signature = parse_hex(body.signature, "signature", SIGNATURE_SIZE)
+    try:
+        tx = Transaction.decode(unsigned)
+    except CodecError as exc:
+        raise bad_request("malformed_tx", f"unsigned_tx: {exc.message}", "unsigned_tx") from exc
+    return SignedTransaction(tx, signature).encode()
+
+
+def admission_json(admission: Admission, tx_hash: bytes | None) -> dict[str, Any]:
+    known = admission.tx_hash if admission.tx_hash is not None else tx_hash
+    return {
+        "hash": None if known is None else known.hex(),
+        "accepted": admission.accepted,
+        "code": admission.code,
+        "message": admission.message,
+    }
+
+
+async def submit_tx(request: web.Request) -> web.Response:
+    service = service_of(request)
+    if request.content_type == MSGPACK:
+        if request.content_length is not None and request.content_length > MAX_TX_BYTES:
+            raise too_large(MAX_TX_BYTES)
+        raw = await request.read()
+        stx = decode_signed(raw)
+    else:
+        raw = raw_from_submit(parse_model(SubmitTx, await read_json(request, SINGLE_JSON_LIMIT)))
+        stx = decode_signed(raw)
+    if service.mempool_full():
+        raise mempool_full_error()
+    (admission,) = await service.submit([raw])
+    if admission.accepted:
+        return web.json_response(admission_json(admission, stx.hash), status=202)
+    if admission.code == "mempool_full":
+        raise mempool_full_error()
+    raise ApiError(422, admission.code, admission.message or admission.code, "tx")
+
+
+async def submit_batch(request: web.Request) -> web.Response:
+    """Many transactions at once; each gets its own admission result, in order."""
+    service = service_of(request)
+    body = parse_model(SubmitBatch, await read_json(request, BATCH_JSON_LIMIT))
+    if not body.txs:
+        raise bad_request("invalid_request", "txs must hold at least one transaction", "txs")
+    raws: list[bytes] = []
+    hashes: list[bytes] = []
+    for index, item in enumerate(body.txs):
+        field = f"txs.{index}"
+        raw = parse_hex(item, field)
+        hashes.append(decode_signed(raw, field).hash)
+        raws.append(raw)
+    if service.mempool_full():
+        raise mempool_full_error()
+    admissions = await service.submit(raws)
+    results = [
+        admission_json(admission, tx_hash)
+        for admission, tx_hash in zip(admissions, hashes, strict=True)
+    ]
+    return web.json_response({"results": results})
+
+
+async def encode_tx(request: web.Request) -> web.Response:
+    """Canonical unsigned bytes, hash and signing message for a JSON tx description."""
+    service = service_of(request)
+    body = parse_model(EncodeTx, await read_json(request, SINGLE_JSON_LIMIT))
+    sender = parse_address(body.sender, "sender")
+    if body.method not in service.app.handlers:
+        raise ApiError(422, "unknown_method", f"no contract method {body.method!r}", "method")
+    try:
+        args = args_from_json(body.method, body.args)
+    except JsonValueError as exc:
+        raise bad_request("bad_value", f"{exc.path}: {exc.message}", exc.path) from exc
+    chain_id = service.chain_id if body.chain_id is None else body.chain_id
+    nonce = account_nonce(service.store, sender) if body.nonce is None else body.nonce
+    tx = Transaction(chain_id, sender, nonce, body.method, args, body.expiry_ms)
+    try:
+        encoded = tx.encode()
+        Transaction.decode(encoded)  # the same bounds a node applies on submission
+    except CodecError as exc:
+        raise bad_request("bad_value", f"args: {exc.message}", "args") from exc
+    return web.json_response(
+        {
+            "unsigned_tx": encoded.hex(),
+            "hash": tx.hash.hex(),
+            "signing_message": signing_message(TX, chain_id, tx.hash).hex(),
+            "chain_id": chain_id,
+            "nonce": nonce,
+        }
+    )
+
+
+def tx_outcome(service: NodeService, tx_hash: bytes) -> dict[str, Any]:
+    """What this node knows about a transaction right now."""
+    store = service.store
+    location = find_tx(store, tx_hash)
+    if location is None:
+        status = "pending" if service.is_pending(tx_hash) else "unknown"
+        return {"hash": tx_hash.hex(), "status": status}
+    height, index = location
+    block = read_block(store, height)
+    receipts = read_receipts(store, height)
+    if block is None or index >= len(block.transactions) or index >= len(receipts):
+        raise RuntimeError(f"store is inconsistent at height {height}")
+    receipt = receipts[index]
+    leaves = [stx.hash for stx in block.transactions]
+    return {
+        "hash": tx_hash.hex(),
+        "status": "committed" if receipt.ok else "rejected",
+        "height": height,
+        "index": index,
+        "tx": tx_json(block.transactions[index]),
+        "receipt": receipt_json(receipt),
+        "proof": {
+            "leaf": tx_hash.hex(),
+            "index": index,
+            "count": len(leaves),
+            "siblings": [sibling.hex() for sibling in merkle_proof(leaves, index)],
+            "tx_root": block.header.tx_root.hex(),
+            "block_hash": block.hash.hex(),
+        },
+        "certificate": certificate_json(read_certificate(store, height)),
+    }
+
+
+async def get_tx(request: web.Request) -> web.Response:
+    service = service_of(request)
+    tx_hash = parse_hash(request.match_info["hash"])
+    wait = parse_seconds(request.query.get("wait"), "wait", MAX_WAIT_SECONDS)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    outcome = tx_outcome(service, tx_hash)
+    # Unknown also waits: the transaction may have been sent to another validator.
+    while outcome["status"] in ("pending", "unknown"):
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            break
+        await service.wait_for_height(service.head().height + 1, remaining)
+        outcome = tx_outcome(service, tx_hash)
+    return web.json_response(outcome)
+
+
+def register(app: web.Application) -> None:
+    app.router.add_post("/v1/txs", submit_tx)
+    app.router.add_post("/v1/txs/batch", submit_batch)
+    app.router.add_post("/v1/txs/encode", encode_tx)
+    app.router.add_get("/v1/txs/{hash}", get_tx)
+
+
+GROUP = RouteGroup(
+    "txs",
+    register,
+    {
+        "/v1/txs": {
+            "post": post_operation(
+                "Submit one signed transaction (JSON hex or raw application/msgpack)",
+                "SubmitTx",
+                "Admission",
+                status="202",
+                msgpack=True,
+                extra_errors=("413", "422", "429"),
+            )
+        },
+        "/v1/txs/batch": {
+            "post": post_operation(
+                "Submit up to 1000 signed transactions",
+                "SubmitBatch",
+                "BatchAdmission",
+                extra_errors=("413", "429"),
+            )
+        },
+        "/v1/txs/encode": {
+            "post": post_operation(
+                "Encode a JSON transaction description for offline signing",
+                "EncodeTx",
+                "EncodedTx",
+                extra_errors=("422",),
+            )
+        },
+        "/v1/txs/{hash}": {
+            "get": get_operation(
+                "A transaction's status, receipt, inclusion proof and certificate",
+                "TxOutcome",
+                [
+                    path_param("hash", "string", "transaction hash, 64 hex digits"),
+                    query_param("wait", "number", "long-poll up to this many seconds (max 60)"),
+                ],
+            )
+        },
+    },
+)

@@ -1,0 +1,176 @@
+"""RPC: every route answers bad input with the documented 4xx and changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rpc_fake_node import FakeNode
+from rpc_helpers import served, snapshot, transfer
+
+from ledger.keys import address_to_text
+from ledger.tx import MAX_TX_BYTES, SignedTransaction
+
+HASH = "ab" * 32
+
+
+def cases() -> list[tuple[str, str, dict[str, Any], int, str]]:
+    """(method, path, request kwargs, status, error code)."""
+    node = FakeNode()  # only to build valid-looking pieces
+    a = node.accounts
+    good = transfer(a.alice, a.bob.public_key, 1)
+    forged = SignedTransaction(good.tx, bytes(64)).encode().hex()
+    alice = address_to_text(a.alice.public_key)
+    json_headers = {"Content-Type": "application/json"}
+    msgpack = {"Content-Type": "application/msgpack"}
+    return [
+        ("POST", "/v1/txs", {"data": b"{not json", "headers": json_headers}, 400, "malformed_json"),
+        ("POST", "/v1/txs", {"json": [1, 2]}, 400, "invalid_request"),
+        ("POST", "/v1/txs", {"json": {"tx": 5}}, 400, "invalid_request"),
+        ("POST", "/v1/txs", {"json": {"tx": "zz"}}, 400, "bad_hex"),
+        ("POST", "/v1/txs", {"json": {"tx": "00"}}, 400, "malformed_tx"),
+        ("POST", "/v1/txs", {"json": {"tx": good.encode().hex(), "x": 1}}, 400, "invalid_request"),
+        ("POST", "/v1/txs", {"json": {}}, 400, "invalid_request"),
+        ("POST", "/v1/txs", {"json": {"unsigned_tx": "00", "signature": "00"}}, 400, "bad_hex"),
+        ("POST", "/v1/txs", {"data": b"\xc1", "headers": msgpack}, 400, "malformed_tx"),
+        (
+            "POST",
+            "/v1/txs",
+            {"data": b"\x00" * (MAX_TX_BYTES + 1), "headers": msgpack},
+            413,
+            "body_too_large",
+        ),
+        ("POST", "/v1/txs", {"json": {"tx": "00" * (MAX_TX_BYTES + 1)}}, 413, "tx_too_large"),
+        (
+            "POST",
+            "/v1/txs",
+            {"data": b"x" * (9 << 20), "headers": json_headers},
+            413,
+            "body_too_large",
+        ),
+        ("POST", "/v1/txs", {"json": {"tx": forged}}, 422, "bad_signature"),
+        ("POST", "/v1/txs/batch", {"json": {"txs": [good.encode().hex(), "zz"]}}, 400, "bad_hex"),
+        ("POST", "/v1/txs/batch", {"json": {"txs": []}}, 400, "invalid_request"),
+        ("POST", "/v1/txs/batch", {"json": {"txs": ["00"] * 1001}}, 400, "invalid_request"),
+        ("POST", "/v1/txs/batch", {"json": {"txs": "00"}}, 400, "invalid_request"),
+        (
+            "POST",
+            "/v1/txs/encode",
+            {"json": {"sender": "nobody", "method": "coin.transfer"}},
+            400,
+            "bad_address",
+        ),
+        (
+            "POST",
+            "/v1/txs/encode",
+            {"json": {"sender": alice, "method": "coin.steal"}},
+            422,
+            "unknown_method",
+        ),
+        (
+            "POST",
+            "/v1/txs/encode",
+            {"json": {"sender": alice, "method": "coin.transfer", "args": [1.5]}},
+            400,
+            "bad_value",
+        ),
+        (
+            "POST",
+            "/v1/txs/encode",
+            {"json": {"sender": alice, "method": "coin.transfer", "args": [{"hex": "q"}]}},
+            400,
+            "bad_value",
+        ),
+        (
+            "POST",
+            "/v1/txs/encode",
+            {"json": {"sender": alice, "method": "coin.transfer", "args": [1 << 70]}},
+            400,
+            "bad_value",
+        ),
+        (
+            "POST",
+            "/v1/txs/encode",
+            {"json": {"sender": alice, "method": "coin.transfer", "nonce": "1"}},
+            400,
+            "invalid_request",
+        ),
+        (
+            "POST",
+            "/v1/txs/encode",
+            {"json": {"sender": alice, "method": "coin.transfer", "nonce": -1}},
+            400,
+            "invalid_request",
+        ),
+        ("GET", "/v1/txs/xyz", {}, 400, "bad_hex"),
+        ("GET", f"/v1/txs/{HASH}?wait=abc", {}, 400, "bad_parameter"),
+        ("GET", f"/v1/txs/{HASH}?wait=61", {}, 400, "bad_parameter"),
+        ("GET", f"/v1/txs/{HASH}?wait=nan", {}, 400, "bad_parameter"),
+        ("GET", "/v1/blocks/abc", {}, 400, "bad_parameter"),
+        ("GET", "/v1/blocks/0", {}, 400, "bad_parameter"),
+        ("GET", "/v1/blocks/-1", {}, 400, "bad_parameter"),
+        ("GET", "/v1/blocks/99", {}, 404, "block_not_found"),
+        ("GET", "/v1/blocks/latest", {}, 404, "block_not_found"),
+        ("GET", "/v1/accounts/pasar1zzzz", {}, 400, "bad_address"),
+        ("GET", "/v1/assets?limit=0", {}, 400, "bad_parameter"),
+        ("GET", "/v1/assets?limit=x", {}, 400, "bad_parameter"),
+        ("GET", "/v1/events?cursor=a/b", {}, 400, "bad_cursor"),
+        ("GET", "/v1/events?account=bad", {}, 400, "bad_address"),
+        ("GET", "/v1/nothing", {}, 404, "not_found"),
+        ("DELETE", "/v1/status", {}, 405, "method_not_allowed"),
+        ("GET", "/v1/txs/batch", {}, 400, "bad_hex"),
+        ("PUT", "/v1/txs", {}, 405, "method_not_allowed"),
+    ]
+
+
+@pytest.mark.parametrize("method, path, kwargs, status, code", cases(), ids=lambda v: str(v)[:40])
+async def test_bad_input_gets_documented_error_and_changes_nothing(
+    method: str, path: str, kwargs: dict[str, Any], status: int, code: str
+) -> None:
+    node = FakeNode()
+    before = snapshot(node)
+    async with served(node) as client:
+        response = await client.request(method, path, **kwargs)
+        assert response.status == status
+        body = await response.json()
+        assert body["error"]["code"] == code
+        assert body["error"]["message"]
+        # The node keeps serving after the bad request.
+        assert (await client.get("/v1/status")).status == 200
+    after = snapshot(node)
+    if code == "bad_signature":
+        # The fake records what reached submit(); the mempool and store are what matter.
+        assert (after[0], after[1], after[3]) == (before[0], before[1], before[3])
+    else:
+        assert after == before
+
+
+async def test_full_mempool_is_429_with_retry_after() -> None:
+    node = FakeNode(mempool_limit=1)
+    a = node.accounts
+    async with served(node) as client:
+        first = transfer(a.alice, a.bob.public_key, 1)
+        assert (await client.post("/v1/txs", json={"tx": first.encode().hex()})).status == 202
+        before = snapshot(node)
+        second = transfer(a.bob, a.alice.public_key, 1)
+        response = await client.post("/v1/txs", json={"tx": second.encode().hex()})
+        assert response.status == 429
+        assert response.headers["Retry-After"] == "1"
+        assert (await response.json())["error"]["code"] == "mempool_full"
+        batch = await client.post("/v1/txs/batch", json={"txs": [second.encode().hex()]})
+        assert batch.status == 429
+    assert snapshot(node) == before
+
+
+async def test_unexpected_failure_is_a_json_500_and_the_node_keeps_serving() -> None:
+    node = FakeNode()
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    node.status = broken  # type: ignore[assignment,method-assign]
+    async with served(node) as client:
+        response = await client.get("/v1/status")
+        assert response.status == 500
+        assert (await response.json())["error"]["code"] == "internal_error"
+        assert (await client.get("/v1/assets")).status == 200

@@ -1,0 +1,181 @@
+"""RPC: status, blocks, accounts, assets, validators, the event stream and OpenAPI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from rpc_fake_node import CHAIN_ID, FakeNode
+from rpc_helpers import served, transfer
+
+from ledger.keys import address_to_text
+from node.rpc.app import build_rpc_app
+from node.storage import LevelDBStore
+
+
+async def test_status_reports_the_head() -> None:
+    node = FakeNode()
+    async with served(node) as client:
+        status = await (await client.get("/v1/status")).json()
+    head = node.head()
+    assert status["chain_id"] == CHAIN_ID
+    assert status["height"] == 0
+    assert status["state_root"] == head.state_root.hex()
+    assert status["node_id"] == address_to_text(node.node_id)
+    assert status["validator_count"] == 1 and status["catching_up"] is False
+
+
+async def test_blocks_accounts_on_leveldb(tmp_path: Path) -> None:
+    with LevelDBStore(tmp_path / "db") as store:
+        node = FakeNode(store)
+        a = node.accounts
+        stx = transfer(a.alice, a.bob.public_key, 300)
+        async with served(node) as client:
+            await client.post("/v1/txs", json={"tx": stx.encode().hex()})
+            node.commit_pending()
+            node.commit_pending()  # an empty block that carries block 1's certificate
+            latest = await (await client.get("/v1/blocks/latest")).json()
+            first = await (await client.get("/v1/blocks/1")).json()
+            bob = await (
+                await client.get(f"/v1/accounts/{address_to_text(a.bob.public_key)}")
+            ).json()
+            alice = await (await client.get(f"/v1/accounts/{a.alice.public_key.hex()}")).json()
+    assert latest["height"] == 2
+    assert latest["last_certificate"]["block_hash"] == first["hash"]
+    assert first["transactions"][0]["hash"] == stx.hash.hex()
+    assert first["transactions"][0]["result"]["code"] == "ok"
+    assert first["transactions"][0]["args"][1] == {"hex": a.bob.public_key.hex()}
+    assert first["certificate"]["height"] == 1
+    assert first["header"]["tx_root"]
+    assert bob["balances"] == {"IDRA": 5_300, "PTS": 100}
+    assert bob["nonce"] == 0
+    assert alice["balances"] == {"IDRA": 999_700}
+    assert alice["nonce"] == 1
+
+
+async def test_assets_page_with_cursor() -> None:
+    node = FakeNode()
+    async with served(node) as client:
+        first = await (await client.get("/v1/assets?limit=1")).json()
+        second = await (
+            await client.get(f"/v1/assets?limit=1&cursor={first['next_cursor']}")
+        ).json()
+        everything = await (await client.get("/v1/assets")).json()
+    assert [x["symbol"] for x in first["assets"]] == ["IDRA"]
+    assert first["next_cursor"] == "IDRA"
+    assert [x["symbol"] for x in second["assets"]] == ["PTS"]
+    assert second["next_cursor"] is None
+    idra = everything["assets"][0]
+    assert idra["supply"] == 1_005_000 and idra["policy"] == "platform"
+    assert idra["issuer"] == address_to_text(node.accounts.alice.public_key)
+
+
+async def test_validators_have_names_and_quorum() -> None:
+    node = FakeNode()
+    async with served(node) as client:
+        body = await (await client.get("/v1/validators")).json()
+    assert body["validators"] == [
+        {"address": address_to_text(node.node_id), "public_key": node.node_id.hex(), "name": "v0"}
+    ]
+    assert body["quorum"] == 1 and body["max_faulty"] == 0
+
+
+async def read_events(client: TestClient[Any, Any], query: str, count: int) -> list[dict[str, Any]]:
+    """Read `count` SSE events (skipping keepalives), then hang up."""
+    events: list[dict[str, Any]] = []
+    async with client.get(f"/v1/events{query}") as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        current: dict[str, Any] = {}
+        while len(events) < count:
+            line = (await asyncio.wait_for(response.content.readline(), 5)).decode().rstrip("\n")
+            if line.startswith("event: "):
+                current["event"] = line[7:]
+            elif line.startswith("id: "):
+                current["id"] = line[4:]
+            elif line.startswith("data: "):
+                current["data"] = json.loads(line[6:])
+            elif line == "" and current:
+                events.append(current)
+                current = {}
+    return events
+
+
+async def test_event_stream_replays_and_resumes_by_cursor() -> None:
+    node = FakeNode()
+    a = node.accounts
+    async with served(node) as client:
+        for nonce in range(2):
+            stx = transfer(a.alice, a.bob.public_key, 1 + nonce, nonce=nonce)
+            await client.post("/v1/txs", json={"tx": stx.encode().hex()})
+        node.commit_pending()
+        points = transfer(a.bob, a.alice.public_key, 1, symbol="PTS")
+        await client.post("/v1/txs", json={"tx": points.encode().hex()})
+        node.commit_pending()
+        everything = await read_events(client, "?cursor=0", 5)
+        assert [e["id"] for e in everything] == ["1", "1/0", "1/1", "2", "2/0"]
+        assert [e["event"] for e in everything] == ["block", "tx", "tx", "block", "tx"]
+        assert everything[1]["data"]["status"] == "committed"
+        assert everything[3]["data"]["tx_count"] == 1
+        # A client that saw up to 1/0 reconnects and gets exactly what follows.
+        resumed = await read_events(client, "?cursor=1/0", 3)
+        assert [e["id"] for e in resumed] == ["1/1", "2", "2/0"]
+        async with client.get("/v1/events", headers={"Last-Event-ID": "1"}) as response:
+            line = await asyncio.wait_for(response.content.readline(), 5)
+            assert line == b"event: tx\n"
+
+
+async def test_event_stream_is_live_and_filters_by_account() -> None:
+    node = FakeNode()
+    a = node.accounts
+    outsider = bytes(range(32))
+    async with served(node) as client:
+        reader = asyncio.ensure_future(
+            read_events(client, f"?account={address_to_text(outsider)}", 2)
+        )
+        for _ in range(500):  # until the stream handler is parked waiting for block 1
+            if node.waiting:
+                break
+            await asyncio.sleep(0.01)
+        assert node.waiting
+        await client.post(
+            "/v1/txs", json={"tx": transfer(a.alice, a.bob.public_key, 1).encode().hex()}
+        )
+        node.commit_pending()
+        await client.post("/v1/txs", json={"tx": transfer(a.bob, outsider, 1).encode().hex()})
+        node.commit_pending()
+        events = await asyncio.wait_for(reader, 5)
+    # Block 1 does not involve the outsider: only its block event is sent.
+    assert [e["id"] for e in events] == ["1", "2"]
+    async with served(node) as client:
+        filtered = await read_events(client, f"?cursor=0&account={outsider.hex()}", 3)
+    assert [e["id"] for e in filtered] == ["1", "2", "2/0"]
+
+
+def test_openapi_document_matches_the_router() -> None:
+    app = build_rpc_app(FakeNode())
+    served_routes = {
+        (route.resource.canonical, route.method.lower())
+        for route in app.router.routes()
+        if route.method != "HEAD" and route.resource is not None
+    }
+    from node.rpc.app import default_route_groups, openapi_document
+
+    document = openapi_document(default_route_groups())
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert documented == served_routes
+    assert document["openapi"].startswith("3.")
+    for path, item in document["paths"].items():
+        for operation in item.values():
+            names = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert names == {part[1:-1] for part in path.split("/") if part.startswith("{")}
+
+
+async def test_openapi_is_served() -> None:
+    async with served(FakeNode()) as client:
+        response = await client.get("/openapi.json")
+        assert response.status == 200
+        assert "/v1/txs/{hash}" in (await response.json())["paths"]
