@@ -24,9 +24,40 @@ MAX_DEPTH = 32
 Value = int | bytes | str | bool | None | list["Value"] | tuple["Value", ...]
 
 
+_SCALAR_TYPES = frozenset({bytes, str, bool, type(None)})
+
+
 def _check(value: Any, depth: int) -> None:
+    # The exact-type tests come first because this runs on every encode and decode;
+    # subclasses (an IntEnum, a bytes subclass) fall through to the isinstance tests.
+    kind = type(value)
+    if kind is int:
+        if not MIN_INT <= value <= MAX_INT:
+            raise CodecError("int_out_of_range", "integer does not fit in 64 bits")
+        return
+    if kind in _SCALAR_TYPES:
+        if depth > MAX_DEPTH:
+            raise CodecError("too_deep", "value is nested too deeply")
+        return
+    if kind is list or kind is tuple:
+        if depth >= MAX_DEPTH and (depth > MAX_DEPTH or value):
+            raise CodecError("too_deep", "value is nested too deeply")
+        for item in value:
+            item_kind = type(item)
+            if item_kind is int:
+                if not MIN_INT <= item <= MAX_INT:
+                    raise CodecError("int_out_of_range", "integer does not fit in 64 bits")
+            elif item_kind not in _SCALAR_TYPES:
+                _check(item, depth + 1)
+        return
+    _check_subclass(value, depth)
+
+
+def _check_subclass(value: Any, depth: int) -> None:
     if depth > MAX_DEPTH:
         raise CodecError("too_deep", "value is nested too deeply")
+    if isinstance(value, msgpack.ExtType):  # a tuple subclass msgpack writes as an ext
+        raise CodecError("bad_type", "msgpack extension types cannot be encoded canonically")
     if value is None or isinstance(value, bool | bytes | str):
         return
     if isinstance(value, int):

@@ -54,7 +54,16 @@ class Genesis:
     @staticmethod
     def from_list(value: Any) -> Genesis:
         fields = codec.expect_list(value, 6, "genesis")
-        if fields[0] != TAG_GENESIS or fields[1] != GENESIS_VERSION:
+        tag, version = fields[0], fields[1]
+        if (
+            isinstance(tag, bool)
+            or isinstance(version, bool)
+            or (tag, version)
+            != (
+                TAG_GENESIS,
+                GENESIS_VERSION,
+            )
+        ):
             raise CodecError("bad_tag", "not a genesis document")
         if not isinstance(fields[4], list) or not fields[4]:
             raise CodecError("bad_type", "genesis needs at least one validator")

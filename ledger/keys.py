@@ -131,4 +131,8 @@ def address_from_text(text: str) -> bytes:
     public_key, checksum = raw[:PUBLIC_KEY_SIZE], raw[PUBLIC_KEY_SIZE:]
     if _checksum(public_key) != checksum:
         raise ValueError("address checksum does not match (typo?)")
+    if address_to_text(public_key) != ADDRESS_PREFIX + body.rstrip("=").lower():
+        # The last character carries two unused bits; only the form with them zero
+        # is accepted, so one account has exactly one text form.
+        raise ValueError("address is not in canonical form (typo in the last character?)")
     return public_key

@@ -21,6 +21,11 @@ RECEIPT_VERSION = 1
 OK = "ok"
 
 
+def _is_int(value: Any, expected: int) -> bool:
+    # True == 1 in Python; a boolean in a tag or version slot is not canonical.
+    return not isinstance(value, bool) and value == expected
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """Something a contract reports, e.g. ("coin.transfer", (("from", a), ("to", b), ...))."""
@@ -77,7 +82,7 @@ class Receipt:
     @staticmethod
     def from_list(value: Any) -> Receipt:
         fields = codec.expect_list(value, 7, "receipt")
-        if fields[0] != TAG_RECEIPT or fields[1] != RECEIPT_VERSION:
+        if not _is_int(fields[0], TAG_RECEIPT) or not _is_int(fields[1], RECEIPT_VERSION):
             raise CodecError("bad_tag", "not a receipt")
         if not isinstance(fields[6], list):
             raise CodecError("bad_type", "receipt events must be an array")

@@ -1,0 +1,190 @@
+"""Block headers, blocks and commit certificates: wire form and certificate rules."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from ledger import codec
+from ledger.block import (
+    Block,
+    BlockHeader,
+    CommitCertificate,
+    certificate_hash,
+    commit_vote_digest,
+    max_faulty,
+    quorum_size,
+    sign_commit_vote,
+    validator_set_hash,
+)
+from ledger.errors import CodecError
+from ledger.hashing import BLOCK, CERTIFICATE, COMMIT_VOTE, VALIDATOR_SET, ZERO_HASH, tagged_hash
+from ledger.keys import verify
+from tests.ledgerkit import CHAIN_ID, VALIDATOR_KEYS, key, signed
+
+VALIDATORS = [k.public_key for k in VALIDATOR_KEYS]
+
+HEADER = BlockHeader(
+    chain_id=CHAIN_ID,
+    height=7,
+    prev_hash=b"\x01" * 32,
+    timestamp_ms=1_700_000_000_000,
+    proposer=VALIDATORS[0],
+    tx_root=b"\x02" * 32,
+    receipts_root=b"\x03" * 32,
+    state_root=b"\x04" * 32,
+    validator_set_hash=validator_set_hash(VALIDATORS),
+    last_certificate_hash=ZERO_HASH,
+)
+
+
+def certificate_by(signers: list[int], block_hash: bytes = b"\x09" * 32) -> CommitCertificate:
+    votes = {
+        VALIDATOR_KEYS[i].public_key: sign_commit_vote(
+            VALIDATOR_KEYS[i], CHAIN_ID, 7, 0, block_hash
+        )
+        for i in signers
+    }
+    return CommitCertificate.build(7, 0, block_hash, votes)
+
+
+def test_header_wire_form_and_hash() -> None:
+    fields = codec.decode(HEADER.encode())
+    assert fields[:4] == [3, 1, CHAIN_ID, 7] and len(fields) == 12
+    assert HEADER.hash == tagged_hash(BLOCK, HEADER.encode())
+    assert BlockHeader.from_list(fields) == HEADER
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"height": 8},
+        {"prev_hash": b"\x05" * 32},
+        {"timestamp_ms": 1},
+        {"proposer": VALIDATORS[1]},
+        {"tx_root": ZERO_HASH},
+        {"receipts_root": ZERO_HASH},
+        {"state_root": ZERO_HASH},
+        {"validator_set_hash": ZERO_HASH},
+        {"last_certificate_hash": b"\x06" * 32},
+        {"chain_id": "other"},
+    ],
+)
+def test_every_header_field_changes_the_block_hash(changes: dict[str, Any]) -> None:
+    assert replace(HEADER, **changes).hash != HEADER.hash
+
+
+def test_block_round_trip_with_and_without_certificate() -> None:
+    stx = signed(key(1), 0, "coin.transfer", ["IDR", key(2).public_key, 1])
+    certificate = certificate_by([0, 1, 2])
+    for last in (None, certificate):
+        block = Block(HEADER, (stx,), last)
+        again = Block.decode(block.encode())
+        assert again == block
+        assert again.hash == HEADER.hash and again.height == 7
+        assert again.encoded == block.encode()
+
+
+def test_block_hash_is_the_header_hash_only() -> None:
+    stx = signed(key(1), 0, "coin.transfer", ["IDR", key(2).public_key, 1])
+    assert Block(HEADER, (stx,), None).hash == Block(HEADER, (), None).hash
+
+
+def test_block_decode_refuses_malformed_input() -> None:
+    header = HEADER.to_list()
+    cases = [
+        ([4, 1, header, [], None, None], "bad_shape"),
+        ([5, 1, header, [], None], "bad_tag"),
+        ([4, 2, header, [], None], "bad_version"),
+        ([4, True, header, [], None], "bad_version"),
+        ([4, 1, header, b"", None], "bad_type"),
+        ([4, 1, [9, *header[1:]], [], None], "bad_tag"),
+        ([4, 1, header[:11], [], None], "bad_shape"),
+    ]
+    for fields, code in cases:
+        with pytest.raises(CodecError) as caught:
+            Block.decode(codec.encode(fields))
+        assert caught.value.code == code
+
+
+def test_quorum_arithmetic() -> None:
+    table = {1: (0, 1), 2: (0, 2), 3: (0, 3), 4: (1, 3), 5: (1, 4), 7: (2, 5), 10: (3, 7)}
+    for n, (f, q) in table.items():
+        assert (max_faulty(n), quorum_size(n)) == (f, q)
+
+
+def test_validator_set_hash_is_order_sensitive() -> None:
+    assert validator_set_hash(VALIDATORS) == tagged_hash(VALIDATOR_SET, codec.encode(VALIDATORS))
+    assert validator_set_hash(VALIDATORS) != validator_set_hash(VALIDATORS[::-1])
+
+
+def test_commit_vote_digest_and_signature() -> None:
+    digest = commit_vote_digest(7, 2, b"\x09" * 32)
+    assert digest == tagged_hash(COMMIT_VOTE, codec.encode([7, 2, b"\x09" * 32]))
+    signature = sign_commit_vote(VALIDATOR_KEYS[0], CHAIN_ID, 7, 2, b"\x09" * 32)
+    assert verify(VALIDATORS[0], COMMIT_VOTE, CHAIN_ID, digest, signature)
+
+
+def test_certificate_round_trip_and_sorted_build() -> None:
+    certificate = certificate_by([3, 0, 2])
+    assert [v for v, _ in certificate.signatures] == sorted(v for v, _ in certificate.signatures)
+    assert CommitCertificate.decode(certificate.encode()) == certificate
+    assert certificate.hash == tagged_hash(CERTIFICATE, certificate.encode())
+    assert certificate_hash(certificate) == certificate.hash
+    assert certificate_hash(None) == ZERO_HASH
+
+
+def test_certificate_needs_a_quorum() -> None:
+    assert certificate_by([0, 1, 2]).verify(CHAIN_ID, VALIDATORS)
+    assert certificate_by([0, 1, 2, 3]).verify(CHAIN_ID, VALIDATORS)
+    assert not certificate_by([0, 1]).verify(CHAIN_ID, VALIDATORS)
+    assert not certificate_by([]).verify(CHAIN_ID, VALIDATORS)
+
+
+def test_certificate_refuses_an_outsider() -> None:
+    outsider = key(77)
+    good = certificate_by([0, 1, 2])
+    vote = sign_commit_vote(outsider, CHAIN_ID, 7, 0, good.block_hash)
+    votes = dict(good.signatures)
+    votes[outsider.public_key] = vote
+    assert not CommitCertificate.build(7, 0, good.block_hash, votes).verify(CHAIN_ID, VALIDATORS)
+    # ...even when the outsider would only pad a quorum that is short without it.
+    votes.pop(VALIDATORS[0])
+    assert not CommitCertificate.build(7, 0, good.block_hash, votes).verify(CHAIN_ID, VALIDATORS)
+
+
+def test_certificate_refuses_duplicates_and_unsorted_signatures() -> None:
+    good = certificate_by([0, 1, 2])
+    first = good.signatures[0]
+    duplicated = replace(good, signatures=(first, first, good.signatures[1]))
+    assert not duplicated.verify(CHAIN_ID, VALIDATORS)
+    unsorted = replace(good, signatures=tuple(reversed(good.signatures)))
+    assert not unsorted.verify(CHAIN_ID, VALIDATORS)
+
+
+def test_certificate_refuses_wrong_chain_block_height_view_and_forged_signature() -> None:
+    good = certificate_by([0, 1, 2])
+    assert not good.verify("other-chain", VALIDATORS)
+    assert not replace(good, block_hash=b"\x08" * 32).verify(CHAIN_ID, VALIDATORS)
+    assert not replace(good, height=8).verify(CHAIN_ID, VALIDATORS)
+    assert not replace(good, view=1).verify(CHAIN_ID, VALIDATORS)
+    validator, signature = good.signatures[0]
+    forged = ((validator, bytes([signature[0] ^ 1]) + signature[1:]), *good.signatures[1:])
+    assert not replace(good, signatures=forged).verify(CHAIN_ID, VALIDATORS)
+
+
+def test_certificate_decode_refuses_malformed_signatures() -> None:
+    good = certificate_by([0, 1, 2]).to_list()
+    cases = [
+        ([*good[:5], b""], "bad_type"),
+        ([*good[:5], [[VALIDATORS[0]]]], "bad_shape"),
+        ([*good[:5], [[VALIDATORS[0][:31], bytes(64)]]], "bad_length"),
+        ([*good[:5], [[VALIDATORS[0], bytes(63)]]], "bad_length"),
+        ([5, 1, -1, *good[3:]], "out_of_range"),
+    ]
+    for fields, code in cases:
+        with pytest.raises(CodecError) as caught:
+            CommitCertificate.decode(codec.encode(fields))
+        assert caught.value.code == code

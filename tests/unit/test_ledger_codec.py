@@ -1,0 +1,196 @@
+"""The canonical codec: what it encodes, and every kind of input it refuses."""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+import msgpack
+import pytest
+
+from ledger import codec
+from ledger.errors import CodecError
+
+
+class Color(enum.IntEnum):
+    RED = 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        0,
+        1,
+        -1,
+        127,
+        128,
+        -33,
+        255,
+        256,
+        65_536,
+        codec.MAX_INT,
+        codec.MIN_INT,
+        b"",
+        b"\x00\xff",
+        "",
+        "rupiah",
+        "é",
+        True,
+        False,
+        None,
+        [],
+        [1, [b"x", ["deep"]], None],
+    ],
+)
+def test_round_trip(value: Any) -> None:
+    assert codec.decode(codec.encode(value)) == value
+
+
+def test_tuples_encode_as_arrays() -> None:
+    assert codec.encode((1, (2,))) == codec.encode([1, [2]])
+    assert codec.decode(codec.encode((1, (2,)))) == [1, [2]]
+
+
+def test_integers_use_the_smallest_form() -> None:
+    assert codec.encode(5) == b"\x05"
+    assert codec.encode(200) == b"\xcc\xc8"
+    assert codec.encode(-1) == b"\xff"
+    assert codec.encode(-200) == b"\xd1\xff\x38"
+
+
+def test_bytes_are_bin_and_text_is_str() -> None:
+    assert codec.encode(b"ab") == b"\xc4\x02ab"
+    assert codec.encode("ab") == b"\xa2ab"
+
+
+def test_int_subclasses_are_encoded_as_plain_integers() -> None:
+    assert codec.encode(Color.RED) == codec.encode(1)
+    assert codec.encode([Color.RED]) == codec.encode([1])
+
+
+@pytest.mark.parametrize("value", [codec.MAX_INT + 1, codec.MIN_INT - 1, [1 << 70]])
+def test_encode_refuses_integers_beyond_64_bits(value: Any) -> None:
+    with pytest.raises(CodecError) as caught:
+        codec.encode(value)
+    assert caught.value.code == "int_out_of_range"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [1.5, {"a": 1}, {1, 2}, bytearray(b"x"), [0.0], object(), msgpack.ExtType(1, b"x")],
+)
+def test_encode_refuses_foreign_types(value: Any) -> None:
+    with pytest.raises(CodecError) as caught:
+        codec.encode(value)
+    assert caught.value.code == "bad_type"
+
+
+def nested(depth: int, inner: list[Any]) -> list[Any]:
+    """`inner` wrapped in `depth` lists, so it sits at nesting depth `depth`."""
+    value = inner
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+def test_nesting_is_bounded() -> None:
+    codec.encode(nested(codec.MAX_DEPTH, []))
+    codec.encode(nested(codec.MAX_DEPTH - 1, [1, b"x", None]))
+    for value in (nested(codec.MAX_DEPTH + 1, []), nested(codec.MAX_DEPTH, [1])):
+        with pytest.raises(CodecError) as caught:
+            codec.encode(value)
+        assert caught.value.code == "too_deep"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xcc\x05",  # uint8 for a value that fits a positive fixint
+        b"\xcd\x00\x05",  # uint16
+        b"\xd0\x05",  # int8 for a positive value
+        b"\xd0\xff",  # int8 for -1, which is a negative fixint
+        b"\xd9\x03abc",  # str8 where fixstr fits
+        b"\xc5\x00\x01x",  # bin16 where bin8 fits
+        b"\xdc\x00\x01\x01",  # array16 where fixarray fits
+        b"\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00",  # float64
+        b"\xca\x3f\xc0\x00\x00",  # float32
+        b"\x80",  # empty map
+        b"\x81\x01\x02",  # map
+        b"\xd4\x01\x00",  # fixext1
+        b"\xc7\x00\x05",  # ext8 with no data
+        b"\x91\xcb\x00\x00\x00\x00\x00\x00\x00\x00",  # float inside an array
+    ],
+)
+def test_decode_refuses_non_canonical_or_foreign_encodings(data: bytes) -> None:
+    with pytest.raises(CodecError) as caught:
+        codec.decode(data)
+    assert caught.value.code in {"non_canonical", "malformed"}
+
+
+def test_decode_refuses_trailing_bytes() -> None:
+    with pytest.raises(CodecError) as caught:
+        codec.decode(codec.encode(1) + b"\x00")
+    assert caught.value.code == "trailing_bytes"
+
+
+def test_decode_refuses_empty_truncated_and_invalid_input() -> None:
+    for data, code in [
+        (b"", "empty"),
+        (b"\x92\x01", "malformed"),  # array of two with one item
+        (b"\xc4\x05ab", "malformed"),  # bin shorter than announced
+        (b"\xa2\xff\xfe", "malformed"),  # str that is not UTF-8
+        (b"\xc1", "malformed"),  # never-used marker
+    ]:
+        with pytest.raises(CodecError) as caught:
+            codec.decode(data)
+        assert caught.value.code == code, data
+
+
+def test_decode_refuses_oversize_input() -> None:
+    data = codec.encode(b"x" * 100)
+    assert codec.decode(data, max_bytes=len(data)) == b"x" * 100
+    with pytest.raises(CodecError) as caught:
+        codec.decode(data, max_bytes=len(data) - 1)
+    assert caught.value.code == "too_large"
+
+
+def test_decode_accepts_byte_like_input_and_refuses_text() -> None:
+    data = codec.encode([1, b"a"])
+    assert codec.decode(bytearray(data)) == [1, b"a"]
+    assert codec.decode(memoryview(data)) == [1, b"a"]
+    with pytest.raises(CodecError) as caught:
+        codec.decode("\x91\x01")  # type: ignore[arg-type]
+    assert caught.value.code == "bad_type"
+
+
+def test_decode_refuses_too_deep_input() -> None:
+    data = b"\x91" * (codec.MAX_DEPTH + 1) + b"\x90"
+    with pytest.raises(CodecError) as caught:
+        codec.decode(data)
+    assert caught.value.code == "non_canonical"
+
+
+def test_expect_helpers() -> None:
+    assert codec.expect_list([1, 2], 2, "pair") == [1, 2]
+    assert codec.expect_int(5, "n", 0, 10) == 5
+    assert codec.expect_bytes(b"ab", "b", 2) == b"ab"
+    assert codec.expect_str("ab", "s", 2) == "ab"
+    assert codec.expect_bool(False, "flag") is False
+    failures = [
+        (lambda: codec.expect_list([1], 2, "pair"), "bad_shape"),
+        (lambda: codec.expect_list((1, 2), 2, "pair"), "bad_shape"),
+        (lambda: codec.expect_int(True, "n"), "bad_type"),
+        (lambda: codec.expect_int("1", "n"), "bad_type"),
+        (lambda: codec.expect_int(11, "n", 0, 10), "out_of_range"),
+        (lambda: codec.expect_int(-1, "n"), "out_of_range"),
+        (lambda: codec.expect_bytes("ab", "b"), "bad_type"),
+        (lambda: codec.expect_bytes(b"abc", "b", 2), "bad_length"),
+        (lambda: codec.expect_bytes(b"abc", "b", max_length=2), "too_long"),
+        (lambda: codec.expect_str(b"ab", "s"), "bad_type"),
+        (lambda: codec.expect_str("abc", "s", 2), "too_long"),
+        (lambda: codec.expect_bool(1, "flag"), "bad_type"),
+    ]
+    for call, code in failures:
+        with pytest.raises(CodecError) as caught:
+            call()
+        assert caught.value.code == code

@@ -1,0 +1,121 @@
+"""Ed25519 keys, domain-bound signatures and the address text form."""
+
+from __future__ import annotations
+
+import string
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from ledger import keys
+from ledger.hashing import BLOCK, TX
+
+SEED = bytes(range(32))
+DIGEST = bytes(32)
+
+
+def test_seed_must_be_32_bytes() -> None:
+    with pytest.raises(ValueError):
+        keys.PrivateKey.from_seed(b"short")
+
+
+def test_same_seed_same_key_and_generated_keys_differ() -> None:
+    assert keys.PrivateKey.from_seed(SEED).public_key == keys.PrivateKey.from_seed(SEED).public_key
+    assert keys.PrivateKey.generate().public_key != keys.PrivateKey.generate().public_key
+
+
+def test_repr_shows_no_key_material() -> None:
+    key = keys.PrivateKey.from_seed(SEED)
+    assert SEED.hex() not in repr(key) and repr(SEED) not in repr(key)
+    assert keys.address_to_text(key.public_key) in repr(key)
+
+
+def test_signing_message_layout() -> None:
+    message = keys.signing_message(TX, "main", DIGEST)
+    assert message == b"\x08pasar/tx" + b"\x04main" + DIGEST
+    with pytest.raises(ValueError):
+        keys.signing_message(TX, "x" * 256, DIGEST)
+
+
+def test_signature_binds_key_domain_chain_and_digest() -> None:
+    key = keys.PrivateKey.from_seed(SEED)
+    other = keys.PrivateKey.from_seed(bytes(32))
+    signature = key.sign(TX, "main", DIGEST)
+    assert len(signature) == keys.SIGNATURE_SIZE
+    assert keys.verify(key.public_key, TX, "main", DIGEST, signature)
+    assert not keys.verify(other.public_key, TX, "main", DIGEST, signature)
+    assert not keys.verify(key.public_key, BLOCK, "main", DIGEST, signature)
+    assert not keys.verify(key.public_key, TX, "test", DIGEST, signature)
+    assert not keys.verify(key.public_key, TX, "main", b"\x01" * 32, signature)
+    flipped = bytes([signature[0] ^ 1]) + signature[1:]
+    assert not keys.verify(key.public_key, TX, "main", DIGEST, flipped)
+
+
+def test_verify_refuses_wrong_sizes_and_invalid_points() -> None:
+    key = keys.PrivateKey.from_seed(SEED)
+    signature = key.sign(TX, "main", DIGEST)
+    assert not keys.verify(key.public_key[:31], TX, "main", DIGEST, signature)
+    assert not keys.verify(key.public_key, TX, "main", DIGEST, signature[:63])
+    assert not keys.verify(b"\xff" * 32, TX, "main", DIGEST, signature)
+
+
+def test_verify_many_keeps_order_with_and_without_an_executor() -> None:
+    key = keys.PrivateKey.from_seed(SEED)
+    checks = []
+    for i in range(200):
+        digest = i.to_bytes(32, "big")
+        signature = key.sign(TX, "main", digest)
+        if i % 7 == 3:
+            signature = bytes(64)
+        checks.append((key.public_key, TX, "main", digest, signature))
+    expected = [i % 7 != 3 for i in range(200)]
+    assert keys.verify_many(checks) == expected
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        assert keys.verify_many(checks, executor) == expected
+        assert keys.verify_many(checks[:5], executor) == expected[:5]
+    assert keys.verify_many([]) == []
+
+
+def test_address_text_round_trip_and_shape() -> None:
+    public = keys.PrivateKey.from_seed(SEED).public_key
+    text = keys.address_to_text(public)
+    assert text.startswith("pasar1") and len(text) == 64
+    assert set(text[6:]) <= set(string.ascii_lowercase + "234567")
+    assert keys.address_from_text(text) == public
+    assert keys.address_from_text("  " + text.upper().replace("PASAR1", "pasar1") + "\n") == public
+    assert keys.address_from_text(public.hex()) == public
+    with pytest.raises(ValueError):
+        keys.address_to_text(public[:31])
+
+
+def test_every_single_character_typo_is_caught() -> None:
+    public = keys.PrivateKey.from_seed(SEED).public_key
+    text = keys.address_to_text(public)
+    alphabet = string.ascii_lowercase + "234567"
+    for position in range(len("pasar1"), len(text)):
+        for char in alphabet:
+            if char == text[position]:
+                continue
+            typo = text[:position] + char + text[position + 1 :]
+            with pytest.raises(ValueError):
+                keys.address_from_text(typo)
+
+
+def test_swapped_neighbours_are_caught() -> None:
+    public = keys.PrivateKey.from_seed(SEED).public_key
+    text = keys.address_to_text(public)
+    for position in range(len("pasar1"), len(text) - 1):
+        if text[position] == text[position + 1]:
+            continue
+        swapped = text[:position] + text[position + 1] + text[position] + text[position + 2 :]
+        with pytest.raises(ValueError):
+            keys.address_from_text(swapped)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "pasar1", "cosmos1abc", "pasar1!!!!", "pasar1" + "a" * 10, "z" * 64, "pasar1" + "a" * 80],
+)
+def test_malformed_addresses_are_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        keys.address_from_text(text)

@@ -1,0 +1,57 @@
+"""Receipts and events: wire form and decoding rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from ledger import codec
+from ledger.errors import CodecError
+from ledger.receipt import Event, Receipt
+
+EVENT = Event("coin.transfer", (("symbol", "IDR"), ("amount", 5)))
+RECEIPT = Receipt(b"\x07" * 32, True, "ok", "", (EVENT,))
+
+
+def test_wire_form() -> None:
+    assert codec.decode(RECEIPT.encode()) == [
+        6,
+        1,
+        b"\x07" * 32,
+        True,
+        "ok",
+        "",
+        [["coin.transfer", [["symbol", "IDR"], ["amount", 5]]]],
+    ]
+
+
+def test_round_trip() -> None:
+    assert Receipt.decode(RECEIPT.encode()) == RECEIPT
+    rejected = Receipt(b"\x01" * 32, False, "insufficient_funds", "balance is 0", ())
+    assert Receipt.decode(rejected.encode()) == rejected
+
+
+def test_event_get() -> None:
+    assert EVENT.get("amount") == 5
+    with pytest.raises(KeyError):
+        EVENT.get("missing")
+
+
+@pytest.mark.parametrize(
+    "fields, code",
+    [
+        ([7, 1, b"\x07" * 32, True, "ok", "", []], "bad_tag"),
+        ([6, 2, b"\x07" * 32, True, "ok", "", []], "bad_tag"),
+        ([6, True, b"\x07" * 32, True, "ok", "", []], "bad_tag"),
+        ([6, 1, b"\x07" * 31, True, "ok", "", []], "bad_length"),
+        ([6, 1, b"\x07" * 32, 1, "ok", "", []], "bad_type"),
+        ([6, 1, b"\x07" * 32, True, "ok", "", b""], "bad_type"),
+        ([6, 1, b"\x07" * 32, True, "ok", "m" * 1025, []], "too_long"),
+        ([6, 1, b"\x07" * 32, True, "ok", "", [["e", b"x"]]], "bad_type"),
+        ([6, 1, b"\x07" * 32, True, "ok", "", [["e", [[1, 2]]]]], "bad_type"),
+        ([6, 1, b"\x07" * 32, True, "ok", "", [["e"]]], "bad_shape"),
+    ],
+)
+def test_decode_refuses_malformed_receipts(fields: list[object], code: str) -> None:
+    with pytest.raises(CodecError) as caught:
+        Receipt.decode(codec.encode(fields))
+    assert caught.value.code == code
