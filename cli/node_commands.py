@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import click
 
 from node import home as homes
-from node.keyfile import KeyFileError, passphrase_from
+from node.keyfile import KeyFileError, key_file_info, passphrase_from
 
 
 @click.command("testnet")
@@ -63,7 +64,35 @@ def testnet(
         click.echo(f"{node.name}\thome={node.home}\trpc={node.rpc_url}\tp2p={node.p2p_url}")
 
 
+@click.command("node")
+@click.option("--home", "home_dir", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--log-level", default="info", show_default=True)
+def node(home_dir: Path, passphrase_file: Path | None, log_level: str) -> None:
+    """Run one validator from its home directory until SIGTERM or Ctrl-C."""
+    from node import log
+    from node.chain import GenesisMismatch
+    from node.node import run_node
+
+    try:
+        home = homes.load_home(home_dir)
+        info = key_file_info(home.key_path)
+        passphrase = passphrase_from(passphrase_file)
+        if info.encrypted and passphrase is None:
+            passphrase = click.prompt("Key passphrase", hide_input=True)
+        key = home.load_key(passphrase)
+    except (homes.HomeError, KeyFileError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    log.configure(home.config.name, log_level)
+    try:
+        asyncio.run(run_node(home, key))
+    except GenesisMismatch as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # e.g. a port already in use or a locked data directory
+        raise click.ClickException(f"cannot run the node: {exc}") from exc
+
+
 def register(group: click.Group) -> None:
     """Add these commands to the `pasar` group."""
-    for command in (testnet,):
+    for command in (node, testnet):
         group.add_command(command)

@@ -1,0 +1,64 @@
+"""Prometheus metrics of one validator (a registry per node, so tests can run several).
+
+Served at /metrics on the RPC port. Names start with `pasar_`.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "NodeMetrics"]
+
+
+class NodeMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.height = Gauge("pasar_height", "Committed block height", registry=r)
+        self.view = Gauge("pasar_view", "Current consensus view", registry=r)
+        self.view_changes = Counter("pasar_view_changes", "View changes entered", registry=r)
+        self.mempool_size = Gauge("pasar_mempool_size", "Transactions in the mempool", registry=r)
+        self.mempool_bytes = Gauge("pasar_mempool_bytes", "Bytes in the mempool", registry=r)
+        self.txs_committed = Counter(
+            "pasar_txs_committed", "Transactions committed in blocks", registry=r
+        )
+        self.txs_admitted = Counter(
+            "pasar_txs_admitted", "Transactions admitted to the mempool", registry=r
+        )
+        self.txs_refused = Counter(
+            "pasar_txs_refused", "Transactions refused at admission", ["code"], registry=r
+        )
+        self.blocks_committed = Counter("pasar_blocks_committed", "Blocks committed", registry=r)
+        self.commit_latency = Histogram(
+            "pasar_commit_latency_seconds",
+            "Time from first seeing a transaction to committing it (sampled per block)",
+            buckets=(0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0),
+            registry=r,
+        )
+        self.block_interval = Histogram(
+            "pasar_block_interval_seconds",
+            "Time between consecutive commits",
+            buckets=(0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0),
+            registry=r,
+        )
+        self.peers_connected = Gauge("pasar_peers_connected", "Authenticated peers", registry=r)
+        self.peers_refused = Counter(
+            "pasar_peers_refused", "Peer connections refused at the handshake", registry=r
+        )
+        self.catching_up = Gauge("pasar_catching_up", "1 while block sync runs", registry=r)
+        self.blocks_synced = Counter(
+            "pasar_blocks_synced", "Blocks applied through block sync", registry=r
+        )
+        self.signatures_verified = Counter(
+            "pasar_signatures_verified", "Transaction signatures verified", registry=r
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,422 @@
+"""The validator process: one object that owns the store, mempool, peers and consensus.
+
+`Node` implements `node.service.NodeService` for the RPC. Its life:
+
+    node = Node(home, key)       # opens LevelDB, writes genesis on first start
+    await node.start()           # HTTP (RPC + metrics) and P2P listeners, dialers, tasks
+    await node.stop()            # bounded, idempotent; closes LevelDB last
+
+`run_node` wraps that with signal handling: SIGTERM or Ctrl-C set the shutdown
+event and the node stops within a few seconds. Nothing committed is ever lost on
+any stop (or crash): a block is on disk, in one synced batch, before anyone is
+told it committed.
+
+Concurrency rule: one task (the consensus driver) owns the replica and is the
+only caller of `Chain.commit`. RPC handlers and peer frames only verify, admit
+to the mempool and put events on the driver's queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from aiohttp import web
+
+from contracts.registry import APPLICATION
+from ledger import chainstore
+from ledger.chainstore import Head
+from ledger.errors import CodecError
+from ledger.execution import Application
+from ledger.keys import PrivateKey, SignatureCheck, address_to_text, verify
+from ledger.kv import KVReader
+from ledger.tx import SignedTransaction
+from node import mempool as pool
+from node.chain import Chain, CommittedBlock
+from node.driver import ConsensusDriver
+from node.home import Home
+from node.log import log
+from node.mempool import Mempool, VerifiedCache
+from node.metrics import CONTENT_TYPE_LATEST, NodeMetrics
+from node.peers import Link, PeerNetwork
+from node.service import Admission, NodeStatus
+from node.storage import LevelDBStore
+from node.sync import BlockSync
+
+GOSSIP_INTERVAL = 0.02
+GOSSIP_BATCH = 2_000
+STOP_TIMEOUT = 5.0
+VERIFY_CHUNK = 256
+FIRST_SEEN_LIMIT = 200_000
+
+
+def _verify_chunk(checks: Sequence[SignatureCheck]) -> list[bool]:
+    return [verify(*check) for check in checks]
+
+
+class Node:
+    """One validator: implements NodeService on top of Chain, Mempool and PeerNetwork."""
+
+    def __init__(
+        self,
+        home: Home,
+        key: PrivateKey,
+        app: Application = APPLICATION,
+        shutdown: asyncio.Event | None = None,
+    ) -> None:
+        self.home = home
+        self.config = home.config
+        self.key = key
+        self.app = app
+        self.chain_id = home.genesis.chain_id
+        self.node_id = key.public_key
+        self.shutdown = shutdown
+        self.metrics = NodeMetrics()
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
+        self.verified = VerifiedCache()
+        self._store = LevelDBStore(home.data_dir)
+        try:
+            self.chain = Chain(
+                self._store,
+                app,
+                home.genesis,
+                self.executor,
+                self.verified,
+                self.config.max_clock_drift_ms,
+            )
+        except BaseException:
+            self._store.close()
+            self.executor.shutdown(wait=False)
+            raise
+        self.chain.listeners.append(self._on_commit)
+        self.mempool = Mempool(self.config.mempool)
+        self.peers = PeerNetwork(
+            self.chain_id,
+            key,
+            self.config.peers,
+            self._current_validators,
+            self._on_frame,
+            self._on_peer_connect,
+        )
+        self.catching_up = False
+        self.view = 0
+        self.primary: bytes | None = None
+        self._first_seen: dict[bytes, float] = {}
+        self._gossip: list[bytes] = []
+        self._height_event = asyncio.Event()
+        self._last_commit_time: float | None = None
+        self._runners: list[web.AppRunner] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = False
+        self.ready = False
+        self.sync = BlockSync(self)
+        self.consensus = ConsensusDriver(self)  # the one owner of the replica
+        self.metrics.height.set(self.chain.height)
+        log(
+            "node_opened",
+            chain=self.chain_id,
+            key=address_to_text(self.node_id),
+            height=self.chain.height,
+        )
+
+    # -- NodeService ---------------------------------------------------------------------------
+
+    @property
+    def store(self) -> KVReader:
+        return self._store
+
+    def head(self) -> Head:
+        return self.chain.head
+
+    def status(self) -> NodeStatus:
+        return NodeStatus(
+            chain_id=self.chain_id,
+            node_id=self.node_id,
+            height=self.chain.height,
+            last_block_hash=self.chain.head.block_hash,
+            state_root=self.chain.head.state_root,
+            view=self.view,
+            primary=self.primary,
+            validators=self.chain.validators(),
+            peers_connected=len(self.peers.connected()),
+            catching_up=self.catching_up,
+            mempool_size=len(self.mempool),
+            extra={"mempool_bytes": self.mempool.size_bytes, "peers_refused": self.peers.refused},
+        )
+
+    def is_pending(self, tx_hash: bytes) -> bool:
+        return tx_hash in self.mempool
+
+    def mempool_full(self) -> bool:
+        return self.mempool.is_full()
+
+    async def wait_for_height(self, height: int, timeout: float) -> int:
+        deadline = time.monotonic() + max(0.0, timeout)
+        while self.chain.height < height:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            event = self._height_event
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), remaining)
+        return self.chain.height
+
+    async def submit(self, raw_transactions: list[bytes]) -> list[Admission]:
+        """Admit transactions from a client; accepted ones are gossiped to peers."""
+        admissions, accepted = await self._admit(raw_transactions)
+        if accepted:
+            self._gossip.extend(accepted)
+        return admissions
+
+    # -- admission -------------------------------------------------------------------------------
+
+    async def _admit(self, raws: Sequence[bytes]) -> tuple[list[Admission], list[bytes]]:
+        answers: list[Admission | None] = [None] * len(raws)
+        candidates: list[tuple[int, SignedTransaction]] = []
+        seen: set[bytes] = set()
+        for index, raw in enumerate(raws):
+            try:
+                stx = SignedTransaction.decode(raw)
+            except CodecError as exc:
+                answers[index] = Admission(None, False, exc.code, exc.message)
+                continue
+            tx_hash = stx.hash
+            if stx.tx.chain_id != self.chain_id:
+                answers[index] = Admission(
+                    tx_hash, False, "wrong_chain", f"transaction is for chain {stx.tx.chain_id!r}"
+                )
+            elif tx_hash in seen or tx_hash in self.mempool:
+                answers[index] = Admission(tx_hash, True, pool.DUPLICATE, "already pending")
+            elif chainstore.find_tx(self._store, tx_hash) is not None:
+                answers[index] = Admission(tx_hash, True, pool.DUPLICATE, "already committed")
+            else:
+                seen.add(tx_hash)
+                candidates.append((index, stx))
+        to_check = [(i, stx) for i, stx in candidates if stx.hash not in self.verified]
+        results = await self._verify([stx.signature_check() for _, stx in to_check])
+        self.metrics.signatures_verified.inc(len(to_check))
+        bad = {i for (i, _), ok in zip(to_check, results, strict=True) if not ok}
+        accepted: list[bytes] = []
+        now = time.monotonic()
+        for index, stx in candidates:
+            tx_hash = stx.hash
+            if index in bad:
+                answers[index] = Admission(
+                    tx_hash, False, "bad_signature", "signature does not match the sender"
+                )
+                continue
+            self.verified.add(tx_hash)
+            code = self.mempool.add(stx, self.chain.next_nonce(stx.tx.sender))
+            if code == pool.ACCEPTED:
+                accepted.append(stx.encoded)
+                if len(self._first_seen) < FIRST_SEEN_LIMIT:
+                    self._first_seen[tx_hash] = now
+                answers[index] = Admission(tx_hash, True, code)
+            elif code == pool.DUPLICATE:
+                answers[index] = Admission(tx_hash, True, code, "already pending")
+            else:
+                answers[index] = Admission(tx_hash, False, code, _REFUSALS.get(code, code))
+        final = [answer for answer in answers if answer is not None]
+        admitted = sum(1 for a in final if a.accepted and a.code == pool.ACCEPTED)
+        self.metrics.txs_admitted.inc(admitted)
+        for answer in final:
+            if not answer.accepted:
+                self.metrics.txs_refused.labels(answer.code).inc()
+        self.metrics.mempool_size.set(len(self.mempool))
+        self.metrics.mempool_bytes.set(self.mempool.size_bytes)
+        if accepted:
+            self.consensus.transactions_pending()
+        return final, accepted
+
+    async def _verify(self, checks: list[SignatureCheck]) -> list[bool]:
+        """Verify on the two-thread pool (PyNaCl releases the GIL, so both cores work)."""
+        if not checks:
+            return []
+        if len(checks) <= 16:
+            return _verify_chunk(checks)
+        loop = asyncio.get_running_loop()
+        size = max(VERIFY_CHUNK, (len(checks) + 1) // 2)
+        parts = [checks[i : i + size] for i in range(0, len(checks), size)]
+        done = await asyncio.gather(
+            *(loop.run_in_executor(self.executor, _verify_chunk, part) for part in parts)
+        )
+        return [ok for part in done for ok in part]
+
+    # -- commits ---------------------------------------------------------------------------------
+
+    def _on_commit(self, committed: CommittedBlock) -> None:
+        """Runs inside Chain.commit, after the batch is durable."""
+        block = committed.block
+        now = time.monotonic()
+        self.mempool.recheck(block.transactions, self.chain.next_nonce)
+        self.verified.discard(stx.hash for stx in block.transactions)
+        for stx in block.transactions:
+            first = self._first_seen.pop(stx.hash, None)
+            if first is not None:
+                self.metrics.commit_latency.observe(now - first)
+        if self._last_commit_time is not None:
+            self.metrics.block_interval.observe(now - self._last_commit_time)
+        self._last_commit_time = now
+        self.metrics.height.set(block.height)
+        self.metrics.blocks_committed.inc()
+        self.metrics.txs_committed.inc(len(block.transactions))
+        self.metrics.mempool_size.set(len(self.mempool))
+        self.metrics.mempool_bytes.set(self.mempool.size_bytes)
+        event, self._height_event = self._height_event, asyncio.Event()
+        event.set()
+        log(
+            "block_committed",
+            height=block.height,
+            txs=len(block.transactions),
+            hash=block.hash,
+            mempool=len(self.mempool),
+        )
+        if len(self._first_seen) >= FIRST_SEEN_LIMIT:
+            self._first_seen.clear()  # entries of txs that never committed here: forget them
+
+    # -- peers -----------------------------------------------------------------------------------
+
+    def _current_validators(self) -> tuple[bytes, ...]:
+        return self.chain.validators()
+
+    def _on_peer_connect(self, link: Link) -> None:
+        link.send(["height", self.chain.height])
+        self.metrics.peers_connected.set(len(self.peers.connected()))
+
+    def _on_frame(self, link: Link, frame: list[Any]) -> None:
+        kind = frame[0]
+        if kind == "txs" and len(frame) == 2 and isinstance(frame[1], list):
+            raws = [item for item in frame[1] if isinstance(item, bytes)]
+            self._spawn(self._admit_gossip(raws))
+        elif kind == "height" and len(frame) == 2 and isinstance(frame[1], int):
+            self.sync.peer_height(link.peer, frame[1])
+        elif kind in ("get_blocks", "blocks"):
+            self.sync.on_frame(link, frame)
+        elif kind == "c" and len(frame) == 2 and isinstance(frame[1], bytes):
+            self.consensus.on_peer_message(link.peer, frame[1])
+
+    async def _admit_gossip(self, raws: list[bytes]) -> None:
+        await self._admit(raws)
+
+    async def _gossip_loop(self) -> None:
+        while True:
+            await asyncio.sleep(GOSSIP_INTERVAL)
+            while self._gossip:
+                batch, self._gossip = self._gossip[:GOSSIP_BATCH], self._gossip[GOSSIP_BATCH:]
+                self.peers.broadcast(["txs", batch])
+
+    async def _height_loop(self) -> None:
+        """Tell peers our height every second: it is how a lagging node notices."""
+        while True:
+            self.peers.broadcast(["height", self.chain.height])
+            self.metrics.peers_connected.set(len(self.peers.connected()))
+            self.metrics.peers_refused.inc(0)
+            await asyncio.sleep(1.0)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def _spawn(self, coroutine: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coroutine)
+        self._tasks.append(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._tasks.remove(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log("task_failed", level="error", error=repr(exc))
+            if self.shutdown is not None:
+                self.shutdown.set()  # a node fault: stop rather than diverge
+
+    def build_http_app(self) -> web.Application:
+        """RPC routes (node.rpc) plus /metrics, /health and /ready."""
+        from node.http import build_http_app
+
+        return build_http_app(self)
+
+    async def metrics_handler(self, request: web.Request) -> web.Response:
+        self.metrics.peers_connected.set(len(self.peers.connected()))
+        self.metrics.catching_up.set(1 if self.catching_up else 0)
+        self.metrics.view.set(self.view)
+        return web.Response(
+            body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    async def start(self) -> None:
+        rpc_app = self.build_http_app()
+        p2p_app = web.Application()
+        self.peers.add_routes(p2p_app)
+        for app, host, port in (
+            (rpc_app, self.config.rpc_host, self.config.rpc_port),
+            (p2p_app, self.config.p2p_host, self.config.p2p_port),
+        ):
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            self._runners.append(runner)
+            await web.TCPSite(runner, host, port, reuse_address=True).start()
+        await self.peers.start()
+        self._spawn(self._gossip_loop())
+        self._spawn(self._height_loop())
+        self._spawn(self.sync.run())
+        self._spawn(self.consensus.run())
+        self.ready = True
+        log(
+            "node_started",
+            rpc=f"http://{self.config.rpc_host}:{self.config.rpc_port}",
+            p2p=f"http://{self.config.p2p_host}:{self.config.p2p_port}",
+            validators=len(self.chain.validators()),
+        )
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self.ready = False
+        log("node_stopping", height=self.chain.height)
+        for runner in self._runners:  # stop taking requests first
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(runner.cleanup(), STOP_TIMEOUT / 2)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.peers.stop(), STOP_TIMEOUT / 2)
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        self._store.close()
+        log("node_stopped", height=self.chain.height)
+
+
+_REFUSALS = {
+    pool.MEMPOOL_FULL: "the mempool is full; retry later",
+    pool.SENDER_FULL: "too many pending transactions from this sender",
+    pool.NONCE_REUSED: "nonce already used",
+    pool.NONCE_TAKEN: "another pending transaction from this sender uses this nonce",
+}
+
+
+async def run_node(home: Home, key: PrivateKey, shutdown: asyncio.Event | None = None) -> None:
+    """Run a validator until `shutdown` is set or SIGTERM / SIGINT arrives."""
+    stop_event = shutdown or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop_event.set)
+            installed.append(signum)
+    node = Node(home, key, shutdown=stop_event)
+    try:
+        await node.start()
+        await stop_event.wait()
+    finally:
+        await node.stop()
+        for signum in installed:
+            loop.remove_signal_handler(signum)

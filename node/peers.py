@@ -1,0 +1,310 @@
+"""Authenticated websocket links between validators.
+
+Every validator dials every configured peer (`GET <peer url>/p2p`, a websocket)
+and accepts the peers' dials, so each pair shares up to two links; a frame may
+travel over either. Frames are canonical msgpack arrays (`ledger.codec`) whose
+first item names the kind.
+
+Handshake (both directions prove key ownership over a fresh random challenge):
+
+    server -> ["challenge", server_nonce]
+    client -> ["hello", client_key, client_nonce, sign(client_key, ["client", server_nonce])]
+    server -> ["welcome", server_key, sign(server_key, ["server", client_nonce])]
+              or ["refused", reason], then close
+
+Signatures use the PEER_CHALLENGE domain bound to the chain id, so a handshake
+signature is useless for anything else. The server accepts only keys of the
+current validator set; the client accepts only the key it expected at that URL.
+Outgoing frames go through a bounded per-link queue so a slow peer can never
+block the node; when the queue is full the frame is dropped (consensus
+retransmits and block sync repair what was lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from ledger import codec
+from ledger.errors import CodecError
+from ledger.hashing import PEER_CHALLENGE, tagged_hash
+from ledger.keys import PrivateKey, address_to_text, verify
+from node.home import PeerConfig
+from node.log import log
+
+P2P_PATH = "/p2p"
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+HANDSHAKE_TIMEOUT = 5.0
+SEND_QUEUE_FRAMES = 20_000
+BACKOFF_START = 0.1
+BACKOFF_CAP = 3.0
+NONCE_SIZE = 32
+
+FrameHandler = Callable[["Link", list[Any]], None]
+
+
+class HandshakeError(Exception):
+    """The other side failed to authenticate, or refused us."""
+
+
+def challenge_digest(role: str, nonce: bytes, key: bytes) -> bytes:
+    return tagged_hash(PEER_CHALLENGE, codec.encode([role, nonce, key]))
+
+
+def sign_challenge(key: PrivateKey, chain_id: str, role: str, nonce: bytes) -> bytes:
+    return key.sign(PEER_CHALLENGE, chain_id, challenge_digest(role, nonce, key.public_key))
+
+
+def check_challenge(
+    chain_id: str, role: str, nonce: bytes, public_key: bytes, signature: bytes
+) -> bool:
+    digest = challenge_digest(role, nonce, public_key)
+    return verify(public_key, PEER_CHALLENGE, chain_id, digest, signature)
+
+
+def encode_frame(frame: list[Any]) -> bytes:
+    return codec.encode(frame)
+
+
+def decode_frame(data: bytes) -> list[Any]:
+    value = codec.decode(data, MAX_FRAME_BYTES)
+    if not isinstance(value, list) or not value or not isinstance(value[0], str):
+        raise CodecError("bad_frame", "a frame is an array starting with its kind")
+    return value
+
+
+async def _receive_frame(ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> list[Any]:
+    message = await asyncio.wait_for(ws.receive(), HANDSHAKE_TIMEOUT)
+    if message.type != aiohttp.WSMsgType.BINARY:
+        raise HandshakeError(f"expected a binary frame, got {message.type.name}")
+    try:
+        return decode_frame(message.data)
+    except CodecError as exc:
+        raise HandshakeError(f"malformed handshake frame: {exc.message}") from exc
+
+
+async def client_handshake(
+    ws: aiohttp.ClientWebSocketResponse,
+    key: PrivateKey,
+    chain_id: str,
+    expected: bytes | None,
+) -> bytes:
+    """Run the dialer's side; return the authenticated server key."""
+    frame = await _receive_frame(ws)
+    if frame[0] != "challenge" or len(frame) != 2 or not isinstance(frame[1], bytes):
+        raise HandshakeError("peer did not send a challenge")
+    client_nonce = os.urandom(NONCE_SIZE)
+    signature = sign_challenge(key, chain_id, "client", frame[1])
+    await ws.send_bytes(encode_frame(["hello", key.public_key, client_nonce, signature]))
+    reply = await _receive_frame(ws)
+    if reply[0] == "refused":
+        raise HandshakeError(f"refused: {reply[1] if len(reply) > 1 else ''}")
+    if reply[0] != "welcome" or len(reply) != 3:
+        raise HandshakeError("unexpected handshake reply")
+    server_key, server_signature = reply[1], reply[2]
+    if not isinstance(server_key, bytes) or not isinstance(server_signature, bytes):
+        raise HandshakeError("malformed welcome")
+    if expected is not None and server_key != expected:
+        raise HandshakeError("peer answered with a different key than configured")
+    if not check_challenge(chain_id, "server", client_nonce, server_key, server_signature):
+        raise HandshakeError("peer's challenge signature is invalid")
+    return server_key
+
+
+@dataclass(eq=False)
+class Link:
+    """One authenticated websocket to a peer, with its outgoing queue."""
+
+    peer: bytes
+    outbound: bool
+    ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse
+    queue: asyncio.Queue[bytes] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=SEND_QUEUE_FRAMES)
+    )
+    dropped: int = 0
+
+    def send(self, frame: list[Any] | bytes) -> bool:
+        data = frame if isinstance(frame, bytes) else encode_frame(frame)
+        try:
+            self.queue.put_nowait(data)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            return False
+        return True
+
+    async def writer(self) -> None:
+        while True:
+            data = await self.queue.get()
+            await self.ws.send_bytes(data)
+
+    async def reader(self, handler: FrameHandler) -> None:
+        async for message in self.ws:
+            if message.type != aiohttp.WSMsgType.BINARY:
+                if message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
+                    return
+                continue
+            try:
+                frame = decode_frame(message.data)
+            except CodecError as exc:
+                log("peer_bad_frame", peer=address_to_text(self.peer)[:16], error=exc.code)
+                continue
+            handler(self, frame)
+
+
+class PeerNetwork:
+    """Dials configured peers, accepts validator dials, and moves frames."""
+
+    def __init__(
+        self,
+        chain_id: str,
+        key: PrivateKey,
+        peers: Collection[PeerConfig],
+        validators: Callable[[], Collection[bytes]],
+        handler: FrameHandler,
+        on_connect: Callable[[Link], None] | None = None,
+    ) -> None:
+        self.chain_id = chain_id
+        self.key = key
+        self.peers = [peer for peer in peers if peer.key != key.public_key]
+        self.validators = validators
+        self.handler = handler
+        self.on_connect = on_connect
+        self._links: dict[bytes, list[Link]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
+        self._closing = False
+        self.refused = 0
+
+    # -- state ----------------------------------------------------------------------------
+
+    def connected(self) -> list[bytes]:
+        return sorted(peer for peer, links in self._links.items() if links)
+
+    def send(self, peer: bytes, frame: list[Any] | bytes) -> bool:
+        links = self._links.get(peer)
+        if not links:
+            return False
+        # Prefer our own dial: its lifetime is under our control.
+        link = next((item for item in links if item.outbound), links[0])
+        return link.send(frame)
+
+    def broadcast(self, frame: list[Any] | bytes) -> None:
+        data = frame if isinstance(frame, bytes) else encode_frame(frame)
+        for peer in list(self._links):
+            self.send(peer, data)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(P2P_PATH, self._accept)
+
+    async def start(self) -> None:
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        for peer in self.peers:
+            self._spawn(self._dial_forever(peer))
+
+    async def stop(self) -> None:
+        self._closing = True
+        for task in list(self._tasks):
+            task.cancel()
+        for links in list(self._links.values()):
+            for link in list(links):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(link.ws.close(), 0.5)
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._links.clear()
+        if self._session is not None:
+            await self._session.close()
+
+    def _spawn(self, coroutine: Any) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the two sides of a link ----------------------------------------------------------------
+
+    async def _dial_forever(self, peer: PeerConfig) -> None:
+        backoff = BACKOFF_START
+        url = peer.url.rstrip("/") + P2P_PATH
+        while not self._closing:
+            try:
+                if self._session is None:
+                    return
+                async with self._session.ws_connect(
+                    url, max_msg_size=MAX_FRAME_BYTES, heartbeat=10.0
+                ) as ws:
+                    server_key = await client_handshake(ws, self.key, self.chain_id, peer.key)
+                    backoff = BACKOFF_START
+                    await self._run_link(Link(server_key, True, ws))
+            except asyncio.CancelledError:
+                raise
+            except HandshakeError as exc:
+                log("peer_handshake_failed", peer=peer.name, url=peer.url, reason=str(exc))
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                pass  # not up yet or went away: retry quietly with backoff
+            await asyncio.sleep(backoff)
+            backoff = min(BACKOFF_CAP, backoff * 2)
+
+    async def _accept(self, request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=10.0)
+        await ws.prepare(request)
+        remote = request.remote or "?"
+        try:
+            server_nonce = os.urandom(NONCE_SIZE)
+            await ws.send_bytes(encode_frame(["challenge", server_nonce]))
+            frame = await _receive_frame(ws)
+            if frame[0] != "hello" or len(frame) != 4:
+                raise HandshakeError("expected hello")
+            client_key, client_nonce, signature = frame[1], frame[2], frame[3]
+            if not all(isinstance(item, bytes) for item in (client_key, client_nonce, signature)):
+                raise HandshakeError("malformed hello")
+            if not check_challenge(self.chain_id, "client", server_nonce, client_key, signature):
+                raise HandshakeError("bad challenge signature")
+            if client_key not in self.validators():
+                self.refused += 1
+                log("peer_refused", remote=remote, key=address_to_text(client_key))
+                await ws.send_bytes(encode_frame(["refused", "not_a_validator"]))
+                await ws.close()
+                return ws
+            reply = sign_challenge(self.key, self.chain_id, "server", client_nonce)
+            await ws.send_bytes(encode_frame(["welcome", self.key.public_key, reply]))
+        except (HandshakeError, TimeoutError, ConnectionError) as exc:
+            self.refused += 1
+            log("peer_refused", remote=remote, reason=str(exc) or type(exc).__name__)
+            with contextlib.suppress(Exception):
+                await ws.close()
+            return ws
+        await self._run_link(Link(client_key, False, ws))
+        return ws
+
+    async def _run_link(self, link: Link) -> None:
+        self._links.setdefault(link.peer, []).append(link)
+        log(
+            "peer_connected",
+            peer=address_to_text(link.peer)[:16],
+            direction="out" if link.outbound else "in",
+        )
+        if self.on_connect is not None:
+            self.on_connect(link)
+        writer = asyncio.create_task(link.writer())
+        try:
+            await link.reader(self.handler)
+        except (aiohttp.ClientError, ConnectionError):
+            pass
+        finally:
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writer
+            links = self._links.get(link.peer, [])
+            if link in links:
+                links.remove(link)
+            if not links:
+                self._links.pop(link.peer, None)
+            log("peer_disconnected", peer=address_to_text(link.peer)[:16])

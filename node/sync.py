@@ -1,0 +1,155 @@
+"""Block sync: how a validator that fell behind gets back to the head.
+
+Every node tells its peers its committed height (frame ["height", h]) each
+second and on connect. When a peer stays ahead of us (two blocks, or one block
+for more than `LAG_GRACE` seconds, so the normal commit race is not mistaken for
+lag) we ask it for blocks with their certificates:
+
+    ["get_blocks", from_height, count]  ->  ["blocks", from_height, [[block, cert], ...]]
+
+Each block is committed through the consensus driver (the only committer): the
+certificate must carry a quorum of `validators_at(height)` and the block must
+re-execute to the roots in its header (the same `check_block` a replica runs), so
+a lying peer can waste our time but never change our chain. While this runs the
+node reports `catching_up`; when it is done the replica rejoins at the new height.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import TYPE_CHECKING, Any
+
+from ledger.block import Block, CommitCertificate
+from ledger.errors import CodecError, InvalidBlock
+from ledger.keys import address_to_text
+from node.log import log
+from node.peers import Link
+
+if TYPE_CHECKING:
+    from node.node import Node
+
+BATCH_BLOCKS = 64
+MAX_REPLY_BYTES = 24 * 1024 * 1024
+REQUEST_TIMEOUT = 5.0
+LAG_GRACE = 1.5
+POLL_INTERVAL = 0.25
+
+
+class BlockSync:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+        self.peer_heights: dict[bytes, int] = {}
+        self._wake = asyncio.Event()
+        self._pending: tuple[bytes, int, asyncio.Future[list[Any]]] | None = None
+        self._behind_since: float | None = None
+        self.failures = 0
+
+    # -- inputs from the peer network ----------------------------------------------------------
+
+    def peer_height(self, peer: bytes, height: int) -> None:
+        self.peer_heights[peer] = height
+        if height > self.node.chain.height:
+            self._wake.set()
+
+    def on_frame(self, link: Link, frame: list[Any]) -> None:
+        if frame[0] == "get_blocks" and len(frame) == 3:
+            self._serve(link, frame[1], frame[2])
+        elif frame[0] == "blocks" and len(frame) == 3 and self._pending is not None:
+            peer, start, future = self._pending
+            if link.peer == peer and frame[1] == start and not future.done():
+                future.set_result(frame[2] if isinstance(frame[2], list) else [])
+
+    def _serve(self, link: Link, start: Any, count: Any) -> None:
+        if not isinstance(start, int) or not isinstance(count, int) or start < 1:
+            return
+        chain = self.node.chain
+        pairs: list[list[bytes]] = []
+        size = 0
+        for height in range(start, min(chain.height, start + min(count, BATCH_BLOCKS) - 1) + 1):
+            item = chain.block_with_certificate(height)
+            if item is None:
+                break
+            size += len(item[0]) + len(item[1])
+            if pairs and size > MAX_REPLY_BYTES:
+                break
+            pairs.append([item[0], item[1]])
+        link.send(["blocks", start, pairs])
+
+    # -- the sync loop -----------------------------------------------------------------------------
+
+    def _target(self) -> tuple[bytes, int] | None:
+        """The peer to sync from, if we are behind for real."""
+        ours = self.node.chain.height
+        connected = set(self.node.peers.connected())
+        best = max(
+            ((height, peer) for peer, height in self.peer_heights.items() if peer in connected),
+            default=None,
+        )
+        if best is None or best[0] <= ours:
+            self._behind_since = None
+            return None
+        now = time.monotonic()
+        if self._behind_since is None:
+            self._behind_since = now
+        if best[0] >= ours + 2 or now - self._behind_since >= LAG_GRACE:
+            return best[1], best[0]
+        return None
+
+    async def run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_INTERVAL)
+            self._wake.clear()
+            target = self._target()
+            if target is None:
+                self._set_catching_up(False)
+                continue
+            self._set_catching_up(True)
+            peer, height = target
+            progressed = await self._fetch_and_apply(peer)
+            if not progressed:
+                self.failures += 1
+                await asyncio.sleep(min(2.0, 0.2 * self.failures))
+            else:
+                self.failures = 0
+                self._wake.set()  # keep going without waiting for the next poll
+
+    def _set_catching_up(self, value: bool) -> None:
+        if self.node.catching_up != value:
+            self.node.catching_up = value
+            self.node.metrics.catching_up.set(1 if value else 0)
+            log("catching_up" if value else "caught_up", height=self.node.chain.height)
+
+    async def _fetch_and_apply(self, peer: bytes) -> bool:
+        start = self.node.chain.height + 1
+        future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+        self._pending = (peer, start, future)
+        try:
+            if not self.node.peers.send(peer, ["get_blocks", start, BATCH_BLOCKS]):
+                return False
+            try:
+                pairs = await asyncio.wait_for(future, REQUEST_TIMEOUT)
+            except TimeoutError:
+                return False
+        finally:
+            self._pending = None
+        blocks: list[tuple[Block, CommitCertificate]] = []
+        try:
+            for item in pairs:
+                if not isinstance(item, list) or len(item) != 2:
+                    raise CodecError("bad_shape", "a synced block is [block, certificate]")
+                blocks.append((Block.decode(item[0]), CommitCertificate.decode(item[1])))
+        except CodecError as exc:
+            log("sync_bad_reply", peer=address_to_text(peer)[:16], error=exc.message)
+            return False
+        if not blocks:
+            return False
+        try:
+            applied = await self.node.consensus.apply_synced(blocks)
+        except InvalidBlock as exc:
+            log("sync_block_refused", peer=address_to_text(peer)[:16], code=exc.code)
+            return False
+        self.node.metrics.blocks_synced.inc(applied)
+        return bool(applied > 0)

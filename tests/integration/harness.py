@@ -1,0 +1,215 @@
+"""Real validator processes on loopback for integration tests.
+
+`LocalNet` writes homes with `node.home.create_testnet` on free ports, starts each
+validator as `python -m cli.main node --home ...` (cwd = repo root), and talks to
+them over HTTP with bounded polling loops. Every process it starts is killed by
+PID in `close()`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ledger.keys import PrivateKey, address_to_text
+from ledger.tx import SignedTransaction, Transaction
+from node.home import BlockLimits, TestnetNode, create_testnet
+
+ROOT = Path(__file__).resolve().parents[2]
+SYMBOL = "IDR"
+
+
+def free_base_port(count: int) -> int:
+    """A base port with `count` consecutive free loopback ports."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20_000, 60_000)
+        sockets = []
+        try:
+            for offset in range(count):
+                sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return base
+    raise RuntimeError("no free port range found")
+
+
+def http(method: str, url: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            raw = response.read()
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        raw = exc.read()
+        status = exc.code
+    try:
+        return status, json.loads(raw)
+    except json.JSONDecodeError:
+        return status, raw.decode(errors="replace")
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, step: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = predicate()
+        except (OSError, urllib.error.URLError, ValueError) as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        time.sleep(step)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+
+
+class LocalNet:
+    def __init__(
+        self,
+        root: Path,
+        count: int = 4,
+        accounts: int = 8,
+        block: BlockLimits | None = None,
+        view_timeout_ms: int = 1_000,
+    ) -> None:
+        self.root = root
+        self.issuer = PrivateKey.from_seed(bytes([200]) * 32)
+        self.accounts = [PrivateKey.from_seed(bytes([i + 1]) * 32) for i in range(accounts)]
+        self.nonces = {key.public_key: 0 for key in self.accounts}
+        self.chain_id = "pasar-it"
+        self.base_port = free_base_port(2 * count)
+        issuer = address_to_text(self.issuer.public_key)
+        app_state = {
+            "coin": [
+                [[SYMBOL, "Rupiah", 0, issuer, 10**15, "open"]],
+                [[address_to_text(key.public_key), SYMBOL, 10**9] for key in self.accounts],
+            ]
+        }
+        self.nodes: list[TestnetNode] = create_testnet(
+            root,
+            [f"v{i}" for i in range(count)],
+            base_port=self.base_port,
+            chain_id=self.chain_id,
+            app_state=app_state,
+            insecure=True,
+            block=block or BlockLimits(max_txs=2_000, interval_ms=100),
+            view_timeout_ms=view_timeout_ms,
+        )
+        self.processes: dict[int, subprocess.Popen[bytes]] = {}
+        self.logs: dict[int, Any] = {}
+
+    # -- processes --------------------------------------------------------------------------------
+
+    def start(self, index: int) -> None:
+        node = self.nodes[index]
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        log = open(self.root / f"{node.name}.log", "ab")  # noqa: SIM115 - closed in stop/close
+        self.logs[index] = log
+        self.processes[index] = subprocess.Popen(
+            [sys.executable, "-m", "cli.main", "node", "--home", str(node.home)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def start_all(self) -> None:
+        for index in range(len(self.nodes)):
+            self.start(index)
+        for index in range(len(self.nodes)):
+            self.wait_up(index)
+
+    def wait_up(self, index: int, timeout: float = 20.0) -> None:
+        wait_until(lambda: self.status(index), timeout, f"{self.nodes[index].name} to serve")
+
+    def kill(self, index: int) -> None:
+        process = self.processes.pop(index, None)
+        if process is not None:
+            process.kill()
+            process.wait(timeout=10)
+
+    def terminate(self, index: int, timeout: float = 10.0) -> int:
+        process = self.processes.pop(index)
+        process.send_signal(signal.SIGTERM)
+        return process.wait(timeout=timeout)
+
+    def close(self) -> None:
+        for index in list(self.processes):
+            self.kill(index)
+        for log in self.logs.values():
+            log.close()
+
+    def log_text(self, index: int) -> str:
+        path = self.root / f"{self.nodes[index].name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    # -- HTTP ---------------------------------------------------------------------------------------
+
+    def url(self, index: int, path: str) -> str:
+        return self.nodes[index].rpc_url + path
+
+    def status(self, index: int) -> dict[str, Any]:
+        code, body = http("GET", self.url(index, "/v1/status"), timeout=2.0)
+        if code != 200:
+            raise ValueError(f"status answered {code}")
+        return dict(body)
+
+    def height(self, index: int) -> int:
+        return int(self.status(index)["height"])
+
+    def transfer(self, sender: int, receiver: int, amount: int = 1) -> SignedTransaction:
+        key = self.accounts[sender]
+        nonce = self.nonces[key.public_key]
+        self.nonces[key.public_key] = nonce + 1
+        to = self.accounts[receiver].public_key
+        tx = Transaction(
+            self.chain_id, key.public_key, nonce, "coin.transfer", (SYMBOL, to, amount)
+        )
+        return tx.sign(key)
+
+    def submit(self, index: int, txs: Sequence[SignedTransaction]) -> list[dict[str, Any]]:
+        body = {"txs": [stx.encode().hex() for stx in txs]}
+        code, answer = http("POST", self.url(index, "/v1/txs/batch"), body)
+        if code != 200:
+            raise AssertionError(f"batch submit answered {code}: {answer}")
+        return list(answer["results"])
+
+    def wait_height(self, indexes: Sequence[int], height: int, timeout: float = 30.0) -> None:
+        for index in indexes:
+            wait_until(
+                lambda i=index: self.height(i) >= height,  # type: ignore[misc]
+                timeout,
+                f"{self.nodes[index].name} to reach height {height}",
+            )
+
+    def agree(self, indexes: Sequence[int], height: int) -> bool:
+        """All named nodes hold the same block hash at `height` (via /v1/blocks/{h})."""
+        hashes = set()
+        for index in indexes:
+            code, body = http("GET", self.url(index, f"/v1/blocks/{height}"))
+            if code != 200:
+                return False
+            hashes.add(
+                json.dumps(body.get("hash") or body.get("block_hash") or body, sort_keys=True)
+            )
+        return len(hashes) == 1

@@ -1,0 +1,55 @@
+"""A real validator process: peer authentication, metrics, clean SIGTERM stop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from ledger.keys import PrivateKey
+from node.home import load_home
+from node.peers import HandshakeError, client_handshake
+from tests.integration.harness import LocalNet, http, wait_until
+
+
+@pytest.fixture
+def net(tmp_path: Path) -> Iterator[LocalNet]:
+    local = LocalNet(tmp_path, count=2)
+    try:
+        yield local
+    finally:
+        local.close()
+
+
+async def handshake(url: str, key: PrivateKey, chain_id: str) -> bytes:
+    async with aiohttp.ClientSession() as session, session.ws_connect(url + "/p2p") as ws:
+        return await client_handshake(ws, key, chain_id, None)
+
+
+def test_peer_outside_the_validator_set_is_refused(net: LocalNet) -> None:
+    net.start_all()
+    wait_until(lambda: net.status(0)["peers_connected"] == 1, 15, "the two validators to link")
+    p2p = net.nodes[0].p2p_url
+    with pytest.raises(HandshakeError, match="refused"):
+        asyncio.run(handshake(p2p, PrivateKey.generate(), net.chain_id))
+    assert "event=peer_refused" in net.log_text(0)
+    # a member key passes the same handshake and gets the node's own key back
+    member = load_home(net.nodes[1].home).load_key(None)
+    assert asyncio.run(handshake(p2p, member, net.chain_id)) == net.nodes[0].key
+    # a member signing for another chain is refused too (the signature is chain-bound)
+    with pytest.raises(HandshakeError):
+        asyncio.run(handshake(p2p, member, "other-chain"))
+    code, text = http("GET", net.url(0, "/metrics"))
+    assert code == 200 and "pasar_peers_connected 1.0" in text
+
+
+def test_health_ready_and_sigterm_stop(net: LocalNet) -> None:
+    net.start(0)
+    net.wait_up(0)
+    assert http("GET", net.url(0, "/health"))[0] == 200
+    wait_until(lambda: http("GET", net.url(0, "/ready"))[0] == 200, 10, "readiness")
+    assert net.terminate(0, timeout=10) == 0
+    assert "event=node_stopped" in net.log_text(0)
