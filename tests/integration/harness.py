@@ -118,7 +118,7 @@ class LocalNet:
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
         self.logs: dict[int, Any] = {}
 
-    # -- processes --------------------------------------------------------------------------------
+    # -- processes -------------------------------------------------------------------
 
     def start(self, index: int) -> None:
         node = self.nodes[index]
@@ -163,7 +163,7 @@ class LocalNet:
         path = self.root / f"{self.nodes[index].name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    # -- HTTP ---------------------------------------------------------------------------------------
+    # -- HTTP ------------------------------------------------------------------------
 
     def url(self, index: int, path: str) -> str:
         return self.nodes[index].rpc_url + path
