@@ -1,14 +1,29 @@
 """The contract registry: every built-in contract gathered into one Application.
 
 Order matters and is fixed here: end-of-block hooks and genesis hooks run in the
-order of `MODULES`, identically on every validator.
+order of `MODULES`, identically on every validator. Modules that keep timeouts
+in the deadline index export `DEADLINE_HANDLERS` (kind -> handler); they are
+gathered into one end-of-block hook that runs before every other hook, so due
+deadlines are settled in global key order whatever module owns them.
 """
 
 from __future__ import annotations
 
 from types import ModuleType
 
-from contracts import coin, franchise, governance, loyalty, payment, platform, roles
+from contracts import (
+    arbiter,
+    coin,
+    deadlines,
+    escrow,
+    franchise,
+    governance,
+    listing,
+    loyalty,
+    payment,
+    platform,
+    roles,
+)
 from ledger.execution import Application, GenesisHook, Handler, Hook
 
 MODULES: tuple[ModuleType, ...] = (
@@ -19,6 +34,9 @@ MODULES: tuple[ModuleType, ...] = (
     payment,
     loyalty,
     franchise,
+    arbiter,
+    listing,
+    escrow,
 )
 
 
@@ -26,13 +44,20 @@ def build_application(modules: tuple[ModuleType, ...] = MODULES) -> Application:
     handlers: dict[str, Handler] = {}
     end_block: list[Hook] = []
     genesis: list[GenesisHook] = []
+    deadline_handlers: dict[str, deadlines.DeadlineHandler] = {}
     for module in modules:
         for name, handler in module.HANDLERS.items():
             if name in handlers:
                 raise RuntimeError(f"contract method {name} is registered twice")
             handlers[name] = handler
+        for kind, deadline_handler in getattr(module, "DEADLINE_HANDLERS", {}).items():
+            if kind in deadline_handlers:
+                raise RuntimeError(f"deadline kind {kind} is registered twice")
+            deadline_handlers[kind] = deadline_handler
         end_block.extend(getattr(module, "END_BLOCK_HOOKS", ()))
         genesis.extend(getattr(module, "GENESIS_HOOKS", ()))
+    if deadline_handlers:
+        end_block.insert(0, deadlines.end_block_hook(deadline_handlers))
     return Application(handlers, tuple(end_block), tuple(genesis))
 
 
