@@ -312,6 +312,7 @@ def _pay_seller(ctx: Context, order: Order, amount: int) -> Order:
             amount=amount,
             platform=order.platform,
             listing_id=order.listing_id,
+            franchise_program=order.franchise_program,
         ),
     )
     return paid
@@ -391,7 +392,7 @@ def place(ctx: Context, args: tuple[Any, ...]) -> None:
     listing = take_stock(ctx.state, listing, quantity, now)
     amount = check_amount(listing.price * quantity, "price * quantity")
     asset = require_asset(ctx.state, listing.symbol)
-    check_can_sell(ctx.state, listing.seller, asset, listing.franchise_program)
+    check_can_sell(ctx.state, listing.seller, asset, listing.franchise_program, listing.sku)
     terms = available_terms(ctx.state, arbiter, listing.symbol)
     move(ctx.state, listing.symbol, buyer, ESCROW_VAULT, amount)
     rate = 0 if listing.platform is None else commission_bps(ctx.state, listing.platform)

@@ -262,7 +262,7 @@ def create(ctx: Context, args: tuple[Any, ...]) -> None:
     shipping_ms = _window(values[7], "shipping_ms", MAX_SHIPPING_MS)
     protection_ms = _window(values[8], "protection_ms", MAX_PROTECTION_MS)
     program = _program(values[9])
-    check_can_sell(ctx.state, ctx.sender, asset, program)
+    check_can_sell(ctx.state, ctx.sender, asset, program, sku)
     now = ctx.block.timestamp_ms
     listing = Listing(
         id=listing_id_for(ctx.tx_hash),
@@ -341,7 +341,8 @@ def update(ctx: Context, args: tuple[Any, ...]) -> None:
         else:
             fields[name] = _window(value, "protection_ms", MAX_PROTECTION_MS)
     asset = require_asset(ctx.state, listing.symbol)
-    check_can_sell(ctx.state, ctx.sender, asset, listing.franchise_program)
+    sku = fields.get("sku", listing.sku)
+    check_can_sell(ctx.state, ctx.sender, asset, listing.franchise_program, sku)
     updated = replace(listing, updated_ms=ctx.block.timestamp_ms, **fields)
     save_listing(ctx.state, updated)
     ctx.emit(

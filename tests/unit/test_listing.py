@@ -34,13 +34,17 @@ def test_create_stores_every_term(m: Market) -> None:
     assert item.to_json()["id"] == listing_id.hex()
 
 
-def test_create_without_platform_and_with_franchise_program(m: Market) -> None:
-    program = b"\x07" * 32
-    receipt = m.chain.ok(m.seller, "listing.create", *m.listing_args(platform=None), program)
+def test_create_without_platform(m: Market) -> None:
+    receipt = m.chain.ok(m.seller, "listing.create", *m.listing_args(platform=None))
     created = event(receipt, "listing.created")
-    assert created.get("franchise_program") == program
+    assert created.get("franchise_program") is None
     item = L.load_listing(m.chain.store, created.get("listing"))
-    assert item is not None and item.platform is None and item.franchise_program == program
+    assert item is not None and item.platform is None and item.franchise_program is None
+
+
+def test_franchise_program_goes_through_the_sell_policy(m: Market) -> None:
+    program = b"\x07" * 32
+    m.chain.rejects("unknown_program", m.seller, "listing.create", *m.listing_args(), program)
 
 
 @pytest.mark.parametrize(
