@@ -16,8 +16,10 @@ from contracts import (
     coin,
     deadlines,
     escrow,
+    exchange,
     franchise,
     governance,
+    invoice,
     listing,
     loyalty,
     payment,
@@ -37,6 +39,8 @@ MODULES: tuple[ModuleType, ...] = (
     arbiter,
     listing,
     escrow,
+    exchange,
+    invoice,
 )
 
 
