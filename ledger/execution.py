@@ -163,8 +163,9 @@ def verify_signatures(
     executor: Executor | None = None,
     verified: Container[bytes] = (),
 ) -> list[bool]:
-    """Signature validity per transaction, skipping hashes already verified."""
-    pending = [i for i, stx in enumerate(transactions) if stx.hash not in verified]
+    """Signature validity per transaction, skipping those whose `verification_key`
+    is in `verified` (signatures this node has already checked)."""
+    pending = [i for i, stx in enumerate(transactions) if stx.verification_key not in verified]
     results = [True] * len(transactions)
     checks = [transactions[i].signature_check() for i in pending]
     for index, ok in zip(pending, verify_many(checks, executor), strict=True):
@@ -183,9 +184,9 @@ def apply_block(
 ) -> BlockResult:
     """Execute a block over `base` without writing to it; return writes, receipts, roots.
 
-    `verified` holds hashes of transactions whose signatures this node already
-    checked (e.g. on mempool admission); `executor` spreads the other checks over
-    threads.
+    `verified` holds the `SignedTransaction.verification_key` of signatures this
+    node already checked (e.g. on mempool admission); `executor` spreads the other
+    checks over threads.
     """
     # All signatures are checked before execution starts. Overlapping the two looks
     # attractive but loses on CPython: the executing thread holds the GIL, and the

@@ -110,6 +110,16 @@ class SignedTransaction:
     def hash(self) -> bytes:
         return self.tx.hash
 
+    @property
+    def verification_key(self) -> bytes:
+        """What a cache of checked signatures holds: the tx hash and the signature.
+
+        The tx hash alone is not enough: the same transaction can arrive with another
+        (invalid) signature, and a node that skipped the check because it knew the hash
+        would accept a block that nodes without the cache reject.
+        """
+        return self.hash + self.signature
+
     def signature_check(self) -> SignatureCheck:
         """The arguments `ledger.keys.verify` takes for this transaction."""
         return (self.tx.sender, TX, self.tx.chain_id, self.hash, self.signature)

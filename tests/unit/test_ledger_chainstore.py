@@ -1,0 +1,109 @@
+"""The committed chain in a store: genesis, atomic block commits, and reading it back."""
+
+from __future__ import annotations
+
+import pytest
+
+from contracts.coin import balance
+from ledger import codec
+from ledger.chainstore import (
+    HEAD_KEY,
+    commit_batch,
+    commit_block,
+    find_tx,
+    init_genesis,
+    read_block,
+    read_certificate,
+    read_genesis,
+    read_head,
+    read_receipts,
+)
+from ledger.execution import END_BLOCK_CODE, apply_genesis
+from ledger.kv import MemoryStore
+from ledger.receipt import Event
+from tests.ledgerkit import Chain, certify, key, make_genesis, signed
+
+ALICE = key(1)
+BOB = key(2)
+GENESIS = make_genesis(
+    balances=[(ALICE.public_key, "IDR", 1_000)], assets=[("IDR", ALICE.public_key, 10**9)]
+)
+
+
+def test_genesis_is_written_once_with_a_height_zero_head() -> None:
+    store = MemoryStore()
+    assert read_head(store) is None and read_genesis(store) is None
+    result = apply_genesis(Chain(MemoryStore(), GENESIS).app, store, GENESIS)
+    head = init_genesis(store, GENESIS, result)
+    assert (head.height, head.block_hash, head.state_root) == (0, GENESIS.hash, result.state_root)
+    assert read_head(store) == head
+    assert read_genesis(store) == GENESIS
+    assert balance(store, ALICE.public_key, "IDR") == 1_000
+    with pytest.raises(ValueError):
+        init_genesis(store, GENESIS, result)
+
+
+def test_commit_writes_block_certificate_receipts_index_state_and_head() -> None:
+    chain = Chain(MemoryStore(), GENESIS)
+    good = signed(ALICE, 0, "coin.transfer", ["IDR", BOB.public_key, 10])
+    rejected = signed(BOB, 0, "coin.transfer", ["IDR", ALICE.public_key, 11])
+    block, result = chain.commit([good, rejected])
+    head = read_head(chain.store)
+    assert head == chain.head and head.height == 1 and head.block_hash == block.hash
+    assert head.state_root == block.header.state_root == result.state_root
+    assert read_block(chain.store, 1) == block
+    certificate = read_certificate(chain.store, 1)
+    assert certificate == chain.last_certificate and certificate is not None
+    assert [r.code for r in read_receipts(chain.store, 1)] == ["ok", "insufficient_funds"]
+    assert find_tx(chain.store, good.hash) == (1, 0)
+    assert find_tx(chain.store, rejected.hash) == (1, 1)
+    assert find_tx(chain.store, b"\x00" * 32) is None
+    assert balance(chain.store, BOB.public_key, "IDR") == 10
+    assert read_block(chain.store, 2) is None and read_certificate(chain.store, 2) is None
+    assert read_receipts(chain.store, 2) == []
+
+
+def test_heights_must_follow_each_other() -> None:
+    chain = Chain(MemoryStore(), GENESIS)
+    block, result = chain.next_block([])
+    chain.commit([])
+    with pytest.raises(ValueError):
+        commit_block(chain.store, block, certify(block), result)  # height 1 again
+    empty = MemoryStore()
+    later, later_result = Chain(MemoryStore(), GENESIS).next_block([])
+    object.__setattr__(later.header, "height", 2)
+    with pytest.raises(ValueError):
+        commit_block(empty, later, certify(later), later_result)
+
+
+def test_commit_is_one_batch_holding_everything() -> None:
+    chain = Chain(MemoryStore(), GENESIS)
+    block, result = chain.next_block([signed(ALICE, 0, "coin.burn", ["IDR", 1])])
+    batch = commit_batch(block, certify(block), result)
+    for key_, value in result.write_set:
+        assert batch[key_] == value
+    assert batch[HEAD_KEY] == codec.encode([1, block.hash, block.header.state_root])
+    assert len(batch) == len(result.write_set) + 5  # block, cert, receipts, tx index, head
+
+
+def test_end_of_block_events_are_stored_as_a_pseudo_receipt() -> None:
+    chain = Chain(MemoryStore(), GENESIS)
+    block, result = chain.next_block([])
+    result.block_events.append(Event("test.tick", (("n", 1),)))
+    commit_block(chain.store, block, certify(block), result)
+    receipts = read_receipts(chain.store, 1)
+    assert len(receipts) == 1 and receipts[0].code == END_BLOCK_CODE
+    assert receipts[0].events == (Event("test.tick", (("n", 1),)),)
+
+
+def test_many_blocks_keep_chaining() -> None:
+    chain = Chain(MemoryStore(), GENESIS)
+    for nonce in range(5):
+        chain.commit([signed(ALICE, nonce, "coin.transfer", ["IDR", BOB.public_key, 1])])
+    assert chain.head.height == 5
+    for height in range(2, 6):
+        block, parent = read_block(chain.store, height), read_block(chain.store, height - 1)
+        assert block is not None and parent is not None
+        assert block.header.prev_hash == parent.hash
+        assert block.last_certificate == read_certificate(chain.store, height - 1)
+    assert balance(chain.store, BOB.public_key, "IDR") == 5
