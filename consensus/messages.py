@@ -1,0 +1,550 @@
+"""Consensus messages: their wire encoding, the digests validators sign, and checks.
+
+Every message is a canonical msgpack array `[tag, version, ...]` (ledger.codec);
+tags 20-29 are consensus tags and never collide with the ledger's 1-7.
+
+    PrePrepare = [20, 1, height, view, Block, sender, signature]
+    PrepareVote = [21, 1, height, view, block_hash, sender, signature]
+    CommitVote = [22, 1, height, view, block_hash, sender, commit_vote_signature]
+    ViewChange = [23, 1, height, view, sender, PreparedCertificate | nil, Block | nil, signature]
+    NewView    = [24, 1, height, view, sender, [ViewChange, ...], block_hash, Block, signature]
+    Complaint  = [25, 1, height, view, sender, signature]
+    Status     = [26, 1, height, view, sender, signature]
+    Decision   = [27, 1, Block, CommitCertificate]
+    PreparedCertificate = [height, view, block_hash, [[validator, prepare_signature], ...]]
+
+A message's signature is Ed25519 in the CONSENSUS_MSG domain over
+tagged_hash(CONSENSUS_MSG, encode(body)), where the body is the wire array
+without the signature and without any carried block (a PrePrepare signs the block
+hash; a ViewChange or NewView signs the hash of the block it names, never the
+block bytes, so a NewView can strip the blocks from the ViewChanges it carries).
+A COMMIT is signed differently: its signature is the ledger commit vote
+(`ledger.block.sign_commit_vote`), so a quorum of COMMITs is already a ledger
+CommitCertificate. A Decision is not signed: its certificate is the proof.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ledger import codec
+from ledger.block import (
+    MAX_BLOCK_BYTES,
+    MAX_HEIGHT,
+    Block,
+    CommitCertificate,
+    commit_vote_digest,
+    quorum_size,
+    sign_commit_vote,
+)
+from ledger.errors import CodecError
+from ledger.hashing import COMMIT_VOTE, CONSENSUS_MSG, HASH_SIZE, tagged_hash
+from ledger.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, verify
+
+TAG_PRE_PREPARE = 20
+TAG_PREPARE = 21
+TAG_COMMIT = 22
+TAG_VIEW_CHANGE = 23
+TAG_NEW_VIEW = 24
+TAG_COMPLAINT = 25
+TAG_STATUS = 26
+TAG_DECISION = 27
+TAG_PERSISTED_STATE = 28
+MESSAGE_VERSION = 1
+MAX_VIEW = MAX_HEIGHT
+# A NEW-VIEW carries one block plus a quorum of small view changes.
+MAX_MESSAGE_BYTES = MAX_BLOCK_BYTES + (1 << 20)
+MAX_VIEW_CHANGES = 1024
+
+
+def message_digest(body: list[Any]) -> bytes:
+    """What a consensus message's signature covers."""
+    return tagged_hash(CONSENSUS_MSG, codec.encode(body))
+
+
+def _sign(key: PrivateKey, chain_id: str, body: list[Any]) -> bytes:
+    return key.sign(CONSENSUS_MSG, chain_id, message_digest(body))
+
+
+def _verify(sender: bytes, chain_id: str, body: list[Any], signature: bytes) -> bool:
+    return verify(sender, CONSENSUS_MSG, chain_id, message_digest(body), signature)
+
+
+def _height(value: Any) -> int:
+    return codec.expect_int(value, "height", 0, MAX_HEIGHT)
+
+
+def _view(value: Any) -> int:
+    return codec.expect_int(value, "view", 0, MAX_VIEW)
+
+
+def _hash(value: Any, what: str = "block_hash") -> bytes:
+    return codec.expect_bytes(value, what, HASH_SIZE)
+
+
+def _sender(value: Any) -> bytes:
+    return codec.expect_bytes(value, "sender", PUBLIC_KEY_SIZE)
+
+
+def _signature(value: Any) -> bytes:
+    return codec.expect_bytes(value, "signature", SIGNATURE_SIZE)
+
+
+def _header(fields: list[Any], tag: int, what: str) -> None:
+    if isinstance(fields[0], bool) or fields[0] != tag:
+        raise CodecError("bad_tag", f"not a {what}")
+    if isinstance(fields[1], bool) or fields[1] != MESSAGE_VERSION:
+        raise CodecError("bad_version", f"unsupported {what} version {fields[1]!r}")
+
+
+@dataclass(frozen=True)
+class PrePrepare:
+    """The primary's proposal of `block` for (height, view)."""
+
+    height: int
+    view: int
+    block: Block
+    sender: bytes
+    signature: bytes
+
+    def body(self) -> list[Any]:
+        return [
+            TAG_PRE_PREPARE,
+            MESSAGE_VERSION,
+            self.height,
+            self.view,
+            self.block.hash,
+            self.sender,
+        ]
+
+    def to_list(self) -> list[Any]:
+        return [
+            TAG_PRE_PREPARE,
+            MESSAGE_VERSION,
+            self.height,
+            self.view,
+            self.block.to_list(),
+            self.sender,
+            self.signature,
+        ]
+
+    def verify(self, chain_id: str) -> bool:
+        return _verify(self.sender, chain_id, self.body(), self.signature)
+
+    @staticmethod
+    def create(key: PrivateKey, chain_id: str, height: int, view: int, block: Block) -> PrePrepare:
+        unsigned = PrePrepare(height, view, block, key.public_key, b"")
+        return PrePrepare(
+            height, view, block, unsigned.sender, _sign(key, chain_id, unsigned.body())
+        )
+
+    @staticmethod
+    def from_list(fields: list[Any]) -> PrePrepare:
+        codec.expect_list(fields, 7, "pre-prepare")
+        return PrePrepare(
+            height=_height(fields[2]),
+            view=_view(fields[3]),
+            block=Block.from_list(fields[4]),
+            sender=_sender(fields[5]),
+            signature=_signature(fields[6]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PrepareVote:
+    """A replica's vote that the proposal for (height, view) is valid."""
+
+    height: int
+    view: int
+    block_hash: bytes
+    sender: bytes
+    signature: bytes
+
+    def body(self) -> list[Any]:
+        return prepare_body(self.height, self.view, self.block_hash, self.sender)
+
+    def to_list(self) -> list[Any]:
+        return [*self.body(), self.signature]
+
+    def verify(self, chain_id: str) -> bool:
+        return _verify(self.sender, chain_id, self.body(), self.signature)
+
+    @staticmethod
+    def create(
+        key: PrivateKey, chain_id: str, height: int, view: int, block_hash: bytes
+    ) -> PrepareVote:
+        sender = key.public_key
+        signature = _sign(key, chain_id, prepare_body(height, view, block_hash, sender))
+        return PrepareVote(height, view, block_hash, sender, signature)
+
+    @staticmethod
+    def from_list(fields: list[Any]) -> PrepareVote:
+        codec.expect_list(fields, 7, "prepare")
+        return PrepareVote(
+            _height(fields[2]),
+            _view(fields[3]),
+            _hash(fields[4]),
+            _sender(fields[5]),
+            _signature(fields[6]),
+        )
+
+
+def prepare_body(height: int, view: int, block_hash: bytes, sender: bytes) -> list[Any]:
+    return [TAG_PREPARE, MESSAGE_VERSION, height, view, block_hash, sender]
+
+
+@dataclass(frozen=True, slots=True)
+class CommitVote:
+    """A replica's commit vote; its signature is the ledger commit-vote signature."""
+
+    height: int
+    view: int
+    block_hash: bytes
+    sender: bytes
+    signature: bytes
+
+    def to_list(self) -> list[Any]:
+        return [
+            TAG_COMMIT,
+            MESSAGE_VERSION,
+            self.height,
+            self.view,
+            self.block_hash,
+            self.sender,
+            self.signature,
+        ]
+
+    def verify(self, chain_id: str) -> bool:
+        digest = commit_vote_digest(self.height, self.view, self.block_hash)
+        return verify(self.sender, COMMIT_VOTE, chain_id, digest, self.signature)
+
+    @staticmethod
+    def create(
+        key: PrivateKey, chain_id: str, height: int, view: int, block_hash: bytes
+    ) -> CommitVote:
+        signature = sign_commit_vote(key, chain_id, height, view, block_hash)
+        return CommitVote(height, view, block_hash, key.public_key, signature)
+
+    @staticmethod
+    def from_list(fields: list[Any]) -> CommitVote:
+        codec.expect_list(fields, 7, "commit")
+        return CommitVote(
+            _height(fields[2]),
+            _view(fields[3]),
+            _hash(fields[4]),
+            _sender(fields[5]),
+            _signature(fields[6]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCertificate:
+    """A quorum of PREPARE signatures for one block at (height, view)."""
+
+    height: int
+    view: int
+    block_hash: bytes
+    signatures: tuple[tuple[bytes, bytes], ...]  # (validator, signature), sorted by validator
+
+    def to_list(self) -> list[Any]:
+        return [
+            self.height,
+            self.view,
+            self.block_hash,
+            [[validator, signature] for validator, signature in self.signatures],
+        ]
+
+    def verify(self, chain_id: str, validators: Sequence[bytes]) -> bool:
+        """True when a quorum of distinct members of `validators` prepared this block."""
+        members = set(validators)
+        previous = b""
+        for validator, signature in self.signatures:
+            if validator <= previous or validator not in members:
+                return False
+            previous = validator
+            body = prepare_body(self.height, self.view, self.block_hash, validator)
+            if not _verify(validator, chain_id, body, signature):
+                return False
+        return len(self.signatures) >= quorum_size(len(members))
+
+    @staticmethod
+    def build(
+        height: int, view: int, block_hash: bytes, votes: dict[bytes, bytes]
+    ) -> PreparedCertificate:
+        return PreparedCertificate(height, view, block_hash, tuple(sorted(votes.items())))
+
+    @staticmethod
+    def from_list(value: Any) -> PreparedCertificate:
+        fields = codec.expect_list(value, 4, "prepared certificate")
+        if not isinstance(fields[3], list) or len(fields[3]) > MAX_VIEW_CHANGES:
+            raise CodecError("bad_type", "prepared signatures must be a bounded array")
+        signatures = []
+        for pair in fields[3]:
+            validator, signature = codec.expect_list(pair, 2, "prepare signature")
+            signatures.append((_sender(validator), _signature(signature)))
+        return PreparedCertificate(
+            _height(fields[0]), _view(fields[1]), _hash(fields[2]), tuple(signatures)
+        )
+
+
+@dataclass(frozen=True)
+class ViewChange:
+    """A replica's vote to move to `view`, with the best block it has seen prepared.
+
+    `block` is the prepared block itself (so the new primary can re-propose it);
+    it is not signed and is stripped when the view change travels inside a NEW-VIEW.
+    """
+
+    height: int
+    view: int
+    sender: bytes
+    prepared: PreparedCertificate | None
+    block: Block | None
+    signature: bytes
+
+    def body(self) -> list[Any]:
+        prepared = None if self.prepared is None else self.prepared.to_list()
+        return [TAG_VIEW_CHANGE, MESSAGE_VERSION, self.height, self.view, self.sender, prepared]
+
+    def to_list(self) -> list[Any]:
+        block = None if self.block is None else self.block.to_list()
+        return [*self.body(), block, self.signature]
+
+    def stripped(self) -> ViewChange:
+        if self.block is None:
+            return self
+        return ViewChange(self.height, self.view, self.sender, self.prepared, None, self.signature)
+
+    def verify(self, chain_id: str, validators: Sequence[bytes]) -> bool:
+        """Signature, and a prepared certificate (if any) from an earlier view of this height."""
+        if not _verify(self.sender, chain_id, self.body(), self.signature):
+            return False
+        if self.prepared is None:
+            return self.block is None
+        if self.prepared.height != self.height or self.prepared.view >= self.view:
+            return False
+        if self.block is not None and self.block.hash != self.prepared.block_hash:
+            return False
+        return self.prepared.verify(chain_id, validators)
+
+    @staticmethod
+    def create(
+        key: PrivateKey,
+        chain_id: str,
+        height: int,
+        view: int,
+        prepared: PreparedCertificate | None,
+        block: Block | None,
+    ) -> ViewChange:
+        unsigned = ViewChange(height, view, key.public_key, prepared, block, b"")
+        return ViewChange(
+            height,
+            view,
+            unsigned.sender,
+            prepared,
+            block,
+            _sign(key, chain_id, unsigned.body()),
+        )
+
+    @staticmethod
+    def from_list(fields: list[Any]) -> ViewChange:
+        codec.expect_list(fields, 8, "view change")
+        _header(fields, TAG_VIEW_CHANGE, "view change")
+        return ViewChange(
+            height=_height(fields[2]),
+            view=_view(fields[3]),
+            sender=_sender(fields[4]),
+            prepared=None if fields[5] is None else PreparedCertificate.from_list(fields[5]),
+            block=None if fields[6] is None else Block.from_list(fields[6]),
+            signature=_signature(fields[7]),
+        )
+
+
+@dataclass(frozen=True)
+class NewView:
+    """The new primary's proof that a quorum moved to `view`, and the block to vote on.
+
+    If any carried view change holds a prepared certificate, `block` must be the
+    block of the highest one (so a value that may have committed is never lost);
+    otherwise it is a fresh proposal by the sender. It acts as the PRE-PREPARE of
+    the new view.
+    """
+
+    height: int
+    view: int
+    sender: bytes
+    view_changes: tuple[ViewChange, ...]
+    block: Block
+    signature: bytes
+
+    def body(self) -> list[Any]:
+        return [
+            TAG_NEW_VIEW,
+            MESSAGE_VERSION,
+            self.height,
+            self.view,
+            self.sender,
+            [change.to_list() for change in self.view_changes],
+            self.block.hash,
+        ]
+
+    def to_list(self) -> list[Any]:
+        return [*self.body(), self.block.to_list(), self.signature]
+
+    def verify_signature(self, chain_id: str) -> bool:
+        return _verify(self.sender, chain_id, self.body(), self.signature)
+
+    @staticmethod
+    def create(
+        key: PrivateKey,
+        chain_id: str,
+        height: int,
+        view: int,
+        view_changes: Sequence[ViewChange],
+        block: Block,
+    ) -> NewView:
+        stripped = tuple(change.stripped() for change in view_changes)
+        unsigned = NewView(height, view, key.public_key, stripped, block, b"")
+        return NewView(
+            height, view, unsigned.sender, stripped, block, _sign(key, chain_id, unsigned.body())
+        )
+
+    @staticmethod
+    def from_list(fields: list[Any]) -> NewView:
+        codec.expect_list(fields, 9, "new view")
+        if not isinstance(fields[5], list) or len(fields[5]) > MAX_VIEW_CHANGES:
+            raise CodecError("bad_type", "view changes must be a bounded array")
+        changes = tuple(ViewChange.from_list(item) for item in fields[5])
+        if any(change.block is not None for change in changes):
+            raise CodecError("bad_shape", "view changes inside a new view carry no block")
+        block = Block.from_list(fields[7])
+        if _hash(fields[6]) != block.hash:
+            raise CodecError("bad_block", "new view names a different block than it carries")
+        return NewView(
+            height=_height(fields[2]),
+            view=_view(fields[3]),
+            sender=_sender(fields[4]),
+            view_changes=changes,
+            block=block,
+            signature=_signature(fields[8]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Complaint:
+    """A replica's signed claim that the primary of (height, view) is censoring or silent."""
+
+    height: int
+    view: int
+    sender: bytes
+    signature: bytes
+
+    def body(self) -> list[Any]:
+        return [TAG_COMPLAINT, MESSAGE_VERSION, self.height, self.view, self.sender]
+
+    def to_list(self) -> list[Any]:
+        return [*self.body(), self.signature]
+
+    def verify(self, chain_id: str) -> bool:
+        return _verify(self.sender, chain_id, self.body(), self.signature)
+
+    @staticmethod
+    def create(key: PrivateKey, chain_id: str, height: int, view: int) -> Complaint:
+        body = [TAG_COMPLAINT, MESSAGE_VERSION, height, view, key.public_key]
+        return Complaint(height, view, key.public_key, _sign(key, chain_id, body))
+
+    @staticmethod
+    def from_list(fields: list[Any]) -> Complaint:
+        codec.expect_list(fields, 6, "complaint")
+        return Complaint(
+            _height(fields[2]), _view(fields[3]), _sender(fields[4]), _signature(fields[5])
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    """Where a replica stands; sent when it is stuck, so peers ahead can help it catch up."""
+
+    height: int
+    view: int
+    sender: bytes
+    signature: bytes
+
+    def body(self) -> list[Any]:
+        return [TAG_STATUS, MESSAGE_VERSION, self.height, self.view, self.sender]
+
+    def to_list(self) -> list[Any]:
+        return [*self.body(), self.signature]
+
+    def verify(self, chain_id: str) -> bool:
+        return _verify(self.sender, chain_id, self.body(), self.signature)
+
+    @staticmethod
+    def create(key: PrivateKey, chain_id: str, height: int, view: int) -> Status:
+        body = [TAG_STATUS, MESSAGE_VERSION, height, view, key.public_key]
+        return Status(height, view, key.public_key, _sign(key, chain_id, body))
+
+    @staticmethod
+    def from_list(fields: list[Any]) -> Status:
+        codec.expect_list(fields, 6, "status")
+        return Status(
+            _height(fields[2]), _view(fields[3]), _sender(fields[4]), _signature(fields[5])
+        )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A committed block with its certificate, sent to a replica that is one block behind."""
+
+    block: Block
+    certificate: CommitCertificate
+    height: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "height", self.block.height)
+
+    def to_list(self) -> list[Any]:
+        return [TAG_DECISION, MESSAGE_VERSION, self.block.to_list(), self.certificate.to_list()]
+
+    @staticmethod
+    def from_list(fields: list[Any]) -> Decision:
+        codec.expect_list(fields, 4, "decision")
+        return Decision(Block.from_list(fields[2]), CommitCertificate.from_list(fields[3]))
+
+
+Message = (
+    PrePrepare | PrepareVote | CommitVote | ViewChange | NewView | Complaint | Status | Decision
+)
+
+_DECODERS: dict[int, Any] = {
+    TAG_PRE_PREPARE: PrePrepare.from_list,
+    TAG_PREPARE: PrepareVote.from_list,
+    TAG_COMMIT: CommitVote.from_list,
+    TAG_VIEW_CHANGE: ViewChange.from_list,
+    TAG_NEW_VIEW: NewView.from_list,
+    TAG_COMPLAINT: Complaint.from_list,
+    TAG_STATUS: Status.from_list,
+    TAG_DECISION: Decision.from_list,
+}
+
+
+def encode_message(message: Message) -> bytes:
+    """The canonical wire bytes of a consensus message."""
+    return codec.encode(message.to_list())
+
+
+def decode_message(data: bytes) -> Message:
+    """Parse wire bytes into a message; raise CodecError on anything malformed."""
+    value = codec.decode(data, MAX_MESSAGE_BYTES)
+    if not isinstance(value, list) or len(value) < 2:
+        raise CodecError("bad_shape", "a consensus message is an array [tag, version, ...]")
+    tag = value[0]
+    decoder = None if isinstance(tag, bool) or not isinstance(tag, int) else _DECODERS.get(tag)
+    if decoder is None:
+        raise CodecError("bad_tag", f"unknown consensus message tag {tag!r}")
+    if isinstance(value[1], bool) or value[1] != MESSAGE_VERSION:
+        raise CodecError("bad_version", f"unsupported consensus message version {value[1]!r}")
+    message: Message = decoder(value)
+    return message
