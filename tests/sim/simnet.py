@@ -1,0 +1,531 @@
+"""A deterministic simulator for the PBFT replica: virtual clock, seeded network, faults.
+
+Each simulated validator runs the real `consensus.replica.Replica` over a small
+real application: genesis applied to a `ledger.kv.MemoryStore`, blocks built with
+`ledger.execution.build_block` and checked with `ledger.execution.check_block`
+over the real contract registry (so certificates, roots and validator-set
+changes are the real ones). Transactions are `coin.create` calls from fresh
+accounts, always valid, so any block order is fine.
+
+The network carries encoded message bytes and, per seeded random choices, delays,
+drops, duplicates and reorders them, and drops everything across a partition.
+Nodes crash (losing everything but their store and persisted consensus state)
+and restart. Byzantine nodes run a real replica whose outgoing messages are
+tampered with (equivocation, double votes) or who spray garbage and replays;
+"twins" are two honest copies of one validator key.
+
+Invariants are checked as the run goes: no two honest nodes commit different
+blocks at a height, every committed block carries a valid certificate, and
+replica logs stay bounded. `wait_for_progress` checks liveness.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from consensus.messages import (
+    CommitVote,
+    Message,
+    PrepareVote,
+    PrePrepare,
+    encode_message,
+)
+from consensus.replica import (
+    Broadcast,
+    CatchUp,
+    Commit,
+    Effect,
+    ForwardTransactions,
+    Persist,
+    Replica,
+    ReplicaConfig,
+    ReportEvidence,
+    Send,
+)
+from consensus.state import PersistedState
+from contracts.registry import APPLICATION
+from ledger.block import Block, BlockHeader, CommitCertificate
+from ledger.errors import InvalidBlock
+from ledger.execution import BlockResult, apply_genesis, build_block, check_block
+from ledger.genesis import Genesis
+from ledger.keys import PrivateKey
+from ledger.kv import MemoryStore
+from ledger.tx import SignedTransaction, Transaction
+from ledger.validators import validators_at
+
+CHAIN_ID = "pasar-sim"
+START_TIME = 1_700_000_000.0  # virtual seconds; block timestamps look like real ones
+MAX_TXS_PER_BLOCK = 50
+
+SIM_CONFIG = ReplicaConfig(
+    chain_id=CHAIN_ID,
+    base_timeout=0.4,
+    max_timeout=3.2,
+    resend_interval=0.3,
+    min_block_interval=0.0,
+    empty_block_interval=0.05,
+    censorship_timeout=3.0,
+)
+
+
+class InvariantViolation(AssertionError):
+    """A safety property failed; the message names the seed to replay."""
+
+
+def make_key(label: str) -> PrivateKey:
+    seed = label.encode().ljust(32, b".")[:32]
+    return PrivateKey.from_seed(seed)
+
+
+class SimApp:
+    """One node's application: a real ledger chain in memory, shared-nothing."""
+
+    def __init__(self, genesis: Genesis, verified: set[bytes]) -> None:
+        self.genesis = genesis
+        self.store = MemoryStore()
+        result = apply_genesis(APPLICATION, self.store, genesis)
+        self.store.write(dict(result.write_set))
+        self.state_root = result.state_root
+        self.height = 0
+        self.head: BlockHeader | None = None
+        self.head_hash = genesis.hash
+        self.blocks: list[Block] = []
+        self.certificates: list[CommitCertificate] = []
+        self.mempool: dict[bytes, SignedTransaction] = {}
+        self._results: dict[bytes, BlockResult] = {}
+        self._verified = verified  # tx signatures already checked anywhere in the sim
+
+    # ConsensusApp
+    def committed_height(self) -> int:
+        return self.height
+
+    def validators_at(self, height: int) -> tuple[bytes, ...]:
+        return validators_at(self.store, height)
+
+    def propose(self, height: int, view: int, timestamp_ms: int) -> Block:
+        if self.head is not None:
+            timestamp_ms = max(timestamp_ms, self.head.timestamp_ms + 1)
+        transactions = list(self.mempool.values())[:MAX_TXS_PER_BLOCK]
+        last_certificate = self.certificates[-1] if self.certificates else None
+        block, result = build_block(
+            APPLICATION,
+            self.store,
+            self.head,
+            self.head_hash,
+            self.state_root,
+            CHAIN_ID,
+            timestamp_ms,
+            self._proposer,
+            transactions,
+            last_certificate,
+            verified=self._verified,
+        )
+        self._results[block.hash] = result
+        return block
+
+    def validate(self, block: Block) -> str | None:
+        try:
+            result = check_block(
+                APPLICATION,
+                self.store,
+                block,
+                self.head,
+                self.head_hash,
+                self.state_root,
+                CHAIN_ID,
+                verified=self._verified,
+            )
+        except InvalidBlock as exc:
+            return exc.code
+        self._results[block.hash] = result
+        return None
+
+    # driver side
+    _proposer = b""
+
+    def apply(self, block: Block, certificate: CommitCertificate) -> None:
+        if block.height != self.height + 1:
+            raise InvariantViolation(f"commit of height {block.height} at height {self.height}")
+        result = self._results.pop(block.hash, None)
+        if result is None:
+            result = check_block(
+                APPLICATION,
+                self.store,
+                block,
+                self.head,
+                self.head_hash,
+                self.state_root,
+                CHAIN_ID,
+                verified=self._verified,
+            )
+        self.store.write(dict(result.write_set))
+        self.state_root = result.state_root
+        self.height = block.height
+        self.head = block.header
+        self.head_hash = block.hash
+        self.blocks.append(block)
+        self.certificates.append(certificate)
+        self._results.clear()
+        for stx in block.transactions:
+            self.mempool.pop(stx.hash, None)
+
+
+@dataclass
+class Node:
+    """A simulated validator process."""
+
+    name: str
+    key: PrivateKey
+    app: SimApp
+    replica: Replica
+    behaviour: str = "honest"  # honest | equivocate | double_vote | garbage | twin
+    alive: bool = True
+    persisted: PersistedState | None = None
+    group: int = 0  # partition group; messages cross groups only when not partitioned
+    evidence: list[Any] = field(default_factory=list)
+
+    @property
+    def honest(self) -> bool:
+        return self.behaviour == "honest"
+
+
+@dataclass(order=True)
+class _Event:
+    time: float
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+
+
+class Simulation:
+    """Nodes, a virtual clock and a seeded network between them."""
+
+    def __init__(
+        self,
+        seed: int,
+        validator_count: int,
+        behaviours: dict[int, str] | None = None,
+        extra_keys: int = 0,
+        delay: tuple[float, float] = (0.001, 0.02),
+        drop: float = 0.0,
+        duplicate: float = 0.0,
+        config: ReplicaConfig = SIM_CONFIG,
+        encode: bool = True,
+    ) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.config = config
+        self.encode = encode
+        self.now = START_TIME
+        self.delay = delay
+        self.drop = drop
+        self.duplicate = duplicate
+        self.partitioned = False
+        self._queue: list[_Event] = []
+        self._seq = 0
+        self.verified: set[bytes] = set()
+        self.messages_sent = 0
+        self._replayed: dict[str, bytes] = {}
+        self.keys = [make_key(f"sim-validator-{i}") for i in range(validator_count + extra_keys)]
+        self.genesis = Genesis(
+            CHAIN_ID,
+            int(START_TIME * 1000) - 1000,
+            tuple((k.public_key, f"v{i}") for i, k in enumerate(self.keys[:validator_count])),
+            [],
+        )
+        self.nodes: list[Node] = []
+        behaviours = behaviours or {}
+        for index, key in enumerate(self.keys):
+            behaviour = behaviours.get(index, "honest")
+            self.nodes.append(self._new_node(f"n{index}", key, behaviour))
+            if behaviour == "twin":
+                self.nodes.append(self._new_node(f"n{index}-twin", key, "twin"))
+        self.committed: dict[int, bytes] = {}  # height -> block hash decided by honest nodes
+        self._certified: set[tuple[bytes, bytes]] = set()
+        self.tx_counter = 0
+        self.max_log_size = 0
+        for node in self.nodes:
+            self._after(node, node.replica.on_timer(self.now))
+
+    # ------------------------------------------------------------ setup
+
+    def _new_node(self, name: str, key: PrivateKey, behaviour: str) -> Node:
+        app = SimApp(self.genesis, self.verified)
+        app._proposer = key.public_key
+        replica = Replica(self.config, key, app, None)
+        return Node(name, key, app, replica, behaviour)
+
+    def fail(self, message: str) -> InvariantViolation:
+        return InvariantViolation(f"seed {self.seed}: {message}")
+
+    # ------------------------------------------------------------ clock
+
+    def schedule(self, delay: float, action: Callable[[], None]) -> None:
+        self._seq += 1
+        heapq.heappush(self._queue, _Event(self.now + delay, self._seq, action))
+
+    def run_until(self, end: float, stop: Callable[[], bool] | None = None) -> None:
+        """Advance virtual time to `end`, delivering messages and firing timers."""
+        same_time_steps = 0
+        while True:
+            if stop is not None and stop():
+                return
+            node, deadline = self._earliest_timer()
+            event_time = self._queue[0].time if self._queue else None
+            if deadline is not None and (event_time is None or deadline <= event_time):
+                if deadline > end:
+                    break
+                step_time = max(self.now, deadline)
+                same_time_steps = same_time_steps + 1 if step_time == self.now else 0
+                if same_time_steps > 10_000:
+                    raise self.fail(f"{node.name} keeps asking for on_timer at {self.now}")
+                self.now = step_time
+                assert node is not None
+                self._after(node, node.replica.on_timer(self.now))
+                continue
+            if event_time is None or event_time > end:
+                break
+            event = heapq.heappop(self._queue)
+            self.now = max(self.now, event.time)
+            same_time_steps = 0
+            event.action()
+        self.now = max(self.now, end)
+
+    def _earliest_timer(self) -> tuple[Node | None, float | None]:
+        best: Node | None = None
+        best_time: float | None = None
+        for node in self.nodes:
+            if not node.alive:
+                continue
+            deadline = node.replica.next_deadline()
+            if deadline is not None and (best_time is None or deadline < best_time):
+                best, best_time = node, deadline
+        return best, best_time
+
+    # ------------------------------------------------------------ network
+
+    def _connected(self, a: Node, b: Node) -> bool:
+        return not self.partitioned or a.group == b.group
+
+    def _transmit(self, source: Node, target: Node, payload: Message | bytes) -> None:
+        if not self._connected(source, target):
+            return
+        if self.drop and self.rng.random() < self.drop:
+            return
+        copies = 2 if self.duplicate and self.rng.random() < self.duplicate else 1
+        for _ in range(copies):
+            self.messages_sent += 1
+            latency = self.rng.uniform(*self.delay)
+            self.schedule(latency, lambda t=target, p=payload, s=source: self._deliver(s, t, p))
+
+    def _deliver(self, source: Node, target: Node, payload: Message | bytes) -> None:
+        if not target.alive or not self._connected(source, target):
+            return
+        self._after(target, target.replica.on_message(payload, self.now))
+
+    def _wire(self, message: Message) -> Message | bytes:
+        return encode_message(message) if self.encode else message
+
+    def _send_to_key(self, source: Node, public_key: bytes, payload: Message | bytes) -> None:
+        for node in self.nodes:
+            if node is not source and node.key.public_key == public_key:
+                self._transmit(source, node, payload)
+
+    def _broadcast(self, source: Node, payload: Message | bytes) -> None:
+        for node in self.nodes:
+            if node is not source:
+                self._transmit(source, node, payload)
+
+    # ------------------------------------------------------------ effects
+
+    def _after(self, node: Node, effects: Iterable[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, Persist):
+                node.persisted = effect.state
+            elif isinstance(effect, Broadcast):
+                self._outgoing(node, effect.message)
+            elif isinstance(effect, Send):
+                self._send_to_key(node, effect.to, self._wire(effect.message))
+            elif isinstance(effect, Commit):
+                self._commit(node, effect.block, effect.certificate)
+            elif isinstance(effect, CatchUp):
+                self.schedule(self.rng.uniform(*self.delay) * 2, lambda n=node: self._sync(n))
+            elif isinstance(effect, ReportEvidence):
+                node.evidence.append(effect.evidence)
+            elif isinstance(effect, ForwardTransactions):
+                pass  # every node already holds every submitted transaction
+        self.max_log_size = max(self.max_log_size, node.replica.log_size())
+
+    def _outgoing(self, node: Node, message: Message) -> None:
+        if node.behaviour == "equivocate" and isinstance(message, PrePrepare):
+            self._equivocate(node, message)
+            return
+        if node.behaviour in ("double_vote", "equivocate") and isinstance(
+            message, PrepareVote | CommitVote
+        ):
+            self._double_vote(node, message)
+            return
+        self._broadcast(node, self._wire(message))
+        if node.behaviour == "garbage":
+            self._spray_garbage(node, message)
+
+    def _equivocate(self, node: Node, message: PrePrepare) -> None:
+        """Send one block to half the validators and a different valid block to the rest."""
+        other_block = node.app.propose(
+            message.height, message.view, message.block.header.timestamp_ms + 7
+        )
+        other = PrePrepare.create(node.key, CHAIN_ID, message.height, message.view, other_block)
+        targets = [n for n in self.nodes if n is not node]
+        self.rng.shuffle(targets)
+        half = len(targets) // 2
+        for index, target in enumerate(targets):
+            self._transmit(node, target, self._wire(message if index < half else other))
+
+    def _double_vote(self, node: Node, message: PrepareVote | CommitVote) -> None:
+        forged_hash = bytes(self.rng.getrandbits(8) for _ in range(32))
+        kind = type(message)
+        forged = kind.create(node.key, CHAIN_ID, message.height, message.view, forged_hash)
+        for target in self.nodes:
+            if target is not node:
+                choice = message if self.rng.random() < 0.5 else forged
+                self._transmit(node, target, self._wire(choice))
+
+    def _spray_garbage(self, node: Node, message: Message) -> None:
+        garbage = bytes(self.rng.getrandbits(8) for _ in range(self.rng.randint(0, 80)))
+        wire = encode_message(message)
+        mutated = bytearray(wire)
+        if mutated:
+            mutated[self.rng.randrange(len(mutated))] ^= 1 << self.rng.randrange(8)
+        replay = self._replayed.get(node.name)
+        for target in self.nodes:
+            if target is not node:
+                self._transmit(node, target, garbage)
+                self._transmit(node, target, bytes(mutated))
+                if replay is not None:
+                    self._transmit(node, target, replay)
+        self._replayed[node.name] = wire
+
+    def _commit(self, node: Node, block: Block, certificate: CommitCertificate) -> None:
+        validators = node.app.validators_at(block.height)
+        key = (block.hash, certificate.hash)
+        if key not in self._certified:
+            if certificate.block_hash != block.hash or certificate.height != block.height:
+                raise self.fail(f"{node.name} committed a block with a foreign certificate")
+            if not certificate.verify(CHAIN_ID, validators):
+                raise self.fail(f"{node.name} committed height {block.height} without a quorum")
+            self._certified.add(key)
+        node.app.apply(block, certificate)
+        self._check_agreement(node, block)
+
+    def _check_agreement(self, node: Node, block: Block) -> None:
+        if not node.honest:
+            return
+        known = self.committed.get(block.height)
+        if known is None:
+            self.committed[block.height] = block.hash
+        elif known != block.hash:
+            raise self.fail(
+                f"agreement broken at height {block.height}: {node.name} committed "
+                f"{block.hash.hex()[:12]}, another honest node {known.hex()[:12]}"
+            )
+
+    def _sync(self, node: Node) -> None:
+        """Block sync: copy certified blocks from any reachable peer that is ahead."""
+        if not node.alive:
+            return
+        peers = [
+            peer
+            for peer in self.nodes
+            if peer.alive
+            and peer.honest
+            and peer.app.height > node.app.height
+            and self._connected(node, peer)
+        ]
+        if not peers:
+            return
+        peer = max(peers, key=lambda candidate: candidate.app.height)
+        while node.app.height < peer.app.height:
+            index = node.app.height
+            block, certificate = peer.app.blocks[index], peer.app.certificates[index]
+            validators = node.app.validators_at(block.height)
+            if not certificate.verify(CHAIN_ID, validators):
+                raise self.fail(f"sync of height {block.height}: peer certificate invalid")
+            node.app.apply(block, certificate)
+            self._check_agreement(node, block)
+            self._after(node, node.replica.on_block_synced(block, certificate, self.now))
+
+    # ------------------------------------------------------------ faults
+
+    def crash(self, index: int) -> None:
+        node = self.nodes[index]
+        node.alive = False
+
+    def restart(self, index: int) -> None:
+        """A new process: same store and persisted votes, fresh memory."""
+        node = self.nodes[index]
+        persisted = None
+        if node.persisted is not None:
+            persisted = PersistedState.decode(node.persisted.encode())
+        node.replica = Replica(self.config, node.key, node.app, persisted)
+        node.alive = True
+        self._after(node, node.replica.on_timer(self.now))
+        pending = list(node.app.mempool)
+        if pending:
+            self._after(node, node.replica.on_transactions_pending(pending, self.now))
+
+    def partition(self, groups: list[list[int]]) -> None:
+        for group_index, members in enumerate(groups):
+            for index in members:
+                self.nodes[index].group = group_index
+        self.partitioned = True
+
+    def heal(self) -> None:
+        self.partitioned = False
+        self.drop = 0.0
+
+    # ------------------------------------------------------------ load
+
+    def submit(self, count: int = 1) -> list[bytes]:
+        """New valid transactions, into every live node's mempool."""
+        hashes = []
+        for _ in range(count):
+            self.tx_counter += 1
+            sender = make_key(f"sim-user-{self.tx_counter}")
+            symbol = "S" + str(self.tx_counter)
+            tx = Transaction(
+                CHAIN_ID, sender.public_key, 0, "coin.create", (symbol, symbol, 2, 10**9)
+            ).sign(sender)
+            hashes.append(self.submit_tx(tx))
+        return hashes
+
+    def submit_tx(self, tx: SignedTransaction) -> bytes:
+        for node in self.nodes:
+            node.app.mempool[tx.hash] = tx
+            if node.alive:
+                self._after(node, node.replica.on_transactions_pending([tx.hash], self.now))
+        return tx.hash
+
+    # ------------------------------------------------------------ checks
+
+    def honest_nodes(self) -> list[Node]:
+        return [node for node in self.nodes if node.honest]
+
+    def min_honest_height(self, live_only: bool = True) -> int:
+        heights = [n.app.height for n in self.honest_nodes() if n.alive or not live_only]
+        return min(heights) if heights else 0
+
+    def wait_for_progress(self, blocks: int, within: float, what: str = "") -> float:
+        """Every live honest node gains `blocks` heights within `within` virtual seconds."""
+        target = max(n.app.height for n in self.honest_nodes()) + blocks
+        start = self.now
+        self.run_until(start + within, stop=lambda: self.min_honest_height() >= target)
+        if self.min_honest_height() < target:
+            heights = {n.name: (n.app.height, n.replica.view) for n in self.nodes}
+            raise self.fail(
+                f"no liveness {what}: wanted height {target} within {within}s, "
+                f"(height, view) per node: {heights}"
+            )
+        return self.now - start

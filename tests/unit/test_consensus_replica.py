@@ -1,0 +1,234 @@
+"""Unit tests of the replica state machine driven by hand (no simulated network)."""
+
+from __future__ import annotations
+
+import pytest
+
+from consensus.messages import (
+    CommitVote,
+    Complaint,
+    Decision,
+    NewView,
+    PreparedCertificate,
+    PrepareVote,
+    PrePrepare,
+    Status,
+    ViewChange,
+    decode_message,
+    encode_message,
+)
+from consensus.replica import (
+    Broadcast,
+    CatchUp,
+    Commit,
+    Effect,
+    Persist,
+    Replica,
+    ReplicaConfig,
+    ReportEvidence,
+)
+from consensus.state import PersistedState
+from ledger.block import CommitCertificate
+from ledger.errors import CodecError
+from tests.sim.simnet import CHAIN_ID, SIM_CONFIG, START_TIME, SimApp, make_key
+from tests.sim.simnet import Simulation as _Simulation
+
+KEYS = [make_key(f"unit-validator-{i}") for i in range(4)]
+
+
+def make_app(count: int = 4) -> SimApp:
+    simulation = _Simulation(0, count)
+    return simulation.nodes[0].app
+
+
+def app_for(keys: list[bytes]) -> SimApp:
+    from ledger.genesis import Genesis
+
+    genesis = Genesis(CHAIN_ID, int(START_TIME * 1000) - 1000, tuple((k, "v") for k in keys), [])
+    return SimApp(genesis, set())
+
+
+def broadcasts(effects: list[Effect], kind: type) -> list:
+    return [e.message for e in effects if isinstance(e, Broadcast) and isinstance(e.message, kind)]
+
+
+def four() -> tuple[list[SimApp], list[Replica]]:
+    public = [k.public_key for k in KEYS]
+    apps = [app_for(public) for _ in KEYS]
+    for app, key in zip(apps, KEYS, strict=True):
+        app._proposer = key.public_key
+    replicas = [Replica(SIM_CONFIG, key, app) for key, app in zip(KEYS, apps, strict=True)]
+    return apps, replicas
+
+
+def primary_index(replica: Replica) -> int:
+    return [k.public_key for k in KEYS].index(replica.primary())
+
+
+def test_single_validator_commits_its_own_blocks() -> None:
+    app = app_for([KEYS[0].public_key])
+    app._proposer = KEYS[0].public_key
+    replica = Replica(SIM_CONFIG, KEYS[0], app)
+    now = START_TIME
+    for _ in range(12):
+        effects = replica.on_timer(now)
+        for effect in effects:
+            if isinstance(effect, Commit):
+                assert effect.certificate.verify(CHAIN_ID, [KEYS[0].public_key])
+                app.apply(effect.block, effect.certificate)
+        now = max(now, replica.next_deadline() or now)
+    assert app.height >= 3
+    assert replica.metrics["blocks_committed"] == app.height
+
+
+def test_normal_case_persists_before_voting_and_builds_a_certificate() -> None:
+    apps, replicas = four()
+    now = START_TIME
+    for replica in replicas:
+        replica.on_timer(now)
+    now += SIM_CONFIG.empty_block_interval or 0
+    leader = primary_index(replicas[0])
+    effects = replicas[leader].on_timer(now)
+    kinds = [type(e).__name__ for e in effects]
+    assert kinds.index("Persist") < kinds.index("Broadcast")
+    (proposal,) = broadcasts(effects, PrePrepare)
+    pending: list[tuple[int, object]] = [(i, proposal) for i in range(4) if i != leader] + [
+        (i, m) for i in range(4) if i != leader for m in broadcasts(effects, PrepareVote)
+    ]
+    commits: list[Commit] = []
+    while pending:
+        target, message = pending.pop(0)
+        out = replicas[target].on_message(encode_message(message), now)  # type: ignore[arg-type]
+        for effect in out:
+            if isinstance(effect, Broadcast):
+                pending.extend((i, effect.message) for i in range(4) if i != target)
+            if isinstance(effect, Persist):
+                assert effect.state.height == 1
+            if isinstance(effect, Commit):
+                commits.append(effect)
+                apps[target].apply(effect.block, effect.certificate)
+    assert len(commits) == 4
+    assert {c.block.hash for c in commits} == {proposal.block.hash}
+    for commit in commits:
+        assert commit.certificate.verify(CHAIN_ID, [k.public_key for k in KEYS])
+
+
+def test_garbage_unknown_senders_and_bad_signatures_are_dropped_and_counted() -> None:
+    apps, replicas = four()
+    replica = replicas[0]
+    replica.on_timer(START_TIME)
+    assert replica.on_message(b"\xc1garbage", START_TIME) == []
+    assert replica.on_message(b"", START_TIME) == []
+    assert replica.on_message(encode_message(Status.create(KEYS[1], CHAIN_ID, 1, 0))[:-3], 0) == []
+    assert replica.metrics["dropped_malformed"] == 3
+    outsider = make_key("outsider")
+    vote = PrepareVote.create(outsider, CHAIN_ID, 1, 0, bytes(32))
+    assert replica.on_message(vote, START_TIME) == []
+    assert replica.metrics["dropped_unknown_sender"] == 1
+    forged = PrepareVote(1, 0, bytes(32), KEYS[1].public_key, bytes(64))
+    assert replica.on_message(forged, START_TIME) == []
+    assert replica.metrics["dropped_bad_signature"] == 1
+    wrong_chain = PrepareVote.create(KEYS[1], "other-chain", 1, 0, bytes(32))
+    replica.on_message(wrong_chain, START_TIME)
+    assert replica.metrics["dropped_bad_signature"] == 2
+    stale = PrepareVote.create(KEYS[1], CHAIN_ID, 0, 0, bytes(32))
+    replica.on_message(stale, START_TIME)
+    assert replica.metrics["dropped_old_height"] == 1
+    replica.on_message(object(), START_TIME)  # type: ignore[arg-type]
+    assert replica.metrics["dropped_malformed"] == 4
+
+
+def test_message_far_ahead_asks_the_driver_to_catch_up() -> None:
+    _, replicas = four()
+    replica = replicas[0]
+    replica.on_timer(START_TIME)
+    ahead = PrepareVote.create(KEYS[1], CHAIN_ID, 9, 0, bytes(32))
+    effects = replica.on_message(ahead, START_TIME)
+    assert effects == [CatchUp(KEYS[1].public_key, 1)]
+    assert replica.on_message(ahead, START_TIME) == []  # rate-limited
+
+
+def test_conflicting_prepares_are_kept_as_evidence() -> None:
+    _, replicas = four()
+    replica = replicas[0]
+    replica.on_timer(START_TIME)
+    first = PrepareVote.create(KEYS[2], CHAIN_ID, 1, 0, b"\x01" * 32)
+    second = PrepareVote.create(KEYS[2], CHAIN_ID, 1, 0, b"\x02" * 32)
+    replica.on_message(first, START_TIME)
+    effects = replica.on_message(second, START_TIME)
+    (report,) = [e for e in effects if isinstance(e, ReportEvidence)]
+    assert report.evidence.validator == KEYS[2].public_key
+    assert report.evidence.kind == "prepare"
+    assert replica.evidence() == (report.evidence,)
+    assert replica.metrics["evidence"] == 1
+    replica.on_message(second, START_TIME)
+    assert replica.metrics["evidence"] == 1
+
+
+def test_restarted_replica_never_prepares_a_second_block_in_the_same_view() -> None:
+    apps, replicas = four()
+    now = START_TIME
+    leader = primary_index(replicas[0])
+    follower = (leader + 1) % 4
+    block_a = apps[leader].propose(1, 0, int(now * 1000))
+    block_b = apps[leader].propose(1, 0, int(now * 1000) + 5)
+    assert block_a.hash != block_b.hash
+    proposal_a = PrePrepare.create(KEYS[leader], CHAIN_ID, 1, 0, block_a)
+    effects = replicas[follower].on_message(proposal_a, now)
+    (persist,) = [e for e in effects if isinstance(e, Persist)]
+    assert persist.state.prepare_vote == (0, block_a.hash)
+    restored = PersistedState.decode(persist.state.encode())
+    assert restored == persist.state
+    # crash, restart from the persisted state, then the (equivocating) primary sends B
+    again = Replica(SIM_CONFIG, KEYS[follower], apps[follower], restored)
+    proposal_b = PrePrepare.create(KEYS[leader], CHAIN_ID, 1, 0, block_b)
+    effects = again.on_message(proposal_b, now)
+    assert broadcasts(effects, PrepareVote) == []
+
+
+def test_view_timeouts_double_and_are_capped() -> None:
+    config = ReplicaConfig(CHAIN_ID, base_timeout=1.0, max_timeout=5.0)
+    replica = Replica(config, KEYS[0], app_for([k.public_key for k in KEYS]))
+    assert [replica._timeout(v) for v in range(6)] == [1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
+    assert replica._timeout(10**6) == 5.0
+
+
+def test_status_from_a_lagging_peer_gets_the_decision() -> None:
+    sim = _Simulation(5, 4)
+    sim.run_until(sim.now + 1)
+    node = sim.nodes[0]
+    height = node.app.height
+    status = Status.create(sim.keys[1], CHAIN_ID, height, 0)
+    effects = node.replica.on_message(status, sim.now)
+    (send,) = effects
+    assert isinstance(send.message, Decision)  # type: ignore[union-attr]
+    assert send.message.height == height  # type: ignore[union-attr]
+
+
+def test_every_message_round_trips_and_rejects_non_canonical_bytes() -> None:
+    app = make_app()
+    block = app.propose(1, 0, int(START_TIME * 1000))
+    key = KEYS[0]
+    prepared = PreparedCertificate.build(
+        1, 0, block.hash, {k.public_key: bytes(64) for k in KEYS[:3]}
+    )
+    change = ViewChange.create(key, CHAIN_ID, 1, 1, prepared, block)
+    certificate = CommitCertificate.build(1, 0, block.hash, {key.public_key: bytes(64)})
+    messages = [
+        PrePrepare.create(key, CHAIN_ID, 1, 0, block),
+        PrepareVote.create(key, CHAIN_ID, 1, 0, block.hash),
+        CommitVote.create(key, CHAIN_ID, 1, 0, block.hash),
+        change,
+        NewView.create(key, CHAIN_ID, 1, 1, [change], block),
+        Complaint.create(key, CHAIN_ID, 1, 0),
+        Status.create(key, CHAIN_ID, 1, 0),
+        Decision(block, certificate),
+    ]
+    for message in messages:
+        wire = encode_message(message)
+        assert encode_message(decode_message(wire)) == wire
+        assert wire[1] >= 20  # tag byte after the array header: never a ledger tag
+    with pytest.raises(CodecError):
+        decode_message(b"\x92\x03\x01")  # a ledger tag
+    with pytest.raises(CodecError):
+        decode_message(b"\x92\xd0\x14\x01")  # 20 encoded non-canonically
