@@ -1,19 +1,28 @@
-"""Entry point of the `pasar` command."""
+"""Entry point of the `pasar` command.
+
+Each command module exposes `register(group)`; contract modules that add
+subcommands to `tx` or `query` import those groups and are listed here too.
+"""
 
 from __future__ import annotations
 
 import click
 
-from cli import node_commands
+from cli import keys_commands, node_commands, query_commands, tx_commands, up_command
+from cli.common import PasarGroup
 
 
-@click.group()
+@click.group(cls=PasarGroup)
 @click.version_option(package_name="pasar")
 def cli() -> None:
     """pasar: a permissioned blockchain node for e-commerce."""
 
 
 node_commands.register(cli)
+keys_commands.register(cli)
+tx_commands.register(cli)
+query_commands.register(cli)
+up_command.register(cli)
 
 
 def main() -> None:

@@ -39,3 +39,61 @@ def snapshot(node: FakeNode) -> tuple[Any, ...]:
         len(node.submitted),
         node.head(),
     )
+
+
+class ThreadedServer:
+    """The RPC for a FakeNode on a real loopback port, in a background event loop.
+
+    The CLI is synchronous (urllib), so CLI tests talk to a server in another thread.
+    """
+
+    def __init__(self, node: FakeNode) -> None:
+        import asyncio
+        import threading
+
+        self.node = node
+        self.loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.url = ""
+
+    def _run(self) -> None:
+        import asyncio
+
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self._start())
+        self._ready.set()
+        self.loop.run_forever()
+
+    async def _start(self) -> None:
+        from aiohttp import web
+
+        self.runner = web.AppRunner(build_rpc_app(self.node), shutdown_timeout=0.5)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        port = self.runner.addresses[0][1]
+        self.url = f"http://127.0.0.1:{port}"
+
+    def __enter__(self) -> ThreadedServer:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("test server did not start")
+        return self
+
+    def commit(self) -> None:
+        """Commit the fake node's mempool as a block, inside the server's loop."""
+        import asyncio
+
+        async def commit() -> None:
+            self.node.commit_pending()
+
+        asyncio.run_coroutine_threadsafe(commit(), self.loop).result(10)
+
+    def __exit__(self, *exc: object) -> None:
+        import asyncio
+
+        asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+        self.loop.close()

@@ -1,0 +1,79 @@
+"""A small synchronous client for the node's HTTP RPC (standard library only).
+
+Connection failures become "cannot reach node at URL: reason" and HTTP errors
+carry the node's own error message, each as a one-line `CliError`.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from cli.common import CliError
+
+DEFAULT_TIMEOUT = 15.0
+
+
+class NodeClient:
+    def __init__(self, base_url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: dict[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> Any:
+        url = self.base_url + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            raise CliError(self._error_message(exc)) from exc
+        except urllib.error.URLError as exc:
+            raise CliError(f"cannot reach node at {self.base_url}: {exc.reason}") from exc
+        except TimeoutError as exc:
+            raise CliError(f"node at {self.base_url} did not answer in time") from exc
+        except (ConnectionError, OSError) as exc:
+            raise CliError(f"cannot reach node at {self.base_url}: {exc}") from exc
+        except json.JSONDecodeError as exc:
+            raise CliError(f"node at {self.base_url} sent a reply that is not JSON") from exc
+
+    @staticmethod
+    def _error_message(exc: urllib.error.HTTPError) -> str:
+        try:
+            error = json.loads(exc.read())["error"]
+            message = f"{error['message']} ({error['code']}, HTTP {exc.code})"
+        except (ValueError, KeyError, TypeError):
+            message = f"HTTP {exc.code} {exc.reason}"
+        if exc.code == 429 and exc.headers.get("Retry-After"):
+            message += f"; retry after {exc.headers['Retry-After']} s"
+        return message
+
+    def status(self) -> Any:
+        return self.request("GET", "/v1/status")
+
+    def account(self, address: str) -> Any:
+        return self.request("GET", f"/v1/accounts/{urllib.parse.quote(address)}")
+
+    def submit(self, signed_tx: bytes) -> Any:
+        return self.request("POST", "/v1/txs", {"tx": signed_tx.hex()})
+
+    def tx(self, tx_hash: str, wait: float = 0) -> Any:
+        query = {"wait": str(wait)} if wait else None
+        return self.request(
+            "GET", f"/v1/txs/{urllib.parse.quote(tx_hash)}", query=query, timeout=wait + 15
+        )

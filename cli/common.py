@@ -1,0 +1,136 @@
+"""What every `pasar` command shares: options, output and one-line errors.
+
+Commands take `--node URL` (or PASAR_NODE) and `--json`; human output is the
+default. Any error ends up as one line on stderr with a non-zero exit code:
+`CliError` is a `click.ClickException`, and `PasarGroup` turns every other
+exception into one as well, so a user never sees a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+DEFAULT_NODE_URL = "http://127.0.0.1:26600"
+DEFAULT_KEYS_DIR = Path(".pasar") / "keys"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliError(click.ClickException):
+    """A failure explained in one line."""
+
+
+class PasarGroup(click.Group):
+    """A click group that reports any failure as one line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt as exc:
+            raise click.Abort() from exc
+        except Exception as exc:  # the one place that turns surprises into a clear line
+            message = str(exc) or type(exc).__name__
+            raise CliError(message.splitlines()[0] if message else type(exc).__name__) from exc
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where a command's result goes: JSON for scripts or lines for people."""
+
+    json_mode: bool
+
+    def emit(self, data: Any, human: Callable[[Any], list[str]] | None = None) -> None:
+        if self.json_mode:
+            click.echo(json.dumps(data, indent=2, sort_keys=True))
+            return
+        lines = human(data) if human is not None else describe(data)
+        for line in lines:
+            click.echo(line)
+
+
+def describe(data: Any, indent: str = "") -> list[str]:
+    """A plain `key: value` rendering of a JSON value for people."""
+    if isinstance(data, dict):
+        lines: list[str] = []
+        for key, value in data.items():
+            if isinstance(value, dict | list) and value:
+                if isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+                    lines.append(f"{indent}{key}: {', '.join(str(v) for v in value)}")
+                    continue
+                lines.append(f"{indent}{key}:")
+                lines.extend(describe(value, indent + "  "))
+            else:
+                lines.append(f"{indent}{key}: {compact(value)}")
+        return lines
+    if isinstance(data, list):
+        lines = []
+        for item in data:
+            if isinstance(item, dict):
+                sub = describe(item, indent + "  ")
+                if sub:
+                    lines.append(f"{indent}- {sub[0].strip()}")
+                    lines.extend(sub[1:])
+            else:
+                lines.append(f"{indent}- {compact(item)}")
+        return lines
+    return [f"{indent}{compact(data)}"]
+
+
+def compact(value: Any) -> str:
+    if isinstance(value, dict) and set(value) == {"hex"}:
+        return f"0x{value['hex']}"
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def node_url_option(function: F) -> F:
+    return click.option(
+        "--node",
+        "node_url",
+        envvar="PASAR_NODE",
+        default=DEFAULT_NODE_URL,
+        show_default=True,
+        help="base URL of a node's RPC (or PASAR_NODE)",
+    )(function)
+
+
+def json_option(function: F) -> F:
+    return click.option("--json", "json_mode", is_flag=True, help="machine-readable JSON output")(
+        function
+    )
+
+
+def keys_dir_option(function: F) -> F:
+    return click.option(
+        "--keys-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="PASAR_KEYS_DIR",
+        default=str(DEFAULT_KEYS_DIR),
+        show_default=True,
+        help="where key names resolve to NAME.json (or PASAR_KEYS_DIR)",
+    )(function)
+
+
+def passphrase_file_option(function: F) -> F:
+    return click.option(
+        "--passphrase-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="read the key passphrase from this file (or PASAR_PASSPHRASE, or a prompt)",
+    )(function)
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false", "no")

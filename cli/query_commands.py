@@ -1,0 +1,132 @@
+"""`pasar query status|block|tx|account|assets|validators`: read from a node.
+
+Contract modules add their own query commands to the `query` group the same way
+(`@query.command(...)` in their own cli module, registered in cli/main.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.client import NodeClient
+from cli.common import Output, json_option, keys_dir_option, node_url_option
+from cli.signing import resolve_account
+from cli.tx_commands import MAX_WAIT, human_outcome
+from ledger.keys import address_to_text
+
+
+@click.group("query")
+def query() -> None:
+    """Read chain state from a node."""
+
+
+@query.command("status")
+@node_url_option
+@json_option
+def status(node_url: str, json_mode: bool) -> None:
+    """The node's chain id, height, view, primary and peers."""
+    Output(json_mode).emit(NodeClient(node_url).status())
+
+
+@query.command("block")
+@click.argument("height", default="latest")
+@node_url_option
+@json_option
+def block(height: str, node_url: str, json_mode: bool) -> None:
+    """A committed block by HEIGHT (default: latest)."""
+    data = NodeClient(node_url).request("GET", f"/v1/blocks/{height}")
+    Output(json_mode).emit(data, human_block)
+
+
+def human_block(data: Any) -> list[str]:
+    header = data["header"]
+    lines = [
+        f"block {data['height']} {data['hash']}",
+        f"  time_ms {header['timestamp_ms']}  proposer {header['proposer']}",
+        f"  state_root {header['state_root']}",
+        f"  certificate: {len((data.get('certificate') or {}).get('signatures', []))} signatures",
+    ]
+    for item in data["transactions"]:
+        result = item.get("result", {})
+        lines.append(
+            f"  tx {item['hash']} {item['method']} from {item['sender']}: {result.get('code', '?')}"
+        )
+    return lines
+
+
+@query.command("tx")
+@click.argument("tx_hash")
+@click.option("--wait", type=click.FloatRange(0, MAX_WAIT), default=0, help="seconds")
+@node_url_option
+@json_option
+def tx(tx_hash: str, wait: float, node_url: str, json_mode: bool) -> None:
+    """A transaction's status, receipt and inclusion proof."""
+    Output(json_mode).emit(NodeClient(node_url).tx(tx_hash, wait), human_outcome)
+
+
+@query.command("account")
+@click.argument("account")
+@keys_dir_option
+@node_url_option
+@json_option
+def account(account: str, keys_dir: Path, node_url: str, json_mode: bool) -> None:
+    """Balances and next nonce of an ACCOUNT (address or key name)."""
+    address = address_to_text(resolve_account(account, keys_dir))
+    Output(json_mode).emit(NodeClient(node_url).account(address), human_account)
+
+
+def human_account(data: Any) -> list[str]:
+    lines = [f"account {data['address']}", f"  nonce {data['nonce']}  (height {data['height']})"]
+    if not data["balances"]:
+        lines.append("  no balances")
+    for symbol, amount in sorted(data["balances"].items()):
+        lines.append(f"  {symbol:<12} {amount}")
+    return lines
+
+
+@query.command("assets")
+@click.option("--limit", type=click.IntRange(1, 500), default=100, show_default=True)
+@click.option("--cursor", default=None, help="next_cursor of the previous page")
+@node_url_option
+@json_option
+def assets(limit: int, cursor: str | None, node_url: str, json_mode: bool) -> None:
+    """Assets on the chain, in symbol order."""
+    query_args = {"limit": str(limit)}
+    if cursor:
+        query_args["cursor"] = cursor
+    data = NodeClient(node_url).request("GET", "/v1/assets", query=query_args)
+    Output(json_mode).emit(data, human_assets)
+
+
+def human_assets(data: Any) -> list[str]:
+    lines = [
+        f"{a['symbol']:<12} {a['policy']:<10} supply {a['supply']} / cap {a['cap']} "
+        f"(decimals {a['decimals']}) issuer {a['issuer']}"
+        for a in data["assets"]
+    ]
+    if data.get("next_cursor"):
+        lines.append(f"more: --cursor {data['next_cursor']}")
+    return lines or ["no assets"]
+
+
+@query.command("validators")
+@node_url_option
+@json_option
+def validators(node_url: str, json_mode: bool) -> None:
+    """The validator set and its quorum."""
+    data = NodeClient(node_url).request("GET", "/v1/validators")
+    Output(json_mode).emit(data, human_validators)
+
+
+def human_validators(data: Any) -> list[str]:
+    lines = [f"{len(data['validators'])} validators, quorum {data['quorum']}"]
+    for item in data["validators"]:
+        lines.append(f"  {item['name'] or '-':<14} {item['address']}")
+    return lines
+
+
+def register(group: click.Group) -> None:
+    group.add_command(query)

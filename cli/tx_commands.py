@@ -1,0 +1,295 @@
+"""`pasar tx ...`: build a transaction with ledger types, sign it, submit it, wait.
+
+Every builder command takes the same sending options (`send_options`) and ends
+in `send`, so a contract module adds its own commands in a few lines:
+
+    @tx.command("pay")
+    @send_options
+    @click.option(...)
+    def pay(options: SendOptions, ...) -> None:
+        send(options, "payment.pay", (...))
+
+The nonce and chain id are fetched from the node unless given. Offline signing:
+`--unsigned` prints the canonical unsigned bytes (no key needed, only the sender),
+`pasar tx sign` signs them on another machine, and `pasar tx submit` sends them.
+`--offline` (with `--chain-id` and `--nonce`) signs without contacting a node.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from cli.client import NodeClient
+from cli.common import (
+    CliError,
+    Output,
+    compact,
+    json_option,
+    keys_dir_option,
+    node_url_option,
+    passphrase_file_option,
+)
+from cli.signing import key_path, load_key, resolve_account
+from ledger.errors import CodecError
+from ledger.keys import address_to_text
+from ledger.tx import MAX_NONCE, SignedTransaction, Transaction
+from node.keyfile import key_file_info
+from node.rpc.values import JsonValueError, args_from_json
+
+MAX_WAIT = 60.0
+
+
+@dataclass(frozen=True)
+class SendOptions:
+    """How to sign and send, shared by every `pasar tx` builder."""
+
+    signer: str | None
+    node_url: str
+    keys_dir: Path
+    passphrase_file: Path | None
+    nonce: int | None
+    chain_id: str | None
+    expiry_ms: int
+    wait: float
+    unsigned: bool
+    offline: bool
+    json_mode: bool
+
+    def client(self) -> NodeClient:
+        return NodeClient(self.node_url)
+
+    def output(self) -> Output:
+        return Output(self.json_mode)
+
+    def account(self, text: str, what: str = "account") -> bytes:
+        return resolve_account(text, self.keys_dir, what)
+
+
+def send_options(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the sending options to a command and pass them as one `options` argument."""
+
+    @wraps(function)
+    def wrapper(**kwargs: Any) -> Any:
+        names = (
+            "signer",
+            "node_url",
+            "keys_dir",
+            "passphrase_file",
+            "nonce",
+            "chain_id",
+            "expiry_ms",
+            "wait",
+            "unsigned",
+            "offline",
+            "json_mode",
+        )
+        options = SendOptions(**{name: kwargs.pop(name) for name in names})
+        return function(options, **kwargs)
+
+    decorated: Callable[..., Any] = wrapper
+    for option in reversed(
+        [
+            click.option("--from", "--key", "signer", help="key name (under --keys-dir) or path"),
+            node_url_option,
+            keys_dir_option,
+            passphrase_file_option,
+            click.option("--nonce", type=click.IntRange(0, MAX_NONCE), help="default: from node"),
+            click.option("--chain-id", help="default: from the node"),
+            click.option("--expiry-ms", type=click.IntRange(0), default=0, help="0 = never"),
+            click.option(
+                "--wait",
+                type=click.FloatRange(0, MAX_WAIT),
+                default=0,
+                is_flag=False,
+                flag_value=30.0,
+                help="wait up to SECONDS (default 30 when given bare) for the outcome",
+            ),
+            click.option("--unsigned", is_flag=True, help="print the unsigned tx, do not sign"),
+            click.option("--offline", is_flag=True, help="sign and print only"),
+            json_option,
+        ]
+    ):
+        decorated = option(decorated)
+    return decorated
+
+
+def build(options: SendOptions, method: str, args: tuple[Any, ...]) -> Transaction:
+    """The transaction to send, with nonce and chain id filled in from the node if needed."""
+    if options.signer is None:
+        raise CliError("say who sends: --from NAME or --key PATH")
+    sender = key_file_info(key_path(options.signer, options.keys_dir)).public_key
+    chain_id, nonce = options.chain_id, options.nonce
+    if options.offline and (chain_id is None or nonce is None):
+        raise CliError("--offline needs --chain-id and --nonce (no node is asked)")
+    if chain_id is None:
+        chain_id = str(options.client().status()["chain_id"])
+    if nonce is None:
+        nonce = int(options.client().account(address_to_text(sender))["nonce"])
+    tx = Transaction(chain_id, sender, nonce, method, args, options.expiry_ms)
+    try:
+        Transaction.decode(tx.encode())  # the bounds a node applies, checked before signing
+    except CodecError as exc:
+        raise CliError(f"cannot encode the transaction: {exc.message}") from exc
+    return tx
+
+
+def send(options: SendOptions, method: str, args: tuple[Any, ...]) -> None:
+    """Build, sign, submit and optionally wait; print the outcome."""
+    tx = build(options, method, args)
+    output = options.output()
+    if options.unsigned:
+        output.emit({"unsigned_tx": tx.encode().hex(), "hash": tx.hash.hex()})
+        return
+    if options.signer is None:  # build() already refused; keeps the type checker informed
+        raise CliError("say who sends: --from NAME or --key PATH")
+    stx = tx.sign(load_key(options.signer, options.keys_dir, options.passphrase_file))
+    if options.offline:
+        output.emit({"signed_tx": stx.encode().hex(), "hash": stx.hash.hex()})
+        return
+    submit_and_report(options.client(), stx, options.wait, output)
+
+
+def submit_and_report(client: NodeClient, stx: SignedTransaction, wait: float, out: Output) -> None:
+    admission = client.submit(stx.encode())
+    if not wait:
+        out.emit(admission, human_admission)
+        return
+    outcome = client.tx(stx.hash.hex(), wait)
+    out.emit(outcome, human_outcome)
+    if outcome["status"] == "rejected":
+        receipt = outcome["receipt"]
+        raise CliError(f"transaction rejected: {receipt['message']} ({receipt['code']})")
+
+
+def human_admission(admission: Any) -> list[str]:
+    return [f"submitted {admission['hash']} ({admission['code']})"]
+
+
+def human_outcome(outcome: Any) -> list[str]:
+    status = outcome["status"]
+    lines = [f"tx {outcome['hash']}: {status}"]
+    if status in ("committed", "rejected"):
+        lines.append(f"  height {outcome['height']}, index {outcome['index']}")
+        receipt = outcome["receipt"]
+        if not receipt["ok"]:
+            lines.append(f"  {receipt['code']}: {receipt['message']}")
+        for event in receipt["events"]:
+            attributes = ", ".join(f"{k}={compact(v)}" for k, v in event["attributes"].items())
+            lines.append(f"  event {event['name']}: {attributes}")
+    elif status == "pending":
+        lines.append("  still waiting in the mempool")
+    return lines
+
+
+@click.group("tx")
+def tx() -> None:
+    """Build, sign and submit transactions."""
+
+
+@tx.command("transfer")
+@send_options
+@click.option("--to", "target", required=True, help="address or key name")
+@click.option("--asset", required=True, help="asset symbol, e.g. IDRA")
+@click.option("--amount", type=click.IntRange(1), required=True, help="in minor units")
+@click.option("--memo", default=None)
+def transfer(options: SendOptions, target: str, asset: str, amount: int, memo: str | None) -> None:
+    """Move AMOUNT of an asset to another account (coin.transfer)."""
+    args: tuple[Any, ...] = (asset, options.account(target, "--to"), amount)
+    send(options, "coin.transfer", args if memo is None else (*args, memo))
+
+
+@tx.command("create-asset")
+@send_options
+@click.option("--symbol", required=True)
+@click.option("--name", required=True)
+@click.option("--decimals", type=click.IntRange(0, 18), default=2, show_default=True)
+@click.option("--cap", type=click.IntRange(1), required=True, help="maximum supply, minor units")
+def create_asset(options: SendOptions, symbol: str, name: str, decimals: int, cap: int) -> None:
+    """Create an open asset; the sender becomes its issuer (coin.create)."""
+    send(options, "coin.create", (symbol, name, decimals, cap))
+
+
+@tx.command("mint")
+@send_options
+@click.option("--asset", required=True)
+@click.option("--to", "target", required=True, help="address or key name")
+@click.option("--amount", type=click.IntRange(1), required=True)
+def mint(options: SendOptions, asset: str, target: str, amount: int) -> None:
+    """Issue new units of an asset you issued (coin.mint)."""
+    send(options, "coin.mint", (asset, options.account(target, "--to"), amount))
+
+
+@tx.command("burn")
+@send_options
+@click.option("--asset", required=True)
+@click.option("--amount", type=click.IntRange(1), required=True)
+def burn(options: SendOptions, asset: str, amount: int) -> None:
+    """Destroy units of an asset you issued, from your own balance (coin.burn)."""
+    send(options, "coin.burn", (asset, amount))
+
+
+def parse_arg(text: str) -> Any:
+    """One --arg: JSON when it parses (numbers, {"hex": ...}, lists), otherwise plain text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+@tx.command("call")
+@send_options
+@click.argument("method")
+@click.option("--arg", "raw_args", multiple=True, help="one positional argument (repeat)")
+def call(options: SendOptions, method: str, raw_args: tuple[str, ...]) -> None:
+    """Call any contract METHOD (e.g. payment.pay) with positional --arg values."""
+    try:
+        args = args_from_json(method, [parse_arg(text) for text in raw_args])
+    except JsonValueError as exc:
+        raise CliError(f"--arg {exc.path}: {exc.message}") from exc
+    send(options, method, args)
+
+
+@tx.command("sign")
+@click.argument("unsigned_hex")
+@click.option("--from", "--key", "signer", required=True, help="key name or path")
+@keys_dir_option
+@passphrase_file_option
+@json_option
+def sign(
+    unsigned_hex: str, signer: str, keys_dir: Path, passphrase_file: Path | None, json_mode: bool
+) -> None:
+    """Sign an unsigned transaction (from --unsigned or POST /v1/txs/encode) offline."""
+    try:
+        unsigned = Transaction.decode(bytes.fromhex(unsigned_hex))
+    except (ValueError, CodecError) as exc:
+        raise CliError(f"not an unsigned transaction: {exc}") from exc
+    key = load_key(signer, keys_dir, passphrase_file)
+    if key.public_key != unsigned.sender:
+        raise CliError("this key is not the transaction's sender")
+    stx = unsigned.sign(key)
+    Output(json_mode).emit({"signed_tx": stx.encode().hex(), "hash": stx.hash.hex()})
+
+
+@tx.command("submit")
+@click.argument("signed_hex")
+@node_url_option
+@click.option("--wait", type=click.FloatRange(0, MAX_WAIT), default=0, help="seconds")
+@json_option
+def submit(signed_hex: str, node_url: str, wait: float, json_mode: bool) -> None:
+    """Submit a signed transaction (from `pasar tx sign` or --offline)."""
+    try:
+        stx = SignedTransaction.decode(bytes.fromhex(signed_hex))
+    except (ValueError, CodecError) as exc:
+        raise CliError(f"not a signed transaction: {exc}") from exc
+    submit_and_report(NodeClient(node_url), stx, wait, Output(json_mode))
+
+
+def register(group: click.Group) -> None:
+    group.add_command(tx)

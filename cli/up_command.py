@@ -1,0 +1,234 @@
+"""`pasar up`: run the local testnet that network.toml describes.
+
+On first start it creates one validator home per [[validators]] entry under
+`<data_dir>/nodes/` (node/home.py's `create_testnet`, plaintext keys: this is a
+local throw-away network) and writes the development account keys to
+`<data_dir>/keys/<name>.json`. Then it starts every validator as its own process
+(`python -m cli.main node --home ...`), prints each node's RPC URL, streams
+their logs with a name prefix, and on Ctrl-C or SIGTERM stops each child by its
+PID (SIGTERM, then SIGKILL after a grace period). `--reset` wipes the data
+directory first, but only one that `pasar up` created.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+import click
+
+from cli.common import CliError
+from cli.network import Network, load_network, network_app_state
+from node import home as homes
+from node.keyfile import write_key_file
+
+MARKER_FILE = "network.json"
+STOP_GRACE_SECONDS = 10.0
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class LocalNode:
+    name: str
+    home: Path
+    rpc_url: str
+
+
+def fingerprint(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def wipe(data_dir: Path) -> None:
+    """Delete a data directory, but only one `pasar up` made (it holds the marker)."""
+    if not data_dir.exists():
+        return
+    if not (data_dir / MARKER_FILE).is_file() and any(data_dir.iterdir()):
+        raise CliError(f"refusing to wipe {data_dir}: it was not created by `pasar up`")
+    shutil.rmtree(data_dir)
+
+
+def prepare(network: Network, network_path: Path, data_dir: Path) -> list[LocalNode]:
+    """Create homes, genesis and key files on first start; reuse them afterwards."""
+    marker = data_dir / MARKER_FILE
+    if marker.is_file():
+        recorded = json.loads(marker.read_text())
+        if recorded.get("network_sha256") != fingerprint(network_path):
+            click.echo(
+                f"note: {network_path} changed since {data_dir} was created; "
+                "run `pasar up --reset` to start over with it",
+                err=True,
+            )
+        return [
+            LocalNode(item["name"], Path(item["home"]), item["rpc_url"])
+            for item in recorded["nodes"]
+        ]
+    if data_dir.exists() and any(data_dir.iterdir()):
+        raise CliError(f"{data_dir} exists but holds no testnet; remove it or use --reset")
+    created = homes.create_testnet(
+        data_dir / "nodes",
+        [v.name for v in network.validators],
+        base_port=network.base_port,
+        chain_id=network.chain_id,
+        genesis_time_ms=network.genesis_time_ms,
+        app_state=network_app_state(network),
+        insecure=True,
+    )
+    for account in network.accounts:
+        write_key_file(
+            data_dir / "keys" / f"{account.name}.json",
+            account.key(),
+            None,
+            insecure_plaintext=True,
+            overwrite=True,
+        )
+    nodes = [LocalNode(n.name, n.home, n.rpc_url) for n in created]
+    marker.write_text(
+        json.dumps(
+            {
+                "chain_id": network.chain_id,
+                "network_sha256": fingerprint(network_path),
+                "nodes": [
+                    {"name": n.name, "home": str(n.home), "rpc_url": n.rpc_url} for n in nodes
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return nodes
+
+
+def node_command(home: Path) -> list[str]:
+    return [sys.executable, "-m", "cli.main", "node", "--home", str(home)]
+
+
+def child_environment() -> dict[str, str]:
+    """The children import this checkout even when pasar is not installed."""
+    env = dict(os.environ)
+    existing = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + existing if existing else "")
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def stream(name: str, width: int, pipe: IO[str]) -> None:
+    for line in pipe:
+        click.echo(f"{name:<{width}} | {line.rstrip()}")
+
+
+def run(nodes: list[LocalNode]) -> int:
+    """Start the nodes, stream their logs, stop them on a signal; return an exit code."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    width = max(len(n.name) for n in nodes)
+    processes: list[tuple[LocalNode, subprocess.Popen[str]]] = []
+    threads: list[threading.Thread] = []
+    try:
+        for node in nodes:
+            process = subprocess.Popen(
+                node_command(node.home),
+                cwd=REPO_ROOT,
+                env=child_environment(),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                # Own session: a terminal's Ctrl-C reaches only us; we stop each child.
+                start_new_session=True,
+            )
+            processes.append((node, process))
+            if process.stdout is not None:
+                thread = threading.Thread(
+                    target=stream, args=(node.name, width, process.stdout), daemon=True
+                )
+                thread.start()
+                threads.append(thread)
+        for node, process in processes:
+            click.echo(f"{node.name:<{width}} | rpc {node.rpc_url}  pid {process.pid}")
+        click.echo("Ctrl-C stops all nodes.")
+        reported: set[int] = set()
+        while not stop.wait(0.2):
+            for node, process in processes:
+                code = process.poll()
+                if code is not None and process.pid not in reported:
+                    reported.add(process.pid)
+                    click.echo(f"{node.name:<{width}} | exited with code {code}", err=True)
+            if len(reported) == len(processes):
+                break
+    finally:
+        stop_all([process for _, process in processes])
+        for thread in threads:
+            thread.join(timeout=2)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    failed = any(process.returncode not in (0, -signal.SIGTERM) for _, process in processes)
+    return 1 if failed and not stop.is_set() else 0
+
+
+def stop_all(processes: list[subprocess.Popen[str]]) -> None:
+    """SIGTERM each running child by PID, then SIGKILL those that outlive the grace period."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@click.command("up")
+@click.option(
+    "--network",
+    "network_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="network.toml",
+    show_default=True,
+)
+@click.option("--reset", is_flag=True, help="wipe the data directory and start a new chain")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="default: data_dir of network.toml, relative to that file",
+)
+@click.option("--init-only", is_flag=True, help="create homes and keys, then exit")
+def up(network_path: Path, reset: bool, data_dir: Path | None, init_only: bool) -> None:
+    """Start the local testnet described by network.toml."""
+    network = load_network(network_path)
+    target = data_dir if data_dir is not None else network_path.parent / network.data_dir
+    if reset:
+        wipe(target)
+    try:
+        nodes = prepare(network, network_path, target)
+    except homes.HomeError as exc:
+        raise CliError(str(exc)) from exc
+    if init_only:
+        for node in nodes:
+            click.echo(f"{node.name}\trpc={node.rpc_url}\thome={node.home}")
+        click.echo(f"keys: {target / 'keys'}")
+        return
+    click.echo(
+        f"keys of {', '.join(a.name for a in network.accounts)} are in {target / 'keys'}; "
+        "e.g. pasar tx transfer --from buyer --to seller --asset IDRA --amount 1000 --wait"
+    )
+    code = run(nodes)
+    if code:
+        raise CliError("a node stopped unexpectedly (see its log lines above)")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(up)

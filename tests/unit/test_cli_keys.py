@@ -1,0 +1,92 @@
+"""`pasar keys`: encrypted by default, plaintext on request, round trips, clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import node.keyfile
+from cli.main import cli
+from ledger.keys import PrivateKey, address_to_text
+from node.keyfile import key_file_info, read_key_file
+
+
+@pytest.fixture(autouse=True)
+def cheap_kdf(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep argon2id cheap in tests (the defaults are tuned for real keys)."""
+    monkeypatch.setattr(node.keyfile, "DEFAULT_OPSLIMIT", node.keyfile.TEST_OPSLIMIT)
+    monkeypatch.setattr(node.keyfile, "DEFAULT_MEMLIMIT", node.keyfile.TEST_MEMLIMIT)
+    defaults = node.keyfile.write_key_file.__kwdefaults__
+    monkeypatch.setitem(defaults, "opslimit", node.keyfile.TEST_OPSLIMIT)
+    monkeypatch.setitem(defaults, "memlimit", node.keyfile.TEST_MEMLIMIT)
+
+
+def run(args: list[str], env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
+    return CliRunner().invoke(cli, args, env=env, input=stdin)
+
+
+def test_new_is_encrypted_with_the_passphrase_file(tmp_path: Path) -> None:
+    secret = tmp_path / "pass"
+    secret.write_text("hunter22\n")
+    result = run(
+        ["keys", "new", "alice", "--keys-dir", str(tmp_path), "--passphrase-file", str(secret)]
+        + ["--json"]
+    )
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.output)
+    info = key_file_info(tmp_path / "alice.json")
+    assert info.encrypted and created["address"] == info.address
+    key = read_key_file(tmp_path / "alice.json", "hunter22")
+    assert address_to_text(key.public_key) == created["address"]
+    shown = run(["keys", "show", str(tmp_path / "alice.json")])
+    assert created["address"] in shown.output and "encrypted: yes" in shown.output
+
+
+def test_new_without_passphrase_and_without_terminal_fails_clearly(tmp_path: Path) -> None:
+    result = run(["keys", "new", "k", "--keys-dir", str(tmp_path)], env={"PASAR_PASSPHRASE": ""})
+    assert result.exit_code != 0
+    assert "a passphrase is needed" in result.output
+    assert not (tmp_path / "k.json").exists()
+
+
+def test_plaintext_only_with_flag_and_no_silent_overwrite(tmp_path: Path) -> None:
+    first = run(["keys", "new", "dev", "--keys-dir", str(tmp_path), "--insecure-plaintext"])
+    assert first.exit_code == 0, first.output
+    assert not key_file_info(tmp_path / "dev.json").encrypted
+    before = (tmp_path / "dev.json").read_text()
+    again = run(["keys", "new", "dev", "--keys-dir", str(tmp_path), "--insecure-plaintext"])
+    assert again.exit_code != 0 and "already exists" in again.output
+    assert (tmp_path / "dev.json").read_text() == before
+
+
+def test_export_then_import_round_trip(tmp_path: Path) -> None:
+    key = PrivateKey.generate()
+    env = {"PASAR_PASSPHRASE": "pw-one"}
+    seed_file = tmp_path / "seed.txt"
+    seed_file.write_text(key.seed.hex())
+    imported = run(
+        ["keys", "import", "k", "--keys-dir", str(tmp_path), "--seed-file", str(seed_file)],
+        env=env,
+    )
+    assert imported.exit_code == 0, imported.output
+    exported = run(["keys", "export", "k", "--keys-dir", str(tmp_path), "--json"], env=env)
+    assert exported.exit_code == 0, exported.output
+    assert json.loads(exported.output)["seed"] == key.seed.hex()
+    wrong = run(["keys", "export", "k", "--keys-dir", str(tmp_path)], env={"PASAR_PASSPHRASE": "x"})
+    assert wrong.exit_code != 0 and "wrong passphrase" in wrong.output
+    out = tmp_path / "exported"
+    to_file = run(["keys", "export", "k", "--keys-dir", str(tmp_path), "--out", str(out)], env=env)
+    assert to_file.exit_code == 0 and out.read_text().strip() == key.seed.hex()
+    assert key.seed.hex() not in to_file.output
+
+
+def test_import_refuses_a_bad_seed(tmp_path: Path) -> None:
+    result = run(
+        ["keys", "import", "k", "--keys-dir", str(tmp_path), "--insecure-plaintext"],
+        stdin="abcd\n",
+    )
+    assert result.exit_code != 0 and "64 hex digits" in result.output
+    assert not (tmp_path / "k.json").exists()
