@@ -1,0 +1,345 @@
+"""Random interleavings of commerce operations by many accounts, with money invariants.
+
+Hypothesis drives a real chain (signed transactions, blocks, end-of-block
+deadline processing) through listings, orders, shipping, confirmations, refunds,
+disputes, evidence, rulings, plain transfers and jumps in block time. Actors are
+drawn at random, so wrong senders, late actions and bad amounts are exercised
+as well as the happy paths. After every step:
+
+- the total of every coin is what genesis created (no mint or burn here);
+- no balance is negative;
+- the escrow vault holds exactly the sum of `held` over open orders, per coin;
+- every order's money adds up, an ended order holds nothing and never changes
+  again, and a refunded order released nothing;
+- every open order has exactly its current deadline in the index, and the index
+  holds nothing else;
+- no order produced more than one completed sale.
+
+Other contracts add their operations as further rules of `CommerceMachine`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    multiple,
+    rule,
+)
+
+from contracts import coin, deadlines
+from contracts import escrow as E
+from contracts import listing as L
+from contracts.vaults import ESCROW_VAULT
+from ledger import codec
+from ledger.execution import BlockResult
+from ledger.keys import PrivateKey
+from ledger.receipt import Receipt
+from tests.commercekit import DAY, HOUR, MINUTE, CommerceChain, key
+
+SYMBOLS = ("IDR", "USD")
+USERS = tuple(key(20 + i) for i in range(6))
+PLATFORM = key(10)  # a platform with commission that also arbitrates
+COURT = key(11)  # an arbiter-only platform
+ISSUER = key(12)
+EVERYONE = (*USERS, PLATFORM, COURT)
+START_BALANCE = 1_000_000
+
+BY_PUBLIC_KEY = {k.public_key: k for k in EVERYONE}
+
+actors = st.sampled_from(EVERYONE)
+users = st.sampled_from(USERS)
+# Who sends an escrow action: mostly the party entitled to it, sometimes someone else.
+roles = st.sampled_from(["right", "right", "right", "buyer", "seller", "arbiter", "stranger"])
+
+
+class CommerceMachine(RuleBasedStateMachine):
+    listings = Bundle("listings")
+    orders = Bundle("orders")
+
+    def __init__(self) -> None:
+        super().__init__()
+        balances = [(u, s, START_BALANCE) for u in USERS for s in SYMBOLS]
+        self.chain = CommerceChain(
+            assets=[(s, ISSUER, 10**15) for s in SYMBOLS],
+            balances=balances,
+            platforms=[(PLATFORM, "shop", 300), (COURT, "court", 0)],
+        )
+        self.supply = {s: START_BALANCE * len(USERS) for s in SYMBOLS}
+        self.chain.ok(PLATFORM, "arbiter.publish", 400, DAY, [["IDR", 50, 2_000]])
+        self.chain.ok(COURT, "arbiter.publish", 1_000, 2 * DAY)
+        self.ended: dict[bytes, list[Any]] = {}
+        self.sales: Counter[bytes] = Counter()
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def submit(self, sender: PrivateKey, method: str, *args: Any) -> Receipt:
+        result = self.chain.block([(sender, method, args)])
+        self.record(result)
+        return result.receipts[0]
+
+    def record(self, result: BlockResult) -> None:
+        events = [e for r in result.receipts for e in r.events] + list(result.block_events)
+        for e in events:
+            if e.name == "sale.completed" and e.get("kind") == "order":
+                self.sales[e.get("reference")] += 1
+
+    def order(self, order_id: bytes) -> E.Order | None:
+        return E.load_order(self.chain.store, order_id)
+
+    def actor(self, order_id: bytes, role: str, right: str) -> PrivateKey:
+        """The sender for an action on an order, by role ("right" = the entitled party)."""
+        found = self.order(order_id)
+        if found is None:
+            return USERS[0]
+        role = right if role == "right" else role
+        if role == "buyer":
+            return BY_PUBLIC_KEY[found.buyer]
+        if role == "seller":
+            return BY_PUBLIC_KEY[found.seller]
+        if role == "arbiter":
+            return BY_PUBLIC_KEY[found.arbiter]
+        parties = (found.buyer, found.seller, found.arbiter)
+        return next(k for k in EVERYONE if k.public_key not in parties)
+
+    # --- rules ------------------------------------------------------------------------------
+
+    @initialize(
+        target=listings,
+        seller=users,
+        symbol=st.sampled_from(SYMBOLS),
+        protection=st.sampled_from([DAY, 7 * DAY]),
+    )
+    def open_shop(self, seller: PrivateKey, symbol: str, protection: int) -> Any:
+        """Start every run with a well-stocked listing, so orders happen early and often."""
+        receipt = self.submit(
+            seller,
+            "listing.create",
+            "stocked item",
+            "SKU-0",
+            7_000,
+            symbol,
+            40,
+            PLATFORM.public_key,
+            [PLATFORM.public_key, COURT.public_key],
+            2 * DAY,
+            protection,
+        )
+        return next(e.get("listing") for e in receipt.events if e.name == "listing.created")
+
+    @rule(
+        target=listings,
+        seller=users,
+        price=st.integers(1, 50_000),
+        stock=st.integers(0, 6),
+        symbol=st.sampled_from(SYMBOLS),
+        with_platform=st.booleans(),
+        arbiters=st.sampled_from([[PLATFORM], [COURT], [PLATFORM, COURT]]),
+        shipping=st.sampled_from([MINUTE, HOUR, 2 * DAY]),
+        protection=st.sampled_from([MINUTE, DAY, 7 * DAY]),
+    )
+    def create_listing(
+        self,
+        seller: PrivateKey,
+        price: int,
+        stock: int,
+        symbol: str,
+        with_platform: bool,
+        arbiters: list[PrivateKey],
+        shipping: int,
+        protection: int,
+    ) -> Any:
+        platform = PLATFORM.public_key if with_platform else None
+        receipt = self.submit(
+            seller,
+            "listing.create",
+            "item",
+            "SKU",
+            price,
+            symbol,
+            stock,
+            platform,
+            [a.public_key for a in arbiters],
+            shipping,
+            protection,
+        )
+        if not receipt.ok:
+            return multiple()
+        return next(e.get("listing") for e in receipt.events if e.name == "listing.created")
+
+    def listing_actor(self, listing: bytes, by_seller: bool) -> PrivateKey:
+        found = L.load_listing(self.chain.store, listing)
+        if by_seller and found is not None:
+            return BY_PUBLIC_KEY[found.seller]
+        return USERS[-1] if found is None or found.seller != USERS[-1].public_key else USERS[0]
+
+    @rule(
+        listing=listings,
+        by_seller=st.sampled_from([True, True, True, False]),
+        price=st.integers(1, 50_000),
+        stock=st.integers(0, 6),
+    )
+    def update_listing(self, listing: bytes, by_seller: bool, price: int, stock: int) -> None:
+        sender = self.listing_actor(listing, by_seller)
+        self.submit(sender, "listing.update", listing, [["price", price], ["stock", stock]])
+
+    @rule(listing=consumes(listings), by_seller=st.sampled_from([True, False]))
+    def withdraw_listing(self, listing: bytes, by_seller: bool) -> None:
+        self.submit(self.listing_actor(listing, by_seller), "listing.withdraw", listing)
+
+    @rule(
+        target=orders,
+        listing=listings,
+        buyer=st.one_of(users, users, users, actors),
+        quantity=st.integers(1, 3),
+        arbiter=st.sampled_from([PLATFORM, PLATFORM, COURT, COURT, USERS[1]]),
+        max_price=st.sampled_from([10**9, 10**9, 10**9, 25_000]),
+    )
+    def place_order(
+        self,
+        listing: bytes,
+        buyer: PrivateKey,
+        quantity: int,
+        arbiter: PrivateKey,
+        max_price: int,
+    ) -> Any:
+        receipt = self.submit(
+            buyer, "order.place", listing, quantity, max_price, arbiter.public_key, b"sealed"
+        )
+        if not receipt.ok:
+            return multiple()
+        return next(e.get("order") for e in receipt.events if e.name == "order.placed")
+
+    @rule(order=orders, role=roles)
+    def ship(self, order: bytes, role: str) -> None:
+        self.submit(self.actor(order, role, "seller"), "escrow.ship", order, b"\x01" * 32)
+
+    @rule(order=orders, role=roles)
+    def confirm(self, order: bytes, role: str) -> None:
+        self.submit(self.actor(order, role, "buyer"), "escrow.confirm", order)
+
+    @rule(order=orders, role=roles, fraction=st.sampled_from([1, 10, 50, 100, 101]))
+    def refund(self, order: bytes, role: str, fraction: int) -> None:
+        found = self.order(order)
+        held = found.held if found is not None else 1
+        amount = max(1, held * fraction // 100)
+        self.submit(self.actor(order, role, "seller"), "escrow.refund", order, amount)
+
+    @rule(order=orders, role=roles, by_seller=st.booleans())
+    def dispute(self, order: bytes, role: str, by_seller: bool) -> None:
+        sender = self.actor(order, role, "seller" if by_seller else "buyer")
+        self.submit(sender, "escrow.dispute", order)
+
+    @rule(
+        order=orders,
+        role=roles,
+        item=st.one_of(st.binary(min_size=32, max_size=32), st.just("uri://x")),
+    )
+    def evidence(self, order: bytes, role: str, item: bytes | str) -> None:
+        self.submit(self.actor(order, role, "buyer"), "escrow.evidence", order, item)
+
+    @rule(
+        order=orders,
+        role=roles,
+        buyer_percent=st.sampled_from([0, 30, 50, 100]),
+        off_by=st.sampled_from([0, 0, 0, 1]),
+    )
+    def rule_dispute(self, order: bytes, role: str, buyer_percent: int, off_by: int) -> None:
+        found = self.order(order)
+        if found is None:
+            return
+        to_split = found.held - found.terms.fee(found.held)
+        buyer_amount = to_split * buyer_percent // 100
+        seller_amount = to_split - buyer_amount + off_by
+        sender = self.actor(order, role, "arbiter")
+        self.submit(sender, "escrow.rule", order, buyer_amount, seller_amount)
+
+    @rule(
+        sender=users,
+        target_account=actors,
+        symbol=st.sampled_from(SYMBOLS),
+        amount=st.integers(1, 200_000),
+    )
+    def transfer(
+        self, sender: PrivateKey, target_account: PrivateKey, symbol: str, amount: int
+    ) -> None:
+        self.submit(sender, "coin.transfer", symbol, target_account.public_key, amount)
+
+    @rule(step=st.sampled_from([MINUTE, HOUR, DAY, 3 * DAY, 8 * DAY]))
+    def advance_time(self, step: int) -> None:
+        self.record(self.chain.advance(self.chain.time_ms + step))
+
+    # --- invariants -------------------------------------------------------------------------
+
+    @invariant()
+    def coins_are_conserved_and_never_negative(self) -> None:
+        totals: Counter[str] = Counter()
+        for key_bytes, raw in self.chain.store.iterate(coin.BALANCE_PREFIX):
+            value = codec.decode(raw)
+            assert isinstance(value, int) and value > 0, key_bytes
+            symbol = key_bytes.rsplit(b"/", 1)[1].decode()
+            totals[symbol] += value
+        for symbol in SYMBOLS:
+            assert totals[symbol] == self.supply[symbol]
+            asset = coin.load_asset(self.chain.store, symbol)
+            assert asset is not None and asset.supply == self.supply[symbol]
+
+    @invariant()
+    def vault_holds_exactly_the_open_escrows(self) -> None:
+        held: Counter[str] = Counter()
+        for order in E.open_orders(self.chain.store):
+            held[order.symbol] += order.held
+        for symbol in SYMBOLS:
+            assert coin.balance(self.chain.store, ESCROW_VAULT, symbol) == held[symbol]
+
+    @invariant()
+    def orders_add_up_and_end_once(self) -> None:
+        for key_bytes, raw in self.chain.store.iterate(E.ITEM_PREFIX):
+            order = E.Order.from_list(key_bytes[len(E.ITEM_PREFIX) :], codec.decode(raw))
+            assert order.amount == order.held + order.refunded + order.released + order.arbiter_fee
+            assert min(order.held, order.refunded, order.released, order.arbiter_fee) >= 0
+            assert order.commission <= order.released
+            if order.state == E.REFUNDED:
+                assert order.released == 0
+            if order.is_open:
+                assert order.held > 0
+                continue
+            assert order.held == 0
+            snapshot = order.to_list()
+            previous = self.ended.setdefault(order.id, snapshot)
+            assert previous == snapshot, "an ended order changed"
+        assert all(count == 1 for count in self.sales.values())
+        for order_id in self.sales:
+            found = self.order(order_id)
+            assert found is not None and found.released > 0
+
+    @invariant()
+    def deadline_index_matches_open_orders(self) -> None:
+        expected = set()
+        for order in E.open_orders(self.chain.store):
+            current = order.current_deadline()
+            assert current is not None
+            expected.add(deadlines.deadline_key(current[0], current[1], order.id))
+        actual = {
+            k
+            for k, _ in self.chain.store.iterate(deadlines.PREFIX)
+            if deadlines.parse_key(k).kind.startswith("escrow.")
+        }
+        assert actual == expected
+
+
+TestCommerceMachine = CommerceMachine.TestCase
+TestCommerceMachine.settings = settings(
+    max_examples=40,
+    stateful_step_count=50,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
