@@ -29,6 +29,10 @@ from ledger.keys import address_from_text
 ACCOUNT_ARGUMENTS: dict[str, frozenset[int]] = {
     "coin.mint": frozenset({1}),
     "coin.transfer": frozenset({1}),
+    "payment.pay": frozenset({0, 1}),
+    "loyalty.add_member": frozenset({1}),
+    "loyalty.remove_member": frozenset({1}),
+    "loyalty.bind_validator": frozenset({1}),
 }
 MAX_JSON_DEPTH = 16
 
