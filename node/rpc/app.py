@@ -37,6 +37,7 @@ class RouteGroup:
     name: str
     register: Register
     paths: dict[str, dict[str, Any]] = field(default_factory=dict)
+    schemas: dict[str, Any] = field(default_factory=dict)  # OpenAPI components they use
 
 
 def service_of(request: web.Request) -> NodeService:
@@ -83,9 +84,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 def default_route_groups() -> list[RouteGroup]:
     """The groups every node serves; contract modules append theirs here."""
-    from node.rpc import routes_chain, routes_events, routes_txs
+    from node.rpc import routes_chain, routes_commerce, routes_events, routes_txs
 
-    return [routes_chain.GROUP, routes_txs.GROUP, routes_events.GROUP]
+    return [routes_chain.GROUP, routes_txs.GROUP, routes_events.GROUP, routes_commerce.GROUP]
 
 
 def openapi_document(groups: Sequence[RouteGroup]) -> dict[str, Any]:

@@ -259,9 +259,11 @@ def document(groups: Sequence[RouteGroup]) -> dict[str, Any]:
             }
         }
     }
+    schemas = dict(SCHEMAS)
     for group in groups:
         for path, item in group.paths.items():
             paths.setdefault(path, {}).update(item)
+        schemas.update(group.schemas)
     return {
         "openapi": "3.0.3",
         "info": {
@@ -270,5 +272,5 @@ def document(groups: Sequence[RouteGroup]) -> dict[str, Any]:
             "description": "JSON over HTTP; errors are {error: {code, message, field?}}.",
         },
         "paths": paths,
-        "components": {"schemas": SCHEMAS},
+        "components": {"schemas": schemas},
     }

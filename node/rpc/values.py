@@ -33,6 +33,8 @@ ACCOUNT_ARGUMENTS: dict[str, frozenset[int]] = {
     "loyalty.add_member": frozenset({1}),
     "loyalty.remove_member": frozenset({1}),
     "loyalty.bind_validator": frozenset({1}),
+    "listing.create": frozenset({5}),
+    "order.place": frozenset({3}),
 }
 MAX_JSON_DEPTH = 16
 

@@ -1,0 +1,292 @@
+"""Reads of listings, orders (with their escrow state, evidence and sealed notes) and
+arbiter fee schedules, straight from the committed store.
+
+    GET /v1/listings?seller=ADDR[&cursor=&limit=]     a seller's listings, oldest first
+    GET /v1/listings/{id}
+    GET /v1/orders?buyer=ADDR | seller=ADDR[&cursor=&limit=]
+    GET /v1/orders/{id}                               the order/escrow, evidence, notes
+    GET /v1/escrows/{id}                              the same document (an order is its escrow)
+    GET /v1/arbiters/{address}                        a platform's published fee schedule
+
+Accounts are rendered as pasar1 addresses, ids and hashes as hex. Pages carry
+`next_cursor` (null at the end) to send back as `cursor`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from aiohttp import web
+
+from contracts import arbiter, escrow, listing
+from ledger.keys import address_to_text
+from node.rpc.app import RouteGroup, service_of
+from node.rpc.errors import bad_request, not_found
+from node.rpc.openapi import get_operation, path_param, query_param
+from node.rpc.params import parse_address, parse_hash, parse_hex, parse_int
+
+MAX_PAGE = 200
+CURSOR_BYTES = 8 + 32  # created_ms ‖ id: the position of an entry in its index
+
+LISTING_ACCOUNTS = ("seller", "platform")
+ORDER_ACCOUNTS = ("buyer", "seller", "platform", "arbiter", "disputed_by")
+
+
+def _addresses(data: dict[str, Any], fields: Iterable[str]) -> dict[str, Any]:
+    """Replace hex account fields with their address text, for people and clients."""
+    for name in fields:
+        value = data.get(name)
+        if isinstance(value, str):
+            data[name] = address_to_text(bytes.fromhex(value))
+    return data
+
+
+def listing_json(item: listing.Listing) -> dict[str, Any]:
+    data = _addresses(item.to_json(), LISTING_ACCOUNTS)
+    data["arbiters"] = [address_to_text(a) for a in item.arbiters]
+    return data
+
+
+def order_json(item: escrow.Order) -> dict[str, Any]:
+    return _addresses(item.to_json(), ORDER_ACCOUNTS)
+
+
+def _page_args(request: web.Request) -> tuple[bytes | None, int]:
+    limit = parse_int(request.query.get("limit", "50"), "limit", 1, MAX_PAGE)
+    text = request.query.get("cursor", "")
+    cursor = parse_hex(text, "cursor", CURSOR_BYTES) if text else None
+    return cursor, limit
+
+
+def _cursor_text(cursor: bytes | None) -> str | None:
+    return None if cursor is None else cursor.hex()
+
+
+async def get_listings(request: web.Request) -> web.Response:
+    seller_text = request.query.get("seller")
+    if not seller_text:
+        raise bad_request("missing_parameter", "say whose listings: ?seller=ADDRESS", "seller")
+    seller = parse_address(seller_text, "seller")
+    cursor, limit = _page_args(request)
+    store = service_of(request).store
+    page, next_cursor = listing.listings_by_seller(store, seller, cursor, limit)
+    return web.json_response(
+        {
+            "listings": [listing_json(item) for item in page],
+            "next_cursor": _cursor_text(next_cursor),
+        }
+    )
+
+
+async def get_listing(request: web.Request) -> web.Response:
+    listing_id = parse_hash(request.match_info["id"], "id")
+    found = listing.load_listing(service_of(request).store, listing_id)
+    if found is None:
+        raise not_found("listing_not_found", "no listing with this id")
+    return web.json_response(listing_json(found))
+
+
+async def get_orders(request: web.Request) -> web.Response:
+    buyer_text = request.query.get("buyer")
+    seller_text = request.query.get("seller")
+    if bool(buyer_text) == bool(seller_text):
+        raise bad_request(
+            "missing_parameter", "say whose orders: exactly one of ?buyer= or ?seller=", "buyer"
+        )
+    cursor, limit = _page_args(request)
+    store = service_of(request).store
+    if buyer_text:
+        buyer = parse_address(buyer_text, "buyer")
+        page, next_cursor = escrow.orders_by_buyer(store, buyer, cursor, limit)
+    else:
+        seller = parse_address(str(seller_text), "seller")
+        page, next_cursor = escrow.orders_by_seller(store, seller, cursor, limit)
+    return web.json_response(
+        {"orders": [order_json(item) for item in page], "next_cursor": _cursor_text(next_cursor)}
+    )
+
+
+async def get_order(request: web.Request) -> web.Response:
+    order_id = parse_hash(request.match_info["id"], "id")
+    store = service_of(request).store
+    found = escrow.load_order(store, order_id)
+    if found is None:
+        raise not_found("order_not_found", "no order with this id")
+    data = order_json(found)
+    data["evidence"] = [
+        _addresses(record.to_json(), ("author",))
+        for record in escrow.order_evidence(store, order_id)
+    ]
+    for_seller, for_arbiter = escrow.order_note(store, order_id)
+    data["note"] = {
+        "for_seller": None if for_seller is None else for_seller.hex(),
+        "for_arbiter": None if for_arbiter is None else for_arbiter.hex(),
+    }
+    return web.json_response(data)
+
+
+async def get_arbiter(request: web.Request) -> web.Response:
+    account = parse_address(request.match_info["address"])
+    schedule = arbiter.load_schedule(service_of(request).store, account)
+    if schedule is None:
+        raise not_found("schedule_not_found", "this account has no published fee schedule")
+    return web.json_response(_addresses(schedule.to_json(), ("arbiter",)))
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/v1/listings", get_listings)
+    app.router.add_get("/v1/listings/{id}", get_listing)
+    app.router.add_get("/v1/orders", get_orders)
+    app.router.add_get("/v1/orders/{id}", get_order)
+    app.router.add_get("/v1/escrows/{id}", get_order)
+    app.router.add_get("/v1/arbiters/{address}", get_arbiter)
+
+
+_PAGE_PARAMS = [
+    query_param("limit", "integer", f"page size, 1..{MAX_PAGE} (default 50)"),
+    query_param("cursor", "string", "next_cursor of the previous page"),
+]
+_ID = [path_param("id", "string", "64 hex digits")]
+_S = {"type": "string"}
+_I = {"type": "integer"}
+_NS = {"type": "string", "nullable": True}
+
+
+def _object(properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": properties}
+
+
+_LISTING = _object(
+    {
+        "id": _S,
+        "seller": _S,
+        "title": _S,
+        "sku": _S,
+        "price": _I,
+        "symbol": _S,
+        "stock": _I,
+        "platform": _NS,
+        "arbiters": {"type": "array", "items": _S},
+        "shipping_ms": _I,
+        "protection_ms": _I,
+        "franchise_program": _NS,
+        "status": _S,
+        "created_ms": _I,
+        "updated_ms": _I,
+        "sold": _I,
+    }
+)
+_ORDER_FIELDS: dict[str, Any] = {
+    name: _I
+    for name in (
+        "quantity",
+        "unit_price",
+        "amount",
+        "held",
+        "refunded",
+        "released",
+        "commission",
+        "arbiter_fee",
+        "commission_bps",
+        "fee_bps",
+        "min_fee",
+        "max_fee",
+        "ruling_ms",
+        "protection_ms",
+        "created_ms",
+        "ship_by_ms",
+        "shipped_ms",
+        "release_at_ms",
+        "disputed_ms",
+        "rule_by_ms",
+        "evidence_count",
+    )
+}
+_ORDER_FIELDS.update(
+    {
+        "id": _S,
+        "listing": _S,
+        "buyer": _S,
+        "seller": _S,
+        "symbol": _S,
+        "state": {"type": "string", "enum": list(escrow.OPEN_STATES + escrow.CLOSED_STATES)},
+        "outcome": _S,
+        "platform": _NS,
+        "arbiter": _S,
+        "tracking": _NS,
+        "disputed_by": _NS,
+        "franchise_program": _NS,
+    }
+)
+_ORDER = _object(_ORDER_FIELDS)
+SCHEMAS: dict[str, Any] = {
+    "Listing": _LISTING,
+    "ListingPage": _object({"listings": {"type": "array", "items": _LISTING}, "next_cursor": _NS}),
+    "Order": _ORDER,
+    "OrderPage": _object({"orders": {"type": "array", "items": _ORDER}, "next_cursor": _NS}),
+    "OrderDetail": _object(
+        {
+            **_ORDER_FIELDS,
+            "evidence": {
+                "type": "array",
+                "items": _object({"author": _S, "time_ms": _I, "hash": _S, "uri": _S}),
+            },
+            "note": _object({"for_seller": _NS, "for_arbiter": _NS}),
+        }
+    ),
+    "ArbiterSchedule": _object(
+        {
+            "arbiter": _S,
+            "fee_bps": _I,
+            "ruling_ms": _I,
+            "coin_bounds": {
+                "type": "array",
+                "items": _object({"symbol": _S, "min_fee": _I, "max_fee": _I}),
+            },
+            "updated_ms": _I,
+        }
+    ),
+}
+
+
+def _paths() -> dict[str, dict[str, Any]]:
+    return {
+        "/v1/listings": {
+            "get": get_operation(
+                "A seller's listings, oldest first (cursor pagination)",
+                "ListingPage",
+                [query_param("seller", "string", "the seller's address (required)"), *_PAGE_PARAMS],
+            )
+        },
+        "/v1/listings/{id}": {"get": get_operation("One listing", "Listing", _ID)},
+        "/v1/orders": {
+            "get": get_operation(
+                "A buyer's or a seller's orders, oldest first (cursor pagination)",
+                "OrderPage",
+                [
+                    query_param("buyer", "string", "the buyer's address (or give seller)"),
+                    query_param("seller", "string", "the seller's address (or give buyer)"),
+                    *_PAGE_PARAMS,
+                ],
+            )
+        },
+        "/v1/orders/{id}": {
+            "get": get_operation(
+                "An order with its escrow state, evidence and sealed notes", "OrderDetail", _ID
+            )
+        },
+        "/v1/escrows/{id}": {
+            "get": get_operation("The escrow of an order (same as the order)", "OrderDetail", _ID)
+        },
+        "/v1/arbiters/{address}": {
+            "get": get_operation(
+                "A platform's published arbiter fee schedule",
+                "ArbiterSchedule",
+                [path_param("address", "string", "pasar1... address or 64 hex digits")],
+            )
+        },
+    }
+
+
+GROUP = RouteGroup("commerce", register, _paths(), SCHEMAS)
