@@ -10,7 +10,15 @@ from typing import Any
 
 from contracts.registry import APPLICATION
 from ledger.block import Block, CommitCertificate, sign_commit_vote
-from ledger.chainstore import Head, commit_block, init_genesis, read_block
+from ledger.chainstore import (
+    Head,
+    commit_block,
+    init_genesis,
+    read_block,
+    read_certificate,
+    read_genesis,
+    read_head,
+)
 from ledger.execution import Application, BlockResult, apply_genesis, build_block
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
@@ -81,6 +89,17 @@ class Chain:
         self.app = app
         self.head: Head = init_genesis(store, genesis, apply_genesis(app, store, genesis))
         self.last_certificate: CommitCertificate | None = None
+
+    @classmethod
+    def reopen(cls, store: KVStore, app: Application = APPLICATION) -> Chain:
+        """Continue the chain already committed in `store` (after a restart)."""
+        genesis, head = read_genesis(store), read_head(store)
+        if genesis is None or head is None:
+            raise ValueError("the store holds no chain")
+        chain = cls.__new__(cls)
+        chain.store, chain.genesis, chain.app, chain.head = store, genesis, app, head
+        chain.last_certificate = read_certificate(store, head.height) if head.height else None
+        return chain
 
     def next_block(self, transactions: Sequence[SignedTransaction]) -> tuple[Block, BlockResult]:
         parent = None if self.head.height == 0 else read_block(self.store, self.head.height)
