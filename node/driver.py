@@ -3,11 +3,15 @@
 Everything that can change consensus state or the chain arrives here as an
 event on one queue: peer consensus messages, "transactions are pending",
 blocks fetched by block sync, and the timer. The task hands each event to the
-sans-IO replica with the current time and carries out the effects it returns,
-in order: a Persist is written to LevelDB (synced) before any Send or Broadcast
-that follows it, so a validator that crashes and restarts can never sign two
-different votes for one (height, view, phase). One timer is armed at the
-replica's next deadline.
+sans-IO replica (consensus.replica) with the current time and carries out the
+effects it returns, in order: a Persist is written to LevelDB (synced) before
+any Send or Broadcast that follows it, so a validator that crashes and restarts
+can never sign two different votes for one (height, view, phase). One timer is
+armed at the replica's next deadline.
+
+The replica's clock is `time.monotonic()`; block timestamps use the wall clock
+(`time.time()`), and a proposal dated more than `max_clock_drift_ms` ahead of
+our wall clock is refused (node.chain.Chain.check).
 """
 
 from __future__ import annotations
@@ -15,27 +19,90 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from consensus.messages import encode_message
+from consensus.replica import (
+    Broadcast,
+    CatchUp,
+    Commit,
+    Effect,
+    ForwardTransactions,
+    Persist,
+    Replica,
+    ReplicaConfig,
+    ReportEvidence,
+    Send,
+)
+from consensus.state import PersistedState
+from ledger import codec
 from ledger.block import Block, CommitCertificate
-from ledger.errors import InvalidBlock
+from ledger.errors import CodecError, InvalidBlock
+from node.log import log
 
 if TYPE_CHECKING:
     from node.node import Node
+
+PERSISTED_STATE_KEY = b"node/consensus/state"
+EVIDENCE_PREFIX = b"node/evidence/"
+MAX_EVENTS_PER_TURN = 512
+
+
+def wall_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class NodeConsensusApp:
+    """The replica's view of the application (consensus.replica.ConsensusApp)."""
+
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def committed_height(self) -> int:
+        return self.node.chain.height
+
+    def validators_at(self, height: int) -> tuple[bytes, ...]:
+        return self.node.chain.validators(height)
+
+    def propose(self, height: int, view: int, timestamp_ms: int) -> Block:
+        # The replica's timestamp comes from its monotonic clock; a block carries wall time.
+        node = self.node
+        limits = node.config.block
+        txs = node.mempool.reap(limits.max_txs, limits.max_bytes, node.chain.next_nonce)
+        block = node.chain.propose(node.node_id, wall_ms(), txs)
+        log("block_proposed", height=height, view=view, txs=len(txs))
+        return block
+
+    def validate(self, block: Block) -> str | None:
+        try:
+            self.node.chain.check(block, wall_ms())
+        except InvalidBlock as exc:
+            log("block_refused", height=block.height, code=exc.code, reason=exc.message)
+            return exc.code
+        return None
 
 
 class ConsensusDriver:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-        self._pending_signalled = False
+        self._pending_hashes: list[bytes] = []
+        self._removed_hashes: list[bytes] = []
+        self.replica: Replica | None = None
+        self.evidence = 0
+        self._view_changes_seen = 0
 
     # -- inputs (called from other tasks; they only enqueue) -------------------------------------
 
-    def transactions_pending(self) -> None:
-        if not self._pending_signalled:
-            self._pending_signalled = True
+    def transactions_pending(self, tx_hashes: Sequence[bytes]) -> None:
+        if not self._pending_hashes:
             self.queue.put_nowait(("pending",))
+        self._pending_hashes.extend(tx_hashes)
+
+    def transactions_removed(self, tx_hashes: Sequence[bytes]) -> None:
+        if tx_hashes:
+            self._removed_hashes.extend(tx_hashes)
 
     def on_peer_message(self, peer: bytes, raw: bytes) -> None:
         self.queue.put_nowait(("message", peer, raw))
@@ -47,27 +114,76 @@ class ConsensusDriver:
 
     # -- the owner task ---------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        while True:
-            event = await self.queue.get()
-            self._handle(event)
+    def _make_replica(self) -> Replica:
+        node = self.node
+        persisted = None
+        raw = node.chain.store.get(PERSISTED_STATE_KEY)
+        if raw is not None:
+            try:
+                persisted = PersistedState.decode(raw)
+            except CodecError as exc:
+                log("consensus_state_unreadable", level="warning", error=exc.message)
+        config = ReplicaConfig(
+            chain_id=node.chain_id,
+            base_timeout=node.config.view_timeout_ms / 1000,
+            max_timeout=max(30.0, node.config.view_timeout_ms / 1000),
+            min_block_interval=node.config.block.interval_ms / 1000,
+            empty_block_interval=None,  # idle chains produce no blocks
+        )
+        return Replica(config, node.key, NodeConsensusApp(node), persisted)
 
-    def _handle(self, event: tuple[Any, ...]) -> None:
+    async def run(self) -> None:
+        replica = self.replica = self._make_replica()
+        self._apply(replica.on_timer(time.monotonic()))
+        while True:
+            deadline = replica.next_deadline()
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            event: tuple[Any, ...] | None = None
+            if timeout is None:
+                event = await self.queue.get()
+            else:
+                with contextlib.suppress(TimeoutError):
+                    event = await asyncio.wait_for(self.queue.get(), timeout)
+            handled = 0
+            while event is not None:
+                self._handle(replica, event)
+                handled += 1
+                if handled >= MAX_EVENTS_PER_TURN or self.queue.empty():
+                    break
+                event = self.queue.get_nowait()
+            now = time.monotonic()
+            deadline = replica.next_deadline()
+            if deadline is not None and now >= deadline:
+                self._apply(replica.on_timer(now))
+            self._publish(replica)
+            if handled >= MAX_EVENTS_PER_TURN:
+                await asyncio.sleep(0)  # let the network and RPC breathe
+
+    def _handle(self, replica: Replica, event: tuple[Any, ...]) -> None:
         kind = event[0]
-        if kind == "pending":
-            self._pending_signalled = False
+        now = time.monotonic()
+        if kind == "message":
+            self._apply(replica.on_message(event[2], now))
+        elif kind == "pending":
+            hashes, self._pending_hashes = self._pending_hashes, []
+            if self._removed_hashes:
+                removed, self._removed_hashes = self._removed_hashes, []
+                self._apply(replica.on_transactions_removed(removed, now))
+            self._apply(replica.on_transactions_pending(hashes, now))
         elif kind == "synced":
             blocks, future = event[1], event[2]
             try:
-                result = self._commit_synced(blocks)
+                applied = self._commit_synced(replica, blocks)
             except InvalidBlock as exc:
                 if not future.done():
                     future.set_exception(exc)
             else:
                 if not future.done():
-                    future.set_result(result)
+                    future.set_result(applied)
 
-    def _commit_synced(self, blocks: list[tuple[Block, CommitCertificate]]) -> int:
+    def _commit_synced(
+        self, replica: Replica, blocks: list[tuple[Block, CommitCertificate]]
+    ) -> int:
         chain = self.node.chain
         applied = 0
         for block, certificate in blocks:
@@ -77,12 +193,57 @@ class ConsensusDriver:
                 break
             chain.commit(block, certificate)
             applied += 1
+            self._apply(replica.on_block_synced(block, certificate, time.monotonic()))
         return applied
 
+    def _apply(self, effects: list[Effect]) -> None:
+        node = self.node
+        for effect in effects:
+            if isinstance(effect, Persist):
+                # Durable before the votes it records are revealed by the next sends.
+                node.chain.store.write({PERSISTED_STATE_KEY: effect.state.encode()}, sync=True)
+            elif isinstance(effect, Broadcast):
+                node.peers.broadcast(["c", encode_message(effect.message)])
+            elif isinstance(effect, Send):
+                node.peers.send(effect.to, ["c", encode_message(effect.message)])
+            elif isinstance(effect, Commit):
+                if effect.block.height == node.chain.height + 1:
+                    node.chain.commit(effect.block, effect.certificate)
+            elif isinstance(effect, CatchUp):
+                node.sync.catch_up(effect.peer, effect.from_height)
+            elif isinstance(effect, ForwardTransactions):
+                raws = [
+                    stx.encoded
+                    for stx in (node.mempool.get(h) for h in effect.tx_hashes)
+                    if stx is not None
+                ]
+                if raws:
+                    node.peers.send(effect.to, ["txs", raws])
+            elif isinstance(effect, ReportEvidence):
+                self._store_evidence(effect)
 
-def now() -> float:
-    """The driver's clock for the replica: monotonic seconds."""
-    return time.monotonic()
+    def _store_evidence(self, effect: ReportEvidence) -> None:
+        evidence = effect.evidence
+        self.evidence += 1
+        record = codec.encode(
+            [
+                evidence.kind,
+                evidence.validator,
+                evidence.height,
+                evidence.view,
+                evidence.first.to_list(),
+                evidence.second.to_list(),
+            ]
+        )
+        key = EVIDENCE_PREFIX + evidence.height.to_bytes(8, "big") + evidence.validator
+        self.node.chain.store.write({key + evidence.kind.encode(): record}, sync=True)
+        log("evidence", kind=evidence.kind, validator=evidence.validator, height=evidence.height)
 
-
-_ = contextlib
+    def _publish(self, replica: Replica) -> None:
+        node = self.node
+        changes = replica.metrics.get("view_changes", 0)
+        if changes > self._view_changes_seen:
+            node.metrics.view_changes.inc(changes - self._view_changes_seen)
+            self._view_changes_seen = changes
+        node.view = replica.view
+        node.primary = replica.primary()

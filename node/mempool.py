@@ -74,6 +74,15 @@ class Mempool:
         self._bytes += len(stx.encoded)
         return ACCEPTED
 
+    def is_ready(self, stx: SignedTransaction, next_nonce: int) -> bool:
+        """True when the tx could go into the next block: its nonce is the sender's next
+        or directly follows another pending tx (a gapped tx waits silently)."""
+        nonce = stx.tx.nonce
+        if nonce == next_nonce:
+            return True
+        pending = self._by_sender.get(stx.tx.sender)
+        return pending is not None and nonce - 1 in pending
+
     def get(self, tx_hash: bytes) -> SignedTransaction | None:
         return self._by_hash.get(tx_hash)
 
@@ -110,10 +119,10 @@ class Mempool:
 
     def recheck(
         self, committed: Iterable[SignedTransaction], next_nonce: Callable[[bytes], int]
-    ) -> int:
+    ) -> list[bytes]:
         """After a commit: drop the block's transactions and every stale nonce of its
-        senders. Returns how many pending transactions were dropped."""
-        before = len(self._by_hash)
+        senders. Returns the hashes of pending transactions dropped as stale."""
+        dropped: list[bytes] = []
         senders: dict[bytes, None] = {}
         hashes = []
         for stx in committed:
@@ -127,11 +136,13 @@ class Mempool:
             floor = next_nonce(sender)
             stale = [tx_hash for nonce, tx_hash in pending.items() if nonce < floor]
             self.remove(stale)
-        return before - len(self._by_hash)
+            dropped.extend(stale)
+        return dropped
 
 
 class VerifiedCache:
-    """Hashes whose signatures this node already checked (bounded, oldest evicted)."""
+    """Signatures this node already checked, by `SignedTransaction.verification_key`
+    (tx hash + signature), bounded with the oldest evicted."""
 
     def __init__(self, capacity: int = 500_000) -> None:
         self.capacity = capacity

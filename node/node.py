@@ -197,11 +197,12 @@ class Node:
             else:
                 seen.add(tx_hash)
                 candidates.append((index, stx))
-        to_check = [(i, stx) for i, stx in candidates if stx.hash not in self.verified]
+        to_check = [(i, stx) for i, stx in candidates if stx.verification_key not in self.verified]
         results = await self._verify([stx.signature_check() for _, stx in to_check])
         self.metrics.signatures_verified.inc(len(to_check))
         bad = {i for (i, _), ok in zip(to_check, results, strict=True) if not ok}
         accepted: list[bytes] = []
+        accepted_hashes: list[bytes] = []
         now = time.monotonic()
         for index, stx in candidates:
             tx_hash = stx.hash
@@ -210,10 +211,15 @@ class Node:
                     tx_hash, False, "bad_signature", "signature does not match the sender"
                 )
                 continue
-            self.verified.add(tx_hash)
-            code = self.mempool.add(stx, self.chain.next_nonce(stx.tx.sender))
+            self.verified.add(stx.verification_key)
+            next_nonce = self.chain.next_nonce(stx.tx.sender)
+            code = self.mempool.add(stx, next_nonce)
             if code == pool.ACCEPTED:
                 accepted.append(stx.encoded)
+                if self.mempool.is_ready(stx, next_nonce):
+                    # only these count for consensus' censorship timer: a tx behind a
+                    # nonce gap is not the primary's fault
+                    accepted_hashes.append(tx_hash)
                 if len(self._first_seen) < FIRST_SEEN_LIMIT:
                     self._first_seen[tx_hash] = now
                 answers[index] = Admission(tx_hash, True, code)
@@ -229,8 +235,8 @@ class Node:
                 self.metrics.txs_refused.labels(answer.code).inc()
         self.metrics.mempool_size.set(len(self.mempool))
         self.metrics.mempool_bytes.set(self.mempool.size_bytes)
-        if accepted:
-            self.consensus.transactions_pending()
+        if accepted_hashes:
+            self.consensus.transactions_pending(accepted_hashes)
         return final, accepted
 
     async def _verify(self, checks: list[SignatureCheck]) -> list[bool]:
@@ -253,8 +259,9 @@ class Node:
         """Runs inside Chain.commit, after the batch is durable."""
         block = committed.block
         now = time.monotonic()
-        self.mempool.recheck(block.transactions, self.chain.next_nonce)
-        self.verified.discard(stx.hash for stx in block.transactions)
+        stale = self.mempool.recheck(block.transactions, self.chain.next_nonce)
+        self.consensus.transactions_removed(stale)
+        self.verified.discard(stx.verification_key for stx in block.transactions)
         for stx in block.transactions:
             first = self._first_seen.pop(stx.hash, None)
             if first is not None:

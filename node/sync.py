@@ -45,6 +45,7 @@ class BlockSync:
         self._pending: tuple[bytes, int, asyncio.Future[list[Any]]] | None = None
         self._behind_since: float | None = None
         self.failures = 0
+        self._forced = False
 
     # -- inputs from the peer network ----------------------------------------------------------
 
@@ -52,6 +53,13 @@ class BlockSync:
         self.peer_heights[peer] = height
         if height > self.node.chain.height:
             self._wake.set()
+
+    def catch_up(self, peer: bytes, from_height: int) -> None:
+        """Consensus says we are behind and `peer` is ahead: sync now, without grace."""
+        known = self.peer_heights.get(peer, 0)
+        self.peer_heights[peer] = max(known, from_height)
+        self._forced = True
+        self._wake.set()
 
     def on_frame(self, link: Link, frame: list[Any]) -> None:
         if frame[0] == "get_blocks" and len(frame) == 3:
@@ -93,7 +101,8 @@ class BlockSync:
         now = time.monotonic()
         if self._behind_since is None:
             self._behind_since = now
-        if best[0] >= ours + 2 or now - self._behind_since >= LAG_GRACE:
+        if self._forced or best[0] >= ours + 2 or now - self._behind_since >= LAG_GRACE:
+            self._forced = False
             return best[1], best[0]
         return None
 

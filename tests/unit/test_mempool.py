@@ -78,7 +78,7 @@ def test_recheck_drops_committed_and_stale() -> None:
     mempool.add(tx(BOB, 0), 0)
     # block committed alice 0 and a different tx with alice's nonce 1
     dropped = mempool.recheck([txs[0], other], {ALICE.public_key: 2}.__getitem__)
-    assert dropped == 2
+    assert dropped == [txs[1].hash]
     assert txs[2].hash in mempool and txs[1].hash not in mempool and len(mempool) == 3
     assert mempool.size_bytes == sum(len(s.encoded) for s in (txs[2], txs[3], tx(BOB, 0)))
 
@@ -90,3 +90,15 @@ def test_verified_cache_is_bounded() -> None:
     assert b"a" not in cache and b"c" in cache and len(cache) == 2
     cache.discard([b"c"])
     assert b"c" not in cache
+
+
+def test_ready_means_next_nonce_or_right_after_a_pending_one() -> None:
+    mempool = pool()
+    first, third = tx(ALICE, 0), tx(ALICE, 2)
+    mempool.add(first, 0)
+    mempool.add(third, 0)
+    assert mempool.is_ready(first, 0)
+    assert not mempool.is_ready(third, 0)
+    second = tx(ALICE, 1)
+    mempool.add(second, 0)
+    assert mempool.is_ready(second, 0)
