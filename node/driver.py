@@ -69,17 +69,22 @@ class NodeConsensusApp:
         # The replica's timestamp comes from its monotonic clock; a block carries wall time.
         node = self.node
         limits = node.config.block
+        started = time.perf_counter()
         txs = node.mempool.reap(limits.max_txs, limits.max_bytes, node.chain.next_nonce)
         block = node.chain.propose(node.node_id, wall_ms(), txs)
-        log("block_proposed", height=height, view=view, txs=len(txs))
+        elapsed_ms = int((time.perf_counter() - started) * 1000)
+        log("block_proposed", height=height, view=view, txs=len(txs), ms=elapsed_ms)
         return block
 
     def validate(self, block: Block) -> str | None:
+        started = time.perf_counter()
         try:
             self.node.chain.check(block, wall_ms())
         except InvalidBlock as exc:
             log("block_refused", height=block.height, code=exc.code, reason=exc.message)
             return exc.code
+        elapsed_ms = int((time.perf_counter() - started) * 1000)
+        log("block_checked", height=block.height, txs=len(block.transactions), ms=elapsed_ms)
         return None
 
 
@@ -96,6 +101,8 @@ class ConsensusDriver:
     # -- inputs (called from other tasks; they only enqueue) -------------------------------------
 
     def transactions_pending(self, tx_hashes: Sequence[bytes]) -> None:
+        if not tx_hashes:
+            return
         if not self._pending_hashes:
             self.queue.put_nowait(("pending",))
         self._pending_hashes.extend(tx_hashes)

@@ -261,6 +261,12 @@ class Node:
         now = time.monotonic()
         stale = self.mempool.recheck(block.transactions, self.chain.next_nonce)
         self.consensus.transactions_removed(stale)
+        if len(self.mempool):
+            # What the next block would take is ready now, including txs that waited
+            # behind a nonce gap at admission: tell consensus so none is stranded.
+            limits = self.config.block
+            ready = self.mempool.reap(limits.max_txs, limits.max_bytes, self.chain.next_nonce)
+            self.consensus.transactions_pending([stx.hash for stx in ready])
         self.verified.discard(stx.verification_key for stx in block.transactions)
         for stx in block.transactions:
             first = self._first_seen.pop(stx.hash, None)
