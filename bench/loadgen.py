@@ -36,7 +36,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -309,7 +308,10 @@ async def run(args: argparse.Namespace) -> None:
             submit_end = time.monotonic()
             await watch
             wall = time.monotonic() - start
-            cpu = [(proc_cpu_seconds(p.pid) - c) / wall for p, c in zip(processes, cpu_start)]
+            cpu = [
+                (proc_cpu_seconds(p.pid) - c) / wall
+                for p, c in zip(processes, cpu_start, strict=True)
+            ]
             rss = [proc_peak_rss_mb(p.pid) for p in processes]
     finally:
         for process in processes:
@@ -337,11 +339,10 @@ async def run(args: argparse.Namespace) -> None:
         f"latency_s p50={percentile(stats.latencies, 0.5):.3f} "
         f"p99={percentile(stats.latencies, 0.99):.3f} max={max(stats.latencies, default=0):.3f}"
     )
-    for node, share, peak in zip(nodes, cpu, rss):
+    for node, share, peak in zip(nodes, cpu, rss, strict=True):
         print(f"node={node.name} cpu={share * 100:.0f}% peak_rss_mb={peak:.0f}")
-    print(
-        f"verify_budget_fraction={committed_rate * args.validators / two:.2f} (tx/s x nodes / 2-thread verify rate)"
-    )
+    fraction = committed_rate * args.validators / two
+    print(f"verify_budget_fraction={fraction:.2f} (committed tx/s x nodes / 2-thread verify rate)")
     if args.keep:
         print(f"homes and logs kept in {workdir}")
     else:
