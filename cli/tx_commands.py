@@ -168,6 +168,35 @@ def submit_and_report(client: NodeClient, stx: SignedTransaction, wait: float, o
         raise CliError(f"transaction rejected: {receipt['message']} ({receipt['code']})")
 
 
+# Event attributes that name accounts: shown as addresses to people (JSON keeps {"hex"}).
+ACCOUNT_ATTRIBUTES = frozenset(
+    {
+        "from",
+        "to",
+        "issuer",
+        "seller",
+        "buyer",
+        "platform",
+        "account",
+        "member",
+        "owner",
+        "arbiter",
+        "sender",
+        "recipient",
+        "merchant",
+        "payer",
+    }
+)
+
+
+def human_value(name: str, value: Any) -> str:
+    if name in ACCOUNT_ATTRIBUTES and isinstance(value, dict) and set(value) == {"hex"}:
+        raw = bytes.fromhex(value["hex"])
+        if len(raw) == 32:
+            return address_to_text(raw)
+    return compact(value)
+
+
 def human_admission(admission: Any) -> list[str]:
     return [f"submitted {admission['hash']} ({admission['code']})"]
 
@@ -181,7 +210,9 @@ def human_outcome(outcome: Any) -> list[str]:
         if not receipt["ok"]:
             lines.append(f"  {receipt['code']}: {receipt['message']}")
         for event in receipt["events"]:
-            attributes = ", ".join(f"{k}={compact(v)}" for k, v in event["attributes"].items())
+            attributes = ", ".join(
+                f"{k}={human_value(k, v)}" for k, v in event["attributes"].items()
+            )
             lines.append(f"  event {event['name']}: {attributes}")
     elif status == "pending":
         lines.append("  still waiting in the mempool")

@@ -16,6 +16,7 @@ the cursor keeps moving.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
@@ -31,6 +32,7 @@ from node.rpc.errors import bad_request
 from node.rpc.openapi import query_param, stream_operation
 from node.rpc.params import parse_address
 from node.rpc.render import event_json, receipt_json
+from node.service import NodeService
 
 KEEPALIVE_SECONDS = 15.0
 CURSOR_PATTERN = re.compile(r"(0|[1-9][0-9]{0,18})(?:/(0|[1-9][0-9]{0,6}))?")
@@ -131,8 +133,22 @@ async def get_events(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
+    # A client that goes away resumes later with its last cursor; nothing to clean up.
+    with contextlib.suppress(ConnectionResetError):
+        await _stream(request, response, service, height, index, account)
+    return response
+
+
+async def _stream(
+    request: web.Request,
+    response: web.StreamResponse,
+    service: NodeService,
+    height: int,
+    index: int,
+    account: bytes | None,
+) -> None:
     store = service.store
-    while True:
+    while request.transport is not None and not request.transport.is_closing():
         sent = False
         while height <= service.head().height:
             block = read_block(store, height)

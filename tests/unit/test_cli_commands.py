@@ -59,6 +59,7 @@ def test_transfer_by_name_then_wait_and_query(server: ThreadedServer, keys_dir: 
     assert outcome.exit_code == 0, outcome.output
     assert "committed" in outcome.output and "coin.transfer" in outcome.output
     bob = server.node.accounts.bob.public_key
+    assert f"to={address_to_text(bob)}" in outcome.output
     assert dict(balances_of(server.node.store, bob))["IDRA"] == 5_040
     account = run(["query", "account", "alice", *common])
     assert "IDRA" in account.output and "999960" in account.output and "nonce 1" in account.output

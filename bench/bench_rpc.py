@@ -1,0 +1,185 @@
+"""RPC edge benchmark: how many transactions per second the HTTP layer admits.
+
+The server (a separate process, so client and server each get a core) runs
+`node.rpc.app.build_rpc_app` over a stub NodeService whose `submit` verifies each
+signature and appends to a list - the RPC's own cost plus one Ed25519 check,
+without consensus. The client pre-signs transfers, then submits them
+- one per POST /v1/txs (JSON hex), with C concurrent connections, and
+- in POST /v1/txs/batch requests of B transactions,
+and prints admitted transactions per second for each, plus the machine's
+single-thread Ed25519 verification rate for scale.
+
+Run from the repository root:  python bench/bench_rpc.py [--txs N] [--concurrency C] [--batch B]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiohttp  # noqa: E402
+from aiohttp import web  # noqa: E402
+
+from ledger.chainstore import Head  # noqa: E402
+from ledger.execution import Application  # noqa: E402
+from ledger.keys import PrivateKey  # noqa: E402
+from ledger.kv import MemoryStore  # noqa: E402
+from ledger.tx import SignedTransaction, Transaction  # noqa: E402
+from node.rpc.app import build_rpc_app  # noqa: E402
+from node.service import Admission, NodeStatus  # noqa: E402
+
+CHAIN_ID = "bench"
+
+
+class StubService:
+    """Admits every correctly signed transaction; nothing is ever committed."""
+
+    chain_id = CHAIN_ID
+    node_id = bytes(32)
+    app = Application({})
+
+    def __init__(self) -> None:
+        self._store = MemoryStore()
+        self.admitted = 0
+
+    @property
+    def store(self) -> MemoryStore:
+        return self._store
+
+    def head(self) -> Head:
+        return Head(0, bytes(32), bytes(32))
+
+    def status(self) -> NodeStatus:
+        return NodeStatus(CHAIN_ID, bytes(32), 0, bytes(32), bytes(32), 0, None, (), 0, False, 0)
+
+    async def submit(self, raw_transactions: list[bytes]) -> list[Admission]:
+        results = []
+        for raw in raw_transactions:
+            stx = SignedTransaction.decode(raw)
+            ok = stx.verify_signature()
+            self.admitted += ok
+            results.append(Admission(stx.hash, ok, "accepted" if ok else "bad_signature"))
+        return results
+
+    def is_pending(self, tx_hash: bytes) -> bool:
+        return False
+
+    async def wait_for_height(self, height: int, timeout: float) -> int:
+        return 0
+
+    def mempool_full(self) -> bool:
+        return False
+
+
+def serve(port: int) -> None:
+    web.run_app(
+        build_rpc_app(StubService()), host="127.0.0.1", port=port, print=None, access_log=None
+    )
+
+
+def signed_transfers(count: int) -> list[str]:
+    senders = [PrivateKey.from_seed(bytes([i + 1]) * 32) for i in range(64)]
+    target = PrivateKey.from_seed(bytes([250]) * 32).public_key
+    txs = []
+    for index in range(count):
+        key = senders[index % len(senders)]
+        tx = Transaction(
+            CHAIN_ID,
+            key.public_key,
+            index // len(senders),
+            "coin.transfer",
+            ("IDRA", target, 1 + index),
+        )
+        txs.append(tx.sign(key).encode().hex())
+    return txs
+
+
+async def run_single(url: str, txs: list[str], concurrency: int) -> float:
+    queue = iter(txs)
+    async with aiohttp.ClientSession() as session:
+
+        async def worker() -> None:
+            for item in queue:
+                async with session.post(url + "/v1/txs", json={"tx": item}) as response:
+                    if response.status != 202:
+                        raise RuntimeError(f"submit answered {response.status}")
+                    await response.read()
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return len(txs) / (time.perf_counter() - start)
+
+
+async def run_batches(url: str, txs: list[str], batch: int, concurrency: int) -> float:
+    batches = iter([txs[i : i + batch] for i in range(0, len(txs), batch)])
+    async with aiohttp.ClientSession() as session:
+
+        async def worker() -> None:
+            for chunk in batches:
+                async with session.post(url + "/v1/txs/batch", json={"txs": chunk}) as response:
+                    body: Any = await response.json()
+                    if response.status != 200 or not all(r["accepted"] for r in body["results"]):
+                        raise RuntimeError(f"batch answered {response.status}")
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return len(txs) / (time.perf_counter() - start)
+
+
+def verify_rate(txs: list[str]) -> float:
+    decoded = [SignedTransaction.decode(bytes.fromhex(item)) for item in txs[:5000]]
+    start = time.perf_counter()
+    for stx in decoded:
+        stx.verify_signature()
+    return len(decoded) / (time.perf_counter() - start)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--txs", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    options = parser.parse_args()
+    if options.serve:
+        serve(options.serve)
+        return
+    port = free_port()
+    server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        txs = signed_transfers(options.txs)
+        print(f"Ed25519 verify, 1 thread:         {verify_rate(txs):>9,.0f} /s")
+        single = asyncio.run(run_single(url, txs, options.concurrency))
+        print(
+            f"POST /v1/txs, one tx per request: {single:>9,.0f} tx/s  ({options.concurrency} conns)"
+        )
+        batched = asyncio.run(run_batches(url, txs, options.batch, 2))
+        print(f"POST /v1/txs/batch of {options.batch}:       {batched:>9,.0f} tx/s  (2 conns)")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
