@@ -179,3 +179,26 @@ async def test_openapi_is_served() -> None:
         response = await client.get("/openapi.json")
         assert response.status == 200
         assert "/v1/txs/{hash}" in (await response.json())["paths"]
+
+
+def test_every_openapi_reference_resolves() -> None:
+    from node.rpc.app import default_route_groups, openapi_document
+
+    document = openapi_document(default_route_groups())
+    schemas = document["components"]["schemas"]
+    references: list[str] = []
+
+    def collect(value: object) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key == "$ref" and isinstance(item, str):
+                    references.append(item)
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    collect(document)
+    assert references
+    missing = [r for r in references if r.removeprefix("#/components/schemas/") not in schemas]
+    assert missing == []
