@@ -1,0 +1,369 @@
+"""Generate the protocol test vectors in this directory (JSON, one file per topic).
+
+Run from the repository root:  python tests/vectors/generate.py
+`test_protocol_vectors.py` recomputes every vector and compares, so any change to the
+encoding, hashing or signing rules shows up as a failing test (and, if the change
+is intended, as a diff of these files).
+
+Values are written in a typed JSON form so no information is lost:
+{"int": "<decimal>"}, {"bytes": "<hex>"}, {"str": "..."}, {"bool": true|false},
+null, and {"list": [...]}.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from ledger import codec  # noqa: E402
+from ledger.block import (  # noqa: E402
+    Block,
+    BlockHeader,
+    CommitCertificate,
+    commit_vote_digest,
+    sign_commit_vote,
+    validator_set_hash,
+)
+from ledger.execution import (  # noqa: E402
+    end_block_receipt,
+    next_state_root,
+    receipts_root,
+)
+from ledger.hashing import (  # noqa: E402
+    BLOCK,
+    COMMIT_VOTE,
+    STATE,
+    TX,
+    WRITE_SET,
+    ZERO_HASH,
+    tagged_hash,
+)
+from ledger.keys import PrivateKey, address_to_text, signing_message  # noqa: E402
+from ledger.merkle import merkle_proof, merkle_root  # noqa: E402
+from ledger.receipt import Event, Receipt  # noqa: E402
+from ledger.tx import Transaction  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+CHAIN_ID = "pasar-vectors"
+
+
+def typed(value: Any) -> Any:
+    """A canonical value in typed JSON form."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return {"bool": value}
+    if isinstance(value, int):
+        return {"int": str(value)}
+    if isinstance(value, bytes):
+        return {"bytes": value.hex()}
+    if isinstance(value, str):
+        return {"str": value}
+    if isinstance(value, list | tuple):
+        return {"list": [typed(item) for item in value]}
+    raise TypeError(f"no typed JSON form for {type(value).__name__}")
+
+
+def untyped(value: Any) -> Any:
+    """The inverse of `typed`."""
+    if value is None:
+        return None
+    ((kind, payload),) = value.items()
+    if kind == "bool":
+        return bool(payload)
+    if kind == "int":
+        return int(payload)
+    if kind == "bytes":
+        return bytes.fromhex(payload)
+    if kind == "str":
+        return str(payload)
+    if kind == "list":
+        return [untyped(item) for item in payload]
+    raise ValueError(f"unknown typed JSON kind {kind!r}")
+
+
+def seed(n: int) -> bytes:
+    return bytes([n]) * 32
+
+
+def key(n: int) -> PrivateKey:
+    return PrivateKey.from_seed(seed(n))
+
+
+def codec_vectors() -> dict[str, Any]:
+    values: list[Any] = [
+        0,
+        1,
+        127,
+        128,
+        255,
+        256,
+        65_535,
+        65_536,
+        2**32 - 1,
+        2**32,
+        2**64 - 1,
+        -1,
+        -32,
+        -33,
+        -128,
+        -129,
+        -(2**15),
+        -(2**15) - 1,
+        -(2**31) - 1,
+        -(2**63),
+        True,
+        False,
+        None,
+        b"",
+        b"\x00\x01\xff",
+        b"x" * 256,
+        "",
+        "pasar",
+        "harga Rp 10.000 ✓",
+        "s" * 32,
+        [],
+        [1, [b"\x02", ["three"]], None],
+        list(range(16)),
+    ]
+    rejected = [
+        ("cc05", "uint8 for a value that fits a positive fixint"),
+        ("d0ff", "int8 for -1, which is a negative fixint"),
+        ("cd00ff", "uint16 for a value that fits uint8"),
+        ("d903616263", "str8 for a string that fits fixstr"),
+        ("c500017a", "bin16 for bytes that fit bin8"),
+        ("dc000101", "array16 for an array that fits fixarray"),
+        ("cb3ff8000000000000", "float64"),
+        ("ca3fc00000", "float32"),
+        ("81a16101", "map"),
+        ("80", "empty map"),
+        ("d40100", "extension type"),
+        ("0100", "trailing byte"),
+        ("92a161", "truncated array"),
+        ("a2fffe", "str that is not UTF-8"),
+        ("", "empty input"),
+    ]
+    return {
+        "description": "Canonical msgpack: each value has exactly one accepted encoding.",
+        "canonical": [
+            {"value": typed(value), "hex": codec.encode(value).hex()} for value in values
+        ],
+        "rejected": [{"hex": data, "why": why} for data, why in rejected],
+    }
+
+
+def hashing_vectors() -> dict[str, Any]:
+    cases = [(TX, b""), (BLOCK, b"abc"), (b"pasar/merkle/leaf", bytes(range(40)))]
+    return {
+        "description": "tagged_hash(tag, data) = sha256(len(tag) as one byte || tag || data)",
+        "cases": [
+            {"tag": tag.decode(), "data": data.hex(), "hash": tagged_hash(tag, data).hex()}
+            for tag, data in cases
+        ],
+    }
+
+
+def key_vectors() -> dict[str, Any]:
+    digest = tagged_hash(TX, b"any digest")
+    entries = []
+    for n in (1, 2, 3, 0x42):
+        private = key(n)
+        entries.append(
+            {
+                "seed": seed(n).hex(),
+                "public_key": private.public_key.hex(),
+                "address": address_to_text(private.public_key),
+                "sign": {
+                    "domain": TX.decode(),
+                    "chain_id": CHAIN_ID,
+                    "digest": digest.hex(),
+                    "message": signing_message(TX, CHAIN_ID, digest).hex(),
+                    "signature": private.sign(TX, CHAIN_ID, digest).hex(),
+                },
+            }
+        )
+    return {
+        "description": "Ed25519 seeds, public keys, address text and domain-bound signatures.",
+        "keys": entries,
+    }
+
+
+def sample_transactions() -> list[Transaction]:
+    alice, bob = key(1).public_key, key(2).public_key
+    return [
+        Transaction(CHAIN_ID, alice, 0, "coin.transfer", ("IDR", bob, 12_500), 0),
+        Transaction(
+            CHAIN_ID, alice, 1, "coin.transfer", ("IDR", bob, 2**40, "order #7"), 1_700_000_060_000
+        ),
+        Transaction(CHAIN_ID, bob, 0, "coin.create", ("GOLD", "Gold grams", 3, 10**9), 0),
+    ]
+
+
+def transaction_vectors() -> dict[str, Any]:
+    signers = {key(1).public_key: key(1), key(2).public_key: key(2)}
+    entries = []
+    for tx in sample_transactions():
+        stx = tx.sign(signers[tx.sender])
+        entries.append(
+            {
+                "fields": typed(tx.to_list()),
+                "unsigned_hex": tx.encode().hex(),
+                "tx_hash": tx.hash.hex(),
+                "signing_message": signing_message(TX, tx.chain_id, tx.hash).hex(),
+                "signer_seed": signers[tx.sender].seed.hex(),
+                "signature": stx.signature.hex(),
+                "signed_hex": stx.encode().hex(),
+            }
+        )
+    return {
+        "description": "Transactions: canonical bytes, tx hash, signing message, signature.",
+        "transactions": entries,
+    }
+
+
+def merkle_vectors() -> dict[str, Any]:
+    trees = []
+    for count in (0, 1, 2, 3, 5, 8):
+        leaves = [f"leaf {i}".encode() for i in range(count)]
+        trees.append(
+            {
+                "leaves": [leaf.hex() for leaf in leaves],
+                "root": merkle_root(leaves).hex(),
+                "proofs": [
+                    [sibling.hex() for sibling in merkle_proof(leaves, index)]
+                    for index in range(count)
+                ],
+            }
+        )
+    return {
+        "description": "Merkle roots (RFC 6962 shape, pasar tags) and inclusion proofs.",
+        "trees": trees,
+    }
+
+
+VALIDATORS = [key(0x10 + i) for i in range(4)]
+
+
+class SampleBlock:
+    """A block at height 2 with its receipts, end-of-block events and write-set."""
+
+    def __init__(self) -> None:
+        signers = {key(1).public_key: key(1), key(2).public_key: key(2)}
+        self.transactions = tuple(tx.sign(signers[tx.sender]) for tx in sample_transactions())
+        transfer = Event("coin.transfer", (("symbol", "IDR"), ("amount", 12_500)))
+        self.receipts = [
+            Receipt(self.transactions[0].hash, True, "ok", "", (transfer,)),
+            Receipt(self.transactions[1].hash, False, "insufficient_funds", "balance is 0", ()),
+            Receipt(self.transactions[2].hash, False, "asset_exists", "GOLD exists", ()),
+        ]
+        self.block_events = [Event("escrow.released", (("id", b"\x01" * 32),))]
+        self.write_set: list[tuple[bytes, bytes | None]] = [
+            (b"acct/nonce/" + key(1).public_key, codec.encode(1)),
+            (b"coin/bal/x", None),
+        ]
+        header = BlockHeader(
+            chain_id=CHAIN_ID,
+            height=2,
+            prev_hash=tagged_hash(BLOCK, b"parent"),
+            timestamp_ms=1_700_000_001_000,
+            proposer=VALIDATORS[1].public_key,
+            tx_root=merkle_root([stx.hash for stx in self.transactions]),
+            receipts_root=receipts_root(self.receipts, self.block_events),
+            state_root=next_state_root(ZERO_HASH, self.write_set),
+            validator_set_hash=validator_set_hash([v.public_key for v in VALIDATORS]),
+            last_certificate_hash=ZERO_HASH,
+        )
+        self.block = Block(header, self.transactions, None)
+        votes = {
+            v.public_key: sign_commit_vote(v, CHAIN_ID, 2, 0, self.block.hash)
+            for v in VALIDATORS[:3]
+        }
+        self.certificate = CommitCertificate.build(2, 0, self.block.hash, votes)
+
+
+def block_vectors() -> dict[str, Any]:
+    sample = SampleBlock()
+    block = sample.block
+    write_set_bytes = codec.encode([[k, v] for k, v in sample.write_set])
+    write_set_hash = tagged_hash(WRITE_SET, write_set_bytes)
+    return {
+        "description": "Block header, block, receipts root and state root chaining.",
+        "header": {
+            "fields": typed(block.header.to_list()),
+            "hex": block.header.encode().hex(),
+            "block_hash": block.hash.hex(),
+        },
+        "block_hex": block.encode().hex(),
+        "validators": [v.public_key.hex() for v in VALIDATORS],
+        "validator_set_hash": block.header.validator_set_hash.hex(),
+        "tx_hashes": [stx.hash.hex() for stx in block.transactions],
+        "tx_root": block.header.tx_root.hex(),
+        "receipts": {
+            "receipts_hex": [receipt.encode().hex() for receipt in sample.receipts],
+            "end_block_receipt_hex": end_block_receipt(sample.block_events).encode().hex(),
+            "root": block.header.receipts_root.hex(),
+        },
+        "state": {
+            "prev_state_root": ZERO_HASH.hex(),
+            "write_set": typed([[k, v] for k, v in sample.write_set]),
+            "write_set_hex": write_set_bytes.hex(),
+            "write_set_hash": write_set_hash.hex(),
+            "state_root": tagged_hash(STATE, ZERO_HASH + write_set_hash).hex(),
+        },
+    }
+
+
+def certificate_vectors() -> dict[str, Any]:
+    sample = SampleBlock()
+    block, certificate = sample.block, sample.certificate
+    digest = commit_vote_digest(certificate.height, certificate.view, certificate.block_hash)
+    return {
+        "description": "Commit votes and a 3-of-4 commit certificate for the block vector.",
+        "chain_id": CHAIN_ID,
+        "validator_seeds": [v.seed.hex() for v in VALIDATORS],
+        "height": certificate.height,
+        "view": certificate.view,
+        "block_hash": block.hash.hex(),
+        "vote_digest": digest.hex(),
+        "vote_signing_message": signing_message(COMMIT_VOTE, CHAIN_ID, digest).hex(),
+        "signatures": [
+            {"validator": validator.hex(), "signature": signature.hex()}
+            for validator, signature in certificate.signatures
+        ],
+        "certificate_hex": certificate.encode().hex(),
+        "certificate_hash": certificate.hash.hex(),
+        "block_with_certificate_hex": Block(block.header, block.transactions, certificate)
+        .encode()
+        .hex(),
+    }
+
+
+def build_vectors() -> dict[str, dict[str, Any]]:
+    """Every vector file's content, by file name."""
+    return {
+        "codec.json": codec_vectors(),
+        "hashing.json": hashing_vectors(),
+        "keys.json": key_vectors(),
+        "transactions.json": transaction_vectors(),
+        "merkle.json": merkle_vectors(),
+        "blocks.json": block_vectors(),
+        "certificates.json": certificate_vectors(),
+    }
+
+
+def render(content: dict[str, Any]) -> str:
+    return json.dumps(content, indent=1, ensure_ascii=False) + "\n"
+
+
+def main() -> None:
+    for name, content in build_vectors().items():
+        (HERE / name).write_text(render(content), encoding="utf-8")
+        print(f"wrote tests/vectors/{name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""The protocol test vectors: regenerate them, and re-derive them from first principles.
+
+The first test fails whenever the encoding, hashing or signing changes (rerun
+`python tests/vectors/generate.py` only if the change is intended: it is a hard
+fork). The others recompute each vector with hashlib, PyNaCl and the rules of
+docs/protocol.md, the way a client in another language would.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import nacl.signing
+import pytest
+
+from ledger import codec
+from ledger.block import Block, CommitCertificate
+from ledger.errors import CodecError
+from ledger.merkle import verify_proof
+from ledger.tx import SignedTransaction
+from tests.vectors.generate import build_vectors, render, untyped
+
+HERE = Path(__file__).resolve().parent
+
+
+def load(name: str) -> Any:
+    return json.loads((HERE / name).read_text(encoding="utf-8"))
+
+
+def tagged(tag: bytes, data: bytes) -> bytes:
+    return hashlib.sha256(bytes([len(tag)]) + tag + data).digest()
+
+
+def message(domain: bytes, chain_id: str, digest: bytes) -> bytes:
+    chain = chain_id.encode()
+    return bytes([len(domain)]) + domain + bytes([len(chain)]) + chain + digest
+
+
+@pytest.mark.parametrize("name", sorted(build_vectors()))
+def test_stored_vectors_match_the_code(name: str) -> None:
+    assert (HERE / name).read_text(encoding="utf-8") == render(build_vectors()[name])
+
+
+def test_codec_vectors() -> None:
+    vectors = load("codec.json")
+    for case in vectors["canonical"]:
+        value, data = untyped(case["value"]), bytes.fromhex(case["hex"])
+        assert codec.encode(value) == data
+        assert codec.decode(data) == value
+    for case in vectors["rejected"]:
+        with pytest.raises(CodecError):
+            codec.decode(bytes.fromhex(case["hex"]))
+
+
+def test_hashing_vectors() -> None:
+    for case in load("hashing.json")["cases"]:
+        digest = tagged(case["tag"].encode(), bytes.fromhex(case["data"]))
+        assert digest.hex() == case["hash"]
+
+
+def address(public_key: bytes) -> str:
+    checksum = tagged(b"pasar/address", public_key)[:4]
+    return "pasar1" + base64.b32encode(public_key + checksum).decode().rstrip("=").lower()
+
+
+def test_key_vectors() -> None:
+    for entry in load("keys.json")["keys"]:
+        signing_key = nacl.signing.SigningKey(bytes.fromhex(entry["seed"]))
+        public = bytes(signing_key.verify_key)
+        assert public.hex() == entry["public_key"]
+        assert address(public) == entry["address"]
+        sign = entry["sign"]
+        expected = message(sign["domain"].encode(), sign["chain_id"], bytes.fromhex(sign["digest"]))
+        assert expected.hex() == sign["message"]
+        signature = bytes.fromhex(sign["signature"])
+        signing_key.verify_key.verify(expected, signature)  # raises if it does not verify
+        assert signing_key.sign(expected).signature == signature  # Ed25519 is deterministic
+
+
+def test_transaction_vectors() -> None:
+    for entry in load("transactions.json")["transactions"]:
+        fields = untyped(entry["fields"])
+        unsigned = codec.encode(fields)
+        assert unsigned.hex() == entry["unsigned_hex"]
+        tx_hash = tagged(b"pasar/tx", unsigned)
+        assert tx_hash.hex() == entry["tx_hash"]
+        signing_message = message(b"pasar/tx", fields[2], tx_hash)
+        assert signing_message.hex() == entry["signing_message"]
+        signature = bytes.fromhex(entry["signature"])
+        nacl.signing.VerifyKey(fields[3]).verify(signing_message, signature)
+        signed_bytes = codec.encode([2, 1, fields, signature])
+        assert signed_bytes.hex() == entry["signed_hex"]
+        stx = SignedTransaction.decode(signed_bytes)
+        assert stx.hash == tx_hash and stx.verify_signature()
+
+
+def merkle_root(leaves: list[bytes]) -> bytes:
+    """RFC 6962 shape, written out independently of ledger.merkle."""
+    if not leaves:
+        return bytes(32)
+    if len(leaves) == 1:
+        return tagged(b"pasar/merkle/leaf", leaves[0])
+    split = 1
+    while split * 2 < len(leaves):
+        split *= 2
+    return tagged(b"pasar/merkle/node", merkle_root(leaves[:split]) + merkle_root(leaves[split:]))
+
+
+def test_merkle_vectors() -> None:
+    for tree in load("merkle.json")["trees"]:
+        leaves = [bytes.fromhex(leaf) for leaf in tree["leaves"]]
+        root = bytes.fromhex(tree["root"])
+        assert merkle_root(leaves) == root
+        for index, proof in enumerate(tree["proofs"]):
+            siblings = [bytes.fromhex(sibling) for sibling in proof]
+            assert verify_proof(root, leaves[index], index, len(leaves), siblings)
+
+
+def test_block_vectors() -> None:
+    vectors = load("blocks.json")
+    header_bytes = codec.encode(untyped(vectors["header"]["fields"]))
+    assert header_bytes.hex() == vectors["header"]["hex"]
+    assert tagged(b"pasar/block", header_bytes).hex() == vectors["header"]["block_hash"]
+    block = Block.decode(bytes.fromhex(vectors["block_hex"]))
+    assert block.hash.hex() == vectors["header"]["block_hash"]
+    validators = [bytes.fromhex(v) for v in vectors["validators"]]
+    assert (
+        tagged(b"pasar/validators", codec.encode(validators)).hex()
+        == (vectors["validator_set_hash"])
+    )
+    tx_hashes = [bytes.fromhex(h) for h in vectors["tx_hashes"]]
+    assert [stx.hash for stx in block.transactions] == tx_hashes
+    assert merkle_root(tx_hashes).hex() == vectors["tx_root"] == block.header.tx_root.hex()
+    receipts = vectors["receipts"]
+    leaves = [bytes.fromhex(r) for r in receipts["receipts_hex"]]
+    leaves.append(bytes.fromhex(receipts["end_block_receipt_hex"]))
+    assert merkle_root(leaves).hex() == receipts["root"] == block.header.receipts_root.hex()
+    state = vectors["state"]
+    write_set_bytes = codec.encode(untyped(state["write_set"]))
+    assert write_set_bytes.hex() == state["write_set_hex"]
+    write_set_hash = tagged(b"pasar/writeset", write_set_bytes)
+    assert write_set_hash.hex() == state["write_set_hash"]
+    root = tagged(b"pasar/state", bytes.fromhex(state["prev_state_root"]) + write_set_hash)
+    assert root.hex() == state["state_root"] == block.header.state_root.hex()
+
+
+def test_certificate_vectors() -> None:
+    vectors = load("certificates.json")
+    block_hash = bytes.fromhex(vectors["block_hash"])
+    digest = tagged(b"pasar/commit", codec.encode([vectors["height"], vectors["view"], block_hash]))
+    assert digest.hex() == vectors["vote_digest"]
+    vote_message = message(b"pasar/commit", vectors["chain_id"], digest)
+    assert vote_message.hex() == vectors["vote_signing_message"]
+    for item in vectors["signatures"]:
+        verify_key = nacl.signing.VerifyKey(bytes.fromhex(item["validator"]))
+        verify_key.verify(vote_message, bytes.fromhex(item["signature"]))
+    certificate_bytes = bytes.fromhex(vectors["certificate_hex"])
+    assert tagged(b"pasar/certificate", certificate_bytes).hex() == vectors["certificate_hash"]
+    certificate = CommitCertificate.decode(certificate_bytes)
+    validators = [
+        bytes(nacl.signing.SigningKey(bytes.fromhex(seed)).verify_key)
+        for seed in vectors["validator_seeds"]
+    ]
+    assert certificate.verify(vectors["chain_id"], validators)
+    assert not certificate.verify("another-chain", validators)
+    block = Block.decode(bytes.fromhex(vectors["block_with_certificate_hex"]))
+    assert block.last_certificate == certificate and block.hash == block_hash
