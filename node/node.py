@@ -113,6 +113,7 @@ class Node:
         self._runners: list[web.AppRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = False
+        self._refused_reported = 0
         self.ready = False
         self.sync = BlockSync(self)
         self.consensus = ConsensusDriver(self)  # the one owner of the replica
@@ -328,7 +329,10 @@ class Node:
         while True:
             self.peers.broadcast(["height", self.chain.height])
             self.metrics.peers_connected.set(len(self.peers.connected()))
-            self.metrics.peers_refused.inc(0)
+            refused = self.peers.refused - self._refused_reported
+            if refused > 0:
+                self.metrics.peers_refused.inc(refused)
+                self._refused_reported += refused
             await asyncio.sleep(1.0)
 
     # -- lifecycle -------------------------------------------------------------------------------

@@ -117,7 +117,10 @@ def test_kill_non_primary_then_primary_and_restart_both(net: LocalNet) -> None:
     assert "event=caught_up" in net.log_text(primary) + net.log_text(victim)
 
 
-def test_a_node_stopped_for_30_blocks_rejoins_by_block_sync(net: LocalNet) -> None:
+@pytest.mark.parametrize(
+    "blocks", [30, pytest.param(200, marks=pytest.mark.slow, id="200-blocks")], ids=str
+)
+def test_a_stopped_node_rejoins_by_block_sync(net: LocalNet, blocks: int) -> None:
     net.start_all()
     wait_until(lambda: net.status(0)["peers_connected"] == 3, 15, "full mesh")
     push_blocks(net, [0, 1, 2, 3], 1)
@@ -125,11 +128,11 @@ def test_a_node_stopped_for_30_blocks_rejoins_by_block_sync(net: LocalNet) -> No
     lagging = (primary + 2) % 4
     assert net.terminate(lagging) == 0
     others = [i for i in range(4) if i != lagging]
-    push_blocks(net, others, 30)
+    push_blocks(net, others, blocks)
     net.start(lagging)
     net.wait_up(lagging)
     target = net.height(others[0])
-    net.wait_height([lagging], target, timeout=60)
+    net.wait_height([lagging], target, timeout=60 + blocks / 2)
     assert "event=catching_up" in net.log_text(lagging)
     push_blocks(net, others, 2)
     wait_agreement(net, range(4))
