@@ -17,6 +17,15 @@ from cli.common import CliError
 DEFAULT_TIMEOUT = 15.0
 
 
+class NodeReplyError(CliError):
+    """The node answered with an error; `code` and `status` let callers react to it."""
+
+    def __init__(self, message: str, code: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
 class NodeClient:
     def __init__(self, base_url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.base_url = base_url.rstrip("/")
@@ -42,7 +51,7 @@ class NodeClient:
             with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
                 return json.loads(response.read() or b"null")
         except urllib.error.HTTPError as exc:
-            raise CliError(self._error_message(exc)) from exc
+            raise self._reply_error(exc) from exc
         except urllib.error.URLError as exc:
             raise CliError(f"cannot reach node at {self.base_url}: {exc.reason}") from exc
         except TimeoutError as exc:
@@ -53,15 +62,17 @@ class NodeClient:
             raise CliError(f"node at {self.base_url} sent a reply that is not JSON") from exc
 
     @staticmethod
-    def _error_message(exc: urllib.error.HTTPError) -> str:
+    def _reply_error(exc: urllib.error.HTTPError) -> NodeReplyError:
+        code = "http_error"
         try:
             error = json.loads(exc.read())["error"]
-            message = f"{error['message']} ({error['code']}, HTTP {exc.code})"
+            code = str(error["code"])
+            message = f"{error['message']} ({code}, HTTP {exc.code})"
         except (ValueError, KeyError, TypeError):
             message = f"HTTP {exc.code} {exc.reason}"
         if exc.code == 429 and exc.headers.get("Retry-After"):
             message += f"; retry after {exc.headers['Retry-After']} s"
-        return message
+        return NodeReplyError(message, code, exc.code)
 
     def status(self) -> Any:
         return self.request("GET", "/v1/status")

@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import wraps
 from pathlib import Path
 from typing import Any
 
 import click
 
-from cli.client import NodeClient
+from cli.client import NodeClient, NodeReplyError
 from cli.common import (
     CliError,
     Output,
@@ -44,6 +44,7 @@ from node.keyfile import key_file_info
 from node.rpc.values import JsonValueError, args_from_json
 
 MAX_WAIT = 60.0
+MAX_NONCE_STEPS = 64
 
 
 @dataclass(frozen=True)
@@ -149,15 +150,32 @@ def send(options: SendOptions, method: str, args: tuple[Any, ...]) -> None:
         return
     if options.signer is None:  # build() already refused; keeps the type checker informed
         raise CliError("say who sends: --from NAME or --key PATH")
-    stx = tx.sign(load_key(options.signer, options.keys_dir, options.passphrase_file))
+    key = load_key(options.signer, options.keys_dir, options.passphrase_file)
     if options.offline:
+        stx = tx.sign(key)
         output.emit({"signed_tx": stx.encode().hex(), "hash": stx.hash.hex()})
         return
-    submit_and_report(options.client(), stx, options.wait, output)
+    client = options.client()
+    for _ in range(MAX_NONCE_STEPS):
+        stx = tx.sign(key)
+        try:
+            admission = client.submit(stx.encode())
+            break
+        except NodeReplyError as exc:
+            # The committed nonce is taken by a transaction still in the mempool (sent a
+            # moment ago without --wait): take the next one, unless the user chose it.
+            if exc.code != "nonce_taken" or options.nonce is not None:
+                raise
+            tx = replace(tx, nonce=tx.nonce + 1)
+    else:
+        raise CliError(f"{MAX_NONCE_STEPS} pending transactions already use the next nonces")
+    report(client, stx, admission, options.wait, output)
 
 
-def submit_and_report(client: NodeClient, stx: SignedTransaction, wait: float, out: Output) -> None:
-    admission = client.submit(stx.encode())
+def report(
+    client: NodeClient, stx: SignedTransaction, admission: Any, wait: float, out: Output
+) -> None:
+    """Print the admission, or wait for and print the outcome (a rejection is an error)."""
     if not wait:
         out.emit(admission, human_admission)
         return
@@ -319,7 +337,8 @@ def submit(signed_hex: str, node_url: str, wait: float, json_mode: bool) -> None
         stx = SignedTransaction.decode(bytes.fromhex(signed_hex))
     except (ValueError, CodecError) as exc:
         raise CliError(f"not a signed transaction: {exc}") from exc
-    submit_and_report(NodeClient(node_url), stx, wait, Output(json_mode))
+    client = NodeClient(node_url)
+    report(client, stx, client.submit(stx.encode()), wait, Output(json_mode))
 
 
 def register(group: click.Group) -> None:

@@ -42,6 +42,8 @@ SINGLE_JSON_LIMIT = 2 * MAX_TX_BYTES + 4096  # hex doubles the size; room for fi
 BATCH_JSON_LIMIT = MAX_BATCH * (2 * MAX_TX_BYTES // 8) + 4096
 MAX_WAIT_SECONDS = 60.0
 RETRY_AFTER_SECONDS = "1"
+# Admission refusals that mean "not now" rather than "never": answered 429 + Retry-After.
+BACKPRESSURE_CODES = frozenset({"mempool_full", "sender_backlog_full"})
 
 
 def mempool_full_error() -> ApiError:
@@ -104,8 +106,13 @@ async def submit_tx(request: web.Request) -> web.Response:
     (admission,) = await service.submit([raw])
     if admission.accepted:
         return web.json_response(admission_json(admission, stx.hash), status=202)
-    if admission.code == "mempool_full":
-        raise mempool_full_error()
+    if admission.code in BACKPRESSURE_CODES:
+        raise ApiError(
+            429,
+            admission.code,
+            admission.message or "the node is busy; retry later",
+            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        )
     raise ApiError(422, admission.code, admission.message or admission.code, "tx")
 
 

@@ -68,6 +68,7 @@ class FakeNode:
         accounts: Accounts | None = None,
         app: Application = APPLICATION,
         mempool_limit: int = 1000,
+        per_sender_limit: int = 1000,
     ) -> None:
         self.accounts = accounts or Accounts()
         self.chain_id = CHAIN_ID
@@ -76,6 +77,7 @@ class FakeNode:
         self._store: KVStore = store if store is not None else MemoryStore()
         self.mempool: list[SignedTransaction] = []
         self.mempool_limit = mempool_limit
+        self.per_sender_limit = per_sender_limit
         self.submitted: list[bytes] = []
         self._changed = asyncio.Event()
         self.timestamp_ms = 1_700_000_000_000
@@ -129,6 +131,12 @@ class FakeNode:
                 results.append(Admission(stx.hash, False, "bad_signature", "bad signature"))
             elif stx.tx.nonce < account_nonce(self._store, stx.tx.sender):
                 results.append(Admission(stx.hash, False, "nonce_reused", "nonce used"))
+            elif sum(p.tx.sender == stx.tx.sender for p in self.mempool) >= self.per_sender_limit:
+                results.append(Admission(stx.hash, False, "sender_backlog_full", "backlog"))
+            elif any(
+                p.tx.sender == stx.tx.sender and p.tx.nonce == stx.tx.nonce for p in self.mempool
+            ):
+                results.append(Admission(stx.hash, False, "nonce_taken", "nonce is pending"))
             else:
                 self.mempool.append(stx)
                 results.append(Admission(stx.hash, True, "accepted"))

@@ -65,6 +65,21 @@ def test_transfer_by_name_then_wait_and_query(server: ThreadedServer, keys_dir: 
     assert "IDRA" in account.output and "999960" in account.output and "nonce 1" in account.output
 
 
+def test_back_to_back_sends_take_the_next_free_nonce(
+    server: ThreadedServer, keys_dir: Path
+) -> None:
+    args = ["tx", "transfer", "--from", "alice", "--to", "bob", "--asset", "IDRA"]
+    args += ["--node", server.url, "--keys-dir", str(keys_dir), "--amount"]
+    for amount in ("1", "2", "3"):
+        assert run([*args, amount]).exit_code == 0
+    assert [stx.tx.nonce for stx in server.node.mempool] == [0, 1, 2]
+    explicit = run([*args, "4", "--nonce", "0"])
+    assert explicit.exit_code != 0 and "nonce_taken" in explicit.output
+    server.commit()
+    bob = server.node.accounts.bob.public_key
+    assert dict(balances_of(server.node.store, bob))["IDRA"] == 5_006
+
+
 def test_encrypted_key_needs_its_passphrase(server: ThreadedServer, keys_dir: Path) -> None:
     args = ["tx", "transfer", "--from", "bob", "--to", "alice", "--asset", "PTS", "--amount", "1"]
     args += ["--node", server.url, "--keys-dir", str(keys_dir)]

@@ -162,6 +162,20 @@ async def test_full_mempool_is_429_with_retry_after() -> None:
     assert snapshot(node) == before
 
 
+async def test_sender_backlog_is_429_too() -> None:
+    node = FakeNode(per_sender_limit=1)
+    a = node.accounts
+    async with served(node) as client:
+        first = transfer(a.alice, a.bob.public_key, 1)
+        assert (await client.post("/v1/txs", json={"tx": first.encode().hex()})).status == 202
+        before = snapshot(node)
+        second = transfer(a.alice, a.bob.public_key, 1, nonce=1)
+        response = await client.post("/v1/txs", json={"tx": second.encode().hex()})
+        assert response.status == 429 and response.headers["Retry-After"] == "1"
+        assert (await response.json())["error"]["code"] == "sender_backlog_full"
+    assert snapshot(node)[:2] == before[:2]
+
+
 async def test_unexpected_failure_is_a_json_500_and_the_node_keeps_serving() -> None:
     node = FakeNode()
 
