@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import click
 
-from cli import keys_commands, node_commands, query_commands, tx_commands, up_command
+from cli import (
+    commands_commerce,  # noqa: F401  (adds listing/order/escrow/arbiter to tx and query)
+    keys_commands,
+    node_commands,
+    query_commands,
+    tx_commands,
+    up_command,
+)
 from cli.common import PasarGroup
 
 
