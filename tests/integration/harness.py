@@ -91,6 +91,7 @@ class LocalNet:
         accounts: int = 8,
         block: BlockLimits | None = None,
         view_timeout_ms: int = 1_000,
+        extra_app_state: dict[str, Any] | None = None,
     ) -> None:
         self.root = root
         self.issuer = PrivateKey.from_seed(bytes([200]) * 32)
@@ -105,6 +106,7 @@ class LocalNet:
                 [[address_to_text(key.public_key), SYMBOL, 10**9] for key in self.accounts],
             ]
         }
+        app_state.update(extra_app_state or {})  # more contract sections (roles, ...)
         self.nodes: list[TestnetNode] = create_testnet(
             root,
             [f"v{i}" for i in range(count)],

@@ -1,0 +1,215 @@
+"""End to end on four real validator processes, driven through the `pasar` CLI:
+
+a platform issues a coin, a seller lists a product, a buyer orders it with an
+encrypted shipping address, the seller ships, the buyer disputes, both add
+evidence, the arbiter rules a split; every node then reports the same balances
+and the same order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+from contracts.vaults import ESCROW_VAULT
+from ledger.keys import PrivateKey, address_to_text
+from node.keyfile import write_key_file
+from tests.integration.harness import LocalNet, http, wait_until
+
+ADDRESS = "Jl. Malioboro 52, Yogyakarta 55271"
+COIN = "IDRP"
+
+
+@pytest.fixture
+def net(tmp_path: Path) -> Iterator[LocalNet]:
+    # LocalNet's accounts[i] has seed bytes([i + 1]) * 32: accounts[0] is the marketplace
+    # platform (2.5% commission), accounts[1] the arbiter platform.
+    platform = PrivateKey.from_seed(bytes([1]) * 32)
+    arbiter = PrivateKey.from_seed(bytes([2]) * 32)
+    roles = [
+        [address_to_text(platform.public_key), "Pasar Mall", 250],
+        [address_to_text(arbiter.public_key), "Resolusi", 0],
+    ]
+    local = LocalNet(tmp_path, count=4, extra_app_state={"roles": roles})
+    try:
+        yield local
+    finally:
+        local.close()
+
+
+class Pasar:
+    """Runs `pasar ...` (in this process: the nodes are the real processes) against one
+    node with the test's key files."""
+
+    def __init__(self, net: LocalNet, keys_dir: Path) -> None:
+        self.net = net
+        self.keys_dir = keys_dir
+
+    def __call__(self, node: int, *args: str, keys: bool = True) -> Any:
+        command = [*args, "--node", self.net.url(node, "")]
+        if keys:
+            command += ["--keys-dir", str(self.keys_dir)]
+        result = CliRunner().invoke(cli, [*command, "--json"], catch_exceptions=False)
+        assert result.exit_code == 0, f"{args}: {result.output}"
+        return json.loads(result.output)
+
+    def tx(self, node: int, *args: str) -> dict[str, Any]:
+        """A transaction that must commit successfully; returns its receipt."""
+        outcome = self(node, "tx", *args, "--wait", "30")
+        assert outcome["status"] == "committed", outcome
+        receipt: dict[str, Any] = outcome["receipt"]
+        assert receipt["ok"], receipt
+        return receipt
+
+
+def attribute(receipt: dict[str, Any], event: str, name: str) -> Any:
+    for item in receipt["events"]:
+        if item["name"] == event:
+            return item["attributes"][name]
+    raise AssertionError(f"no {event} event in {receipt['events']}")
+
+
+def test_order_dispute_and_split_ruling_on_four_validators(net: LocalNet, tmp_path: Path) -> None:
+    keys_dir = tmp_path / "keys"
+    names = ("platform", "arbiter", "seller", "buyer")
+    for name, key in zip(names, net.accounts, strict=False):
+        write_key_file(keys_dir / f"{name}.json", key, None, insecure_plaintext=True)
+    platform, arbiter, seller, buyer = (key.public_key for key in net.accounts[:4])
+    pasar = Pasar(net, keys_dir)
+    net.start_all()
+    wait_until(lambda: net.status(0)["peers_connected"] == 3, 20, "full mesh")
+
+    # The platform issues its coin and funds the buyer; the arbiter publishes its fees.
+    pasar.tx(
+        0,
+        "call",
+        "platform.create_coin",
+        "--from",
+        "platform",
+        "--arg",
+        COIN,
+        "--arg",
+        "Rupiah of Pasar Mall",
+        "--arg",
+        "2",
+        "--arg",
+        "10000000000",
+    )
+    pasar.tx(
+        1, "mint", "--from", "platform", "--asset", COIN, "--to", "buyer", "--amount", "500000"
+    )
+    pasar.tx(
+        1,
+        "arbiter",
+        "publish",
+        "--from",
+        "arbiter",
+        "--fee-bps",
+        "300",
+        "--ruling",
+        "3d",
+        "--bound",
+        f"{COIN}:100:10000",
+    )
+
+    # The seller lists; the buyer orders two with a sealed address.
+    created = pasar.tx(
+        2,
+        "listing",
+        "create",
+        "--from",
+        "seller",
+        "--title",
+        "Batik tulis",
+        "--sku",
+        "BTK-7",
+        "--price",
+        "75000",
+        "--asset",
+        COIN,
+        "--stock",
+        "5",
+        "--platform",
+        "platform",
+        "--arbiter",
+        "arbiter",
+    )
+    listing_id = attribute(created, "listing.created", "listing")["hex"]
+    placed = pasar.tx(
+        3, "order", "place", listing_id, "--from", "buyer", "--quantity", "2", "--note", ADDRESS
+    )
+    order_id = attribute(placed, "order.placed", "order")["hex"]
+
+    # Only ciphertext is on the chain; the seller and the arbiter can read the address.
+    block = net.status(3)["height"]
+    for height in range(1, block + 1):
+        code, body = http("GET", net.url(3, f"/v1/blocks/{height}"))
+        assert code == 200 and "Malioboro" not in json.dumps(body)
+    for node, holder in ((2, "seller"), (1, "arbiter")):
+        shown = pasar(node, "query", "order", order_id, "--decrypt", "--from", holder)
+        assert shown["note_plaintext"] == ADDRESS
+
+    # Ship, dispute, evidence from both sides, then the arbiter rules a split.
+    pasar.tx(2, "escrow", "ship", order_id, "--from", "seller", "--tracking", "JNE-0042")
+    pasar.tx(3, "escrow", "dispute", order_id, "--from", "buyer")
+    pasar.tx(3, "escrow", "evidence", order_id, "--from", "buyer", "--hash", "ab" * 32)
+    pasar.tx(
+        2,
+        "escrow",
+        "evidence",
+        order_id,
+        "--from",
+        "seller",
+        "--uri",
+        "https://jne.example/track/JNE-0042",
+    )
+    held = 150_000
+    fee = 4_500  # 3% of 150,000, within 100..10,000
+    buyer_share, seller_share = 60_000, held - fee - 60_000
+    ruled = pasar.tx(
+        1,
+        "escrow",
+        "rule",
+        order_id,
+        "--from",
+        "arbiter",
+        "--buyer-amount",
+        str(buyer_share),
+        "--seller-amount",
+        str(seller_share),
+    )
+    assert attribute(ruled, "escrow.resolved", "fee") == fee
+    commission = seller_share * 250 // 10_000
+
+    # Every node agrees on the order and on every balance.
+    expected = {
+        buyer: 500_000 - held + buyer_share,
+        seller: seller_share - commission,
+        platform: commission,
+        arbiter: fee,
+        ESCROW_VAULT: 0,
+    }
+    final_height = net.status(1)["height"]
+    net.wait_height(range(4), final_height)
+    for node in range(4):
+        for account, amount in expected.items():
+            code, body = http("GET", net.url(node, f"/v1/accounts/{address_to_text(account)}"))
+            assert code == 200
+            assert body["balances"].get(COIN, 0) == amount, (node, account.hex(), body)
+        code, order = http("GET", net.url(node, f"/v1/orders/{order_id}"))
+        assert code == 200
+        assert order["state"] == "resolved" and order["outcome"] == "ruled"
+        assert (order["refunded"], order["released"], order["arbiter_fee"]) == (
+            buyer_share,
+            seller_share,
+            fee,
+        )
+        assert len(order["evidence"]) == 2
+    states = {net.status(i)["state_root"] for i in range(4) if net.height(i) == final_height}
+    assert len(states) == 1
