@@ -8,6 +8,7 @@ simply dropped, so it leaves nothing behind.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,13 +19,24 @@ _DELETED = None
 
 
 class StateView:
-    """Reads fall through to `base`; writes stay in this view until merged."""
+    """Reads fall through to `base`; writes stay in this view until merged.
 
-    __slots__ = ("_base", "_writes")
+    The written keys are also kept in a sorted list, so a prefix iteration finds
+    its local writes by bisection instead of scanning every write of the block:
+    contracts iterate (order books, group lookups) inside every transaction.
+    """
+
+    __slots__ = ("_base", "_writes", "_keys")
 
     def __init__(self, base: KVReader) -> None:
         self._base = base
         self._writes: dict[bytes, bytes | None] = {}
+        self._keys: list[bytes] = []
+
+    def _record(self, key: bytes, value: bytes | None) -> None:
+        if key not in self._writes:
+            bisect.insort(self._keys, key)
+        self._writes[key] = value
 
     def get(self, key: bytes) -> bytes | None:
         if key in self._writes:
@@ -32,10 +44,10 @@ class StateView:
         return self._base.get(key)
 
     def put(self, key: bytes, value: bytes) -> None:
-        self._writes[key] = value
+        self._record(key, value)
 
     def delete(self, key: bytes) -> None:
-        self._writes[key] = _DELETED
+        self._record(key, _DELETED)
 
     def get_value(self, key: bytes) -> Any:
         """Decode the canonical value stored at `key`, or None if absent."""
@@ -64,9 +76,13 @@ class StateView:
 
     def iterate(self, prefix: bytes, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
         """Merged view of base and local writes under `prefix`, in key order."""
-        local = sorted(
-            (key, value) for key, value in self._writes.items() if key.startswith(prefix)
-        )
+        keys = self._keys
+        local: list[tuple[bytes, bytes | None]] = []
+        for index in range(bisect.bisect_left(keys, prefix), len(keys)):
+            key = keys[index]
+            if not key.startswith(prefix):
+                break
+            local.append((key, self._writes[key]))
         if not local:
             yield from self._base.iterate(prefix, reverse)
             return
@@ -103,7 +119,8 @@ class StateView:
         parent = self._base
         if not isinstance(parent, StateView):
             raise TypeError("only a child view can be merged into its parent")
-        parent._writes.update(self._writes)
+        for key, value in self._writes.items():
+            parent._record(key, value)
 
     def write_set(self) -> list[tuple[bytes, bytes | None]]:
         """This view's writes in key order (None marks a deletion)."""
