@@ -84,9 +84,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
 
 def default_route_groups() -> list[RouteGroup]:
     """The groups every node serves; contract modules append theirs here."""
-    from node.rpc import routes_chain, routes_commerce, routes_events, routes_txs
+    from node.rpc import (
+        routes_chain,
+        routes_commerce,
+        routes_events,
+        routes_loyalty,
+        routes_txs,
+    )
 
-    return [routes_chain.GROUP, routes_txs.GROUP, routes_events.GROUP, routes_commerce.GROUP]
+    return [
+        routes_chain.GROUP,
+        routes_txs.GROUP,
+        routes_events.GROUP,
+        routes_commerce.GROUP,
+        routes_loyalty.GROUP,
+    ]
 
 
 def openapi_document(groups: Sequence[RouteGroup]) -> dict[str, Any]:

@@ -1,0 +1,255 @@
+"""`pasar tx loyalty|franchise ...` and `pasar query loyalty|franchise`.
+
+Exclusive coins: create one with its group and earning rules, administer members
+and rewards, bind a validator to the member operating it. Franchising: open a
+program, join it, open a sub-franchise, leave. Amounts and thresholds are in the
+coin's minor units; program ids are 64 hex digits (the `program` attribute of the
+`franchise.opened` event).
+
+Importing this module adds the commands to the shared `tx` and `query` groups.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from cli.client import NodeClient
+from cli.commands_commerce import parse_id
+from cli.common import CliError, Output, json_option, node_url_option
+from cli.query_commands import query
+from cli.tx_commands import SendOptions, send, send_options, tx
+
+TRANSFER_MODES = ("members", "open", "none")
+
+
+def parse_rule(text: str) -> list[Any]:
+    """`SYMBOL:RATE_BPS`, e.g. `IDR:150` (1.5% of every sale paid in IDR)."""
+    parts = text.split(":")
+    if len(parts) != 2 or not parts[0] or not parts[1].isdigit():
+        raise CliError(f"--reward {text!r}: use PAYMENT_SYMBOL:RATE_BPS, e.g. IDR:150")
+    return [parts[0], int(parts[1])]
+
+
+# --- pasar tx loyalty ----------------------------------------------------------------------
+
+
+@tx.group("loyalty")
+def loyalty_tx() -> None:
+    """Exclusive (loyalty) coins: create, members, rewards, validator binding."""
+
+
+@loyalty_tx.command("create")
+@send_options
+@click.option("--symbol", required=True)
+@click.option("--name", required=True)
+@click.option("--decimals", type=click.IntRange(0, 18), default=0, show_default=True)
+@click.option("--cap", type=click.IntRange(1), required=True, help="supply cap, minor units")
+@click.option("--member", "members", multiple=True, help="a seller in the group (repeat)")
+@click.option("--admin", "admins", multiple=True, help="administers membership (default: you)")
+@click.option("--reward", "rewards", multiple=True, help="PAYMENT_SYMBOL:RATE_BPS (repeat)")
+@click.option("--block-reward", type=click.IntRange(0), default=0, show_default=True)
+@click.option(
+    "--transfers",
+    type=click.Choice(TRANSFER_MODES),
+    default="members",
+    show_default=True,
+    help="plain transfers: touching a member, open to all, or none",
+)
+def loyalty_create(
+    options: SendOptions,
+    symbol: str,
+    name: str,
+    decimals: int,
+    cap: int,
+    members: tuple[str, ...],
+    admins: tuple[str, ...],
+    rewards: tuple[str, ...],
+    block_reward: int,
+    transfers: str,
+) -> None:
+    """Create an exclusive coin and its group; you are issuer and member (loyalty.create)."""
+    args = (
+        symbol,
+        name,
+        decimals,
+        cap,
+        [options.account(m, "--member") for m in members],
+        [options.account(a, "--admin") for a in admins],
+        [parse_rule(r) for r in rewards],
+        block_reward,
+        transfers,
+    )
+    send(options, "loyalty.create", args)
+
+
+@loyalty_tx.command("add-member")
+@send_options
+@click.argument("symbol")
+@click.argument("account")
+def loyalty_add_member(options: SendOptions, symbol: str, account: str) -> None:
+    """Admit a seller to the group (administrators) (loyalty.add_member)."""
+    send(options, "loyalty.add_member", (symbol, options.account(account, "ACCOUNT")))
+
+
+@loyalty_tx.command("remove-member")
+@send_options
+@click.argument("symbol")
+@click.argument("account")
+def loyalty_remove_member(options: SendOptions, symbol: str, account: str) -> None:
+    """Remove a member: it stops accepting the coin; balances stay (loyalty.remove_member)."""
+    send(options, "loyalty.remove_member", (symbol, options.account(account, "ACCOUNT")))
+
+
+@loyalty_tx.command("set-rewards")
+@send_options
+@click.argument("symbol")
+@click.option("--reward", "rewards", multiple=True, help="PAYMENT_SYMBOL:RATE_BPS (repeat)")
+@click.option("--block-reward", type=click.IntRange(0), default=0, show_default=True)
+def loyalty_set_rewards(
+    options: SendOptions, symbol: str, rewards: tuple[str, ...], block_reward: int
+) -> None:
+    """Replace the earning rules (administrators) (loyalty.set_rewards)."""
+    send(options, "loyalty.set_rewards", (symbol, [parse_rule(r) for r in rewards], block_reward))
+
+
+@loyalty_tx.command("bind-validator")
+@send_options
+@click.argument("symbol")
+@click.argument("member")
+def loyalty_bind_validator(options: SendOptions, symbol: str, member: str) -> None:
+    """Sign with a validator key: MEMBER operates it and earns its block rewards
+    (loyalty.bind_validator)."""
+    send(options, "loyalty.bind_validator", (symbol, options.account(member, "MEMBER")))
+
+
+@loyalty_tx.command("unbind-validator")
+@send_options
+@click.argument("symbol")
+def loyalty_unbind_validator(options: SendOptions, symbol: str) -> None:
+    """Sign with a validator key: withdraw its binding (loyalty.unbind_validator)."""
+    send(options, "loyalty.unbind_validator", (symbol,))
+
+
+# --- pasar tx franchise --------------------------------------------------------------------
+
+
+@tx.group("franchise")
+def franchise_tx() -> None:
+    """Franchise programs on an exclusive coin: open, join, sub-franchise, leave."""
+
+
+@franchise_tx.command("open")
+@send_options
+@click.option("--asset", required=True, help="the exclusive coin the thresholds are in")
+@click.option("--product", "products", multiple=True, required=True, help="a SKU (repeat)")
+@click.option("--t1", type=click.IntRange(1), required=True, help="franchisee threshold")
+@click.option("--t2", type=click.IntRange(1), required=True, help="sub-franchise threshold")
+@click.option("--royalty-bps", type=click.IntRange(0, 10_000), required=True)
+def franchise_open(
+    options: SendOptions,
+    asset: str,
+    products: tuple[str, ...],
+    t1: int,
+    t2: int,
+    royalty_bps: int,
+) -> None:
+    """Become a franchisor of your coin (franchise.open_program); the id is in the event."""
+    send(options, "franchise.open_program", (asset, list(products), t1, t2, royalty_bps))
+
+
+@franchise_tx.command("join")
+@send_options
+@click.argument("program_id")
+def franchise_join(options: SendOptions, program_id: str) -> None:
+    """Join as a franchisee; needs a balance of at least T1 (franchise.join)."""
+    send(options, "franchise.join", (parse_id(program_id, "PROGRAM_ID"),))
+
+
+@franchise_tx.command("open-sub")
+@send_options
+@click.argument("parent_id")
+@click.option("--product", "products", multiple=True, help="SKUs (default: all the parent's)")
+@click.option("--t1", type=click.IntRange(1), required=True)
+@click.option("--t2", type=click.IntRange(1), required=True)
+@click.option("--royalty-bps", type=click.IntRange(0, 10_000), required=True)
+def franchise_open_sub(
+    options: SendOptions,
+    parent_id: str,
+    products: tuple[str, ...],
+    t1: int,
+    t2: int,
+    royalty_bps: int,
+) -> None:
+    """Open a sub-franchise under a program you belong to; needs its T2 (franchise.open_sub)."""
+    args = (parse_id(parent_id, "PARENT_ID"), list(products), t1, t2, royalty_bps)
+    send(options, "franchise.open_sub", args)
+
+
+@franchise_tx.command("leave")
+@send_options
+@click.argument("program_id")
+def franchise_leave(options: SendOptions, program_id: str) -> None:
+    """Stop being a franchisee of a program (franchise.leave)."""
+    send(options, "franchise.leave", (parse_id(program_id, "PROGRAM_ID"),))
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+def human_group(data: Any) -> list[str]:
+    rules = ", ".join(f"{r['symbol']} {r['rate_bps']} bps" for r in data["rules"]) or "none"
+    lines = [
+        f"{data['symbol']} ({data['name']}): supply {data['supply']} / cap {data['cap']}",
+        f"  creator {data['creator']}",
+        f"  admins {', '.join(data['admins'])}",
+        f"  transfers {data['transfer_mode']}  sale rewards {rules}"
+        f"  block reward {data['block_reward']}",
+        f"  {len(data['members'])} members:",
+    ]
+    lines.extend(f"    {member}" for member in data["members"])
+    lines.extend(f"  franchise program {program}" for program in data["programs"])
+    return lines
+
+
+def human_tree(data: Any, indent: str = "") -> list[str]:
+    kind = "sub-franchise" if data["parent"] else "program"
+    lines = [
+        f"{indent}{kind} {data['id']} ({data['status']})",
+        f"{indent}  owner {data['owner']}",
+        f"{indent}  products {', '.join(data['products'])}  T1 {data['t1']} {data['symbol']}"
+        f"  T2 {data['t2']}  royalty {data['royalty_bps']} bps",
+    ]
+    for item in data["franchisees"]:
+        lines.append(
+            f"{indent}  franchisee {item['account']} holds {item['balance']} ({item['status']})"
+        )
+    for sub in data["sub_franchises"]:
+        lines.extend(human_tree(sub, indent + "  "))
+    return lines
+
+
+@query.command("loyalty")
+@click.argument("symbol")
+@click.option("--members", "members_only", is_flag=True, help="only list the members")
+@node_url_option
+@json_option
+def query_loyalty(symbol: str, members_only: bool, node_url: str, json_mode: bool) -> None:
+    """An exclusive coin's group: members, rules, franchise programs."""
+    client = NodeClient(node_url)
+    if members_only:
+        data = client.request("GET", f"/v1/loyalty/{symbol}/members")
+        Output(json_mode).emit(data, lambda d: list(d["members"]) or ["no members"])
+        return
+    Output(json_mode).emit(client.request("GET", f"/v1/loyalty/{symbol}"), human_group)
+
+
+@query.command("franchise")
+@click.argument("program_id")
+@node_url_option
+@json_option
+def query_franchise(program_id: str, node_url: str, json_mode: bool) -> None:
+    """A franchise program's tree: franchisor, sub-franchises, franchisees, status."""
+    path = f"/v1/franchise/{parse_id(program_id, 'PROGRAM_ID').hex()}"
+    Output(json_mode).emit(NodeClient(node_url).request("GET", path), human_tree)
