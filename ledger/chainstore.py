@@ -94,6 +94,10 @@ def commit_block(
     expected = 1 if head is None else head.height + 1
     if block.height != expected:
         raise ValueError(f"cannot commit height {block.height}: next height is {expected}")
+    if head is not None and block.header.prev_hash != head.block_hash:
+        raise ValueError("block does not extend the stored head")
+    if certificate.block_hash != block.hash or certificate.height != block.height:
+        raise ValueError("the certificate is for another block")
     store.write(commit_batch(block, certificate, result), sync=True)
     return Head(block.height, block.hash, block.header.state_root)
 

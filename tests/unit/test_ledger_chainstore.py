@@ -76,6 +76,19 @@ def test_heights_must_follow_each_other() -> None:
         commit_block(empty, later, certify(later), later_result)
 
 
+def test_commit_refuses_a_block_off_the_head_or_a_foreign_certificate() -> None:
+    chain = Chain(MemoryStore(), GENESIS)
+    block, result = chain.next_block([])
+    other = Chain(MemoryStore(), make_genesis(assets=[("XYZ", BOB.public_key, 5)]))
+    foreign, foreign_result = other.next_block([])
+    with pytest.raises(ValueError):
+        commit_block(chain.store, foreign, certify(foreign), foreign_result)  # other prev_hash
+    with pytest.raises(ValueError):
+        commit_block(chain.store, block, certify(foreign), result)
+    assert read_head(chain.store) == chain.head and chain.head.height == 0
+    commit_block(chain.store, block, certify(block), result)
+
+
 def test_commit_is_one_batch_holding_everything() -> None:
     chain = Chain(MemoryStore(), GENESIS)
     block, result = chain.next_block([signed(ALICE, 0, "coin.burn", ["IDR", 1])])
