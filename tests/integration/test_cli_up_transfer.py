@@ -1,0 +1,143 @@
+"""End to end: `pasar up` starts the network.toml testnet as real processes, a second
+process sends a transfer with `pasar tx transfer --from buyer`, and every validator
+reports it committed with the same balances; SIGTERM to `pasar up` stops every node.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_base_port(count: int) -> int:
+    """A base port with `count` consecutive free loopback ports."""
+    for base in range(31_000 + (os.getpid() % 200) * 40, 60_000, 97):
+        sockets: list[socket.socket] = []
+        try:
+            for offset in range(count):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", base + offset))
+            return base
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+    raise RuntimeError("no free port range")
+
+
+def pasar(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", *args],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def wait_for(predicate: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}: {last!r}")
+
+
+def test_up_then_cli_transfer_is_seen_on_every_node(tmp_path: Path) -> None:
+    base_port = free_base_port(8)
+    network = tmp_path / "network.toml"
+    network.write_text(
+        (ROOT / "network.toml")
+        .read_text()
+        .replace("base_port = 26600", f"base_port = {base_port}")
+        .replace('data_dir = ".pasar"', 'data_dir = "data"')
+    )
+    up = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "up", "--network", str(network)],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    lines: list[str] = []
+    reader = threading.Thread(
+        target=lambda: lines.extend(iter(up.stdout.readline, "")),  # type: ignore[union-attr]
+        daemon=True,
+    )
+    reader.start()
+    urls = [f"http://127.0.0.1:{base_port + 2 * i}" for i in range(4)]
+    keys = str(tmp_path / "data" / "keys")
+    try:
+        child_pids = wait_for(
+            lambda: (
+                [int(m) for m in re.findall(r"pid (\d+)", "".join(lines))][:4]
+                if len(re.findall(r"pid (\d+)", "".join(lines))) >= 4
+                else None
+            ),
+            30,
+            "pasar up to start four nodes",
+        )
+        for url in urls:
+            wait_for(
+                lambda url=url: pasar("query", "status", "--node", url).returncode == 0,
+                30,
+                f"{url} to serve",
+            )
+        sent = pasar(
+            "tx", "transfer", "--from", "buyer", "--to", "seller", "--asset", "IDRA",
+            "--amount", "1000000", "--wait", "30", "--json",
+            "--node", urls[3], "--keys-dir", keys,
+        )  # fmt: skip
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        outcome = json.loads(sent.stdout)
+        assert outcome["status"] == "committed"
+        height = outcome["height"]
+
+        def seller_on(url: str) -> Any:
+            answer = pasar(
+                "query", "account", "seller", "--json", "--node", url, "--keys-dir", keys
+            )
+            if answer.returncode != 0:
+                return None
+            account = json.loads(answer.stdout)
+            return account if account["height"] >= height else None
+
+        accounts = [wait_for(lambda url=url: seller_on(url), 30, url) for url in urls]
+        assert {a["balances"]["IDRA"] for a in accounts} == {1_000_000 + 1_000_000}
+        for url in urls:
+            seen = pasar("query", "tx", outcome["hash"], "--json", "--node", url)
+            assert json.loads(seen.stdout)["status"] == "committed"
+    finally:
+        up.send_signal(signal.SIGTERM)
+        try:
+            code = up.wait(timeout=30)
+        finally:
+            if up.poll() is None:
+                up.kill()
+                up.wait()
+        reader.join(timeout=5)
+    assert code == 0, "".join(lines[-30:])
+    for pid in child_pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
