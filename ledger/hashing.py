@@ -7,6 +7,7 @@ hash can never collide with a block hash or a Merkle node of the same bytes.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 HASH_SIZE = 32
 ZERO_HASH = bytes(HASH_SIZE)
@@ -27,12 +28,20 @@ ADDRESS = b"pasar/address"
 PEER_CHALLENGE = b"pasar/peer-challenge"
 
 
+_PREFIXED: dict[bytes, Any] = {}  # tag -> sha256 state that has absorbed len(tag) ‖ tag
+
+
 def tagged_hash(tag: bytes, data: bytes) -> bytes:
     """sha256 over a one-byte tag length, the tag and the data."""
-    if len(tag) > 255:
-        raise ValueError("domain tag too long")
-    h = hashlib.sha256()
-    h.update(bytes([len(tag)]))
-    h.update(tag)
+    prefixed = _PREFIXED.get(tag)
+    if prefixed is None:
+        if len(tag) > 255:
+            raise ValueError("domain tag too long")
+        prefixed = hashlib.sha256(bytes([len(tag)]) + tag)
+        if len(_PREFIXED) < 256:  # tags are constants; the bound only guards misuse
+            _PREFIXED[tag] = prefixed
+    # Copying a state that already absorbed the prefix is cheaper than hashing it
+    # again, and this runs for every transaction, receipt and Merkle node.
+    h = prefixed.copy()
     h.update(data)
     return h.digest()

@@ -29,10 +29,16 @@ def _split(count: int) -> int:
 
 
 def _root_of_hashes(hashes: Sequence[bytes]) -> bytes:
-    if len(hashes) == 1:
-        return hashes[0]
-    k = _split(len(hashes))
-    return node_hash(_root_of_hashes(hashes[:k]), _root_of_hashes(hashes[k:]))
+    # Pairing neighbours level by level, and lifting an unpaired last node to the
+    # next level unchanged, builds exactly the tree of the "largest power of two
+    # below n" split described above, without recursion or slicing.
+    level = list(hashes)
+    while len(level) > 1:
+        paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            paired.append(level[-1])
+        level = paired
+    return level[0]
 
 
 def merkle_root(leaves: Sequence[bytes]) -> bytes:

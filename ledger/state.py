@@ -124,4 +124,5 @@ class StateView:
 
     def write_set(self) -> list[tuple[bytes, bytes | None]]:
         """This view's writes in key order (None marks a deletion)."""
-        return sorted(self._writes.items())
+        writes = self._writes
+        return [(key, writes[key]) for key in self._keys]
