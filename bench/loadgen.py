@@ -358,7 +358,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=2000)
     parser.add_argument("--base-port", type=int, default=27600)
     parser.add_argument("--block-interval-ms", type=int, default=100)
-    parser.add_argument("--max-block-txs", type=int, default=5000)
+    parser.add_argument("--max-block-txs", type=int, default=2000)
     parser.add_argument("--poll-ms", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep homes and logs")
     asyncio.run(run(parser.parse_args()))

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 PERSISTED_STATE_KEY = b"node/consensus/state"
 EVIDENCE_PREFIX = b"node/evidence/"
 MAX_EVENTS_PER_TURN = 512
+MIN_BLOCK_CAP = 100
 
 
 def wall_ms() -> int:
@@ -58,6 +59,11 @@ class NodeConsensusApp:
 
     def __init__(self, node: Node) -> None:
         self.node = node
+        # Block size cap, adapted: a proposal in a view above 0 means the last attempt
+        # at this height timed out, often because the block took too long to build and
+        # check; halving the cap keeps a slow moment from growing into a spiral of ever
+        # larger proposals. Each height decided in view 0 grows it back.
+        self.block_cap = node.config.block.max_txs
 
     def committed_height(self) -> int:
         return self.node.chain.height
@@ -70,7 +76,9 @@ class NodeConsensusApp:
         node = self.node
         limits = node.config.block
         started = time.perf_counter()
-        txs = node.mempool.reap(limits.max_txs, limits.max_bytes, node.chain.next_nonce)
+        if view > 0:
+            self.block_cap = max(MIN_BLOCK_CAP, self.block_cap // 2)
+        txs = node.mempool.reap(self.block_cap, limits.max_bytes, node.chain.next_nonce)
         block = node.chain.propose(node.node_id, wall_ms(), txs)
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         log("block_proposed", height=height, view=view, txs=len(txs), ms=elapsed_ms)
@@ -95,8 +103,10 @@ class ConsensusDriver:
         self._pending_hashes: list[bytes] = []
         self._removed_hashes: list[bytes] = []
         self.replica: Replica | None = None
+        self.app = NodeConsensusApp(node)
         self.evidence = 0
         self._view_changes_seen = 0
+        self._height_seen = 0
 
     # -- inputs (called from other tasks; they only enqueue) -------------------------------------
 
@@ -137,7 +147,7 @@ class ConsensusDriver:
             min_block_interval=node.config.block.interval_ms / 1000,
             empty_block_interval=None,  # idle chains produce no blocks
         )
-        return Replica(config, node.key, NodeConsensusApp(node), persisted)
+        return Replica(config, node.key, self.app, persisted)
 
     async def run(self) -> None:
         replica = self.replica = self._make_replica()
@@ -216,6 +226,9 @@ class ConsensusDriver:
             elif isinstance(effect, Commit):
                 if effect.block.height == node.chain.height + 1:
                     node.chain.commit(effect.block, effect.certificate)
+                    if effect.certificate.view == 0:
+                        limit = node.config.block.max_txs
+                        self.app.block_cap = min(limit, self.app.block_cap + max(1, limit // 8))
             elif isinstance(effect, CatchUp):
                 node.sync.catch_up(effect.peer, effect.from_height)
             elif isinstance(effect, ForwardTransactions):
@@ -252,5 +265,9 @@ class ConsensusDriver:
         if changes > self._view_changes_seen:
             node.metrics.view_changes.inc(changes - self._view_changes_seen)
             self._view_changes_seen = changes
+        if replica.view != node.view or replica.height != self._height_seen:
+            if replica.view > 0:
+                log("view_change", height=replica.height, view=replica.view)
+            self._height_seen = replica.height
         node.view = replica.view
         node.primary = replica.primary()

@@ -52,8 +52,8 @@ class PeerConfig:
 
 @dataclass(frozen=True, slots=True)
 class BlockLimits:
-    max_txs: int = 5_000
-    max_bytes: int = 4 * 1024 * 1024
+    max_txs: int = 2_000
+    max_bytes: int = 2 * 1024 * 1024
     interval_ms: int = 200  # how long the primary waits to fill a block that is not full
 
 

@@ -49,7 +49,8 @@ from node.storage import LevelDBStore
 from node.sync import BlockSync
 
 GOSSIP_INTERVAL = 0.02
-GOSSIP_BATCH = 2_000
+GOSSIP_BATCH = 500
+INTAKE_LIMIT = 20_000
 STOP_TIMEOUT = 5.0
 VERIFY_CHUNK = 256
 FIRST_SEEN_LIMIT = 200_000
@@ -108,10 +109,13 @@ class Node:
         self.primary: bytes | None = None
         self._first_seen: dict[bytes, float] = {}
         self._gossip: list[bytes] = []
+        self._intake: asyncio.Queue[list[bytes]] = asyncio.Queue()
+        self._intake_size = 0
+        self.gossip_dropped = 0
         self._height_event = asyncio.Event()
         self._last_commit_time: float | None = None
         self._runners: list[web.AppRunner] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
         self._stopped = False
         self._refused_reported = 0
         self.ready = False
@@ -147,7 +151,11 @@ class Node:
             peers_connected=len(self.peers.connected()),
             catching_up=self.catching_up,
             mempool_size=len(self.mempool),
-            extra={"mempool_bytes": self.mempool.size_bytes, "peers_refused": self.peers.refused},
+            extra={
+                "mempool_bytes": self.mempool.size_bytes,
+                "peers_refused": self.peers.refused,
+                "gossip_dropped": self.gossip_dropped,
+            },
         )
 
     def is_pending(self, tx_hash: bytes) -> bool:
@@ -306,7 +314,11 @@ class Node:
         kind = frame[0]
         if kind == "txs" and len(frame) == 2 and isinstance(frame[1], list):
             raws = [item for item in frame[1] if isinstance(item, bytes)]
-            self._spawn(self._admit_gossip(raws))
+            if self._intake_size + len(raws) > INTAKE_LIMIT:
+                self.gossip_dropped += len(raws)  # overloaded: consensus comes first
+                return
+            self._intake_size += len(raws)
+            self._intake.put_nowait(raws)
         elif kind == "height" and len(frame) == 2 and isinstance(frame[1], int):
             self.sync.peer_height(link.peer, frame[1])
         elif kind in ("get_blocks", "blocks"):
@@ -314,8 +326,18 @@ class Node:
         elif kind == "c" and len(frame) == 2 and isinstance(frame[1], bytes):
             self.consensus.on_peer_message(link.peer, frame[1])
 
-    async def _admit_gossip(self, raws: list[bytes]) -> None:
-        await self._admit(raws)
+    async def _intake_loop(self) -> None:
+        """Admit gossiped transactions one batch at a time.
+
+        One worker instead of a task per frame: the consensus driver then gets the
+        loop between batches however much gossip arrives, and the backlog is bounded
+        (INTAKE_LIMIT); what does not fit is dropped, and still reaches the primary
+        through the node it was submitted to.
+        """
+        while True:
+            raws = await self._intake.get()
+            self._intake_size -= len(raws)
+            await self._admit(raws)
 
     async def _gossip_loop(self) -> None:
         while True:
@@ -339,12 +361,11 @@ class Node:
 
     def _spawn(self, coroutine: Any) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coroutine)
-        self._tasks.append(task)
+        self._tasks.add(task)
         task.add_done_callback(self._task_done)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
-        with contextlib.suppress(ValueError):
-            self._tasks.remove(task)
+        self._tasks.discard(task)
         if task.cancelled():
             return
         exc = task.exception()
@@ -381,6 +402,7 @@ class Node:
             await web.TCPSite(runner, host, port, reuse_address=True).start()
         await self.peers.start()
         self._spawn(self._gossip_loop())
+        self._spawn(self._intake_loop())
         self._spawn(self._height_loop())
         self._spawn(self.sync.run())
         self._spawn(self.consensus.run())

@@ -254,8 +254,11 @@ class PeerNetwork:
 
     async def _accept(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=10.0)
-        await ws.prepare(request)
         remote = request.remote or "?"
+        try:
+            await ws.prepare(request)
+        except (ConnectionError, aiohttp.ClientError):
+            return ws  # the dialer went away before the upgrade finished
         try:
             server_nonce = os.urandom(NONCE_SIZE)
             await ws.send_bytes(encode_frame(["challenge", server_nonce]))

@@ -14,18 +14,46 @@ import plyvel
 
 from ledger.kv import WriteBatch
 
+CACHE_BYTES = 64 * 1024 * 1024
+WRITE_BUFFER_BYTES = 16 * 1024 * 1024
+READ_CACHE_ENTRIES = 1 << 18
+
 
 class LevelDBStore:
     """A KVStore on a LevelDB directory."""
 
-    def __init__(self, path: str | Path, create: bool = True) -> None:
+    def __init__(
+        self, path: str | Path, create: bool = True, cache_entries: int = READ_CACHE_ENTRIES
+    ) -> None:
         self.path = Path(path)
+        # Read cache in front of LevelDB (write-through, so it never goes stale: this
+        # object is the only writer). Execution reads the same few keys per transfer
+        # (nonce, asset, two balances); a dict hit is far cheaper than a LevelDB get.
+        self._cache: dict[bytes, bytes | None] = {}
+        self._cache_entries = cache_entries
         self.path.mkdir(parents=True, exist_ok=True)
-        self._db = plyvel.DB(str(self.path), create_if_missing=create)
+        # Bloom filters make the common miss (is this tx hash already committed?) cheap;
+        # the block cache keeps hot balances and nonces in memory.
+        self._db = plyvel.DB(
+            str(self.path),
+            create_if_missing=create,
+            bloom_filter_bits=10,
+            lru_cache_size=CACHE_BYTES,
+            write_buffer_size=WRITE_BUFFER_BYTES,
+        )
 
     def get(self, key: bytes) -> bytes | None:
-        value = self._db.get(key)
-        return None if value is None else bytes(value)
+        try:
+            return self._cache[key]
+        except KeyError:
+            pass
+        raw = self._db.get(key)
+        value = None if raw is None else bytes(raw)
+        if self._cache_entries:
+            if len(self._cache) >= self._cache_entries:
+                self._cache.clear()  # crude but bounded; hot keys come back at once
+            self._cache[key] = value
+        return value
 
     def iterate(self, prefix: bytes, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
         with self._db.iterator(prefix=prefix, reverse=reverse) as iterator:
@@ -39,6 +67,11 @@ class LevelDBStore:
                     wb.delete(key)
                 else:
                     wb.put(key, value)
+        if self._cache_entries:
+            cache = self._cache
+            for key, value in batch.items():
+                if key in cache:
+                    cache[key] = None if value is None else bytes(value)
 
     def close(self) -> None:
         if not self._db.closed:
