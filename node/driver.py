@@ -143,7 +143,9 @@ class ConsensusDriver:
         config = ReplicaConfig(
             chain_id=node.chain_id,
             base_timeout=node.config.view_timeout_ms / 1000,
-            max_timeout=max(30.0, node.config.view_timeout_ms / 1000),
+            # Capped at 8x the base: after a partition heals or a crashed validator
+            # returns, replicas that drifted to different views re-align within one cap.
+            max_timeout=8 * node.config.view_timeout_ms / 1000,
             min_block_interval=node.config.block.interval_ms / 1000,
             empty_block_interval=None,  # idle chains produce no blocks
         )

@@ -48,7 +48,7 @@ def push_blocks(net: LocalNet, indexes: Sequence[int], blocks: int) -> None:
     """Drive `blocks` more commits by submitting a transfer per round to live nodes."""
     start = max(net.height(i) for i in indexes)
     round_ = 0
-    deadline = time.monotonic() + 30 + blocks
+    deadline = time.monotonic() + 60 + blocks
     while net.height(indexes[0]) < start + blocks:
         if time.monotonic() > deadline:
             raise AssertionError(f"only reached {net.height(indexes[0])} of {start + blocks}")
