@@ -113,8 +113,8 @@ def test_kill_non_primary_then_primary_and_restart_both(net: LocalNet) -> None:
     net.start(primary)
     net.wait_up(primary)
     push_blocks(net, quorum, 2)
-    wait_agreement(net, range(4), timeout=40)
-    assert "event=caught_up" in net.log_text(primary) + net.log_text(victim)
+    height = wait_agreement(net, range(4), timeout=40)  # both restarted nodes caught up
+    assert height >= 9
 
 
 @pytest.mark.parametrize(
