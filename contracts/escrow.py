@@ -72,6 +72,8 @@ RESOLVED = "resolved"
 OPEN_STATES = (FUNDED, SHIPPED, DISPUTED)
 CLOSED_STATES = (COMPLETED, REFUNDED, RESOLVED)
 
+RELEASE_RETRY_MS = 3_600_000  # an auto-release refused by a sale listener is retried hourly
+
 SHIP_DEADLINE = "escrow.ship"
 RELEASE_DEADLINE = "escrow.release"
 RULING_DEADLINE = "escrow.rule"
@@ -326,11 +328,11 @@ def _complete(ctx: Context, order: Order, outcome: str) -> None:
     if released:
         done = _pay_seller(ctx, done, released)
     save_order(ctx.state, done)
-    ctx.emit(
+    _emit(
+        ctx,
         "escrow.completed",
-        ("order", order.id),
+        order,
         ("outcome", outcome),
-        ("seller", order.seller),
         ("symbol", order.symbol),
         ("released", released),
         ("commission", done.commission),
@@ -345,6 +347,19 @@ def _refund_all(ctx: Context, order: Order, state: str, outcome: str) -> Order:
     done = replace(_pay_buyer(ctx.state, order, refund), state=state, outcome=outcome)
     save_order(ctx.state, done)
     return done
+
+
+def _emit(ctx: Context, name: str, order: Order, *attributes: tuple[str, Any]) -> None:
+    """Every escrow event names the order and its three parties, so each can follow its
+    orders on the event stream (the `account=` filter), end-of-block transitions included."""
+    ctx.emit(
+        name,
+        ("order", order.id),
+        *attributes,
+        ("buyer", order.buyer),
+        ("seller", order.seller),
+        ("arbiter", order.arbiter),
+    )
 
 
 # --- handlers ------------------------------------------------------------------------------
@@ -481,9 +496,10 @@ def ship(ctx: Context, args: tuple[Any, ...]) -> None:
     )
     save_order(ctx.state, shipped)
     _schedule_current_deadline(ctx.state, shipped)
-    ctx.emit(
+    _emit(
+        ctx,
         "escrow.shipped",
-        ("order", order.id),
+        order,
         ("tracking", tracking),
         ("release_at_ms", shipped.release_at_ms),
         ("state", SHIPPED),
@@ -517,10 +533,10 @@ def refund(ctx: Context, args: tuple[Any, ...]) -> None:
     else:
         done = _pay_buyer(ctx.state, order, amount)
         save_order(ctx.state, done)
-    ctx.emit(
+    _emit(
+        ctx,
         "escrow.refunded",
-        ("order", order.id),
-        ("buyer", order.buyer),
+        order,
         ("symbol", order.symbol),
         ("amount", amount),
         ("held", done.held),
@@ -553,11 +569,11 @@ def dispute(ctx: Context, args: tuple[Any, ...]) -> None:
     )
     save_order(ctx.state, disputed)
     _schedule_current_deadline(ctx.state, disputed)
-    ctx.emit(
+    _emit(
+        ctx,
         "escrow.disputed",
-        ("order", order.id),
+        order,
         ("by", ctx.sender),
-        ("arbiter", order.arbiter),
         ("rule_by_ms", disputed.rule_by_ms),
         ("state", DISPUTED),
     )
@@ -583,9 +599,10 @@ def evidence(ctx: Context, args: tuple[Any, ...]) -> None:
     now = ctx.block.timestamp_ms
     ctx.state.put_value(evidence_key(order.id, order.evidence_count), [ctx.sender, now, item])
     save_order(ctx.state, replace(order, evidence_count=order.evidence_count + 1))
-    ctx.emit(
+    _emit(
+        ctx,
         "escrow.evidence",
-        ("order", order.id),
+        order,
         ("author", ctx.sender),
         ("index", order.evidence_count),
         ("evidence", item),
@@ -624,11 +641,11 @@ def rule(ctx: Context, args: tuple[Any, ...]) -> None:
     save_order(ctx.state, ruled)
     if seller_amount:
         ruled = _pay_seller(ctx, ruled, seller_amount)
-    ctx.emit(
+    _emit(
+        ctx,
         "escrow.resolved",
-        ("order", order.id),
+        order,
         ("outcome", "ruled"),
-        ("arbiter", order.arbiter),
         ("fee", fee),
         ("buyer_amount", buyer_amount),
         ("seller_amount", seller_amount),
@@ -654,10 +671,10 @@ def on_ship_deadline(ctx: Context, entry: Deadline) -> None:
     order = _due_order(ctx, entry)
     refund_amount = order.held
     _refund_all(ctx, order, REFUNDED, "auto_refunded")
-    ctx.emit(
+    _emit(
+        ctx,
         "escrow.refunded",
-        ("order", order.id),
-        ("buyer", order.buyer),
+        order,
         ("symbol", order.symbol),
         ("amount", refund_amount),
         ("held", 0),
@@ -667,9 +684,32 @@ def on_ship_deadline(ctx: Context, entry: Deadline) -> None:
 
 
 def on_release_deadline(ctx: Context, entry: Deadline) -> None:
-    """The protection window passed without a dispute: the seller is paid."""
+    """The protection window passed without a dispute: the seller is paid.
+
+    Paying the seller runs the completed-sale listeners. Should one of them refuse,
+    the release is retried `RELEASE_RETRY_MS` later instead of leaving the order
+    without a deadline: the money stays held and the parties keep every way out.
+    """
     order = _due_order(ctx, entry)
-    _complete(ctx, order, "auto_released")
+    attempt = Context(ctx.state.child(), ctx.block, ctx.sender, ctx.tx_hash)
+    try:
+        _complete(attempt, order, "auto_released")
+    except InvalidTransaction as exc:
+        retry = replace(
+            order, release_at_ms=_deadline_after(ctx.block.timestamp_ms, RELEASE_RETRY_MS)
+        )
+        save_order(ctx.state, retry)
+        _schedule_current_deadline(ctx.state, retry)
+        _emit(
+            ctx,
+            "escrow.release_retry",
+            order,
+            ("code", exc.code),
+            ("release_at_ms", retry.release_at_ms),
+        )
+        return
+    attempt.state.merge_into_parent()
+    ctx.events.extend(attempt.events)
 
 
 def on_ruling_deadline(ctx: Context, entry: Deadline) -> None:
@@ -678,11 +718,11 @@ def on_ruling_deadline(ctx: Context, entry: Deadline) -> None:
     order = _due_order(ctx, entry)
     refund_amount = order.held
     _refund_all(ctx, order, RESOLVED, "default_refund")
-    ctx.emit(
+    _emit(
+        ctx,
         "escrow.resolved",
-        ("order", order.id),
+        order,
         ("outcome", "default_refund"),
-        ("arbiter", order.arbiter),
         ("fee", 0),
         ("buyer_amount", refund_amount),
         ("seller_amount", 0),

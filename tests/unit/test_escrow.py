@@ -469,3 +469,55 @@ def test_orders_paginate(m: Market) -> None:
     page, cursor = E.orders_by_seller(m.chain.store, m.seller.public_key, cursor, 2)
     assert [o.id for o in page] == ids[4:] and cursor is None
     assert order(m, ids[0]).to_json()["state"] == "funded"
+
+
+def test_a_refused_auto_release_is_retried_not_lost(
+    m: Market, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledger.errors import InvalidTransaction
+
+    refusing = [True]
+
+    def listener(ctx: Context, sale: Sale) -> None:
+        ctx.state.put(b"listener/ran", b"1")
+        if refusing[0]:
+            raise InvalidTransaction("listener_refused", "not now")
+
+    monkeypatch.setattr(sales, "LISTENERS", (listener,))
+    order_id = m.place(m.create_listing())
+    m.chain.ok(m.seller, "escrow.ship", order_id, TRACK)
+    release_at = order(m, order_id).release_at_ms
+    result = m.chain.advance(release_at)
+    retry = event(result.block_events, "escrow.release_retry")
+    assert retry.get("code") == "listener_refused"
+    o = order(m, order_id)
+    assert (o.state, o.held, o.release_at_ms) == (
+        "shipped",
+        10_000,
+        release_at + E.RELEASE_RETRY_MS,
+    )
+    assert m.chain.store.get(b"listener/ran") is None  # the failed attempt left nothing
+    assert m.chain.balance(m.seller, "IDR") == 0
+    check_books(m)
+    refusing[0] = False
+    result = m.chain.advance(o.release_at_ms)
+    assert event(result.block_events, "escrow.completed").get("outcome") == "auto_released"
+    assert m.chain.balance(m.seller, "IDR") == 9_750
+    check_books(m)
+
+
+def test_every_escrow_event_names_all_three_parties(m: Market) -> None:
+    order_id = m.place(m.create_listing(), quantity=2)
+    receipts = [
+        m.chain.ok(m.seller, "escrow.refund", order_id, 1_000),
+        m.chain.ok(m.seller, "escrow.ship", order_id, TRACK),
+        m.chain.ok(m.buyer, "escrow.dispute", order_id),
+        m.chain.ok(m.buyer, "escrow.evidence", order_id, "uri://photo"),
+        m.chain.ok(m.arbiter, "escrow.rule", order_id, 9_000, 9_050),
+    ]
+    events = [e for r in receipts for e in r.events if e.name.startswith("escrow.")]
+    assert len(events) == 5
+    for e in events:
+        assert e.get("buyer") == m.buyer.public_key
+        assert e.get("seller") == m.seller.public_key
+        assert e.get("arbiter") == m.arbiter.public_key
