@@ -460,12 +460,24 @@ class Replica:
         self._arm_view_timer(now)
 
     def _arm_view_timer(self, now: float) -> None:
-        """The view timer runs only while there is something to decide."""
+        """The view timer runs only while there is something to decide.
+
+        During a view change it starts only once a quorum of validators is at this
+        view or beyond (as in PBFT): otherwise a replica that moved ahead alone
+        would keep moving ahead and, with capped timeouts, might never meet the
+        others in one view.
+        """
         if self._timer_since is not None or not self._is_validator:
             return
+        if self.in_view_change:
+            at_or_beyond = sum(
+                1 for change in self._view_changes.values() if change.view >= self.view
+            )
+            if at_or_beyond >= self.quorum:
+                self._timer_since = now
+            return
         if (
-            self.in_view_change
-            or self.config.empty_block_interval is not None
+            self.config.empty_block_interval is not None
             or self._pending
             or self._proposals
             or self._prepares
@@ -503,7 +515,7 @@ class Replica:
     def _start_view_change(self, view: int, now: float, effects: list[Effect]) -> None:
         self.view = view
         self.in_view_change = True
-        self._timer_since = now
+        self._timer_since = None
         self._last_activity = now
         self.metrics["view_changes"] += 1
         for old in [v for v in self._prepares if v < view]:
@@ -518,6 +530,7 @@ class Replica:
         effects.append(Persist(self.persisted_state()))
         effects.append(Broadcast(change))
         self._view_changes[self.public_key] = change
+        self._arm_view_timer(now)
         self._check_new_view(now, effects)
 
     def _my_view_change(self) -> ViewChange:
@@ -781,6 +794,7 @@ class Replica:
             self._help_new_view(message.sender, effects)
             return
         self._check_view_change_jump(now, effects)
+        self._arm_view_timer(now)
         self._check_new_view(now, effects)
 
     def _help_new_view(self, sender: bytes, effects: list[Effect]) -> None:

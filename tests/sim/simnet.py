@@ -30,6 +30,7 @@ from typing import Any
 from consensus.messages import (
     CommitVote,
     Message,
+    NewView,
     PrepareVote,
     PrePrepare,
     encode_message,
@@ -48,6 +49,7 @@ from consensus.replica import (
 )
 from consensus.state import PersistedState
 from contracts.registry import APPLICATION
+from ledger import keys
 from ledger.block import Block, BlockHeader, CommitCertificate
 from ledger.errors import InvalidBlock
 from ledger.execution import BlockResult, apply_genesis, build_block, check_block
@@ -70,6 +72,28 @@ SIM_CONFIG = ReplicaConfig(
     empty_block_interval=0.05,
     censorship_timeout=3.0,
 )
+
+
+_VERIFY_CACHE: dict[tuple[bytes, bytes, str, bytes, bytes], bool] = {}
+_VERIFY_CACHE_LIMIT = 200_000
+
+
+def cached_verify(
+    public_key: bytes, domain: bytes, chain_id: str, digest: bytes, signature: bytes
+) -> bool:
+    """`ledger.keys.verify`, memoised: the simulated nodes share one CPU, and each
+    would check the same signature; verification is a pure function, so sharing
+    the answer changes no behaviour, only the run time."""
+    key = (public_key, domain, chain_id, digest, signature)
+    known = _VERIFY_CACHE.get(key)
+    if known is None:
+        if len(_VERIFY_CACHE) >= _VERIFY_CACHE_LIMIT:
+            _VERIFY_CACHE.clear()
+        known = _VERIFY_CACHE[key] = keys.verify(public_key, domain, chain_id, digest, signature)
+    return known
+
+
+VERIFY_USERS = ("consensus.messages", "ledger.block")  # modules that import `verify` by name
 
 
 class InvariantViolation(AssertionError):
@@ -186,6 +210,7 @@ class Node:
     alive: bool = True
     persisted: PersistedState | None = None
     group: int = 0  # partition group; messages cross groups only when not partitioned
+    deadline: float | None = None  # the replica's next_deadline() after its last call
     evidence: list[Any] = field(default_factory=list)
 
     @property
@@ -229,6 +254,7 @@ class Simulation:
         self.verified: set[bytes] = set()
         self.messages_sent = 0
         self._replayed: dict[str, bytes] = {}
+        self._interactions = 0
         self.keys = [make_key(f"sim-validator-{i}") for i in range(validator_count + extra_keys)]
         self.genesis = Genesis(
             CHAIN_ID,
@@ -300,7 +326,7 @@ class Simulation:
         for node in self.nodes:
             if not node.alive:
                 continue
-            deadline = node.replica.next_deadline()
+            deadline = node.deadline
             if deadline is not None and (best_time is None or deadline < best_time):
                 best, best_time = node, deadline
         return best, best_time
@@ -357,10 +383,13 @@ class Simulation:
                 node.evidence.append(effect.evidence)
             elif isinstance(effect, ForwardTransactions):
                 pass  # every node already holds every submitted transaction
-        self.max_log_size = max(self.max_log_size, node.replica.log_size())
+        node.deadline = node.replica.next_deadline()
+        self._interactions += 1
+        if self._interactions % 16 == 0:
+            self.max_log_size = max(self.max_log_size, node.replica.log_size())
 
     def _outgoing(self, node: Node, message: Message) -> None:
-        if node.behaviour == "equivocate" and isinstance(message, PrePrepare):
+        if node.behaviour == "equivocate" and isinstance(message, PrePrepare | NewView):
             self._equivocate(node, message)
             return
         if node.behaviour in ("double_vote", "equivocate") and isinstance(
@@ -372,12 +401,22 @@ class Simulation:
         if node.behaviour == "garbage":
             self._spray_garbage(node, message)
 
-    def _equivocate(self, node: Node, message: PrePrepare) -> None:
-        """Send one block to half the validators and a different valid block to the rest."""
+    def _equivocate(self, node: Node, message: PrePrepare | NewView) -> None:
+        """Send one block to half the validators and a different valid block to the rest.
+
+        A NEW-VIEW gets a fresh block instead of the one its view changes justify;
+        correct replicas must refuse it whenever a prepared block exists.
+        """
         other_block = node.app.propose(
             message.height, message.view, message.block.header.timestamp_ms + 7
         )
-        other = PrePrepare.create(node.key, CHAIN_ID, message.height, message.view, other_block)
+        other: PrePrepare | NewView
+        if isinstance(message, PrePrepare):
+            other = PrePrepare.create(node.key, CHAIN_ID, message.height, message.view, other_block)
+        else:
+            other = NewView.create(
+                node.key, CHAIN_ID, message.height, message.view, message.view_changes, other_block
+            )
         targets = [n for n in self.nodes if n is not node]
         self.rng.shuffle(targets)
         half = len(targets) // 2
@@ -390,8 +429,11 @@ class Simulation:
         forged = kind.create(node.key, CHAIN_ID, message.height, message.view, forged_hash)
         for target in self.nodes:
             if target is not node:
-                choice = message if self.rng.random() < 0.5 else forged
-                self._transmit(node, target, self._wire(choice))
+                roll = self.rng.random()
+                if roll < 0.7:
+                    self._transmit(node, target, self._wire(message))
+                if roll > 0.3:  # some peers get both: provable double votes
+                    self._transmit(node, target, self._wire(forged))
 
     def _spray_garbage(self, node: Node, message: Message) -> None:
         garbage = bytes(self.rng.getrandbits(8) for _ in range(self.rng.randint(0, 80)))
@@ -459,13 +501,18 @@ class Simulation:
 
     # ------------------------------------------------------------ faults
 
-    def crash(self, index: int) -> None:
-        node = self.nodes[index]
-        node.alive = False
+    def node(self, which: int | Node) -> Node:
+        return self.nodes[which] if isinstance(which, int) else which
 
-    def restart(self, index: int) -> None:
+    def node_of(self, public_key: bytes) -> Node:
+        return next(node for node in self.nodes if node.key.public_key == public_key)
+
+    def crash(self, which: int | Node) -> None:
+        self.node(which).alive = False
+
+    def restart(self, which: int | Node) -> None:
         """A new process: same store and persisted votes, fresh memory."""
-        node = self.nodes[index]
+        node = self.node(which)
         persisted = None
         if node.persisted is not None:
             persisted = PersistedState.decode(node.persisted.encode())
@@ -476,10 +523,13 @@ class Simulation:
         if pending:
             self._after(node, node.replica.on_transactions_pending(pending, self.now))
 
-    def partition(self, groups: list[list[int]]) -> None:
+    def partition(self, groups: list[list[int]] | list[list[Node]]) -> None:
+        """Split the network; nodes in no group form one more group of their own."""
+        for node in self.nodes:
+            node.group = len(groups)
         for group_index, members in enumerate(groups):
-            for index in members:
-                self.nodes[index].group = group_index
+            for member in members:
+                self.node(member).group = group_index
         self.partitioned = True
 
     def heal(self) -> None:

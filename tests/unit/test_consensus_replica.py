@@ -22,6 +22,7 @@ from consensus.replica import (
     CatchUp,
     Commit,
     Effect,
+    ForwardTransactions,
     Persist,
     Replica,
     ReplicaConfig,
@@ -232,3 +233,32 @@ def test_every_message_round_trips_and_rejects_non_canonical_bytes() -> None:
         decode_message(b"\x92\x03\x01")  # a ledger tag
     with pytest.raises(CodecError):
         decode_message(b"\x92\xd0\x14\x01")  # 20 encoded non-canonically
+
+
+def test_overdue_transaction_is_forwarded_and_f_plus_one_complaints_change_the_view() -> None:
+    config = ReplicaConfig(
+        CHAIN_ID, base_timeout=50.0, empty_block_interval=None, censorship_timeout=1.0
+    )
+    public = [k.public_key for k in KEYS]
+    replicas = [Replica(config, key, app_for(public)) for key in KEYS]
+    now = START_TIME
+    for replica in replicas:
+        replica.on_timer(now)
+    leader = primary_index(replicas[0])
+    a, b = [i for i in range(4) if i != leader][:2]
+    tx_hash = b"\x07" * 32
+    for index in (a, b):
+        assert replicas[index].on_transactions_pending([tx_hash], now) == []
+    assert replicas[a].on_timer(now + 0.5) == []  # not overdue yet
+    effects = replicas[a].on_timer(now + 1.0)
+    forwarded = [e for e in effects if isinstance(e, ForwardTransactions)]
+    assert forwarded == [ForwardTransactions(public[leader], (tx_hash,))]
+    (complaint,) = broadcasts(effects, Complaint)
+    assert broadcasts(effects, ViewChange) == []  # one complaint is not enough (f = 1)
+    assert replicas[a].on_timer(now + 1.5) == []  # one complaint per view
+    other = broadcasts(replicas[b].on_timer(now + 1.0), Complaint)
+    effects = replicas[a].on_message(encode_message(other[0]), now + 1.1)
+    (change,) = broadcasts(effects, ViewChange)
+    assert change.view == 1 and change.sender == public[a]
+    assert replicas[a].metrics["complaints_sent"] == 1
+    assert complaint.view == 0

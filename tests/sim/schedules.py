@@ -1,0 +1,114 @@
+"""Seeded random fault schedules for the simulator: everything follows from the seed.
+
+A schedule picks n (4 or 7 by seed parity), a network (delay, loss,
+duplication), up to f permanently faulty validators (crashed, equivocating,
+double-voting, spraying garbage and replays, or running twice), honest
+validators that crash and restart, and partitions, all during a chaos phase in
+which transactions keep arriving. Then the network heals, crashed honest
+validators restart, and the run must make progress: every live honest node
+commits new blocks and every submitted transaction within bounded virtual time.
+Safety and bounded logs are checked throughout by the simulation itself.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from ledger.block import max_faulty
+from tests.sim.simnet import Node, Simulation
+
+CHAOS_SECONDS = 4.0
+LIVENESS_SECONDS = 40.0  # virtual seconds after healing; the capped timeout is 3.2 s
+FAULTS = ("crash", "equivocate", "double_vote", "garbage", "twin")
+LOG_BOUND = 1200  # messages and blocks one replica holds, whatever the run length
+
+
+@dataclass
+class Outcome:
+    seed: int
+    validators: int
+    faults: dict[str, str]
+    heights: list[int]
+    heal_to_progress: float
+    messages: int
+
+
+def run_schedule(seed: int, validators: int | None = None) -> Outcome:
+    rng = random.Random(seed)
+    n = validators if validators is not None else (4 if seed % 2 == 0 else 7)
+    f = max_faulty(n)
+    faulty = rng.sample(range(n), rng.randint(0, f))
+    behaviours = {index: rng.choice(FAULTS) for index in faulty}
+    sim = Simulation(
+        seed,
+        n,
+        behaviours={i: b for i, b in behaviours.items() if b != "crash"},
+        delay=(0.001, rng.uniform(0.003, 0.06)),
+        drop=rng.choice((0.0, 0.0, 0.02, 0.1)),
+        duplicate=rng.choice((0.0, 0.05)),
+    )
+    start = sim.now
+    for index, behaviour in behaviours.items():
+        if behaviour == "crash":
+            victim = sim.node_of(sim.keys[index].public_key)
+            sim.schedule(rng.uniform(0, CHAOS_SECONDS), lambda v=victim: sim.crash(v))
+    honest = [node for node in sim.nodes if node.honest and sim.keys.index(node.key) not in faulty]
+    for node in rng.sample(honest, min(len(honest), rng.randint(0, 2))):
+        down = rng.uniform(0, CHAOS_SECONDS)
+        up = rng.uniform(down, CHAOS_SECONDS)
+        sim.schedule(down, lambda v=node: sim.crash(v))
+        sim.schedule(up, lambda v=node: sim.restart(v))
+    for _ in range(rng.randint(0, 2)):
+        cut = rng.uniform(0, CHAOS_SECONDS)
+        mend = rng.uniform(cut, CHAOS_SECONDS)
+        members = list(sim.nodes)
+        rng.shuffle(members)
+        split = rng.randint(1, len(members) - 1)
+        groups = [members[:split], members[split:]]
+        sim.schedule(cut, lambda g=groups: sim.partition(g))
+        sim.schedule(mend, lambda: setattr(sim, "partitioned", False))
+    for _ in range(rng.randint(1, 6)):
+        sim.schedule(rng.uniform(0, CHAOS_SECONDS), lambda: sim.submit(rng.randint(1, 3)))
+    sim.run_until(start + CHAOS_SECONDS)
+    sim.heal()
+    for node in sim.nodes:
+        if not node.alive and _is_honest_crash(node, behaviours, sim):
+            sim.restart(node)
+    healed_at = sim.now
+    _wait_for_recovery(sim)
+    if sim.max_log_size > LOG_BOUND:
+        raise sim.fail(f"a replica log grew to {sim.max_log_size} entries (bound {LOG_BOUND})")
+    return Outcome(
+        seed=seed,
+        validators=n,
+        faults={f"n{i}": b for i, b in sorted(behaviours.items())},
+        heights=[node.app.height for node in sim.nodes],
+        heal_to_progress=sim.now - healed_at,
+        messages=sim.messages_sent,
+    )
+
+
+def _is_honest_crash(node: Node, behaviours: dict[int, str], sim: Simulation) -> bool:
+    index = next(i for i, key in enumerate(sim.keys) if key.public_key == node.key.public_key)
+    return behaviours.get(index) != "crash"
+
+
+def _wait_for_recovery(sim: Simulation) -> None:
+    """New blocks on every live honest node, and every submitted transaction committed."""
+    live = [node for node in sim.honest_nodes() if node.alive]
+    target = max(node.app.height for node in sim.honest_nodes()) + 2
+
+    def recovered() -> bool:
+        return all(node.app.height >= target and not node.app.mempool for node in live)
+
+    sim.run_until(sim.now + LIVENESS_SECONDS, stop=recovered)
+    if not recovered():
+        state = {
+            node.name: (node.app.height, node.replica.view, len(node.app.mempool), node.alive)
+            for node in sim.nodes
+        }
+        raise sim.fail(
+            f"no recovery within {LIVENESS_SECONDS}s of healing: wanted height {target} and "
+            f"empty mempools; (height, view, mempool, alive) per node: {state}"
+        )
