@@ -35,11 +35,13 @@ from ledger.block import (
     MAX_HEIGHT,
     Block,
     CommitCertificate,
+    certificate_hash,
     commit_vote_digest,
     quorum_size,
     sign_commit_vote,
 )
 from ledger.errors import CodecError
+from ledger.execution import tx_root
 from ledger.hashing import COMMIT_VOTE, CONSENSUS_MSG, HASH_SIZE, tagged_hash
 from ledger.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, verify
 
@@ -57,6 +59,27 @@ MAX_VIEW = MAX_HEIGHT
 # A NEW-VIEW carries one block plus a quorum of small view changes.
 MAX_MESSAGE_BYTES = MAX_BLOCK_BYTES + (1 << 20)
 MAX_VIEW_CHANGES = 1024
+
+
+def block_matches_header(block: Block) -> bool:
+    """True when the block's body is the one its header (hence its hash) commits to.
+
+    Signatures and certificates cover the block hash, which is the header's hash
+    alone; without this check a relayed block could carry other transactions or
+    another certificate under a valid signature.
+    """
+    header = block.header
+    return (
+        certificate_hash(block.last_certificate) == header.last_certificate_hash
+        and tx_root(block.transactions) == header.tx_root
+    )
+
+
+def carried_block(message: Message) -> Block | None:
+    """The block a message carries, if any."""
+    if isinstance(message, PrePrepare | NewView | ViewChange | Decision):
+        return message.block
+    return None
 
 
 def message_digest(body: list[Any]) -> bytes:

@@ -77,6 +77,8 @@ from consensus.messages import (
     PrePrepare,
     Status,
     ViewChange,
+    block_matches_header,
+    carried_block,
     decode_message,
 )
 from consensus.state import PersistedState
@@ -542,6 +544,10 @@ class Replica:
     # -------------------------------------------------------------- dispatch
 
     def _dispatch(self, message: Message, now: float, effects: list[Effect]) -> None:
+        block = carried_block(message)
+        if block is not None and not block_matches_header(block):
+            self.metrics["dropped_malformed"] += 1
+            return
         if isinstance(message, Decision):
             self._on_decision(message, now, effects)
             return

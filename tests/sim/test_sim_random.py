@@ -7,12 +7,17 @@ conftest.py for running more or replaying one. A failure names its seed.
 from __future__ import annotations
 
 from tests.sim.schedules import run_schedule
+from tests.sim.simnet import InvariantViolation
 
 
 def test_random_schedules_keep_agreement_and_recover(sim_seeds: list[int]) -> None:
     for seed in sim_seeds:
-        outcome = run_schedule(seed)
-        assert outcome.heights, f"seed {seed}: no nodes"
+        try:
+            run_schedule(seed)
+        except InvariantViolation:
+            raise  # its message names the seed
+        except Exception as exc:  # a crash inside the run is a failure of this seed too
+            raise AssertionError(f"seed {seed}: {type(exc).__name__}: {exc}") from exc
 
 
 def test_schedule_is_reproducible_from_its_seed() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from consensus.messages import (
@@ -262,3 +264,23 @@ def test_overdue_transaction_is_forwarded_and_f_plus_one_complaints_change_the_v
     assert change.view == 1 and change.sender == public[a]
     assert replicas[a].metrics["complaints_sent"] == 1
     assert complaint.view == 0
+
+
+def test_tampered_block_body_under_a_valid_signature_is_dropped() -> None:
+    apps, replicas = four()
+    now = START_TIME
+    leader = primary_index(replicas[0])
+    follower = (leader + 1) % 4
+    block = apps[leader].propose(1, 0, int(now * 1000))
+    intruder = make_key("sim-user-x")
+    from ledger.tx import Transaction
+
+    extra = Transaction(CHAIN_ID, intruder.public_key, 0, "coin.create", ("ZZ", "z", 0, 5))
+    tampered = replace(block, transactions=(extra.sign(intruder),))
+    assert tampered.hash == block.hash  # the hash covers the header only
+    forged = PrePrepare.create(KEYS[leader], CHAIN_ID, 1, 0, tampered)
+    assert replicas[follower].on_message(encode_message(forged), now) == []
+    assert replicas[follower].metrics["dropped_malformed"] == 1
+    genuine = PrePrepare.create(KEYS[leader], CHAIN_ID, 1, 0, block)
+    (vote,) = broadcasts(replicas[follower].on_message(genuine, now), PrepareVote)
+    assert vote.block_hash == block.hash
