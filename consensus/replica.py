@@ -834,7 +834,16 @@ class Replica:
         if len(changes) < self.quorum:
             return
         best = _highest_prepared(changes)
-        if best is not None:
+        voted = self._prepare_vote
+        if voted is not None and voted[0] == self.view:
+            # Restarted after sending NEW-VIEW: only the block already voted for may go
+            # out again, or this honest primary would equivocate.
+            if best is not None and best.block_hash != voted[1]:
+                return
+            block = self._blocks.get(voted[1])
+            if block is None:
+                return
+        elif best is not None:
             block = self._blocks.get(best.block_hash)
             if block is None:
                 return

@@ -15,8 +15,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from consensus.replica import ReplicaConfig
 from ledger.block import max_faulty
-from tests.sim.simnet import Node, Simulation
+from tests.sim.simnet import SIM_CONFIG, Node, Simulation
 
 CHAOS_SECONDS = 4.0
 LIVENESS_SECONDS = 40.0  # virtual seconds after healing; the capped timeout is 3.2 s
@@ -34,7 +35,11 @@ class Outcome:
     messages: int
 
 
-def run_schedule(seed: int, validators: int | None = None) -> Outcome:
+def run_schedule(
+    seed: int, validators: int | None = None, config: ReplicaConfig = SIM_CONFIG
+) -> Outcome:
+    """One seeded schedule. With `config.empty_block_interval` None (as the node runs),
+    blocks only come with transactions, so recovery is measured with fresh ones."""
     rng = random.Random(seed)
     n = validators if validators is not None else (4 if seed % 2 == 0 else 7)
     f = max_faulty(n)
@@ -47,6 +52,7 @@ def run_schedule(seed: int, validators: int | None = None) -> Outcome:
         delay=(0.001, rng.uniform(0.003, 0.06)),
         drop=rng.choice((0.0, 0.0, 0.02, 0.1)),
         duplicate=rng.choice((0.0, 0.05)),
+        config=config,
     )
     start = sim.now
     for index, behaviour in behaviours.items():
@@ -76,7 +82,9 @@ def run_schedule(seed: int, validators: int | None = None) -> Outcome:
         if not node.alive and _is_honest_crash(node, behaviours, sim):
             sim.restart(node)
     healed_at = sim.now
-    _wait_for_recovery(sim)
+    if config.empty_block_interval is None:
+        sim.submit(1)
+    _wait_for_recovery(sim, blocks=1 if config.empty_block_interval is None else 2)
     if sim.max_log_size > LOG_BOUND:
         raise sim.fail(f"a replica log grew to {sim.max_log_size} entries (bound {LOG_BOUND})")
     return Outcome(
@@ -94,10 +102,10 @@ def _is_honest_crash(node: Node, behaviours: dict[int, str], sim: Simulation) ->
     return behaviours.get(index) != "crash"
 
 
-def _wait_for_recovery(sim: Simulation) -> None:
+def _wait_for_recovery(sim: Simulation, blocks: int) -> None:
     """New blocks on every live honest node, and every submitted transaction committed."""
     live = [node for node in sim.honest_nodes() if node.alive]
-    target = max(node.app.height for node in sim.honest_nodes()) + 2
+    target = max(node.app.height for node in sim.honest_nodes()) + blocks
 
     def recovered() -> bool:
         return all(node.app.height >= target and not node.app.mempool for node in live)

@@ -6,8 +6,10 @@ conftest.py for running more or replaying one. A failure names its seed.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.sim.schedules import run_schedule
-from tests.sim.simnet import InvariantViolation
+from tests.sim.simnet import SIM_CONFIG, InvariantViolation
 
 
 def test_random_schedules_keep_agreement_and_recover(sim_seeds: list[int]) -> None:
@@ -17,6 +19,18 @@ def test_random_schedules_keep_agreement_and_recover(sim_seeds: list[int]) -> No
         except InvariantViolation:
             raise  # its message names the seed
         except Exception as exc:  # a crash inside the run is a failure of this seed too
+            raise AssertionError(f"seed {seed}: {type(exc).__name__}: {exc}") from exc
+
+
+def test_random_schedules_without_empty_blocks() -> None:
+    """The node's mode: blocks only when transactions wait (idle chains stay idle)."""
+    config = replace(SIM_CONFIG, empty_block_interval=None)
+    for seed in range(10_000, 10_040):
+        try:
+            run_schedule(seed, config=config)
+        except InvariantViolation:
+            raise
+        except Exception as exc:
             raise AssertionError(f"seed {seed}: {type(exc).__name__}: {exc}") from exc
 
 
