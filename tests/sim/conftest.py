@@ -1,4 +1,4 @@
-"""Simulator options: how many seeded schedules to run, or one seed to replay.
+"""Simulator seeds (options registered in tests/conftest.py) and a shared signature cache.
 
 pytest tests/sim --sim-seeds 5000    # more schedules (env: PASAR_SIM_SEEDS)
 pytest tests/sim --sim-seed 1234     # replay exactly one failing seed
@@ -15,17 +15,6 @@ import pytest
 from tests.sim.simnet import VERIFY_USERS, cached_verify
 
 DEFAULT_SEEDS = 500
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("pasar simulator")
-    group.addoption(
-        "--sim-seeds",
-        type=int,
-        default=None,
-        help=f"number of random schedules to run (default {DEFAULT_SEEDS})",
-    )
-    group.addoption("--sim-seed", type=int, default=None, help="replay only this seed")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
