@@ -2,7 +2,9 @@
 
 Hypothesis drives a real chain (signed transactions, blocks, end-of-block
 deadline processing) through listings, orders, shipping, confirmations, refunds,
-disputes, evidence, rulings, plain transfers and jumps in block time. Actors are
+disputes, evidence, rulings, plain transfers, platform payments, invoices (paid
+directly or through a swap, refunded), exchange orders, cancels and swaps, and
+jumps in block time. Actors are
 drawn at random, so wrong senders, late actions and bad amounts are exercised
 as well as the happy paths. After every step:
 
@@ -13,7 +15,11 @@ as well as the happy paths. After every step:
   again, and a refunded order released nothing;
 - every open order has exactly its current deadline in the index, and the index
   holds nothing else;
-- no order produced more than one completed sale.
+- no order produced more than one completed sale;
+- the exchange vault holds exactly the locks of the resting orders, and the book
+  at rest is never crossed;
+- an invoice is paid at most once, never refunded beyond its amount, and a paid
+  invoice produced exactly one completed sale.
 
 Other contracts add their operations as further rules of `CommerceMachine`.
 """
@@ -35,10 +41,12 @@ from hypothesis.stateful import (
     rule,
 )
 
-from contracts import coin, deadlines
+from contracts import coin, deadlines, exchange
 from contracts import escrow as E
+from contracts import invoice as I
 from contracts import listing as L
-from contracts.vaults import ESCROW_VAULT
+from contracts.exchange import PRICE_SCALE
+from contracts.vaults import ESCROW_VAULT, EXCHANGE_VAULT
 from ledger import codec
 from ledger.execution import BlockResult
 from ledger.keys import PrivateKey
@@ -46,6 +54,8 @@ from ledger.receipt import Receipt
 from tests.commercekit import DAY, HOUR, MINUTE, CommerceChain, key
 
 SYMBOLS = ("IDR", "USD")
+PLATFORM_COINS = ("PTA", "PTB")  # the platform's coins: the only pair the exchange trades
+ALL_SYMBOLS = SYMBOLS + PLATFORM_COINS
 USERS = tuple(key(20 + i) for i in range(6))
 PLATFORM = key(10)  # a platform with commission that also arbitrates
 COURT = key(11)  # an arbiter-only platform
@@ -64,6 +74,7 @@ roles = st.sampled_from(["right", "right", "right", "buyer", "seller", "arbiter"
 class CommerceMachine(RuleBasedStateMachine):
     listings = Bundle("listings")
     orders = Bundle("orders")
+    invoices = Bundle("invoices")
 
     def __init__(self) -> None:
         super().__init__()
@@ -76,8 +87,15 @@ class CommerceMachine(RuleBasedStateMachine):
         self.supply = {s: START_BALANCE * len(USERS) for s in SYMBOLS}
         self.chain.ok(PLATFORM, "arbiter.publish", 400, DAY, [["IDR", 50, 2_000]])
         self.chain.ok(COURT, "arbiter.publish", 1_000, 2 * DAY)
+        for symbol in PLATFORM_COINS:
+            self.chain.ok(PLATFORM, "platform.create_coin", symbol, symbol, 0, 10**12)
+            for user in USERS:
+                self.chain.ok(PLATFORM, "coin.mint", symbol, user.public_key, START_BALANCE)
+            self.supply[symbol] = START_BALANCE * len(USERS)
         self.ended: dict[bytes, list[Any]] = {}
         self.sales: Counter[bytes] = Counter()
+        self.invoice_sales: Counter[bytes] = Counter()
+        self.exchange_orders: list[int] = []
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -91,6 +109,10 @@ class CommerceMachine(RuleBasedStateMachine):
         for e in events:
             if e.name == "sale.completed" and e.get("kind") == "order":
                 self.sales[e.get("reference")] += 1
+            if e.name == "sale.completed" and e.get("kind") == "invoice":
+                self.invoice_sales[e.get("reference")] += 1
+            if e.name == "exchange.order_placed" and e.get("resting"):
+                self.exchange_orders.append(e.get("id"))
 
     def order(self, order_id: bytes) -> E.Order | None:
         return E.load_order(self.chain.store, order_id)
@@ -273,6 +295,100 @@ class CommerceMachine(RuleBasedStateMachine):
     ) -> None:
         self.submit(sender, "coin.transfer", symbol, target_account.public_key, amount)
 
+    @rule(
+        buyer=users,
+        seller=actors,
+        platform=st.sampled_from([PLATFORM, PLATFORM, COURT, USERS[0]]),
+        symbol=st.sampled_from(ALL_SYMBOLS),
+        amount=st.integers(1, 100_000),
+    )
+    def pay(
+        self, buyer: PrivateKey, seller: PrivateKey, platform: PrivateKey, symbol: str, amount: int
+    ) -> None:
+        self.submit(
+            buyer, "payment.pay", platform.public_key, seller.public_key, symbol, amount, "ref"
+        )
+
+    @rule(
+        target=invoices,
+        merchant=users,
+        symbol=st.sampled_from(ALL_SYMBOLS),
+        amount=st.integers(1, 60_000),
+        ttl=st.sampled_from([MINUTE, HOUR, 2 * DAY]),
+        with_platform=st.booleans(),
+    )
+    def create_invoice(
+        self, merchant: PrivateKey, symbol: str, amount: int, ttl: int, with_platform: bool
+    ) -> Any:
+        extra = [PLATFORM.public_key] if with_platform else []
+        expiry = self.chain.time_ms + ttl
+        receipt = self.submit(
+            merchant, "invoice.create", symbol, amount, expiry, "order", b"", *extra
+        )
+        if not receipt.ok:
+            return multiple()
+        return next(e.get("id") for e in receipt.events if e.name == "invoice.created")
+
+    @rule(
+        invoice=invoices,
+        payer=users,
+        pay_symbol=st.sampled_from(ALL_SYMBOLS),
+        max_pay=st.sampled_from([10**9, 10**9, 70_000, 1_000]),
+    )
+    def pay_invoice(self, invoice: bytes, payer: PrivateKey, pay_symbol: str, max_pay: int) -> None:
+        self.submit(payer, "invoice.pay", invoice, pay_symbol, max_pay)
+
+    @rule(
+        invoice=invoices,
+        by_merchant=st.sampled_from([True, True, True, False]),
+        fraction=st.sampled_from([10, 50, 100, 101]),
+    )
+    def refund_invoice(self, invoice: bytes, by_merchant: bool, fraction: int) -> None:
+        found = I.load_invoice(self.chain.store, invoice)
+        if found is None:
+            return
+        merchant = BY_PUBLIC_KEY[found.merchant]
+        sender = merchant if by_merchant else next(u for u in USERS if u != merchant)
+        amount = max(1, found.amount * fraction // 100)
+        self.submit(sender, "invoice.refund", invoice, amount)
+
+    @rule(invoice=invoices)
+    def cancel_invoice(self, invoice: bytes) -> None:
+        found = I.load_invoice(self.chain.store, invoice)
+        if found is not None:
+            self.submit(BY_PUBLIC_KEY[found.merchant], "invoice.cancel", invoice)
+
+    @rule(
+        trader=users,
+        side=st.sampled_from([exchange.BUY, exchange.SELL]),
+        price=st.one_of(
+            st.sampled_from([PRICE_SCALE, 2 * PRICE_SCALE, PRICE_SCALE * 3 // 2 + 1]),
+            st.integers(1, 3 * PRICE_SCALE),
+        ),
+        quantity=st.integers(1, 50_000),
+    )
+    def exchange_order(self, trader: PrivateKey, side: str, price: int, quantity: int) -> None:
+        self.submit(trader, "exchange.order", "PTA", "PTB", side, price, quantity)
+
+    @rule(trader=users, data=st.data())
+    def cancel_exchange_order(self, trader: PrivateKey, data: st.DataObject) -> None:
+        if self.exchange_orders:
+            order_id = data.draw(st.sampled_from(self.exchange_orders))
+            found = exchange.load_order(self.chain.store, order_id)
+            owner = trader if found is None else BY_PUBLIC_KEY[found.owner]
+            self.submit(owner, "exchange.cancel", order_id)
+
+    @rule(
+        trader=users,
+        direction=st.sampled_from([("PTA", "PTB"), ("PTB", "PTA")]),
+        amount=st.integers(1, 30_000),
+        max_pay=st.integers(1, 100_000),
+    )
+    def swap(
+        self, trader: PrivateKey, direction: tuple[str, str], amount: int, max_pay: int
+    ) -> None:
+        self.submit(trader, "exchange.swap", direction[0], direction[1], amount, max_pay)
+
     @rule(step=st.sampled_from([MINUTE, HOUR, DAY, 3 * DAY, 8 * DAY]))
     def advance_time(self, step: int) -> None:
         self.record(self.chain.advance(self.chain.time_ms + step))
@@ -287,7 +403,7 @@ class CommerceMachine(RuleBasedStateMachine):
             assert isinstance(value, int) and value > 0, key_bytes
             symbol = key_bytes.rsplit(b"/", 1)[1].decode()
             totals[symbol] += value
-        for symbol in SYMBOLS:
+        for symbol in ALL_SYMBOLS:
             assert totals[symbol] == self.supply[symbol]
             asset = coin.load_asset(self.chain.store, symbol)
             assert asset is not None and asset.supply == self.supply[symbol]
@@ -334,6 +450,32 @@ class CommerceMachine(RuleBasedStateMachine):
             if deadlines.parse_key(k).kind.startswith("escrow.")
         }
         assert actual == expected
+
+    @invariant()
+    def exchange_vault_holds_exactly_the_resting_locks(self) -> None:
+        locked: Counter[str] = Counter()
+        for _, raw in self.chain.store.iterate(exchange.BOOK_PREFIX):
+            order = exchange.Order.from_list(codec.decode(raw))
+            assert order.remaining > 0 and order.locked > 0
+            locked[order.locked_symbol] += order.locked
+        for symbol in ALL_SYMBOLS:
+            assert coin.balance(self.chain.store, EXCHANGE_VAULT, symbol) == locked[symbol]
+        bid = exchange.best_order(self.chain.store, "PTA", "PTB", exchange.BUY)
+        ask = exchange.best_order(self.chain.store, "PTA", "PTB", exchange.SELL)
+        if bid is not None and ask is not None:
+            assert bid.price < ask.price
+
+    @invariant()
+    def invoices_settle_once(self) -> None:
+        for _, raw in self.chain.store.iterate(I.RECORD_PREFIX):
+            found = I.Invoice.from_list(codec.decode(raw))
+            assert 0 <= found.refunded <= found.amount
+            paid = found.status in (I.PAID, I.REFUNDED)
+            assert self.invoice_sales[found.id] == (1 if paid else 0)
+            if found.status == I.REFUNDED:
+                assert found.refunded == found.amount
+            if not paid:
+                assert found.refunded == 0 and found.payer is None
 
 
 TestCommerceMachine = CommerceMachine.TestCase
