@@ -10,6 +10,7 @@ import click
 
 from cli import (
     commands_commerce,  # noqa: F401  (adds listing/order/escrow/arbiter to tx and query)
+    commands_exchange,  # noqa: F401  (adds exchange/invoice/payment/platform/governance)
     commands_loyalty,  # noqa: F401  (adds loyalty/franchise to tx and query)
     keys_commands,
     node_commands,

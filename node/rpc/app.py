@@ -88,6 +88,7 @@ def default_route_groups() -> list[RouteGroup]:
         routes_chain,
         routes_commerce,
         routes_events,
+        routes_exchange,
         routes_loyalty,
         routes_txs,
     )
@@ -98,6 +99,7 @@ def default_route_groups() -> list[RouteGroup]:
         routes_events.GROUP,
         routes_commerce.GROUP,
         routes_loyalty.GROUP,
+        routes_exchange.GROUP,
     ]
 
 
