@@ -228,6 +228,9 @@ def pay(ctx: Context, args: tuple[Any, ...]) -> None:
             ctx, ctx.sender, pay_asset.symbol, asset.symbol, invoice.amount, max_pay
         ).paid
     commission = share(invoice.amount, invoice.commission_bps)
+    if commission and invoice.platform is not None:
+        # Paid in the settlement coin: an exclusive coin must stay inside its group.
+        check_acceptance(ctx.state, asset, invoice.platform)
     net = invoice.amount - commission
     move(ctx.state, asset.symbol, ctx.sender, invoice.merchant, net)
     if invoice.platform is not None:

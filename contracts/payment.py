@@ -41,6 +41,10 @@ def pay(ctx: Context, args: tuple[Any, ...]) -> None:
     rate = int(roles.require_platform(ctx.state, platform, "platform")[1])
     check_acceptance(ctx.state, asset, seller)
     commission = share(amount, rate)
+    if commission:
+        # The commission is paid in the same coin: an exclusive coin may only reach a
+        # platform inside its group, or it would leave the group through the fee.
+        check_acceptance(ctx.state, asset, platform)
     net = amount - commission
     move(ctx.state, asset.symbol, ctx.sender, seller, net)
     move(ctx.state, asset.symbol, ctx.sender, platform, commission)

@@ -126,3 +126,17 @@ def test_sale_listeners_see_the_payment(monkeypatch) -> None:  # type: ignore[no
         and seen[0].seller == SELLER.public_key
         and seen[0].platform == SHOP.public_key
     )
+
+
+def test_commission_in_an_exclusive_coin_stays_inside_its_group() -> None:
+    c = chain(250)
+    c.ok(SELLER, "loyalty.create", "LOYAL", "Loyal", 0, 10**9, [], [], [], 0, "open")
+    c.ok(SELLER, "coin.mint", "LOYAL", BUYER.public_key, 1_000)
+    c.fails(
+        "not_member", BUYER, "payment.pay", SHOP.public_key, SELLER.public_key, "LOYAL", 400, ""
+    )
+    r = pay(c, 39, symbol="LOYAL")  # commission rounds to 0: nothing leaves the group
+    assert r.ok and event(r, "payment.paid").get("commission") == 0
+    c.ok(SELLER, "loyalty.add_member", "LOYAL", SHOP.public_key)
+    assert pay(c, 400, symbol="LOYAL").ok
+    assert c.balance(SHOP, "LOYAL") == 10
