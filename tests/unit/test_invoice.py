@@ -186,3 +186,16 @@ def test_invoices_of_a_merchant_page_by_number() -> None:
     rest = inv.invoices_of(c.store, MERCHANT.public_key, after_number=first[-1].number)
     assert [i.id for i in rest] == ids[2:]
     assert inv.invoices_of(c.store, BUYER.public_key) == []
+
+
+def test_a_platform_invoice_in_an_exclusive_coin_needs_a_member_platform() -> None:
+    c = chain(rate=200)
+    c.ok(MERCHANT, "loyalty.create", "LOYAL", "Loyal", 0, 10**9, [], [], [], 0, "open")
+    c.ok(MERCHANT, "coin.mint", "LOYAL", BUYER.public_key, 5_000)
+    expiry = c.time_ms + HOUR
+    args = ("LOYAL", 1_000, expiry, "", b"", SHOP.public_key)
+    invoice_id = bytes(event(c.ok(MERCHANT, "invoice.create", *args), "invoice.created").get("id"))
+    c.fails("not_member", BUYER, "invoice.pay", invoice_id, "LOYAL", 1_000)
+    c.ok(MERCHANT, "loyalty.add_member", "LOYAL", SHOP.public_key)
+    assert pay(c, invoice_id, "LOYAL").ok
+    assert c.balance(SHOP, "LOYAL") == 20
