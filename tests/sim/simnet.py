@@ -69,7 +69,7 @@ SIM_CONFIG = ReplicaConfig(
     max_timeout=3.2,
     resend_interval=0.3,
     min_block_interval=0.0,
-    empty_block_interval=0.05,
+    empty_block_interval=0.1,
     censorship_timeout=3.0,
 )
 
