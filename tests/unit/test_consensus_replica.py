@@ -284,3 +284,37 @@ def test_tampered_block_body_under_a_valid_signature_is_dropped() -> None:
     genuine = PrePrepare.create(KEYS[leader], CHAIN_ID, 1, 0, block)
     (vote,) = broadcasts(replicas[follower].on_message(genuine, now), PrepareVote)
     assert vote.block_hash == block.hash
+
+
+def test_new_view_must_carry_the_highest_prepared_block() -> None:
+    apps, replicas = four()
+    now = START_TIME
+    public = [k.public_key for k in KEYS]
+    leader = primary_index(replicas[0])
+    new_primary = public.index(replicas[0].primary(1, 1))
+    target = next(i for i in range(4) if i not in (leader, new_primary))
+    block_a = apps[leader].propose(1, 0, int(now * 1000))
+    votes = {
+        public[i]: PrepareVote.create(KEYS[i], CHAIN_ID, 1, 0, block_a.hash).signature
+        for i in range(3)
+    }
+    prepared = PreparedCertificate.build(1, 0, block_a.hash, votes)
+    # a quorum of view changes; only the old primary's reports the prepared block A
+    changes = [
+        ViewChange.create(KEYS[i], CHAIN_ID, 1, 1, prepared, block_a)
+        if i == leader
+        else ViewChange.create(KEYS[i], CHAIN_ID, 1, 1, None, None)
+        for i in range(4)
+        if i != target
+    ]
+    block_b = apps[new_primary].propose(1, 1, int(now * 1000) + 9)
+    assert block_b.hash != block_a.hash
+    forged = NewView.create(KEYS[new_primary], CHAIN_ID, 1, 1, changes, block_b)
+    effects = replicas[target].on_message(encode_message(forged), now)
+    assert broadcasts(effects, PrepareVote) == []
+    assert replicas[target].metrics["dropped_invalid_block"] == 1
+    honest = NewView.create(KEYS[new_primary], CHAIN_ID, 1, 1, changes, block_a)
+    effects = replicas[target].on_message(encode_message(honest), now)
+    (vote,) = broadcasts(effects, PrepareVote)
+    assert (vote.view, vote.block_hash) == (1, block_a.hash)
+    assert replicas[target].view == 1
