@@ -42,7 +42,7 @@ from contracts.coin import move, require_asset
 from contracts.deadlines import Deadline, DeadlineHandler
 from contracts.listing import require_listing, take_stock
 from contracts.pages import index_page
-from contracts.policy import check_can_sell
+from contracts.policy import check_acceptance, check_can_sell
 from contracts.roles import commission_bps
 from contracts.sales import Sale, sale_completed
 from contracts.vaults import ESCROW_VAULT
@@ -409,8 +409,14 @@ def place(ctx: Context, args: tuple[Any, ...]) -> None:
     asset = require_asset(ctx.state, listing.symbol)
     check_can_sell(ctx.state, listing.seller, asset, listing.franchise_program, listing.sku)
     terms = available_terms(ctx.state, arbiter, listing.symbol)
-    move(ctx.state, listing.symbol, buyer, ESCROW_VAULT, amount)
     rate = 0 if listing.platform is None else commission_bps(ctx.state, listing.platform)
+    # An exclusive coin never leaves its group: whoever the order may pay (the platform
+    # its commission, the arbiter its fee) must accept it. A no-op for other coins.
+    if listing.platform is not None and rate > 0:
+        check_acceptance(ctx.state, asset, listing.platform)
+    if terms.fee_bps > 0 or terms.min_fee > 0:
+        check_acceptance(ctx.state, asset, arbiter)
+    move(ctx.state, listing.symbol, buyer, ESCROW_VAULT, amount)
     order = Order(
         id=order_id_for(ctx.tx_hash),
         listing_id=listing.id,

@@ -82,7 +82,10 @@ def test_order_dispute_and_split_ruling_on_four_validators(net: LocalNet, tmp_pa
         write_key_file(keys_dir / f"{name}.json", key, None, insecure_plaintext=True)
     platform, arbiter, seller, buyer = (key.public_key for key in net.accounts[:4])
     pasar = Pasar(net, keys_dir)
-    net.start_all()
+    for index in range(4):
+        net.start(index)
+    for index in range(4):
+        net.wait_up(index, timeout=60)  # generous: a loaded 2-core machine starts slowly
     wait_until(lambda: net.status(0)["peers_connected"] == 3, 20, "full mesh")
 
     # The platform issues its coin and funds the buyer; the arbiter publishes its fees.

@@ -521,3 +521,36 @@ def test_every_escrow_event_names_all_three_parties(m: Market) -> None:
         assert e.get("buyer") == m.buyer.public_key
         assert e.get("seller") == m.seller.public_key
         assert e.get("arbiter") == m.arbiter.public_key
+
+
+def test_exclusive_coin_orders_only_pay_parties_inside_its_group(m: Market) -> None:
+    c = m.chain
+    c.ok(
+        m.issuer,
+        "loyalty.create",
+        "PTS",
+        "Points",
+        0,
+        10**9,
+        [m.seller.public_key],
+        [],
+        [],
+        0,
+        "members",
+    )
+    c.ok(m.issuer, "coin.mint", "PTS", m.buyer.public_key, 100_000)
+    listing_id = m.create_listing(symbol="PTS", price=1_000)
+    arb = m.arbiter.public_key
+    c.rejects("not_member", m.buyer, "order.place", listing_id, 1, 1_000, arb)
+    c.ok(m.issuer, "loyalty.add_member", "PTS", m.platform.public_key)
+    c.rejects("not_member", m.buyer, "order.place", listing_id, 1, 1_000, arb)
+    c.ok(m.issuer, "loyalty.add_member", "PTS", arb)
+    # a free arbiter is paid nothing, so it need not be a member
+    c.ok(m.arbiter2, "arbiter.publish", 0, DAY)
+    m.place(listing_id, arbiter=m.arbiter2.public_key)
+    order_id = m.place(listing_id)
+    m.chain.ok(m.buyer, "escrow.dispute", order_id)
+    m.chain.ok(m.arbiter, "escrow.rule", order_id, 0, 950)  # 5% fee, no coin bounds for PTS
+    assert c.balance(m.arbiter, "PTS") == 50
+    assert c.balance(m.platform, "PTS") == 23  # 2.5% of 950, rounded down
+    assert c.balance(m.seller, "PTS") == 927
