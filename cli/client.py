@@ -10,11 +10,13 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from typing import Any
 
 from cli.common import CliError
 
 DEFAULT_TIMEOUT = 15.0
+EVENTS_READ_TIMEOUT = 60.0
 
 
 class NodeReplyError(CliError):
@@ -88,3 +90,37 @@ class NodeClient:
         return self.request(
             "GET", f"/v1/txs/{urllib.parse.quote(tx_hash)}", query=query, timeout=wait + 15
         )
+
+    def events(self, query: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """Follow GET /v1/events: yield {"event", "id", "data"} per server-sent event."""
+        url = self.base_url + "/v1/events"
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        request = urllib.request.Request(url, headers={"Accept": "text/event-stream"})
+        try:
+            # Longer than the server's 15 s keepalive, so an idle stream does not time out.
+            response = urllib.request.urlopen(request, timeout=EVENTS_READ_TIMEOUT)
+        except urllib.error.HTTPError as exc:
+            raise self._reply_error(exc) from exc
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise CliError(f"cannot reach node at {self.base_url}: {reason}") from exc
+        with response:
+            current: dict[str, Any] = {}
+            try:
+                for raw in response:
+                    line = raw.decode("utf-8").rstrip("\r\n")
+                    if not line:
+                        if "data" in current:
+                            yield current
+                        current = {}
+                    elif line.startswith(":"):
+                        continue  # keepalive comment
+                    else:
+                        name, _, value = line.partition(": ")
+                        if name == "data":
+                            current["data"] = json.loads(value)
+                        elif name in ("event", "id"):
+                            current[name] = value
+            except (TimeoutError, OSError) as exc:
+                raise CliError(f"lost the event stream from {self.base_url}: {exc}") from exc

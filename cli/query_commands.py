@@ -6,6 +6,7 @@ Contract modules add their own query commands to the `query` group the same way
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -126,6 +127,46 @@ def human_validators(data: Any) -> list[str]:
     for item in data["validators"]:
         lines.append(f"  {item['name'] or '-':<14} {item['address']}")
     return lines
+
+
+@query.command("events")
+@click.option("--cursor", default=None, help="resume after this event id (h or h/i); 0 = block 1")
+@click.option("--account", default=None, help="only transactions involving this address or key")
+@click.option("--limit", type=click.IntRange(1), default=None, help="stop after this many events")
+@keys_dir_option
+@node_url_option
+@json_option
+def events(
+    cursor: str | None,
+    account: str | None,
+    limit: int | None,
+    keys_dir: Path,
+    node_url: str,
+    json_mode: bool,
+) -> None:
+    """Follow committed blocks and tx results; resume with --cursor <last id shown>.
+
+    With --json, prints one JSON object per line: {"event", "id", "data"}.
+    """
+    query_args: dict[str, str] = {}
+    if cursor:
+        query_args["cursor"] = cursor
+    if account:
+        query_args["account"] = address_to_text(resolve_account(account, keys_dir))
+    for shown, event in enumerate(NodeClient(node_url).events(query_args), start=1):
+        click.echo(json.dumps(event, sort_keys=True) if json_mode else human_event(event))
+        if limit is not None and shown >= limit:
+            break
+
+
+def human_event(event: dict[str, Any]) -> str:
+    data = event["data"]
+    if event.get("event") == "block":
+        return f"[{event.get('id')}] block {data['height']} {data['hash']} ({data['tx_count']} txs)"
+    return (
+        f"[{event.get('id')}] tx {data['hash']} {data['method']} from {data['sender']}: "
+        f"{data['status']}"
+    )
 
 
 def register(group: click.Group) -> None:

@@ -168,6 +168,27 @@ def test_queries_render_for_people_and_scripts(server: ThreadedServer, keys_dir:
     assert json.loads(latest.output)["height"] == 1
 
 
+def test_events_replay_from_a_cursor(server: ThreadedServer, keys_dir: Path) -> None:
+    common = ["--node", server.url, "--keys-dir", str(keys_dir)]
+    for amount in ("1", "2"):
+        sent = run(
+            ["tx", "transfer", "--from", "alice", "--to", "bob", "--asset", "IDRA", "--amount"]
+            + [amount, *common]
+        )
+        assert sent.exit_code == 0, sent.output
+    server.commit()
+    people = run(["query", "events", "--cursor", "0", "--limit", "3", *common])
+    assert people.exit_code == 0, people.output
+    lines = people.output.splitlines()
+    assert lines[0].startswith("[1] block 1") and "(2 txs)" in lines[0]
+    assert lines[1].startswith("[1/0] tx") and lines[1].endswith("committed")
+    scripts = run(["query", "events", "--cursor", "1/0", "--limit", "1", "--json", *common])
+    (event,) = [json.loads(line) for line in scripts.output.splitlines()]
+    assert event["id"] == "1/1" and event["data"]["index"] == 1
+    bad = run(["query", "events", "--cursor", "x", *common])
+    assert bad.exit_code != 0 and "bad_cursor" in bad.output
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
