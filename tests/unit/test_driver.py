@@ -1,0 +1,122 @@
+"""The consensus driver: effects in order (persist before send), synced blocks checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from consensus.messages import PrepareVote
+from consensus.replica import Broadcast, Commit, Persist, Send
+from consensus.state import PersistedState
+from contracts.registry import APPLICATION
+from ledger.block import Block, CommitCertificate, sign_commit_vote
+from ledger.errors import InvalidBlock
+from ledger.genesis import Genesis
+from ledger.keys import PrivateKey, address_to_text
+from node.chain import Chain
+from node.driver import PERSISTED_STATE_KEY, ConsensusDriver
+from node.home import genesis_from_json
+from node.storage import LevelDBStore
+
+VALIDATOR = PrivateKey.from_seed(bytes([7]) * 32)
+OTHER = PrivateKey.from_seed(bytes([3]) * 32)
+
+
+def genesis() -> Genesis:
+    key = address_to_text(VALIDATOR.public_key)
+    document = {
+        "chain_id": "t",
+        "genesis_time_ms": 1_000,
+        "validators": [{"name": "v", "key": key}],
+    }
+    return genesis_from_json(document)
+
+
+class RecordingStore:
+    """Wraps the LevelDB store and logs writes into a shared journal."""
+
+    def __init__(self, store: LevelDBStore, journal: list[str]) -> None:
+        self.store = store
+        self.journal = journal
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def write(self, batch: Any, sync: bool = True) -> None:
+        self.journal.append(f"write sync={sync} keys={sorted(batch)[0]!r}")
+        self.store.write(batch, sync)
+
+
+class RecordingPeers:
+    def __init__(self, journal: list[str]) -> None:
+        self.journal = journal
+
+    def broadcast(self, frame: Any) -> None:
+        self.journal.append(f"broadcast {frame[0]}")
+
+    def send(self, peer: bytes, frame: Any) -> bool:
+        self.journal.append(f"send {frame[0]}")
+        return True
+
+
+def make_driver(tmp_path: Path, journal: list[str]) -> tuple[ConsensusDriver, Chain]:
+    store = LevelDBStore(tmp_path / "db")
+    chain = Chain(store, APPLICATION, genesis())
+    chain.store = RecordingStore(store, journal)  # type: ignore[assignment]
+    node = SimpleNamespace(
+        chain=chain,
+        peers=RecordingPeers(journal),
+        config=SimpleNamespace(block=SimpleNamespace(max_txs=100, max_bytes=1 << 20)),
+    )
+    return ConsensusDriver(node), chain  # type: ignore[arg-type]
+
+
+def certify(block: Block) -> CommitCertificate:
+    vote = sign_commit_vote(VALIDATOR, "t", block.height, 0, block.hash)
+    return CommitCertificate.build(block.height, 0, block.hash, {VALIDATOR.public_key: vote})
+
+
+def test_persist_is_written_with_sync_before_the_sends_that_follow(tmp_path: Path) -> None:
+    journal: list[str] = []
+    driver, chain = make_driver(tmp_path, journal)
+    state = PersistedState(1, 0, False, (0, bytes(32)), None, None, ())
+    vote = PrepareVote.create(VALIDATOR, "t", 1, 0, bytes(32))
+    driver._apply([Persist(state), Broadcast(vote), Send(OTHER.public_key, vote)])
+    assert journal == [
+        f"write sync=True keys={PERSISTED_STATE_KEY!r}",
+        "broadcast c",
+        "send c",
+    ]
+    assert PersistedState.decode(chain.store.get(PERSISTED_STATE_KEY)) == state
+
+
+def test_commit_effect_commits_the_next_block_only(tmp_path: Path) -> None:
+    driver, chain = make_driver(tmp_path, [])
+    block = chain.propose(VALIDATOR.public_key, 5_000, [])
+    driver._apply([Commit(block, certify(block))])
+    assert chain.height == 1
+    driver._apply([Commit(block, certify(block))])  # already committed: ignored
+    assert chain.height == 1
+
+
+def test_synced_blocks_need_a_valid_certificate(tmp_path: Path) -> None:
+    # Build two certified blocks on one store, then feed them to a fresh node.
+    driver_a, chain_a = make_driver(tmp_path / "a", [])
+    first = chain_a.propose(VALIDATOR.public_key, 5_000, [])
+    chain_a.commit(first, certify(first))
+    second = chain_a.propose(VALIDATOR.public_key, 6_000, [])
+    chain_a.commit(second, certify(second))
+
+    driver_b, chain_b = make_driver(tmp_path / "b", [])
+    replica = SimpleNamespace(on_block_synced=lambda *args: [])
+    forged = CommitCertificate.build(1, 0, first.hash, {OTHER.public_key: bytes(64)})
+    with pytest.raises(InvalidBlock, match="bad_certificate"):
+        driver_b._commit_synced(replica, [(first, forged)])  # type: ignore[arg-type]
+    assert chain_b.height == 0
+    pairs = [(first, certify(first)), (second, certify(second))]
+    assert driver_b._commit_synced(replica, pairs) == 2  # type: ignore[arg-type]
+    assert chain_b.head == chain_a.head
+    assert driver_b._commit_synced(replica, pairs) == 0  # nothing new
