@@ -79,7 +79,7 @@ class Bench:
                 [
                     "coin",
                     [
-                        [["IDR", "Rupiah", 2, self.platform.public_key, 10**15, "open"]],
+                        [["IDR", "Rupiah", 2, self.platform.public_key, 10**18, "open"]],
                         [[k.public_key, "IDR", 10**12] for k in accounts],
                     ],
                 ],
