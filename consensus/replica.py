@@ -62,7 +62,7 @@ Protocol (one block per height, heights strictly in sequence):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -607,25 +607,43 @@ class Replica:
             self._validation[block.hash] = verdict
         return verdict is None
 
+    def _screen_proposal(
+        self,
+        kind: str,
+        message: PrePrepare | NewView,
+        signature_ok: Callable[[], bool],
+        now: float,
+        effects: list[Effect],
+    ) -> bool:
+        """Checks a PRE-PREPARE and a NEW-VIEW share: right primary, not a duplicate, a
+        valid signature, and not a second proposal for the view (kept as evidence, and
+        a reason to leave the view). True when the message may be considered further."""
+        view = message.view
+        if message.sender != self.primary(self.height, view):
+            self.metrics["dropped_wrong_primary"] += 1
+            return False
+        known = self._proposal_messages.get(view)
+        if known is not None and known.block.hash == message.block.hash:
+            self.metrics["dropped_duplicate"] += 1
+            return False
+        if not signature_ok():  # only now: the checks above are cheaper
+            self._bad_signature()
+            return False
+        if known is not None:
+            self._record_evidence(kind, known, message, effects)
+            if view == self.view and not self.in_view_change:
+                self._start_view_change(view + 1, now, effects)
+            return False
+        return True
+
     def _on_pre_prepare(self, message: PrePrepare, now: float, effects: list[Effect]) -> None:
         view = message.view
         if view != 0 or self.view != 0:
             self.metrics["dropped_wrong_view"] += 1  # later views propose through NEW-VIEW
             return
-        if message.sender != self.primary(self.height, view):
-            self.metrics["dropped_wrong_primary"] += 1
-            return
-        known = self._proposal_messages.get(view)
-        if known is not None and known.block.hash == message.block.hash:
-            self.metrics["dropped_duplicate"] += 1
-            return
-        if not message.verify(self.config.chain_id):
-            self._bad_signature()
-            return
-        if known is not None:
-            self._record_evidence("pre_prepare", known, message, effects)
-            if view == self.view and not self.in_view_change:
-                self._start_view_change(view + 1, now, effects)
+        if not self._screen_proposal(
+            "pre_prepare", message, lambda: message.verify(self.config.chain_id), now, effects
+        ):
             return
         self._proposal_messages[view] = message
         block = message.block
@@ -877,20 +895,13 @@ class Replica:
         if view < self.view:
             self.metrics["dropped_wrong_view"] += 1
             return
-        if message.sender != self.primary(self.height, view):
-            self.metrics["dropped_wrong_primary"] += 1
-            return
-        known = self._proposal_messages.get(view)
-        if known is not None and known.block.hash == message.block.hash:
-            self.metrics["dropped_duplicate"] += 1
-            return
-        if not message.verify_signature(self.config.chain_id):
-            self._bad_signature()
-            return
-        if known is not None:
-            self._record_evidence("new_view", known, message, effects)
-            if view == self.view and not self.in_view_change:
-                self._start_view_change(view + 1, now, effects)
+        if not self._screen_proposal(
+            "new_view",
+            message,
+            lambda: message.verify_signature(self.config.chain_id),
+            now,
+            effects,
+        ):
             return
         if not self._new_view_is_justified(message):
             self.metrics["dropped_invalid_block"] += 1
