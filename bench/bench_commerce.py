@@ -22,11 +22,8 @@ Run from the repository root:  python bench/bench_commerce.py [--block N] [--run
 from __future__ import annotations
 
 import argparse
-import hashlib
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,12 +31,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.benchchain import BenchChain, seeded_key  # noqa: E402
 from contracts.exchange import PRICE_SCALE  # noqa: E402
-from contracts.registry import APPLICATION  # noqa: E402
-from ledger.execution import BlockInfo, account_nonce, apply_block, apply_genesis  # noqa: E402
-from ledger.genesis import Genesis  # noqa: E402
-from ledger.keys import PrivateKey  # noqa: E402
-from ledger.tx import SignedTransaction, Transaction  # noqa: E402
 from node.storage import LevelDBStore  # noqa: E402
 
 CHAIN_ID = "pasar-bench"
@@ -49,69 +42,31 @@ INVOICE_AMOUNT = 25_000  # IDRX
 EMAS_PRICE = 250 * PRICE_SCALE  # IDRX per EMAS
 
 
-def make_key(label: str, n: int) -> PrivateKey:
-    return PrivateKey.from_seed(hashlib.sha256(f"{label}-{n}".encode()).digest())
-
-
-class Bench:
+class Bench(BenchChain):
     def __init__(self, store: LevelDBStore, buyers: int, executor: ThreadPoolExecutor) -> None:
-        self.store = store
-        self.executor = executor
-        self.platform = make_key("platform", 0)
-        self.validator = make_key("validator", 0)
-        self.buyers = [make_key("buyer", n) for n in range(buyers)]
-        self.merchants = [make_key("merchant", n) for n in range(64)]
-        self.makers = [make_key("maker", n) for n in range(16)]
-        self.height = 0
-        self.time_ms = GENESIS_MS
+        self.platform = seeded_key("platform", 0)
+        self.buyers = [seeded_key("buyer", n) for n in range(buyers)]
+        self.merchants = [seeded_key("merchant", n) for n in range(64)]
+        self.makers = [seeded_key("maker", n) for n in range(16)]
         self.invoices: list[bytes] = []
         platform = self.platform.public_key
         funded = self.buyers + self.makers
-        genesis = Genesis(
-            CHAIN_ID,
-            GENESIS_MS,
-            ((self.validator.public_key, "v0"),),
+        app_state: list[Any] = [
+            ["roles", [[platform, "Bench platform", 250]]],
             [
-                ["roles", [[platform, "Bench platform", 250]]],
+                "coin",
                 [
-                    "coin",
                     [
-                        [
-                            ["IDRX", "Rupiah", 0, platform, 10**17, "platform"],
-                            ["EMAS", "Gold", 0, platform, 10**17, "platform"],
-                        ],
-                        [[k.public_key, s, 10**11] for k in funded for s in ("IDRX", "EMAS")],
+                        ["IDRX", "Rupiah", 0, platform, 10**17, "platform"],
+                        ["EMAS", "Gold", 0, platform, 10**17, "platform"],
                     ],
+                    [[k.public_key, s, 10**11] for k in funded for s in ("IDRX", "EMAS")],
                 ],
             ],
+        ]
+        super().__init__(
+            store, executor, CHAIN_ID, GENESIS_MS, app_state, seeded_key("validator", 0)
         )
-        result = apply_genesis(APPLICATION, store, genesis)
-        store.write(dict(result.write_set))
-        self.state_root = result.state_root
-
-    def sign(self, key: PrivateKey, method: str, *args: Any, nonce: int | None = None) -> bytes:
-        public = key.public_key
-        if nonce is None:
-            nonce = account_nonce(self.store, public)
-        return Transaction(CHAIN_ID, public, nonce, method, tuple(args), 0).sign(key).encode()
-
-    def info(self) -> BlockInfo:
-        return BlockInfo(CHAIN_ID, self.height + 1, self.time_ms + 1_000, self.validator.public_key)
-
-    def commit(self, raw: list[bytes]) -> list[Any]:
-        transactions = [SignedTransaction.decode(item) for item in raw]
-        info = self.info()
-        result = apply_block(
-            APPLICATION, self.store, info, transactions, self.state_root, self.executor
-        )
-        bad = [r.code for r in result.receipts if not r.ok]
-        if bad:
-            raise SystemExit(f"setup transactions were rejected: {bad[:3]}")
-        self.store.write(dict(result.write_set))
-        self.state_root = result.state_root
-        self.height += 1
-        self.time_ms = info.timestamp_ms
-        return list(result.receipts)
 
     def setup(self, invoices: int) -> None:
         # Deep liquidity both ways: makers buy EMAS just under 250 and sell just over.
@@ -151,23 +106,6 @@ class Bench:
                 )
         receipts = self.commit(raw)
         self.invoices = [r.tx_hash for r in receipts]
-
-    def run(self, name: str, build: Callable[[int], bytes], block: int, runs: int) -> float:
-        info = self.info()
-        timings = []
-        for _ in range(runs):
-            raw = [build(i) for i in range(block)]
-            transactions = [SignedTransaction.decode(item) for item in raw]
-            start = time.perf_counter()
-            result = apply_block(
-                APPLICATION, self.store, info, transactions, self.state_root, self.executor
-            )
-            elapsed = time.perf_counter() - start
-            bad = [f"{r.code}: {r.message}" for r in result.receipts if not r.ok]
-            if bad:
-                raise SystemExit(f"{name}: transactions were rejected: {bad[:3]}")
-            timings.append(elapsed)
-        return block / statistics.median(timings)
 
 
 def main() -> None:

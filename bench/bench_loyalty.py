@@ -24,8 +24,6 @@ Run from the repository root:  python bench/bench_loyalty.py [--block N] [--runs
 from __future__ import annotations
 
 import argparse
-import hashlib
-import statistics
 import sys
 import tempfile
 import time
@@ -36,20 +34,15 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.benchchain import BenchChain, seeded_key  # noqa: E402
 from contracts import loyalty  # noqa: E402
-from contracts.registry import APPLICATION  # noqa: E402
 from ledger.execution import (  # noqa: E402
-    BlockInfo,
     Context,
     account_nonce,
-    apply_block,
-    apply_genesis,
 )
-from ledger.genesis import Genesis  # noqa: E402
 from ledger.hashing import ZERO_HASH  # noqa: E402
 from ledger.keys import PrivateKey  # noqa: E402
 from ledger.state import StateView  # noqa: E402
-from ledger.tx import SignedTransaction, Transaction  # noqa: E402
 from node.storage import LevelDBStore  # noqa: E402
 
 CHAIN_ID = "pasar-bench-loyalty"
@@ -59,68 +52,28 @@ GROUP_SIZE = 32
 PRICE = 20_000
 
 
-def account_key(role: str, number: int) -> PrivateKey:
-    return PrivateKey.from_seed(hashlib.sha256(f"{role}/{number}".encode()).digest())
-
-
-class LoyaltyBench:
+class LoyaltyBench(BenchChain):
     def __init__(self, store: LevelDBStore, block: int, executor: ThreadPoolExecutor) -> None:
-        self.store = store
-        self.executor = executor
-        self.platform = account_key("platform", 0)
-        self.validator = account_key("validator", 0)
-        self.buyers = [account_key("buyer", n) for n in range(block)]
-        self.members = [account_key("member", n) for n in range(GROUP_SIZE)]
-        self.outsiders = [account_key("outsider", n) for n in range(GROUP_SIZE)]
-        self.franchisees = [account_key("franchisee", n) for n in range(GROUP_SIZE)]
-        self.height = 0
-        self.time_ms = START_MS
+        self.platform = seeded_key("platform", 0)
+        self.buyers = [seeded_key("buyer", n) for n in range(block)]
+        self.members = [seeded_key("member", n) for n in range(GROUP_SIZE)]
+        self.outsiders = [seeded_key("outsider", n) for n in range(GROUP_SIZE)]
+        self.franchisees = [seeded_key("franchisee", n) for n in range(GROUP_SIZE)]
         self.orders: list[tuple[PrivateKey, bytes]] = []
         self.sub_program = b""
         platform = self.platform.public_key
         funded = [*self.buyers, *self.members]
-        genesis = Genesis(
-            CHAIN_ID,
-            START_MS,
-            ((self.validator.public_key, "v0"),),
+        app_state: list[Any] = [
+            ["roles", [[platform, "Bench platform", 250]]],
             [
-                ["roles", [[platform, "Bench platform", 250]]],
+                "coin",
                 [
-                    "coin",
-                    [
-                        [["IDRX", "Rupiah", 0, platform, 10**17, "platform"]],
-                        [[k.public_key, "IDRX", 10**11] for k in funded],
-                    ],
+                    [["IDRX", "Rupiah", 0, platform, 10**17, "platform"]],
+                    [[k.public_key, "IDRX", 10**11] for k in funded],
                 ],
             ],
-        )
-        result = apply_genesis(APPLICATION, store, genesis)
-        store.write(dict(result.write_set))
-        self.state_root = result.state_root
-
-    def sign(self, key: PrivateKey, method: str, *args: Any, nonce: int | None = None) -> bytes:
-        public = key.public_key
-        if nonce is None:
-            nonce = account_nonce(self.store, public)
-        return Transaction(CHAIN_ID, public, nonce, method, tuple(args), 0).sign(key).encode()
-
-    def info(self) -> BlockInfo:
-        return BlockInfo(CHAIN_ID, self.height + 1, self.time_ms + 1_000, self.validator.public_key)
-
-    def commit(self, raw: list[bytes]) -> list[Any]:
-        transactions = [SignedTransaction.decode(item) for item in raw]
-        info = self.info()
-        result = apply_block(
-            APPLICATION, self.store, info, transactions, self.state_root, self.executor
-        )
-        bad = [f"{r.code}: {r.message}" for r in result.receipts if not r.ok]
-        if bad:
-            raise SystemExit(f"setup transactions were rejected: {bad[:3]}")
-        self.store.write(dict(result.write_set))
-        self.state_root = result.state_root
-        self.height += 1
-        self.time_ms = info.timestamp_ms
-        return list(result.receipts)
+        ]
+        super().__init__(store, executor, CHAIN_ID, START_MS, app_state, seeded_key("validator", 0))
 
     @staticmethod
     def attribute(receipt: Any, event: str, name: str) -> Any:
@@ -192,21 +145,6 @@ class LoyaltyBench:
             self.platform.public_key, [self.platform.public_key], DAY_MS, DAY_MS,
             self.sub_program, nonce=nonce,
         )  # fmt: skip
-
-    def run(self, name: str, build: Callable[[int], bytes], block: int, runs: int) -> float:
-        info = self.info()
-        timings = []
-        for _ in range(runs):
-            transactions = [SignedTransaction.decode(build(i)) for i in range(block)]
-            start = time.perf_counter()
-            result = apply_block(
-                APPLICATION, self.store, info, transactions, self.state_root, self.executor
-            )
-            timings.append(time.perf_counter() - start)
-            bad = [f"{r.code}: {r.message}" for r in result.receipts if not r.ok]
-            if bad:
-                raise SystemExit(f"{name}: transactions were rejected: {bad[:3]}")
-        return block / statistics.median(timings)
 
     def hook_cost_us(self, repeats: int = 2_000) -> float:
         """Microseconds for the mining-reward hook when the proposer is bound."""
