@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
+from click.testing import CliRunner, Result
 from rpc_fake_node import CHAIN_ID, FakeNode
 
+from cli.main import cli
 from ledger.keys import PrivateKey
 from ledger.tx import SignedTransaction, Transaction
+from node.keyfile import write_key_file
 from node.rpc.app import build_rpc_app
 
 
@@ -97,3 +102,53 @@ class ThreadedServer:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
+
+
+def write_plain_keys(directory: Path, keys: Iterable[tuple[str, PrivateKey]]) -> Path:
+    """Unencrypted key files NAME.json, as `--from NAME` resolves them."""
+    for name, key in keys:
+        write_key_file(directory / f"{name}.json", key, None, insecure_plaintext=True)
+    return directory
+
+
+class CliDriver:
+    """Runs `pasar` commands in-process against a ThreadedServer."""
+
+    def __init__(self, server: ThreadedServer, keys_dir: Path) -> None:
+        self.server = server
+        self.keys = ["--keys-dir", str(keys_dir)]
+
+    def run(self, *args: str, keys: bool = True) -> Result:
+        """Run `pasar ARGS --node URL` (plus --keys-dir for commands that take keys)."""
+        extra = ["--node", self.server.url, *(self.keys if keys else [])]
+        return CliRunner().invoke(cli, [*args, *extra], catch_exceptions=False)
+
+    def receipt(self, *args: str) -> dict[str, Any]:
+        """Submit `pasar tx ARGS`, commit a block, and return the receipt, ok or not."""
+        result = self.run("tx", *args, "--json")
+        assert result.exit_code == 0, result.output
+        tx_hash = json.loads(result.output)["hash"]
+        self.server.commit()
+        outcome = self.run("query", "tx", tx_hash, "--json", keys=False)
+        receipt: dict[str, Any] = json.loads(outcome.output)["receipt"]
+        return receipt
+
+    def tx(self, *args: str) -> dict[str, Any]:
+        """As `receipt`, and the transaction must have been applied."""
+        receipt = self.receipt(*args)
+        assert receipt["ok"], receipt
+        return receipt
+
+    def query(self, *args: str, keys: bool = False) -> Any:
+        """`pasar query ARGS --json`, parsed; the command must succeed."""
+        result = self.run("query", *args, "--json", keys=keys)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+
+def event_attribute(receipt: dict[str, Any], event: str, name: str) -> Any:
+    """Attribute `name` of the first `event` in a JSON receipt."""
+    for item in receipt["events"]:
+        if item["name"] == event:
+            return item["attributes"][name]
+    raise AssertionError(f"no {event} in {receipt['events']}")

@@ -6,21 +6,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from rpc_fake_node import FakeNode, seed
-from rpc_helpers import ThreadedServer
+from rpc_helpers import CliDriver, ThreadedServer, event_attribute, write_plain_keys
 
 from cli.commands_commerce import parse_duration
 from cli.common import CliError
-from cli.main import cli
 from contracts import escrow as E
 from contracts.coin import balance
 from contracts.roles import grant_platform
 from ledger.state import StateView
-from node.keyfile import write_key_file
 
 ADDRESS = "Jl. Malioboro 52, Yogyakarta"
 
@@ -37,40 +33,13 @@ def server() -> Iterator[ThreadedServer]:
 
 @pytest.fixture
 def keys_dir(tmp_path: Path, server: ThreadedServer) -> Path:
-    directory = tmp_path / "keys"
     accounts = server.node.accounts
-    for name, key in (("alice", accounts.alice), ("bob", accounts.bob), ("court", seed("court"))):
-        write_key_file(directory / f"{name}.json", key, None, insecure_plaintext=True)
-    return directory
+    named = [("alice", accounts.alice), ("bob", accounts.bob), ("court", seed("court"))]
+    return write_plain_keys(tmp_path / "keys", named)
 
 
-class Cli:
-    def __init__(self, server: ThreadedServer, keys_dir: Path) -> None:
-        self.server = server
-        self.keys = ["--keys-dir", str(keys_dir)]
-
-    def run(self, *args: str, keys: bool = True) -> Result:
-        """Run `pasar ARGS --node URL` (plus --keys-dir for commands that take keys)."""
-        extra = ["--node", self.server.url, *(self.keys if keys else [])]
-        return CliRunner().invoke(cli, [*args, *extra], catch_exceptions=False)
-
-    def tx(self, *args: str) -> dict[str, Any]:
-        """Submit, commit a block, and return the receipt (which must be ok)."""
-        result = self.run("tx", *args, "--json")
-        assert result.exit_code == 0, result.output
-        tx_hash = json.loads(result.output)["hash"]
-        self.server.commit()
-        outcome = self.run("query", "tx", tx_hash, "--json", keys=False)
-        receipt: dict[str, Any] = json.loads(outcome.output)["receipt"]
-        assert receipt["ok"], receipt
-        return receipt
-
-    @staticmethod
-    def attribute(receipt: dict[str, Any], event: str, name: str) -> Any:
-        for item in receipt["events"]:
-            if item["name"] == event:
-                return item["attributes"][name]
-        raise AssertionError(f"no {event} in {receipt['events']}")
+class Cli(CliDriver):
+    attribute = staticmethod(event_attribute)
 
 
 def test_full_flow_through_the_cli(server: ThreadedServer, keys_dir: Path, tmp_path: Path) -> None:

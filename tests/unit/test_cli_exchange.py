@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from rpc_fake_node import FakeNode
-from rpc_helpers import ThreadedServer
+from rpc_helpers import CliDriver, ThreadedServer, write_plain_keys
 
 from cli.commands_exchange import format_price, parse_price
 from cli.common import CliError
-from cli.main import cli
 from contracts import exchange, roles
 from contracts.coin import balance
 from contracts.exchange import PRICE_SCALE
 from contracts.roles import grant_platform
 from ledger.state import StateView
-from node.keyfile import write_key_file
 
 DAY = 24 * 3600 * 1000
 
@@ -37,40 +32,12 @@ def server() -> Iterator[ThreadedServer]:
 
 @pytest.fixture
 def keys_dir(tmp_path: Path, server: ThreadedServer) -> Path:
-    directory = tmp_path / "keys"
     accounts = server.node.accounts
-    for name, key in (
-        ("alice", accounts.alice),
-        ("bob", accounts.bob),
-        ("validator", accounts.validator),
-    ):
-        write_key_file(directory / f"{name}.json", key, None, insecure_plaintext=True)
-    return directory
+    named = [("alice", accounts.alice), ("bob", accounts.bob), ("validator", accounts.validator)]
+    return write_plain_keys(tmp_path / "keys", named)
 
 
-class Cli:
-    def __init__(self, server: ThreadedServer, keys_dir: Path) -> None:
-        self.server = server
-        self.keys = ["--keys-dir", str(keys_dir)]
-
-    def run(self, *args: str, keys: bool = True) -> Result:
-        extra = ["--node", self.server.url, *(self.keys if keys else [])]
-        return CliRunner().invoke(cli, [*args, *extra], catch_exceptions=False)
-
-    def tx(self, *args: str) -> dict[str, Any]:
-        result = self.run("tx", *args, "--json")
-        assert result.exit_code == 0, result.output
-        tx_hash = json.loads(result.output)["hash"]
-        self.server.commit()
-        outcome = self.run("query", "tx", tx_hash, "--json", keys=False)
-        receipt: dict[str, Any] = json.loads(outcome.output)["receipt"]
-        assert receipt["ok"], receipt
-        return receipt
-
-    def json(self, *args: str, keys: bool = False) -> Any:
-        result = self.run("query", *args, "--json", keys=keys)
-        assert result.exit_code == 0, result.output
-        return json.loads(result.output)
+Cli = CliDriver
 
 
 def test_prices_convert_exactly() -> None:
@@ -98,11 +65,11 @@ def test_exchange_invoice_and_payment_flow(server: ThreadedServer, keys_dir: Pat
         "--side", "buy", "--price", "2.5", "--quantity", "400",
     )  # fmt: skip
     assert placed["events"][-1]["attributes"]["locked"] == 1_000
-    book = c.json("book", "IDRA", "EMAS")
+    book = c.query("book", "IDRA", "EMAS")
     assert book["bids"] == [{"price": 250_000_000, "quantity": 400, "orders": 1}]
     shown = c.run("query", "book", "EMAS", "IDRA", keys=False)
     assert "bid" in shown.output and "2.5" in shown.output
-    mine = c.json("exchange-orders", "--owner", "alice", keys=True)
+    mine = c.query("exchange-orders", "--owner", "alice", keys=True)
     assert [o["id"] for o in mine["orders"]] == [1]
 
     expiry = str(server.node.timestamp_ms + DAY)
@@ -112,12 +79,12 @@ def test_exchange_invoice_and_payment_flow(server: ThreadedServer, keys_dir: Pat
     )  # fmt: skip
     invoice_id = created["events"][0]["attributes"]["id"]["hex"]
     c.tx("invoice", "pay", invoice_id, "--from", "bob", "--with", "EMAS", "--max-pay", "200")
-    invoice = c.json("invoice", invoice_id)
+    invoice = c.query("invoice", invoice_id)
     assert invoice["status"] == "paid" and invoice["pay_symbol"] == "EMAS"
     assert invoice["pay_amount"] == 200
     assert balance(store, bob, "EMAS") == 800
     c.tx("invoice", "refund", invoice_id, "--from", "alice", "--amount", "100")
-    assert c.json("invoices", "--merchant", "alice", keys=True)["invoices"][0]["refunded"] == 100
+    assert c.query("invoices", "--merchant", "alice", keys=True)["invoices"][0]["refunded"] == 100
 
     second = c.tx(
         "invoice", "create", "--from", "alice", "--asset", "IDRA", "--amount", "300",
@@ -125,7 +92,7 @@ def test_exchange_invoice_and_payment_flow(server: ThreadedServer, keys_dir: Pat
     )  # fmt: skip
     second_id = second["events"][0]["attributes"]["id"]["hex"]
     c.tx("invoice", "pay", second_id, "--from", "bob")  # defaults: the invoice's coin and amount
-    assert c.json("invoice", second_id)["pay_amount"] == 300
+    assert c.query("invoice", second_id)["pay_amount"] == 300
 
     paid = c.tx(
         "payment", "pay", "--from", "bob", "--platform", "alice", "--seller", "alice",
@@ -153,10 +120,10 @@ def test_governance_and_platform_queries(server: ThreadedServer, keys_dir: Path)
         "governance", "propose", "grant_platform", "--from", "validator", "--account", "bob",
         "--name", "bob mart", "--commission-bps", "50", "--expiry-time-ms", expiry,
     )  # fmt: skip
-    proposal = c.json("proposal", "1")
+    proposal = c.query("proposal", "1")
     assert proposal["status"] == "executed"
-    assert [p["id"] for p in c.json("proposals")["proposals"]] == [1]
-    names = sorted(p["name"] for p in c.json("platforms")["platforms"])
+    assert [p["id"] for p in c.query("proposals")["proposals"]] == [1]
+    names = sorted(p["name"] for p in c.query("platforms")["platforms"])
     assert names == ["alice shop", "bob mart"]
     shown = c.run("query", "platforms", keys=False)
     assert "bob mart" in shown.output

@@ -4,24 +4,20 @@ joined, sells, pays royalties, and is suspended when its seller spends below T1.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 from rpc_fake_node import FakeNode, seed
-from rpc_helpers import ThreadedServer, served
+from rpc_helpers import CliDriver, ThreadedServer, event_attribute, served, write_plain_keys
 
 from cli.commands_loyalty import parse_rule
 from cli.common import CliError
-from cli.main import cli
 from contracts.coin import balance
 from contracts.roles import grant_platform
 from ledger.keys import address_to_text
 from ledger.state import StateView
-from node.keyfile import write_key_file
 
 NAMES = ("carol", "dave", "court")
 
@@ -38,44 +34,13 @@ def server() -> Iterator[ThreadedServer]:
 
 @pytest.fixture
 def keys_dir(tmp_path: Path, server: ThreadedServer) -> Path:
-    directory = tmp_path / "keys"
     accounts = server.node.accounts
     keys = [("alice", accounts.alice), ("bob", accounts.bob)]
     keys += [(name, seed(name)) for name in NAMES]
-    for name, key in keys:
-        write_key_file(directory / f"{name}.json", key, None, insecure_plaintext=True)
-    return directory
+    return write_plain_keys(tmp_path / "keys", keys)
 
 
-class Cli:
-    def __init__(self, server: ThreadedServer, keys_dir: Path) -> None:
-        self.server = server
-        self.keys = ["--keys-dir", str(keys_dir)]
-
-    def run(self, *args: str, keys: bool = True) -> Result:
-        extra = ["--node", self.server.url, *(self.keys if keys else [])]
-        return CliRunner().invoke(cli, [*args, *extra], catch_exceptions=False)
-
-    def receipt(self, *args: str) -> dict[str, Any]:
-        """Submit, commit a block, and return the receipt, accepted or not."""
-        result = self.run("tx", *args, "--json")
-        assert result.exit_code == 0, result.output
-        tx_hash = json.loads(result.output)["hash"]
-        self.server.commit()
-        outcome = self.run("query", "tx", tx_hash, "--json", keys=False)
-        receipt: dict[str, Any] = json.loads(outcome.output)["receipt"]
-        return receipt
-
-    def tx(self, *args: str) -> dict[str, Any]:
-        receipt = self.receipt(*args)
-        assert receipt["ok"], receipt
-        return receipt
-
-    def query(self, *args: str) -> Any:
-        result = self.run("query", *args, "--json", keys=False)
-        assert result.exit_code == 0, result.output
-        return json.loads(result.output)
-
+class Cli(CliDriver):
     def listing(self, seller: str, sku: str, price: int, asset: str, *extra: str) -> str:
         created = self.tx(
             "listing", "create", "--from", seller, "--title", sku, "--sku", sku,
@@ -92,11 +57,7 @@ class Cli:
         return self.tx("escrow", "confirm", order_id, "--from", buyer)
 
 
-def attribute(receipt: dict[str, Any], event: str, name: str) -> Any:
-    for item in receipt["events"]:
-        if item["name"] == event:
-            return item["attributes"][name]
-    raise AssertionError(f"no {event} in {receipt['events']}")
+attribute = event_attribute
 
 
 def test_loyalty_and_franchise_through_the_cli(server: ThreadedServer, keys_dir: Path) -> None:
