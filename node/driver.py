@@ -111,15 +111,20 @@ class ConsensusDriver:
     # -- inputs (called from other tasks; they only enqueue) -------------------------------------
 
     def transactions_pending(self, tx_hashes: Sequence[bytes]) -> None:
-        if not tx_hashes:
-            return
-        if not self._pending_hashes:
-            self.queue.put_nowait(("pending",))
-        self._pending_hashes.extend(tx_hashes)
+        if tx_hashes:
+            self._wake_for_transactions()
+            self._pending_hashes.extend(tx_hashes)
 
     def transactions_removed(self, tx_hashes: Sequence[bytes]) -> None:
+        # The replica must hear of removals even when nothing new is pending, or it
+        # would complain about a primary "censoring" a tx that no longer exists.
         if tx_hashes:
+            self._wake_for_transactions()
             self._removed_hashes.extend(tx_hashes)
+
+    def _wake_for_transactions(self) -> None:
+        if not self._pending_hashes and not self._removed_hashes:
+            self.queue.put_nowait(("pending",))
 
     def on_peer_message(self, peer: bytes, raw: bytes) -> None:
         self.queue.put_nowait(("message", peer, raw))
@@ -227,7 +232,8 @@ class ConsensusDriver:
                 node.peers.send(effect.to, ["c", encode_message(effect.message)])
             elif isinstance(effect, Commit):
                 if effect.block.height == node.chain.height + 1:
-                    node.chain.commit(effect.block, effect.certificate)
+                    # the replica built the certificate from votes it verified
+                    node.chain.commit(effect.block, effect.certificate, certified=True)
                     if effect.certificate.view == 0:
                         limit = node.config.block.max_txs
                         self.app.block_cap = min(limit, self.app.block_cap + max(1, limit // 8))

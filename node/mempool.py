@@ -119,10 +119,12 @@ class Mempool:
 
     def recheck(
         self, committed: Iterable[SignedTransaction], next_nonce: Callable[[bytes], int]
-    ) -> list[bytes]:
+    ) -> tuple[list[bytes], list[bytes]]:
         """After a commit: drop the block's transactions and every stale nonce of its
-        senders. Returns the hashes of pending transactions dropped as stale."""
+        senders. Returns (hashes dropped as stale, hashes of those senders that are now
+        ready): only a committed sender's readiness can change with a commit."""
         dropped: list[bytes] = []
+        ready: list[bytes] = []
         senders: dict[bytes, None] = {}
         hashes = []
         for stx in committed:
@@ -137,7 +139,11 @@ class Mempool:
             stale = [tx_hash for nonce, tx_hash in pending.items() if nonce < floor]
             self.remove(stale)
             dropped.extend(stale)
-        return dropped
+            nonce = floor
+            while nonce in pending:
+                ready.append(pending[nonce])
+                nonce += 1
+        return dropped, ready
 
 
 class VerifiedCache:

@@ -100,7 +100,7 @@ class Node:
             self.chain_id,
             key,
             self.config.peers,
-            self._current_validators,
+            self.chain.validators,
             self._on_frame,
             self._on_peer_connect,
         )
@@ -268,14 +268,11 @@ class Node:
         """Runs inside Chain.commit, after the batch is durable."""
         block = committed.block
         now = time.monotonic()
-        stale = self.mempool.recheck(block.transactions, self.chain.next_nonce)
+        stale, ready = self.mempool.recheck(block.transactions, self.chain.next_nonce)
         self.consensus.transactions_removed(stale)
-        if len(self.mempool):
-            # What the next block would take is ready now, including txs that waited
-            # behind a nonce gap at admission: tell consensus so none is stranded.
-            limits = self.config.block
-            ready = self.mempool.reap(limits.max_txs, limits.max_bytes, self.chain.next_nonce)
-            self.consensus.transactions_pending([stx.hash for stx in ready])
+        # Txs that waited behind a nonce the block just used are ready now: tell
+        # consensus so none is stranded (others' readiness did not change).
+        self.consensus.transactions_pending(ready)
         self.verified.discard(stx.verification_key for stx in block.transactions)
         for stx in block.transactions:
             first = self._first_seen.pop(stx.hash, None)
@@ -302,9 +299,6 @@ class Node:
             self._first_seen.clear()  # entries of txs that never committed here: forget them
 
     # -- peers -----------------------------------------------------------------------------------
-
-    def _current_validators(self) -> tuple[bytes, ...]:
-        return self.chain.validators()
 
     def _on_peer_connect(self, link: Link) -> None:
         link.send(["height", self.chain.height])
@@ -342,9 +336,9 @@ class Node:
     async def _gossip_loop(self) -> None:
         while True:
             await asyncio.sleep(GOSSIP_INTERVAL)
-            while self._gossip:
-                batch, self._gossip = self._gossip[:GOSSIP_BATCH], self._gossip[GOSSIP_BATCH:]
-                self.peers.broadcast(["txs", batch])
+            backlog, self._gossip = self._gossip, []
+            for start in range(0, len(backlog), GOSSIP_BATCH):
+                self.peers.broadcast(["txs", backlog[start : start + GOSSIP_BATCH]])
 
     async def _height_loop(self) -> None:
         """Tell peers our height every second: it is how a lagging node notices."""

@@ -120,3 +120,21 @@ def test_synced_blocks_need_a_valid_certificate(tmp_path: Path) -> None:
     assert driver_b._commit_synced(replica, pairs) == 2  # type: ignore[arg-type]
     assert chain_b.head == chain_a.head
     assert driver_b._commit_synced(replica, pairs) == 0  # nothing new
+
+
+def test_removed_transactions_reach_the_replica_without_new_pending_ones(
+    tmp_path: Path,
+) -> None:
+    # A commit can drop stale txs and leave nothing pending; the replica must still hear
+    # of the removal, or it would later complain about a primary censoring them.
+    driver, _ = make_driver(tmp_path, [])
+    calls: list[tuple[str, list[bytes]]] = []
+    replica = SimpleNamespace(
+        on_transactions_removed=lambda hashes, now: calls.append(("removed", hashes)) or [],
+        on_transactions_pending=lambda hashes, now: calls.append(("pending", hashes)) or [],
+    )
+    driver.transactions_removed([b"x" * 32])
+    driver.transactions_removed([b"y" * 32])
+    assert driver.queue.qsize() == 1  # one wake-up for both
+    driver._handle(replica, driver.queue.get_nowait())  # type: ignore[arg-type]
+    assert calls == [("removed", [b"x" * 32, b"y" * 32]), ("pending", [])]

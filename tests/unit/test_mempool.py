@@ -77,8 +77,9 @@ def test_recheck_drops_committed_and_stale() -> None:
     other = tx(ALICE, 1, "replaced elsewhere")
     mempool.add(tx(BOB, 0), 0)
     # block committed alice 0 and a different tx with alice's nonce 1
-    dropped = mempool.recheck([txs[0], other], {ALICE.public_key: 2}.__getitem__)
+    dropped, ready = mempool.recheck([txs[0], other], {ALICE.public_key: 2}.__getitem__)
     assert dropped == [txs[1].hash]
+    assert ready == [txs[2].hash, txs[3].hash]  # alice's run from her new nonce; bob unchanged
     assert txs[2].hash in mempool and txs[1].hash not in mempool and len(mempool) == 3
     assert mempool.size_bytes == sum(len(s.encoded) for s in (txs[2], txs[3], tx(BOB, 0)))
 
