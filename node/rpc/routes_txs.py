@@ -242,7 +242,7 @@ GROUP = RouteGroup(
         },
         "/v1/txs/batch": {
             "post": post_operation(
-                "Submit up to 1000 signed transactions",
+                f"Submit up to {MAX_BATCH} signed transactions",
                 "SubmitBatch",
                 "BatchAdmission",
                 extra_errors=("413", "429"),
