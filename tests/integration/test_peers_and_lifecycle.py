@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from ledger.keys import PrivateKey
+from ledger.tx import SignedTransaction, Transaction
 from node.home import load_home
 from node.peers import HandshakeError, client_handshake
 from tests.integration.harness import LocalNet, http, wait_until
@@ -53,3 +54,29 @@ def test_health_ready_and_sigterm_stop(net: LocalNet) -> None:
     wait_until(lambda: http("GET", net.url(0, "/ready"))[0] == 200, 10, "readiness")
     assert net.terminate(0, timeout=10) == 0
     assert "event=node_stopped" in net.log_text(0)
+
+
+def test_the_real_node_refuses_bad_transactions_and_changes_nothing(net: LocalNet) -> None:
+    net.start_all()
+    wait_until(lambda: net.status(0)["peers_connected"] == 1, 15, "the two validators to link")
+    good = net.transfer(0, 1)
+    [answer] = net.submit(0, [good])
+    assert answer["accepted"], answer
+    net.wait_height([0, 1], 1)
+    before = net.status(0)
+    forged = SignedTransaction(net.transfer(0, 1).tx, bytes(64))
+    foreign_tx = Transaction("other-chain", good.tx.sender, 1, "coin.transfer", good.tx.args)
+    foreign = foreign_tx.sign(net.accounts[0])
+    for stx, code in ((forged, "bad_signature"), (foreign, "wrong_chain")):
+        status, body = http("POST", net.url(0, "/v1/txs"), {"tx": stx.encode().hex()})
+        assert 400 <= status < 500 and body["error"]["code"] == code, (status, body)
+    status, body = http("POST", net.url(0, "/v1/txs"), {"tx": "zz"})
+    assert status == 400 and "error" in body
+    [again] = net.submit(0, [good])  # the committed tx is a duplicate, not a second payment
+    assert again["code"] == "duplicate", again
+    after = net.status(0)
+    assert (after["height"], after["state_root"], after["mempool_size"]) == (
+        before["height"],
+        before["state_root"],
+        0,
+    )
