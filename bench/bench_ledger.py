@@ -60,7 +60,7 @@ def bench_codec(signed: list[SignedTransaction], rounds: int) -> None:
     start = time.perf_counter()
     for _ in range(rounds):
         for stx in signed:
-            fresh = SignedTransaction(stx.tx, stx.signature)
+            fresh = SignedTransaction.single(stx.tx, stx.signatures[0][1])
             SignedTransaction.decode(fresh.encode())
     elapsed = time.perf_counter() - start
     print(f"encode+decode signed tx      {rate(rounds * len(signed), elapsed)}")

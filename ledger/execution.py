@@ -4,12 +4,17 @@
 committed state and returns the write-set, receipts and roots; it touches no disk.
 The node persists the result in one atomic batch after the block is committed.
 
-Each transaction first passes the envelope checks (chain, signature, expiry,
-nonce). A transaction that fails them is recorded as rejected and does not use up
-its nonce. One that passes consumes the nonce, then its contract handler runs on
-a child view: if the handler raises `InvalidTransaction`, the child is dropped
-and the receipt carries the code. Any other exception is a node fault and
-propagates: recording it would let validators diverge.
+Each transaction first passes the envelope checks (chain, signatures, expiry,
+nonce, method) and then authorization: the application's `authorize` decides
+whether the signers may act for the sender (the account policy: weights,
+thresholds, scoped keys); without one, only the sender's own key may. A
+transaction that fails them is recorded as rejected and does not use up its
+nonce. One that passes consumes the nonce, then its contract handler runs on
+a child view (the one authorization ran on, so a scoped key's allowance is
+charged only if the handler succeeds): if the handler raises
+`InvalidTransaction`, the child is dropped and the receipt carries the code.
+Any other exception is a node fault and propagates: recording it would let
+validators diverge.
 """
 
 from __future__ import annotations
@@ -24,12 +29,12 @@ from ledger.block import Block, BlockHeader, CommitCertificate, certificate_hash
 from ledger.errors import CodecError, InvalidBlock, InvalidTransaction
 from ledger.genesis import Genesis
 from ledger.hashing import STATE, WRITE_SET, ZERO_HASH, tagged_hash
-from ledger.keys import verify_many
+from ledger.keys import SignatureCheck, verify_many
 from ledger.kv import KVReader
 from ledger.merkle import merkle_root
 from ledger.receipt import OK, Event, Receipt
 from ledger.state import StateView
-from ledger.tx import SignedTransaction
+from ledger.tx import SignedTransaction, Transaction
 from ledger.validators import schedule_validators, validators_at
 
 NONCE_PREFIX = b"acct/nonce/"
@@ -64,6 +69,9 @@ class Context:
 
 
 Handler = Callable[[Context, tuple[Any, ...]], None]
+# Raises InvalidTransaction unless the signer keys may send `tx` for `ctx.sender`;
+# may write (e.g. charge an allowance) through `ctx.state`.
+Authorizer = Callable[[Context, Transaction, tuple[bytes, ...]], None]
 Hook = Callable[[Context], None]
 GenesisHook = Callable[[Context, Genesis], None]
 
@@ -75,6 +83,15 @@ class Application:
     handlers: Mapping[str, Handler]
     end_block_hooks: Sequence[Hook] = ()
     genesis_hooks: Sequence[GenesisHook] = ()
+    authorize: Authorizer | None = None
+
+
+def sender_key_only(ctx: Context, tx: Transaction, signers: tuple[bytes, ...]) -> None:
+    """The rule without an account policy: the sender's own key signs alone."""
+    if signers != (tx.sender,):
+        raise InvalidTransaction(
+            "unknown_signer", "only the sender's own key may sign for this account"
+        )
 
 
 @dataclass
@@ -134,7 +151,7 @@ def apply_tx(
     if tx.chain_id != block.chain_id:
         return _rejected(tx_hash, "wrong_chain", f"transaction is for chain {tx.chain_id!r}")
     if not signature_ok:
-        return _rejected(tx_hash, "bad_signature", "signature does not match the sender")
+        return _rejected(tx_hash, "bad_signature", "a signature does not match its key")
     if tx.expiry_ms and block.timestamp_ms > tx.expiry_ms:
         return _rejected(tx_hash, "expired", f"transaction expired at {tx.expiry_ms} ms")
     expected = account_nonce(state, tx.sender)
@@ -145,9 +162,15 @@ def apply_tx(
     handler = app.handlers.get(tx.method)
     if handler is None:
         return _rejected(tx_hash, "unknown_method", f"no contract method {tx.method!r}")
-    state.put(nonce_key(tx.sender), codec.encode(expected + 1))
     child = state.child()
     context = Context(child, block, tx.sender, tx_hash)
+    try:
+        authorize(app, context, stx)
+    except InvalidTransaction as exc:
+        return _rejected(tx_hash, exc.code, exc.message)
+    except CodecError as exc:
+        return _rejected(tx_hash, "bad_args", exc.message)
+    state.put(nonce_key(tx.sender), codec.encode(expected + 1))
     try:
         handler(context, tx.args)
     except InvalidTransaction as exc:
@@ -158,18 +181,31 @@ def apply_tx(
     return Receipt(tx_hash, True, OK, "", tuple(context.events))
 
 
+def authorize(app: Application, context: Context, stx: SignedTransaction) -> None:
+    """Raise InvalidTransaction unless `stx`'s signers may act for its sender."""
+    (app.authorize or sender_key_only)(context, stx.tx, stx.signers)
+
+
 def verify_signatures(
     transactions: Sequence[SignedTransaction],
     executor: Executor | None = None,
     verified: Container[bytes] = (),
 ) -> list[bool]:
-    """Signature validity per transaction, skipping those whose `verification_key`
-    is in `verified` (signatures this node has already checked)."""
-    pending = [i for i, stx in enumerate(transactions) if stx.verification_key not in verified]
+    """Signature validity per transaction (all of its signatures verify), skipping
+    those whose `verification_key` is in `verified` (already checked by this node).
+    Every signature of the block is checked in one batch."""
     results = [True] * len(transactions)
-    checks = [transactions[i].signature_check() for i in pending]
-    for index, ok in zip(pending, verify_many(checks, executor), strict=True):
-        results[index] = ok
+    owners: list[int] = []
+    checks: list[SignatureCheck] = []
+    for index, stx in enumerate(transactions):
+        if stx.verification_key in verified:
+            continue
+        for check in stx.signature_checks():
+            owners.append(index)
+            checks.append(check)
+    for index, ok in zip(owners, verify_many(checks, executor), strict=True):
+        if not ok:
+            results[index] = False
     return results
 
 

@@ -2,15 +2,25 @@
 
 A transaction calls one contract method (`"coin.transfer"`) with positional
 arguments. Its hash (over the unsigned encoding) is its identity and idempotency
-key; the signature covers (TX domain ‖ chain id ‖ hash).
+key; every signature covers (TX domain ‖ chain id ‖ hash), so the signatures are
+never part of what is signed and co-signers can sign in any order.
 
-Wire form:
+Wire form (the envelope's version says how the signatures are carried):
     Transaction       = [1, 1, chain_id, sender, nonce, method, args, expiry_ms]
-    SignedTransaction = [2, 1, Transaction, signature]
+    SignedTransaction = [2, 1, Transaction, signature]                 (the sender's key alone)
+    SignedTransaction = [2, 2, Transaction, [[public_key, signature], ...]]
+
+Version 1 is the one form of a transaction signed by its sender's own key alone;
+version 2 carries any other set of signers, sorted by public key bytewise strictly
+ascending (so a signer appears once and one set of signatures has one encoding).
+A version 2 envelope holding only the sender's own signature is refused: it would
+be a second encoding of a version 1 transaction. Whether the signers carry enough
+weight is decided by execution against the account's policy, not here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -23,11 +33,16 @@ from ledger.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, SignatureCh
 TAG_TX = 1
 TAG_SIGNED_TX = 2
 TX_VERSION = 1
+ENVELOPE_SINGLE = 1  # the sender's own signature alone
+ENVELOPE_MULTI = 2  # a sorted list of (public key, signature)
+MAX_SIGNATURES = 16
 MAX_TX_BYTES = 64 * 1024
 MAX_CHAIN_ID = 64
 MAX_METHOD = 64
 MAX_NONCE = (1 << 63) - 1
 MAX_TIME_MS = (1 << 63) - 1
+
+Signature = tuple[bytes, bytes]  # (public key, Ed25519 signature)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,21 +98,60 @@ class Transaction:
     def decode(data: bytes) -> Transaction:
         return Transaction.from_list(codec.decode(data, MAX_TX_BYTES))
 
-    def sign(self, key: PrivateKey) -> SignedTransaction:
-        if key.public_key != self.sender:
-            raise ValueError("the key does not belong to the transaction's sender")
-        return SignedTransaction(self, key.sign(TX, self.chain_id, self.hash))
+    def signature_by(self, key: PrivateKey) -> Signature:
+        """`key`'s signature over this transaction, as the envelope carries it."""
+        return (key.public_key, key.sign(TX, self.chain_id, self.hash))
+
+    def sign(self, *keys: PrivateKey) -> SignedTransaction:
+        """Sign with one or more keys (any order; the envelope sorts them)."""
+        if not keys:
+            raise ValueError("at least one key must sign")
+        return SignedTransaction.build(self, [self.signature_by(key) for key in keys])
 
 
 @dataclass(frozen=True)
 class SignedTransaction:
-    """A transaction with its sender's Ed25519 signature."""
+    """A transaction with its signatures, sorted by signer key, each signer once."""
 
     tx: Transaction
-    signature: bytes
+    signatures: tuple[Signature, ...]
+
+    def __post_init__(self) -> None:
+        check_signatures(self.tx, self.signatures)
+
+    @staticmethod
+    def build(tx: Transaction, signatures: Iterable[Signature]) -> SignedTransaction:
+        """Sort signatures into envelope order; a signer given twice is refused."""
+        return SignedTransaction(tx, tuple(sorted(signatures)))
+
+    @staticmethod
+    def single(tx: Transaction, signature: bytes) -> SignedTransaction:
+        """The version 1 form: the sender's own signature."""
+        return SignedTransaction(tx, ((tx.sender, signature),))
+
+    def with_signatures(self, signatures: Iterable[Signature]) -> SignedTransaction:
+        """This transaction with more signatures added (a signer already present is
+        replaced, so signing twice with one key is harmless)."""
+        merged = dict(self.signatures)
+        merged.update(signatures)
+        return SignedTransaction(self.tx, tuple(sorted(merged.items())))
+
+    @property
+    def version(self) -> int:
+        if len(self.signatures) == 1 and self.signatures[0][0] == self.tx.sender:
+            return ENVELOPE_SINGLE
+        return ENVELOPE_MULTI
+
+    @property
+    def signers(self) -> tuple[bytes, ...]:
+        """The signing public keys, in envelope order."""
+        return tuple(key for key, _ in self.signatures)
 
     def to_list(self) -> list[Any]:
-        return [TAG_SIGNED_TX, TX_VERSION, self.tx.to_list(), self.signature]
+        if self.version == ENVELOPE_SINGLE:
+            return [TAG_SIGNED_TX, ENVELOPE_SINGLE, self.tx.to_list(), self.signatures[0][1]]
+        pairs = [[key, signature] for key, signature in self.signatures]
+        return [TAG_SIGNED_TX, ENVELOPE_MULTI, self.tx.to_list(), pairs]
 
     @cached_property
     def encoded(self) -> bytes:
@@ -110,36 +164,77 @@ class SignedTransaction:
     def hash(self) -> bytes:
         return self.tx.hash
 
-    @property
+    @cached_property
     def verification_key(self) -> bytes:
-        """What a cache of checked signatures holds: the tx hash and the signature.
+        """What a cache of checked signatures holds: the tx hash and every signature.
 
-        The tx hash alone is not enough: the same transaction can arrive with another
-        (invalid) signature, and a node that skipped the check because it knew the hash
-        would accept a block that nodes without the cache reject.
+        The tx hash alone is not enough: the same transaction can arrive with other
+        (invalid) signatures, and a node that skipped the check because it knew the
+        hash would accept a block that nodes without the cache reject.
         """
-        return self.hash + self.signature
+        return self.hash + b"".join(key + signature for key, signature in self.signatures)
 
-    def signature_check(self) -> SignatureCheck:
-        """The arguments `ledger.keys.verify` takes for this transaction."""
-        return (self.tx.sender, TX, self.tx.chain_id, self.hash, self.signature)
+    def signature_checks(self) -> list[SignatureCheck]:
+        """The arguments `ledger.keys.verify` takes, one per signature."""
+        chain_id, tx_hash = self.tx.chain_id, self.hash
+        return [(key, TX, chain_id, tx_hash, signature) for key, signature in self.signatures]
 
     def verify_signature(self) -> bool:
-        return verify(*self.signature_check())
+        """True when every signature verifies under its key."""
+        return all(verify(*check) for check in self.signature_checks())
 
     @staticmethod
     def from_list(value: Any) -> SignedTransaction:
         fields = codec.expect_list(value, 4, "signed transaction")
         if fields[0] != TAG_SIGNED_TX or isinstance(fields[0], bool):
             raise CodecError("bad_tag", "not a signed transaction")
-        if fields[1] != TX_VERSION or isinstance(fields[1], bool):
-            raise CodecError("bad_version", f"unsupported transaction version {fields[1]!r}")
+        version = fields[1]
+        if isinstance(version, bool) or version not in (ENVELOPE_SINGLE, ENVELOPE_MULTI):
+            raise CodecError("bad_version", f"unsupported transaction version {version!r}")
         tx = Transaction.from_list(fields[2])
-        signature = codec.expect_bytes(fields[3], "signature", SIGNATURE_SIZE)
-        return SignedTransaction(tx, signature)
+        if version == ENVELOPE_SINGLE:
+            signature = codec.expect_bytes(fields[3], "signature", SIGNATURE_SIZE)
+            return SignedTransaction.single(tx, signature)
+        items = fields[3]
+        if not isinstance(items, list):
+            raise CodecError("bad_type", "signatures must be an array")
+        pairs = []
+        for item in items:
+            key, signature = codec.expect_list(item, 2, "signature entry")
+            pairs.append(
+                (
+                    codec.expect_bytes(key, "signer", PUBLIC_KEY_SIZE),
+                    codec.expect_bytes(signature, "signature", SIGNATURE_SIZE),
+                )
+            )
+        stx = SignedTransaction(tx, tuple(pairs))
+        if stx.version != ENVELOPE_MULTI:
+            raise CodecError(
+                "non_canonical", "the sender's signature alone is carried in version 1"
+            )
+        return stx
 
     @staticmethod
     def decode(data: bytes) -> SignedTransaction:
         stx = SignedTransaction.from_list(codec.decode(data, MAX_TX_BYTES))
         stx.__dict__["encoded"] = bytes(data)
         return stx
+
+
+def check_signatures(tx: Transaction, signatures: tuple[Signature, ...]) -> None:
+    """The envelope rules: 1..MAX_SIGNATURES entries, signers strictly ascending."""
+    if not signatures:
+        raise CodecError("no_signatures", "a transaction carries at least one signature")
+    if len(signatures) > MAX_SIGNATURES:
+        raise CodecError(
+            "too_many_signatures", f"a transaction carries at most {MAX_SIGNATURES} signatures"
+        )
+    previous = b""
+    for key, signature in signatures:
+        if len(key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
+            raise CodecError("bad_length", "a signature entry is a 32-byte key and 64 bytes")
+        if key == previous:
+            raise CodecError("duplicate_signer", f"key {key.hex()} signs twice")
+        if key < previous:
+            raise CodecError("unsorted_signers", "signatures must be sorted by signer key")
+        previous = key

@@ -207,7 +207,7 @@ class Node:
                 seen.add(tx_hash)
                 candidates.append((index, stx))
         to_check = [(i, stx) for i, stx in candidates if stx.verification_key not in self.verified]
-        results = await self._verify([stx.signature_check() for _, stx in to_check])
+        results = await self._verify_all([stx for _, stx in to_check])
         self.metrics.signatures_verified.inc(len(to_check))
         bad = {i for (i, _), ok in zip(to_check, results, strict=True) if not ok}
         accepted: list[bytes] = []
@@ -217,7 +217,7 @@ class Node:
             tx_hash = stx.hash
             if index in bad:
                 answers[index] = Admission(
-                    tx_hash, False, "bad_signature", "signature does not match the sender"
+                    tx_hash, False, "bad_signature", "a signature does not match its key"
                 )
                 continue
             self.verified.add(stx.verification_key)
@@ -247,6 +247,16 @@ class Node:
         if accepted_hashes:
             self.consensus.transactions_pending(accepted_hashes)
         return final, accepted
+
+    async def _verify_all(self, transactions: list[SignedTransaction]) -> list[bool]:
+        """Per transaction: do all of its signatures verify (checked in one batch)."""
+        owners = [i for i, stx in enumerate(transactions) for _ in stx.signatures]
+        checks = [check for stx in transactions for check in stx.signature_checks()]
+        results = [True] * len(transactions)
+        for index, ok in zip(owners, await self._verify(checks), strict=True):
+            if not ok:
+                results[index] = False
+        return results
 
     async def _verify(self, checks: list[SignatureCheck]) -> list[bool]:
         """Verify on the two-thread pool (PyNaCl releases the GIL, so both cores work)."""

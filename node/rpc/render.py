@@ -42,7 +42,13 @@ def tx_json(stx: SignedTransaction) -> dict[str, Any]:
         "method": tx.method,
         "args": to_json(list(tx.args)),
         "expiry_ms": tx.expiry_ms,
-        "signature": stx.signature.hex(),
+        "version": stx.version,
+        # the sender's own signature in a version 1 envelope, else null
+        "signature": stx.signatures[0][1].hex() if stx.version == 1 else None,
+        "signatures": [
+            {"signer": address_to_text(key), "signature": signature.hex()}
+            for key, signature in stx.signatures
+        ],
     }
 
 

@@ -78,7 +78,7 @@ def raw_from_submit(body: SubmitTx) -> bytes:
         tx = Transaction.decode(unsigned)
     except CodecError as exc:
         raise bad_request("malformed_tx", f"unsigned_tx: {exc.message}", "unsigned_tx") from exc
-    return SignedTransaction(tx, signature).encode()
+    return SignedTransaction.single(tx, signature).encode()
 
 
 def admission_json(admission: Admission, tx_hash: bytes | None) -> dict[str, Any]:

@@ -64,7 +64,7 @@ def test_the_real_node_refuses_bad_transactions_and_changes_nothing(net: LocalNe
     assert answer["accepted"], answer
     net.wait_height([0, 1], 1)
     before = net.status(0)
-    forged = SignedTransaction(net.transfer(0, 1).tx, bytes(64))
+    forged = SignedTransaction.single(net.transfer(0, 1).tx, bytes(64))
     foreign_tx = Transaction("other-chain", good.tx.sender, 1, "coin.transfer", good.tx.args)
     foreign = foreign_tx.sign(net.accounts[0])
     for stx, code in ((forged, "bad_signature"), (foreign, "wrong_chain")):

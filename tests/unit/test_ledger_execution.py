@@ -162,8 +162,8 @@ def test_apply_block_touches_no_store_and_reports_roots() -> None:
 
 def test_a_bad_signature_in_a_block_is_rejected_and_the_rest_applies() -> None:
     good = signed(ALICE, 0, "test.put", [b"a", b"1"])
-    forged = SignedTransaction(
-        Transaction(CHAIN_ID, BOB.public_key, 0, "test.put", (b"b", b"1")), good.signature
+    forged = SignedTransaction.single(
+        Transaction(CHAIN_ID, BOB.public_key, 0, "test.put", (b"b", b"1")), good.signatures[0][1]
     )
     result = apply_block(APP, MemoryStore(), INFO, [forged, good], ZERO_HASH)
     assert [r.code for r in result.receipts] == ["bad_signature", "ok"]
@@ -171,7 +171,7 @@ def test_a_bad_signature_in_a_block_is_rejected_and_the_rest_applies() -> None:
 
 def test_verified_keys_skip_the_signature_check() -> None:
     good = signed(ALICE, 0, "test.put", [b"a", b"1"])
-    unsigned = SignedTransaction(good.tx, bytes(64))
+    unsigned = SignedTransaction.single(good.tx, bytes(64))
     assert verify_signatures([good, unsigned]) == [True, False]
     assert verify_signatures([unsigned], verified={unsigned.verification_key}) == [True]
     # Knowing the transaction (its hash) with a good signature says nothing about
@@ -183,7 +183,7 @@ def test_verified_keys_skip_the_signature_check() -> None:
 
 def test_executor_gives_the_same_result() -> None:
     txs = [signed(key(10 + i), 0, "test.put", [bytes([i]), b"v"]) for i in range(150)]
-    txs[77] = SignedTransaction(txs[77].tx, bytes(64))
+    txs[77] = SignedTransaction.single(txs[77].tx, bytes(64))
     plain = apply_block(APP, MemoryStore(), INFO, txs, ZERO_HASH)
     with ThreadPoolExecutor(max_workers=2) as executor:
         threaded = apply_block(APP, MemoryStore(), INFO, txs, ZERO_HASH, executor)

@@ -65,15 +65,24 @@ def test_every_field_changes_the_hash(changes: dict[str, Any]) -> None:
 def test_signature_covers_domain_chain_and_hash() -> None:
     stx = sample().sign(ALICE)
     assert stx.verify_signature()
-    assert verify(ALICE.public_key, TX, CHAIN_ID, stx.hash, stx.signature)
-    assert stx.signature_check() == (ALICE.public_key, TX, CHAIN_ID, stx.hash, stx.signature)
-    forged = SignedTransaction(sample(nonce=4), stx.signature)
+    assert verify(ALICE.public_key, TX, CHAIN_ID, stx.hash, stx.signatures[0][1])
+    assert stx.signature_checks() == [
+        (ALICE.public_key, TX, CHAIN_ID, stx.hash, stx.signatures[0][1])
+    ]
+    forged = SignedTransaction.single(sample(nonce=4), stx.signatures[0][1])
     assert not forged.verify_signature()
 
 
-def test_only_the_sender_can_sign() -> None:
-    with pytest.raises(ValueError):
-        sample().sign(BOB)
+def test_the_sender_alone_signs_in_version_1_anyone_else_in_version_2() -> None:
+    alone = sample().sign(ALICE)
+    assert codec.decode(alone.encode())[:2] == [2, 1]
+    other = sample().sign(BOB)  # whether BOB may sign is the account policy's call
+    assert codec.decode(other.encode()) == [
+        2,
+        2,
+        GOOD,
+        [[BOB.public_key, other.signatures[0][1]]],
+    ]
 
 
 def test_signed_decode_keeps_the_received_bytes() -> None:
@@ -130,11 +139,11 @@ def test_decode_refuses_wrong_arity_and_oversize() -> None:
 def test_signed_decode_refuses_malformed_envelopes() -> None:
     stx = sample().sign(ALICE)
     cases = [
-        ([3, 1, GOOD, stx.signature], "bad_tag"),
-        ([2, 9, GOOD, stx.signature], "bad_version"),
-        ([2, 1, GOOD, stx.signature[:63]], "bad_length"),
+        ([3, 1, GOOD, stx.signatures[0][1]], "bad_tag"),
+        ([2, 9, GOOD, stx.signatures[0][1]], "bad_version"),
+        ([2, 1, GOOD, stx.signatures[0][1][:63]], "bad_length"),
         ([2, 1, GOOD], "bad_shape"),
-        ([2, 1, [9, *GOOD[1:]], stx.signature], "bad_tag"),
+        ([2, 1, [9, *GOOD[1:]], stx.signatures[0][1]], "bad_tag"),
     ]
     for fields, code in cases:
         with pytest.raises(CodecError) as caught:

@@ -19,7 +19,7 @@ def cases() -> list[tuple[str, str, dict[str, Any], int, str]]:
     node = FakeNode()  # only to build valid-looking pieces
     a = node.accounts
     good = transfer(a.alice, a.bob.public_key, 1)
-    forged = SignedTransaction(good.tx, bytes(64)).encode().hex()
+    forged = SignedTransaction.single(good.tx, bytes(64)).encode().hex()
     alice = address_to_text(a.alice.public_key)
     json_headers = {"Content-Type": "application/json"}
     msgpack = {"Content-Type": "application/msgpack"}

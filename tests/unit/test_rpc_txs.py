@@ -157,7 +157,7 @@ async def test_batch_reports_each_admission_in_order() -> None:
     node = FakeNode()
     a = node.accounts
     good = transfer(a.alice, a.bob.public_key, 1)
-    forged = SignedTransaction(transfer(a.alice, a.bob.public_key, 2, nonce=1).tx, bytes(64))
+    forged = SignedTransaction.single(transfer(a.alice, a.bob.public_key, 2, nonce=1).tx, bytes(64))
     async with served(node) as client:
         response = await client.post(
             "/v1/txs/batch", json={"txs": [good.encode().hex(), forged.encode().hex()]}

@@ -215,13 +215,59 @@ def transaction_vectors() -> dict[str, Any]:
                 "tx_hash": tx.hash.hex(),
                 "signing_message": signing_message(TX, tx.chain_id, tx.hash).hex(),
                 "signer_seed": signers[tx.sender].seed.hex(),
-                "signature": stx.signature.hex(),
+                "signature": stx.signatures[0][1].hex(),
                 "signed_hex": stx.encode().hex(),
             }
         )
     return {
         "description": "Transactions: canonical bytes, tx hash, signing message, signature.",
         "transactions": entries,
+    }
+
+
+def envelope_vectors() -> dict[str, Any]:
+    """Version 2 envelopes (several signers) and envelopes every decoder must refuse."""
+    alice, phone, laptop = key(1), key(4), key(5)
+    tx = Transaction(
+        CHAIN_ID, alice.public_key, 7, "coin.transfer", ("IDR", key(2).public_key, 900)
+    )
+    unsigned = tx.to_list()
+    by_phone, by_laptop = tx.signature_by(phone), tx.signature_by(laptop)
+    by_alice = tx.signature_by(alice)
+    ordered = sorted([by_phone, by_laptop])
+
+    def envelope(version: int, pairs: Any) -> str:
+        return codec.encode([2, version, unsigned, pairs]).hex()
+
+    valid = [tx.sign(phone, laptop), tx.sign(alice, phone), tx.sign(laptop)]
+    rejected = [
+        (envelope(2, [list(by_phone), list(by_phone)]), "duplicate_signer", "one key signs twice"),
+        (envelope(2, [list(p) for p in reversed(ordered)]), "unsorted_signers", "keys descending"),
+        (envelope(2, []), "no_signatures", "an empty signature list"),
+        (envelope(2, [list(by_alice)]), "non_canonical", "the sender alone in version 2"),
+        (envelope(3, [list(by_alice)]), "bad_version", "an unknown envelope version"),
+        (envelope(2, [[phone.public_key, by_phone[1][:63]]]), "bad_length", "a short signature"),
+    ]
+    return {
+        "description": "Signed transaction envelopes: version 1 is the sender's signature alone,"
+        " version 2 a list of [public_key, signature] sorted by key, each key once.",
+        "chain_id": CHAIN_ID,
+        "unsigned": typed(unsigned),
+        "tx_hash": tx.hash.hex(),
+        "signer_seeds": {
+            "sender": alice.seed.hex(),
+            "phone": phone.seed.hex(),
+            "laptop": laptop.seed.hex(),
+        },
+        "valid": [
+            {
+                "signers": [signer.hex() for signer in stx.signers],
+                "version": stx.version,
+                "signed_hex": stx.encode().hex(),
+            }
+            for stx in valid
+        ],
+        "rejected": [{"hex": data, "code": code, "why": why} for data, code, why in rejected],
     }
 
 
@@ -349,6 +395,7 @@ def build_vectors() -> dict[str, dict[str, Any]]:
         "hashing.json": hashing_vectors(),
         "keys.json": key_vectors(),
         "transactions.json": transaction_vectors(),
+        "envelopes.json": envelope_vectors(),
         "merkle.json": merkle_vectors(),
         "blocks.json": block_vectors(),
         "certificates.json": certificate_vectors(),

@@ -98,6 +98,36 @@ def test_transaction_vectors() -> None:
         assert stx.hash == tx_hash and stx.verify_signature()
 
 
+def test_envelope_vectors() -> None:
+    vectors = load("envelopes.json")
+    unsigned = untyped(vectors["unsigned"])
+    tx_hash = tagged(b"pasar/tx", codec.encode(unsigned))
+    assert tx_hash.hex() == vectors["tx_hash"]
+    signing_message = message(b"pasar/tx", vectors["chain_id"], tx_hash)
+    seeds = {
+        bytes(nacl.signing.SigningKey(bytes.fromhex(s)).verify_key): bytes.fromhex(s)
+        for s in vectors["signer_seeds"].values()
+    }
+    for entry in vectors["valid"]:
+        signers = sorted(bytes.fromhex(signer) for signer in entry["signers"])
+        pairs = [
+            [signer, nacl.signing.SigningKey(seeds[signer]).sign(signing_message).signature]
+            for signer in signers
+        ]
+        if entry["version"] == 1:
+            assert signers == [unsigned[3]]
+            expected = codec.encode([2, 1, unsigned, pairs[0][1]])
+        else:
+            expected = codec.encode([2, 2, unsigned, pairs])
+        assert expected.hex() == entry["signed_hex"]
+        stx = SignedTransaction.decode(expected)
+        assert stx.hash == tx_hash and stx.verify_signature()
+    for case in vectors["rejected"]:
+        with pytest.raises(CodecError) as caught:
+            SignedTransaction.decode(bytes.fromhex(case["hex"]))
+        assert caught.value.code == case["code"], case["why"]
+
+
 def merkle_root(leaves: list[bytes]) -> bytes:
     """RFC 6962 shape, written out independently of ledger.merkle."""
     if not leaves:
