@@ -1,0 +1,153 @@
+// Every protocol vector in tests/vectors/, checked with the JS library the way
+// tests/vectors/test_protocol_vectors.py checks it with the Python one.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+
+import { load, untyped, hex } from "./vectors.js";
+import { toHex, concat } from "../lib/bytes.js";
+import * as codec from "../lib/codec.js";
+import { taggedHash } from "../lib/hashing.js";
+import { PrivateKey, addressFromText, addressToText, signingMessage, verify } from "../lib/keys.js";
+import { SignedTransaction, Transaction } from "../lib/tx.js";
+import { merkleProof, merkleRoot, verifyProof } from "../lib/merkle.js";
+import { Block, BlockHeader, validatorSetHash } from "../lib/block.js";
+import { CommitCertificate, commitVoteDigest } from "../lib/cert.js";
+
+test("codec: every canonical vector encodes to its bytes and decodes back", () => {
+  const { canonical } = load("codec.json");
+  assert.ok(canonical.length > 0);
+  for (const item of canonical) {
+    const value = untyped(item.value);
+    const data = hex(item.hex);
+    assert.equal(toHex(codec.encode(value)), item.hex);
+    assert.deepEqual(codec.decode(data), value);
+  }
+});
+
+test("codec: every rejected vector is refused", () => {
+  const { rejected } = load("codec.json");
+  assert.ok(rejected.length > 0);
+  for (const item of rejected) {
+    assert.throws(() => codec.decode(hex(item.hex)), codec.CodecError, item.why);
+  }
+});
+
+test("hashing: tagged hashes", async () => {
+  for (const item of load("hashing.json").cases) {
+    assert.equal(toHex(await taggedHash(item.tag, hex(item.data))), item.hash);
+  }
+});
+
+test("keys: public key, address, signing message and signature of each seed", async () => {
+  for (const entry of load("keys.json").keys) {
+    const key = await PrivateKey.fromSeed(hex(entry.seed));
+    assert.equal(toHex(key.publicKey), entry.public_key);
+    assert.equal(await addressToText(key.publicKey), entry.address);
+    assert.equal(toHex(await addressFromText(entry.address)), entry.public_key);
+    assert.equal(toHex(await addressFromText(` ${entry.address.slice(0, 6)}${entry.address.slice(6).toUpperCase()}\n`)), entry.public_key);
+    assert.equal(toHex(await addressFromText(entry.public_key)), entry.public_key);
+    const { domain, chain_id: chainId, digest, message, signature } = entry.sign;
+    assert.equal(toHex(signingMessage(domain, chainId, hex(digest))), message);
+    assert.ok(await verify(key.publicKey, domain, chainId, hex(digest), hex(signature)));
+    assert.equal(toHex(await key.sign(domain, chainId, hex(digest))), signature); // Ed25519 is deterministic
+    assert.equal(await verify(key.publicKey, domain, "another-chain", hex(digest), hex(signature)), false);
+    assert.equal(await verify(key.publicKey, "pasar/commit", chainId, hex(digest), hex(signature)), false);
+  }
+});
+
+test("transactions: bytes, hash, signing message, signature and signed envelope", async () => {
+  const { transactions } = load("transactions.json");
+  assert.ok(transactions.length > 0);
+  for (const entry of transactions) {
+    const fields = untyped(entry.fields);
+    const tx = Transaction.fromList(fields);
+    assert.equal(toHex(tx.encode()), entry.unsigned_hex);
+    const txHash = await tx.hash();
+    assert.equal(toHex(txHash), entry.tx_hash);
+    assert.equal(toHex(signingMessage("pasar/tx", tx.chainId, txHash)), entry.signing_message);
+    const key = await PrivateKey.fromSeed(hex(entry.signer_seed));
+    const stx = await tx.sign(key);
+    assert.equal(toHex(stx.signature), entry.signature);
+    assert.equal(toHex(stx.encode()), entry.signed_hex);
+    const decoded = SignedTransaction.decode(hex(entry.signed_hex));
+    assert.equal(toHex(await decoded.hash()), entry.tx_hash);
+    assert.ok(await decoded.verifySignature());
+    assert.equal(toHex(await decoded.verificationKey()), entry.tx_hash + entry.signature);
+    // The same transaction under another chain id, or with one signature bit flipped, fails.
+    const flipped = hex(entry.signature);
+    flipped[5] ^= 1;
+    assert.equal(await new SignedTransaction(decoded.tx, flipped).verifySignature(), false);
+  }
+});
+
+test("merkle: roots and every inclusion proof; proofs fail for other leaves and positions", async () => {
+  const { trees } = load("merkle.json");
+  for (const tree of trees) {
+    const leaves = tree.leaves.map(hex);
+    const root = hex(tree.root);
+    assert.equal(toHex(await merkleRoot(leaves)), tree.root);
+    assert.equal(tree.proofs.length, leaves.length);
+    for (const [index, proof] of tree.proofs.entries()) {
+      const siblings = proof.map(hex);
+      assert.deepEqual((await merkleProof(leaves, index)).map(toHex), proof);
+      assert.ok(await verifyProof(root, leaves[index], index, leaves.length, siblings));
+      assert.equal(await verifyProof(root, concat(leaves[index], Uint8Array.of(0)), index, leaves.length, siblings), false);
+      for (let other = 0; other < leaves.length; other++) {
+        if (other !== index) assert.equal(await verifyProof(root, leaves[index], other, leaves.length, siblings), false);
+      }
+      assert.equal(await verifyProof(root, leaves[index], leaves.length, leaves.length, siblings), false);
+      assert.equal(await verifyProof(root, leaves[index], -1, leaves.length, siblings), false);
+    }
+  }
+});
+
+test("blocks: header bytes and hash, block decoding, validator set, tx root, receipts root, state root", async () => {
+  const v = load("blocks.json");
+  const header = BlockHeader.fromList(untyped(v.header.fields));
+  assert.equal(toHex(header.encode()), v.header.hex);
+  assert.equal(toHex(await header.hash()), v.header.block_hash);
+  assert.equal(toHex(await BlockHeader.decode(hex(v.header.hex)).hash()), v.header.block_hash);
+  const block = Block.decode(hex(v.block_hex));
+  assert.equal(toHex(block.encode()), v.block_hex);
+  assert.equal(toHex(await block.hash()), v.header.block_hash);
+  assert.equal(toHex(await validatorSetHash(v.validators.map(hex))), v.validator_set_hash);
+  assert.equal(toHex(block.header.validatorSetHash), v.validator_set_hash);
+  const txHashes = await Promise.all(block.transactions.map((stx) => stx.hash()));
+  assert.deepEqual(txHashes.map(toHex), v.tx_hashes);
+  assert.equal(toHex(await merkleRoot(txHashes)), v.tx_root);
+  assert.equal(toHex(block.header.txRoot), v.tx_root);
+  for (const stx of block.transactions) assert.ok(await stx.verifySignature());
+  const receiptLeaves = [...v.receipts.receipts_hex, v.receipts.end_block_receipt_hex].map(hex);
+  for (const leaf of receiptLeaves) assert.equal(toHex(codec.encode(codec.decode(leaf))), toHex(leaf));
+  assert.equal(toHex(await merkleRoot(receiptLeaves)), v.receipts.root);
+  assert.equal(toHex(block.header.receiptsRoot), v.receipts.root);
+  const writeSet = codec.encode(untyped(v.state.write_set));
+  assert.equal(toHex(writeSet), v.state.write_set_hex);
+  const writeSetHash = await taggedHash("pasar/writeset", writeSet);
+  assert.equal(toHex(writeSetHash), v.state.write_set_hash);
+  const stateRoot = await taggedHash("pasar/state", concat(hex(v.state.prev_state_root), writeSetHash));
+  assert.equal(toHex(stateRoot), v.state.state_root);
+  assert.equal(toHex(block.header.stateRoot), v.state.state_root);
+});
+
+test("certificates: vote digest, signing message, signatures, hash and 3-of-4 verification", async () => {
+  const v = load("certificates.json");
+  const blockHash = hex(v.block_hash);
+  const digest = await commitVoteDigest(v.height, v.view, blockHash);
+  assert.equal(toHex(digest), v.vote_digest);
+  assert.equal(toHex(signingMessage("pasar/commit", v.chain_id, digest)), v.vote_signing_message);
+  for (const item of v.signatures) {
+    assert.ok(await verify(hex(item.validator), "pasar/commit", v.chain_id, digest, hex(item.signature)));
+  }
+  const certificateBytes = hex(v.certificate_hex);
+  assert.equal(toHex(await taggedHash("pasar/certificate", certificateBytes)), v.certificate_hash);
+  const certificate = CommitCertificate.decode(certificateBytes);
+  assert.equal(toHex(await certificate.hash()), v.certificate_hash);
+  const validators = await Promise.all(v.validator_seeds.map(async (seed) => (await PrivateKey.fromSeed(hex(seed))).publicKey));
+  assert.ok(await certificate.verify(v.chain_id, validators));
+  assert.equal(await certificate.verify("another-chain", validators), false);
+  const block = Block.decode(hex(v.block_with_certificate_hex));
+  assert.equal(toHex(block.lastCertificate.encode()), v.certificate_hex);
+  assert.equal(toHex(await block.hash()), v.block_hash);
+});
