@@ -73,11 +73,33 @@ test("transactions: bytes, hash, signing message, signature and signed envelope"
     const decoded = SignedTransaction.decode(hex(entry.signed_hex));
     assert.equal(toHex(await decoded.hash()), entry.tx_hash);
     assert.ok(await decoded.verifySignature());
-    assert.equal(toHex(await decoded.verificationKey()), entry.tx_hash + entry.signature);
+    assert.equal(toHex(await decoded.verificationKey()), entry.tx_hash + toHex(tx.sender) + entry.signature);
     // The same transaction under another chain id, or with one signature bit flipped, fails.
     const flipped = hex(entry.signature);
     flipped[5] ^= 1;
-    assert.equal(await new SignedTransaction(decoded.tx, flipped).verifySignature(), false);
+    assert.equal(await SignedTransaction.single(decoded.tx, flipped).verifySignature(), false);
+  }
+});
+
+test("envelopes: version 1 and 2 bytes for each signer set, and every rejected envelope with its code", async () => {
+  const v = load("envelopes.json");
+  const tx = Transaction.fromList(untyped(v.unsigned));
+  assert.equal(toHex(await tx.hash()), v.tx_hash);
+  const keys = await Promise.all(Object.values(v.signer_seeds).map((seed) => PrivateKey.fromSeed(hex(seed))));
+  const byPublic = new Map(keys.map((k) => [toHex(k.publicKey), k]));
+  assert.ok(v.valid.length > 0 && v.rejected.length > 0);
+  for (const entry of v.valid) {
+    const signers = entry.signers.map((s) => byPublic.get(s));
+    const stx = await tx.sign(...signers.reverse()); // any order: the envelope sorts
+    assert.equal(stx.version, entry.version);
+    assert.equal(toHex(stx.encode()), entry.signed_hex);
+    const decoded = SignedTransaction.decode(hex(entry.signed_hex));
+    assert.equal(toHex(await decoded.hash()), v.tx_hash);
+    assert.ok(await decoded.verifySignature());
+    assert.deepEqual(decoded.signers.map(toHex), [...entry.signers].sort());
+  }
+  for (const item of v.rejected) {
+    assert.throws(() => SignedTransaction.decode(hex(item.hex)), (e) => e instanceof codec.CodecError && e.code === item.code, item.why);
   }
 });
 
