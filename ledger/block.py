@@ -1,13 +1,15 @@
 """Block headers, blocks and commit certificates.
 
     BlockHeader       = [3, 1, chain_id, height, prev_hash, timestamp_ms, proposer,
-                         tx_root, receipts_root, state_root, validator_set_hash,
-                         last_certificate_hash]
+                         tx_count, tx_root, receipts_count, receipts_root, state_root,
+                         validator_set_hash, last_certificate_hash]
     Block             = [4, 1, BlockHeader, [SignedTransaction, ...], CommitCertificate | nil]
     CommitCertificate = [5, 1, height, view, block_hash, [[validator, signature], ...]]
 
 The block hash is the tagged hash of the header alone; the header commits to the
-transactions, receipts and resulting state through their roots. Block h+1 carries
+transactions, receipts and resulting state through their roots, and to the
+number of transactions and receipts: an inclusion proof's shape depends on the
+leaf count, so a light client must learn it from something the validators signed. Block h+1 carries
 the certificate of block h, so history can be proven from blocks alone.
 A certificate holds at least a quorum (n - f, i.e. 2f+1 of n = 3f+1) of distinct
 validator signatures over the commit vote for (height, view, block hash).
@@ -40,6 +42,7 @@ TAG_CERTIFICATE = 5
 BLOCK_VERSION = 1
 MAX_BLOCK_BYTES = 16 * 1024 * 1024
 MAX_HEIGHT = (1 << 63) - 1
+MAX_LEAF_COUNT = (1 << 32) - 1  # transactions or receipts in one block
 
 
 def max_faulty(validator_count: int) -> int:
@@ -76,7 +79,9 @@ class BlockHeader:
     prev_hash: bytes
     timestamp_ms: int
     proposer: bytes
+    tx_count: int
     tx_root: bytes
+    receipts_count: int
     receipts_root: bytes
     state_root: bytes
     validator_set_hash: bytes
@@ -91,7 +96,9 @@ class BlockHeader:
             self.prev_hash,
             self.timestamp_ms,
             self.proposer,
+            self.tx_count,
             self.tx_root,
+            self.receipts_count,
             self.receipts_root,
             self.state_root,
             self.validator_set_hash,
@@ -106,8 +113,12 @@ class BlockHeader:
         return tagged_hash(BLOCK, self.encode())
 
     @staticmethod
+    def decode(data: bytes) -> BlockHeader:
+        return BlockHeader.from_list(codec.decode(data))
+
+    @staticmethod
     def from_list(value: Any) -> BlockHeader:
-        fields = codec.expect_list(value, 12, "block header")
+        fields = codec.expect_list(value, 14, "block header")
         _expect_tag(fields, TAG_HEADER, "block header")
         return BlockHeader(
             chain_id=codec.expect_str(fields[2], "chain_id", MAX_CHAIN_ID),
@@ -115,12 +126,14 @@ class BlockHeader:
             prev_hash=codec.expect_bytes(fields[4], "prev_hash", HASH_SIZE),
             timestamp_ms=codec.expect_int(fields[5], "timestamp_ms", 0, MAX_TIME_MS),
             proposer=codec.expect_bytes(fields[6], "proposer", PUBLIC_KEY_SIZE),
-            tx_root=codec.expect_bytes(fields[7], "tx_root", HASH_SIZE),
-            receipts_root=codec.expect_bytes(fields[8], "receipts_root", HASH_SIZE),
-            state_root=codec.expect_bytes(fields[9], "state_root", HASH_SIZE),
-            validator_set_hash=codec.expect_bytes(fields[10], "validator_set_hash", HASH_SIZE),
+            tx_count=codec.expect_int(fields[7], "tx_count", 0, MAX_LEAF_COUNT),
+            tx_root=codec.expect_bytes(fields[8], "tx_root", HASH_SIZE),
+            receipts_count=codec.expect_int(fields[9], "receipts_count", 0, MAX_LEAF_COUNT),
+            receipts_root=codec.expect_bytes(fields[10], "receipts_root", HASH_SIZE),
+            state_root=codec.expect_bytes(fields[11], "state_root", HASH_SIZE),
+            validator_set_hash=codec.expect_bytes(fields[12], "validator_set_hash", HASH_SIZE),
             last_certificate_hash=codec.expect_bytes(
-                fields[11], "last_certificate_hash", HASH_SIZE
+                fields[13], "last_certificate_hash", HASH_SIZE
             ),
         )
 

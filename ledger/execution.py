@@ -103,6 +103,11 @@ class BlockResult:
     receipts_root: bytes = ZERO_HASH
     state_root: bytes = ZERO_HASH
 
+    @property
+    def receipts_count(self) -> int:
+        """Leaves under the receipts root: one per tx, plus the end-of-block receipt if any."""
+        return len(self.receipts) + (1 if self.block_events else 0)
+
 
 def nonce_key(account: bytes) -> bytes:
     return NONCE_PREFIX + account
@@ -297,7 +302,9 @@ def build_block(
         prev_hash=parent_hash,
         timestamp_ms=timestamp_ms,
         proposer=proposer,
+        tx_count=len(transactions),
         tx_root=result.tx_root,
+        receipts_count=result.receipts_count,
         receipts_root=result.receipts_root,
         state_root=result.state_root,
         validator_set_hash=validator_set_hash(validators_at(base, height)),
@@ -352,10 +359,14 @@ def check_block(
         raise InvalidBlock("bad_certificate", "the first block carries no certificate")
     if len({stx.hash for stx in block.transactions}) != len(block.transactions):
         raise InvalidBlock("duplicate_tx", "a transaction appears twice in the block")
+    if header.tx_count != len(block.transactions):
+        raise InvalidBlock("bad_tx_count", "transaction count does not match the block")
     if tx_root(block.transactions) != header.tx_root:
         raise InvalidBlock("bad_tx_root", "transaction root does not match")
     info = BlockInfo(chain_id, header.height, header.timestamp_ms, header.proposer)
     result = apply_block(app, base, info, block.transactions, prev_state_root, executor, verified)
+    if result.receipts_count != header.receipts_count:
+        raise InvalidBlock("bad_receipts_count", "receipts count does not match execution")
     if result.receipts_root != header.receipts_root:
         raise InvalidBlock("bad_receipts_root", "receipts root does not match execution")
     if result.state_root != header.state_root:

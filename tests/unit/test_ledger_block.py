@@ -32,7 +32,9 @@ HEADER = BlockHeader(
     prev_hash=b"\x01" * 32,
     timestamp_ms=1_700_000_000_000,
     proposer=VALIDATORS[0],
+    tx_count=0,
     tx_root=b"\x02" * 32,
+    receipts_count=0,
     receipts_root=b"\x03" * 32,
     state_root=b"\x04" * 32,
     validator_set_hash=validator_set_hash(VALIDATORS),
@@ -52,7 +54,7 @@ def certificate_by(signers: list[int], block_hash: bytes = b"\x09" * 32) -> Comm
 
 def test_header_wire_form_and_hash() -> None:
     fields = codec.decode(HEADER.encode())
-    assert fields[:4] == [3, 1, CHAIN_ID, 7] and len(fields) == 12
+    assert fields[:4] == [3, 1, CHAIN_ID, 7] and len(fields) == 14
     assert HEADER.hash == tagged_hash(BLOCK, HEADER.encode())
     assert BlockHeader.from_list(fields) == HEADER
 
@@ -64,7 +66,9 @@ def test_header_wire_form_and_hash() -> None:
         {"prev_hash": b"\x05" * 32},
         {"timestamp_ms": 1},
         {"proposer": VALIDATORS[1]},
+        {"tx_count": 1},
         {"tx_root": ZERO_HASH},
+        {"receipts_count": 1},
         {"receipts_root": ZERO_HASH},
         {"state_root": ZERO_HASH},
         {"validator_set_hash": ZERO_HASH},
@@ -101,7 +105,9 @@ def test_block_decode_refuses_malformed_input() -> None:
         ([4, True, header, [], None], "bad_version"),
         ([4, 1, header, b"", None], "bad_type"),
         ([4, 1, [9, *header[1:]], [], None], "bad_tag"),
-        ([4, 1, header[:11], [], None], "bad_shape"),
+        ([4, 1, header[:13], [], None], "bad_shape"),
+        ([4, 1, [*header[:7], -1, *header[8:]], [], None], "out_of_range"),
+        ([4, 1, [*header[:9], True, *header[10:]], [], None], "bad_type"),
     ]
     for fields, code in cases:
         with pytest.raises(CodecError) as caught:

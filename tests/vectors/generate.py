@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ from ledger.hashing import (  # noqa: E402
     tagged_hash,
 )
 from ledger.keys import PrivateKey, address_to_text, signing_message  # noqa: E402
-from ledger.merkle import merkle_proof, merkle_root  # noqa: E402
+from ledger.merkle import InclusionProof, inclusion_proof, merkle_proof, merkle_root  # noqa: E402
 from ledger.receipt import Event, Receipt  # noqa: E402
 from ledger.tx import Transaction  # noqa: E402
 
@@ -288,7 +289,65 @@ def merkle_vectors() -> dict[str, Any]:
     return {
         "description": "Merkle roots (RFC 6962 shape, pasar tags) and inclusion proofs.",
         "trees": trees,
+        "proof_objects": proof_object_vectors(),
+        "rejected": rejected_proof_vectors(),
     }
+
+
+def proof_object_vectors() -> list[dict[str, Any]]:
+    leaves = [f"leaf {i}".encode() for i in range(5)]
+    return [
+        {
+            "leaf": leaves[index].hex(),
+            "root": merkle_root(leaves).hex(),
+            "committed_count": len(leaves),
+            "proof_hex": codec.encode(inclusion_proof(leaves, index).to_list()).hex(),
+        }
+        for index in range(len(leaves))
+    ]
+
+
+def rejected_proof_vectors() -> list[dict[str, Any]]:
+    """Proofs a verifier must refuse, one per rule (the leaf count comes from the header)."""
+    four = [f"leaf {i}".encode() for i in range(4)]
+    three = four[:3]
+    root4, root3 = merkle_root(four), merkle_root(three)
+    good = inclusion_proof(four, 1)
+    siblings = good.siblings
+    flipped = bytes([siblings[0][0] ^ 1]) + siblings[0][1:]
+
+    def case(root: bytes, leaf: bytes, count: int, proof: Any, why: str) -> dict[str, Any]:
+        raw = proof if isinstance(proof, bytes) else codec.encode(proof.to_list())
+        return {
+            "root": root.hex(),
+            "leaf": leaf.hex(),
+            "committed_count": count,
+            "proof_hex": raw.hex(),
+            "why": why,
+        }
+
+    as_three = InclusionProof(1, 3, siblings)
+    return [
+        case(root3, three[1], 3, as_three, "the path of leaf 1 of 4 against a 3-leaf header"),
+        case(root4, four[1], 4, as_three, "proof count 3, header count 4"),
+        case(root3, three[1], 4, good, "proof count 4, header count 3"),
+        case(root4, four[1], 4, InclusionProof(4, 4, siblings), "index not below count"),
+        case(root4, four[1], 4, InclusionProof(2, 4, siblings), "wrong index for the path"),
+        case(root4, four[2], 4, good, "another leaf"),
+        case(root4, four[1], 4, InclusionProof(1, 4, siblings[:1]), "a sibling missing"),
+        case(root4, four[1], 4, InclusionProof(1, 4, (*siblings, ZERO_HASH)), "extra sibling"),
+        case(root4, four[1], 4, InclusionProof(1, 4, (flipped, siblings[1])), "sibling altered"),
+        case(root4, four[1], 4, InclusionProof(0, 0, ()), "empty tree has no leaves"),
+        case(
+            root4,
+            four[1],
+            4,
+            codec.encode([30, 1, 1, 4, [siblings[0] + b"\x00", siblings[1]]]),
+            "sibling of 33 bytes",
+        ),
+        case(root4, four[1], 4, codec.encode([30, 2, 1, 4, list(siblings)]), "unknown version"),
+        case(root4, four[1], 4, codec.encode([31, 1, 1, 4, list(siblings)]), "wrong tag"),
+    ]
 
 
 VALIDATORS = [key(0x10 + i) for i in range(4)]
@@ -317,7 +376,9 @@ class SampleBlock:
             prev_hash=tagged_hash(BLOCK, b"parent"),
             timestamp_ms=1_700_000_001_000,
             proposer=VALIDATORS[1].public_key,
+            tx_count=len(self.transactions),
             tx_root=merkle_root([stx.hash for stx in self.transactions]),
+            receipts_count=len(self.receipts) + 1,
             receipts_root=receipts_root(self.receipts, self.block_events),
             state_root=next_state_root(ZERO_HASH, self.write_set),
             validator_set_hash=validator_set_hash([v.public_key for v in VALIDATORS]),
@@ -353,6 +414,22 @@ def block_vectors() -> dict[str, Any]:
             "end_block_receipt_hex": end_block_receipt(sample.block_events).encode().hex(),
             "root": block.header.receipts_root.hex(),
         },
+        "rejected_headers": [
+            {"header_hex": replace(block.header, **change).encode().hex(), "code": code}
+            for change, code in (
+                ({"tx_count": 2}, "bad_tx_count"),
+                ({"tx_count": 4}, "bad_tx_count"),
+                (
+                    {"tx_root": merkle_root([stx.hash for stx in block.transactions[:2]])},
+                    "bad_tx_root",
+                ),
+                ({"receipts_count": 3}, "bad_receipts_count"),
+                (
+                    {"receipts_root": merkle_root([r.encode() for r in sample.receipts])},
+                    "bad_receipts_root",
+                ),
+            )
+        ],
         "state": {
             "prev_state_root": ZERO_HASH.hex(),
             "write_set": typed([[k, v] for k, v in sample.write_set]),

@@ -18,9 +18,9 @@ import nacl.signing
 import pytest
 
 from ledger import codec
-from ledger.block import Block, CommitCertificate
+from ledger.block import Block, BlockHeader, CommitCertificate
 from ledger.errors import CodecError
-from ledger.merkle import verify_proof
+from ledger.merkle import InclusionProof, verify_proof
 from ledger.tx import SignedTransaction
 from tests.vectors.generate import build_vectors, render, untyped
 
@@ -150,6 +150,64 @@ def test_merkle_vectors() -> None:
             assert verify_proof(root, leaves[index], index, len(leaves), siblings)
 
 
+def audit_path_root(leaf: bytes, index: int, count: int, siblings: list[bytes]) -> bytes | None:
+    """RFC 9162 style: the path shape follows from index and count alone."""
+    if not 0 <= index < count:
+        return None
+    sides = []
+    while count > 1:
+        split = 1
+        while split * 2 < count:
+            split *= 2
+        if index < split:
+            sides.append("right")
+            count = split
+        else:
+            sides.append("left")
+            index, count = index - split, count - split
+    if len(sides) != len(siblings):
+        return None
+    node = tagged(b"pasar/merkle/leaf", leaf)
+    for side, sibling in zip(reversed(sides), siblings, strict=True):
+        pair = node + sibling if side == "right" else sibling + node
+        node = tagged(b"pasar/merkle/node", pair)
+    return node
+
+
+def check_inclusion(case: dict[str, Any]) -> bool:
+    """Decode an InclusionProof and check it as docs/protocol.md §5 says."""
+    try:
+        fields = codec.decode(bytes.fromhex(case["proof_hex"]))
+    except CodecError:
+        return False
+    if not isinstance(fields, list) or len(fields) != 5 or fields[:2] != [30, 1]:
+        return False
+    _, _, index, count, siblings = fields
+    if type(index) is not int or type(count) is not int or count != case["committed_count"]:
+        return False
+    if not all(isinstance(s, bytes) and len(s) == 32 for s in siblings):
+        return False
+    root = audit_path_root(bytes.fromhex(case["leaf"]), index, count, siblings)
+    return root is not None and root.hex() == case["root"]
+
+
+def test_inclusion_proof_vectors() -> None:
+    vectors = load("merkle.json")
+    for case in vectors["proof_objects"]:
+        assert check_inclusion(case)
+        proof = InclusionProof.from_list(codec.decode(bytes.fromhex(case["proof_hex"])))
+        leaf, root = bytes.fromhex(case["leaf"]), bytes.fromhex(case["root"])
+        assert proof.verify(root, leaf, case["committed_count"])
+    for case in vectors["rejected"]:
+        assert not check_inclusion(case), case["why"]
+        try:
+            proof = InclusionProof.from_list(codec.decode(bytes.fromhex(case["proof_hex"])))
+        except CodecError:
+            continue
+        leaf, root = bytes.fromhex(case["leaf"]), bytes.fromhex(case["root"])
+        assert not proof.verify(root, leaf, case["committed_count"]), case["why"]
+
+
 def test_block_vectors() -> None:
     vectors = load("blocks.json")
     header_bytes = codec.encode(untyped(vectors["header"]["fields"]))
@@ -169,6 +227,17 @@ def test_block_vectors() -> None:
     leaves = [bytes.fromhex(r) for r in receipts["receipts_hex"]]
     leaves.append(bytes.fromhex(receipts["end_block_receipt_hex"]))
     assert merkle_root(leaves).hex() == receipts["root"] == block.header.receipts_root.hex()
+    assert block.header.tx_count == len(tx_hashes)
+    assert block.header.receipts_count == len(leaves)
+    for case in vectors["rejected_headers"]:
+        header = BlockHeader.decode(bytes.fromhex(case["header_hex"]))
+        broken = {
+            "bad_tx_count": header.tx_count != len(tx_hashes),
+            "bad_tx_root": header.tx_root != block.header.tx_root,
+            "bad_receipts_count": header.receipts_count != len(leaves),
+            "bad_receipts_root": header.receipts_root.hex() != receipts["root"],
+        }
+        assert [code for code, bad in broken.items() if bad] == [case["code"]]
     state = vectors["state"]
     write_set_bytes = codec.encode(untyped(state["write_set"]))
     assert write_set_bytes.hex() == state["write_set_hex"]
