@@ -17,6 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
+from node.log import log as log_event
 from node.rpc.errors import ApiError, error_body, error_response
 from node.service import NodeService
 
@@ -55,12 +56,30 @@ _STATUS_CODES = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def _printable(text: str, limit: int = 200) -> str:
+    """Client-chosen text made safe for a one-line log (ASCII, bounded)."""
+    return text[:limit].encode("ascii", "backslashreplace").decode("ascii")
+
+
+def log_refusal(request: web.Request, status: int, code: str, field: str | None) -> None:
+    """One line per refused request: bad input is the client's problem, not a traceback."""
+    log_event(
+        "rpc_refused",
+        method=_printable(request.method, 16),
+        path=_printable(request.raw_path),
+        status=status,
+        code=code,
+        field=_printable(field or "-", 80),
+    )
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes the JSON error shape; nothing escapes as a traceback."""
     try:
         return await handler(request)
     except ApiError as exc:
+        log_refusal(request, exc.status, exc.code, exc.field)
         return error_response(exc)
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -74,9 +93,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         elif exc.status == 413:
             message = f"request body is larger than the limit of {CLIENT_MAX_SIZE} bytes"
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        log_refusal(request, exc.status, code, None)
         return web.json_response(error_body(code, message), status=exc.status, headers=headers)
     except Exception:
-        log.exception("rpc handler failed: %s %s", request.method, request.path)
+        log.exception(
+            "rpc handler failed: %s %s",
+            _printable(request.method, 16),
+            _printable(request.raw_path),
+        )
         return web.json_response(
             error_body("internal_error", "the node could not answer this request"), status=500
         )

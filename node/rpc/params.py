@@ -66,6 +66,105 @@ def parse_seconds(value: str | None, field: str, maximum: float) -> float:
     return seconds
 
 
+# The JSON edge. Python's decoder accepts more than a request may hold: a
+# 5,000-digit integer makes int() raise, deep nesting trips the recursion guard,
+# "\ud800" decodes to a string nothing can encode, NaN and duplicate keys are taken
+# silently. Every body passes here, so these are refused once, as 400s that name
+# where the problem is.
+MAX_JSON_DEPTH = 32  # the deepest valid request (args with nested values) is far below
+MAX_JSON_INT_DIGITS = 40  # canonical integers have at most 20 digits
+
+
+class _Refused:
+    """Stands in the decoded tree for a value the decoder must not build."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        self.message = message
+
+
+def _json_int(text: str) -> int | _Refused:
+    if len(text) > MAX_JSON_INT_DIGITS:
+        return _Refused("number_too_large", f"integer has more than {MAX_JSON_INT_DIGITS} digits")
+    return int(text)
+
+
+def _json_constant(text: str) -> _Refused:
+    return _Refused("malformed_json", f"{text} is not a JSON number")
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any] | _Refused:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        return _Refused("malformed_json", "object has a duplicate key")
+    return result
+
+
+def _first_refusal(value: Any, depth: int = 0) -> tuple[list[str], str, str] | None:
+    """(path parts, innermost first; code; message) of the first refused value,
+    unencodable string or too deep a nesting. Paths are built only on failure."""
+    if depth > MAX_JSON_DEPTH:
+        return [], "too_deep", f"JSON nests deeper than {MAX_JSON_DEPTH} levels"
+    if isinstance(value, _Refused):
+        return [], value.code, value.message
+    if isinstance(value, str):
+        if not value.isascii() and not _encodable(value):
+            return [], "bad_string", "string holds a lone UTF-16 surrogate"
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _first_refusal(item, depth + 1)
+            if found is not None:
+                found[0].append(str(index))
+                return found
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if not key.isascii() and not _encodable(key):
+                return [], "bad_string", "an object key holds a lone UTF-16 surrogate"
+            found = _first_refusal(item, depth + 1)
+            if found is not None:
+                found[0].append(key)
+                return found
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def decode_json(raw: bytes) -> Any:
+    """A request body as JSON, or a 400 naming the field (`body` for the whole)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise bad_request("malformed_json", "request body is not UTF-8", "body") from exc
+    try:
+        value = json.loads(
+            text,
+            parse_int=_json_int,
+            parse_constant=_json_constant,
+            object_pairs_hook=_json_object,
+        )
+    except json.JSONDecodeError as exc:
+        raise bad_request(
+            "malformed_json", f"request body is not valid JSON: {exc}", "body"
+        ) from exc
+    except RecursionError as exc:
+        # The C decoder's recursion guard tripped (hundreds of levels): fails cleanly.
+        too_deep = f"JSON nests deeper than {MAX_JSON_DEPTH} levels"
+        raise bad_request("too_deep", too_deep, "body") from exc
+    found = _first_refusal(value)
+    if found is not None:
+        parts, code, message = found
+        field = ".".join(reversed(parts)) or "body"
+        raise bad_request(code, f"{field}: {message}", field)
+    return value
+
+
 async def read_json(request: web.Request, limit: int) -> Any:
     """The request body as JSON; 413 above `limit` bytes, 400 when it is not JSON."""
     if request.content_length is not None and request.content_length > limit:
@@ -73,10 +172,7 @@ async def read_json(request: web.Request, limit: int) -> Any:
     raw = await request.read()
     if len(raw) > limit:
         raise too_large(limit)
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise bad_request("malformed_json", f"request body is not valid JSON: {exc}") from exc
+    return decode_json(raw)
 
 
 def parse_model(model: type[ModelT], data: Any) -> ModelT:

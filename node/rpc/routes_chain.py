@@ -58,7 +58,8 @@ def block_at(service: NodeService, height: int) -> dict[str, Any]:
 
 
 async def get_block(request: web.Request) -> web.Response:
-    height = parse_int(request.match_info["height"], "height", low=1)
+    # Height 0 is the genesis state, which has no block: 404 like any height not committed.
+    height = parse_int(request.match_info["height"], "height")
     return web.json_response(block_at(service_of(request), height))
 
 

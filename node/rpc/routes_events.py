@@ -44,6 +44,9 @@ def parse_cursor(text: str) -> tuple[int, int]:
     if match is None:
         raise bad_request("bad_cursor", "cursor must look like 12 or 12/3", "cursor")
     height = int(match.group(1))
+    if height == 0 and match.group(2) is not None:
+        # Block 0 is the genesis state, not a block: it has no transactions to resume after.
+        raise bad_request("bad_cursor", "cursor 0 has no transactions; use 0 to replay", "cursor")
     if match.group(2) is None:
         return (1, -1) if height == 0 else (height, 0)
     return height, int(match.group(2)) + 1

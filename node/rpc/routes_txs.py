@@ -223,7 +223,9 @@ def register(app: web.Application) -> None:
     app.router.add_post("/v1/txs", submit_tx)
     app.router.add_post("/v1/txs/batch", submit_batch)
     app.router.add_post("/v1/txs/encode", encode_tx)
-    app.router.add_get("/v1/txs/{hash}", get_tx)
+    # "batch" and "encode" are never taken for a hash, so their OPTIONS and 405 answers
+    # name only their own methods; any other text is a hash to check (400 bad_hex).
+    app.router.add_get("/v1/txs/{hash:(?!(?:batch|encode)$)[^{}/]+}", get_tx)
 
 
 GROUP = RouteGroup(

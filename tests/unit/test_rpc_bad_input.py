@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -103,11 +104,12 @@ def cases() -> list[tuple[str, str, dict[str, Any], int, str]]:
             "invalid_request",
         ),
         ("GET", "/v1/txs/xyz", {}, 400, "bad_hex"),
+        ("GET", "/v1/txs/batchx", {}, 400, "bad_hex"),
         ("GET", f"/v1/txs/{HASH}?wait=abc", {}, 400, "bad_parameter"),
         ("GET", f"/v1/txs/{HASH}?wait=61", {}, 400, "bad_parameter"),
         ("GET", f"/v1/txs/{HASH}?wait=nan", {}, 400, "bad_parameter"),
         ("GET", "/v1/blocks/abc", {}, 400, "bad_parameter"),
-        ("GET", "/v1/blocks/0", {}, 400, "bad_parameter"),
+        ("GET", "/v1/blocks/0", {}, 404, "block_not_found"),
         ("GET", "/v1/blocks/-1", {}, 400, "bad_parameter"),
         ("GET", "/v1/blocks/99", {}, 404, "block_not_found"),
         ("GET", "/v1/blocks/latest", {}, 404, "block_not_found"),
@@ -115,10 +117,11 @@ def cases() -> list[tuple[str, str, dict[str, Any], int, str]]:
         ("GET", "/v1/assets?limit=0", {}, 400, "bad_parameter"),
         ("GET", "/v1/assets?limit=x", {}, 400, "bad_parameter"),
         ("GET", "/v1/events?cursor=a/b", {}, 400, "bad_cursor"),
+        ("GET", "/v1/events?cursor=0/0", {}, 400, "bad_cursor"),
         ("GET", "/v1/events?account=bad", {}, 400, "bad_address"),
         ("GET", "/v1/nothing", {}, 404, "not_found"),
         ("DELETE", "/v1/status", {}, 405, "method_not_allowed"),
-        ("GET", "/v1/txs/batch", {}, 400, "bad_hex"),
+        ("GET", "/v1/txs/batch", {}, 405, "method_not_allowed"),
         ("PUT", "/v1/txs", {}, 405, "method_not_allowed"),
     ]
 
@@ -188,3 +191,73 @@ async def test_unexpected_failure_is_a_json_500_and_the_node_keeps_serving() -> 
         assert response.status == 500
         assert (await response.json())["error"]["code"] == "internal_error"
         assert (await client.get("/v1/assets")).status == 200
+
+
+def hostile_bodies() -> list[tuple[str, bytes, str, str]]:
+    """(path, raw JSON body, error code, field) for inputs that once escaped as 500s."""
+    alice = address_to_text(FakeNode().accounts.alice.public_key)
+    digits = b"1" * 5000
+    deep = b"[" * 60_000 + b"]" * 60_000
+    surrogate = b'{"sender": "%s", "method": "coin.transfer", "args": ["\\ud800"]}' % alice.encode()
+    return [
+        ("/v1/txs", b'{"tx": ' + digits + b"}", "number_too_large", "tx"),
+        ("/v1/txs/batch", b'{"txs": ["00", ' + digits + b"]}", "number_too_large", "txs.1"),
+        (
+            "/v1/txs/encode",
+            b'{"sender": "x", "method": "m", "nonce": -' + digits + b"}",
+            "number_too_large",
+            "nonce",
+        ),
+        ("/v1/txs", deep, "too_deep", "body"),
+        ("/v1/txs/batch", b'{"txs": ' + deep + b"}", "too_deep", "body"),
+        ("/v1/txs/encode", b"[" * 60_000, "too_deep", "body"),
+        ("/v1/txs/encode", surrogate, "bad_string", "args.0"),
+        ("/v1/txs", b'{"tx": "\\udc00"}', "bad_string", "tx"),
+        ("/v1/txs", b'{"\\ud800": 1}', "bad_string", "body"),
+        ("/v1/txs", b'{"tx": NaN}', "malformed_json", "tx"),
+        ("/v1/txs", b'{"tx": "00", "tx": "01"}', "malformed_json", "body"),
+        ("/v1/txs", b'{"tx": "\xff"}', "malformed_json", "body"),
+    ]
+
+
+@pytest.mark.parametrize("path, raw, code, field", hostile_bodies(), ids=lambda v: str(v)[:30])
+async def test_hostile_json_is_a_400_with_a_field_and_one_log_line(
+    path: str, raw: bytes, code: str, field: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    node = FakeNode()
+    before = snapshot(node)
+    caplog.set_level(logging.INFO, logger="pasar")
+    async with served(node) as client:
+        response = await client.post(path, data=raw, headers={"Content-Type": "application/json"})
+        assert response.status == 400
+        error = (await response.json())["error"]
+        assert (error["code"], error["field"]) == (code, field)
+    assert snapshot(node) == before
+    lines = [r for r in caplog.records if r.name.startswith("pasar")]
+    assert len(lines) == 1
+    assert lines[0].exc_info is None and "\n" not in lines[0].getMessage()
+    assert f"code={code}" in lines[0].getMessage()
+
+
+async def test_replay_cursor_inside_block_zero_is_refused_before_streaming() -> None:
+    node = FakeNode()
+    node.commit_pending()
+    async with served(node) as client:
+        response = await client.get("/v1/events?cursor=0/0")
+        assert response.status == 400
+        assert response.headers["Content-Type"].startswith("application/json")
+        assert (await response.json())["error"] == {
+            "code": "bad_cursor",
+            "message": "cursor 0 has no transactions; use 0 to replay",
+            "field": "cursor",
+        }
+
+
+async def test_hash_route_does_not_shadow_batch_and_encode() -> None:
+    async with served(FakeNode()) as client:
+        for path in ("/v1/txs/batch", "/v1/txs/encode"):
+            response = await client.options(path)
+            assert response.status == 405
+            assert response.headers["Allow"] == "POST"
+        response = await client.options(f"/v1/txs/{HASH}")
+        assert set(response.headers["Allow"].split(",")) == {"GET", "HEAD"}
