@@ -1,7 +1,8 @@
 // Block headers and blocks (docs/protocol.md §2, §8), mirroring ledger/block.py.
 //
-//   BlockHeader = [3, 1, chain_id, height, prev_hash, timestamp_ms, proposer, tx_root,
-//                  receipts_root, state_root, validator_set_hash, last_certificate_hash]
+//   BlockHeader = [3, 1, chain_id, height, prev_hash, timestamp_ms, proposer, tx_count, tx_root,
+//                  receipts_count, receipts_root, state_root, validator_set_hash,
+//                  last_certificate_hash]
 //   Block       = [4, 1, BlockHeader, [SignedTransaction, ...], CommitCertificate | nil]
 //
 // The block hash is H("pasar/block", enc(header)); the header commits to the rest
@@ -18,6 +19,7 @@ export const TAG_HEADER = 3;
 export const TAG_BLOCK = 4;
 export const BLOCK_VERSION = 1;
 export const MAX_BLOCK_BYTES = MAX_CERTIFICATE_BYTES;
+export const MAX_LEAF_COUNT = (1n << 32n) - 1n;
 
 const HASH_FIELDS = ["txRoot", "receiptsRoot", "stateRoot", "validatorSetHash", "lastCertificateHash"];
 
@@ -38,13 +40,15 @@ export class BlockHeader {
     this.prevHash = fields.prevHash;
     this.timestampMs = BigInt(fields.timestampMs);
     this.proposer = fields.proposer;
+    this.txCount = BigInt(fields.txCount);
+    this.receiptsCount = BigInt(fields.receiptsCount);
     for (const name of HASH_FIELDS) this[name] = fields[name];
   }
 
   toList() {
     return [
       TAG_HEADER, BLOCK_VERSION, this.chainId, this.height, this.prevHash, this.timestampMs, this.proposer,
-      this.txRoot, this.receiptsRoot, this.stateRoot, this.validatorSetHash, this.lastCertificateHash,
+      this.txCount, this.txRoot, this.receiptsCount, this.receiptsRoot, this.stateRoot, this.validatorSetHash, this.lastCertificateHash,
     ];
   }
 
@@ -58,7 +62,7 @@ export class BlockHeader {
   }
 
   static fromList(value) {
-    const f = codec.expectList(value, 12, "block header");
+    const f = codec.expectList(value, 14, "block header");
     codec.expectTag(f, TAG_HEADER, BLOCK_VERSION, "block header");
     return new BlockHeader({
       chainId: codec.expectStr(f[2], "chain_id", MAX_CHAIN_ID),
@@ -66,11 +70,13 @@ export class BlockHeader {
       prevHash: codec.expectBytes(f[4], "prev_hash", HASH_SIZE),
       timestampMs: codec.expectInt(f[5], "timestamp_ms", 0n, MAX_TIME_MS),
       proposer: codec.expectBytes(f[6], "proposer", PUBLIC_KEY_SIZE),
-      txRoot: codec.expectBytes(f[7], "tx_root", HASH_SIZE),
-      receiptsRoot: codec.expectBytes(f[8], "receipts_root", HASH_SIZE),
-      stateRoot: codec.expectBytes(f[9], "state_root", HASH_SIZE),
-      validatorSetHash: codec.expectBytes(f[10], "validator_set_hash", HASH_SIZE),
-      lastCertificateHash: codec.expectBytes(f[11], "last_certificate_hash", HASH_SIZE),
+      txCount: codec.expectInt(f[7], "tx_count", 0n, MAX_LEAF_COUNT),
+      txRoot: codec.expectBytes(f[8], "tx_root", HASH_SIZE),
+      receiptsCount: codec.expectInt(f[9], "receipts_count", 0n, MAX_LEAF_COUNT),
+      receiptsRoot: codec.expectBytes(f[10], "receipts_root", HASH_SIZE),
+      stateRoot: codec.expectBytes(f[11], "state_root", HASH_SIZE),
+      validatorSetHash: codec.expectBytes(f[12], "validator_set_hash", HASH_SIZE),
+      lastCertificateHash: codec.expectBytes(f[13], "last_certificate_hash", HASH_SIZE),
     });
   }
 
