@@ -7,7 +7,7 @@ How a driver (the node process, or the simulator) uses it:
     loop:
         effects = replica.on_message(message_or_bytes, now)  # a peer's message arrived
         effects = replica.on_timer(now)                      # when now >= next_deadline()
-        effects = replica.on_transactions_pending(tx_hashes, now)   # mempool admitted txs
+        effects = replica.on_transactions_pending(tx_hashes, now)   # txs became ready
         effects = replica.on_transactions_removed(tx_hashes, now)   # txs became invalid
         effects = replica.on_block_synced(block, certificate, now)  # block sync applied one
         apply the effects IN ORDER, then arm one timer at replica.next_deadline()
@@ -52,6 +52,11 @@ Protocol (one block per height, heights strictly in sequence):
   - Censorship: a transaction pending longer than `censorship_timeout` is
     forwarded to the primary and the validator broadcasts a COMPLAINT; f+1
     complaints for the current view start a view change.
+  - Pending transactions: the replica's set of pending hashes only ever holds
+    hashes the app still holds (`app.is_pending`), whatever order the driver's
+    events arrive in; see `on_transactions_pending`. Nothing to decide (no
+    pending transaction, no proposal, fewer than f+1 PREPAREs) means no view
+    timer, so an idle chain makes neither blocks nor view changes.
   - A validator stuck for `resend_interval` re-sends its current messages and a
     STATUS; a peer that already decided that height answers with the DECISION
     (block and certificate), or with its own STATUS, which makes the stuck one
@@ -112,6 +117,12 @@ class ConsensusApp(Protocol):
     def validate(self, block: Block) -> str | None:
         """None if `block` is a valid next block (header rules, re-execution, roots,
         timestamp drift), else a short rejection code. Called once per block hash."""
+        ...
+
+    def is_pending(self, tx_hash: bytes) -> bool:
+        """True while the transaction waits in the app's pool: admitted, and neither
+        committed nor dropped. Must turn False in the same step that applies the block
+        holding it (before the replica is called again)."""
         ...
 
 
@@ -273,11 +284,25 @@ class Replica:
         return effects
 
     def on_transactions_pending(self, tx_hashes: Iterable[bytes], now: float) -> list[Effect]:
-        """The mempool holds these valid transactions (new ones start their age now)."""
+        """These transactions are ready for a block (new ones start their age now).
+
+        A driver learns of transactions asynchronously (the node batches these
+        events on a queue behind peer messages and synced blocks), so the event can
+        arrive after the block holding a transaction committed, or after the
+        transaction was dropped as stale. Each hash is therefore checked against the
+        app's pool as it is now, here in the replica rather than in each driver: the
+        replica decides on timers and proposals from this set, so it is the one
+        place where "a committed hash is never pending" can hold for every driver
+        and every event order. (A window of recently committed hashes would only
+        shrink the race, and filtering in the driver would leave the simulator
+        testing a different guard from the node's.)
+        """
         effects: list[Effect] = []
         self._prelude(now, effects)
+        is_pending = self.app.is_pending
         for tx_hash in tx_hashes:
-            self._pending.setdefault(tx_hash, now)
+            if tx_hash not in self._pending and is_pending(tx_hash):
+                self._pending[tx_hash] = now
         self._arm_view_timer(now)
         return effects
 
@@ -287,6 +312,7 @@ class Replica:
         self._prelude(now, effects)
         for tx_hash in tx_hashes:
             self._pending.pop(tx_hash, None)
+        self._disarm_view_timer_when_idle()
         return effects
 
     def on_block_synced(
@@ -456,10 +482,42 @@ class Replica:
         committed = self.app.committed_height()
         if committed >= self.height:
             self._enter_height(committed + 1, now)
+            self._drop_settled_pending()
         while self._replay and not self._decided:
             message = self._replay.pop(0)
             self._dispatch(message, now, effects)
         self._arm_view_timer(now)
+
+    def _drop_settled_pending(self) -> None:
+        """At a new height, forget pending hashes the app no longer holds.
+
+        Committed transactions were already dropped when their block was decided or
+        synced; this also covers a transaction the app dropped without the driver
+        telling us (a lost or late removal event), so such a hash can keep neither a
+        view timer nor a complaint alive past one height."""
+        if self._pending:
+            is_pending = self.app.is_pending
+            self._pending = {h: t for h, t in self._pending.items() if is_pending(h)}
+
+    def _something_to_decide(self) -> bool:
+        """Whether this height has work that a silent primary could be blocking.
+
+        PREPAREs count only from f+1 validators (one of them honest, so a proposal
+        exists): a single faulty validator's stray vote must not start everyone's
+        view timer on an idle chain, which would end in a view change and an empty
+        NEW-VIEW block."""
+        return (
+            self.config.empty_block_interval is not None
+            or bool(self._pending)
+            or bool(self._proposals)
+            or any(len(votes) > self.f for votes in self._prepares.values())
+        )
+
+    def _disarm_view_timer_when_idle(self) -> None:
+        """Pending transactions went away and nothing else is under way: stop the
+        view timer armed for them, or it would expire into a needless view change."""
+        if not self.in_view_change and not self._something_to_decide():
+            self._timer_since = None
 
     def _arm_view_timer(self, now: float) -> None:
         """The view timer runs only while there is something to decide.
@@ -478,12 +536,7 @@ class Replica:
             if at_or_beyond >= self.quorum:
                 self._timer_since = now
             return
-        if (
-            self.config.empty_block_interval is not None
-            or self._pending
-            or self._proposals
-            or self._prepares
-        ):
+        if self._something_to_decide():
             self._timer_since = now
 
     def _timeout(self, view: int) -> float:

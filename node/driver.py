@@ -9,6 +9,13 @@ any Send or Broadcast that follows it, so a validator that crashes and restarts
 can never sign two different votes for one (height, view, phase). One timer is
 armed at the replica's next deadline.
 
+Mempool notices ("these txs are ready", "these were dropped as stale") are
+batched into one queued event, so the replica may hear of a transaction after
+the block holding it committed, or of a removal before the addition it cancels.
+That is safe by construction: the replica asks `NodeConsensusApp.is_pending`
+(mempool membership) as it handles each notice, so a committed or dropped hash
+never becomes pending there, and an idle chain stays idle after load.
+
 The replica's clock is `time.monotonic()`; block timestamps use the wall clock
 (`time.time()`), and a proposal dated more than `max_clock_drift_ms` ahead of
 our wall clock is refused (node.chain.Chain.check).
@@ -83,6 +90,12 @@ class NodeConsensusApp:
         elapsed_ms = int((time.perf_counter() - started) * 1000)
         log("block_proposed", height=height, view=view, txs=len(txs), ms=elapsed_ms)
         return block
+
+    def is_pending(self, tx_hash: bytes) -> bool:
+        # The mempool drops a block's transactions inside Chain.commit (a commit
+        # listener), before the driver calls the replica again: membership is the
+        # exact "admitted, not committed, not dropped" the replica asks about.
+        return tx_hash in self.node.mempool
 
     def validate(self, block: Block) -> str | None:
         started = time.perf_counter()

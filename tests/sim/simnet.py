@@ -4,8 +4,16 @@ Each simulated validator runs the real `consensus.replica.Replica` over a small
 real application: genesis applied to a `ledger.kv.MemoryStore`, blocks built with
 `ledger.execution.build_block` and checked with `ledger.execution.check_block`
 over the real contract registry (so certificates, roots and validator-set
-changes are the real ones). Transactions are `coin.create` calls from fresh
-accounts, always valid, so any block order is fine.
+changes are the real ones). Transactions are `coin.create` calls; each app keeps
+a mempool with the node's rules (a committed or used nonce is refused, a block
+takes per sender a gapless nonce run, a commit drops the block's transactions and
+its senders' stale nonces and reports which became ready).
+
+Like the node, a simulated driver learns of mempool changes asynchronously: with
+`event_delay` > 0 a transaction reaches each node's mempool after a random gossip
+delay, and the "pending" / "removed" notices reach the replica batched and late
+(after commits and messages that happened meanwhile, removals and additions in
+either order), as the node's driver queue delivers them.
 
 The network carries encoded message bytes and, per seeded random choices, delays,
 drops, duplicates and reorders them, and drops everything across a partition.
@@ -24,7 +32,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from consensus.messages import (
@@ -52,7 +60,13 @@ from contracts.registry import APPLICATION
 from ledger import keys
 from ledger.block import Block, BlockHeader, CommitCertificate
 from ledger.errors import InvalidBlock
-from ledger.execution import BlockResult, apply_genesis, build_block, check_block
+from ledger.execution import (
+    BlockResult,
+    account_nonce,
+    apply_genesis,
+    build_block,
+    check_block,
+)
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from ledger.kv import MemoryStore
@@ -72,6 +86,8 @@ SIM_CONFIG = ReplicaConfig(
     empty_block_interval=0.1,
     censorship_timeout=3.0,
 )
+# The node's block policy: blocks only when transactions are ready, none when idle.
+NODE_POLICY = replace(SIM_CONFIG, empty_block_interval=None)
 
 
 _VERIFY_CACHE: dict[tuple[bytes, bytes, str, bytes, bytes], bool] = {}
@@ -130,10 +146,13 @@ class SimApp:
     def validators_at(self, height: int) -> tuple[bytes, ...]:
         return validators_at(self.store, height)
 
+    def is_pending(self, tx_hash: bytes) -> bool:
+        return tx_hash in self.mempool
+
     def propose(self, height: int, view: int, timestamp_ms: int) -> Block:
         if self.head is not None:
             timestamp_ms = max(timestamp_ms, self.head.timestamp_ms + 1)
-        transactions = list(self.mempool.values())[:MAX_TXS_PER_BLOCK]
+        transactions = self.reap(MAX_TXS_PER_BLOCK)
         last_certificate = self.certificates[-1] if self.certificates else None
         block, result = build_block(
             APPLICATION,
@@ -168,10 +187,50 @@ class SimApp:
         self._results[block.hash] = result
         return None
 
+    # mempool (node.mempool's rules, on a plain dict in arrival order)
+    def _nonces(self, sender: bytes) -> dict[int, bytes]:
+        return {
+            stx.tx.nonce: tx_hash
+            for tx_hash, stx in self.mempool.items()
+            if stx.tx.sender == sender
+        }
+
+    def admit(self, stx: SignedTransaction) -> bool | None:
+        """Admission: None when refused (known, nonce used or taken), else whether the
+        transaction is ready (the node tells consensus only of ready ones)."""
+        tx = stx.tx
+        if stx.hash in self.mempool or tx.nonce < account_nonce(self.store, tx.sender):
+            return None
+        nonces = self._nonces(tx.sender)
+        if tx.nonce in nonces:
+            return None
+        self.mempool[stx.hash] = stx
+        return tx.nonce == account_nonce(self.store, tx.sender) or tx.nonce - 1 in nonces
+
+    def reap(self, limit: int) -> list[SignedTransaction]:
+        """Per sender (in arrival order) a gapless nonce run from the committed nonce."""
+        chosen: list[SignedTransaction] = []
+        senders = dict.fromkeys(stx.tx.sender for stx in self.mempool.values())
+        for sender in senders:
+            nonces = self._nonces(sender)
+            nonce = account_nonce(self.store, sender)
+            while nonce in nonces and len(chosen) < limit:
+                chosen.append(self.mempool[nonces[nonce]])
+                nonce += 1
+        return chosen
+
+    def ready(self) -> list[bytes]:
+        """Every pending transaction that could go into the next block."""
+        return [stx.hash for stx in self.reap(len(self.mempool))]
+
     # driver side
     _proposer = b""
 
-    def apply(self, block: Block, certificate: CommitCertificate) -> None:
+    def apply(
+        self, block: Block, certificate: CommitCertificate
+    ) -> tuple[list[bytes], list[bytes]]:
+        """Commit `block`; returns (stale hashes dropped, hashes now ready) as
+        node.mempool.Mempool.recheck does."""
         if block.height != self.height + 1:
             raise InvariantViolation(f"commit of height {block.height} at height {self.height}")
         result = self._results.pop(block.hash, None)
@@ -196,6 +255,20 @@ class SimApp:
         self._results.clear()
         for stx in block.transactions:
             self.mempool.pop(stx.hash, None)
+        stale: list[bytes] = []
+        ready: list[bytes] = []
+        for sender in dict.fromkeys(stx.tx.sender for stx in block.transactions):
+            floor = account_nonce(self.store, sender)
+            nonces = self._nonces(sender)
+            for nonce, tx_hash in sorted(nonces.items()):
+                if nonce < floor:
+                    stale.append(tx_hash)
+                    del self.mempool[tx_hash]
+            nonce = floor
+            while nonce in nonces:
+                ready.append(nonces[nonce])
+                nonce += 1
+        return stale, ready
 
 
 @dataclass
@@ -212,6 +285,10 @@ class Node:
     group: int = 0  # partition group; messages cross groups only when not partitioned
     deadline: float | None = None  # the replica's next_deadline() after its last call
     evidence: list[Any] = field(default_factory=list)
+    # the driver's queued mempool notices, not yet handed to the replica
+    notices_pending: list[bytes] = field(default_factory=list)
+    notices_removed: list[bytes] = field(default_factory=list)
+    incarnation: int = 0  # a crash loses the queue: older deliveries are void
 
     @property
     def honest(self) -> bool:
@@ -239,8 +316,11 @@ class Simulation:
         duplicate: float = 0.0,
         config: ReplicaConfig = SIM_CONFIG,
         encode: bool = True,
+        event_delay: float = 0.0,
     ) -> None:
         self.seed = seed
+        self.event_delay = event_delay  # gossip and driver-queue lateness of tx notices
+        self.arrivals_in_flight = 0
         self.rng = random.Random(seed)
         self.config = config
         self.encode = encode
@@ -459,7 +539,8 @@ class Simulation:
             if not certificate.verify(CHAIN_ID, validators):
                 raise self.fail(f"{node.name} committed height {block.height} without a quorum")
             self._certified.add(key)
-        node.app.apply(block, certificate)
+        stale, ready = node.app.apply(block, certificate)
+        self._notify(node, ready, stale)
         self._check_agreement(node, block)
 
     def _check_agreement(self, node: Node, block: Block) -> None:
@@ -495,7 +576,8 @@ class Simulation:
             validators = node.app.validators_at(block.height)
             if not certificate.verify(CHAIN_ID, validators):
                 raise self.fail(f"sync of height {block.height}: peer certificate invalid")
-            node.app.apply(block, certificate)
+            stale, ready = node.app.apply(block, certificate)
+            self._notify(node, ready, stale)
             self._check_agreement(node, block)
             self._after(node, node.replica.on_block_synced(block, certificate, self.now))
 
@@ -508,7 +590,11 @@ class Simulation:
         return next(node for node in self.nodes if node.key.public_key == public_key)
 
     def crash(self, which: int | Node) -> None:
-        self.node(which).alive = False
+        node = self.node(which)
+        node.alive = False
+        node.incarnation += 1
+        node.notices_pending.clear()
+        node.notices_removed.clear()
 
     def restart(self, which: int | Node) -> None:
         """A new process: same store and persisted votes, fresh memory."""
@@ -519,7 +605,7 @@ class Simulation:
         node.replica = Replica(self.config, node.key, node.app, persisted)
         node.alive = True
         self._after(node, node.replica.on_timer(self.now))
-        pending = list(node.app.mempool)
+        pending = node.app.ready()
         if pending:
             self._after(node, node.replica.on_transactions_pending(pending, self.now))
 
@@ -539,7 +625,7 @@ class Simulation:
     # ------------------------------------------------------------ load
 
     def submit(self, count: int = 1) -> list[bytes]:
-        """New valid transactions, into every live node's mempool."""
+        """New valid transactions, into every node's mempool."""
         hashes = []
         for _ in range(count):
             self.tx_counter += 1
@@ -551,12 +637,93 @@ class Simulation:
             hashes.append(self.submit_tx(tx))
         return hashes
 
-    def submit_tx(self, tx: SignedTransaction) -> bytes:
-        for node in self.nodes:
-            node.app.mempool[tx.hash] = tx
+    def submit_tx(self, tx: SignedTransaction, to: Iterable[Node] | None = None) -> bytes:
+        """Into the mempool of every node (or of `to`): at once, or after a gossip delay
+        when `event_delay` is set. A node that already committed it refuses it."""
+        for node in self.nodes if to is None else to:
+            if self.event_delay <= 0:
+                self._arrive(node, tx)
+            else:
+                self.arrivals_in_flight += 1
+                self.schedule(
+                    self.rng.uniform(0, self.event_delay), lambda n=node: self._land(n, tx)
+                )
+        return tx.hash
+
+    def _land(self, node: Node, tx: SignedTransaction) -> None:
+        self.arrivals_in_flight -= 1
+        self._arrive(node, tx)
+
+    def _arrive(self, node: Node, tx: SignedTransaction) -> None:
+        ready = node.app.admit(tx)
+        if not ready:
+            return
+        if self.event_delay <= 0:
             if node.alive:
                 self._after(node, node.replica.on_transactions_pending([tx.hash], self.now))
-        return tx.hash
+        else:
+            self._notify(node, [tx.hash], [])
+
+    def submit_conflict(self) -> list[bytes]:
+        """Two transactions with one sender and nonce, each to a part of the nodes (the
+        node refuses a second one with `nonce_taken`): whichever commits first makes
+        the other stale where it waits, and those mempools drop it."""
+        self.tx_counter += 1
+        sender = make_key(f"sim-user-{self.tx_counter}")
+        members = list(self.nodes)
+        self.rng.shuffle(members)
+        split = self.rng.randint(1, len(members) - 1)
+        hashes = []
+        for part, suffix in ((members[:split], "A"), (members[split:], "B")):
+            symbol = f"S{self.tx_counter}{suffix}"
+            tx = Transaction(
+                CHAIN_ID, sender.public_key, 0, "coin.create", (symbol, symbol, 2, 10**9)
+            ).sign(sender)
+            hashes.append(self.submit_tx(tx, part))
+        return hashes
+
+    def submit_sequence(self, count: int) -> list[bytes]:
+        """`count` transactions of one sender with consecutive nonces: arriving out of
+        order, later ones wait for a gap to close and become ready after commits."""
+        self.tx_counter += 1
+        sender = make_key(f"sim-user-{self.tx_counter}")
+        hashes = []
+        for nonce in range(count):
+            symbol = f"S{self.tx_counter}N{nonce}"
+            tx = Transaction(
+                CHAIN_ID, sender.public_key, nonce, "coin.create", (symbol, symbol, 2, 10**9)
+            ).sign(sender)
+            hashes.append(self.submit_tx(tx))
+        return hashes
+
+    # ------------------------------------------------------------ the driver's queue
+
+    def _notify(self, node: Node, pending: list[bytes], removed: list[bytes]) -> None:
+        """Queue mempool notices for the replica, delivered as one later batch (never
+        from inside the effects being applied: the replica must not be re-entered)."""
+        if not node.alive or not (pending or removed):
+            return
+        wake = not node.notices_pending and not node.notices_removed
+        node.notices_pending.extend(pending)
+        node.notices_removed.extend(removed)
+        if wake:
+            incarnation = node.incarnation
+            delay = self.rng.uniform(0, self.event_delay) if self.event_delay > 0 else 0.0
+            self.schedule(delay, lambda: self._deliver_notices(node, incarnation))
+
+    def _deliver_notices(self, node: Node, incarnation: int) -> None:
+        if not node.alive or node.incarnation != incarnation:
+            return
+        pending, node.notices_pending = node.notices_pending, []
+        removed, node.notices_removed = node.notices_removed, []
+        calls = [
+            lambda: node.replica.on_transactions_removed(removed, self.now),
+            lambda: node.replica.on_transactions_pending(pending, self.now),
+        ]
+        if self.event_delay > 0 and self.rng.random() < 0.5:
+            calls.reverse()  # a removal may be handled before or after an older addition
+        for call in calls:
+            self._after(node, call())
 
     # ------------------------------------------------------------ checks
 

@@ -31,9 +31,10 @@ from consensus.replica import (
     ReportEvidence,
 )
 from consensus.state import PersistedState
-from ledger.block import CommitCertificate
+from ledger.block import Block, CommitCertificate, sign_commit_vote
 from ledger.errors import CodecError
-from tests.sim.simnet import CHAIN_ID, SIM_CONFIG, START_TIME, SimApp, make_key
+from ledger.tx import SignedTransaction, Transaction
+from tests.sim.simnet import CHAIN_ID, NODE_POLICY, SIM_CONFIG, START_TIME, SimApp, make_key
 from tests.sim.simnet import Simulation as _Simulation
 
 KEYS = [make_key(f"unit-validator-{i}") for i in range(4)]
@@ -62,6 +63,14 @@ def four() -> tuple[list[SimApp], list[Replica]]:
         app._proposer = key.public_key
     replicas = [Replica(SIM_CONFIG, key, app) for key, app in zip(KEYS, apps, strict=True)]
     return apps, replicas
+
+
+def user_tx(label: str, nonce: int = 0) -> SignedTransaction:
+    """A valid `coin.create` from a fresh account (sim-style)."""
+    sender = make_key(f"unit-user-{label}")
+    symbol = "U" + label.upper()[:6]
+    tx = Transaction(CHAIN_ID, sender.public_key, nonce, "coin.create", (symbol, symbol, 2, 10))
+    return tx.sign(sender)
 
 
 def primary_index(replica: Replica) -> int:
@@ -242,14 +251,17 @@ def test_overdue_transaction_is_forwarded_and_f_plus_one_complaints_change_the_v
         CHAIN_ID, base_timeout=50.0, empty_block_interval=None, censorship_timeout=1.0
     )
     public = [k.public_key for k in KEYS]
-    replicas = [Replica(config, key, app_for(public)) for key in KEYS]
+    apps = [app_for(public) for _ in KEYS]
+    replicas = [Replica(config, key, app) for key, app in zip(KEYS, apps, strict=True)]
     now = START_TIME
     for replica in replicas:
         replica.on_timer(now)
     leader = primary_index(replicas[0])
     a, b = [i for i in range(4) if i != leader][:2]
-    tx_hash = b"\x07" * 32
+    tx = user_tx("censored")
+    tx_hash = tx.hash
     for index in (a, b):
+        assert apps[index].admit(tx)
         assert replicas[index].on_transactions_pending([tx_hash], now) == []
     assert replicas[a].on_timer(now + 0.5) == []  # not overdue yet
     effects = replicas[a].on_timer(now + 1.0)
@@ -273,8 +285,6 @@ def test_tampered_block_body_under_a_valid_signature_is_dropped() -> None:
     follower = (leader + 1) % 4
     block = apps[leader].propose(1, 0, int(now * 1000))
     intruder = make_key("sim-user-x")
-    from ledger.tx import Transaction
-
     extra = Transaction(CHAIN_ID, intruder.public_key, 0, "coin.create", ("ZZ", "z", 0, 5))
     tampered = replace(block, transactions=(extra.sign(intruder),))
     assert tampered.hash == block.hash  # the hash covers the header only
@@ -318,3 +328,129 @@ def test_new_view_must_carry_the_highest_prepared_block() -> None:
     (vote,) = broadcasts(effects, PrepareVote)
     assert (vote.view, vote.block_hash) == (1, block_a.hash)
     assert replicas[target].view == 1
+
+
+# --- an idle chain stays idle, whatever order the driver's notices arrive in -------------
+
+
+def idle_four() -> tuple[list[SimApp], list[Replica]]:
+    """Four replicas with the node's block policy (no empty blocks), started."""
+    public = [k.public_key for k in KEYS]
+    apps = [app_for(public) for _ in KEYS]
+    for app, key in zip(apps, KEYS, strict=True):
+        app._proposer = key.public_key
+    replicas = [Replica(NODE_POLICY, key, app) for key, app in zip(KEYS, apps, strict=True)]
+    for replica in replicas:
+        replica.on_timer(START_TIME)
+    return apps, replicas
+
+
+def certify(block: Block, view: int = 0) -> CommitCertificate:
+    votes = {
+        key.public_key: sign_commit_vote(key, CHAIN_ID, block.height, view, block.hash)
+        for key in KEYS[:3]
+    }
+    return CommitCertificate.build(block.height, view, block.hash, votes)
+
+
+def stirs(effects: list[Effect]) -> list[object]:
+    """What an idle replica must never emit: proposals, view changes, complaints, commits."""
+    return [e for e in effects if isinstance(e, Commit)] + [
+        m
+        for kind in (PrePrepare, NewView, ViewChange, Complaint)
+        for m in broadcasts(effects, kind)
+    ]
+
+
+def run_idle(replica: Replica, start: float, seconds: float) -> list[object]:
+    """Call on_timer at every deadline for `seconds`; everything that stirred."""
+    stirred: list[object] = []
+    now = start
+    while now < start + seconds:
+        stirred += stirs(replica.on_timer(now))
+        deadline = replica.next_deadline()
+        now = max(now + 0.01, deadline if deadline is not None else start + seconds)
+    return stirred
+
+
+def test_pending_notice_arriving_after_its_block_committed_is_ignored() -> None:
+    apps, replicas = idle_four()
+    tx = user_tx("late")
+    for app in apps:
+        assert app.admit(tx)
+    block = apps[0].propose(1, 0, int(START_TIME * 1000))
+    assert [stx.hash for stx in block.transactions] == [tx.hash]
+    certificate = certify(block)
+    now = START_TIME + 0.1
+    for app, replica in zip(apps, replicas, strict=True):
+        app.apply(block, certificate)
+        replica.on_block_synced(block, certificate, now)
+        # the driver's queued "pending" notice for tx is handled only now
+        replica.on_transactions_pending([tx.hash], now)
+        assert replica.status()["pending"] == 0
+    # the primary of height 2 proposes nothing, nobody changes view or complains
+    for replica in replicas:
+        assert run_idle(replica, now, 60.0) == []
+        assert (replica.height, replica.view) == (2, 0)
+
+
+def test_removal_handled_before_the_older_addition_leaves_nothing_pending() -> None:
+    apps, replicas = idle_four()
+    tx = user_tx("stale")
+    replica = replicas[(primary_index(replicas[0]) + 1) % 4]
+    app = apps[replicas.index(replica)]
+    assert app.admit(tx)
+    del app.mempool[tx.hash]  # dropped as stale; both notices still queued
+    replica.on_transactions_removed([tx.hash], START_TIME)
+    replica.on_transactions_pending([tx.hash], START_TIME)
+    assert replica.status()["pending"] == 0
+    assert run_idle(replica, START_TIME, 60.0) == []
+
+
+def test_view_timer_stops_when_the_last_pending_transaction_is_removed() -> None:
+    apps, replicas = idle_four()
+    index = (primary_index(replicas[0]) + 1) % 4
+    replica, app = replicas[index], apps[index]
+    tx = user_tx("gone")
+    assert app.admit(tx)
+    replica.on_transactions_pending([tx.hash], START_TIME)
+    assert replica._view_deadline() is not None
+    del app.mempool[tx.hash]
+    replica.on_transactions_removed([tx.hash], START_TIME + 0.1)
+    assert replica._view_deadline() is None
+    assert run_idle(replica, START_TIME + 0.1, 60.0) == []
+    assert replica.metrics["view_changes"] == 0
+
+
+def test_one_validators_stray_prepare_does_not_start_a_view_change() -> None:
+    _, replicas = idle_four()
+    leader = primary_index(replicas[0])
+    index = (leader + 1) % 4
+    replica = replicas[index]
+    strangers = [i for i in range(4) if i not in (index,)]
+    stray = PrepareVote.create(KEYS[strangers[0]], CHAIN_ID, 1, 0, b"\x05" * 32)
+    replica.on_message(encode_message(stray), START_TIME)
+    assert run_idle(replica, START_TIME, 60.0) == []
+    # f + 1 = 2 validators preparing mean an honest one saw a proposal: now it is timed
+    second = PrepareVote.create(KEYS[strangers[1]], CHAIN_ID, 1, 0, b"\x05" * 32)
+    replica.on_message(encode_message(second), START_TIME + 60.0)
+    assert broadcasts(replica.on_timer(START_TIME + 61.0), ViewChange)
+
+
+def test_a_transaction_the_app_dropped_silently_is_forgotten_at_the_next_height() -> None:
+    apps, replicas = idle_four()
+    lost, committed = user_tx("lost"), user_tx("kept")
+    index = (primary_index(replicas[0]) + 1) % 4
+    replica, app = replicas[index], apps[index]
+    for tx in (lost, committed):
+        assert app.admit(tx)
+    replica.on_transactions_pending([lost.hash, committed.hash], START_TIME)
+    del app.mempool[lost.hash]  # no removal notice ever comes
+    builder = apps[(index + 1) % 4]
+    assert builder.admit(committed)
+    block = builder.propose(1, 0, int(START_TIME * 1000))
+    certificate = certify(block)
+    app.apply(block, certificate)
+    replica.on_block_synced(block, certificate, START_TIME + 0.1)
+    assert replica.status()["pending"] == 0
+    assert run_idle(replica, START_TIME + 0.1, 60.0) == []

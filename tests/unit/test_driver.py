@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -9,16 +11,18 @@ from typing import Any
 import pytest
 
 from consensus.messages import PrepareVote
-from consensus.replica import Broadcast, Commit, Persist, Send
+from consensus.replica import Broadcast, Commit, Persist, Replica, Send
 from consensus.state import PersistedState
 from contracts.registry import APPLICATION
 from ledger.block import Block, CommitCertificate, sign_commit_vote
 from ledger.errors import InvalidBlock
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey, address_to_text
+from ledger.tx import SignedTransaction, Transaction
 from node.chain import Chain
 from node.driver import PERSISTED_STATE_KEY, ConsensusDriver
-from node.home import genesis_from_json
+from node.home import Home, NodeConfig, genesis_from_json
+from node.node import Node
 from node.storage import LevelDBStore
 
 VALIDATOR = PrivateKey.from_seed(bytes([7]) * 32)
@@ -138,3 +142,75 @@ def test_removed_transactions_reach_the_replica_without_new_pending_ones(
     assert driver.queue.qsize() == 1  # one wake-up for both
     driver._handle(replica, driver.queue.get_nowait())  # type: ignore[arg-type]
     assert calls == [("removed", [b"x" * 32, b"y" * 32]), ("pending", [])]
+
+
+# --- notices that reach the replica after the commit they are about ------------------------
+
+
+def user_tx(label: str, symbol: str = "COIN") -> SignedTransaction:
+    """Nonce 0 of the account named `label`: one per label can commit."""
+    sender = PrivateKey.from_seed(label.encode().ljust(32, b"."))
+    tx = Transaction("t", sender.public_key, 0, "coin.create", (symbol, symbol, 2, 10))
+    return tx.sign(sender)
+
+
+async def commit_queued_behind_admission(
+    tmp_path: Path, admitted: SignedTransaction, committed: SignedTransaction
+) -> tuple[Node, Replica]:
+    """A real node (not started): a certified block holding `committed` is queued for the
+    driver (block sync) just before `admitted` passes admission; then the driver works
+    through its queue in order, as its task would."""
+    node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+    driver = node.consensus
+    replica = driver.replica = driver._make_replica()
+    replica.on_timer(time.monotonic())
+    _, other = make_driver(tmp_path / "other", [])  # another validator's copy of the chain
+    block = other.propose(VALIDATOR.public_key, 5_000, [committed])
+    synced = asyncio.ensure_future(driver.apply_synced([(block, certify(block))]))
+    await asyncio.sleep(0)  # the synced block is on the queue first
+    (admission,) = await node.submit([admitted.encoded])
+    assert admission.code == "accepted"
+    while not driver.queue.empty():
+        driver._handle(replica, driver.queue.get_nowait())
+    assert await synced == 1
+    assert node.chain.height == 1
+    return node, replica
+
+
+def stays_idle(node: Node, replica: Replica) -> bool:
+    """Nothing pending, and an hour of timers later no new block (an empty one today)."""
+    later = time.monotonic() + 3600
+    node.consensus._apply(replica.on_timer(later))
+    return replica.status()["pending"] == 0 and node.chain.height == 1
+
+
+def test_pending_notice_handled_after_its_block_committed_leaves_the_node_idle(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        tx = user_tx("late")
+        node, replica = await commit_queued_behind_admission(tmp_path, tx, tx)
+        try:
+            assert tx.hash not in node.mempool
+            assert stays_idle(node, replica)
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_stale_removal_batched_with_the_older_pending_notice_leaves_the_node_idle(
+    tmp_path: Path,
+) -> None:
+    # the same sender and nonce: the synced block commits `winner`, so `loser` goes
+    # stale; its removal joins the batch that still holds its pending notice
+    async def scenario() -> None:
+        loser, winner = user_tx("same", "LOSE"), user_tx("same", "WIN")
+        node, replica = await commit_queued_behind_admission(tmp_path, loser, winner)
+        try:
+            assert loser.hash not in node.mempool
+            assert stays_idle(node, replica)
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
