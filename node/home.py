@@ -64,6 +64,18 @@ class MempoolLimits:
     max_per_sender: int = 1_000
 
 
+@dataclass(frozen=True, slots=True)
+class ServiceLimits:
+    """What one node grants to outsiders at once (docs/node.md, "Limits")."""
+
+    event_streams: int = 128  # open /v1/events streams, all clients
+    event_streams_per_client: int = 8  # open /v1/events streams from one IP address
+    long_polls: int = 4_096  # concurrent GET /v1/txs/{hash}?wait= requests
+    request_timeout_ms: int = 10_000  # to send a request's headers, and then its body
+    p2p_unauthenticated: int = 16  # peer connections that have not finished the handshake
+    handshake_timeout_ms: int = 5_000  # to finish the peer handshake after connecting
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     chain_id: str
@@ -75,6 +87,7 @@ class NodeConfig:
     peers: tuple[PeerConfig, ...] = ()
     block: BlockLimits = field(default_factory=BlockLimits)
     mempool: MempoolLimits = field(default_factory=MempoolLimits)
+    limits: ServiceLimits = field(default_factory=ServiceLimits)
     max_clock_drift_ms: int = 5_000
     view_timeout_ms: int = 2_000
 
@@ -240,6 +253,9 @@ def config_to_toml(config: NodeConfig) -> str:
         f"max_txs = {config.mempool.max_txs}",
         f"max_bytes = {config.mempool.max_bytes}",
         f"max_per_sender = {config.mempool.max_per_sender}",
+        "",
+        "[limits]",
+        *(f"{name} = {getattr(config.limits, name)}" for name in ServiceLimits.__slots__),
     ]
     for peer in config.peers:
         lines += [
@@ -280,6 +296,7 @@ def config_from_toml(text: str) -> NodeConfig:
         raise HomeError(f"config.toml is not valid TOML: {exc}") from exc
     rpc, p2p = _section(document, "rpc"), _section(document, "p2p")
     block, mempool = _section(document, "block"), _section(document, "mempool")
+    limits = _section(document, "limits")
     peers = []
     for index, item in enumerate(document.get("peers", [])):
         where = f"peers[{index}]"
@@ -308,6 +325,12 @@ def config_from_toml(text: str) -> NodeConfig:
             max_per_sender=_int(
                 mempool, "max_per_sender", defaults.mempool.max_per_sender, "mempool"
             ),
+        ),
+        limits=ServiceLimits(
+            **{
+                name: _int(limits, name, getattr(defaults.limits, name), "limits")
+                for name in ServiceLimits.__slots__
+            }
         ),
         max_clock_drift_ms=_int(document, "max_clock_drift_ms", 5_000, "config"),
         view_timeout_ms=_int(document, "view_timeout_ms", 2_000, "config"),

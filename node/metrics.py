@@ -56,6 +56,12 @@ class NodeMetrics:
         self.blocks_synced = Counter(
             "pasar_blocks_synced", "Blocks applied through block sync", registry=r
         )
+        self.rpc_slots = Gauge(
+            "pasar_rpc_slots_in_use",
+            "Event streams and long-polls being served ([limits])",
+            ["kind"],
+            registry=r,
+        )
         self.signatures_verified = Counter(
             "pasar_signatures_verified", "Transaction signatures verified", registry=r
         )

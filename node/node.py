@@ -44,6 +44,7 @@ from node.log import log
 from node.mempool import Mempool, VerifiedCache
 from node.metrics import CONTENT_TYPE_LATEST, NodeMetrics
 from node.peers import Link, PeerNetwork
+from node.rpc.limits import GATES_KEY, Gates
 from node.service import Admission, NodeStatus
 from node.storage import LevelDBStore
 from node.sync import BlockSync
@@ -103,6 +104,7 @@ class Node:
             self.chain.validators,
             self._on_frame,
             self._on_peer_connect,
+            self.config.limits,
         )
         self.catching_up = False
         self.view = 0
@@ -119,6 +121,7 @@ class Node:
         self._stopped = False
         self._refused_reported = 0
         self.ready = False
+        self._gates: Gates | None = None
         self.sync = BlockSync(self)
         self.consensus = ConsensusDriver(self)  # the one owner of the replica
         self.metrics.height.set(self.chain.height)
@@ -388,19 +391,30 @@ class Node:
         self.metrics.peers_connected.set(len(self.peers.connected()))
         self.metrics.catching_up.set(1 if self.catching_up else 0)
         self.metrics.view.set(self.view)
+        if self._gates is not None:
+            for gate in (self._gates.event_streams, self._gates.long_polls):
+                self.metrics.rpc_slots.labels(gate.name).set(gate.open)
         return web.Response(
             body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
 
     async def start(self) -> None:
         rpc_app = self.build_http_app()
+        self._gates = rpc_app[GATES_KEY]
         p2p_app = web.Application()
         self.peers.add_routes(p2p_app)
         for app, host, port in (
             (rpc_app, self.config.rpc_host, self.config.rpc_port),
             (p2p_app, self.config.p2p_host, self.config.p2p_port),
         ):
-            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            # aiohttp closes a connection whose request headers have not all
+            # arrived when the keep-alive timeout fires (also on a new connection)
+            runner = web.AppRunner(
+                app,
+                access_log=None,
+                handle_signals=False,
+                keepalive_timeout=self.config.limits.request_timeout_ms / 1000,
+            )
             await runner.setup()
             self._runners.append(runner)
             await web.TCPSite(runner, host, port, reuse_address=True).start()

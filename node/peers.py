@@ -13,7 +13,13 @@ Handshake (both directions prove key ownership over a fresh random challenge):
               or ["refused", reason], then close
 
 Signatures use the PEER_CHALLENGE domain bound to the chain id, so a handshake
-signature is useless for anything else. The server accepts only keys of the
+signature is useless for anything else.
+
+Until the dialer is authenticated the listener grants little: websocket messages
+of at most `HANDSHAKE_FRAME_BYTES`, `[limits] handshake_timeout_ms` for the whole
+handshake, and `[limits] p2p_unauthenticated` such connections at once (more are
+answered 503 before the upgrade). Only an authenticated link may carry frames up
+to `MAX_FRAME_BYTES` (blocks, sync replies). The server accepts only keys of the
 current validator set; the client accepts only the key it expected at that URL.
 Outgoing frames go through a bounded per-link queue so a slow peer can never
 block the node; when the queue is full the frame is dropped (consensus
@@ -36,11 +42,12 @@ from ledger import codec
 from ledger.errors import CodecError
 from ledger.hashing import PEER_CHALLENGE, tagged_hash
 from ledger.keys import PrivateKey, address_to_text, verify
-from node.home import PeerConfig
+from node.home import PeerConfig, ServiceLimits
 from node.log import log
 
 P2P_PATH = "/p2p"
 MAX_FRAME_BYTES = 64 * 1024 * 1024
+HANDSHAKE_FRAME_BYTES = 4 * 1024  # a hello is ~200 bytes
 HANDSHAKE_TIMEOUT = 5.0
 SEND_QUEUE_FRAMES = 20_000
 BACKOFF_START = 0.1
@@ -169,8 +176,11 @@ class PeerNetwork:
         validators: Callable[[], Collection[bytes]],
         handler: FrameHandler,
         on_connect: Callable[[Link], None] | None = None,
+        limits: ServiceLimits | None = None,
     ) -> None:
         self.chain_id = chain_id
+        self.limits = limits or ServiceLimits()
+        self.unauthenticated = 0  # inbound connections still in the handshake
         self.key = key
         self.peers = [peer for peer in peers if peer.key != key.public_key]
         self.validators = validators
@@ -253,12 +263,40 @@ class PeerNetwork:
             backoff = min(BACKOFF_CAP, backoff * 2)
 
     async def _accept(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, heartbeat=10.0)
         remote = request.remote or "?"
+        if self.unauthenticated >= self.limits.p2p_unauthenticated:
+            self.refused += 1
+            return web.Response(status=503, text="too many unauthenticated connections\n")
+        self.unauthenticated += 1
+        try:
+            ws = web.WebSocketResponse(max_msg_size=HANDSHAKE_FRAME_BYTES, heartbeat=10.0)
+            try:
+                async with asyncio.timeout(self.limits.handshake_timeout_ms / 1000):
+                    client_key = await self._server_handshake(request, ws, remote)
+            except TimeoutError:
+                self.refused += 1
+                log("peer_refused", remote=remote, reason="handshake timeout")
+                client_key = None
+            if client_key is None:
+                # a close frame, but no waiting on the other side's answer
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(ws.close(), 0.5)
+                if request.transport is not None:
+                    request.transport.close()
+                return ws
+        finally:
+            self.unauthenticated -= 1
+        await self._run_link(Link(client_key, False, ws))
+        return ws
+
+    async def _server_handshake(
+        self, request: web.Request, ws: web.WebSocketResponse, remote: str
+    ) -> bytes | None:
+        """The listener's side; the authenticated key, or None (refused and logged)."""
         try:
             await ws.prepare(request)
         except (ConnectionError, aiohttp.ClientError):
-            return ws  # the dialer went away before the upgrade finished
+            return None  # the dialer went away before the upgrade finished
         try:
             server_nonce = os.urandom(NONCE_SIZE)
             await ws.send_bytes(encode_frame(["challenge", server_nonce]))
@@ -274,18 +312,16 @@ class PeerNetwork:
                 self.refused += 1
                 log("peer_refused", remote=remote, key=address_to_text(client_key))
                 await ws.send_bytes(encode_frame(["refused", "not_a_validator"]))
-                await ws.close()
-                return ws
+                return None
+            # before the welcome: the dialer sends nothing until it has it
+            _allow_large_frames(request, ws, MAX_FRAME_BYTES)
             reply = sign_challenge(self.key, self.chain_id, "server", client_nonce)
             await ws.send_bytes(encode_frame(["welcome", self.key.public_key, reply]))
-        except (HandshakeError, TimeoutError, ConnectionError) as exc:
+        except (HandshakeError, ConnectionError) as exc:
             self.refused += 1
             log("peer_refused", remote=remote, reason=str(exc) or type(exc).__name__)
-            with contextlib.suppress(Exception):
-                await ws.close()
-            return ws
-        await self._run_link(Link(client_key, False, ws))
-        return ws
+            return None
+        return bytes(client_key)
 
     async def _run_link(self, link: Link) -> None:
         self._links.setdefault(link.peer, []).append(link)
@@ -311,3 +347,21 @@ class PeerNetwork:
             if not links:
                 self._links.pop(link.peer, None)
             log("peer_disconnected", peer=address_to_text(link.peer)[:16])
+
+
+def _allow_large_frames(request: web.Request, ws: web.WebSocketResponse, limit: int) -> None:
+    """Raise an accepted websocket's message limit once its peer is authenticated.
+
+    aiohttp fixes the limit when the upgrade is prepared and offers no public way to
+    change it, so the connection's frame parser is replaced by one with the larger
+    limit (nothing is buffered in it: the dialer is waiting for our welcome).
+    tests/integration/test_dos.py proves that large frames pass afterwards.
+    """
+    from aiohttp._websocket.reader import WebSocketReader
+
+    protocol: Any = request.protocol
+    parser = WebSocketReader(ws._reader, limit, compress=False, decode_text=True)  # type: ignore[arg-type]
+    protocol._payload_parser = None
+    protocol.set_parser(parser, data_received_cb=ws._on_data_received)
+    ws._parser = parser
+    ws._max_msg_size = limit

@@ -12,6 +12,14 @@ certificate must carry a quorum of `validators_at(height)` and the block must
 re-execute to the roots in its header (the same `check_block` a replica runs), so
 a lying peer can waste our time but never change our chain. While this runs the
 node reports `catching_up`; when it is done the replica rejoins at the new height.
+
+A claimed height is only a hint; peers are judged by what they deliver. A request
+that brings no valid certified block (timeout, empty or bad reply) is a strike:
+the peer is benched for `BENCH_START` seconds, doubling per consecutive strike up
+to `BENCH_CAP`, and other peers are asked meanwhile. A peer with strikes is still
+probed when nobody better is ahead, but while probing it the node does not report
+`catching_up`: one peer that lies about its height cannot hold readiness hostage.
+One delivered block clears its strikes.
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ MAX_REPLY_BYTES = 24 * 1024 * 1024
 REQUEST_TIMEOUT = 5.0
 LAG_GRACE = 1.5
 POLL_INTERVAL = 0.25
+BENCH_START = 5.0
+BENCH_CAP = 120.0
 
 
 class BlockSync:
@@ -46,6 +56,8 @@ class BlockSync:
         self._behind_since: float | None = None
         self.failures = 0
         self._forced = False
+        self.strikes: dict[bytes, int] = {}  # consecutive requests that brought nothing
+        self._benched_until: dict[bytes, float] = {}
 
     # -- inputs from the peer network ----------------------------------------------------------
 
@@ -88,22 +100,31 @@ class BlockSync:
     # -- the sync loop -----------------------------------------------------------------------------
 
     def _target(self) -> tuple[bytes, int] | None:
-        """The peer to sync from, if we are behind for real."""
+        """The peer to sync from, if we are behind for real.
+
+        Among connected peers that claim to be ahead and are not benched, the one
+        with the fewest strikes, then the highest claim.
+        """
         ours = self.node.chain.height
+        now = time.monotonic()
         connected = set(self.node.peers.connected())
-        best = max(
-            ((height, peer) for peer, height in self.peer_heights.items() if peer in connected),
+        best = min(
+            (
+                (self.strikes.get(peer, 0), -height, peer)
+                for peer, height in self.peer_heights.items()
+                if peer in connected and height > ours and self._benched_until.get(peer, 0.0) <= now
+            ),
             default=None,
         )
-        if best is None or best[0] <= ours:
+        if best is None:
             self._behind_since = None
             return None
-        now = time.monotonic()
+        height, peer = -best[1], best[2]
         if self._behind_since is None:
             self._behind_since = now
-        if self._forced or best[0] >= ours + 2 or now - self._behind_since >= LAG_GRACE:
+        if self._forced or height >= ours + 2 or now - self._behind_since >= LAG_GRACE:
             self._forced = False
-            return best[1], best[0]
+            return peer, height
         return None
 
     async def run(self) -> None:
@@ -115,15 +136,32 @@ class BlockSync:
             if target is None:
                 self._set_catching_up(False)
                 continue
-            self._set_catching_up(True)
-            peer, height = target
+            peer, _ = target
+            # behind only by the word of peers that deliver (or are not yet judged)
+            self._set_catching_up(self.strikes.get(peer, 0) == 0)
             progressed = await self._fetch_and_apply(peer)
             if not progressed:
+                self._strike(peer)
                 self.failures += 1
                 await asyncio.sleep(min(2.0, 0.2 * self.failures))
             else:
+                self.strikes.pop(peer, None)
+                self._benched_until.pop(peer, None)
                 self.failures = 0
                 self._wake.set()  # keep going without waiting for the next poll
+
+    def _strike(self, peer: bytes) -> None:
+        strikes = self.strikes.get(peer, 0) + 1
+        self.strikes[peer] = strikes
+        bench = min(BENCH_CAP, BENCH_START * 2 ** min(strikes - 1, 16))
+        self._benched_until[peer] = time.monotonic() + bench
+        log(
+            "sync_peer_benched",
+            peer=address_to_text(peer)[:16],
+            claimed=self.peer_heights.get(peer, 0),
+            strikes=strikes,
+            seconds=bench,
+        )
 
     def _set_catching_up(self, value: bool) -> None:
         if self.node.catching_up != value:

@@ -19,7 +19,9 @@ ERROR_DESCRIPTIONS = {
     "405": "Method not allowed on this route",
     "413": "Request body or transaction too large",
     "422": "Well-formed but invalid (bad signature, nonce, unknown method, ...)",
-    "429": "Mempool full; retry after the Retry-After header's seconds",
+    "408": "The request body did not arrive in time (request_timeout); connection closed",
+    "429": "Mempool full, or this client's share of event streams taken; retry after Retry-After",
+    "503": "The node serves as many streams or long-polls as it allows; retry after Retry-After",
 }
 
 
@@ -58,14 +60,17 @@ def query_param(name: str, kind: str, description: str) -> dict[str, Any]:
 
 
 def get_operation(
-    summary: str, schema: str, parameters: list[dict[str, Any]] | None = None
+    summary: str,
+    schema: str,
+    parameters: list[dict[str, Any]] | None = None,
+    extra_errors: Sequence[str] = (),
 ) -> dict[str, Any]:
     return {
         "summary": summary,
         "parameters": parameters or [],
         "responses": {
             "200": {"description": "OK", "content": _json(schema)},
-            **_errors(("400", "404")),
+            **_errors(("400", "404", *extra_errors)),
         },
     }
 
@@ -86,7 +91,7 @@ def post_operation(
         "requestBody": {"required": True, "content": content},
         "responses": {
             status: {"description": "OK", "content": _json(response)},
-            **_errors(("400", *extra_errors)),
+            **_errors(("400", "408", *extra_errors)),
         },
     }
 
@@ -100,7 +105,7 @@ def stream_operation(summary: str, parameters: list[dict[str, Any]]) -> dict[str
                 "description": "text/event-stream of `block` and `tx` events; id is the cursor",
                 "content": {"text/event-stream": {"schema": {"type": "string"}}},
             },
-            **_errors(("400",)),
+            **_errors(("400", "429", "503")),
         },
     }
 

@@ -16,6 +16,7 @@ the cursor keeps moving.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
@@ -26,9 +27,11 @@ from aiohttp import web
 from ledger.block import Block
 from ledger.chainstore import read_block, read_receipts
 from ledger.keys import address_to_text
+from ledger.kv import KVReader
 from ledger.receipt import Event, Receipt
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request
+from node.rpc.limits import Gates, client_of, gates_of, install
 from node.rpc.openapi import query_param, stream_operation
 from node.rpc.params import parse_address
 from node.rpc.render import event_json, receipt_json
@@ -121,6 +124,7 @@ def block_events(
 
 async def get_events(request: web.Request) -> web.StreamResponse:
     service = service_of(request)
+    gates = gates_of(request)
     cursor = request.query.get("cursor") or request.headers.get("Last-Event-ID")
     account_text = request.query.get("account")
     account = None if account_text is None else parse_address(account_text, "account")
@@ -128,37 +132,56 @@ async def get_events(request: web.Request) -> web.StreamResponse:
         height, index = parse_cursor(cursor)
     else:
         height, index = service.head().height + 1, -1
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",
-        }
-    )
-    await response.prepare(request)
-    # A client that goes away resumes later with its last cursor; nothing to clean up.
-    with contextlib.suppress(ConnectionResetError):
-        await _stream(request, response, service, height, index, account)
+    with gates.event_streams.slot(client_of(request)):
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        await response.prepare(request)
+        # A client that goes away resumes later with its last cursor; nothing to clean up.
+        with contextlib.suppress(ConnectionResetError):
+            await _stream(request, response, service, gates, height, index, account)
     return response
+
+
+def _frames_of(
+    store: KVReader, height: int, index: int, account: bytes | None
+) -> list[bytes] | None:
+    """One page of history: the frames of block `height` (None if not stored)."""
+    block = read_block(store, height)
+    if block is None:
+        return None
+    return block_events(block, read_receipts(store, height), index, account)
 
 
 async def _stream(
     request: web.Request,
     response: web.StreamResponse,
     service: NodeService,
+    gates: Gates,
     height: int,
     index: int,
     account: bytes | None,
 ) -> None:
+    """Send one block at a time: read and render it on the reader thread, then write
+    it. A slow client thus costs at most one block plus the transport's buffer, and
+    many replaying streams take turns on one thread instead of holding the loop."""
     store = service.store
+    loop = asyncio.get_running_loop()
     while request.transport is not None and not request.transport.is_closing():
         sent = False
         while height <= service.head().height:
-            block = read_block(store, height)
-            if block is None:
+            frames = await loop.run_in_executor(
+                gates.reader, _frames_of, store, height, index, account
+            )
+            if frames is None:
                 raise RuntimeError(f"committed block {height} is missing from the store")
-            frames = block_events(block, read_receipts(store, height), index, account)
             if frames:
+                # write() waits for the transport to drain once 64 KiB are
+                # buffered: a slow client paces the replay, not the node's memory
                 await response.write(b"".join(frames))
                 sent = True
             height, index = height + 1, -1
@@ -169,6 +192,7 @@ async def _stream(
 
 
 def register(app: web.Application) -> None:
+    install(app)
     app.router.add_get("/v1/events", get_events)
 
 

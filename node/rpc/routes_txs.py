@@ -22,6 +22,7 @@ from ledger.merkle import merkle_proof
 from ledger.tx import MAX_TX_BYTES, SignedTransaction, Transaction
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import ApiError, bad_request
+from node.rpc.limits import client_of, gates_of, install
 from node.rpc.models import MAX_BATCH, EncodeTx, SubmitBatch, SubmitTx
 from node.rpc.openapi import get_operation, path_param, post_operation, query_param
 from node.rpc.params import (
@@ -209,17 +210,21 @@ async def get_tx(request: web.Request) -> web.Response:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     outcome = tx_outcome(service, tx_hash)
-    # Unknown also waits: the transaction may have been sent to another validator.
-    while outcome["status"] in ("pending", "unknown"):
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            break
-        await service.wait_for_height(service.head().height + 1, remaining)
-        outcome = tx_outcome(service, tx_hash)
+    if wait <= 0 or outcome["status"] not in ("pending", "unknown"):
+        return web.json_response(outcome)
+    with gates_of(request).long_polls.slot(client_of(request)):
+        # Unknown also waits: the transaction may have been sent to another validator.
+        while outcome["status"] in ("pending", "unknown"):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            await service.wait_for_height(service.head().height + 1, remaining)
+            outcome = tx_outcome(service, tx_hash)
     return web.json_response(outcome)
 
 
 def register(app: web.Application) -> None:
+    install(app)
     app.router.add_post("/v1/txs", submit_tx)
     app.router.add_post("/v1/txs/batch", submit_batch)
     app.router.add_post("/v1/txs/encode", encode_tx)
@@ -266,6 +271,7 @@ GROUP = RouteGroup(
                     path_param("hash", "string", "transaction hash, 64 hex digits"),
                     query_param("wait", "number", "long-poll up to this many seconds (max 60)"),
                 ],
+                extra_errors=("503",),
             )
         },
     },

@@ -8,6 +8,7 @@ PID in `close()`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -24,7 +25,15 @@ from typing import Any
 
 from ledger.keys import PrivateKey, address_to_text
 from ledger.tx import SignedTransaction, Transaction
-from node.home import BlockLimits, TestnetNode, create_testnet
+from node.home import (
+    CONFIG_FILE,
+    BlockLimits,
+    ServiceLimits,
+    TestnetNode,
+    config_to_toml,
+    create_testnet,
+    load_home,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SYMBOL = "IDR"
@@ -92,6 +101,7 @@ class LocalNet:
         block: BlockLimits | None = None,
         view_timeout_ms: int = 1_000,
         extra_app_state: dict[str, Any] | None = None,
+        limits: ServiceLimits | None = None,
     ) -> None:
         self.root = root
         self.issuer = PrivateKey.from_seed(bytes([200]) * 32)
@@ -117,6 +127,12 @@ class LocalNet:
             block=block or BlockLimits(max_txs=2_000, interval_ms=100),
             view_timeout_ms=view_timeout_ms,
         )
+        if limits is not None:  # the homes' config.toml with other [limits]
+            for node in self.nodes:
+                config = load_home(node.home).config
+                (node.home / CONFIG_FILE).write_text(
+                    config_to_toml(dataclasses.replace(config, limits=limits))
+                )
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
         self.logs: dict[int, Any] = {}
 
@@ -160,6 +176,14 @@ class LocalNet:
             self.kill(index)
         for log in self.logs.values():
             log.close()
+
+    def rss_bytes(self, index: int) -> int:
+        """The resident memory of validator `index`'s process (Linux /proc)."""
+        pid = self.processes[index].pid
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise AssertionError(f"no VmRSS for pid {pid}")
 
     def log_text(self, index: int) -> str:
         path = self.root / f"{self.nodes[index].name}.log"

@@ -1,0 +1,116 @@
+"""What the RPC grants at once: counted slots for event streams and long-polls.
+
+A request that holds a connection open for long (an event stream, a `?wait=`
+long-poll) takes a slot for its lifetime. When the node's slots are taken the
+answer is 503 with a machine code; when one client address already holds its
+share, 429. Both carry `Retry-After`. Answering at once keeps an unbounded
+crowd of streams from starving consensus of the event loop and of memory.
+
+The limits come from the node's `[limits]` config (`node.home.ServiceLimits`);
+`node.http` installs them, and an application built without them (unit tests,
+benchmarks) gets the defaults.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+from aiohttp import web
+
+from node.home import ServiceLimits
+from node.rpc.errors import ApiError
+
+RETRY_AFTER_SECONDS = "2"
+
+
+class Gate:
+    """Counted slots, in total and per client address."""
+
+    def __init__(self, name: str, total: int, per_client: int | None = None) -> None:
+        self.name = name
+        self.total = total
+        self.per_client = per_client
+        self.open = 0
+        self._by_client: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def slot(self, client: str) -> Iterator[None]:
+        """Hold one slot for the `with` block, or raise the 503/429 ApiError."""
+        held = self._by_client.get(client, 0)
+        if self.open >= self.total:
+            raise ApiError(
+                503,
+                f"{self.name}_full",
+                f"the node serves {self.total} {self.name.replace('_', ' ')} at once; retry later",
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            )
+        if self.per_client is not None and held >= self.per_client:
+            raise ApiError(
+                429,
+                f"too_many_{self.name}",
+                f"one client may hold {self.per_client} {self.name.replace('_', ' ')} at once",
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            )
+        self.open += 1
+        self._by_client[client] = held + 1
+        try:
+            yield
+        finally:
+            self.open -= 1
+            left = self._by_client[client] - 1
+            if left:
+                self._by_client[client] = left
+            else:
+                del self._by_client[client]
+
+
+class Gates:
+    """The RPC application's slots, and the one thread that reads history for streams.
+
+    Replaying history (reading and rendering stored blocks) runs on a single worker
+    thread: however many streams replay, they take turns there, and the event loop,
+    which runs consensus, stays free between blocks.
+    """
+
+    def __init__(self, limits: ServiceLimits) -> None:
+        self.limits = limits
+        self.event_streams = Gate(
+            "event_streams", limits.event_streams, limits.event_streams_per_client
+        )
+        self.long_polls = Gate("long_polls", limits.long_polls)
+        self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rpc-read")
+
+    def close(self) -> None:
+        # wait: the store must not be closed under a read in progress
+        self.reader.shutdown(wait=True, cancel_futures=True)
+
+
+GATES_KEY = web.AppKey("pasar_rpc_gates", Gates)
+
+
+def install(app: web.Application, limits: ServiceLimits | None = None) -> None:
+    """Give `app` its slots (called by every route group that needs them; the
+    node calls it again with its configured limits before the app starts)."""
+    if limits is None and GATES_KEY in app:
+        return
+    old = app.get(GATES_KEY)
+    if old is not None:
+        old.close()
+    else:
+
+        async def close_gates(app: web.Application) -> None:
+            app[GATES_KEY].close()
+
+        app.on_cleanup.append(close_gates)
+    app[GATES_KEY] = Gates(limits or ServiceLimits())
+
+
+def gates_of(request: web.Request) -> Gates:
+    return request.app[GATES_KEY]
+
+
+def client_of(request: web.Request) -> str:
+    """The client's address as the node sees it (a proxy in front shares one)."""
+    return request.remote or "unknown"
