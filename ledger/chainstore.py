@@ -5,10 +5,16 @@ write-set, the transaction index and the new head in ONE atomic batch, so after
 a crash the store holds either all of height h or none of it. Reading the head
 back after a restart gives exactly the last committed height and state root.
 
+Each node assembles its own 2f+1 certificate for the newest block, so two nodes
+may hold different (equally valid) certificates for it. Committing block h+1
+replaces the stored certificate of h with the one h+1 carries, so every node
+then serves the same certificate for h: the one the chain itself records.
+
     chain/genesis                 -> genesis bytes
     chain/head                    -> [height, block_hash, state_root]
     chain/block/<height:8>        -> block bytes
-    chain/cert/<height:8>         -> commit certificate bytes
+    chain/cert/<height:8>         -> commit certificate bytes (the one block h+1 carries,
+                                     once it exists; until then this node's own)
     chain/receipts/<height:8>     -> [receipt, ...] (+ end-of-block pseudo-receipt)
     chain/tx/<tx_hash>            -> [height, index]
 """
@@ -76,6 +82,8 @@ def commit_batch(
     batch: dict[bytes, bytes | None] = dict(result.write_set)
     batch[height_key(BLOCK_PREFIX, height)] = block.encode()
     batch[height_key(CERT_PREFIX, height)] = certificate.encode()
+    if block.last_certificate is not None:
+        batch[height_key(CERT_PREFIX, height - 1)] = block.last_certificate.encode()
     receipts = [receipt.to_list() for receipt in result.receipts]
     if result.block_events:
         receipts.append(end_block_receipt(result.block_events).to_list())

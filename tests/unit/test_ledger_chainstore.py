@@ -21,7 +21,7 @@ from ledger.chainstore import (
 from ledger.execution import END_BLOCK_CODE, apply_genesis
 from ledger.kv import MemoryStore
 from ledger.receipt import Event
-from tests.ledgerkit import Chain, certify, key, make_genesis, signed
+from tests.ledgerkit import VALIDATOR_KEYS, Chain, certify, key, make_genesis, signed
 
 ALICE = key(1)
 BOB = key(2)
@@ -120,3 +120,18 @@ def test_many_blocks_keep_chaining() -> None:
         assert block.header.prev_hash == parent.hash
         assert block.last_certificate == read_certificate(chain.store, height - 1)
     assert balance(chain.store, BOB.public_key, "IDR") == 5
+
+
+def test_once_the_next_block_exists_its_certificate_is_served_for_the_parent() -> None:
+    chain = Chain(MemoryStore(), GENESIS)
+    first, result = chain.next_block([])
+    own = certify(first, VALIDATOR_KEYS[:3])  # this node's quorum
+    commit_block(chain.store, first, own, result)
+    chain.head = read_head(chain.store) or chain.head
+    assert read_certificate(chain.store, 1) == own
+    carried = certify(first, VALIDATOR_KEYS[1:])  # another, equally valid quorum
+    chain.last_certificate = carried
+    second, second_result = chain.next_block([])
+    assert second.last_certificate == carried != own
+    commit_block(chain.store, second, certify(second), second_result)
+    assert read_certificate(chain.store, 1) == carried
