@@ -93,7 +93,7 @@ class Bench:
             ],
         )
         result = apply_genesis(APPLICATION, self.store, genesis)
-        self.store.write(dict(result.write_set))
+        self.store.write(result.state_batch())
         self.state_root = result.state_root
         self.nonces: dict[bytes, int] = {}
         self.listings: list[bytes] = []
@@ -134,7 +134,7 @@ class Bench:
         failed = [r.code for r in result.receipts if not r.ok]
         if failed:
             raise RuntimeError(f"setup transaction rejected: {failed[:3]}")
-        self.store.write(dict(result.write_set))
+        self.store.write(result.state_batch())
         self.state_root = result.state_root
         self.height += 1
         self.time_ms = self.time_ms + 1_000 if at_ms is None else at_ms

@@ -98,7 +98,7 @@ def fund_store(store: LevelDBStore, accounts: list[bytes]) -> bytes:
         [["coin", [[[SYMBOL, "rupiah", 2, issuer, coin.MAX_AMOUNT, "open"]], []]]],
     )
     result = apply_genesis(APPLICATION, store, genesis)
-    store.write(dict(result.write_set))
+    store.write(result.state_batch())
     batch: dict[bytes, bytes | None] = {}
     for account in accounts:
         batch[coin.balance_key(account, SYMBOL)] = codec.encode(BALANCE)

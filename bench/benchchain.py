@@ -52,7 +52,7 @@ class BenchChain:
         self.time_ms = start_ms
         genesis = Genesis(chain_id, start_ms, ((validator.public_key, "v0"),), app_state)
         result = apply_genesis(APPLICATION, store, genesis)
-        store.write(dict(result.write_set))
+        store.write(result.state_batch())
         self.state_root = result.state_root
 
     def sign(self, key: PrivateKey, method: str, *args: Any, nonce: int | None = None) -> bytes:
@@ -76,7 +76,7 @@ class BenchChain:
         bad = [f"{r.code}: {r.message}" for r in result.receipts if not r.ok]
         if bad:
             raise SystemExit(f"setup transactions were rejected: {bad[:3]}")
-        self.store.write(dict(result.write_set))
+        self.store.write(result.state_batch())
         self.state_root = result.state_root
         self.height += 1
         self.time_ms = info.timestamp_ms

@@ -17,6 +17,7 @@ then serves the same certificate for h: the one the chain itself records.
                                      once it exists; until then this node's own)
     chain/receipts/<height:8>     -> [receipt, ...] (+ end-of-block pseudo-receipt)
     chain/tx/<tx_hash>            -> [height, index]
+    chain/tree/...                -> state tree nodes and stale index (ledger.state_tree)
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ledger.execution import BlockResult, end_block_receipt
 from ledger.genesis import Genesis
 from ledger.kv import KVReader, KVStore
 from ledger.receipt import Receipt
+from ledger.state_tree import prune
 
 GENESIS_KEY = b"chain/genesis"
 HEAD_KEY = b"chain/head"
@@ -36,6 +38,7 @@ BLOCK_PREFIX = b"chain/block/"
 CERT_PREFIX = b"chain/cert/"
 RECEIPTS_PREFIX = b"chain/receipts/"
 TX_INDEX_PREFIX = b"chain/tx/"
+KEEP_TREE_VERSIONS = 128  # state tree versions kept provable (see ledger.state_tree)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +70,7 @@ def init_genesis(store: KVStore, genesis: Genesis, result: BlockResult) -> Head:
     if read_head(store) is not None:
         raise ValueError("store already holds a chain")
     head = Head(0, genesis.hash, result.state_root)
-    batch: dict[bytes, bytes | None] = dict(result.write_set)
+    batch = result.state_batch()
     batch[GENESIS_KEY] = genesis.encode()
     batch[HEAD_KEY] = codec.encode([head.height, head.block_hash, head.state_root])
     store.write(batch, sync=True)
@@ -79,7 +82,7 @@ def commit_batch(
 ) -> dict[bytes, bytes | None]:
     """Everything committing `block` writes, as one batch."""
     height = block.height
-    batch: dict[bytes, bytes | None] = dict(result.write_set)
+    batch = result.state_batch()
     batch[height_key(BLOCK_PREFIX, height)] = block.encode()
     batch[height_key(CERT_PREFIX, height)] = certificate.encode()
     if block.last_certificate is not None:
@@ -95,9 +98,16 @@ def commit_batch(
 
 
 def commit_block(
-    store: KVStore, block: Block, certificate: CommitCertificate, result: BlockResult
+    store: KVStore,
+    block: Block,
+    certificate: CommitCertificate,
+    result: BlockResult,
+    keep_versions: int = KEEP_TREE_VERSIONS,
 ) -> Head:
-    """Persist a committed block and its effects atomically; return the new head."""
+    """Persist a committed block and its effects atomically; return the new head.
+
+    The same batch deletes the state tree nodes that only versions older than
+    the newest `keep_versions` need (state proofs reach back that far)."""
     head = read_head(store)
     expected = 1 if head is None else head.height + 1
     if block.height != expected:
@@ -106,7 +116,9 @@ def commit_block(
         raise ValueError("block does not extend the stored head")
     if certificate.block_hash != block.hash or certificate.height != block.height:
         raise ValueError("the certificate is for another block")
-    store.write(commit_batch(block, certificate, result), sync=True)
+    batch = commit_batch(block, certificate, result)
+    batch.update(prune(store, block.height, keep_versions))
+    store.write(batch, sync=True)
     return Head(block.height, block.hash, block.header.state_root)
 
 

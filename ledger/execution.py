@@ -28,12 +28,13 @@ from ledger import codec
 from ledger.block import Block, BlockHeader, CommitCertificate, certificate_hash, validator_set_hash
 from ledger.errors import CodecError, InvalidBlock, InvalidTransaction
 from ledger.genesis import Genesis
-from ledger.hashing import STATE, WRITE_SET, ZERO_HASH, tagged_hash
+from ledger.hashing import ZERO_HASH
 from ledger.keys import SignatureCheck, verify_many
 from ledger.kv import KVReader
 from ledger.merkle import merkle_root
 from ledger.receipt import OK, Event, Receipt
 from ledger.state import StateView
+from ledger.state_tree import update_tree
 from ledger.tx import SignedTransaction, Transaction
 from ledger.validators import schedule_validators, validators_at
 
@@ -102,6 +103,13 @@ class BlockResult:
     tx_root: bytes = ZERO_HASH
     receipts_root: bytes = ZERO_HASH
     state_root: bytes = ZERO_HASH
+    tree_writes: dict[bytes, bytes | None] = field(default_factory=dict)
+
+    def state_batch(self) -> dict[bytes, bytes | None]:
+        """The state write-set and the state tree's new nodes, as one store batch."""
+        batch: dict[bytes, bytes | None] = dict(self.write_set)
+        batch.update(self.tree_writes)
+        return batch
 
     @property
     def receipts_count(self) -> int:
@@ -117,14 +125,6 @@ def account_nonce(reader: KVReader | StateView, account: bytes) -> int:
     """The nonce the account's next transaction must carry."""
     raw = reader.get(nonce_key(account))
     return 0 if raw is None else int(codec.decode(raw))
-
-
-def next_state_root(
-    prev_state_root: bytes, write_set: Sequence[tuple[bytes, bytes | None]]
-) -> bytes:
-    """Chained state commitment: H(prev_root ‖ H(sorted write-set))."""
-    ws_hash = tagged_hash(WRITE_SET, codec.encode([[key, value] for key, value in write_set]))
-    return tagged_hash(STATE, prev_state_root + ws_hash)
 
 
 def receipts_root(receipts: Sequence[Receipt], block_events: Sequence[Event]) -> bytes:
@@ -246,13 +246,15 @@ def apply_block(
         child.merge_into_parent()
         block_events.extend(context.events)
     write_set = state.write_set()
+    state_root, tree_writes = update_tree(base, block.height, prev_state_root, write_set)
     return BlockResult(
         write_set=write_set,
         receipts=receipts,
         block_events=block_events,
         tx_root=tx_root(transactions),
         receipts_root=receipts_root(receipts, block_events),
-        state_root=next_state_root(prev_state_root, write_set),
+        state_root=state_root,
+        tree_writes=tree_writes,
     )
 
 
@@ -270,11 +272,13 @@ def apply_genesis(app: Application, base: KVReader, genesis: Genesis) -> BlockRe
             raise InvalidBlock("bad_genesis", f"genesis app state rejected: {exc}") from exc
         events.extend(context.events)
     write_set = state.write_set()
+    state_root, tree_writes = update_tree(base, 0, ZERO_HASH, write_set)
     return BlockResult(
         write_set=write_set,
         receipts=[],
         block_events=events,
-        state_root=next_state_root(ZERO_HASH, write_set),
+        state_root=state_root,
+        tree_writes=tree_writes,
     )
 
 

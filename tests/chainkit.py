@@ -17,6 +17,7 @@ from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from ledger.kv import MemoryStore
 from ledger.receipt import Event, Receipt
+from ledger.state_tree import TREE_PREFIX
 from ledger.tx import SignedTransaction, Transaction
 
 CHAIN_ID = "pasar-test"
@@ -47,7 +48,7 @@ class Chain:
             app_state if app_state is not None else [],
         )
         result = apply_genesis(APPLICATION, self.store, genesis)
-        self.store.write(dict(result.write_set))
+        self.store.write(result.state_batch())
         self.state_root = result.state_root
         self.height = 0
         self.time_ms = GENESIS_TIME_MS
@@ -68,7 +69,7 @@ class Chain:
         self.time_ms += advance_ms
         info = BlockInfo(CHAIN_ID, self.height, self.time_ms, self.validators[0].public_key)
         result = apply_block(APPLICATION, self.store, info, txs, self.state_root)
-        self.store.write(dict(result.write_set))
+        self.store.write(result.state_batch())
         self.state_root = result.state_root
         self._pending_nonce.clear()
         self.block_events = list(result.block_events)
@@ -98,7 +99,8 @@ class Chain:
         return receipt
 
     def snapshot(self) -> dict[bytes, bytes]:
-        return dict(self.store.iterate(b""))
+        """The state (the tree's own nodes left out: they change with every block)."""
+        return {k: v for k, v in self.store.iterate(b"") if not k.startswith(TREE_PREFIX)}
 
     def balance(self, account: PrivateKey | bytes, symbol: str) -> int:
         raw = account.public_key if isinstance(account, PrivateKey) else account

@@ -28,6 +28,7 @@ from ledger.keys import PrivateKey
 from ledger.kv import MemoryStore
 from ledger.receipt import Event, Receipt
 from ledger.state import StateView
+from ledger.state_tree import TREE_PREFIX
 from ledger.tx import SignedTransaction, Transaction
 
 CHAIN_ID = "pasar-commerce-test"
@@ -66,7 +67,7 @@ class CommerceChain:
             [["coin", [asset_rows, balance_rows]]],
         )
         result = apply_genesis(app, self.store, genesis)
-        self.store.write(dict(result.write_set))
+        self.store.write(result.state_batch())
         self.state_root = result.state_root
         if platforms:
             view = StateView(self.store)
@@ -103,7 +104,7 @@ class CommerceChain:
             transactions.append(self.transaction(sender, method, args, nonce))
         info = BlockInfo(CHAIN_ID, self.height + 1, time_ms, PROPOSER.public_key)
         result = apply_block(self.app, self.store, info, transactions, self.state_root)
-        self.store.write(dict(result.write_set))
+        self.store.write(result.state_batch())
         self.state_root = result.state_root
         self.height += 1
         self.time_ms = time_ms
@@ -130,7 +131,11 @@ class CommerceChain:
             got = f"{receipt.code}: {receipt.message}"
             raise AssertionError(f"{method}: expected {code}, got {got}")
         after = dict(self.store.iterate(b""))
-        changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+        changed = {
+            k
+            for k in before.keys() | after.keys()
+            if before.get(k) != after.get(k) and not k.startswith(TREE_PREFIX)
+        }
         # Only the consumed nonce may change (unless end-of-block work ran in that block).
         if self.last is not None and not self.last.block_events:
             unexpected = changed - {nonce_key(sender.public_key)}

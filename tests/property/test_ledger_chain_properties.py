@@ -74,7 +74,7 @@ def build_transactions(plan: list[tuple[int, int, tuple[Any, ...]]]) -> list[Sig
 def genesis_store() -> tuple[MemoryStore, bytes]:
     store = MemoryStore()
     result = apply_genesis(APPLICATION, store, GENESIS)
-    store.write(dict(result.write_set))
+    store.write(result.state_batch())
     return store, result.state_root
 
 
@@ -117,7 +117,7 @@ def test_supply_changes_only_by_mint_and_burn(
         height, start = height + 1, start + size
         info = BlockInfo(CHAIN_ID, height, GENESIS_TIME_MS + 1_000 * height, INFO.proposer)
         result = apply_block(APPLICATION, store, info, block, root)
-        store.write(dict(result.write_set))
+        store.write(result.state_batch())
         root = result.state_root
         for stx, receipt in zip(block, result.receipts, strict=True):
             if not receipt.ok:
@@ -146,8 +146,8 @@ def test_same_block_on_two_fresh_stores_gives_identical_results(
     received = [SignedTransaction.decode(stx.encode()) for stx in transactions]
     second = apply_block(APPLICATION, second_store, INFO, received, second_root)
     assert first == second
-    first_store.write(dict(first.write_set))
-    second_store.write(dict(second.write_set))
+    first_store.write(first.state_batch())
+    second_store.write(second.state_batch())
     assert list(first_store.iterate(b"")) == list(second_store.iterate(b""))
 
 

@@ -128,7 +128,7 @@ class SimApp:
         self.genesis = genesis
         self.store = MemoryStore()
         result = apply_genesis(APPLICATION, self.store, genesis)
-        self.store.write(dict(result.write_set))
+        self.store.write(result.state_batch())
         self.state_root = result.state_root
         self.height = 0
         self.head: BlockHeader | None = None
@@ -245,7 +245,7 @@ class SimApp:
                 CHAIN_ID,
                 verified=self._verified,
             )
-        self.store.write(dict(result.write_set))
+        self.store.write(result.state_batch())
         self.state_root = result.state_root
         self.height = block.height
         self.head = block.header

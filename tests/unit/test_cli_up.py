@@ -47,7 +47,7 @@ def test_init_only_creates_homes_keys_and_a_working_genesis(tmp_path: Path) -> N
     assert homes[1].config.rpc_port == 26606
     genesis = homes[0].genesis
     store = MemoryStore()
-    store.write(dict(apply_genesis(APPLICATION, store, genesis).write_set))
+    store.write(apply_genesis(APPLICATION, store, genesis).state_batch())
     buyer = key_file_info(data / "keys" / "buyer.json")
     platform_a = key_file_info(data / "keys" / "platform-a.json")
     assert not buyer.encrypted

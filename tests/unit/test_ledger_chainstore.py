@@ -96,7 +96,10 @@ def test_commit_is_one_batch_holding_everything() -> None:
     for key_, value in result.write_set:
         assert batch[key_] == value
     assert batch[HEAD_KEY] == codec.encode([1, block.hash, block.header.state_root])
-    assert len(batch) == len(result.write_set) + 5  # block, cert, receipts, tx index, head
+    for key_, value in result.tree_writes.items():
+        assert batch[key_] == value
+    # + block, cert, receipts, tx index, head
+    assert len(batch) == len(result.write_set) + len(result.tree_writes) + 5
 
 
 def test_end_of_block_events_are_stored_as_a_pseudo_receipt() -> None:

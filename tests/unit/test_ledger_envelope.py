@@ -121,7 +121,7 @@ def test_without_a_policy_only_the_senders_key_signs() -> None:
     own = sample().sign(ALICE)
     result = apply_block(app, store, INFO, [foreign, extra, own], bytes(32))
     assert [r.code for r in result.receipts] == ["unknown_signer", "unknown_signer", "ok"]
-    store.write(dict(result.write_set))
+    store.write(result.state_batch())
     assert account_nonce(store, ALICE.public_key) == 1
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,22 +15,23 @@ from ledger.execution import (
     END_BLOCK_CODE,
     Application,
     BlockInfo,
+    BlockResult,
     Context,
     account_nonce,
     apply_block,
     apply_tx,
     end_block_receipt,
-    next_state_root,
     nonce_key,
     receipts_root,
     tx_root,
     verify_signatures,
 )
-from ledger.hashing import STATE, WRITE_SET, ZERO_HASH, tagged_hash
+from ledger.hashing import ZERO_HASH
 from ledger.kv import MemoryStore
 from ledger.merkle import merkle_root
 from ledger.receipt import Event
 from ledger.state import StateView
+from ledger.state_tree import StateProof, TreeError, prove, update_tree
 from ledger.tx import SignedTransaction, Transaction
 from tests.ledgerkit import CHAIN_ID, key, signed
 
@@ -145,7 +147,7 @@ def test_apply_block_touches_no_store_and_reports_roots() -> None:
         signed(ALICE, 1, "test.put", [b"b", b"bad"]),
         signed(BOB, 5, "test.put", [b"c", b"1"]),
     ]
-    result = apply_block(APP, store, INFO, txs, b"\x01" * 32)
+    result = apply_block(APP, store, INFO, txs, ZERO_HASH)
     assert len(store) == 0
     assert [r.code for r in result.receipts] == ["ok", "bad_value", "nonce_gap"]
     assert result.block_events == []
@@ -155,9 +157,10 @@ def test_apply_block_touches_no_store_and_reports_roots() -> None:
         (nonce_key(ALICE.public_key), codec.encode(2)),
         (b"t/a", b"1"),
     ]
-    ws_hash = tagged_hash(WRITE_SET, codec.encode([[k, v] for k, v in result.write_set]))
-    assert result.state_root == tagged_hash(STATE, b"\x01" * 32 + ws_hash)
-    assert result.state_root == next_state_root(b"\x01" * 32, result.write_set)
+    root, writes = update_tree(store, INFO.height, ZERO_HASH, result.write_set)
+    assert (result.state_root, result.tree_writes) == (root, writes)
+    proof = prove_in(result, b"t/a", b"1")
+    assert proof.verify(result.state_root)
 
 
 def test_a_bad_signature_in_a_block_is_rejected_and_the_rest_applies() -> None:
@@ -201,10 +204,33 @@ def test_end_block_hooks_emit_into_a_pseudo_receipt() -> None:
     assert receipts_root([], []) == ZERO_HASH
 
 
-def test_empty_block_still_chains_the_state_root() -> None:
-    result = apply_block(APP, MemoryStore(), INFO, [], b"\x01" * 32)
+def prove_in(result: BlockResult, key_: bytes, value: bytes | None) -> StateProof:
+    store = MemoryStore()
+    store.write(result.state_batch())
+    return prove(store, INFO.height, result.state_root, key_, value)
+
+
+def test_empty_block_keeps_the_state_root_and_writes_its_version() -> None:
+    store = MemoryStore()
+    first = apply_block(
+        APP, store, replace(INFO, height=1), [signed(ALICE, 0, "test.put", [b"a", b"1"])], ZERO_HASH
+    )
+    store.write(first.state_batch())
+    result = apply_block(APP, store, replace(INFO, height=2), [], first.state_root)
     assert result.write_set == [] and result.tx_root == ZERO_HASH
-    assert result.state_root == next_state_root(b"\x01" * 32, []) != b"\x01" * 32
+    assert result.state_root == first.state_root != ZERO_HASH
+    store.write(result.state_batch())
+    assert prove(store, 2, result.state_root, b"t/a", b"1").verify(result.state_root)
+
+
+def test_a_wrong_previous_root_is_refused() -> None:
+    store = MemoryStore()
+    first = apply_block(
+        APP, store, replace(INFO, height=1), [signed(ALICE, 0, "test.put", [b"a", b"1"])], ZERO_HASH
+    )
+    store.write(first.state_batch())
+    with pytest.raises(TreeError):
+        apply_block(APP, store, replace(INFO, height=2), [], b"\x01" * 32)
 
 
 def test_account_nonce_reads_stores_and_views() -> None:

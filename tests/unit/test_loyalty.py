@@ -337,7 +337,7 @@ def test_the_registered_hook_runs_in_apply_block_for_the_proposer() -> None:
     h.store.write(dict(h.state.write_set()))
     info = BlockInfo("loyalty-test", 2, 2000, SELLER)
     result = apply_block(APPLICATION, h.store, info, [], ZERO_HASH)
-    h.store.write(dict(result.write_set))
+    h.store.write(result.state_batch())
     assert coin.balance(h.store, SELLER, "KOPI") == 9
     assert [event.name for event in result.block_events] == ["loyalty.reward"]
 

@@ -29,23 +29,26 @@ from ledger.block import (  # noqa: E402
     sign_commit_vote,
     validator_set_hash,
 )
-from ledger.execution import (  # noqa: E402
-    end_block_receipt,
-    next_state_root,
-    receipts_root,
-)
+from ledger.execution import end_block_receipt, receipts_root  # noqa: E402
 from ledger.hashing import (  # noqa: E402
     BLOCK,
     COMMIT_VOTE,
-    STATE,
     TX,
-    WRITE_SET,
     ZERO_HASH,
     tagged_hash,
 )
 from ledger.keys import PrivateKey, address_to_text, signing_message  # noqa: E402
+from ledger.kv import MemoryStore  # noqa: E402
 from ledger.merkle import InclusionProof, inclusion_proof, merkle_proof, merkle_root  # noqa: E402
 from ledger.receipt import Event, Receipt  # noqa: E402
+from ledger.state_tree import (  # noqa: E402
+    StateProof,
+    key_hash,
+    leaf_hash,
+    prove,
+    update_tree,
+    value_hash,
+)
 from ledger.tx import Transaction  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -380,7 +383,7 @@ class SampleBlock:
             tx_root=merkle_root([stx.hash for stx in self.transactions]),
             receipts_count=len(self.receipts) + 1,
             receipts_root=receipts_root(self.receipts, self.block_events),
-            state_root=next_state_root(ZERO_HASH, self.write_set),
+            state_root=update_tree(MemoryStore(), 0, ZERO_HASH, self.write_set)[0],
             validator_set_hash=validator_set_hash([v.public_key for v in VALIDATORS]),
             last_certificate_hash=ZERO_HASH,
         )
@@ -395,10 +398,8 @@ class SampleBlock:
 def block_vectors() -> dict[str, Any]:
     sample = SampleBlock()
     block = sample.block
-    write_set_bytes = codec.encode([[k, v] for k, v in sample.write_set])
-    write_set_hash = tagged_hash(WRITE_SET, write_set_bytes)
     return {
-        "description": "Block header, block, receipts root and state root chaining.",
+        "description": "Block header, block, roots and the counts the header commits to.",
         "header": {
             "fields": typed(block.header.to_list()),
             "hex": block.header.encode().hex(),
@@ -431,12 +432,102 @@ def block_vectors() -> dict[str, Any]:
             )
         ],
         "state": {
-            "prev_state_root": ZERO_HASH.hex(),
             "write_set": typed([[k, v] for k, v in sample.write_set]),
-            "write_set_hex": write_set_bytes.hex(),
-            "write_set_hash": write_set_hash.hex(),
-            "state_root": tagged_hash(STATE, ZERO_HASH + write_set_hash).hex(),
+            "state_root": block.header.state_root.hex(),
         },
+    }
+
+
+def tree_with(entries: list[tuple[bytes, bytes]]) -> tuple[MemoryStore, bytes]:
+    store = MemoryStore()
+    root, writes = update_tree(store, 0, ZERO_HASH, entries)
+    store.write(writes)
+    return store, root
+
+
+def state_proof_vectors() -> dict[str, Any]:
+    """State tree roots, proofs of presence and absence, and proofs a verifier refuses."""
+    trees = []
+    for size in (0, 1, 2, 3, 24):
+        entries = [(f"key-{i}".encode(), f"value {i}".encode()) for i in range(size)]
+        store, root = tree_with(entries)
+        present = dict(entries)
+        asked = [f"key-{i}".encode() for i in range(0, size, max(1, size // 6))]
+        asked += [b"absent-1", b"absent-2", b"key-99"]
+        trees.append(
+            {
+                "entries": [[k.hex(), v.hex()] for k, v in entries],
+                "root": root.hex(),
+                "proofs": [
+                    {
+                        "key": k.hex(),
+                        "value": None if present.get(k) is None else present[k].hex(),
+                        "proof_hex": prove(store, 0, root, k, present.get(k)).encode().hex(),
+                    }
+                    for k in asked
+                ],
+            }
+        )
+    entries = [(f"key-{i}".encode(), f"value {i}".encode()) for i in range(24)]
+    store, root = tree_with(entries)
+    member = prove(store, 0, root, b"key-5", b"value 5")
+    absent = prove(store, 0, root, b"absent-1", None)
+    with_leaf = next(
+        prove(store, 0, root, f"missing-{i}".encode(), None)
+        for i in range(1000)
+        if prove(store, 0, root, f"missing-{i}".encode(), None).leaf is not None
+    )
+    siblings = member.siblings
+    flipped = (bytes([siblings[0][0] ^ 1]) + siblings[0][1:], *siblings[1:])
+    assert with_leaf.leaf is not None and member.leaf is not None
+    off_path = (bytes([with_leaf.leaf[0][0] ^ 0x80]) + with_leaf.leaf[0][1:], with_leaf.leaf[1])
+
+    def case(proof: StateProof | bytes, why: str) -> dict[str, Any]:
+        raw = proof if isinstance(proof, bytes) else proof.encode()
+        return {"root": root.hex(), "proof_hex": raw.hex(), "why": why}
+
+    rejected = [
+        case(replace(member, value=b"value 6"), "another value for a present key"),
+        case(replace(member, value=None), "absence claimed for a present key (its own leaf)"),
+        case(replace(member, siblings=flipped), "a sibling altered"),
+        case(replace(member, siblings=siblings[:-1]), "a sibling missing"),
+        case(replace(member, siblings=(*siblings, ZERO_HASH)), "an extra sibling"),
+        case(replace(member, key=b"key-6"), "the proof of another key"),
+        case(replace(member, leaf=None), "value given without a leaf"),
+        case(replace(absent, value=b"anything"), "a value for an absent key"),
+        case(replace(with_leaf, leaf=off_path), "absence shown by a leaf off the key's path"),
+        case(replace(with_leaf, leaf=None), "absence with the neighbouring leaf dropped"),
+        case(replace(absent, siblings=(ZERO_HASH,) * 257), "more than 256 siblings"),
+        case(codec.encode([31, 2, *member.to_list()[2:]]), "unknown version"),
+        case(codec.encode([30, 1, *member.to_list()[2:]]), "wrong tag"),
+        case(
+            codec.encode(
+                [
+                    31,
+                    1,
+                    b"key-5",
+                    b"value 5",
+                    [member.leaf[0] + b"\x00", member.leaf[1]],
+                    list(siblings),
+                ]
+            ),
+            "a 33-byte key hash",
+        ),
+    ]
+    return {
+        "description": "State tree (binary sparse Merkle tree over hashed keys): roots and proofs.",
+        "hashing": [
+            {
+                "key": k.hex(),
+                "value": v.hex(),
+                "key_hash": key_hash(k).hex(),
+                "value_hash": value_hash(v).hex(),
+                "leaf_hash": leaf_hash(key_hash(k), value_hash(v)).hex(),
+            }
+            for k, v in entries[:2]
+        ],
+        "trees": trees,
+        "rejected": rejected,
     }
 
 
@@ -476,6 +567,7 @@ def build_vectors() -> dict[str, dict[str, Any]]:
         "merkle.json": merkle_vectors(),
         "blocks.json": block_vectors(),
         "certificates.json": certificate_vectors(),
+        "state_proofs.json": state_proof_vectors(),
     }
 
 

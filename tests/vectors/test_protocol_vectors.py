@@ -21,6 +21,7 @@ from ledger import codec
 from ledger.block import Block, BlockHeader, CommitCertificate
 from ledger.errors import CodecError
 from ledger.merkle import InclusionProof, verify_proof
+from ledger.state_tree import StateProof
 from ledger.tx import SignedTransaction
 from tests.vectors.generate import build_vectors, render, untyped
 
@@ -239,12 +240,94 @@ def test_block_vectors() -> None:
         }
         assert [code for code, bad in broken.items() if bad] == [case["code"]]
     state = vectors["state"]
-    write_set_bytes = codec.encode(untyped(state["write_set"]))
-    assert write_set_bytes.hex() == state["write_set_hex"]
-    write_set_hash = tagged(b"pasar/writeset", write_set_bytes)
-    assert write_set_hash.hex() == state["write_set_hash"]
-    root = tagged(b"pasar/state", bytes.fromhex(state["prev_state_root"]) + write_set_hash)
-    assert root.hex() == state["state_root"] == block.header.state_root.hex()
+    entries = [(k, v) for k, v in untyped(state["write_set"]) if v is not None]
+    assert state_root_of(entries).hex() == state["state_root"] == block.header.state_root.hex()
+
+
+def bit(digest: bytes, index: int) -> int:
+    return (digest[index // 8] >> (7 - index % 8)) & 1
+
+
+def smt_root(leaves: list[tuple[bytes, bytes]], depth: int = 0) -> bytes:
+    """Binary sparse Merkle tree over (key_hash, value_hash), one leaf floats up alone."""
+    if not leaves:
+        return bytes(32)
+    if len(leaves) == 1:
+        return tagged(b"pasar/state/leaf", leaves[0][0] + leaves[0][1])
+    left = [leaf for leaf in leaves if bit(leaf[0], depth) == 0]
+    right = [leaf for leaf in leaves if bit(leaf[0], depth) == 1]
+    return tagged(b"pasar/state/node", smt_root(left, depth + 1) + smt_root(right, depth + 1))
+
+
+def state_root_of(entries: list[tuple[bytes, bytes]]) -> bytes:
+    return smt_root(
+        [(tagged(b"pasar/state/key", k), tagged(b"pasar/state/value", v)) for k, v in entries]
+    )
+
+
+def check_state_proof(root: bytes, raw: bytes) -> tuple[bytes, bytes | None] | None:
+    """(key, value or None for absence) if the proof holds under `root`, else None."""
+    try:
+        fields = codec.decode(raw)
+    except CodecError:
+        return None
+    if not isinstance(fields, list) or len(fields) != 6 or fields[:2] != [31, 1]:
+        return None
+    _, _, key, value, leaf, siblings = fields
+    if not isinstance(key, bytes) or not (value is None or isinstance(value, bytes)):
+        return None
+    if not isinstance(siblings, list) or len(siblings) > 256:
+        return None
+    if not all(isinstance(s, bytes) and len(s) == 32 for s in siblings):
+        return None
+    if leaf is not None and not (
+        isinstance(leaf, list)
+        and len(leaf) == 2
+        and all(isinstance(h, bytes) and len(h) == 32 for h in leaf)
+    ):
+        return None
+    digest = tagged(b"pasar/state/key", key)
+    depth = len(siblings)
+    if value is not None:
+        if leaf != [digest, tagged(b"pasar/state/value", value)]:
+            return None
+    elif leaf is not None and (
+        leaf[0] == digest or any(bit(leaf[0], i) != bit(digest, i) for i in range(depth))
+    ):
+        return None
+    node = bytes(32) if leaf is None else tagged(b"pasar/state/leaf", leaf[0] + leaf[1])
+    for level, sibling in enumerate(siblings):
+        if bit(digest, depth - 1 - level):
+            node = tagged(b"pasar/state/node", sibling + node)
+        else:
+            node = tagged(b"pasar/state/node", node + sibling)
+    return (key, value) if node == root else None
+
+
+def test_state_proof_vectors() -> None:
+    vectors = load("state_proofs.json")
+    for item in vectors["hashing"]:
+        key_digest = tagged(b"pasar/state/key", bytes.fromhex(item["key"]))
+        value_digest = tagged(b"pasar/state/value", bytes.fromhex(item["value"]))
+        assert (key_digest.hex(), value_digest.hex()) == (item["key_hash"], item["value_hash"])
+        assert tagged(b"pasar/state/leaf", key_digest + value_digest).hex() == item["leaf_hash"]
+    for tree in vectors["trees"]:
+        entries = [(bytes.fromhex(k), bytes.fromhex(v)) for k, v in tree["entries"]]
+        root = bytes.fromhex(tree["root"])
+        assert state_root_of(entries) == root
+        for case in tree["proofs"]:
+            raw = bytes.fromhex(case["proof_hex"])
+            value = None if case["value"] is None else bytes.fromhex(case["value"])
+            assert check_state_proof(root, raw) == (bytes.fromhex(case["key"]), value)
+            assert StateProof.decode(raw).verify(root)
+    for case in vectors["rejected"]:
+        root, raw = bytes.fromhex(case["root"]), bytes.fromhex(case["proof_hex"])
+        assert check_state_proof(root, raw) is None, case["why"]
+        try:
+            proof = StateProof.decode(raw)
+        except CodecError:
+            continue
+        assert not proof.verify(root), case["why"]
 
 
 def test_certificate_vectors() -> None:

@@ -144,12 +144,21 @@ test("blocks: header bytes and hash, block decoding, validator set, tx root, rec
   for (const leaf of receiptLeaves) assert.equal(toHex(codec.encode(codec.decode(leaf))), toHex(leaf));
   assert.equal(toHex(await merkleRoot(receiptLeaves)), v.receipts.root);
   assert.equal(toHex(block.header.receiptsRoot), v.receipts.root);
-  const writeSet = codec.encode(untyped(v.state.write_set));
-  assert.equal(toHex(writeSet), v.state.write_set_hex);
-  const writeSetHash = await taggedHash("pasar/writeset", writeSet);
-  assert.equal(toHex(writeSetHash), v.state.write_set_hash);
-  const stateRoot = await taggedHash("pasar/state", concat(hex(v.state.prev_state_root), writeSetHash));
-  assert.equal(toHex(stateRoot), v.state.state_root);
+  // State root: the binary sparse Merkle tree over hashed keys (docs/protocol.md §6).
+  const bit = (digest, i) => (digest[i >> 3] >> (7 - (i & 7))) & 1;
+  const smtRoot = async (leaves, depth) => {
+    if (leaves.length === 0) return new Uint8Array(32);
+    if (leaves.length === 1) return taggedHash("pasar/state/leaf", concat(leaves[0][0], leaves[0][1]));
+    const left = await smtRoot(leaves.filter(([k]) => bit(k, depth) === 0), depth + 1);
+    const right = await smtRoot(leaves.filter(([k]) => bit(k, depth) === 1), depth + 1);
+    return taggedHash("pasar/state/node", concat(left, right));
+  };
+  const leaves = [];
+  for (const [key, value] of untyped(v.state.write_set)) {
+    if (value === null) continue;
+    leaves.push([await taggedHash("pasar/state/key", key), await taggedHash("pasar/state/value", value)]);
+  }
+  assert.equal(toHex(await smtRoot(leaves, 0)), v.state.state_root);
   assert.equal(toHex(block.header.stateRoot), v.state.state_root);
 });
 
