@@ -219,7 +219,7 @@ def order_place(
 
 @tx.group("escrow")
 def escrow_tx() -> None:
-    """Ship, confirm, refund, dispute, add evidence, rule."""
+    """Ship, confirm, refund, cancel, dispute, add evidence, rule."""
 
 
 @escrow_tx.command("ship")
@@ -247,6 +247,15 @@ def escrow_confirm(options: SendOptions, order_id: str) -> None:
 def escrow_refund(options: SendOptions, order_id: str, amount: int) -> None:
     """Give back part or all of what is held (seller) (escrow.refund)."""
     send(options, "escrow.refund", (parse_id(order_id, "ORDER_ID"), amount))
+
+
+@escrow_tx.command("cancel")
+@send_options
+@click.argument("order_id")
+def escrow_cancel(options: SendOptions, order_id: str) -> None:
+    """Call off an order that has not shipped (buyer or seller): full refund, stock back
+    on the listing (escrow.cancel)."""
+    send(options, "escrow.cancel", (parse_id(order_id, "ORDER_ID"),))
 
 
 @escrow_tx.command("dispute")

@@ -40,7 +40,7 @@ from contracts.amounts import check_amount, share
 from contracts.arbiter import ArbiterTerms, available_terms
 from contracts.coin import move, require_asset
 from contracts.deadlines import Deadline, DeadlineHandler
-from contracts.listing import require_listing, take_stock
+from contracts.listing import require_listing, return_stock, take_stock
 from contracts.pages import index_page
 from contracts.policy import check_acceptance, check_can_sell
 from contracts.roles import commission_bps
@@ -69,8 +69,9 @@ DISPUTED = "disputed"
 COMPLETED = "completed"
 REFUNDED = "refunded"
 RESOLVED = "resolved"
+CANCELLED = "cancelled"
 OPEN_STATES = (FUNDED, SHIPPED, DISPUTED)
-CLOSED_STATES = (COMPLETED, REFUNDED, RESOLVED)
+CLOSED_STATES = (COMPLETED, REFUNDED, RESOLVED, CANCELLED)
 
 RELEASE_RETRY_MS = 3_600_000  # an auto-release refused by a sale listener is retried hourly
 
@@ -96,6 +97,7 @@ class Order:
     arbiter_fee: int
     state: str
     outcome: str  # how it ended: "", confirmed, auto_released, refunded, auto_refunded,
+    #              buyer_cancelled, seller_cancelled,
     #              ruled, default_refund
     platform: bytes | None
     commission_bps: int
@@ -346,7 +348,16 @@ def _refund_all(ctx: Context, order: Order, state: str, outcome: str) -> Order:
     refund = order.held
     done = replace(_pay_buyer(ctx.state, order, refund), state=state, outcome=outcome)
     save_order(ctx.state, done)
+    _return_unshipped_stock(ctx, done)
     return done
+
+
+def _return_unshipped_stock(ctx: Context, order: Order) -> None:
+    """An order that ended without shipping and without paying the seller anything never
+    delivered its goods: its units go back on the listing (cancel, refund before
+    shipping, auto-refund, a ruling that refunds an unshipped order)."""
+    if not order.is_open and order.shipped_ms == 0 and order.released == 0:
+        return_stock(ctx, order.listing_id, order.quantity, order.id)
 
 
 def _emit(ctx: Context, name: str, order: Order, *attributes: tuple[str, Any]) -> None:
@@ -550,6 +561,39 @@ def refund(ctx: Context, args: tuple[Any, ...]) -> None:
     )
 
 
+def cancel(ctx: Context, args: tuple[Any, ...]) -> None:
+    """escrow.cancel(order_id): buyer or seller calls off an order that has not shipped;
+    everything held goes back to the buyer and the units back on the listing."""
+    (order_id,) = A.unpack(args, ("order_id",))
+    order = require_order(ctx.state, order_id)
+    if ctx.sender not in (order.buyer, order.seller):
+        raise InvalidTransaction("not_party", "only the buyer or the seller can cancel")
+    _require_open(order)
+    if order.state != FUNDED:
+        raise InvalidTransaction(
+            "already_shipped" if order.state == SHIPPED else "bad_state",
+            f"an order that is {order.state} can no longer be cancelled",
+        )
+    if ctx.block.timestamp_ms >= order.ship_by_ms:
+        # The auto-refund of this very block ends it; a cancel must not compete with it.
+        raise InvalidTransaction(
+            "ship_deadline_passed", "the shipping deadline has passed: the order auto-refunds"
+        )
+    by = "buyer" if ctx.sender == order.buyer else "seller"
+    refund_amount = order.held
+    _refund_all(ctx, order, CANCELLED, f"{by}_cancelled")
+    _emit(
+        ctx,
+        "escrow.cancelled",
+        order,
+        ("by", ctx.sender),
+        ("symbol", order.symbol),
+        ("amount", refund_amount),
+        ("outcome", f"{by}_cancelled"),
+        ("state", CANCELLED),
+    )
+
+
 def dispute(ctx: Context, args: tuple[Any, ...]) -> None:
     """escrow.dispute(order_id): buyer or seller asks the arbiter to decide."""
     (order_id,) = A.unpack(args, ("order_id",))
@@ -647,6 +691,7 @@ def rule(ctx: Context, args: tuple[Any, ...]) -> None:
     save_order(ctx.state, ruled)
     if seller_amount:
         ruled = _pay_seller(ctx, ruled, seller_amount)
+    _return_unshipped_stock(ctx, ruled)
     _emit(
         ctx,
         "escrow.resolved",
@@ -795,6 +840,7 @@ HANDLERS: dict[str, Handler] = {
     "escrow.ship": ship,
     "escrow.confirm": confirm,
     "escrow.refund": refund,
+    "escrow.cancel": cancel,
     "escrow.dispute": dispute,
     "escrow.evidence": evidence,
     "escrow.rule": rule,

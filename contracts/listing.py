@@ -193,6 +193,30 @@ def take_stock(state: StateView, listing: Listing, quantity: int, now_ms: int) -
     return updated
 
 
+def return_stock(ctx: Context, listing_id: bytes, quantity: int, order_id: bytes) -> None:
+    """Put an unshipped order's units back on its listing (withdrawn listings too, so a
+    seller who re-lists keeps an exact count). Stock is never lost nor made up: every
+    unit is either on the listing, in an order that may still ship, or sold."""
+    listing = load_listing(ctx.state, listing_id)
+    if listing is None:  # listings are never deleted; an order always names a real one
+        raise InvalidTransaction("unknown_listing", "the order's listing is gone")
+    updated = replace(
+        listing,
+        stock=listing.stock + quantity,
+        sold=listing.sold - quantity,
+        updated_ms=ctx.block.timestamp_ms,
+    )
+    save_listing(ctx.state, updated)
+    ctx.emit(
+        "listing.restocked",
+        ("listing", listing.id),
+        ("seller", listing.seller),
+        ("order", order_id),
+        ("quantity", quantity),
+        ("stock", updated.stock),
+    )
+
+
 # --- argument checks ---------------------------------------------------------------------
 
 

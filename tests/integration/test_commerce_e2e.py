@@ -158,6 +158,15 @@ def test_order_dispute_and_split_ruling_on_four_validators(net: LocalNet, tmp_pa
         shown = pasar(node, "query", "order", order_id, "--decrypt", "--from", holder)
         assert shown["note_plaintext"] == ADDRESS
 
+    # Two more orders are called off before shipping, one by each side: the money goes
+    # back to the buyer and the units back on the listing.
+    for canceller, node in (("buyer", 3), ("seller", 2)):
+        extra = pasar.tx(3, "order", "place", listing_id, "--from", "buyer")
+        extra_id = attribute(extra, "order.placed", "order")["hex"]
+        cancelled = pasar.tx(node, "escrow", "cancel", extra_id, "--from", canceller)
+        assert attribute(cancelled, "escrow.cancelled", "outcome") == f"{canceller}_cancelled"
+        assert attribute(cancelled, "listing.restocked", "stock") == 3
+
     # Ship, dispute, evidence from both sides, then the arbiter rules a split.
     pasar.tx(2, "escrow", "ship", order_id, "--from", "seller", "--tracking", "JNE-0042")
     pasar.tx(3, "escrow", "dispute", order_id, "--from", "buyer")
@@ -214,5 +223,7 @@ def test_order_dispute_and_split_ruling_on_four_validators(net: LocalNet, tmp_pa
             fee,
         )
         assert len(order["evidence"]) == 2
+        code, listing = http("GET", net.url(node, f"/v1/listings/{listing_id}"))
+        assert code == 200 and (listing["stock"], listing["sold"]) == (3, 2)
     # the block hash at that height commits to its state root: equal hashes, equal state
     assert net.agree(range(4), final_height)

@@ -96,15 +96,41 @@ class CommerceMachine(RuleBasedStateMachine):
         self.sales: Counter[bytes] = Counter()
         self.invoice_sales: Counter[bytes] = Counter()
         self.exchange_orders: list[int] = []
+        # The model's own count of each listing's stock: set by create and update, less
+        # every order placed, plus every order that ended unshipped with nothing paid out.
+        self.stock: dict[bytes, int] = {}
+        self.returned: set[bytes] = set()
 
     # --- plumbing ---------------------------------------------------------------------------
 
     def submit(self, sender: PrivateKey, method: str, *args: Any) -> Receipt:
         result = self.chain.block([(sender, method, args)])
         self.record(result)
-        return result.receipts[0]
+        receipt = result.receipts[0]
+        if receipt.ok and method == "listing.create":
+            created = next(e.get("listing") for e in receipt.events if e.name == "listing.created")
+            self.stock[created] = args[4]
+        if receipt.ok and method == "listing.update":
+            for field, value in args[1]:
+                if field == "stock":
+                    self.stock[args[0]] = value
+        if receipt.ok and method == "order.place":
+            self.stock[args[0]] -= args[1]
+        return receipt
 
     def record(self, result: BlockResult) -> None:
+        self.count_returned_units()
+        self.record_events(result)
+
+    def count_returned_units(self) -> None:
+        for key_bytes, raw in self.chain.store.iterate(E.ITEM_PREFIX):
+            order = E.Order.from_list(key_bytes[len(E.ITEM_PREFIX) :], codec.decode(raw))
+            unshipped = order.shipped_ms == 0 and order.released == 0
+            if not order.is_open and unshipped and order.id not in self.returned:
+                self.returned.add(order.id)
+                self.stock[order.listing_id] += order.quantity
+
+    def record_events(self, result: BlockResult) -> None:
         events = [e for r in result.receipts for e in r.events] + list(result.block_events)
         for e in events:
             if e.name == "sale.completed" and e.get("kind") == "order":
@@ -254,6 +280,11 @@ class CommerceMachine(RuleBasedStateMachine):
         held = found.held if found is not None else 1
         amount = max(1, held * fraction // 100)
         self.submit(self.actor(order, role, "seller"), "escrow.refund", order, amount)
+
+    @rule(order=orders, role=roles, by_seller=st.booleans())
+    def cancel(self, order: bytes, role: str, by_seller: bool) -> None:
+        sender = self.actor(order, role, "seller" if by_seller else "buyer")
+        self.submit(sender, "escrow.cancel", order)
 
     @rule(order=orders, role=roles, by_seller=st.booleans())
     def dispute(self, order: bytes, role: str, by_seller: bool) -> None:
@@ -436,6 +467,18 @@ class CommerceMachine(RuleBasedStateMachine):
         for order_id in self.sales:
             found = self.order(order_id)
             assert found is not None and found.released > 0
+
+    @invariant()
+    def stock_is_never_negative_nor_lost(self) -> None:
+        sold: Counter[bytes] = Counter()
+        for key_bytes, raw in self.chain.store.iterate(E.ITEM_PREFIX):
+            order = E.Order.from_list(key_bytes[len(E.ITEM_PREFIX) :], codec.decode(raw))
+            if order.id not in self.returned:
+                sold[order.listing_id] += order.quantity
+        for key_bytes, raw in self.chain.store.iterate(L.ITEM_PREFIX):
+            found = L.Listing.from_list(key_bytes[len(L.ITEM_PREFIX) :], codec.decode(raw))
+            assert found.stock >= 0 and found.stock == self.stock[found.id]
+            assert found.sold == sold[found.id]
 
     @invariant()
     def deadline_index_matches_open_orders(self) -> None:
