@@ -91,13 +91,31 @@ def exchange_cancel(options: SendOptions, order_id: str) -> None:
 @send_options
 @click.option("--pay", "pay_symbol", required=True, help="coin you give")
 @click.option("--receive", "receive_symbol", required=True, help="coin you get")
-@click.option("--amount", type=click.IntRange(1), required=True, help="how much to receive")
-@click.option("--max-pay", type=click.IntRange(1), required=True, help="most you will give")
+@click.option("--amount", type=click.IntRange(1), help="exact out: how much to receive")
+@click.option("--max-pay", type=click.IntRange(1), help="exact out: most you will give")
+@click.option("--pay-amount", type=click.IntRange(1), help="exact in: how much to give")
+@click.option("--min-receive", type=click.IntRange(0), help="exact in: least you will take")
 def exchange_swap(
-    options: SendOptions, pay_symbol: str, receive_symbol: str, amount: int, max_pay: int
+    options: SendOptions,
+    pay_symbol: str,
+    receive_symbol: str,
+    amount: int | None,
+    max_pay: int | None,
+    pay_amount: int | None,
+    min_receive: int | None,
 ) -> None:
-    """Receive AMOUNT of one coin for at most MAX_PAY of another, or nothing (exchange.swap)."""
-    send(options, "exchange.swap", (pay_symbol, receive_symbol, amount, max_pay))
+    """Swap at the book's prices, all or nothing: receive exactly --amount for at most
+    --max-pay (exchange.swap), or pay exactly --pay-amount for at least --min-receive
+    (exchange.swap_exact_in)."""
+    exact_out = amount is not None and max_pay is not None
+    exact_in = pay_amount is not None and min_receive is not None
+    if exact_out == exact_in or (exact_out and (pay_amount, min_receive) != (None, None)):
+        raise CliError("give --amount with --max-pay, or --pay-amount with --min-receive")
+    if exact_out:
+        send(options, "exchange.swap", (pay_symbol, receive_symbol, amount, max_pay))
+    else:
+        args = (pay_symbol, receive_symbol, pay_amount, min_receive)
+        send(options, "exchange.swap_exact_in", args)
 
 
 # --- pasar tx invoice ----------------------------------------------------------------------
@@ -208,7 +226,7 @@ def payment_pay(
 
 @tx.group("platform")
 def platform_tx() -> None:
-    """What a platform does: issue its coin, set its commission and name."""
+    """What a platform does: issue its coin, set its commission, refund share and name."""
 
 
 @platform_tx.command("create-coin")
@@ -230,6 +248,15 @@ def platform_create_coin(
 def platform_set_commission(options: SendOptions, bps: int) -> None:
     """Set the commission in basis points (platform.set_commission)."""
     send(options, "platform.set_commission", (bps,))
+
+
+@platform_tx.command("set-refund-share")
+@send_options
+@click.argument("bps", type=click.IntRange(0))
+def platform_set_refund_share(options: SendOptions, bps: int) -> None:
+    """Publish the share (basis points) of the commission returned on refunds
+    (platform.set_refund_share)."""
+    send(options, "platform.set_refund_share", (bps,))
 
 
 @platform_tx.command("set-name")
@@ -365,6 +392,39 @@ def query_book(base: str, quote: str, levels: int, node_url: str, json_mode: boo
     Output(json_mode).emit(data, _human_book)
 
 
+@query.command("quote")
+@click.option("--pay", "pay_symbol", required=True, help="coin you would give")
+@click.option("--receive", "receive_symbol", required=True, help="coin you would get")
+@click.option("--pay-amount", type=click.IntRange(1), help="exact in: give exactly this")
+@click.option("--receive-amount", type=click.IntRange(1), help="exact out: receive this")
+@node_url_option
+@json_option
+def query_quote(
+    pay_symbol: str,
+    receive_symbol: str,
+    pay_amount: int | None,
+    receive_amount: int | None,
+    node_url: str,
+    json_mode: bool,
+) -> None:
+    """What a swap would pay and receive against the book now."""
+    if (pay_amount is None) == (receive_amount is None):
+        raise CliError("give exactly one of --pay-amount or --receive-amount")
+    params = {"pay": pay_symbol, "receive": receive_symbol}
+    if pay_amount is not None:
+        params["pay_amount"] = str(pay_amount)
+    else:
+        params["receive_amount"] = str(receive_amount)
+    data = NodeClient(node_url).request("GET", "/v1/exchange/quote", query=params)
+    Output(json_mode).emit(
+        data,
+        lambda d: [
+            f"pay {d['paid']} {d['pay_symbol']}, receive {d['received']} {d['receive_symbol']}"
+            f" ({d['fills']} fills, at height {d['height']})"
+        ],
+    )
+
+
 @query.command("exchange-order")
 @click.argument("order_id")
 @node_url_option
@@ -467,13 +527,14 @@ def query_proposals(limit: int, cursor: str | None, node_url: str, json_mode: bo
 @node_url_option
 @json_option
 def query_platforms(node_url: str, json_mode: bool) -> None:
-    """Every platform and its commission rate."""
+    """Every platform, its commission rate and its refund share."""
     data = NodeClient(node_url).request("GET", "/v1/platforms")
     Output(json_mode).emit(
         data,
         lambda d: (
             [
-                f"{p['account']} {p['name']!r} commission {p['commission_bps']} bps"
+                f"{p['account']} {p['name']!r} commission {p['commission_bps']} bps,"
+                f" returns {p['refund_share_bps']} bps of it on refunds"
                 for p in d["platforms"]
             ]
             or ["no platforms"]

@@ -36,7 +36,9 @@ Swaps. `swap_for` (and the `exchange.swap` op) buys at least an exact amount of
 one coin, paying at most a stated maximum of the other: a market order with a
 worst acceptable price that fills completely or fails whole
 (`insufficient_liquidity`, `slippage_exceeded`). Other contracts (invoices) call
-it inside their own transaction.
+it inside their own transaction. `swap_exact_in` (`exchange.swap_exact_in`) is the
+other way round: pay exactly an amount, receive at least a stated minimum.
+`quote` answers what either would pay and receive now, without a transaction.
 
 Only coins `contracts.policy.check_exchangeable` accepts (platform coins) trade.
 """
@@ -48,13 +50,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from contracts import args as A
-from contracts.amounts import check_amount
-from contracts.coin import Asset, move, require_asset
+from contracts.amounts import MAX_AMOUNT, check_amount
+from contracts.coin import Asset, credit, move, require_asset
 from contracts.policy import check_exchangeable
 from contracts.vaults import EXCHANGE_VAULT
 from ledger import codec
 from ledger.errors import InvalidTransaction
-from ledger.execution import Context, Handler
+from ledger.execution import BlockInfo, Context, Handler
 from ledger.kv import KVReader
 from ledger.state import StateView
 
@@ -286,16 +288,23 @@ def buy_from_asks(
     quote: str,
     base_wanted: int,
     limit_price: int | None,
+    quote_budget: int | None = None,
 ) -> tuple[int, int, int]:
-    """Take up to `base_wanted` base from the asks at prices <= limit; return (got, paid, fills)."""
+    """Take up to `base_wanted` base from the asks at prices <= limit, spending at most
+    `quote_budget` quote when one is given; return (got, paid, fills)."""
     got = paid = fills = 0
     prefix = side_prefix(base, quote, SELL)
     while got < base_wanted:
         maker = next(_resting(ctx.state, prefix), None)
         if maker is None or (limit_price is not None and maker.price > limit_price):
             break
-        fills = _fill_count(fills)
         amount = min(maker.remaining, base_wanted - got)
+        if quote_budget is not None:
+            # ceil(a * p / SCALE) <= budget exactly when a <= floor(budget * SCALE / p).
+            amount = min(amount, (quote_budget - paid) * PRICE_SCALE // maker.price)
+            if amount == 0:
+                break
+        fills = _fill_count(fills)
         cost = quote_ceil(amount, maker.price)
         move(ctx.state, quote, taker, maker.owner, cost)
         move(ctx.state, base, EXCHANGE_VAULT, taker, amount)
@@ -403,8 +412,88 @@ def swap_for(
         ("receive_symbol", receive_asset.symbol),
         ("received", received),
         ("fills", fills),
+        ("mode", "exact_out"),
     )
     return SwapResult(paid, received, fills)
+
+
+def swap_exact_in(
+    ctx: Context,
+    trader: bytes,
+    pay_symbol: str,
+    receive_symbol: str,
+    pay_amount: int,
+    min_receive: int,
+) -> SwapResult:
+    """Pay exactly `pay_amount` of one coin and receive at least `min_receive` of another.
+
+    Paying the base sells exactly that much into the bids. Paying the quote buys base
+    from the asks until the rest of the budget cannot buy one more base minor unit at
+    the next ask: that remainder (less than one unit's price) stays with the trader.
+    Fails whole: `insufficient_liquidity` when the book runs out first,
+    `slippage_exceeded` when it would deliver less than `min_receive`.
+    """
+    pay_asset, receive_asset = _tradeable_pair(ctx.state, pay_symbol, receive_symbol)
+    base, quote = market_of(pay_asset.symbol, receive_asset.symbol)
+    if pay_asset.symbol == base:
+        paid, received, fills = sell_to_bids(ctx, trader, base, quote, pay_amount, None, None)
+        exhausted = paid < pay_amount
+    else:
+        received, paid, fills = buy_from_asks(
+            ctx, trader, base, quote, MAX_AMOUNT, None, quote_budget=pay_amount
+        )
+        exhausted = paid < pay_amount and best_order(ctx.state, base, quote, SELL) is None
+    if exhausted:
+        raise InvalidTransaction(
+            "insufficient_liquidity",
+            f"the {base}/{quote} book takes only {paid} of the {pay_amount} "
+            f"{pay_asset.symbol} offered",
+        )
+    if received < min_receive:
+        raise InvalidTransaction(
+            "slippage_exceeded",
+            f"paying {paid} {pay_asset.symbol} receives {received} {receive_asset.symbol}, "
+            f"less than the minimum {min_receive}",
+        )
+    ctx.emit(
+        "exchange.swapped",
+        ("trader", trader),
+        ("pay_symbol", pay_asset.symbol),
+        ("paid", paid),
+        ("receive_symbol", receive_asset.symbol),
+        ("received", received),
+        ("fills", fills),
+        ("mode", "exact_in"),
+    )
+    return SwapResult(paid, received, fills)
+
+
+QUOTE_TRADER = b"\x00" * 31 + b"\x71"  # a phantom account funded only inside a quote
+
+
+def quote(
+    reader: Reader,
+    block: BlockInfo,
+    pay_symbol: str,
+    receive_symbol: str,
+    *,
+    receive_amount: int | None = None,
+    pay_amount: int | None = None,
+) -> SwapResult:
+    """What a swap would pay and receive against the book as `reader` holds it now:
+    exact-out (`receive_amount`) or exact-in (`pay_amount`). Runs the real matching on
+    a throw-away view in which a phantom trader holds enough to pay, so the answer is
+    exactly what the transaction would do in the next block if the book stays as it
+    is. Raises InvalidTransaction with the swap's own codes."""
+    scratch = StateView(reader)
+    ctx = Context(scratch, block, QUOTE_TRADER, b"\x00" * 32)
+    pay_asset, _ = _tradeable_pair(scratch, pay_symbol, receive_symbol)
+    credit(scratch, QUOTE_TRADER, pay_asset.symbol, MAX_AMOUNT)
+    if pay_amount is not None:
+        return swap_exact_in(ctx, QUOTE_TRADER, pay_symbol, receive_symbol, pay_amount, 0)
+    if receive_amount is None:
+        raise InvalidTransaction("bad_args", "a quote needs pay_amount or receive_amount")
+    return swap_for(ctx, QUOTE_TRADER, pay_symbol, receive_symbol, receive_amount, MAX_AMOUNT)
 
 
 # --- handlers ------------------------------------------------------------------------
@@ -494,8 +583,19 @@ def swap(ctx: Context, args: tuple[Any, ...]) -> None:
     swap_for(ctx, ctx.sender, pay_symbol, receive_symbol, receive_amount, max_pay)
 
 
+def swap_in(ctx: Context, args: tuple[Any, ...]) -> None:
+    """exchange.swap_exact_in(pay_symbol, receive_symbol, pay_amount, min_receive)."""
+    pay_symbol, receive_symbol, pay_amount, min_receive = A.unpack(
+        args, ("pay_symbol", "receive_symbol", "pay_amount", "min_receive")
+    )
+    pay_amount = check_amount(pay_amount, "pay_amount")
+    min_receive = check_amount(min_receive, "min_receive", allow_zero=True)
+    swap_exact_in(ctx, ctx.sender, pay_symbol, receive_symbol, pay_amount, min_receive)
+
+
 HANDLERS: dict[str, Handler] = {
     "exchange.order": place_order,
     "exchange.cancel": cancel_order,
     "exchange.swap": swap,
+    "exchange.swap_exact_in": swap_in,
 }

@@ -14,8 +14,10 @@ Commission: an invoice may name a platform; its commission rate is snapshotted
 when the invoice is created and deducted from the invoice amount on payment, as
 for any platform sale (the merchant bears it). Without a platform the merchant
 receives exactly the amount. Refunds (full or partial, by the merchant, up to the
-invoice amount in total) go back to the payer in the settlement coin and come
-from the merchant's balance; the platform keeps its commission.
+invoice amount in total) go back to the payer in the settlement coin. The
+platform's published refund share (`roles.refund_share_bps`, snapshotted with the
+rate) decides how much of the commission on the refunded part it gives back: that
+part comes from the platform, the rest from the merchant, in one transaction.
 
 Statuses: open -> paid -> refunded (fully); open -> cancelled. "expired" is an
 open invoice past its expiry (block time); it holds no funds, so nothing needs
@@ -29,7 +31,7 @@ from typing import Any
 
 from contracts import args as A
 from contracts import roles
-from contracts.amounts import check_amount, share
+from contracts.amounts import BASIS_POINTS, check_amount, share
 from contracts.coin import move, require_asset
 from contracts.exchange import swap_for
 from contracts.policy import check_acceptance
@@ -75,6 +77,8 @@ class Invoice:
     pay_amount: int = 0
     commission: int = 0
     refunded: int = 0
+    refund_share_bps: int = 0  # of the commission, returned on refunds (snapshotted)
+    commission_returned: int = 0  # taken back from the platform by refunds so far
 
     def to_list(self) -> list[Any]:
         return [
@@ -96,6 +100,8 @@ class Invoice:
             self.pay_amount,
             self.commission,
             self.refunded,
+            self.refund_share_bps,
+            self.commission_returned,
         ]
 
     @staticmethod
@@ -165,10 +171,11 @@ def create(ctx: Context, args: tuple[Any, ...]) -> None:
         )
     reference = A.text(reference, "reference", MAX_REFERENCE)
     metadata = A.blob(metadata, "metadata", MAX_METADATA)
-    rate = 0
+    rate = refund_share = 0
     if platform is not None:
         platform = A.account(platform, "platform")
         rate = int(roles.require_platform(ctx.state, platform, "platform")[1])
+        refund_share = roles.refund_share_bps(ctx.state, platform)
     check_acceptance(ctx.state, asset, ctx.sender)
     number = ctx.state.get_int(NEXT_KEY) or 1
     ctx.state.put_int(NEXT_KEY, number + 1)
@@ -185,6 +192,7 @@ def create(ctx: Context, args: tuple[Any, ...]) -> None:
         rate,
         now,
         OPEN,
+        refund_share_bps=refund_share,
     )
     _save(ctx.state, invoice)
     ctx.state.put(merchant_key(ctx.sender, number), invoice.id)
@@ -198,6 +206,7 @@ def create(ctx: Context, args: tuple[Any, ...]) -> None:
         ("reference", reference),
         ("platform", platform),
         ("commission_bps", rate),
+        ("refund_share_bps", refund_share),
     )
 
 
@@ -289,10 +298,20 @@ def refund(ctx: Context, args: tuple[Any, ...]) -> None:
         raise InvalidTransaction(
             "refund_exceeds_paid", f"at most {refundable} {invoice.symbol} is left to refund"
         )
-    move(ctx.state, invoice.symbol, invoice.merchant, invoice.payer, amount)
     refunded = invoice.refunded + amount
+    # Cumulative, so partial refunds never return more in total than one full refund.
+    returned = returned_commission(
+        invoice.commission, invoice.refund_share_bps, refunded, invoice.amount
+    )
+    from_platform = returned - invoice.commission_returned
+    move(ctx.state, invoice.symbol, invoice.merchant, invoice.payer, amount - from_platform)
+    if from_platform and invoice.platform is not None:
+        move(ctx.state, invoice.symbol, invoice.platform, invoice.payer, from_platform)
     status = REFUNDED if refunded == invoice.amount else PAID
-    _save(ctx.state, replace(invoice, refunded=refunded, status=status))
+    _save(
+        ctx.state,
+        replace(invoice, refunded=refunded, status=status, commission_returned=returned),
+    )
     ctx.emit(
         "invoice.refunded",
         ("id", invoice.id),
@@ -301,8 +320,15 @@ def refund(ctx: Context, args: tuple[Any, ...]) -> None:
         ("symbol", invoice.symbol),
         ("amount", amount),
         ("refunded_total", refunded),
+        ("commission_returned", from_platform),
         ("reason", reason),
     )
+
+
+def returned_commission(commission: int, share_bps: int, refunded: int, amount: int) -> int:
+    """What the platform has given back once `refunded` of a sale of `amount` is refunded:
+    floor(commission * share_bps / 10000 * refunded / amount), in integers."""
+    return commission * share_bps * refunded // (BASIS_POINTS * amount)
 
 
 def cancel(ctx: Context, args: tuple[Any, ...]) -> None:

@@ -7,6 +7,11 @@ Each e-commerce platform's virtual currency becomes a coin with policy
 `roles.MAX_COMMISSION_BPS`) applies to every payment through the platform
 executed after the change (later transactions of the same block included);
 invoices and orders snapshot the rate in force when they are created.
+
+A platform also publishes the share of its commission it returns when a sale is
+refunded (`platform.set_refund_share`, basis points of the commission on the
+refunded part; 0 by default). Invoices snapshot it with the rate; a refund then
+takes that share back from the platform in the same transaction.
 """
 
 from __future__ import annotations
@@ -48,6 +53,21 @@ def set_commission(ctx: Context, args: tuple[Any, ...]) -> None:
     )
 
 
+def set_refund_share(ctx: Context, args: tuple[Any, ...]) -> None:
+    """platform.set_refund_share(share_bps): 0..10000 of the commission on a refunded
+    part goes back with the refund (for sales made after this)."""
+    (share_bps,) = A.unpack(args, ("share_bps",))
+    roles.require_platform(ctx.state, ctx.sender, "sender")
+    previous = roles.refund_share_bps(ctx.state, ctx.sender)
+    roles.set_refund_share(ctx.state, ctx.sender, share_bps)
+    ctx.emit(
+        "platform.refund_share_set",
+        ("platform", ctx.sender),
+        ("previous_bps", previous),
+        ("share_bps", share_bps),
+    )
+
+
 def set_name(ctx: Context, args: tuple[Any, ...]) -> None:
     """platform.set_name(name): the display name shown in queries and receipts."""
     (name,) = A.unpack(args, ("name",))
@@ -60,4 +80,5 @@ HANDLERS: dict[str, Handler] = {
     "platform.create_coin": create_coin,
     "platform.set_commission": set_commission,
     "platform.set_name": set_name,
+    "platform.set_refund_share": set_refund_share,
 }

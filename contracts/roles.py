@@ -25,6 +25,7 @@ from ledger.kv import KVReader
 from ledger.state import StateView
 
 PLATFORM_PREFIX = b"roles/platform/"
+REFUND_SHARE_PREFIX = b"roles/refund-share/"
 MAX_COMMISSION_BPS = 2_000  # 20%: a platform cannot take more than a fifth of a sale
 MAX_PLATFORM_NAME = 64
 
@@ -53,6 +54,18 @@ def commission_bps(state: StateView | KVReader, platform: bytes) -> int:
     """The platform's current commission rate in basis points (0 if not a platform)."""
     record = platform_record(state, platform)
     return 0 if record is None else int(record[1])
+
+
+def refund_share_bps(state: StateView | KVReader, platform: bytes) -> int:
+    """The share of its commission the platform returns on refunds, in basis points of
+    the commission on the refunded part (0, the default: it keeps all of it)."""
+    raw = state.get(REFUND_SHARE_PREFIX + platform)
+    return 0 if raw is None else int(codec.decode(raw))
+
+
+def set_refund_share(state: StateView, account: bytes, share_bps: int) -> None:
+    require_platform(state, account)
+    state.put_int(REFUND_SHARE_PREFIX + account, check_basis_points(share_bps, "refund share"))
 
 
 def check_platform_name(value: Any) -> str:

@@ -1,6 +1,7 @@
 """Reads of the exchange, invoices, governance proposals and platforms.
 
     GET /v1/exchange/books/{base}/{quote}[?levels=]   aggregated depth, best prices first
+    GET /v1/exchange/quote?pay=&receive=&pay_amount=|receive_amount=  a swap's outcome now
     GET /v1/exchange/orders?owner=ADDR[&cursor=&limit=] an account's resting orders
     GET /v1/exchange/orders/{id}                      one resting order
     GET /v1/invoices?merchant=ADDR[&cursor=&limit=]   a merchant's invoices, oldest first
@@ -8,6 +9,7 @@
     GET /v1/governance/proposals[?cursor=&limit=]
     GET /v1/governance/proposals/{id}
     GET /v1/platforms                                 every platform with its commission
+                                                      and refund share
 
 Accounts are pasar1 addresses, ids and hashes hex. A book may be asked for in
 either coin order; the answer names the market's real base and quote. "expired"
@@ -23,8 +25,11 @@ from aiohttp import web
 
 from contracts import exchange, governance, roles
 from contracts import invoice as invoices
+from contracts.amounts import MAX_AMOUNT
 from contracts.coin import SYMBOL_PATTERN
 from ledger.chainstore import read_block, read_genesis
+from ledger.errors import InvalidTransaction
+from ledger.execution import BlockInfo
 from ledger.keys import address_to_text
 from ledger.kv import KVReader
 from node.rpc.app import RouteGroup, service_of
@@ -78,6 +83,8 @@ def invoice_json(item: invoices.Invoice, now_ms: int) -> dict[str, Any]:
         "pay_amount": item.pay_amount,
         "commission": item.commission,
         "refunded": item.refunded,
+        "refund_share_bps": item.refund_share_bps,
+        "commission_returned": item.commission_returned,
     }
 
 
@@ -157,6 +164,48 @@ async def get_book(request: web.Request) -> web.Response:
     )
 
 
+def _quote_symbol(request: web.Request, name: str) -> str:
+    value = request.query.get(name, "")
+    if not SYMBOL_PATTERN.fullmatch(value):
+        raise bad_request("bad_symbol", f"{name} must be a coin symbol", name)
+    return value
+
+
+async def get_quote(request: web.Request) -> web.Response:
+    pay = _quote_symbol(request, "pay")
+    receive = _quote_symbol(request, "receive")
+    pay_text = request.query.get("pay_amount")
+    receive_text = request.query.get("receive_amount")
+    if (pay_text is None) == (receive_text is None):
+        raise bad_request(
+            "bad_args", "give exactly one of pay_amount (exact in) or receive_amount (exact out)"
+        )
+    service = service_of(request)
+    head = service.head()
+    block = BlockInfo(service.chain_id, head.height + 1, latest_time_ms(service), bytes(32))
+    try:
+        if pay_text is not None:
+            amount = parse_int(pay_text, "pay_amount", 1, MAX_AMOUNT)
+            result = exchange.quote(service.store, block, pay, receive, pay_amount=amount)
+        else:
+            amount = parse_int(receive_text or "", "receive_amount", 1, MAX_AMOUNT)
+            result = exchange.quote(service.store, block, pay, receive, receive_amount=amount)
+    except InvalidTransaction as exc:
+        # The swap would be refused: say why, with the code the transaction would get.
+        raise bad_request(exc.code, exc.message) from None
+    return web.json_response(
+        {
+            "pay_symbol": pay,
+            "receive_symbol": receive,
+            "mode": "exact_in" if pay_text is not None else "exact_out",
+            "paid": result.paid,
+            "received": result.received,
+            "fills": result.fills,
+            "height": head.height,
+        }
+    )
+
+
 async def get_exchange_orders(request: web.Request) -> web.Response:
     owner = _required_address(request, "owner", "say whose orders: ?owner=ADDRESS")
     limit = _limit(request)
@@ -217,11 +266,17 @@ async def get_proposal(request: web.Request) -> web.Response:
 
 
 async def get_platforms(request: web.Request) -> web.Response:
+    store = service_of(request).store
     return web.json_response(
         {
             "platforms": [
-                {"account": address_to_text(account), "name": name, "commission_bps": bps}
-                for account, name, bps in roles.platforms(service_of(request).store)
+                {
+                    "account": address_to_text(account),
+                    "name": name,
+                    "commission_bps": bps,
+                    "refund_share_bps": roles.refund_share_bps(store, account),
+                }
+                for account, name, bps in roles.platforms(store)
             ],
             "max_commission_bps": roles.MAX_COMMISSION_BPS,
         }
@@ -230,6 +285,7 @@ async def get_platforms(request: web.Request) -> web.Response:
 
 def register(app: web.Application) -> None:
     app.router.add_get("/v1/exchange/books/{base}/{quote}", get_book)
+    app.router.add_get("/v1/exchange/quote", get_quote)
     app.router.add_get("/v1/exchange/orders", get_exchange_orders)
     app.router.add_get("/v1/exchange/orders/{id}", get_exchange_order)
     app.router.add_get("/v1/invoices", get_invoices)
@@ -289,6 +345,8 @@ _INVOICE = _object(
                 "pay_amount",
                 "commission",
                 "refunded",
+                "refund_share_bps",
+                "commission_returned",
             )
         },
     }
@@ -322,11 +380,24 @@ SCHEMAS: dict[str, Any] = {
     "InvoicePage": _page("invoices", _INVOICE),
     "Proposal": _PROPOSAL,
     "ProposalPage": _page("proposals", _PROPOSAL),
+    "Quote": _object(
+        {
+            "pay_symbol": _S,
+            "receive_symbol": _S,
+            "mode": _S,
+            "paid": _I,
+            "received": _I,
+            "fills": _I,
+            "height": _I,
+        }
+    ),
     "Platforms": _object(
         {
             "platforms": {
                 "type": "array",
-                "items": _object({"account": _S, "name": _S, "commission_bps": _I}),
+                "items": _object(
+                    {"account": _S, "name": _S, "commission_bps": _I, "refund_share_bps": _I}
+                ),
             },
             "max_commission_bps": _I,
         }
@@ -348,6 +419,19 @@ def _paths() -> dict[str, dict[str, Any]]:
                     path_param("base", "string", "coin symbol"),
                     path_param("quote", "string", "coin symbol"),
                     query_param("levels", "integer", f"price levels per side, 1..{MAX_LEVELS}"),
+                ],
+            )
+        },
+        "/v1/exchange/quote": {
+            "get": get_operation(
+                "What a swap would pay and receive against the book now (400 with the "
+                "swap's own code if it would be refused)",
+                "Quote",
+                [
+                    query_param("pay", "string", "coin given"),
+                    query_param("receive", "string", "coin received"),
+                    query_param("pay_amount", "integer", "exact in: pay exactly this"),
+                    query_param("receive_amount", "integer", "exact out: receive this"),
                 ],
             )
         },

@@ -2,8 +2,9 @@
 
 Hypothesis drives a real chain (signed transactions, blocks, end-of-block
 deadline processing) through listings, orders, shipping, confirmations, refunds,
-disputes, evidence, rulings, plain transfers, platform payments, invoices (paid
-directly or through a swap, refunded), exchange orders, cancels and swaps, and
+disputes, evidence, rulings, cancels, plain transfers, platform payments,
+invoices (paid directly or through a swap, refunded with the platform's published
+share of the commission), exchange orders, cancels and swaps, and
 jumps in block time. Actors are
 drawn at random, so wrong senders, late actions and bad amounts are exercised
 as well as the happy paths. After every step:
@@ -383,6 +384,10 @@ class CommerceMachine(RuleBasedStateMachine):
         amount = max(1, found.amount * fraction // 100)
         self.submit(sender, "invoice.refund", invoice, amount)
 
+    @rule(share=st.sampled_from([0, 2_500, 10_000]))
+    def set_refund_share(self, share: int) -> None:
+        self.submit(PLATFORM, "platform.set_refund_share", share)
+
     @rule(invoice=invoices)
     def cancel_invoice(self, invoice: bytes) -> None:
         found = I.load_invoice(self.chain.store, invoice)
@@ -419,6 +424,33 @@ class CommerceMachine(RuleBasedStateMachine):
         self, trader: PrivateKey, direction: tuple[str, str], amount: int, max_pay: int
     ) -> None:
         self.submit(trader, "exchange.swap", direction[0], direction[1], amount, max_pay)
+
+    @rule(
+        trader=users,
+        direction=st.sampled_from([("PTA", "PTB"), ("PTB", "PTA")]),
+        pay_amount=st.integers(1, 60_000),
+        min_receive=st.integers(0, 60_000),
+    )
+    def swap_exact_in(
+        self, trader: PrivateKey, direction: tuple[str, str], pay_amount: int, min_receive: int
+    ) -> None:
+        before = coin.balance(self.chain.store, trader.public_key, direction[0])
+        receipt = self.submit(
+            trader, "exchange.swap_exact_in", direction[0], direction[1], pay_amount, min_receive
+        )
+        if receipt.ok:
+            swapped = next(e for e in receipt.events if e.name == "exchange.swapped")
+            assert swapped.get("paid") <= pay_amount and swapped.get("received") >= min_receive
+            spent = before - coin.balance(self.chain.store, trader.public_key, direction[0])
+            if direction[0] == "PTA":  # paying the base: exactly what was offered
+                assert swapped.get("paid") == pay_amount
+            assert spent == swapped.get("paid") or trader.public_key in self.makers()
+
+    def makers(self) -> set[bytes]:
+        return {
+            exchange.Order.from_list(codec.decode(raw)).owner
+            for _, raw in self.chain.store.iterate(exchange.BOOK_PREFIX)
+        }
 
     @rule(step=st.sampled_from([MINUTE, HOUR, DAY, 3 * DAY, 8 * DAY]))
     def advance_time(self, step: int) -> None:
@@ -517,6 +549,11 @@ class CommerceMachine(RuleBasedStateMachine):
             assert self.invoice_sales[found.id] == (1 if paid else 0)
             if found.status == I.REFUNDED:
                 assert found.refunded == found.amount
+            assert 0 <= found.commission_returned <= found.commission
+            expected = I.returned_commission(
+                found.commission, found.refund_share_bps, found.refunded, found.amount
+            )
+            assert found.commission_returned == expected
             if not paid:
                 assert found.refunded == 0 and found.payer is None
 

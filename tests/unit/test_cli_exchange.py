@@ -59,6 +59,7 @@ def test_exchange_invoice_and_payment_flow(server: ThreadedServer, keys_dir: Pat
     c.tx("mint", "--from", "alice", "--asset", "EMAS", "--to", "bob", "--amount", "1000")
     c.tx("platform", "set-commission", "150", "--from", "alice")
     assert roles.commission_bps(store, alice) == 150
+
     # alice bids for gold with rupiah; bob's invoice payment sells gold into that bid.
     placed = c.tx(
         "exchange", "order", "--from", "alice", "--base", "EMAS", "--quote", "IDRA",
@@ -83,6 +84,24 @@ def test_exchange_invoice_and_payment_flow(server: ThreadedServer, keys_dir: Pat
     assert invoice["status"] == "paid" and invoice["pay_symbol"] == "EMAS"
     assert invoice["pay_amount"] == 200
     assert balance(store, bob, "EMAS") == 800
+    # alice's bid still takes 200 EMAS at 2.5: quote, then pay exactly 10 EMAS.
+    quoted = c.query("quote", "--pay", "EMAS", "--receive", "IDRA", "--pay-amount", "10")
+    assert (quoted["paid"], quoted["received"]) == (10, 25)
+    shown = c.run(
+        "query", "quote", "--pay", "IDRA", "--receive", "EMAS", "--receive-amount", "1", keys=False
+    )
+    assert shown.exit_code != 0 and "insufficient_liquidity" in shown.output
+    assert "Traceback" not in shown.output
+    c.tx(
+        "exchange", "swap", "--from", "bob", "--pay", "EMAS", "--receive", "IDRA",
+        "--pay-amount", "10", "--min-receive", "25",
+    )  # fmt: skip
+    assert balance(store, bob, "EMAS") == 790
+    half = c.run(
+        "tx", "exchange", "swap", "--from", "bob", "--pay", "EMAS", "--receive", "IDRA",
+        "--pay-amount", "10",
+    )  # fmt: skip
+    assert half.exit_code != 0 and "--min-receive" in half.output
     c.tx("invoice", "refund", invoice_id, "--from", "alice", "--amount", "100")
     assert c.query("invoices", "--merchant", "alice", keys=True)["invoices"][0]["refunded"] == 100
 
@@ -125,5 +144,8 @@ def test_governance_and_platform_queries(server: ThreadedServer, keys_dir: Path)
     assert [p["id"] for p in c.query("proposals")["proposals"]] == [1]
     names = sorted(p["name"] for p in c.query("platforms")["platforms"])
     assert names == ["alice shop", "bob mart"]
+    c.tx("platform", "set-refund-share", "5000", "--from", "alice")
+    shares = {p["name"]: p["refund_share_bps"] for p in c.query("platforms")["platforms"]}
+    assert shares == {"alice shop": 5_000, "bob mart": 0}
     shown = c.run("query", "platforms", keys=False)
-    assert "bob mart" in shown.output
+    assert "bob mart" in shown.output and "returns 5000 bps" in shown.output

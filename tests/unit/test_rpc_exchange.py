@@ -114,3 +114,33 @@ async def test_governance_and_platform_routes() -> None:
         names = sorted(p["name"] for p in platforms["platforms"])
         assert names == ["alice shop", "bob mart"]
         assert (await client.get("/v1/governance/proposals/5")).status == 404
+
+
+async def test_quote_route_answers_both_ways_and_refuses_like_the_swap() -> None:
+    market = Market()
+    await market.setup()  # asks: 15 EMAS at 3, 1 at 4; bid: 7 EMAS at 2 (in IDRA)
+    async with served(market.node) as client:
+        out = await client.get("/v1/exchange/quote?pay=IDRA&receive=EMAS&receive_amount=16")
+        assert (await out.json())["paid"] == 15 * 3 + 4
+        exact_in = await client.get("/v1/exchange/quote?pay=EMAS&receive=IDRA&pay_amount=5")
+        body = await exact_in.json()
+        assert (body["mode"], body["paid"], body["received"], body["fills"]) == (
+            "exact_in",
+            5,
+            10,
+            1,
+        )
+        too_much = await client.get("/v1/exchange/quote?pay=IDRA&receive=EMAS&receive_amount=17")
+        assert too_much.status == 400
+        assert (await too_much.json())["error"]["code"] == "insufficient_liquidity"
+        for bad in (
+            "pay=IDRA&receive=EMAS",
+            "pay=IDRA&receive=EMAS&pay_amount=1&receive_amount=1",
+            "pay=idra&receive=EMAS&pay_amount=1",
+            "pay=IDRA&receive=EMAS&pay_amount=0",
+            "pay=IDRA&receive=IDRA&pay_amount=5",
+        ):
+            refused = await client.get(f"/v1/exchange/quote?{bad}")
+            assert refused.status == 400, bad
+            assert "code" in (await refused.json())["error"]
+    await market.run(market.bob, "exchange.swap_exact_in", "EMAS", "IDRA", 5, 10)
