@@ -208,9 +208,7 @@ def orders_of(reader: Reader, owner: bytes, after_id: int = 0, limit: int = 50) 
     """An account's resting orders with id > after_id, in id order."""
     found: list[Order] = []
     prefix = OWNER_PREFIX + owner + b"/"
-    for key, book in reader.iterate(prefix):
-        if int.from_bytes(key[len(prefix) :], "big") <= after_id:
-            continue
+    for _, book in reader.seek(prefix, owner_index_key(owner, after_id + 1)):
         raw = reader.get(book)
         if raw is not None:
             found.append(Order.from_list(codec.decode(raw)))

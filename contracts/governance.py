@@ -109,9 +109,7 @@ def save_proposal(state: StateView, proposal: Proposal) -> None:
 def proposals(reader: StateView | KVReader, after_id: int = 0, limit: int = 50) -> list[Proposal]:
     """Proposals with id > after_id in id order, at most `limit` (cursor pagination)."""
     found: list[Proposal] = []
-    for key, value in reader.iterate(PROPOSAL_PREFIX):
-        if int.from_bytes(key[len(PROPOSAL_PREFIX) :], "big") <= after_id:
-            continue
+    for _, value in reader.seek(PROPOSAL_PREFIX, proposal_key(after_id + 1)):
         found.append(Proposal.from_list(codec.decode(value)))
         if len(found) >= limit:
             break

@@ -133,9 +133,7 @@ def invoices_of(
     """A merchant's invoices with number > after_number, oldest first (cursor = number)."""
     found: list[Invoice] = []
     prefix = MERCHANT_PREFIX + merchant + b"/"
-    for key, value in reader.iterate(prefix):
-        if int.from_bytes(key[len(prefix) :], "big") <= after_number:
-            continue
+    for _, value in reader.seek(prefix, merchant_key(merchant, after_number + 1)):
         invoice = load_invoice(reader, bytes(value))
         if invoice is not None:
             found.append(invoice)

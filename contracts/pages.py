@@ -19,13 +19,12 @@ def index_page(
 ) -> tuple[list[bytes], bytes | None]:
     """Up to `limit` positions after `cursor` under `prefix`, and the next cursor."""
     limit = min(max(1, limit), MAX_PAGE)
+    # Seek straight past the cursor (the smallest key above it is cursor + 0x00), so a
+    # page costs its own length whatever its position in the index.
+    start = prefix if cursor is None else prefix + cursor + b"\x00"
     positions: list[bytes] = []
-    # The KV interface iterates by prefix only, so earlier positions are skipped here.
-    for key, _ in reader.iterate(prefix):
-        position = key[len(prefix) :]
-        if cursor is not None and position <= cursor:
-            continue
+    for key, _ in reader.seek(prefix, start):
         if len(positions) == limit:
             return positions, positions[-1]
-        positions.append(position)
+        positions.append(key[len(prefix) :])
     return positions, None

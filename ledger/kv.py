@@ -1,8 +1,10 @@
 """The key-value interface state lives behind, and an in-memory store for tests.
 
-A store gets keys, iterates a key range in byte order, and applies a write batch
-atomically (a value of None deletes). The LevelDB implementation lives in the
-node layer (`node/storage.py`), so the ledger itself never touches disk.
+A store gets keys, iterates a key range in byte order, seeks to a key inside a
+prefix and reads on from there (so a page deep into an index costs the page, not
+its position), and applies a write batch atomically (a value of None deletes).
+The LevelDB implementation lives in the node layer (`node/storage.py`), so the
+ledger itself never touches disk.
 """
 
 from __future__ import annotations
@@ -14,11 +16,24 @@ from typing import Protocol
 WriteBatch = Mapping[bytes, bytes | None]
 
 
+def prefix_end(prefix: bytes) -> bytes | None:
+    """The smallest key above every key starting with `prefix` (None: no such key)."""
+    trimmed = prefix.rstrip(b"\xff")
+    if not trimmed:
+        return None
+    return trimmed[:-1] + bytes([trimmed[-1] + 1])
+
+
 class KVReader(Protocol):
     def get(self, key: bytes) -> bytes | None: ...
 
     def iterate(self, prefix: bytes, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
         """Every (key, value) whose key starts with `prefix`, in key order."""
+        ...
+
+    def seek(self, prefix: bytes, start: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """The (key, value) pairs under `prefix` whose key is >= `start`, ascending,
+        produced lazily: reading n of them costs O(log size + n)."""
         ...
 
 
@@ -49,6 +64,17 @@ class MemoryStore:
         if reverse:
             matched.reverse()
         return iter(matched)
+
+    def seek(self, prefix: bytes, start: bytes) -> Iterator[tuple[bytes, bytes]]:
+        keys = self._keys
+        index = bisect.bisect_left(keys, max(prefix, start))
+        while index < len(keys):
+            key = keys[index]
+            if not key.startswith(prefix):
+                return
+            yield key, self._data[key]
+            # Re-find the position: a write between two items may have shifted the list.
+            index = bisect.bisect_right(keys, key)
 
     def write(self, batch: WriteBatch, sync: bool = True) -> None:
         for key in sorted(batch):

@@ -111,6 +111,31 @@ class StateView:
                 yield base_item
                 base_item = next(base_iter, None)
 
+    def seek(self, prefix: bytes, start: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Merged view of base and local writes under `prefix` from key `start` on,
+        ascending and lazy (see KVReader.seek)."""
+        keys = self._keys
+        writes = self._writes
+        index = bisect.bisect_left(keys, max(prefix, start))
+        base_iter = self._base.seek(prefix, start)
+        base_item = next(base_iter, None)
+        while True:
+            local_key = keys[index] if index < len(keys) else None
+            if local_key is not None and not local_key.startswith(prefix):
+                local_key = None
+            if local_key is None and base_item is None:
+                return
+            if local_key is not None and (base_item is None or local_key <= base_item[0]):
+                index += 1
+                if base_item is not None and base_item[0] == local_key:
+                    base_item = next(base_iter, None)
+                value = writes[local_key]
+                if value is not None:
+                    yield local_key, value
+            elif base_item is not None:
+                yield base_item
+                base_item = next(base_iter, None)
+
     def child(self) -> StateView:
         return StateView(self)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import plyvel
 
-from ledger.kv import WriteBatch
+from ledger.kv import WriteBatch, prefix_end
 
 CACHE_BYTES = 64 * 1024 * 1024
 WRITE_BUFFER_BYTES = 16 * 1024 * 1024
@@ -57,6 +57,12 @@ class LevelDBStore:
 
     def iterate(self, prefix: bytes, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
         with self._db.iterator(prefix=prefix, reverse=reverse) as iterator:
+            yield from iterator
+
+    def seek(self, prefix: bytes, start: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """Keys under `prefix` from `start` on: one LevelDB seek, then a forward scan."""
+        stop = prefix_end(prefix)
+        with self._db.iterator(start=max(prefix, start), stop=stop) as iterator:
             yield from iterator
 
     def write(self, batch: WriteBatch, sync: bool = True) -> None:
