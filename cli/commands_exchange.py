@@ -1,4 +1,4 @@
-"""`pasar tx exchange|invoice|payment|platform|governance ...` and their queries.
+"""`pasar tx exchange|invoice|payment|platform|governance|redeem ...` and their queries.
 
 Amounts are integers in minor units. Exchange prices are given as decimals of
 quote units per base unit (`--price 2.5`) and converted exactly, without floats,
@@ -11,6 +11,7 @@ Importing this module adds the commands to the shared `tx` and `query` groups.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from pathlib import Path
@@ -539,4 +540,157 @@ def query_platforms(node_url: str, json_mode: bool) -> None:
             ]
             or ["no platforms"]
         ),
+    )
+
+
+# --- pasar tx redeem / query redemption(s), redemption-stats, issuance ---------------------
+
+
+def _sha256_of_text(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+@tx.group("redeem")
+def redeem_tx() -> None:
+    """Cash platform coins out to fiat through the issuing platform."""
+
+
+@redeem_tx.command("set-terms")
+@send_options
+@click.option("--deadline", required=True, help="how long you take at most to pay (e.g. 2d)")
+def redeem_set_terms(options: SendOptions, deadline: str) -> None:
+    """Publish your redemption deadline (platform) (redeem.set_terms)."""
+    send(options, "redeem.set_terms", (parse_duration(deadline),))
+
+
+@redeem_tx.command("request")
+@send_options
+@click.option("--asset", "symbol", required=True, help="the platform coin to cash out")
+@click.option("--amount", type=click.IntRange(1), required=True, help="minor units")
+@click.option("--payout", required=True, help="bank details; only their sha256 is sent")
+def redeem_request(options: SendOptions, symbol: str, amount: int, payout: str) -> None:
+    """Ask the coin's issuing platform to pay AMOUNT out in fiat (redeem.request)."""
+    send(options, "redeem.request", (symbol, amount, _sha256_of_text(payout)))
+
+
+@redeem_tx.command("settle")
+@send_options
+@click.argument("redemption_id")
+@click.option("--bank-ref", required=True, help="your transfer reference; its sha256 is sent")
+def redeem_settle(options: SendOptions, redemption_id: str, bank_ref: str) -> None:
+    """Mark a request paid (issuing platform): its coins are burned (redeem.settle)."""
+    args = (parse_id(redemption_id, "REDEMPTION_ID"), _sha256_of_text(bank_ref))
+    send(options, "redeem.settle", args)
+
+
+@redeem_tx.command("reject")
+@send_options
+@click.argument("redemption_id")
+@click.option("--reason", required=True)
+def redeem_reject(options: SendOptions, redemption_id: str, reason: str) -> None:
+    """Refuse a request (issuing platform): the coins go back (redeem.reject)."""
+    send(options, "redeem.reject", (parse_id(redemption_id, "REDEMPTION_ID"), reason))
+
+
+@redeem_tx.command("attest")
+@send_options
+@click.option("--asset", "symbol", required=True)
+@click.option("--period", type=click.IntRange(1), required=True, help="e.g. 202611")
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--hash", "digest", default=None, help="sha256 of the attestation (hex)")
+@click.option("--uri", required=True, help="where the attestation can be read")
+def redeem_attest(
+    options: SendOptions,
+    symbol: str,
+    period: int,
+    path: Path | None,
+    digest: str | None,
+    uri: str,
+) -> None:
+    """Publish a reserve attestation for a period (issuer) (redeem.attest)."""
+    if (path is None) == (digest is None):
+        raise CliError("give exactly one of --file or --hash")
+    reserve = (
+        hashlib.sha256(path.read_bytes()).digest() if path else parse_id(digest or "", "--hash")
+    )
+    send(options, "redeem.attest", (symbol, period, reserve, uri))
+
+
+def _human_redemption(item: Any) -> list[str]:
+    return [
+        f"{item['id']} {item['state']} {item['amount']} {item['symbol']}"
+        f" from {item['requester']} via {item['platform']} due {item['due_ms']}"
+        + (f" ({item['reason']})" if item["reason"] else "")
+    ]
+
+
+@query.command("redemption")
+@click.argument("redemption_id")
+@node_url_option
+@json_option
+def query_redemption(redemption_id: str, node_url: str, json_mode: bool) -> None:
+    """One redemption request."""
+    path = f"/v1/redemptions/{parse_id(redemption_id, 'REDEMPTION_ID').hex()}"
+    Output(json_mode).emit(NodeClient(node_url).request("GET", path), _human_redemption)
+
+
+@query.command("redemptions")
+@click.option("--requester", required=True, help="address or key name")
+@click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True)
+@click.option("--cursor", default=None)
+@keys_dir_option
+@node_url_option
+@json_option
+def query_redemptions(
+    requester: str, limit: int, cursor: str | None, keys_dir: Path, node_url: str, json_mode: bool
+) -> None:
+    """An account's redemption requests, oldest first."""
+    address = address_to_text(resolve_account(requester, keys_dir, "--requester"))
+    params = {"requester": address, "limit": str(limit)}
+    if cursor:
+        params["cursor"] = cursor
+    data = NodeClient(node_url).request("GET", "/v1/redemptions", query=params)
+    Output(json_mode).emit(
+        data,
+        lambda d: (
+            [line for item in d["redemptions"] for line in _human_redemption(item)]
+            or ["no redemptions"]
+        ),
+    )
+
+
+@query.command("redemption-stats")
+@click.argument("platform")
+@keys_dir_option
+@node_url_option
+@json_option
+def query_redemption_stats(platform: str, keys_dir: Path, node_url: str, json_mode: bool) -> None:
+    """How a platform pays out: its deadline, outstanding, settled and median settle time."""
+    address = address_to_text(resolve_account(platform, keys_dir, "PLATFORM"))
+    data = NodeClient(node_url).request("GET", f"/v1/platforms/{address}/redemptions")
+    Output(json_mode).emit(
+        data,
+        lambda d: [
+            f"deadline {d['deadline_ms']} ms; outstanding {d['outstanding_count']}"
+            f" ({d['outstanding_amount']}); settled {d['settled_count']}"
+            f" ({d['settled_volume']}), median {d['median_settle_ms']} ms;"
+            f" rejected {d['rejected_count']}; returned {d['returned_count']}"
+        ],
+    )
+
+
+@query.command("issuance")
+@click.argument("symbol")
+@node_url_option
+@json_option
+def query_issuance(symbol: str, node_url: str, json_mode: bool) -> None:
+    """A coin's supply, burned by redemption, outstanding, and reserve attestations."""
+    data = NodeClient(node_url).request("GET", f"/v1/issuance/{symbol}")
+    Output(json_mode).emit(
+        data,
+        lambda d: [
+            f"{d['symbol']} supply {d['supply']} burned by redemption"
+            f" {d['burned_by_redemption']} outstanding {d['outstanding_redemptions']}",
+            *[f"  {a['period']} {a['reserve_hash']} {a['uri']}" for a in d["attestations"]],
+        ],
     )

@@ -24,6 +24,7 @@ from contracts import (
     loyalty,
     payment,
     platform,
+    redemption,
     roles,
 )
 from ledger.execution import Application, GenesisHook, Handler, Hook
@@ -41,6 +42,7 @@ MODULES: tuple[ModuleType, ...] = (
     escrow,
     exchange,
     invoice,
+    redemption,
 )
 
 

@@ -7,6 +7,10 @@ arbiter fee schedules, straight from the committed store.
     GET /v1/orders/{id}                               the order/escrow, evidence, notes
     GET /v1/escrows/{id}                              the same document (an order is its escrow)
     GET /v1/arbiters/{address}                        a platform's published fee schedule
+    GET /v1/redemptions?requester=ADDR[&cursor=&limit=] an account's redemption requests
+    GET /v1/redemptions/{id}
+    GET /v1/platforms/{address}/redemptions           how a platform pays out: terms, stats
+    GET /v1/issuance/{symbol}[?after_period=]         supply, burned, outstanding, attestations
 
 Accounts are rendered as pasar1 addresses, ids and hashes as hex. Pages carry
 `next_cursor` (null at the end) to send back as `cursor`.
@@ -19,7 +23,8 @@ from typing import Any
 
 from aiohttp import web
 
-from contracts import arbiter, escrow, listing
+from contracts import arbiter, escrow, listing, redemption
+from contracts.coin import SYMBOL_PATTERN
 from ledger.keys import address_to_text
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
@@ -134,6 +139,53 @@ async def get_arbiter(request: web.Request) -> web.Response:
     return web.json_response(_addresses(schedule.to_json(), ("arbiter",)))
 
 
+REDEMPTION_ACCOUNTS = ("requester", "platform")
+
+
+async def get_redemptions(request: web.Request) -> web.Response:
+    requester_text = request.query.get("requester")
+    if not requester_text:
+        raise bad_request("missing_parameter", "say whose: ?requester=ADDRESS", "requester")
+    requester = parse_address(requester_text, "requester")
+    cursor, limit = _page_args(request)
+    page, next_cursor = redemption.redemptions_of(
+        service_of(request).store, requester, cursor, limit
+    )
+    return web.json_response(
+        {
+            "redemptions": [_addresses(item.to_json(), REDEMPTION_ACCOUNTS) for item in page],
+            "next_cursor": _cursor_text(next_cursor),
+        }
+    )
+
+
+async def get_redemption(request: web.Request) -> web.Response:
+    redemption_id = parse_hash(request.match_info["id"], "id")
+    found = redemption.load_redemption(service_of(request).store, redemption_id)
+    if found is None:
+        raise not_found("redemption_not_found", "no redemption with this id")
+    return web.json_response(_addresses(found.to_json(), REDEMPTION_ACCOUNTS))
+
+
+async def get_platform_redemptions(request: web.Request) -> web.Response:
+    platform = parse_address(request.match_info["address"])
+    summary = redemption.redemption_summary(service_of(request).store, platform)
+    return web.json_response(_addresses(summary, ("platform",)))
+
+
+async def get_issuance(request: web.Request) -> web.Response:
+    symbol = request.match_info["symbol"]
+    if not SYMBOL_PATTERN.fullmatch(symbol):
+        raise bad_request("bad_symbol", "not a coin symbol", "symbol")
+    after = parse_int(request.query.get("after_period", "0"), "after_period")
+    store = service_of(request).store
+    found = redemption.issuance(store, symbol)
+    if found is None:
+        raise not_found("asset_not_found", f"no coin {symbol}")
+    found["attestations"] = redemption.attestations(store, symbol, after, MAX_PAGE)
+    return web.json_response(_addresses(found, ("issuer",)))
+
+
 def register(app: web.Application) -> None:
     app.router.add_get("/v1/listings", get_listings)
     app.router.add_get("/v1/listings/{id}", get_listing)
@@ -141,6 +193,10 @@ def register(app: web.Application) -> None:
     app.router.add_get("/v1/orders/{id}", get_order)
     app.router.add_get("/v1/escrows/{id}", get_order)
     app.router.add_get("/v1/arbiters/{address}", get_arbiter)
+    app.router.add_get("/v1/redemptions", get_redemptions)
+    app.router.add_get("/v1/redemptions/{id}", get_redemption)
+    app.router.add_get("/v1/platforms/{address}/redemptions", get_platform_redemptions)
+    app.router.add_get("/v1/issuance/{symbol}", get_issuance)
 
 
 _PAGE_PARAMS = [
@@ -220,7 +276,46 @@ _ORDER_FIELDS.update(
     }
 )
 _ORDER = _object(_ORDER_FIELDS)
+_REDEMPTION = _object(
+    {
+        name: _I if name in ("amount", "created_ms", "due_ms", "closed_ms") else _S
+        for name in (
+            "id",
+            "requester",
+            "symbol",
+            "platform",
+            "amount",
+            "payout_ref",
+            "state",
+            "created_ms",
+            "due_ms",
+            "closed_ms",
+            "bank_ref",
+            "reason",
+        )
+    }  # fmt: skip
+)
+_STATS_FIELDS = (
+    "deadline_ms", "outstanding_count", "outstanding_amount", "settled_count",
+    "settled_volume", "rejected_count", "returned_count", "median_settle_ms",
+)  # fmt: skip
+
 SCHEMAS: dict[str, Any] = {
+    "Redemption": _REDEMPTION,
+    "RedemptionPage": _object(
+        {"redemptions": {"type": "array", "items": _REDEMPTION}, "next_cursor": _NS}
+    ),
+    "RedemptionStats": _object({"platform": _S, **{name: _I for name in _STATS_FIELDS}}),
+    "Issuance": _object(
+        {
+            "symbol": _S,
+            "issuer": _S,
+            "supply": _I,
+            "burned_by_redemption": _I,
+            "outstanding_redemptions": _I,
+            "attestations": {"type": "array", "items": {"type": "object"}},
+        }
+    ),
     "Listing": _LISTING,
     "ListingPage": _object({"listings": {"type": "array", "items": _LISTING}, "next_cursor": _NS}),
     "Order": _ORDER,
@@ -278,6 +373,31 @@ def _paths() -> dict[str, dict[str, Any]]:
         },
         "/v1/escrows/{id}": {
             "get": get_operation("The escrow of an order (same as the order)", "OrderDetail", _ID)
+        },
+        "/v1/redemptions": {
+            "get": get_operation(
+                "An account's redemption requests, oldest first (cursor pagination)",
+                "RedemptionPage",
+                [query_param("requester", "string", "the requester's address"), *_PAGE_PARAMS],
+            )
+        },
+        "/v1/redemptions/{id}": {"get": get_operation("One redemption", "Redemption", _ID)},
+        "/v1/platforms/{address}/redemptions": {
+            "get": get_operation(
+                "A platform's redemption terms and record (outstanding, settled, median time)",
+                "RedemptionStats",
+                [path_param("address", "string", "pasar1... address or 64 hex digits")],
+            )
+        },
+        "/v1/issuance/{symbol}": {
+            "get": get_operation(
+                "A coin's supply, burned by redemption, outstanding, reserve attestations",
+                "Issuance",
+                [
+                    path_param("symbol", "string", "coin symbol"),
+                    query_param("after_period", "integer", "attestations after this period"),
+                ],
+            )
         },
         "/v1/arbiters/{address}": {
             "get": get_operation(

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from contracts.vaults import ESCROW_VAULT
+from contracts.vaults import ESCROW_VAULT, REDEMPTION_VAULT
 from ledger.keys import PrivateKey, address_to_text
 from node.keyfile import write_key_file
 from tests.integration.harness import LocalNet, http, wait_until
@@ -199,13 +199,35 @@ def test_order_dispute_and_split_ruling_on_four_validators(net: LocalNet, tmp_pa
     assert attribute(ruled, "escrow.resolved", "fee") == fee
     commission = seller_share * 250 // 10_000
 
+    # The seller cashes 50,000 out to fiat: the platform publishes its deadline and
+    # settles (the coins are burned); a second request is rejected and comes back.
+    pasar.tx(0, "redeem", "set-terms", "--from", "platform", "--deadline", "2d")
+    cashed = 50_000
+    asked = pasar.tx(
+        2, "redeem", "request", "--from", "seller", "--asset", COIN,
+        "--amount", str(cashed), "--payout", "BCA 0123456789",
+    )  # fmt: skip
+    redemption_id = attribute(asked, "redeem.requested", "id")["hex"]
+    pasar.tx(0, "redeem", "settle", redemption_id, "--from", "platform", "--bank-ref", "TRX-1")
+    second = pasar.tx(
+        2, "redeem", "request", "--from", "seller", "--asset", COIN,
+        "--amount", "1000", "--payout", "BCA 0123456789",
+    )  # fmt: skip
+    second_id = attribute(second, "redeem.requested", "id")["hex"]
+    pasar.tx(0, "redeem", "reject", second_id, "--from", "platform", "--reason", "KYC")
+    pasar.tx(
+        0, "redeem", "attest", "--from", "platform", "--asset", COIN, "--period", "202611",
+        "--hash", "cd" * 32, "--uri", "https://audit.example/2026-11",
+    )  # fmt: skip
+
     # Every node agrees on the order and on every balance.
     expected = {
         buyer: 500_000 - held + buyer_share,
-        seller: seller_share - commission,
+        seller: seller_share - commission - cashed,
         platform: commission,
         arbiter: fee,
         ESCROW_VAULT: 0,
+        REDEMPTION_VAULT: 0,
     }
     final_height = net.status(1)["height"]
     net.wait_height(range(4), final_height)
@@ -223,6 +245,16 @@ def test_order_dispute_and_split_ruling_on_four_validators(net: LocalNet, tmp_pa
             fee,
         )
         assert len(order["evidence"]) == 2
+        platform_text = address_to_text(platform)
+        code, paid_out = http("GET", net.url(node, f"/v1/platforms/{platform_text}/redemptions"))
+        assert code == 200 and paid_out["deadline_ms"] == 2 * 86_400_000
+        counts = ("settled_count", "settled_volume", "rejected_count", "outstanding_count")
+        assert [paid_out[name] for name in counts] == [1, cashed, 1, 0]
+        assert paid_out["median_settle_ms"] >= 0
+        code, issued = http("GET", net.url(node, f"/v1/issuance/{COIN}"))
+        assert code == 200 and issued["supply"] == 500_000 - cashed
+        assert (issued["burned_by_redemption"], issued["outstanding_redemptions"]) == (cashed, 0)
+        assert [a["period"] for a in issued["attestations"]] == [202611]
         code, listing = http("GET", net.url(node, f"/v1/listings/{listing_id}"))
         assert code == 200 and (listing["stock"], listing["sold"]) == (3, 2)
     # the block hash at that height commits to its state root: equal hashes, equal state

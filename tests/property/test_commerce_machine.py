@@ -46,8 +46,9 @@ from contracts import coin, deadlines, exchange
 from contracts import escrow as E
 from contracts import invoice as I
 from contracts import listing as L
+from contracts import redemption as R
 from contracts.exchange import PRICE_SCALE
-from contracts.vaults import ESCROW_VAULT, EXCHANGE_VAULT
+from contracts.vaults import ESCROW_VAULT, EXCHANGE_VAULT, REDEMPTION_VAULT
 from ledger import codec
 from ledger.execution import BlockResult
 from ledger.keys import PrivateKey
@@ -76,6 +77,7 @@ class CommerceMachine(RuleBasedStateMachine):
     listings = Bundle("listings")
     orders = Bundle("orders")
     invoices = Bundle("invoices")
+    redemptions = Bundle("redemptions")
 
     def __init__(self) -> None:
         super().__init__()
@@ -93,7 +95,9 @@ class CommerceMachine(RuleBasedStateMachine):
             for user in USERS:
                 self.chain.ok(PLATFORM, "coin.mint", symbol, user.public_key, START_BALANCE)
             self.supply[symbol] = START_BALANCE * len(USERS)
+        self.chain.ok(PLATFORM, "redeem.set_terms", DAY)
         self.ended: dict[bytes, list[Any]] = {}
+        self.settle_times: list[int] = []
         self.sales: Counter[bytes] = Counter()
         self.invoice_sales: Counter[bytes] = Counter()
         self.exchange_orders: list[int] = []
@@ -140,6 +144,9 @@ class CommerceMachine(RuleBasedStateMachine):
                 self.invoice_sales[e.get("reference")] += 1
             if e.name == "exchange.order_placed" and e.get("resting"):
                 self.exchange_orders.append(e.get("id"))
+            if e.name == "redeem.settled":  # the one way coins leave supply here
+                self.supply[e.get("symbol")] -= e.get("amount")
+                self.settle_times.append(e.get("settle_ms"))
 
     def order(self, order_id: bytes) -> E.Order | None:
         return E.load_order(self.chain.store, order_id)
@@ -452,6 +459,30 @@ class CommerceMachine(RuleBasedStateMachine):
             for _, raw in self.chain.store.iterate(exchange.BOOK_PREFIX)
         }
 
+    @rule(
+        target=redemptions,
+        requester=st.one_of(users, st.just(PLATFORM)),
+        symbol=st.sampled_from(ALL_SYMBOLS),
+        amount=st.integers(1, 400_000),
+    )
+    def request_redemption(self, requester: PrivateKey, symbol: str, amount: int) -> Any:
+        receipt = self.submit(requester, "redeem.request", symbol, amount, b"\x05" * 32)
+        if not receipt.ok:
+            return multiple()
+        return next(e.get("id") for e in receipt.events if e.name == "redeem.requested")
+
+    @rule(
+        redemption=redemptions,
+        by_issuer=st.sampled_from([True, True, False]),
+        settle=st.booleans(),
+    )
+    def answer_redemption(self, redemption: bytes, by_issuer: bool, settle: bool) -> None:
+        sender = PLATFORM if by_issuer else COURT
+        if settle:
+            self.submit(sender, "redeem.settle", redemption, b"\x06" * 32)
+        else:
+            self.submit(sender, "redeem.reject", redemption, "no")
+
     @rule(step=st.sampled_from([MINUTE, HOUR, DAY, 3 * DAY, 8 * DAY]))
     def advance_time(self, step: int) -> None:
         self.record(self.chain.advance(self.chain.time_ms + step))
@@ -525,6 +556,43 @@ class CommerceMachine(RuleBasedStateMachine):
             if deadlines.parse_key(k).kind.startswith("escrow.")
         }
         assert actual == expected
+
+    @invariant()
+    def redemptions_add_up(self) -> None:
+        pending: Counter[str] = Counter()
+        count = 0
+        due = set()
+        for key_bytes, raw in self.chain.store.iterate(R.ITEM_PREFIX):
+            item = R.Redemption.from_list(key_bytes[len(R.ITEM_PREFIX) :], codec.decode(raw))
+            if item.state == R.PENDING:
+                pending[item.symbol] += item.amount
+                count += 1
+                due.add(deadlines.deadline_key(item.due_ms, R.RETURN_DEADLINE, item.id))
+        scheduled = {
+            k
+            for k, _ in self.chain.store.iterate(deadlines.PREFIX)
+            if deadlines.parse_key(k).kind == R.RETURN_DEADLINE
+        }
+        assert scheduled == due
+        for symbol in ALL_SYMBOLS:
+            assert coin.balance(self.chain.store, REDEMPTION_VAULT, symbol) == pending[symbol]
+            assert R.coin_totals(self.chain.store, symbol)[1] == pending[symbol]
+        stats = R.platform_stats(self.chain.store, PLATFORM.public_key)
+        assert (stats.outstanding_count, stats.outstanding_amount) == (
+            count,
+            sum(pending.values()),
+        )
+        assert stats.settled_count == len(self.settle_times)
+        ordered = sorted(self.settle_times)
+        expected = None
+        if ordered:
+            middle = len(ordered) // 2
+            expected = (
+                ordered[middle]
+                if len(ordered) % 2
+                else (ordered[middle - 1] + ordered[middle]) // 2
+            )
+        assert R.median_settle_ms(self.chain.store, PLATFORM.public_key) == expected
 
     @invariant()
     def exchange_vault_holds_exactly_the_resting_locks(self) -> None:

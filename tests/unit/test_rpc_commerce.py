@@ -154,6 +154,13 @@ async def test_bad_requests_and_missing_objects() -> None:
             f"/v1/orders?buyer={shop.buyer.public_key.hex()}&seller=x": (400, "missing_parameter"),
             f"/v1/orders/{'00' * 32}": (404, "order_not_found"),
             f"/v1/arbiters/{shop.court.public_key.hex()}": (404, "schedule_not_found"),
+            "/v1/redemptions": (400, "missing_parameter"),
+            "/v1/redemptions?requester=pasar1nope": (400, "bad_address"),
+            f"/v1/redemptions/{'00' * 32}": (404, "redemption_not_found"),
+            "/v1/issuance/idr": (400, "bad_symbol"),
+            "/v1/issuance/NOPE": (404, "asset_not_found"),
+            "/v1/issuance/IDRA?after_period=-1": (400, "bad_parameter"),
+            "/v1/platforms/pasar1nope/redemptions": (400, "bad_address"),
         }
         for path, (status, code) in cases.items():
             response = await client.get(path)
@@ -165,5 +172,27 @@ async def test_commerce_routes_are_in_the_openapi_document() -> None:
     async with served(FakeNode()) as client:
         document = await (await client.get("/openapi.json")).json()
     assert "/v1/orders/{id}" in document["paths"]
+    assert "/v1/platforms/{address}/redemptions" in document["paths"]
     assert "OrderDetail" in document["components"]["schemas"]
     assert "Status" in document["components"]["schemas"]
+
+
+async def test_redemption_routes() -> None:
+    shop = Shop()
+    await shop.run(shop.court, "platform.create_coin", "IDRC", "Court rupiah", 2, 10**9)
+    await shop.run(shop.court, "coin.mint", "IDRC", shop.seller.public_key, 500)
+    await shop.run(shop.court, "redeem.set_terms", DAY)
+    receipt = await shop.run(shop.seller, "redeem.request", "IDRC", 200, b"\x01" * 32)
+    redemption_id = receipt.events[0].get("id")
+    seller = address_to_text(shop.seller.public_key)
+    court = address_to_text(shop.court.public_key)
+    async with served(shop.node) as client:
+        one = await (await client.get(f"/v1/redemptions/{redemption_id.hex()}")).json()
+        assert (one["requester"], one["platform"], one["state"]) == (seller, court, "pending")
+        page = await (await client.get(f"/v1/redemptions?requester={seller}")).json()
+        assert [r["id"] for r in page["redemptions"]] == [redemption_id.hex()]
+        stats = await (await client.get(f"/v1/platforms/{court}/redemptions")).json()
+        assert (stats["outstanding_count"], stats["outstanding_amount"]) == (1, 200)
+        assert stats["median_settle_ms"] is None
+        issued = await (await client.get("/v1/issuance/IDRC")).json()
+        assert (issued["supply"], issued["outstanding_redemptions"]) == (500, 200)
