@@ -172,7 +172,7 @@ def listing_withdraw(options: SendOptions, listing_id: str) -> None:
 
 @tx.group("order")
 def order_tx() -> None:
-    """Place orders."""
+    """Place and rate orders."""
 
 
 @order_tx.command("place")
@@ -212,6 +212,17 @@ def order_place(
         except NoteError as exc:
             raise CliError(f"--note: {exc}") from exc
     send(options, "order.place", tuple(args))
+
+
+@order_tx.command("rate")
+@send_options
+@click.argument("order_id")
+@click.option("--stars", type=click.IntRange(1, 5), required=True)
+@click.option("--review", default="", help="review text; only its sha256 goes on the chain")
+def order_rate(options: SendOptions, order_id: str, stars: int, review: str) -> None:
+    """Rate an ended order once (its buyer) (order.rate)."""
+    digest = hashlib.sha256(review.encode()).digest()
+    send(options, "order.rate", (parse_id(order_id, "ORDER_ID"), stars, digest))
 
 
 # --- pasar tx escrow -----------------------------------------------------------------------
@@ -483,6 +494,32 @@ def query_orders(
         if page["next_cursor"]:
             lines.append(f"more: --cursor {page['next_cursor']}")
         return lines or ["no orders"]
+
+    Output(json_mode).emit(data, human)
+
+
+@query.command("seller")
+@click.argument("account")
+@keys_dir_option
+@node_url_option
+@json_option
+def query_seller(account: str, keys_dir: Path, node_url: str, json_mode: bool) -> None:
+    """A seller's record from the chain and its average rating."""
+    address = address_to_text(resolve_account(account, keys_dir, "ACCOUNT"))
+    data = NodeClient(node_url).request("GET", f"/v1/sellers/{address}/record")
+
+    def human(d: Any) -> list[str]:
+        average = d["average_rating"]
+        stars = (
+            "no ratings"
+            if average is None
+            else (f"{average['numerator']}/{average['denominator']} stars from {d['ratings']}")
+        )
+        return [
+            f"{d['seller']}: completed {d['completed']}, refunded {d['refunded']},"
+            f" cancelled {d['cancelled']}, disputes won {d['disputes_won']}"
+            f" lost {d['disputes_lost']}; {stars}"
+        ]
 
     Output(json_mode).emit(data, human)
 

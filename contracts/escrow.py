@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from contracts import args as A
-from contracts import deadlines
+from contracts import deadlines, reputation
 from contracts.amounts import check_amount, share
 from contracts.arbiter import ArbiterTerms, available_terms
 from contracts.coin import move, require_asset
@@ -330,6 +330,7 @@ def _complete(ctx: Context, order: Order, outcome: str) -> None:
     if released:
         done = _pay_seller(ctx, done, released)
     save_order(ctx.state, done)
+    _on_end(ctx, done)
     _emit(
         ctx,
         "escrow.completed",
@@ -348,15 +349,22 @@ def _refund_all(ctx: Context, order: Order, state: str, outcome: str) -> Order:
     refund = order.held
     done = replace(_pay_buyer(ctx.state, order, refund), state=state, outcome=outcome)
     save_order(ctx.state, done)
-    _return_unshipped_stock(ctx, done)
+    _on_end(ctx, done)
     return done
 
 
-def _return_unshipped_stock(ctx: Context, order: Order) -> None:
-    """An order that ended without shipping and without paying the seller anything never
-    delivered its goods: its units go back on the listing (cancel, refund before
-    shipping, auto-refund, a ruling that refunds an unshipped order)."""
-    if not order.is_open and order.shipped_ms == 0 and order.released == 0:
+def _on_end(ctx: Context, order: Order) -> None:
+    """Once per order, when it has just ended: count it in the seller's record, and put
+    back the units of an order that never shipped and paid the seller nothing (cancel,
+    refund before shipping, auto-refund, a ruling that refunds an unshipped order)."""
+    reputation.record_order_end(
+        ctx.state,
+        order.seller,
+        order.state,
+        disputed=order.disputed_ms > 0,
+        seller_kept_more=order.released > order.refunded,
+    )
+    if order.shipped_ms == 0 and order.released == 0:
         return_stock(ctx, order.listing_id, order.quantity, order.id)
 
 
@@ -594,6 +602,25 @@ def cancel(ctx: Context, args: tuple[Any, ...]) -> None:
     )
 
 
+def rate(ctx: Context, args: tuple[Any, ...]) -> None:
+    """order.rate(order_id, stars, review_hash): the buyer rates an ended order, once."""
+    order_id, stars, review = A.unpack(args, ("order_id", "stars", "review_hash"))
+    order = require_order(ctx.state, order_id)
+    review = A.digest(review, "review_hash")
+    if isinstance(stars, bool) or not isinstance(stars, int):
+        raise InvalidTransaction("bad_args", "stars must be an integer")
+    if not reputation.MIN_STARS <= stars <= reputation.MAX_STARS:
+        raise InvalidTransaction("bad_rating", "stars must be 1..5")
+    if ctx.sender != order.buyer:
+        raise InvalidTransaction("not_buyer", "only the order's buyer rates it")
+    if order.is_open:
+        raise InvalidTransaction("order_open", "an order is rated once it has ended")
+    if reputation.rating(ctx.state, order.id) is not None:
+        raise InvalidTransaction("already_rated", "this order has been rated")
+    reputation.add_rating(ctx.state, order.seller, order.id, stars, review, ctx.block.timestamp_ms)
+    _emit(ctx, "order.rated", order, ("stars", stars), ("review", review))
+
+
 def dispute(ctx: Context, args: tuple[Any, ...]) -> None:
     """escrow.dispute(order_id): buyer or seller asks the arbiter to decide."""
     (order_id,) = A.unpack(args, ("order_id",))
@@ -691,7 +718,7 @@ def rule(ctx: Context, args: tuple[Any, ...]) -> None:
     save_order(ctx.state, ruled)
     if seller_amount:
         ruled = _pay_seller(ctx, ruled, seller_amount)
-    _return_unshipped_stock(ctx, ruled)
+    _on_end(ctx, ruled)
     _emit(
         ctx,
         "escrow.resolved",
@@ -841,6 +868,7 @@ HANDLERS: dict[str, Handler] = {
     "escrow.confirm": confirm,
     "escrow.refund": refund,
     "escrow.cancel": cancel,
+    "order.rate": rate,
     "escrow.dispute": dispute,
     "escrow.evidence": evidence,
     "escrow.rule": rule,

@@ -7,6 +7,7 @@ arbiter fee schedules, straight from the committed store.
     GET /v1/orders/{id}                               the order/escrow, evidence, notes
     GET /v1/escrows/{id}                              the same document (an order is its escrow)
     GET /v1/arbiters/{address}                        a platform's published fee schedule
+    GET /v1/sellers/{address}/record                  a seller's record and average rating
     GET /v1/redemptions?requester=ADDR[&cursor=&limit=] an account's redemption requests
     GET /v1/redemptions/{id}
     GET /v1/platforms/{address}/redemptions           how a platform pays out: terms, stats
@@ -23,7 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
-from contracts import arbiter, escrow, listing, redemption
+from contracts import arbiter, escrow, listing, redemption, reputation
 from contracts.coin import SYMBOL_PATTERN
 from ledger.keys import address_to_text
 from node.rpc.app import RouteGroup, service_of
@@ -128,7 +129,19 @@ async def get_order(request: web.Request) -> web.Response:
         "for_seller": None if for_seller is None else for_seller.hex(),
         "for_arbiter": None if for_arbiter is None else for_arbiter.hex(),
     }
+    rated = reputation.rating(store, order_id)
+    data["rating"] = (
+        None
+        if rated is None
+        else {"stars": rated[0], "review_hash": rated[1].hex(), "time_ms": rated[2]}
+    )
     return web.json_response(data)
+
+
+async def get_seller_record(request: web.Request) -> web.Response:
+    seller = parse_address(request.match_info["address"])
+    record = reputation.seller_record(service_of(request).store, seller)
+    return web.json_response({"seller": address_to_text(seller), **record.to_json()})
 
 
 async def get_arbiter(request: web.Request) -> web.Response:
@@ -193,6 +206,7 @@ def register(app: web.Application) -> None:
     app.router.add_get("/v1/orders/{id}", get_order)
     app.router.add_get("/v1/escrows/{id}", get_order)
     app.router.add_get("/v1/arbiters/{address}", get_arbiter)
+    app.router.add_get("/v1/sellers/{address}/record", get_seller_record)
     app.router.add_get("/v1/redemptions", get_redemptions)
     app.router.add_get("/v1/redemptions/{id}", get_redemption)
     app.router.add_get("/v1/platforms/{address}/redemptions", get_platform_redemptions)
@@ -300,7 +314,22 @@ _STATS_FIELDS = (
     "settled_volume", "rejected_count", "returned_count", "median_settle_ms",
 )  # fmt: skip
 
+_RECORD_FIELDS = (
+    "completed", "refunded", "cancelled", "disputes_won", "disputes_lost", "ratings", "stars",
+)  # fmt: skip
+
 SCHEMAS: dict[str, Any] = {
+    "SellerRecord": _object(
+        {
+            "seller": _S,
+            **{name: _I for name in _RECORD_FIELDS},
+            "average_rating": {
+                "type": "object",
+                "nullable": True,
+                "properties": {"numerator": _I, "denominator": _I},
+            },
+        }
+    ),
     "Redemption": _REDEMPTION,
     "RedemptionPage": _object(
         {"redemptions": {"type": "array", "items": _REDEMPTION}, "next_cursor": _NS}
@@ -328,6 +357,7 @@ SCHEMAS: dict[str, Any] = {
                 "items": _object({"author": _S, "time_ms": _I, "hash": _S, "uri": _S}),
             },
             "note": _object({"for_seller": _NS, "for_arbiter": _NS}),
+            "rating": _object({"stars": _I, "review_hash": _S, "time_ms": _I}),
         }
     ),
     "ArbiterSchedule": _object(
@@ -373,6 +403,14 @@ def _paths() -> dict[str, dict[str, Any]]:
         },
         "/v1/escrows/{id}": {
             "get": get_operation("The escrow of an order (same as the order)", "OrderDetail", _ID)
+        },
+        "/v1/sellers/{address}/record": {
+            "get": get_operation(
+                "A seller's record from the chain: completed, refunded, cancelled, disputes"
+                " won and lost, ratings (average as an exact fraction)",
+                "SellerRecord",
+                [path_param("address", "string", "pasar1... address or 64 hex digits")],
+            )
         },
         "/v1/redemptions": {
             "get": get_operation(

@@ -198,6 +198,7 @@ def test_order_dispute_and_split_ruling_on_four_validators(net: LocalNet, tmp_pa
     )
     assert attribute(ruled, "escrow.resolved", "fee") == fee
     commission = seller_share * 250 // 10_000
+    pasar.tx(3, "order", "rate", order_id, "--from", "buyer", "--stars", "3", "--review", "late")
 
     # The seller cashes 50,000 out to fiat: the platform publishes its deadline and
     # settles (the coins are burned); a second request is rejected and comes back.
@@ -245,6 +246,13 @@ def test_order_dispute_and_split_ruling_on_four_validators(net: LocalNet, tmp_pa
             fee,
         )
         assert len(order["evidence"]) == 2
+        assert order["rating"]["stars"] == 3
+        seller_text = address_to_text(seller)
+        code, record = http("GET", net.url(node, f"/v1/sellers/{seller_text}/record"))
+        assert code == 200
+        tallies = ("completed", "refunded", "cancelled", "disputes_won", "disputes_lost")
+        assert [record[name] for name in tallies] == [0, 0, 2, 1, 0]
+        assert record["average_rating"] == {"numerator": 3, "denominator": 1}
         platform_text = address_to_text(platform)
         code, paid_out = http("GET", net.url(node, f"/v1/platforms/{platform_text}/redemptions"))
         assert code == 200 and paid_out["deadline_ms"] == 2 * 86_400_000

@@ -42,7 +42,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from contracts import coin, deadlines, exchange
+from contracts import coin, deadlines, exchange, reputation
 from contracts import escrow as E
 from contracts import invoice as I
 from contracts import listing as L
@@ -293,6 +293,10 @@ class CommerceMachine(RuleBasedStateMachine):
     def cancel(self, order: bytes, role: str, by_seller: bool) -> None:
         sender = self.actor(order, role, "seller" if by_seller else "buyer")
         self.submit(sender, "escrow.cancel", order)
+
+    @rule(order=orders, role=roles, stars=st.integers(0, 6))
+    def rate(self, order: bytes, role: str, stars: int) -> None:
+        self.submit(self.actor(order, role, "buyer"), "order.rate", order, stars, b"\x09" * 32)
 
     @rule(order=orders, role=roles, by_seller=st.booleans())
     def dispute(self, order: bytes, role: str, by_seller: bool) -> None:
@@ -556,6 +560,27 @@ class CommerceMachine(RuleBasedStateMachine):
             if deadlines.parse_key(k).kind.startswith("escrow.")
         }
         assert actual == expected
+
+    @invariant()
+    def seller_records_are_derived_from_the_orders(self) -> None:
+        expected: dict[bytes, list[int]] = {}
+        for key_bytes, raw in self.chain.store.iterate(E.ITEM_PREFIX):
+            order = E.Order.from_list(key_bytes[len(E.ITEM_PREFIX) :], codec.decode(raw))
+            tally = expected.setdefault(order.seller, [0] * 7)
+            rated = reputation.rating(self.chain.store, order.id)
+            if order.is_open:
+                assert rated is None
+                continue
+            if order.state in (E.COMPLETED, E.REFUNDED, E.CANCELLED):
+                tally[(E.COMPLETED, E.REFUNDED, E.CANCELLED).index(order.state)] += 1
+            if order.disputed_ms:
+                tally[3 if order.released > order.refunded else 4] += 1
+            if rated is not None:
+                assert 1 <= rated[0] <= 5
+                tally[5] += 1
+                tally[6] += rated[0]
+        for seller, tally in expected.items():
+            assert reputation.seller_record(self.chain.store, seller).to_list() == tally
 
     @invariant()
     def redemptions_add_up(self) -> None:
