@@ -237,10 +237,22 @@ def escrow_tx() -> None:
 @send_options
 @click.argument("order_id")
 @click.option("--tracking", required=True, help="courier reference; its sha256 is recorded")
-def escrow_ship(options: SendOptions, order_id: str, tracking: str) -> None:
+@click.option("--note", default=None, help="tracking details sealed for the buyer and arbiter")
+def escrow_ship(options: SendOptions, order_id: str, tracking: str, note: str | None) -> None:
     """Mark an order shipped (seller); the protection window starts (escrow.ship)."""
-    digest = hashlib.sha256(tracking.encode()).digest()
-    send(options, "escrow.ship", (parse_id(order_id, "ORDER_ID"), digest))
+    identifier = parse_id(order_id, "ORDER_ID")
+    args: list[Any] = [identifier, hashlib.sha256(tracking.encode()).digest()]
+    if note is not None:
+        if options.offline or options.unsigned:
+            raise CliError("offline: --note needs the order's buyer and arbiter from a node")
+        order = options.client().request("GET", f"/v1/orders/{identifier.hex()}")
+        buyer = address_from_text(order["buyer"])
+        arbiter = address_from_text(order["arbiter"])
+        try:
+            args.extend(seal_for_order(note.encode(), buyer, arbiter))
+        except NoteError as exc:
+            raise CliError(f"--note: {exc}") from exc
+    send(options, "escrow.ship", tuple(args))
 
 
 @escrow_tx.command("confirm")
@@ -436,7 +448,8 @@ def query_order(
     node_url: str,
     json_mode: bool,
 ) -> None:
-    """An order with its escrow state and evidence; --decrypt opens the note you can read."""
+    """An order with its escrow state and evidence; --decrypt opens the notes you can read
+    (the address for the seller and arbiter, the tracking note for the buyer and arbiter)."""
     path = f"/v1/orders/{parse_id(order_id, 'ORDER_ID').hex()}"
     data = NodeClient(node_url).request("GET", path)
     if decrypt:
@@ -447,9 +460,16 @@ def query_order(
         boxes = [note.get("for_seller"), note.get("for_arbiter")]
         sealed = [None if box is None else bytes.fromhex(box) for box in boxes]
         plaintext = open_order_note(key, sealed[0], sealed[1])
-        if plaintext is None:
-            raise CliError("this key cannot open the order's note (not the seller or arbiter)")
-        data["note_plaintext"] = plaintext.decode("utf-8", errors="replace")
+        shipping = data.get("shipping_note") or {}
+        boxes = [shipping.get("for_buyer"), shipping.get("for_arbiter")]
+        shipped = [None if box is None else bytes.fromhex(box) for box in boxes]
+        tracking = open_order_note(key, shipped[0], shipped[1])
+        if plaintext is None and tracking is None:
+            raise CliError("this key cannot open any of the order's notes")
+        if plaintext is not None:
+            data["note_plaintext"] = plaintext.decode("utf-8", errors="replace")
+        if tracking is not None:
+            data["shipping_note_plaintext"] = tracking.decode("utf-8", errors="replace")
     Output(json_mode).emit(data, _human_order)
 
 

@@ -2,6 +2,7 @@
 
     order/item/<id>                                 -> Order.to_list()
     order/note/<id>                                 -> [note_for_seller, note_for_arbiter]
+    order/ship-note/<id>                            -> [note_for_buyer, note_for_arbiter]
     order/evidence/<id>/<n:4>                       -> [author, time_ms, hash-or-uri]
     order/by-buyer/<buyer>/<created_ms:8><id>       -> b"\\x01"
     order/by-seller/<seller>/<created_ms:8><id>     -> b"\\x01"
@@ -55,6 +56,7 @@ from ledger.state import StateView
 
 ITEM_PREFIX = b"order/item/"
 NOTE_PREFIX = b"order/note/"
+SHIP_NOTE_PREFIX = b"order/ship-note/"
 EVIDENCE_PREFIX = b"order/evidence/"
 BY_BUYER_PREFIX = b"order/by-buyer/"
 BY_SELLER_PREFIX = b"order/by-seller/"
@@ -494,11 +496,15 @@ def place(ctx: Context, args: tuple[Any, ...]) -> None:
 
 
 def ship(ctx: Context, args: tuple[Any, ...]) -> None:
-    """escrow.ship(order_id, tracking_hash): the seller has shipped; the protection
-    window starts now."""
-    order_id, tracking = A.unpack(args, ("order_id", "tracking_hash"))
+    """escrow.ship(order_id, tracking_hash[, note_for_buyer, note_for_arbiter]): the
+    seller has shipped; the protection window starts now. The optional notes are the
+    tracking details sealed on the client for the buyer and for the arbiter."""
+    names = ("order_id", "tracking_hash", "note_for_buyer", "note_for_arbiter")
+    order_id, tracking, note_for_buyer, note_for_arbiter = A.unpack(args, names, optional=2)
     order = require_order(ctx.state, order_id)
     tracking = A.digest(tracking, "tracking_hash")
+    note_for_buyer = _note(note_for_buyer, "note_for_buyer")
+    note_for_arbiter = _note(note_for_arbiter, "note_for_arbiter")
     if ctx.sender != order.seller:
         raise InvalidTransaction("not_seller", "only the seller marks an order shipped")
     _require_open(order)
@@ -520,6 +526,8 @@ def ship(ctx: Context, args: tuple[Any, ...]) -> None:
         release_at_ms=_deadline_after(now, order.protection_ms),
     )
     save_order(ctx.state, shipped)
+    if note_for_buyer is not None or note_for_arbiter is not None:
+        ctx.state.put_value(SHIP_NOTE_PREFIX + order.id, [note_for_buyer, note_for_arbiter])
     _schedule_current_deadline(ctx.state, shipped)
     _emit(
         ctx,
@@ -841,6 +849,17 @@ def order_note(reader: KVReader | StateView, order_id: bytes) -> tuple[bytes | N
         return None, None
     for_seller, for_arbiter = codec.decode(raw)
     return for_seller, for_arbiter
+
+
+def shipping_note(
+    reader: KVReader | StateView, order_id: bytes
+) -> tuple[bytes | None, bytes | None]:
+    """The sealed tracking notes of a shipment: (for the buyer, for the arbiter)."""
+    raw = reader.get(SHIP_NOTE_PREFIX + order_id)
+    if raw is None:
+        return None, None
+    for_buyer, for_arbiter = codec.decode(raw)
+    return for_buyer, for_arbiter
 
 
 def order_evidence(reader: KVReader | StateView, order_id: bytes) -> list[Evidence]:

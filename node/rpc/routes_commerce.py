@@ -129,6 +129,11 @@ async def get_order(request: web.Request) -> web.Response:
         "for_seller": None if for_seller is None else for_seller.hex(),
         "for_arbiter": None if for_arbiter is None else for_arbiter.hex(),
     }
+    for_buyer, for_arbiter = escrow.shipping_note(store, order_id)
+    data["shipping_note"] = {
+        "for_buyer": None if for_buyer is None else for_buyer.hex(),
+        "for_arbiter": None if for_arbiter is None else for_arbiter.hex(),
+    }
     rated = reputation.rating(store, order_id)
     data["rating"] = (
         None
@@ -358,6 +363,7 @@ SCHEMAS: dict[str, Any] = {
             },
             "note": _object({"for_seller": _NS, "for_arbiter": _NS}),
             "rating": _object({"stars": _I, "review_hash": _S, "time_ms": _I}),
+            "shipping_note": _object({"for_buyer": _NS, "for_arbiter": _NS}),
         }
     ),
     "ArbiterSchedule": _object(

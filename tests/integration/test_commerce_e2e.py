@@ -24,6 +24,7 @@ from tests.integration.harness import LocalNet, http, wait_until
 
 ADDRESS = "Jl. Malioboro 52, Yogyakarta 55271"
 COIN = "IDRP"
+TRACKING_NOTE = "JNE 0042, driver Budi, +62 812 0000"
 
 
 @pytest.fixture
@@ -168,7 +169,13 @@ def test_order_dispute_and_split_ruling_on_four_validators(net: LocalNet, tmp_pa
         assert attribute(cancelled, "listing.restocked", "stock") == 3
 
     # Ship, dispute, evidence from both sides, then the arbiter rules a split.
-    pasar.tx(2, "escrow", "ship", order_id, "--from", "seller", "--tracking", "JNE-0042")
+    pasar.tx(
+        2, "escrow", "ship", order_id, "--from", "seller", "--tracking", "JNE-0042",
+        "--note", TRACKING_NOTE,
+    )  # fmt: skip
+    for node, holder in ((3, "buyer"), (1, "arbiter")):
+        shown = pasar(node, "query", "order", order_id, "--decrypt", "--from", holder)
+        assert shown["shipping_note_plaintext"] == TRACKING_NOTE
     pasar.tx(3, "escrow", "dispute", order_id, "--from", "buyer")
     pasar.tx(3, "escrow", "evidence", order_id, "--from", "buyer", "--hash", "ab" * 32)
     pasar.tx(

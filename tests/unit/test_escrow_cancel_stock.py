@@ -136,3 +136,15 @@ def test_rulings_on_unshipped_orders_return_stock_unless_the_seller_is_paid(m: M
     m.chain.advance(order(m, silent).rule_by_ms + DAY)
     assert order(m, silent).outcome == "default_refund"
     assert stock(m, listing) == (4, 1)
+
+
+def test_a_shipment_may_carry_sealed_notes_for_buyer_and_arbiter(m: Market) -> None:
+    order_id = m.place(m.create_listing())
+    m.chain.rejects(
+        "bad_args", m.seller, "escrow.ship", order_id, TRACK, b"x" * (E.MAX_NOTE_BYTES + 1), None
+    )
+    m.chain.ok(m.seller, "escrow.ship", order_id, TRACK, b"for-buyer", b"for-arbiter")
+    assert E.shipping_note(m.chain.store, order_id) == (b"for-buyer", b"for-arbiter")
+    plain = m.place(m.create_listing())
+    m.chain.ok(m.seller, "escrow.ship", plain, TRACK)
+    assert E.shipping_note(m.chain.store, plain) == (None, None)
