@@ -172,7 +172,7 @@ def listing_withdraw(options: SendOptions, listing_id: str) -> None:
 
 @tx.group("order")
 def order_tx() -> None:
-    """Place and rate orders."""
+    """Place orders and carts, rate them."""
 
 
 @order_tx.command("place")
@@ -212,6 +212,57 @@ def order_place(
         except NoteError as exc:
             raise CliError(f"--note: {exc}") from exc
     send(options, "order.place", tuple(args))
+
+
+def _cart_line(text: str) -> list[Any]:
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise CliError(f"--line {text!r}: use LISTING_ID:QUANTITY[:MAX_UNIT_PRICE]")
+    listing_id = parse_id(parts[0], "--line LISTING_ID")
+    try:
+        numbers = [int(part) for part in parts[1:]]
+    except ValueError as exc:
+        raise CliError(f"--line {text!r}: quantity and price are integers") from exc
+    if min(numbers) < 1:
+        raise CliError(f"--line {text!r}: quantity and price are at least 1")
+    return [listing_id, *numbers]
+
+
+@order_tx.command("cart")
+@send_options
+@click.option("--line", "lines", multiple=True, required=True, help="LISTING:QTY[:MAX_PRICE]")
+@click.option(
+    "--arbiter", default=None, help="address or key name (default: the first listing's first)"
+)
+@click.option("--note", default=None, help="shipping address, sealed for the seller and arbiter")
+def order_cart(
+    options: SendOptions, lines: tuple[str, ...], arbiter: str | None, note: str | None
+) -> None:
+    """One order for several listings of one seller: one escrow, one shipment
+    (order.place_cart). Without a max price a line accepts the listing's price now."""
+    rows = [_cart_line(text) for text in lines]
+    needs_listing = arbiter is None or note is not None or any(len(row) == 2 for row in rows)
+    if needs_listing and (options.offline or options.unsigned):
+        raise CliError("offline: give every line a max price, --arbiter, and no --note")
+    first: dict[str, Any] = {}
+    for row in rows if needs_listing else []:
+        if len(row) == 2 or not first:
+            listing = options.client().request("GET", f"/v1/listings/{row[0].hex()}")
+            first = first or listing
+            if len(row) == 2:
+                row.append(int(listing["price"]))
+    chosen = (
+        address_from_text(first["arbiters"][0])
+        if arbiter is None
+        else options.account(arbiter, "--arbiter")
+    )
+    args: list[Any] = [rows, chosen]
+    if note is not None:
+        try:
+            args.extend(seal_for_order(note.encode(), address_from_text(first["seller"]), chosen))
+        except NoteError as exc:
+            raise CliError(f"--note: {exc}") from exc
+    send(options, "order.place_cart", tuple(args))
 
 
 @order_tx.command("rate")

@@ -41,7 +41,7 @@ from contracts.amounts import check_amount, share
 from contracts.arbiter import ArbiterTerms, available_terms
 from contracts.coin import move, require_asset
 from contracts.deadlines import Deadline, DeadlineHandler
-from contracts.listing import require_listing, return_stock, take_stock
+from contracts.listing import Listing, require_listing, return_stock, take_stock
 from contracts.pages import index_page
 from contracts.policy import check_acceptance, check_can_sell
 from contracts.roles import commission_bps
@@ -56,6 +56,8 @@ from ledger.state import StateView
 
 ITEM_PREFIX = b"order/item/"
 NOTE_PREFIX = b"order/note/"
+LINES_PREFIX = b"order/lines/"
+MAX_CART_LINES = 16
 SHIP_NOTE_PREFIX = b"order/ship-note/"
 EVIDENCE_PREFIX = b"order/evidence/"
 BY_BUYER_PREFIX = b"order/by-buyer/"
@@ -231,6 +233,69 @@ class Evidence:
         return {"author": self.author.hex(), "time_ms": self.time_ms, kind: value}
 
 
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One listing of an order: a plain order has one, a cart several (same seller)."""
+
+    listing_id: bytes
+    quantity: int
+    unit_price: int
+    platform: bytes | None
+    commission_bps: int  # the line's platform rate, copied at order time
+    franchise_program: bytes | None
+
+    @property
+    def amount(self) -> int:
+        return self.quantity * self.unit_price
+
+    def to_list(self) -> list[Any]:
+        return [
+            self.listing_id,
+            self.quantity,
+            self.unit_price,
+            self.platform,
+            self.commission_bps,
+            self.franchise_program,
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "listing": self.listing_id.hex(),
+            "quantity": self.quantity,
+            "unit_price": self.unit_price,
+            "amount": self.amount,
+            "platform": None if self.platform is None else self.platform.hex(),
+            "commission_bps": self.commission_bps,
+            "franchise_program": (
+                None if self.franchise_program is None else self.franchise_program.hex()
+            ),
+        }
+
+
+def order_lines(reader: StateView | KVReader, order: Order) -> list[Line]:
+    """The order's lines: those of a cart, or the one line a plain order is."""
+    raw = reader.get(LINES_PREFIX + order.id)
+    if raw is None:
+        return [
+            Line(
+                order.listing_id,
+                order.quantity,
+                order.unit_price,
+                order.platform,
+                order.commission_bps,
+                order.franchise_program,
+            )
+        ]
+    return [Line(*row) for row in codec.decode(raw)]
+
+
+def split_by_lines(amount: int, lines: list[Line], total: int) -> list[int]:
+    """`amount` shared over the lines in proportion to their value (floors; the last line
+    takes the remainder, so the parts add up exactly)."""
+    parts = [amount * line.amount // total for line in lines[:-1]]
+    return [*parts, amount - sum(parts)]
+
+
 # --- state access --------------------------------------------------------------------------
 
 
@@ -293,13 +358,20 @@ def _pay_buyer(state: StateView, order: Order, amount: int) -> Order:
 
 
 def _pay_seller(ctx: Context, order: Order, amount: int) -> Order:
-    """Release `amount` to the seller's side: commission to the platform, the rest to the
-    seller, then the completed-sale listeners. Called at most once per order."""
+    """Release `amount` to the seller's side, line by line in proportion to their value:
+    each line's platform takes its commission from its part, the seller the rest, then
+    each line is a completed sale (its listing, its franchise royalties). Called at most
+    once per order."""
+    lines = order_lines(ctx.state, order)
+    parts = split_by_lines(amount, lines, order.amount)
     commission = 0
-    if order.platform is not None:
-        commission = share(amount, order.commission_bps)
-        move(ctx.state, order.symbol, ESCROW_VAULT, order.platform, commission)
-    move(ctx.state, order.symbol, ESCROW_VAULT, order.seller, amount - commission)
+    for line, part in zip(lines, parts, strict=True):
+        line_commission = 0
+        if line.platform is not None:
+            line_commission = share(part, line.commission_bps)
+            move(ctx.state, order.symbol, ESCROW_VAULT, line.platform, line_commission)
+        move(ctx.state, order.symbol, ESCROW_VAULT, order.seller, part - line_commission)
+        commission += line_commission
     paid = replace(
         order,
         held=order.held - amount,
@@ -307,20 +379,23 @@ def _pay_seller(ctx: Context, order: Order, amount: int) -> Order:
         commission=order.commission + commission,
     )
     save_order(ctx.state, paid)
-    sale_completed(
-        ctx,
-        Sale(
-            kind="order",
-            reference=order.id,
-            seller=order.seller,
-            buyer=order.buyer,
-            symbol=order.symbol,
-            amount=amount,
-            platform=order.platform,
-            listing_id=order.listing_id,
-            franchise_program=order.franchise_program,
-        ),
-    )
+    for line, part in zip(lines, parts, strict=True):
+        if part == 0:
+            continue  # a tiny release may leave a small line nothing
+        sale_completed(
+            ctx,
+            Sale(
+                kind="order",
+                reference=order.id,
+                seller=order.seller,
+                buyer=order.buyer,
+                symbol=order.symbol,
+                amount=part,
+                platform=line.platform,
+                listing_id=line.listing_id,
+                franchise_program=line.franchise_program,
+            ),
+        )
     return paid
 
 
@@ -367,7 +442,8 @@ def _on_end(ctx: Context, order: Order) -> None:
         seller_kept_more=order.released > order.refunded,
     )
     if order.shipped_ms == 0 and order.released == 0:
-        return_stock(ctx, order.listing_id, order.quantity, order.id)
+        for line in order_lines(ctx.state, order):
+            return_stock(ctx, line.listing_id, line.quantity, order.id)
 
 
 def _emit(ctx: Context, name: str, order: Order, *attributes: tuple[str, Any]) -> None:
@@ -406,46 +482,100 @@ def place(ctx: Context, args: tuple[Any, ...]) -> None:
         "note_for_arbiter",
     )
     values = A.unpack(args, names, optional=2)
-    listing = require_listing(ctx.state, values[0])
-    quantity = A.integer(values[1], "quantity", 1)
-    max_unit_price = check_amount(values[2], "max_unit_price")
-    arbiter = A.account(values[3], "arbiter")
-    note_for_seller = _note(values[4], "note_for_seller")
-    note_for_arbiter = _note(values[5], "note_for_arbiter")
+    _open_order(ctx, [values[0:3]], values[3], values[4], values[5], cart=False)
+
+
+def place_cart(ctx: Context, args: tuple[Any, ...]) -> None:
+    """order.place_cart(lines, arbiter[, note_for_seller, note_for_arbiter]): one order
+    for several listings of one seller, `lines` = [[listing_id, quantity,
+    max_unit_price], ...]: one escrow, one shipment, commission and royalties per line."""
+    names = ("lines", "arbiter", "note_for_seller", "note_for_arbiter")
+    lines, arbiter, note_for_seller, note_for_arbiter = A.unpack(args, names, optional=2)
+    if not isinstance(lines, list) or not 1 <= len(lines) <= MAX_CART_LINES:
+        raise InvalidTransaction("bad_args", f"a cart has 1..{MAX_CART_LINES} lines")
+    rows = [A.unpack(row, ("listing_id", "quantity", "max_unit_price")) for row in lines]
+    _open_order(ctx, rows, arbiter, note_for_seller, note_for_arbiter, cart=True)
+
+
+def _open_order(
+    ctx: Context,
+    rows: list[Any],
+    arbiter_value: Any,
+    note_for_seller_value: Any,
+    note_for_arbiter_value: Any,
+    cart: bool,
+) -> None:
+    """Check every line, take its stock and open one escrowed order for all of them."""
+    arbiter = A.account(arbiter_value, "arbiter")
+    note_for_seller = _note(note_for_seller_value, "note_for_seller")
+    note_for_arbiter = _note(note_for_arbiter_value, "note_for_arbiter")
     buyer = ctx.sender
-    if buyer == listing.seller:
-        raise InvalidTransaction("self_purchase", "a seller cannot order from its own listing")
-    if listing.price > max_unit_price:
-        raise InvalidTransaction(
-            "price_changed",
-            f"the unit price is {listing.price}, above the {max_unit_price} you accepted",
-        )
-    if arbiter not in listing.arbiters:
-        raise InvalidTransaction("arbiter_not_accepted", "the listing does not accept this arbiter")
-    if arbiter == buyer:
-        raise InvalidTransaction("arbiter_conflict", "a buyer cannot arbitrate its own order")
     now = ctx.block.timestamp_ms
-    listing = take_stock(ctx.state, listing, quantity, now)
-    amount = check_amount(listing.price * quantity, "price * quantity")
-    asset = require_asset(ctx.state, listing.symbol)
-    check_can_sell(ctx.state, listing.seller, asset, listing.franchise_program, listing.sku)
-    terms = available_terms(ctx.state, arbiter, listing.symbol)
-    rate = 0 if listing.platform is None else commission_bps(ctx.state, listing.platform)
-    # An exclusive coin never leaves its group: whoever the order may pay (the platform
-    # its commission, the arbiter its fee) must accept it. A no-op for other coins.
-    if listing.platform is not None and rate > 0:
-        check_acceptance(ctx.state, asset, listing.platform)
+    lines: list[Line] = []
+    listings: list[Listing] = []
+    amount = 0
+    for listing_value, quantity_value, max_price_value in rows:
+        listing = require_listing(ctx.state, listing_value)
+        quantity = A.integer(quantity_value, "quantity", 1)
+        max_unit_price = check_amount(max_price_value, "max_unit_price")
+        if any(line.listing_id == listing.id for line in lines):
+            raise InvalidTransaction("bad_args", "a listing appears twice in the cart")
+        if listings and listing.seller != listings[0].seller:
+            raise InvalidTransaction("mixed_sellers", "a cart holds listings of one seller")
+        if listings and listing.symbol != listings[0].symbol:
+            raise InvalidTransaction("mixed_coins", "a cart holds listings priced in one coin")
+        if buyer == listing.seller:
+            raise InvalidTransaction("self_purchase", "a seller cannot order from its own listing")
+        if listing.price > max_unit_price:
+            raise InvalidTransaction(
+                "price_changed",
+                f"the unit price is {listing.price}, above the {max_unit_price} you accepted",
+            )
+        if arbiter not in listing.arbiters:
+            raise InvalidTransaction(
+                "arbiter_not_accepted", "the listing does not accept this arbiter"
+            )
+        if arbiter == buyer:
+            raise InvalidTransaction("arbiter_conflict", "a buyer cannot arbitrate its own order")
+        listing = take_stock(ctx.state, listing, quantity, now)
+        line_amount = check_amount(listing.price * quantity, "price * quantity")
+        amount = check_amount(amount + line_amount, "the order's total")
+        asset = require_asset(ctx.state, listing.symbol)
+        check_can_sell(ctx.state, listing.seller, asset, listing.franchise_program, listing.sku)
+        rate = 0 if listing.platform is None else commission_bps(ctx.state, listing.platform)
+        # An exclusive coin never leaves its group: whoever the order may pay (the platform
+        # its commission, the arbiter its fee) must accept it. A no-op for other coins.
+        if listing.platform is not None and rate > 0:
+            check_acceptance(ctx.state, asset, listing.platform)
+        listings.append(listing)
+        lines.append(
+            Line(
+                listing.id,
+                quantity,
+                listing.price,
+                listing.platform,
+                rate,
+                listing.franchise_program,
+            )
+        )
+    first = listings[0]
+    asset = require_asset(ctx.state, first.symbol)
+    terms = available_terms(ctx.state, arbiter, first.symbol)
     if terms.fee_bps > 0 or terms.min_fee > 0:
         check_acceptance(ctx.state, asset, arbiter)
-    move(ctx.state, listing.symbol, buyer, ESCROW_VAULT, amount)
+    move(ctx.state, first.symbol, buyer, ESCROW_VAULT, amount)
+    # One shipment for the whole cart: the shortest shipping window binds the seller,
+    # the longest protection window protects the buyer.
+    shipping_ms = min(listing.shipping_ms for listing in listings)
+    protection_ms = max(listing.protection_ms for listing in listings)
     order = Order(
         id=order_id_for(ctx.tx_hash),
-        listing_id=listing.id,
+        listing_id=first.id,
         buyer=buyer,
-        seller=listing.seller,
-        symbol=listing.symbol,
-        quantity=quantity,
-        unit_price=listing.price,
+        seller=first.seller,
+        symbol=first.symbol,
+        quantity=sum(line.quantity for line in lines),
+        unit_price=lines[0].unit_price if not cart else 0,
         amount=amount,
         held=amount,
         refunded=0,
@@ -454,16 +584,16 @@ def place(ctx: Context, args: tuple[Any, ...]) -> None:
         arbiter_fee=0,
         state=FUNDED,
         outcome="",
-        platform=listing.platform,
-        commission_bps=rate,
+        platform=first.platform,
+        commission_bps=lines[0].commission_bps,
         arbiter=arbiter,
         fee_bps=terms.fee_bps,
         min_fee=terms.min_fee,
         max_fee=terms.max_fee,
         ruling_ms=terms.ruling_ms,
-        protection_ms=listing.protection_ms,
+        protection_ms=protection_ms,
         created_ms=now,
-        ship_by_ms=_deadline_after(now, listing.shipping_ms),
+        ship_by_ms=_deadline_after(now, shipping_ms),
         shipped_ms=0,
         tracking=None,
         release_at_ms=0,
@@ -471,9 +601,11 @@ def place(ctx: Context, args: tuple[Any, ...]) -> None:
         disputed_by=None,
         rule_by_ms=0,
         evidence_count=0,
-        franchise_program=listing.franchise_program,
+        franchise_program=first.franchise_program,
     )
     save_order(ctx.state, order)
+    if cart:
+        ctx.state.put_value(LINES_PREFIX + order.id, [line.to_list() for line in lines])
     if note_for_seller is not None or note_for_arbiter is not None:
         ctx.state.put_value(NOTE_PREFIX + order.id, [note_for_seller, note_for_arbiter])
     position = now.to_bytes(8, "big") + order.id
@@ -483,15 +615,16 @@ def place(ctx: Context, args: tuple[Any, ...]) -> None:
     ctx.emit(
         "order.placed",
         ("order", order.id),
-        ("listing", listing.id),
+        ("listing", first.id),
         ("buyer", buyer),
         ("seller", order.seller),
         ("symbol", order.symbol),
-        ("quantity", quantity),
+        ("quantity", order.quantity),
         ("amount", amount),
         ("arbiter", arbiter),
         ("ship_by_ms", order.ship_by_ms),
         ("state", FUNDED),
+        *((("lines", len(lines)),) if cart else ()),
     )
 
 
@@ -883,6 +1016,7 @@ def open_orders(reader: KVReader | StateView) -> list[Order]:
 
 HANDLERS: dict[str, Handler] = {
     "order.place": place,
+    "order.place_cart": place_cart,
     "escrow.ship": ship,
     "escrow.confirm": confirm,
     "escrow.refund": refund,

@@ -134,6 +134,9 @@ async def get_order(request: web.Request) -> web.Response:
         "for_buyer": None if for_buyer is None else for_buyer.hex(),
         "for_arbiter": None if for_arbiter is None else for_arbiter.hex(),
     }
+    data["lines"] = [
+        _addresses(line.to_json(), ("platform",)) for line in escrow.order_lines(store, found)
+    ]
     rated = reputation.rating(store, order_id)
     data["rating"] = (
         None
@@ -364,6 +367,7 @@ SCHEMAS: dict[str, Any] = {
             "note": _object({"for_seller": _NS, "for_arbiter": _NS}),
             "rating": _object({"stars": _I, "review_hash": _S, "time_ms": _I}),
             "shipping_note": _object({"for_buyer": _NS, "for_arbiter": _NS}),
+            "lines": {"type": "array", "items": {"type": "object"}},
         }
     ),
     "ArbiterSchedule": _object(

@@ -168,6 +168,24 @@ def test_order_dispute_and_split_ruling_on_four_validators(net: LocalNet, tmp_pa
         assert attribute(cancelled, "escrow.cancelled", "outcome") == f"{canceller}_cancelled"
         assert attribute(cancelled, "listing.restocked", "stock") == 3
 
+    # A cart: one more batik and two scarves (no platform: no commission on that line)
+    # in one order, one escrow, one shipment.
+    scarf = pasar.tx(
+        2, "listing", "create", "--from", "seller", "--title", "Selendang", "--sku", "SLD-1",
+        "--price", "20000", "--asset", COIN, "--stock", "4", "--arbiter", "arbiter",
+    )  # fmt: skip
+    scarf_id = attribute(scarf, "listing.created", "listing")["hex"]
+    carted = pasar.tx(
+        3, "order", "cart", "--from", "buyer", "--line", f"{listing_id}:1",
+        "--line", f"{scarf_id}:2:20000", "--note", ADDRESS,
+    )  # fmt: skip
+    cart_id = attribute(carted, "order.placed", "order")["hex"]
+    assert attribute(carted, "order.placed", "amount") == 115_000
+    pasar.tx(2, "escrow", "ship", cart_id, "--from", "seller", "--tracking", "JNE-0043")
+    confirmed = pasar.tx(3, "escrow", "confirm", cart_id, "--from", "buyer")
+    cart_commission = attribute(confirmed, "escrow.completed", "commission")
+    assert cart_commission == 75_000 * 250 // 10_000
+
     # Ship, dispute, evidence from both sides, then the arbiter rules a split.
     pasar.tx(
         2, "escrow", "ship", order_id, "--from", "seller", "--tracking", "JNE-0042",
@@ -230,9 +248,9 @@ def test_order_dispute_and_split_ruling_on_four_validators(net: LocalNet, tmp_pa
 
     # Every node agrees on the order and on every balance.
     expected = {
-        buyer: 500_000 - held + buyer_share,
-        seller: seller_share - commission - cashed,
-        platform: commission,
+        buyer: 500_000 - held + buyer_share - 115_000,
+        seller: seller_share - commission - cashed + 115_000 - cart_commission,
+        platform: commission + cart_commission,
         arbiter: fee,
         ESCROW_VAULT: 0,
         REDEMPTION_VAULT: 0,
@@ -258,7 +276,7 @@ def test_order_dispute_and_split_ruling_on_four_validators(net: LocalNet, tmp_pa
         code, record = http("GET", net.url(node, f"/v1/sellers/{seller_text}/record"))
         assert code == 200
         tallies = ("completed", "refunded", "cancelled", "disputes_won", "disputes_lost")
-        assert [record[name] for name in tallies] == [0, 0, 2, 1, 0]
+        assert [record[name] for name in tallies] == [1, 0, 2, 1, 0]
         assert record["average_rating"] == {"numerator": 3, "denominator": 1}
         platform_text = address_to_text(platform)
         code, paid_out = http("GET", net.url(node, f"/v1/platforms/{platform_text}/redemptions"))
@@ -271,6 +289,8 @@ def test_order_dispute_and_split_ruling_on_four_validators(net: LocalNet, tmp_pa
         assert (issued["burned_by_redemption"], issued["outstanding_redemptions"]) == (cashed, 0)
         assert [a["period"] for a in issued["attestations"]] == [202611]
         code, listing = http("GET", net.url(node, f"/v1/listings/{listing_id}"))
-        assert code == 200 and (listing["stock"], listing["sold"]) == (3, 2)
+        assert code == 200 and (listing["stock"], listing["sold"]) == (2, 3)
+        code, cart_order = http("GET", net.url(node, f"/v1/orders/{cart_id}"))
+        assert code == 200 and [line["quantity"] for line in cart_order["lines"]] == [1, 2]
     # the block hash at that height commits to its state root: equal hashes, equal state
     assert net.agree(range(4), final_height)

@@ -121,6 +121,9 @@ class CommerceMachine(RuleBasedStateMachine):
                     self.stock[args[0]] = value
         if receipt.ok and method == "order.place":
             self.stock[args[0]] -= args[1]
+        if receipt.ok and method == "order.place_cart":
+            for listing, quantity, _ in args[0]:
+                self.stock[listing] -= quantity
         return receipt
 
     def record(self, result: BlockResult) -> None:
@@ -133,7 +136,8 @@ class CommerceMachine(RuleBasedStateMachine):
             unshipped = order.shipped_ms == 0 and order.released == 0
             if not order.is_open and unshipped and order.id not in self.returned:
                 self.returned.add(order.id)
-                self.stock[order.listing_id] += order.quantity
+                for line in E.order_lines(self.chain.store, order):
+                    self.stock[line.listing_id] += line.quantity
 
     def record_events(self, result: BlockResult) -> None:
         events = [e for r in result.receipts for e in r.events] + list(result.block_events)
@@ -175,21 +179,27 @@ class CommerceMachine(RuleBasedStateMachine):
         protection=st.sampled_from([DAY, 7 * DAY]),
     )
     def open_shop(self, seller: PrivateKey, symbol: str, protection: int) -> Any:
-        """Start every run with a well-stocked listing, so orders happen early and often."""
-        receipt = self.submit(
-            seller,
-            "listing.create",
-            "stocked item",
-            "SKU-0",
-            7_000,
-            symbol,
-            40,
-            PLATFORM.public_key,
-            [PLATFORM.public_key, COURT.public_key],
-            2 * DAY,
-            protection,
-        )
-        return next(e.get("listing") for e in receipt.events if e.name == "listing.created")
+        """Start every run with two well-stocked listings of one seller (one without a
+        platform), so orders and carts happen early and often."""
+        created = []
+        for sku, platform in (("SKU-0", PLATFORM.public_key), ("SKU-1", None)):
+            receipt = self.submit(
+                seller,
+                "listing.create",
+                "stocked item",
+                sku,
+                7_000 if platform else 3_001,
+                symbol,
+                40,
+                platform,
+                [PLATFORM.public_key, COURT.public_key],
+                2 * DAY,
+                protection,
+            )
+            created.append(
+                next(e.get("listing") for e in receipt.events if e.name == "listing.created")
+            )
+        return multiple(*created)
 
     @rule(
         target=listings,
@@ -270,6 +280,32 @@ class CommerceMachine(RuleBasedStateMachine):
         receipt = self.submit(
             buyer, "order.place", listing, quantity, max_price, arbiter.public_key, b"sealed"
         )
+        if not receipt.ok:
+            return multiple()
+        return next(e.get("order") for e in receipt.events if e.name == "order.placed")
+
+    @rule(
+        target=orders,
+        data=st.data(),
+        buyer=users,
+        arbiter=st.sampled_from([PLATFORM, COURT]),
+        quantities=st.lists(st.integers(1, 3), min_size=1, max_size=3),
+    )
+    def place_cart(
+        self, data: st.DataObject, buyer: PrivateKey, arbiter: PrivateKey, quantities: list[int]
+    ) -> Any:
+        """A cart over the listings of one seller (chosen from those that exist)."""
+        by_seller: dict[bytes, list[bytes]] = {}
+        for key_bytes, _ in self.chain.store.iterate(L.ITEM_PREFIX):
+            found = L.load_listing(self.chain.store, key_bytes[len(L.ITEM_PREFIX) :])
+            if found is not None:
+                by_seller.setdefault(found.seller, []).append(found.id)
+        if not by_seller:
+            return multiple()
+        seller = data.draw(st.sampled_from(sorted(by_seller)))
+        chosen = data.draw(st.permutations(by_seller[seller]))[: len(quantities)]
+        rows = [[listing, q, 10**9] for listing, q in zip(chosen, quantities, strict=False)]
+        receipt = self.submit(buyer, "order.place_cart", rows, arbiter.public_key)
         if not receipt.ok:
             return multiple()
         return next(e.get("order") for e in receipt.events if e.name == "order.placed")
@@ -530,10 +566,11 @@ class CommerceMachine(RuleBasedStateMachine):
             snapshot = order.to_list()
             previous = self.ended.setdefault(order.id, snapshot)
             assert previous == snapshot, "an ended order changed"
-        assert all(count == 1 for count in self.sales.values())
-        for order_id in self.sales:
+        for order_id, count in self.sales.items():
             found = self.order(order_id)
             assert found is not None and found.released > 0
+            # One release per order, one completed sale per line it paid (a cart: several).
+            assert 1 <= count <= len(E.order_lines(self.chain.store, found))
 
     @invariant()
     def stock_is_never_negative_nor_lost(self) -> None:
@@ -541,7 +578,8 @@ class CommerceMachine(RuleBasedStateMachine):
         for key_bytes, raw in self.chain.store.iterate(E.ITEM_PREFIX):
             order = E.Order.from_list(key_bytes[len(E.ITEM_PREFIX) :], codec.decode(raw))
             if order.id not in self.returned:
-                sold[order.listing_id] += order.quantity
+                for line in E.order_lines(self.chain.store, order):
+                    sold[line.listing_id] += line.quantity
         for key_bytes, raw in self.chain.store.iterate(L.ITEM_PREFIX):
             found = L.Listing.from_list(key_bytes[len(L.ITEM_PREFIX) :], codec.decode(raw))
             assert found.stock >= 0 and found.stock == self.stock[found.id]
