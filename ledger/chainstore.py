@@ -17,6 +17,8 @@ then serves the same certificate for h: the one the chain itself records.
                                      once it exists; until then this node's own)
     chain/receipts/<height:8>     -> [receipt, ...] (+ end-of-block pseudo-receipt)
     chain/tx/<tx_hash>            -> [height, index]
+    chain/valproof/<start:8>      -> StateProof of the validator schedule in the state of
+                                     block start-1 (the set changes at `start`)
     chain/tree/...                -> state tree nodes and stale index (ledger.state_tree)
 """
 
@@ -30,7 +32,9 @@ from ledger.execution import BlockResult, end_block_receipt
 from ledger.genesis import Genesis
 from ledger.kv import KVReader, KVStore
 from ledger.receipt import Receipt
-from ledger.state_tree import prune
+from ledger.state import StateView
+from ledger.state_tree import StateProof, prove, prune
+from ledger.validators import VALIDATOR_SCHEDULE_KEY
 
 GENESIS_KEY = b"chain/genesis"
 HEAD_KEY = b"chain/head"
@@ -38,6 +42,7 @@ BLOCK_PREFIX = b"chain/block/"
 CERT_PREFIX = b"chain/cert/"
 RECEIPTS_PREFIX = b"chain/receipts/"
 TX_INDEX_PREFIX = b"chain/tx/"
+VALIDATOR_PROOF_PREFIX = b"chain/valproof/"
 KEEP_TREE_VERSIONS = 128  # state tree versions kept provable (see ledger.state_tree)
 
 
@@ -97,6 +102,38 @@ def commit_batch(
     return batch
 
 
+def schedule_of(value: bytes) -> list[tuple[int, list[bytes]]]:
+    return [(int(start), list(keys)) for start, keys in codec.decode(value)]
+
+
+def validator_change_batch(
+    store: KVReader, block: Block, batch: dict[bytes, bytes | None]
+) -> dict[bytes, bytes | None]:
+    """When the validator set changes at the next height, keep the proof of the schedule
+    in this block's state: light clients follow set changes through these proofs, long
+    after the tree version itself has been pruned."""
+    next_height = block.height + 1
+    value = batch.get(VALIDATOR_SCHEDULE_KEY)
+    if value is None:
+        value = store.get(VALIDATOR_SCHEDULE_KEY)
+    if value is None or all(start != next_height for start, _ in schedule_of(value)):
+        return {}
+    after = StateView(store)  # the state and tree as this batch leaves them (rare: a set change)
+    for key, written in batch.items():
+        if written is None:
+            after.delete(key)
+        else:
+            after.put(key, written)
+    proof = prove(after, block.height, block.header.state_root, VALIDATOR_SCHEDULE_KEY, value)
+    return {height_key(VALIDATOR_PROOF_PREFIX, next_height): proof.encode()}
+
+
+def read_validator_proof(reader: KVReader, start_height: int) -> StateProof | None:
+    """The schedule proof kept for the set that starts at `start_height` (see above)."""
+    raw = reader.get(height_key(VALIDATOR_PROOF_PREFIX, start_height))
+    return None if raw is None else StateProof.decode(raw)
+
+
 def commit_block(
     store: KVStore,
     block: Block,
@@ -117,6 +154,7 @@ def commit_block(
     if certificate.block_hash != block.hash or certificate.height != block.height:
         raise ValueError("the certificate is for another block")
     batch = commit_batch(block, certificate, result)
+    batch.update(validator_change_batch(store, block, batch))
     batch.update(prune(store, block.height, keep_versions))
     store.write(batch, sync=True)
     return Head(block.height, block.hash, block.header.state_root)

@@ -29,6 +29,12 @@ from ledger.block import (  # noqa: E402
     sign_commit_vote,
     validator_set_hash,
 )
+from ledger.bundle import (  # noqa: E402
+    TrustAnchor,
+    TxBundle,
+    verify_state_bundle,
+    verify_tx_bundle,
+)
 from ledger.execution import end_block_receipt, receipts_root  # noqa: E402
 from ledger.hashing import (  # noqa: E402
     BLOCK,
@@ -40,6 +46,7 @@ from ledger.hashing import (  # noqa: E402
 from ledger.keys import PrivateKey, address_to_text, signing_message  # noqa: E402
 from ledger.kv import MemoryStore  # noqa: E402
 from ledger.merkle import InclusionProof, inclusion_proof, merkle_proof, merkle_root  # noqa: E402
+from ledger.prover import state_bundle, tx_bundle  # noqa: E402
 from ledger.receipt import Event, Receipt  # noqa: E402
 from ledger.state_tree import (  # noqa: E402
     StateProof,
@@ -556,6 +563,126 @@ def certificate_vectors() -> dict[str, Any]:
     }
 
 
+def hex_or_none(value: bytes | None) -> str | None:
+    return None if value is None else value.hex()
+
+
+def bundle_vectors() -> dict[str, Any]:
+    """Tx and state bundles from a small chain, one crossing a validator change."""
+    from tests.ledgerkit import GENESIS_TIME_MS, VALIDATOR_KEYS, Chain, make_genesis, signed
+    from tests.ledgerkit import key as kit_key
+
+    alice, bob, newcomer = kit_key(1), kit_key(2), kit_key(77)
+    genesis = make_genesis([(alice.public_key, "IDR", 10_000)], [("IDR", alice.public_key, 10**9)])
+    chain = Chain(MemoryStore(), genesis)
+    paid = signed(alice, 0, "coin.transfer", ["IDR", bob.public_key, 250])
+    refused = signed(alice, 1, "coin.transfer", ["IDR", bob.public_key, 10**6])
+    chain.commit([paid, refused])
+    chain.commit([])
+    effective = chain.head.height + 5
+    proposal = ["add_validator", [newcomer.public_key, effective], GENESIS_TIME_MS + 10**9]
+    chain.commit([signed(VALIDATOR_KEYS[0], 0, "governance.propose", proposal)])
+    chain.commit([signed(VALIDATOR_KEYS[1], 0, "governance.approve", [1])])
+    chain.commit([signed(VALIDATOR_KEYS[2], 0, "governance.approve", [1])])
+    while chain.head.height < effective:
+        chain.commit([])
+    later = signed(alice, 2, "coin.transfer", ["IDR", bob.public_key, 5])
+    chain.commit([later])
+    chain.commit([])
+    anchor = TrustAnchor(genesis.chain_id, genesis.validator_keys)
+    first = tx_bundle(chain.store, paid.hash)
+    crossing = tx_bundle(chain.store, later.hash)
+    keys = [
+        b"coin/bal/" + alice.public_key + b"/IDR",
+        b"acct/nonce/" + alice.public_key,
+        b"coin/bal/" + newcomer.public_key + b"/IDR",
+    ]
+    state = state_bundle(chain.store, keys)
+
+    def expected_tx(bundle: TxBundle) -> dict[str, Any]:
+        verified = verify_tx_bundle(bundle, anchor)
+        return {
+            "height": verified.height,
+            "index": verified.index,
+            "tx_hash": verified.tx_hash.hex(),
+            "ok": verified.receipt.ok,
+            "code": verified.receipt.code,
+        }
+
+    change = crossing.changes[0]
+    two_signatures = replace(first.certificate, signatures=first.certificate.signatures[:2])
+    other_certificate = tx_bundle(chain.store, refused.hash)
+    rejected: list[tuple[Any, str]] = [
+        (replace(first, header=replace(first.header, chain_id="other")), "header of another chain"),
+        (replace(crossing, changes=()), "validator change left out: header names another set"),
+        (replace(first, certificate=crossing.certificate), "certificate of another block"),
+        (replace(first, certificate=two_signatures), "certificate below the quorum"),
+        (
+            replace(first, tx_proof=replace(first.tx_proof, count=3)),
+            "tx proof count differs from the header's tx_count",
+        ),
+        (replace(first, tx=refused.tx), "another transaction than the proof's leaf"),
+        (replace(first, receipt=other_certificate.receipt), "receipt of another transaction"),
+        (
+            replace(first, receipt_proof=other_certificate.receipt_proof),
+            "receipt proof at another index",
+        ),
+        (
+            replace(first, receipt=replace(first.receipt, code="other", ok=False)),
+            "receipt altered",
+        ),
+        (
+            replace(
+                crossing, changes=(replace(change, schedule=replace(change.schedule, key=b"x")),)
+            ),
+            "validator change proving another key",
+        ),
+        (
+            replace(
+                crossing,
+                changes=(replace(change, schedule=replace(change.schedule, value=b"\x90")),),
+            ),
+            "validator change with a forged schedule",
+        ),
+        (
+            replace(state, proofs=(replace(state.proofs[0], value=codec.encode(1)),)),
+            "state proof of another value",
+        ),
+        (
+            replace(state, proofs=(replace(state.proofs[2], value=codec.encode(5)),)),
+            "a value for an absent key",
+        ),
+    ]
+    return {
+        "description": "Proof bundles checked against the genesis validator set (protocol §10).",
+        "genesis_hex": genesis.encode().hex(),
+        "anchor": {
+            "chain_id": anchor.chain_id,
+            "validators": [v.hex() for v in anchor.validators],
+            "from_height": anchor.from_height,
+        },
+        "tx_bundle": {"hex": first.encode().hex(), "expected": expected_tx(first)},
+        "tx_bundle_after_validator_change": {
+            "hex": crossing.encode().hex(),
+            "expected": expected_tx(crossing),
+            "new_validators": [v.hex() for v in (*genesis.validator_keys, newcomer.public_key)],
+            "change_height": change.header.height,
+        },
+        "state_bundle": {
+            "hex": state.encode().hex(),
+            "height": state.header.height,
+            "expected": [
+                {
+                    "key": proof.key.hex(),
+                    "value": None if proof.value is None else proof.value.hex(),
+                }
+                for proof in verify_state_bundle(state, anchor)
+            ],
+        },
+        "rejected": [{"hex": bundle.encode().hex(), "why": why} for bundle, why in rejected],
+    }
+
+
 def build_vectors() -> dict[str, dict[str, Any]]:
     """Every vector file's content, by file name."""
     return {
@@ -568,6 +695,7 @@ def build_vectors() -> dict[str, dict[str, Any]]:
         "blocks.json": block_vectors(),
         "certificates.json": certificate_vectors(),
         "state_proofs.json": state_proof_vectors(),
+        "bundles.json": bundle_vectors(),
     }
 
 

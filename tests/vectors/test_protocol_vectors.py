@@ -19,7 +19,17 @@ import pytest
 
 from ledger import codec
 from ledger.block import Block, BlockHeader, CommitCertificate
+from ledger.bundle import (
+    BundleError,
+    StateBundle,
+    TrustAnchor,
+    TxBundle,
+    decode_bundle,
+    verify_state_bundle,
+    verify_tx_bundle,
+)
 from ledger.errors import CodecError
+from ledger.genesis import Genesis
 from ledger.merkle import InclusionProof, verify_proof
 from ledger.state_tree import StateProof
 from ledger.tx import SignedTransaction
@@ -351,3 +361,35 @@ def test_certificate_vectors() -> None:
     assert not certificate.verify("another-chain", validators)
     block = Block.decode(bytes.fromhex(vectors["block_with_certificate_hex"]))
     assert block.last_certificate == certificate and block.hash == block_hash
+
+
+def test_bundle_vectors() -> None:
+    vectors = load("bundles.json")
+    genesis = Genesis.decode(bytes.fromhex(vectors["genesis_hex"]))
+    anchor = TrustAnchor(genesis.chain_id, genesis.validator_keys)
+    assert [v.hex() for v in anchor.validators] == vectors["anchor"]["validators"]
+    for name in ("tx_bundle", "tx_bundle_after_validator_change"):
+        bundle = decode_bundle(bytes.fromhex(vectors[name]["hex"]))
+        assert isinstance(bundle, TxBundle)
+        verified = verify_tx_bundle(bundle, anchor)
+        expected = vectors[name]["expected"]
+        assert (verified.height, verified.index) == (expected["height"], expected["index"])
+        assert verified.tx_hash.hex() == expected["tx_hash"]
+        assert (verified.receipt.ok, verified.receipt.code) == (expected["ok"], expected["code"])
+    crossing = vectors["tx_bundle_after_validator_change"]
+    bundle = decode_bundle(bytes.fromhex(crossing["hex"]))
+    assert [change.header.height for change in bundle.changes] == [crossing["change_height"]]
+    state = decode_bundle(bytes.fromhex(vectors["state_bundle"]["hex"]))
+    assert isinstance(state, StateBundle)
+    proofs = verify_state_bundle(state, anchor)
+    assert [
+        {"key": p.key.hex(), "value": None if p.value is None else p.value.hex()} for p in proofs
+    ] == vectors["state_bundle"]["expected"]
+    for case in vectors["rejected"]:
+        with pytest.raises((BundleError, CodecError)):
+            rejected = decode_bundle(bytes.fromhex(case["hex"]))
+            if isinstance(rejected, TxBundle):
+                verify_tx_bundle(rejected, anchor)
+            else:
+                verify_state_bundle(rejected, anchor)
+            pytest.fail(case["why"])
