@@ -114,6 +114,7 @@ def default_route_groups() -> list[RouteGroup]:
         routes_events,
         routes_exchange,
         routes_loyalty,
+        routes_proofs,
         routes_txs,
     )
 
@@ -124,6 +125,7 @@ def default_route_groups() -> list[RouteGroup]:
         routes_commerce.GROUP,
         routes_loyalty.GROUP,
         routes_exchange.GROUP,
+        routes_proofs.GROUP,
     ]
 
 

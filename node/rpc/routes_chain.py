@@ -17,6 +17,7 @@ from ledger.chainstore import read_block, read_certificate, read_genesis, read_r
 from ledger.execution import account_nonce
 from ledger.keys import address_to_text
 from ledger.validators import validators_at
+from node.rpc import routes_proofs
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
 from node.rpc.openapi import get_operation, path_param, query_param
@@ -74,6 +75,14 @@ async def get_latest_block(request: web.Request) -> web.Response:
 async def get_account(request: web.Request) -> web.Response:
     service = service_of(request)
     account = parse_address(request.match_info["address"])
+    if routes_proofs.wants_proof(request):
+        symbols, trusted = (
+            routes_proofs.parse_symbols(request),
+            routes_proofs.trusted_height(request),
+        )
+        return web.json_response(
+            routes_proofs.account_proof_json(service, account, symbols, trusted)
+        )
     store = service.store
     return web.json_response(
         {
@@ -165,7 +174,10 @@ def _paths() -> dict[str, dict[str, Any]]:
         "/v1/accounts/{address}": _get(
             "Balances per asset and the next nonce",
             "Account",
-            [path_param("address", "string", "pasar1... address or 64 hex digits")],
+            [
+                path_param("address", "string", "pasar1... address or 64 hex digits"),
+                *routes_proofs.ACCOUNT_PARAMS,
+            ],
         ),
         "/v1/assets": _get(
             "Assets in symbol order (cursor pagination)",

@@ -20,6 +20,7 @@ from ledger.hashing import TX
 from ledger.keys import SIGNATURE_SIZE, signing_message
 from ledger.merkle import merkle_proof
 from ledger.tx import MAX_TX_BYTES, SignedTransaction, Transaction
+from node.rpc import routes_proofs
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import ApiError, bad_request
 from node.rpc.limits import client_of, gates_of, install
@@ -211,7 +212,7 @@ async def get_tx(request: web.Request) -> web.Response:
     deadline = loop.time() + wait
     outcome = tx_outcome(service, tx_hash)
     if wait <= 0 or outcome["status"] not in ("pending", "unknown"):
-        return web.json_response(outcome)
+        return tx_answer(request, service, tx_hash, outcome)
     with gates_of(request).long_polls.slot(client_of(request)):
         # Unknown also waits: the transaction may have been sent to another validator.
         while outcome["status"] in ("pending", "unknown"):
@@ -220,6 +221,15 @@ async def get_tx(request: web.Request) -> web.Response:
                 break
             await service.wait_for_height(service.head().height + 1, remaining)
             outcome = tx_outcome(service, tx_hash)
+    return tx_answer(request, service, tx_hash, outcome)
+
+
+def tx_answer(
+    request: web.Request, service: NodeService, tx_hash: bytes, outcome: dict[str, Any]
+) -> web.Response:
+    if routes_proofs.wants_proof(request) and outcome["status"] in ("committed", "rejected"):
+        trusted = routes_proofs.trusted_height(request)
+        return web.json_response(routes_proofs.tx_proof_json(service, tx_hash, trusted))
     return web.json_response(outcome)
 
 
@@ -270,6 +280,8 @@ GROUP = RouteGroup(
                 [
                     path_param("hash", "string", "transaction hash, 64 hex digits"),
                     query_param("wait", "number", "long-poll up to this many seconds (max 60)"),
+                    routes_proofs.PROVE_PARAM,
+                    routes_proofs.TRUSTED_PARAM,
                 ],
                 extra_errors=("503",),
             )
