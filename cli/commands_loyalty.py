@@ -11,15 +11,18 @@ Importing this module adds the commands to the shared `tx` and `query` groups.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from cli.client import NodeClient
 from cli.commands_commerce import parse_id
-from cli.common import CliError, Output, json_option, node_url_option
+from cli.common import CliError, Output, json_option, keys_dir_option, node_url_option
 from cli.query_commands import query
+from cli.signing import resolve_account
 from cli.tx_commands import SendOptions, send, send_options, tx
+from ledger.keys import address_to_text
 
 TRANSFER_MODES = ("members", "open", "none")
 
@@ -119,9 +122,19 @@ def loyalty_set_rewards(
 @click.argument("symbol")
 @click.argument("member")
 def loyalty_bind_validator(options: SendOptions, symbol: str, member: str) -> None:
-    """Sign with a validator key: MEMBER operates it and earns its block rewards
-    (loyalty.bind_validator)."""
+    """Sign with a validator key: ask that MEMBER operate it and earn its block rewards,
+    once a group administrator approves (loyalty.bind_validator)."""
     send(options, "loyalty.bind_validator", (symbol, options.account(member, "MEMBER")))
+
+
+@loyalty_tx.command("approve-binding")
+@send_options
+@click.argument("symbol")
+@click.argument("validator")
+def loyalty_approve_binding(options: SendOptions, symbol: str, validator: str) -> None:
+    """As a group administrator, approve VALIDATOR's bind request: its member earns its
+    block rewards from now on (loyalty.approve_binding)."""
+    send(options, "loyalty.approve_binding", (symbol, options.account(validator, "VALIDATOR")))
 
 
 @loyalty_tx.command("unbind-validator")
@@ -137,7 +150,8 @@ def loyalty_unbind_validator(options: SendOptions, symbol: str) -> None:
 
 @tx.group("franchise")
 def franchise_tx() -> None:
-    """Franchise programs on an exclusive coin: open, join, sub-franchise, leave."""
+    """Franchise programs on an exclusive coin: open, join, sub-franchise, leave, expel,
+    close."""
 
 
 @franchise_tx.command("open")
@@ -193,6 +207,28 @@ def franchise_open_sub(
 def franchise_leave(options: SendOptions, program_id: str) -> None:
     """Stop being a franchisee of a program (franchise.leave)."""
     send(options, "franchise.leave", (parse_id(program_id, "PROGRAM_ID"),))
+
+
+@franchise_tx.command("expel")
+@send_options
+@click.argument("program_id")
+@click.argument("account")
+@click.option("--reason", required=True, help="shown to the franchisee")
+def franchise_expel(options: SendOptions, program_id: str, account: str, reason: str) -> None:
+    """As the franchisor, expel a franchisee: its listings take no more orders
+    (franchise.expel)."""
+    args = (parse_id(program_id, "PROGRAM_ID"), options.account(account, "ACCOUNT"), reason)
+    send(options, "franchise.expel", args)
+
+
+@franchise_tx.command("close")
+@send_options
+@click.argument("program_id")
+@click.option("--reason", required=True, help="shown to the franchisees")
+def franchise_close(options: SendOptions, program_id: str, reason: str) -> None:
+    """As the franchisor, close a program and its sub-franchises to new orders and
+    franchisees; open orders run to their end (franchise.close)."""
+    send(options, "franchise.close", (parse_id(program_id, "PROGRAM_ID"), reason))
 
 
 # --- queries -------------------------------------------------------------------------------
@@ -253,3 +289,29 @@ def query_franchise(program_id: str, node_url: str, json_mode: bool) -> None:
     """A franchise program's tree: franchisor, sub-franchises, franchisees, status."""
     path = f"/v1/franchise/{parse_id(program_id, 'PROGRAM_ID').hex()}"
     Output(json_mode).emit(NodeClient(node_url).request("GET", path), human_tree)
+
+
+@query.command("franchise-status")
+@click.argument("program_id")
+@click.argument("account")
+@keys_dir_option
+@node_url_option
+@json_option
+def query_franchise_status(
+    program_id: str, account: str, keys_dir: Path, node_url: str, json_mode: bool
+) -> None:
+    """May ACCOUNT sell the program's products now, and if not, why."""
+    address = address_to_text(resolve_account(account, keys_dir, "ACCOUNT"))
+    path = f"/v1/franchise/{parse_id(program_id, 'PROGRAM_ID').hex()}/status/{address}"
+    data = NodeClient(node_url).request("GET", path)
+
+    def human(d: Any) -> list[str]:
+        lines = [f"{d['account']}: {'active' if d['active'] else 'suspended'}"]
+        lines += [f"  {reason}" for reason in d["reasons"]]
+        if d["expelled"]:
+            lines.append(f"  expelled: {d['expelled']['reason']}")
+        if d["closed"]:
+            lines.append(f"  closed: {d['closed']['reason']}")
+        return lines
+
+    Output(json_mode).emit(data, human)

@@ -28,6 +28,16 @@ State:
     franchise/child/<parent>/<child>    -> height the sub-franchise opened
     franchise/sub/<parent>/<owner>      -> child id (one sub-franchise per franchisee)
     franchise/coin/<symbol>/<id>        -> height (root programs of a coin)
+    franchise/closed/<id>               -> [time_ms, reason] (the franchisor closed it)
+    franchise/expelled/<id>/<account>   -> [time_ms, reason] (the franchisor expelled it)
+
+A franchisor may expel a franchisee (`franchise.expel`) or close a program
+(`franchise.close`). Nothing already sold or ordered is touched (open orders run
+to their end and still pay royalties), but the listings tied to it stop taking
+orders: `check_franchise_sale` refuses an expelled seller (`franchisee_expelled`)
+and any program whose chain holds a closed program (`program_closed`).
+`franchisee_status` says whether a franchisee may sell now and, if not, every
+reason why.
 """
 
 from __future__ import annotations
@@ -55,6 +65,9 @@ JOINED_PREFIX = b"franchise/joined/"
 CHILD_PREFIX = b"franchise/child/"
 SUB_PREFIX = b"franchise/sub/"
 COIN_PREFIX = b"franchise/coin/"
+CLOSED_PREFIX = b"franchise/closed/"
+EXPELLED_PREFIX = b"franchise/expelled/"
+MAX_REASON = 256
 PROGRAM_DOMAIN = b"pasar/franchise-program"
 
 MAX_DEPTH = 3  # franchisor -> sub -> sub-sub: royalty chains stay short and bounded
@@ -228,11 +241,91 @@ def _tree(reader: StateView | KVReader, program: Program, chain_active: bool) ->
     return ProgramTree(program, chain_active, tuple(members), tuple(subs))
 
 
+def closed_record(reader: StateView | KVReader, program_id: bytes) -> tuple[int, str] | None:
+    raw = reader.get(CLOSED_PREFIX + program_id)
+    if raw is None:
+        return None
+    time_ms, reason = codec.decode(raw)
+    return int(time_ms), str(reason)
+
+
+def expelled_record(
+    reader: StateView | KVReader, program_id: bytes, account: bytes
+) -> tuple[int, str] | None:
+    raw = reader.get(EXPELLED_PREFIX + program_id + b"/" + account)
+    if raw is None:
+        return None
+    time_ms, reason = codec.decode(raw)
+    return int(time_ms), str(reason)
+
+
+def closed_in_chain(reader: StateView | KVReader, program: Program) -> Program | None:
+    """The nearest program of the chain (itself first) that its franchisor closed."""
+    for node in chain(reader, program):
+        if reader.get(CLOSED_PREFIX + node.program_id) is not None:
+            return node
+    return None
+
+
+def franchisee_status(
+    reader: StateView | KVReader, program_id: bytes, account: bytes
+) -> dict[str, Any] | None:
+    """May `account` sell the program's products now, and if not, every reason why, as
+    stable codes (the ones an order on its listing would be refused with)."""
+    program = load_program(reader, program_id)
+    if program is None:
+        return None
+    reasons: list[str] = []
+    closed = closed_in_chain(reader, program)
+    if closed is not None:
+        reasons.append("program_closed")
+    expelled = expelled_record(reader, program_id, account)
+    if expelled is not None:
+        reasons.append("franchisee_expelled")
+    elif not is_franchisee(reader, program_id, account):
+        reasons.append("not_franchisee")
+    held = coin.balance(reader, account, program.symbol)
+    if held < program.t1:
+        reasons.append("below_threshold")
+    suspended = suspended_sub(reader, program)
+    if suspended is not None:
+        reasons.append("sub_franchise_suspended")
+    closed_info = None
+    if closed is not None:
+        when = closed_record(reader, closed.program_id)
+        closed_info = {
+            "program": closed.program_id.hex(),
+            "time_ms": when[0] if when else 0,
+            "reason": when[1] if when else "",
+        }
+    return {
+        "program": program_id.hex(),
+        "account": account.hex(),
+        "franchisee": is_franchisee(reader, program_id, account),
+        "active": not reasons,
+        "reasons": reasons,
+        "balance": held,
+        "t1": program.t1,
+        "symbol": program.symbol,
+        "expelled": None if expelled is None else {"time_ms": expelled[0], "reason": expelled[1]},
+        "closed": closed_info,
+        "suspended_sub": None if suspended is None else suspended.program_id.hex(),
+    }
+
+
 def check_franchise_sale(
     state: StateView, program_id: bytes, seller: bytes, product: str | None
 ) -> None:
     """The franchise rules of a listing: see the module docstring. Used by policy."""
     program = require_program(state, program_id)
+    if closed_in_chain(state, program) is not None:
+        raise InvalidTransaction(
+            "program_closed", "the franchisor closed this program: its listings take no orders"
+        )
+    if expelled_record(state, program.program_id, seller) is not None:
+        raise InvalidTransaction(
+            "franchisee_expelled", "the franchisor expelled this seller from the program"
+        )
     if not is_franchisee(state, program.program_id, seller):
         raise InvalidTransaction(
             "not_franchisee", "only franchisees of the program may sell its products"
@@ -335,6 +428,12 @@ def join(ctx: Context, args: tuple[Any, ...]) -> None:
         raise InvalidTransaction("is_franchisor", "the program's owner cannot join it")
     if is_franchisee(ctx.state, program.program_id, ctx.sender):
         raise InvalidTransaction("already_franchisee", "the account already joined this program")
+    if closed_in_chain(ctx.state, program) is not None:
+        raise InvalidTransaction("program_closed", "the franchisor closed this program")
+    if expelled_record(ctx.state, program.program_id, ctx.sender) is not None:
+        raise InvalidTransaction(
+            "franchisee_expelled", "the franchisor expelled this account from the program"
+        )
     held = coin.balance(ctx.state, ctx.sender, program.symbol)
     if held < program.t1:
         raise InvalidTransaction(
@@ -372,6 +471,8 @@ def open_sub(ctx: Context, args: tuple[Any, ...]) -> None:
         raise InvalidTransaction(
             "too_deep", f"franchise chains are at most {MAX_DEPTH} programs deep"
         )
+    if closed_in_chain(ctx.state, parent) is not None:
+        raise InvalidTransaction("program_closed", "the franchisor closed this program")
     if not is_franchisee(ctx.state, parent.program_id, ctx.sender):
         raise InvalidTransaction(
             "not_franchisee", "only a franchisee of the parent may open a sub-franchise"
@@ -424,6 +525,47 @@ def leave(ctx: Context, args: tuple[Any, ...]) -> None:
     ctx.emit("franchise.left", ("program", program.program_id), ("account", ctx.sender))
 
 
+def _owned_program(ctx: Context, program_id: Any) -> Program:
+    program = require_program(ctx.state, program_id)
+    if ctx.sender != program.owner:
+        raise InvalidTransaction("not_owner", "only the program's franchisor may do this")
+    return program
+
+
+def expel(ctx: Context, args: tuple[Any, ...]) -> None:
+    """franchise.expel(program, account, reason): the franchisor removes a franchisee; its
+    listings in the program take no more orders, open orders run to their end."""
+    program_id, account, reason = A.unpack(args, ("program", "account", "reason"))
+    program = _owned_program(ctx, program_id)
+    account = A.account(account, "account")
+    reason = A.text(reason, "reason", MAX_REASON, 1)
+    if not is_franchisee(ctx.state, program.program_id, account):
+        raise InvalidTransaction("not_franchisee", "the account is not in this program")
+    ctx.state.delete(member_key(program.program_id, account))
+    ctx.state.delete(joined_key(account, program.program_id))
+    ctx.state.put_value(
+        EXPELLED_PREFIX + program.program_id + b"/" + account, [ctx.block.timestamp_ms, reason]
+    )
+    ctx.emit(
+        "franchise.expelled",
+        ("program", program.program_id),
+        ("account", account),
+        ("reason", reason),
+    )
+
+
+def close(ctx: Context, args: tuple[Any, ...]) -> None:
+    """franchise.close(program, reason): the franchisor closes a program (and so every
+    sub-franchise under it) to new orders and new franchisees; open orders run on."""
+    program_id, reason = A.unpack(args, ("program", "reason"))
+    program = _owned_program(ctx, program_id)
+    reason = A.text(reason, "reason", MAX_REASON, 1)
+    if closed_record(ctx.state, program.program_id) is not None:
+        raise InvalidTransaction("program_closed", "the program is already closed")
+    ctx.state.put_value(CLOSED_PREFIX + program.program_id, [ctx.block.timestamp_ms, reason])
+    ctx.emit("franchise.closed", ("program", program.program_id), ("reason", reason))
+
+
 # --- royalties -------------------------------------------------------------------------
 
 
@@ -461,4 +603,6 @@ HANDLERS: dict[str, Handler] = {
     "franchise.join": join,
     "franchise.open_sub": open_sub,
     "franchise.leave": leave,
+    "franchise.expel": expel,
+    "franchise.close": close,
 }

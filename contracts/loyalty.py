@@ -12,6 +12,7 @@ State:
     loyalty/member/<symbol>/<account>      -> height the account joined
     loyalty/membership/<account>/<symbol>  -> height (reverse index: an account's groups)
     loyalty/operator/<validator>/<symbol>  -> the member operating that validator
+    loyalty/pending-bind/<validator>/<symbol> -> the member it asked for, until approved
 
 Transfer modes (plain `coin.transfer` of the coin; sales, rewards and royalties are
 contract payments and are governed by acceptance instead):
@@ -27,9 +28,10 @@ Earning:
                         10000) of the coin to the buyer. Rates may exceed 10000 (up to
                         MAX_REWARD_BPS) because the coins' decimals may differ.
     mining reward       each committed block mints `block_reward` to the member operating
-                        the proposer: the member the validator key bound itself to with
-                        `loyalty.bind_validator`, or the validator key itself if it is a
-                        member and unbound.
+                        the proposer: the member the validator key asked for with
+                        `loyalty.bind_validator` once a group administrator approved it
+                        (`loyalty.approve_binding`), or the validator key itself if it is
+                        a member and unbound.
 Both mint within the supply cap: at the cap they mint what still fits (possibly
 nothing) and never reject the sale or the block that triggered them; the event
 says how much was due and how much was minted.
@@ -56,6 +58,7 @@ GROUP_PREFIX = b"loyalty/group/"
 MEMBER_PREFIX = b"loyalty/member/"
 MEMBERSHIP_PREFIX = b"loyalty/membership/"
 OPERATOR_PREFIX = b"loyalty/operator/"
+PENDING_BIND_PREFIX = b"loyalty/pending-bind/"
 
 TRANSFER_MODES = ("members", "open", "none")
 MAX_ADMINS = 8
@@ -118,6 +121,10 @@ def membership_key(account: bytes, symbol: str) -> bytes:
 
 def operator_key(validator: bytes, symbol: str) -> bytes:
     return OPERATOR_PREFIX + validator + b"/" + symbol.encode()
+
+
+def pending_binding_key(validator: bytes, symbol: str) -> bytes:
+    return PENDING_BIND_PREFIX + validator + b"/" + symbol.encode()
 
 
 # --- reads (also used by policy, franchise and the RPC) -------------------------------
@@ -306,9 +313,10 @@ def set_rewards(ctx: Context, args: tuple[Any, ...]) -> None:
 
 
 def bind_validator(ctx: Context, args: tuple[Any, ...]) -> None:
-    """loyalty.bind_validator(symbol, member): signed by a validator key, naming the group
-    member that operates it; that member earns the coin's block reward for the blocks
-    this validator proposes. Binding again replaces the member."""
+    """loyalty.bind_validator(symbol, member): signed by a validator key, asking that the
+    group member `member` operate it (earn the coin's block reward for the blocks it
+    proposes). Nothing changes until a group administrator approves
+    (`loyalty.approve_binding`); asking again replaces a request still waiting."""
     symbol, member = A.unpack(args, ("symbol", "member"))
     _, group = require_group(ctx.state, symbol)
     operator = A.account(member, "member")
@@ -316,23 +324,61 @@ def bind_validator(ctx: Context, args: tuple[Any, ...]) -> None:
         raise InvalidTransaction(
             "not_member", f"the operator must be a member of the {group.symbol} group"
         )
-    ctx.state.put_value(operator_key(ctx.sender, group.symbol), operator)
+    ctx.state.put_value(pending_binding_key(ctx.sender, group.symbol), operator)
     ctx.emit(
-        "loyalty.validator_bound",
+        "loyalty.binding_requested",
         ("symbol", group.symbol),
         ("validator", ctx.sender),
         ("member", operator),
     )
 
 
+def approve_binding(ctx: Context, args: tuple[Any, ...]) -> None:
+    """loyalty.approve_binding(symbol, validator): a group administrator approves the
+    validator's waiting request; from then on its named member earns its block rewards."""
+    symbol, validator = A.unpack(args, ("symbol", "validator"))
+    _, group = require_group(ctx.state, symbol)
+    validator = A.account(validator, "validator")
+    require_admin(group, ctx.sender)
+    raw = ctx.state.get(pending_binding_key(validator, group.symbol))
+    if raw is None:
+        raise InvalidTransaction(
+            "no_pending_binding", "this validator has not asked to be bound to the group"
+        )
+    operator = bytes(codec.decode(raw))
+    if not is_member(ctx.state, group.symbol, operator):
+        raise InvalidTransaction(
+            "not_member", f"the named operator is no longer a member of {group.symbol}"
+        )
+    ctx.state.delete(pending_binding_key(validator, group.symbol))
+    ctx.state.put_value(operator_key(validator, group.symbol), operator)
+    ctx.emit(
+        "loyalty.validator_bound",
+        ("symbol", group.symbol),
+        ("validator", validator),
+        ("member", operator),
+        ("approved_by", ctx.sender),
+    )
+
+
 def unbind_validator(ctx: Context, args: tuple[Any, ...]) -> None:
-    """loyalty.unbind_validator(symbol): the validator key withdraws its binding."""
+    """loyalty.unbind_validator(symbol): the validator key withdraws its binding and any
+    request still waiting for approval."""
     (symbol,) = A.unpack(args, ("symbol",))
     _, group = require_group(ctx.state, symbol)
-    if operator_of(ctx.state, ctx.sender, group.symbol) is None:
+    bound = operator_of(ctx.state, ctx.sender, group.symbol) is not None
+    pending = ctx.state.get(pending_binding_key(ctx.sender, group.symbol)) is not None
+    if not bound and not pending:
         raise InvalidTransaction("not_bound", f"this key is not bound to the {group.symbol} group")
     ctx.state.delete(operator_key(ctx.sender, group.symbol))
+    ctx.state.delete(pending_binding_key(ctx.sender, group.symbol))
     ctx.emit("loyalty.validator_unbound", ("symbol", group.symbol), ("validator", ctx.sender))
+
+
+def pending_binding(reader: StateView | KVReader, validator: bytes, symbol: str) -> bytes | None:
+    """The member a validator asked to be operated by, while no administrator approved."""
+    raw = reader.get(pending_binding_key(validator, symbol))
+    return None if raw is None else bytes(codec.decode(raw))
 
 
 # --- rewards ---------------------------------------------------------------------------
@@ -406,5 +452,6 @@ HANDLERS: dict[str, Handler] = {
     "loyalty.set_rewards": set_rewards,
     "loyalty.bind_validator": bind_validator,
     "loyalty.unbind_validator": unbind_validator,
+    "loyalty.approve_binding": approve_binding,
 }
 END_BLOCK_HOOKS = (mining_reward,)

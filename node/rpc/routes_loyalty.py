@@ -4,6 +4,8 @@
     GET /v1/loyalty/{symbol}/members   just the members
     GET /v1/franchise/{id}             a program's tree: franchisor, sub-franchises,
                                        franchisees, each with its status
+    GET /v1/franchise/{id}/status/{address}  may this account sell the program's
+                                       products now, and if not every reason why
 
 Accounts are pasar1 addresses, program ids hex. A status is "active" or
 "suspended": a franchisee below its program's T1, or a sub-franchise whose owner
@@ -22,7 +24,7 @@ from ledger.keys import address_to_text
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
 from node.rpc.openapi import get_operation, path_param
-from node.rpc.params import parse_hash
+from node.rpc.params import parse_address, parse_hash
 
 
 def _symbol(request: web.Request) -> str:
@@ -109,10 +111,21 @@ async def get_program(request: web.Request) -> web.Response:
     return web.json_response(tree_json(tree))
 
 
+async def get_franchisee_status(request: web.Request) -> web.Response:
+    program_id = parse_hash(request.match_info["id"], "id")
+    account = parse_address(request.match_info["address"])
+    found = franchise.franchisee_status(service_of(request).store, program_id, account)
+    if found is None:
+        raise not_found("program_not_found", "no franchise program with this id")
+    found["account"] = address_to_text(account)
+    return web.json_response(found)
+
+
 def register(app: web.Application) -> None:
     app.router.add_get("/v1/loyalty/{symbol}", get_group)
     app.router.add_get("/v1/loyalty/{symbol}/members", get_members)
     app.router.add_get("/v1/franchise/{id}", get_program)
+    app.router.add_get("/v1/franchise/{id}/status/{address}", get_franchisee_status)
 
 
 _S = {"type": "string"}
@@ -140,6 +153,21 @@ SCHEMAS: dict[str, Any] = {
             "block_reward": _I,
             "members": {"type": "array", "items": _S},
             "programs": {"type": "array", "items": _S},
+        }
+    ),
+    "FranchiseeStatus": _object(
+        {
+            "program": _S,
+            "account": _S,
+            "franchisee": {"type": "boolean"},
+            "active": {"type": "boolean"},
+            "reasons": {"type": "array", "items": _S},
+            "balance": _I,
+            "t1": _I,
+            "symbol": _S,
+            "expelled": {"type": "object", "nullable": True},
+            "closed": {"type": "object", "nullable": True},
+            "suspended_sub": {"type": "string", "nullable": True},
         }
     ),
     "LoyaltyMembers": _object({"symbol": _S, "members": {"type": "array", "items": _S}}),
@@ -183,6 +211,18 @@ PATHS: dict[str, dict[str, Any]] = {
             "A franchise program's tree with every franchisee's and sub-franchise's status",
             "FranchiseProgram",
             [path_param("id", "string", "64 hex digits")],
+        )
+    },
+    "/v1/franchise/{id}/status/{address}": {
+        "get": get_operation(
+            "Whether an account may sell a program's products now, and every reason why not"
+            " (program_closed, franchisee_expelled, not_franchisee, below_threshold,"
+            " sub_franchise_suspended)",
+            "FranchiseeStatus",
+            [
+                path_param("id", "string", "64 hex digits"),
+                path_param("address", "string", "pasar1... address or 64 hex digits"),
+            ],
         )
     },
 }

@@ -3,8 +3,9 @@
 a seller group creates an exclusive coin; a buyer earns it on a completed order and
 spends it at another member; a validator bound to a member earns block rewards;
 the buyer, holding enough, joins the franchise, lists the program's product and
-sells it, and the royalty reaches the franchisor; after spending below the
-threshold the franchise listing is suspended. Every node reports the same state.
+sells it, and the royalty reaches the franchisor; the franchisor expels her (her
+open order still completes and pays its royalty, new orders are refused) and closes
+the program, and she reads why she is suspended. Every node reports the same state.
 """
 
 from __future__ import annotations
@@ -116,7 +117,12 @@ def test_loyalty_coin_and_franchise_on_four_validators(net: LocalNet, tmp_path: 
         "--cap", "1000000", "--member", "carol", "--reward", f"{SYMBOL}:1000",
         "--block-reward", str(BLOCK_REWARD),
     )  # fmt: skip
-    bound = pasar.outcome(0, "loyalty", "bind-validator", "KOPI", "carol", "--from", validator_key)
+    # validator 0 asks that carol operate it; only bob's approval (an admin) makes it count
+    asked = pasar.outcome(0, "loyalty", "bind-validator", "KOPI", "carol", "--from", validator_key)
+    assert asked["status"] == "committed", asked
+    bound = pasar.outcome(
+        1, "loyalty", "approve-binding", "KOPI", address_to_text(net.nodes[0].key), "--from", "bob"
+    )
     assert bound["status"] == "committed", bound
     bind_height = int(bound["height"])  # rewards start with this block's end-of-block hook
 
@@ -143,10 +149,25 @@ def test_loyalty_coin_and_franchise_on_four_validators(net: LocalNet, tmp_path: 
     sold = pasar.buy(0, "dave", "alice", latte)
     assert attribute(sold, "franchise.royalty", "paid") == 50
 
-    # alice spends below T1: dave can no longer order from her franchise listing
-    pasar.tx(3, "transfer", "--from", "alice", "--to", "carol", "--asset", "KOPI", "--amount", "60")
+    # dave orders again; bob then expels alice: no new orders, the open one runs to its end
+    placed = pasar.tx(0, "order", "place", latte, "--from", "dave")
+    open_order = attribute(placed, "order.placed", "order")["hex"]
+    pasar.tx(1, "franchise", "expel", program, address_to_text(alice), "--from", "bob",
+             "--reason", "late royalties")  # fmt: skip
     refused = pasar.receipt(0, "order", "place", latte, "--from", "dave")
-    assert refused["code"] == "below_threshold"
+    assert refused["code"] == "franchisee_expelled"
+    pasar.tx(3, "escrow", "ship", open_order, "--from", "alice", "--tracking", "JNE-10")
+    finished = pasar.tx(0, "escrow", "confirm", open_order, "--from", "dave")
+    assert attribute(finished, "franchise.royalty", "paid") == 50
+
+    # alice spends below T1 and bob closes the program: she reads every reason
+    pasar.tx(3, "transfer", "--from", "alice", "--to", "carol", "--asset", "KOPI", "--amount", "60")
+    pasar.tx(1, "franchise", "close", program, "--from", "bob", "--reason", "new brand")
+    status = pasar(2, "query", "franchise-status", program, address_to_text(alice))
+    assert status["active"] is False
+    assert status["reasons"] == ["program_closed", "franchisee_expelled", "below_threshold"]
+    assert status["expelled"]["reason"] == "late royalties"
+    assert status["closed"]["reason"] == "new brand"
 
     # every node agrees; carol's block rewards match the blocks validator 0 proposed
     final = net.height(0)
@@ -160,7 +181,11 @@ def test_loyalty_coin_and_franchise_on_four_validators(net: LocalNet, tmp_path: 
     mined = BLOCK_REWARD * proposed
     assert proposed > 0
     expected_kopi = {alice: 200 - 50 - 60, carol: 50 + 60 + mined, bob: 0, dave: 0}
-    expected_idr = {bob: 10**9 + 2_000 + 50, alice: 10**9 - 2_000 + 950, dave: 10**9 - 1_000}
+    expected_idr = {
+        bob: 10**9 + 2_000 + 2 * 50,
+        alice: 10**9 - 2_000 + 2 * 950,
+        dave: 10**9 - 2 * 1_000,
+    }
     for node in range(4):
         for account, amount in expected_kopi.items():
             assert balances(net, node, account).get("KOPI", 0) == amount, (node, account)
@@ -171,6 +196,4 @@ def test_loyalty_coin_and_franchise_on_four_validators(net: LocalNet, tmp_path: 
         assert group["supply"] == 200 + mined
         tree = pasar(node, "query", "franchise", program)
         assert tree["owner"] == address_to_text(bob) and tree["status"] == "active"
-        assert tree["franchisees"] == [
-            {"account": address_to_text(alice), "balance": 90, "status": "suspended"}
-        ]
+        assert tree["franchisees"] == []  # expelled

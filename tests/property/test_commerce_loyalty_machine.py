@@ -34,6 +34,7 @@ from ledger.execution import BlockResult
 from ledger.keys import PrivateKey
 from tests.commercekit import DAY, PROPOSER
 from tests.property.test_commerce_machine import (
+    BY_PUBLIC_KEY,
     COURT,
     PLATFORM,
     USERS,
@@ -137,7 +138,8 @@ class LoyaltyCommerceMachine(CommerceMachine):
                 self.reached.add(user.public_key)
         if others:  # the block proposer is operated by a member: later blocks mint to it
             bind = (PROPOSER, "loyalty.bind_validator", (KOPI, others[0]))
-            self.record(self.chain.block([bind]))
+            approve = (self.creator, "loyalty.approve_binding", (KOPI, PROPOSER.public_key))
+            self.record(self.chain.block([bind, approve]))
         receipt = self.ok(self.creator, "franchise.open_program", KOPI, [SKU], t1, t1, royalty)
         program = next(e.get("program") for e in receipt.events if e.name == "franchise.opened")
         self.programs[program] = (self.creator.public_key, b"", royalty)
@@ -216,6 +218,27 @@ class LoyaltyCommerceMachine(CommerceMachine):
             sub = next(e.get("program") for e in receipt.events if e.name == "franchise.opened")
             self.programs[sub] = (who.public_key, parent_id, bps)
 
+    @rule(who=users, pick=st.integers(0, 9), by_owner=st.sampled_from([True, True, False]))
+    def expel(self, who: PrivateKey, pick: int, by_owner: bool) -> None:
+        """The franchisor expels someone: its open orders run on (the base invariants keep
+        checking their money), new orders on its listings are refused."""
+        if not self.programs:
+            return
+        program = sorted(self.programs)[pick % len(self.programs)]
+        owner = BY_PUBLIC_KEY[self.programs[program][0]] if by_owner else who
+        receipt = self.submit(owner, "franchise.expel", program, who.public_key, "rules")
+        if receipt.ok:
+            status = franchise.franchisee_status(self.chain.store, program, who.public_key)
+            assert status is not None and "franchisee_expelled" in status["reasons"]
+
+    @rule(pick=st.integers(0, 9), by_owner=st.sampled_from([True, True, False]))
+    def close_program(self, pick: int, by_owner: bool) -> None:
+        if not self.programs:
+            return
+        program = sorted(self.programs)[pick % len(self.programs)]
+        owner = BY_PUBLIC_KEY[self.programs[program][0]] if by_owner else USERS[0]
+        self.submit(owner, "franchise.close", program, "closing")
+
     @rule(
         target=CommerceMachine.listings,
         seller=users,
@@ -229,7 +252,13 @@ class LoyaltyCommerceMachine(CommerceMachine):
         program = sorted(self.programs)[pick % len(self.programs)]
         receipt = self.submit(seller, "listing.create", *self.listing_args(price, symbol, program))
         if not receipt.ok:
-            assert receipt.code in ("not_franchisee", "below_threshold", "sub_franchise_suspended")
+            assert receipt.code in (
+                "not_franchisee",
+                "below_threshold",
+                "sub_franchise_suspended",
+                "franchisee_expelled",
+                "program_closed",
+            )
             return multiple()
         assert franchise.is_franchisee(self.chain.store, program, seller.public_key)
         return self.listed(receipt, seller)

@@ -266,15 +266,17 @@ class LoyaltyMachine(RuleBasedStateMachine):
         assert all(r["to"] == earner for r in rewards)
         self.minted += expected_mint
 
-    @rule(validator=people, member=people)
-    def bind(self, validator: bytes, member: bytes) -> None:
+    @rule(validator=people, member=people, approved=st.booleans())
+    def bind(self, validator: bytes, member: bytes, approved: bool) -> None:
         try:
             self.h.call(validator, "loyalty.bind_validator", "KOPI", member)
         except InvalidTransaction as exc:
             assert exc.code == "not_member" and member not in self.members
             return
         assert member in self.members
-        self.bindings[validator] = member
+        if approved:  # only a group administrator's approval makes it count
+            self.h.call(CREATOR, "loyalty.approve_binding", "KOPI", validator)
+            self.bindings[validator] = member
 
     # --- invariants ----------------------------------------------------------------------
 

@@ -302,6 +302,12 @@ def test_a_bound_validator_pays_its_operating_member() -> None:
     assert h.reject(VALIDATOR, "loyalty.bind_validator", "KOPI", STRANGER) == "not_member"
     assert h.reject(VALIDATOR, "loyalty.unbind_validator", "KOPI") == "not_bound"
     h.call(VALIDATOR, "loyalty.bind_validator", "KOPI", OTHER_SELLER)
+    h.end_block(VALIDATOR)  # asked, not yet approved: the validator is no member, no reward
+    assert h.supply("KOPI") == 0
+    assert h.reject(VALIDATOR, "loyalty.approve_binding", "KOPI", VALIDATOR) == "not_admin"
+    assert h.reject(CREATOR, "loyalty.approve_binding", "KOPI", STRANGER) == "no_pending_binding"
+    h.call(CREATOR, "loyalty.approve_binding", "KOPI", VALIDATOR)
+    assert h.reject(CREATOR, "loyalty.approve_binding", "KOPI", VALIDATOR) == "no_pending_binding"
     h.end_block(VALIDATOR)
     assert (h.balance(OTHER_SELLER, "KOPI"), h.balance(VALIDATOR, "KOPI")) == (5, 0)
     h.call(CREATOR, "loyalty.remove_member", "KOPI", OTHER_SELLER)
@@ -317,8 +323,21 @@ def test_a_binding_overrides_a_member_validator_paying_itself() -> None:
     h = Harness()
     make_group(h, block_reward=5)
     h.call(SELLER, "loyalty.bind_validator", "KOPI", OTHER_SELLER)
+    h.end_block(SELLER)  # not approved yet: the member validator still earns for itself
+    assert (h.balance(SELLER, "KOPI"), h.balance(OTHER_SELLER, "KOPI")) == (5, 0)
+    h.call(CREATOR, "loyalty.approve_binding", "KOPI", SELLER)
     h.end_block(SELLER)
-    assert (h.balance(SELLER, "KOPI"), h.balance(OTHER_SELLER, "KOPI")) == (0, 5)
+    assert (h.balance(SELLER, "KOPI"), h.balance(OTHER_SELLER, "KOPI")) == (5, 5)
+
+
+def test_an_approval_needs_the_operator_still_in_the_group() -> None:
+    h = Harness()
+    make_group(h, block_reward=5)
+    h.call(VALIDATOR, "loyalty.bind_validator", "KOPI", OTHER_SELLER)
+    h.call(CREATOR, "loyalty.remove_member", "KOPI", OTHER_SELLER)
+    assert h.reject(CREATOR, "loyalty.approve_binding", "KOPI", VALIDATOR) == "not_member"
+    h.call(VALIDATOR, "loyalty.unbind_validator", "KOPI")  # withdraws the waiting request
+    assert loyalty.pending_binding(h.state, VALIDATOR, "KOPI") is None
 
 
 def test_block_rewards_stop_at_the_cap_and_zero_reward_mints_nothing() -> None:
