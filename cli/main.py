@@ -14,6 +14,7 @@ from cli import (
     commands_loyalty,  # noqa: F401  (adds loyalty/franchise to tx and query)
     keys_commands,
     node_commands,
+    proof_commands,
     query_commands,
     tx_commands,
     up_command,
@@ -31,6 +32,7 @@ node_commands.register(cli)
 keys_commands.register(cli)
 tx_commands.register(cli)
 query_commands.register(cli)
+proof_commands.register(cli)
 up_command.register(cli)
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 import click
 
+from cli import proof_commands
 from cli.client import NodeClient
-from cli.common import Output, json_option, keys_dir_option, node_url_option
+from cli.common import CliError, Output, json_option, keys_dir_option, node_url_option
 from cli.signing import resolve_account
 from cli.tx_commands import MAX_WAIT, human_outcome
 from ledger.keys import address_to_text
@@ -61,22 +62,70 @@ def human_block(data: Any) -> list[str]:
 @query.command("tx")
 @click.argument("tx_hash")
 @click.option("--wait", type=click.FloatRange(0, MAX_WAIT), default=0, help="seconds")
+@click.option("--prove", is_flag=True, help="fetch the proof bundle (check it if trust is given)")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="with --prove: save the bundle to this file (for `pasar verify`)",
+)
+@proof_commands.anchor_options
 @node_url_option
 @json_option
-def tx(tx_hash: str, wait: float, node_url: str, json_mode: bool) -> None:
-    """A transaction's status, receipt and inclusion proof."""
-    Output(json_mode).emit(NodeClient(node_url).tx(tx_hash, wait), human_outcome)
+def tx(
+    tx_hash: str,
+    wait: float,
+    prove: bool,
+    out: Path | None,
+    genesis_path: Path | None,
+    validators: str | None,
+    chain_id: str | None,
+    trusted_height: int | None,
+    node_url: str,
+    json_mode: bool,
+) -> None:
+    """A transaction's status, receipt and inclusion proof; --prove for a bundle."""
+    client = NodeClient(node_url)
+    if not prove:
+        if out is not None:
+            raise CliError("--out needs --prove")
+        Output(json_mode).emit(client.tx(tx_hash, wait), human_outcome)
+        return
+    anchor = None
+    if genesis_path is not None or validators is not None:
+        anchor = proof_commands.trust_anchor(genesis_path, validators, chain_id, trusted_height)
+    for line in proof_commands.prove_tx(client, tx_hash, wait, out, anchor):
+        click.echo(line)
 
 
 @query.command("account")
 @click.argument("account")
+@click.option("--prove", is_flag=True, help="check nonce and balances against the chain's proof")
+@click.option("--symbols", default=None, help="with --prove: coins to prove even if not held")
+@proof_commands.anchor_options
 @keys_dir_option
 @node_url_option
 @json_option
-def account(account: str, keys_dir: Path, node_url: str, json_mode: bool) -> None:
-    """Balances and next nonce of an ACCOUNT (address or key name)."""
+def account(
+    account: str,
+    prove: bool,
+    symbols: str | None,
+    genesis_path: Path | None,
+    validators: str | None,
+    chain_id: str | None,
+    trusted_height: int | None,
+    keys_dir: Path,
+    node_url: str,
+    json_mode: bool,
+) -> None:
+    """Balances and next nonce of an ACCOUNT (address or key name); --prove checks them."""
     address = address_to_text(resolve_account(account, keys_dir))
-    Output(json_mode).emit(NodeClient(node_url).account(address), human_account)
+    if not prove:
+        Output(json_mode).emit(NodeClient(node_url).account(address), human_account)
+        return
+    anchor = proof_commands.trust_anchor(genesis_path, validators, chain_id, trusted_height)
+    for line in proof_commands.prove_account(NodeClient(node_url), address, symbols, anchor):
+        click.echo(line)
 
 
 def human_account(data: Any) -> list[str]:

@@ -23,9 +23,10 @@ replaced node is recorded in a stale index under the version that replaced it,
 so `prune` can delete the nodes no kept version needs without scanning the tree.
 
     chain/tree/n/<version:8><depth:1><nibbles packed, high first>
-        [0]                                   the empty tree (only as a root)
-        [1, key_hash, value_hash]             a leaf
-        [2, [[nibble, version, hash, is_leaf], ...]]   an internal node, by nibble
+        00                                    the empty tree (only as a root)
+        01 ‖ key_hash ‖ value_hash            a leaf
+        02 ‖ child bitmap (2) ‖ per child: version (8) ‖ hash ‖ is_leaf (1)
+                                              an internal node
     chain/tree/stale/<since:8><node key>    -> b""
 
 Nothing here depends on dict or set order: updates are sorted by key hash and
@@ -92,10 +93,12 @@ def nibble_at(digest: bytes, depth: int) -> int:
 
 def node_key(version: int, path: bytes) -> bytes:
     """Store key of the node at `path` (a sequence of nibble values) written at `version`."""
-    packed = bytearray((len(path) + 1) // 2)
-    for index, nibble in enumerate(path):
-        packed[index >> 1] |= nibble << 4 if index % 2 == 0 else nibble
-    return NODE_PREFIX + version.to_bytes(8, "big") + bytes([len(path)]) + bytes(packed)
+    # Each nibble value n in `path` is the byte 0n; its hex is "0x", so every second
+    # hex digit, read back two at a time, packs the nibbles high first.
+    digits = path.hex()[1::2]
+    if len(digits) % 2:
+        digits += "0"
+    return NODE_PREFIX + version.to_bytes(8, "big") + bytes((len(path),)) + bytes.fromhex(digits)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,18 +113,9 @@ class Child:
 Children = list[Child | None]  # 16 slots, by nibble
 
 
-def _subtree(children: Children, low: int, width: int) -> tuple[bytes, int]:
-    # (hash, kind) of the binary subtree over slots [low, low + width): a slot range
-    # holding one leaf and nothing else takes that leaf's hash (kind LEAF), an
+def _combine(left: bytes, left_kind: int, right: bytes, right_kind: int) -> tuple[bytes, int]:
+    # A range holding one leaf and nothing else takes that leaf's hash (kind LEAF), an
     # empty range the zero hash, anything else a node over its two halves.
-    if width == 1:
-        child = children[low]
-        if child is None:
-            return ZERO_HASH, KIND_EMPTY
-        return child.hash, KIND_LEAF if child.is_leaf else KIND_INTERNAL
-    half = width // 2
-    left, left_kind = _subtree(children, low, half)
-    right, right_kind = _subtree(children, low + half, half)
     if left_kind == KIND_EMPTY and right_kind != KIND_INTERNAL:
         return right, right_kind
     if right_kind == KIND_EMPTY and left_kind == KIND_LEAF:
@@ -129,28 +123,75 @@ def _subtree(children: Children, low: int, width: int) -> tuple[bytes, int]:
     return node_hash(left, right), KIND_INTERNAL
 
 
+def _levels(children: Children) -> list[list[tuple[bytes, int]]]:
+    """(hash, kind) of every binary subtree inside a node: level 0 holds the 16 slots,
+    level 4 the node itself; entry i of level l covers slots [i * 2^l, (i + 1) * 2^l)."""
+    level = [
+        (ZERO_HASH, KIND_EMPTY)
+        if child is None
+        else (child.hash, KIND_LEAF if child.is_leaf else KIND_INTERNAL)
+        for child in children
+    ]
+    levels = [level]
+    while len(level) > 1:
+        level = [_combine(*level[i], *level[i + 1]) for i in range(0, len(level), 2)]
+        levels.append(level)
+    return levels
+
+
+def _subtree(children: Children, low: int, width: int) -> tuple[bytes, int]:
+    """(hash, kind) of the binary subtree over slots [low, low + width)."""
+    depth = width.bit_length() - 1
+    return _levels(children)[depth][low >> depth]
+
+
 def internal_hash(children: Children) -> bytes:
-    return _subtree(children, 0, RADIX)[0]
+    """The node's hash: `_levels(children)[4][0][0]`, computed without the bookkeeping
+    (this runs for every node a block rewrites)."""
+    hashes = [ZERO_HASH if child is None else child.hash for child in children]
+    kinds = [
+        KIND_EMPTY if child is None else KIND_LEAF if child.is_leaf else KIND_INTERNAL
+        for child in children
+    ]
+    width = RADIX
+    while width > 1:
+        for i in range(0, width, 2):
+            left_kind, right_kind = kinds[i], kinds[i + 1]
+            if left_kind == KIND_EMPTY and right_kind != KIND_INTERNAL:
+                hashes[i >> 1], kinds[i >> 1] = hashes[i + 1], right_kind
+            elif right_kind == KIND_EMPTY and left_kind == KIND_LEAF:
+                hashes[i >> 1], kinds[i >> 1] = hashes[i], left_kind
+            else:
+                hashes[i >> 1] = node_hash(hashes[i], hashes[i + 1])
+                kinds[i >> 1] = KIND_INTERNAL
+        width >>= 1
+    return hashes[0]
+
+
+# Stored node bytes (a storage format, not part of the protocol; fixed-width fields
+# so decoding is slicing): empty 00; leaf 01 ‖ key_hash ‖ value_hash; internal
+# 02 ‖ 16-bit child bitmap (bit n = nibble n) ‖ per child in nibble order
+# version (8, big-endian) ‖ hash ‖ 00 or 01 (is a leaf).
+EMPTY_NODE = bytes((KIND_EMPTY,))
+_CHILD_SIZE = 8 + HASH_SIZE + 1
 
 
 def _encode_internal(children: Children) -> bytes:
-    return codec.encode(
-        [
-            KIND_INTERNAL,
-            [
-                [nibble, child.version, child.hash, child.is_leaf]
-                for nibble, child in enumerate(children)
-                if child is not None
-            ],
-        ]
-    )
+    bitmap = 0
+    parts = []
+    for nibble, child in enumerate(children):
+        if child is not None:
+            bitmap |= 1 << nibble
+            parts.append(
+                child.version.to_bytes(8, "big")
+                + child.hash
+                + (b"\x01" if child.is_leaf else b"\x00")
+            )
+    return bytes((KIND_INTERNAL,)) + bitmap.to_bytes(2, "big") + b"".join(parts)
 
 
 def _encode_leaf(key_digest: bytes, value_digest: bytes) -> bytes:
-    return codec.encode([KIND_LEAF, key_digest, value_digest])
-
-
-EMPTY_NODE = codec.encode([KIND_EMPTY])
+    return bytes((KIND_LEAF,)) + key_digest + value_digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,15 +211,23 @@ class StoredNode:
 
 
 def decode_node(raw: bytes) -> StoredNode:
-    fields = codec.decode(raw)
-    kind = fields[0]
+    kind = raw[0]
     if kind == KIND_EMPTY:
         return StoredNode(KIND_EMPTY)
     if kind == KIND_LEAF:
-        return StoredNode(KIND_LEAF, key_hash=fields[1], value_hash=fields[2])
+        return StoredNode(KIND_LEAF, key_hash=raw[1:33], value_hash=raw[33:65])
+    bitmap = int.from_bytes(raw[1:3], "big")
     children: Children = [None] * RADIX
-    for nibble, version, digest, is_leaf in fields[1]:
-        children[nibble] = Child(version, digest, is_leaf)
+    offset = 3
+    for nibble in range(RADIX):
+        if bitmap >> nibble & 1:
+            end = offset + _CHILD_SIZE
+            children[nibble] = Child(
+                int.from_bytes(raw[offset : offset + 8], "big"),
+                raw[offset + 8 : end - 1],
+                raw[end - 1] == 1,
+            )
+            offset = end
     return StoredNode(KIND_INTERNAL, children=children)
 
 
