@@ -56,6 +56,7 @@ class Chain:
         executor: Executor | None = None,
         verified: VerifiedCache | None = None,
         max_drift_ms: int = 5_000,
+        keep_versions: int = chainstore.KEEP_TREE_VERSIONS,
     ) -> None:
         self.store = store
         self.app = app
@@ -64,6 +65,7 @@ class Chain:
         self.executor = executor
         self.verified = verified if verified is not None else VerifiedCache()
         self.max_drift_ms = max_drift_ms
+        self.keep_versions = keep_versions  # state tree versions kept provable
         self._results: dict[bytes, BlockResult] = {}
         self.listeners: list[Callable[[CommittedBlock], None]] = []
         self.head = self._open()
@@ -167,7 +169,9 @@ class Chain:
         if not certified and not certificate.verify(self.chain_id, self.validators(block.height)):
             raise InvalidBlock("bad_certificate", "certificate lacks a valid quorum")
         result = self.check(block, None)
-        self.head = chainstore.commit_block(self.store, block, certificate, result)
+        self.head = chainstore.commit_block(
+            self.store, block, certificate, result, self.keep_versions
+        )
         self.head_header = block.header
         self.head_certificate = certificate
         self._results.clear()  # every cached result was computed on the old head

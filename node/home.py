@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ledger.chainstore import KEEP_TREE_VERSIONS
 from ledger.genesis import Genesis
 from ledger.keys import PUBLIC_KEY_SIZE, PrivateKey, address_from_text, address_to_text
 from node import keyfile
@@ -90,6 +91,7 @@ class NodeConfig:
     limits: ServiceLimits = field(default_factory=ServiceLimits)
     max_clock_drift_ms: int = 5_000
     view_timeout_ms: int = 2_000
+    state_versions_kept: int = KEEP_TREE_VERSIONS
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,7 @@ def config_to_toml(config: NodeConfig) -> str:
         f"name = {_toml_value(config.name)}",
         f"max_clock_drift_ms = {config.max_clock_drift_ms}",
         f"view_timeout_ms = {config.view_timeout_ms}",
+        f"state_versions_kept = {config.state_versions_kept}",
         "",
         "[rpc]",
         f"host = {_toml_value(config.rpc_host)}",
@@ -334,6 +337,9 @@ def config_from_toml(text: str) -> NodeConfig:
         ),
         max_clock_drift_ms=_int(document, "max_clock_drift_ms", 5_000, "config"),
         view_timeout_ms=_int(document, "view_timeout_ms", 2_000, "config"),
+        state_versions_kept=max(
+            1, _int(document, "state_versions_kept", KEEP_TREE_VERSIONS, "config")
+        ),
     )
 
 

@@ -90,6 +90,7 @@ class Node:
                 self.executor,
                 self.verified,
                 self.config.max_clock_drift_ms,
+                self.config.state_versions_kept,
             )
         except BaseException:
             self._store.close()

@@ -11,6 +11,7 @@ from ledger.block import Block, CommitCertificate, sign_commit_vote
 from ledger.errors import InvalidBlock
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey, address_to_text
+from ledger.state_tree import prove, read_node
 from ledger.tx import SignedTransaction, Transaction
 from node.chain import Chain, GenesisMismatch
 from node.home import genesis_from_json
@@ -84,3 +85,17 @@ def test_check_refuses_future_blocks_and_bad_certificates(tmp_path: Path) -> Non
         with pytest.raises(InvalidBlock, match="bad_certificate"):
             chain.commit(block, wrong)
         assert chain.height == 0
+
+
+def test_state_tree_versions_beyond_the_configured_number_are_pruned(tmp_path: Path) -> None:
+    with LevelDBStore(tmp_path / "db") as store:
+        chain = Chain(store, APPLICATION, genesis(), keep_versions=2)
+        for nonce in range(5):
+            block = chain.propose(VALIDATOR.public_key, 2_000 + nonce, [transfer(nonce, 1)])
+            chain.commit(block, certify(chain, block))
+        # Versions 4 and 5 stay provable; the roots of versions 0..3 are gone.
+        key = b"coin/bal/" + ALICE.public_key + b"/IDR"
+        root = chain.head.state_root
+        assert prove(store, 5, root, key, store.get(key)).verify(root)
+        assert read_node(store, 4, b"") is not None
+        assert [read_node(store, version, b"") for version in range(4)] == [None] * 4

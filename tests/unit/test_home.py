@@ -30,7 +30,12 @@ from node.home import (
 def test_config_round_trips_through_toml() -> None:
     peer = PeerConfig("b", PrivateKey.from_seed(bytes(32)).public_key, "http://127.0.0.1:9")
     config = NodeConfig(
-        chain_id="c", name="a", rpc_port=1234, peers=(peer,), block=BlockLimits(7, 8, 9)
+        chain_id="c",
+        name="a",
+        rpc_port=1234,
+        peers=(peer,),
+        block=BlockLimits(7, 8, 9),
+        state_versions_kept=7,
     )
     assert config_from_toml(config_to_toml(config)) == config
 
