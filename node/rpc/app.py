@@ -129,10 +129,10 @@ def default_route_groups() -> list[RouteGroup]:
     ]
 
 
-def openapi_document(groups: Sequence[RouteGroup]) -> dict[str, Any]:
+def openapi_document(groups: Sequence[RouteGroup], served: Sequence[str] = ()) -> dict[str, Any]:
     from node.rpc.openapi import document
 
-    return document(groups)
+    return document(groups, served)
 
 
 def build_rpc_app(
@@ -144,10 +144,15 @@ def build_rpc_app(
     app[SERVICE_KEY] = service
     for group in chosen:
         group.register(app)
-    body = json.dumps(openapi_document(chosen), indent=1).encode()
+    rendered: list[bytes] = []
 
     async def openapi(request: web.Request) -> web.Response:
-        return web.Response(body=body, content_type="application/json")
+        # Built on first use: the node adds its operational routes after this function
+        # returns, and the document describes exactly the routes the router has.
+        if not rendered:
+            served = [resource.canonical for resource in request.app.router.resources()]
+            rendered.append(json.dumps(openapi_document(chosen, served), indent=1).encode())
+        return web.Response(body=rendered[0], content_type="application/json")
 
     app.router.add_get("/openapi.json", openapi)
     return app

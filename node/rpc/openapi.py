@@ -24,6 +24,37 @@ ERROR_DESCRIPTIONS = {
     "503": "The node serves as many streams or long-polls as it allows; retry after Retry-After",
 }
 
+# What the server accepts, exactly (node.rpc.params checks the same patterns), and
+# what it renders (lowercase hex). Addresses also carry a checksum, which a pattern
+# cannot express: the `pasar-address` format names that rule.
+HEX_PATTERN = "^(?:[0-9a-fA-F]{2})*$"
+HASH_PATTERN = "^[0-9a-fA-F]{64}$"
+# 36 bytes in base32 is 58 characters; the last one's two spare bits are zero.
+ADDRESS_PATTERN = "^(?:[0-9a-fA-F]{64}|pasar1[a-z2-7]{57}[aeimquy4])$"
+SYMBOL_PATTERN = "^[A-Z][A-Z0-9]{1,11}$"
+MAX_HEIGHT = (1 << 63) - 1
+
+HEX: dict[str, Any] = {"type": "string", "pattern": HEX_PATTERN}
+HASH: dict[str, Any] = {"type": "string", "pattern": HASH_PATTERN}
+ADDRESS: dict[str, Any] = {"type": "string", "format": "pasar-address", "pattern": ADDRESS_PATTERN}
+SYMBOL: dict[str, Any] = {"type": "string", "pattern": SYMBOL_PATTERN}
+SIGNATURE: dict[str, Any] = {"type": "string", "pattern": "^[0-9a-fA-F]{128}$"}
+# Rendered forms: lowercase hex, canonical address text.
+OUT_HEX: dict[str, Any] = {"type": "string", "pattern": "^(?:[0-9a-f]{2})*$"}
+OUT_HASH: dict[str, Any] = {"type": "string", "pattern": "^[0-9a-f]{64}$"}
+OUT_SIGNATURE: dict[str, Any] = {"type": "string", "pattern": "^[0-9a-f]{128}$"}
+OUT_ADDRESS: dict[str, Any] = {"type": "string", "pattern": "^pasar1[a-z2-7]{57}[aeimquy4]$"}
+
+
+def nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:  # OpenAPI 3.0 ignores siblings of $ref
+        return {"allOf": [schema], "nullable": True}
+    return {**schema, "nullable": True}
+
+
+def integer(low: int = 0, high: int = MAX_HEIGHT) -> dict[str, Any]:
+    return {"type": "integer", "minimum": low, "maximum": high}
+
 
 def _ref(name: str) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{name}"}
@@ -39,24 +70,38 @@ def _errors(codes: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def path_param(name: str, kind: str, description: str) -> dict[str, Any]:
+def _schema(kind: str | dict[str, Any]) -> dict[str, Any]:
+    return {"type": kind} if isinstance(kind, str) else dict(kind)
+
+
+def path_param(name: str, kind: str | dict[str, Any], description: str) -> dict[str, Any]:
     return {
         "name": name,
         "in": "path",
         "required": True,
         "description": description,
-        "schema": {"type": kind},
+        "schema": _schema(kind),
     }
 
 
-def query_param(name: str, kind: str, description: str) -> dict[str, Any]:
+def query_param(
+    name: str, kind: str | dict[str, Any], description: str, required: bool = False
+) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
-        "required": False,
+        "required": required,
         "description": description,
-        "schema": {"type": kind},
+        "schema": _schema(kind),
     }
+
+
+def page_params(maximum: int, default: int, cursor: dict[str, Any]) -> list[dict[str, Any]]:
+    """`limit` and `cursor` of a paged list (`next_cursor` goes back as `cursor`)."""
+    return [
+        query_param("limit", integer(1, maximum), f"page size, 1..{maximum} (default {default})"),
+        query_param("cursor", cursor, "next_cursor of the previous page (empty: from the start)"),
+    ]
 
 
 def get_operation(
@@ -64,14 +109,15 @@ def get_operation(
     schema: str,
     parameters: list[dict[str, Any]] | None = None,
     extra_errors: Sequence[str] = (),
+    links: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    ok: dict[str, Any] = {"description": "OK", "content": _json(schema)}
+    if links:
+        ok["links"] = links
     return {
         "summary": summary,
         "parameters": parameters or [],
-        "responses": {
-            "200": {"description": "OK", "content": _json(schema)},
-            **_errors(("400", "404", *extra_errors)),
-        },
+        "responses": {"200": ok, **_errors(("400", "404", *extra_errors))},
     }
 
 
@@ -82,17 +128,18 @@ def post_operation(
     status: str = "200",
     msgpack: bool = False,
     extra_errors: Sequence[str] = (),
+    links: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     content = _json(request)
     if msgpack:
         content["application/msgpack"] = {"schema": {"type": "string", "format": "binary"}}
+    ok: dict[str, Any] = {"description": "OK", "content": _json(response)}
+    if links:
+        ok["links"] = links
     return {
         "summary": summary,
         "requestBody": {"required": True, "content": content},
-        "responses": {
-            status: {"description": "OK", "content": _json(response)},
-            **_errors(("400", "408", *extra_errors)),
-        },
+        "responses": {status: ok, **_errors(("400", "408", *extra_errors))},
     }
 
 
@@ -103,123 +150,245 @@ def stream_operation(summary: str, parameters: list[dict[str, Any]]) -> dict[str
         "responses": {
             "200": {
                 "description": "text/event-stream of `block` and `tx` events; id is the cursor",
-                "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                # One schema per event (as SSE tools read them); `data` is one line of
+                # JSON, described in docs/api.md.
+                "content": {
+                    "text/event-stream": {
+                        "schema": _object(
+                            {
+                                "event": {"type": "string", "enum": ["block", "tx"]},
+                                "id": {"type": "string", "pattern": "^[0-9]+(?:/[0-9]+)?$"},
+                                "data": {"type": "string", "pattern": "^\\{.*\\}$"},
+                            }
+                        )
+                    }
+                },
             },
             **_errors(("400", "429", "503")),
         },
     }
 
 
-def _object(properties: dict[str, Any], required: Sequence[str] = ()) -> dict[str, Any]:
+def _object(
+    properties: dict[str, Any], required: Sequence[str] | None = None, closed: bool = False
+) -> dict[str, Any]:
+    """An object schema; `required` defaults to every property (answers are complete)."""
     schema: dict[str, Any] = {"type": "object", "properties": properties}
-    if required:
-        schema["required"] = list(required)
+    names = list(properties) if required is None else list(required)
+    if names:
+        schema["required"] = names
+    if closed:
+        schema["additionalProperties"] = False
     return schema
 
 
 _S = {"type": "string"}
 _I = {"type": "integer"}
 _B = {"type": "boolean"}
+_N = integer()
 _ANY: dict[str, Any] = {}
-_NULLABLE_S = {"type": "string", "nullable": True}
+
+# A canonical value in JSON (node.rpc.values): what `args` may hold.
+_VALUE = {
+    "nullable": True,
+    "oneOf": [
+        {"type": "integer", "minimum": -(1 << 63), "maximum": (1 << 64) - 1},
+        {"type": "string", "maxLength": 256},
+        {"type": "boolean"},
+        {"type": "array", "items": _ref("Value"), "maxItems": 16},
+        _object({"hex": {**HEX, "maxLength": 512}}, closed=True),
+        _object({"address": ADDRESS}, closed=True),
+    ],
+}
+# Rendered values: bytes are always {"hex": ...}; accounts too.
+_OUT_VALUE: dict[str, Any] = {
+    "nullable": True,
+    "oneOf": [
+        {"type": "integer"},
+        {"type": "string"},
+        {"type": "boolean"},
+        {"type": "array", "items": _ref("OutValue")},
+        _object({"hex": OUT_HEX}, closed=True),
+    ],
+}
+_EVENT = _object(
+    {
+        "name": _S,
+        "attributes": {"type": "object", "additionalProperties": _ref("OutValue")},
+        "attribute_list": {
+            "type": "array",
+            "items": {
+                "type": "array",
+                "items": {"anyOf": [_S, _ref("OutValue")]},
+                "minItems": 2,
+                "maxItems": 2,
+            },
+        },
+    }
+)
+_CERTIFICATE = _object(
+    {
+        "height": _N,
+        "view": _N,
+        "block_hash": OUT_HASH,
+        "signatures": {
+            "type": "array",
+            "items": _object({"validator": OUT_ADDRESS, "signature": OUT_SIGNATURE}),
+        },
+        "encoded": OUT_HEX,
+    }
+)
+_TX = _object(
+    {
+        "hash": OUT_HASH,
+        "chain_id": _S,
+        "sender": OUT_ADDRESS,
+        "nonce": _N,
+        "method": _S,
+        "args": {"type": "array", "items": _ref("OutValue")},
+        "expiry_ms": _N,
+        "signature": OUT_SIGNATURE,
+    },
+    required=("hash", "chain_id", "sender", "nonce", "method", "args", "expiry_ms"),
+)
+_HEADER = _object(
+    {
+        "chain_id": _S,
+        "height": _N,
+        "prev_hash": OUT_HASH,
+        "timestamp_ms": _N,
+        "proposer": OUT_ADDRESS,
+        "tx_count": _N,
+        "tx_root": OUT_HASH,
+        "receipts_count": _N,
+        "receipts_root": OUT_HASH,
+        "state_root": OUT_HASH,
+        "validator_set_hash": OUT_HASH,
+        "last_certificate_hash": OUT_HASH,
+    }
+)
 
 SCHEMAS: dict[str, Any] = {
     "Error": _object(
-        {"error": _object({"code": _S, "message": _S, "field": _S}, ("code", "message"))},
-        ("error",),
+        {"error": _object({"code": _S, "message": _S, "field": _S}, required=("code", "message"))}
     ),
+    "Value": _VALUE,
+    "OutValue": _OUT_VALUE,
     "Status": _object(
         {
             "chain_id": _S,
-            "node_id": _S,
-            "height": _I,
-            "last_block_hash": _S,
-            "state_root": _S,
-            "view": _I,
-            "primary": _NULLABLE_S,
-            "validator_count": _I,
-            "peers_connected": _I,
+            "node_id": OUT_ADDRESS,
+            "height": _N,
+            "last_block_hash": OUT_HASH,
+            "state_root": OUT_HASH,
+            "view": _N,
+            "primary": nullable(OUT_ADDRESS),
+            "validator_count": _N,
+            "peers_connected": _N,
             "catching_up": _B,
-            "mempool_size": _I,
+            "mempool_size": _N,
+            "extra": {"type": "object", "additionalProperties": _I},
         }
     ),
-    "SubmitTx": _object({"tx": _S, "unsigned_tx": _S, "signature": _S}),
-    "SubmitBatch": _object({"txs": {"type": "array", "items": _S, "maxItems": 1000}}, ("txs",)),
-    "Admission": _object(
-        {"hash": _NULLABLE_S, "accepted": _B, "code": _S, "message": _S},
-        ("hash", "accepted", "code"),
+    "SubmitTx": {
+        "oneOf": [
+            _object({"tx": HEX}, closed=True),
+            _object(
+                {"unsigned_tx": HEX, "signature": SIGNATURE},
+                closed=True,
+            ),
+        ]
+    },
+    "SubmitBatch": _object(
+        {"txs": {"type": "array", "items": HEX, "minItems": 1, "maxItems": 1000}}, closed=True
     ),
+    "Admission": _object({"hash": nullable(OUT_HASH), "accepted": _B, "code": _S, "message": _S}),
     "BatchAdmission": _object({"results": {"type": "array", "items": _ref("Admission")}}),
     "EncodeTx": _object(
         {
-            "sender": _S,
-            "method": _S,
-            "args": {"type": "array", "items": _ANY},
-            "nonce": _I,
-            "chain_id": _S,
-            "expiry_ms": _I,
+            "sender": ADDRESS,
+            "method": {"type": "string", "minLength": 1, "maxLength": 64},
+            "args": {"type": "array", "items": _ref("Value"), "maxItems": 256},
+            "nonce": integer(),
+            "chain_id": {"type": "string", "minLength": 1, "maxLength": 64},
+            "expiry_ms": integer(),
         },
-        ("sender", "method"),
+        required=("sender", "method"),
+        closed=True,
     ),
     "EncodedTx": _object(
-        {"unsigned_tx": _S, "hash": _S, "signing_message": _S, "chain_id": _S, "nonce": _I}
-    ),
-    "Event": _object({"name": _S, "attributes": {"type": "object"}}),
-    "Receipt": _object(
-        {"ok": _B, "code": _S, "message": _S, "events": {"type": "array", "items": _ref("Event")}}
-    ),
-    "Certificate": _object(
         {
-            "height": _I,
-            "view": _I,
-            "block_hash": _S,
-            "signatures": {
-                "type": "array",
-                "items": _object({"validator": _S, "signature": _S}),
-            },
-            "encoded": _S,
+            "unsigned_tx": OUT_HEX,
+            "hash": OUT_HASH,
+            "signing_message": OUT_HEX,
+            "chain_id": _S,
+            "nonce": _N,
         }
     ),
+    "Event": _EVENT,
+    "Receipt": _object(
+        {"ok": _B, "code": _S, "message": _S, "events": {"type": "array", "items": _EVENT}}
+    ),
+    "Certificate": _CERTIFICATE,
+    "Transaction": _TX,
     "TxOutcome": _object(
         {
-            "hash": _S,
+            "hash": OUT_HASH,
             "status": {"type": "string", "enum": ["pending", "committed", "rejected", "unknown"]},
-            "height": _I,
-            "index": _I,
-            "tx": {"type": "object"},
+            "height": _N,
+            "index": _N,
+            "tx": _TX,
             "receipt": _ref("Receipt"),
             "proof": _object(
                 {
-                    "leaf": _S,
-                    "index": _I,
-                    "count": _I,
-                    "siblings": {"type": "array", "items": _S},
-                    "tx_root": _S,
-                    "block_hash": _S,
+                    "leaf": OUT_HASH,
+                    "index": _N,
+                    "count": _N,
+                    "siblings": {"type": "array", "items": OUT_HASH},
+                    "tx_root": OUT_HASH,
+                    "block_hash": OUT_HASH,
                 }
             ),
-            "certificate": _ref("Certificate"),
+            "certificate": nullable(_ref("Certificate")),
         },
-        ("hash", "status"),
+        required=("hash", "status"),
     ),
+    "BlockHeader": _HEADER,
     "Block": _object(
         {
-            "height": _I,
-            "hash": _S,
-            "header": {"type": "object"},
-            "transactions": {"type": "array", "items": {"type": "object"}},
-            "end_block_events": {"type": "array", "items": _ref("Event")},
-            "last_certificate": _ref("Certificate"),
-            "certificate": _ref("Certificate"),
+            "height": _N,
+            "hash": OUT_HASH,
+            "header": _ref("BlockHeader"),
+            "transactions": {
+                "type": "array",
+                "items": {"allOf": [_TX, _object({"result": _ref("Receipt")}, required=())]},
+            },
+            "end_block_events": {"type": "array", "items": _EVENT},
+            # Block 1 carries no certificate of a previous block.
+            "last_certificate": nullable(_ref("Certificate")),
+            "certificate": nullable(_ref("Certificate")),
+        }
+    ),
+    "Genesis": _object(
+        {
+            "hash": OUT_HASH,
+            "chain_id": _S,
+            "genesis_time_ms": _N,
+            "validators": {
+                "type": "array",
+                "items": _object({"address": OUT_ADDRESS, "public_key": OUT_HASH, "name": _S}),
+            },
+            "app_state": _ref("OutValue"),
+            "encoded": OUT_HEX,
         }
     ),
     "Account": _object(
         {
-            "address": _S,
-            "public_key": _S,
-            "nonce": _I,
-            "balances": {"type": "object", "additionalProperties": _I},
-            "height": _I,
+            "address": OUT_ADDRESS,
+            "public_key": OUT_HASH,
+            "nonce": _N,
+            "balances": {"type": "object", "additionalProperties": _N},
+            "height": _N,
         }
     ),
     "AssetPage": _object(
@@ -228,34 +397,90 @@ SCHEMAS: dict[str, Any] = {
                 "type": "array",
                 "items": _object(
                     {
-                        "symbol": _S,
+                        "symbol": SYMBOL,
                         "name": _S,
-                        "decimals": _I,
-                        "issuer": _S,
-                        "cap": _I,
-                        "supply": _I,
+                        "decimals": _N,
+                        "issuer": OUT_ADDRESS,
+                        "cap": _N,
+                        "supply": _N,
                         "policy": _S,
                     }
                 ),
             },
-            "next_cursor": _NULLABLE_S,
+            "next_cursor": nullable(SYMBOL),
         }
     ),
     "Validators": _object(
         {
-            "height": _I,
+            "height": _N,
             "validators": {
                 "type": "array",
-                "items": _object({"address": _S, "public_key": _S, "name": _NULLABLE_S}),
+                "items": _object(
+                    {"address": OUT_ADDRESS, "public_key": OUT_HASH, "name": nullable(_S)}
+                ),
             },
-            "quorum": _I,
-            "max_faulty": _I,
+            "quorum": _N,
+            "max_faulty": _N,
         }
     ),
 }
 
+# The validator process serves these next to the RPC (node/http.py); they are in the
+# document when the application has them.
+OPERATIONAL_PATHS: dict[str, dict[str, Any]] = {
+    "/metrics": {
+        "get": {
+            "summary": "Prometheus metrics (text exposition format)",
+            "responses": {
+                "200": {
+                    "description": "Metrics",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
+    "/health": {
+        "get": {
+            "summary": "Liveness: 200 while the process serves requests",
+            "responses": {
+                "200": {
+                    "description": "Alive",
+                    "content": {
+                        "application/json": {
+                            "schema": _object({"ok": {"type": "boolean"}, "height": _N})
+                        }
+                    },
+                }
+            },
+        }
+    },
+    "/ready": {
+        "get": {
+            "summary": "Readiness: 200 once started and not catching up, 503 otherwise",
+            "responses": {
+                status: {
+                    "description": description,
+                    "content": {
+                        "application/json": {
+                            "schema": _object(
+                                {
+                                    "ready": {"type": "boolean", "enum": [status == "200"]},
+                                    "catching_up": _B,
+                                    "height": _N,
+                                }
+                            )
+                        }
+                    },
+                }
+                for status, description in (("200", "Ready"), ("503", "Not ready"))
+            },
+        }
+    },
+}
 
-def document(groups: Sequence[RouteGroup]) -> dict[str, Any]:
+
+def document(groups: Sequence[RouteGroup], served: Sequence[str] = ()) -> dict[str, Any]:
+    """The document for `groups`, plus the operational routes among the `served` paths."""
     paths: dict[str, dict[str, Any]] = {
         "/openapi.json": {
             "get": {
@@ -264,6 +489,7 @@ def document(groups: Sequence[RouteGroup]) -> dict[str, Any]:
             }
         }
     }
+    paths.update({path: item for path, item in OPERATIONAL_PATHS.items() if path in served})
     schemas = dict(SCHEMAS)
     for group in groups:
         for path, item in group.paths.items():

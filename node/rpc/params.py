@@ -7,6 +7,7 @@ answers it and the handler never sees half-checked input.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -15,18 +16,21 @@ from pydantic import BaseModel, ValidationError
 from ledger.hashing import HASH_SIZE
 from ledger.keys import address_from_text
 from node.rpc.errors import ApiError, bad_request, from_validation_error
+from node.rpc.openapi import ADDRESS_PATTERN, HEX_PATTERN
 
 MAX_HEIGHT = (1 << 63) - 1
+_HEX = re.compile(HEX_PATTERN.strip("^$"))
+_ADDRESS = re.compile(ADDRESS_PATTERN.strip("^$"))
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def parse_hex(value: Any, field: str, length: int | None = None) -> bytes:
     if not isinstance(value, str):
         raise bad_request("bad_hex", f"{field} must be a hex string", field)
-    try:
-        data = bytes.fromhex(value)
-    except ValueError as exc:
-        raise bad_request("bad_hex", f"{field} is not valid hex", field) from exc
+    # Exactly HEX_PATTERN: bytes.fromhex alone would also take spaces between bytes.
+    if not _HEX.fullmatch(value):
+        raise bad_request("bad_hex", f"{field} is not valid hex", field)
+    data = bytes.fromhex(value)
     if length is not None and len(data) != length:
         raise bad_request("bad_hex", f"{field} must be {length} bytes ({2 * length} hex)", field)
     return data
@@ -37,6 +41,14 @@ def parse_hash(value: str, field: str = "hash") -> bytes:
 
 
 def parse_address(value: str, field: str = "address") -> bytes:
+    # Exactly ADDRESS_PATTERN (address_from_text alone also strips spaces and takes an
+    # uppercase body), then the checksum.
+    if not _ADDRESS.fullmatch(value):
+        raise bad_request(
+            "bad_address",
+            f"{field}: an address is pasar1 and 58 lowercase base32 characters, or 64 hex digits",
+            field,
+        )
     try:
         return address_from_text(value)
     except ValueError as exc:

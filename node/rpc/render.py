@@ -17,9 +17,12 @@ from node.rpc.values import to_json
 
 
 def event_json(event: Event) -> dict[str, Any]:
+    """`attributes` to read by name; `attribute_list` keeps the canonical order, which
+    the receipts root hashes (an object's key order is not something JSON promises)."""
     return {
         "name": event.name,
         "attributes": {key: to_json(value) for key, value in event.attributes},
+        "attribute_list": [[key, to_json(value)] for key, value in event.attributes],
     }
 
 

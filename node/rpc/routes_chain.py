@@ -15,17 +15,20 @@ from ledger import codec
 from ledger.block import max_faulty, quorum_size
 from ledger.chainstore import read_block, read_certificate, read_genesis, read_receipts
 from ledger.execution import account_nonce
+from ledger.genesis import Genesis
 from ledger.keys import address_to_text
 from ledger.validators import validators_at
 from node.rpc import routes_proofs
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
-from node.rpc.openapi import get_operation, path_param, query_param
+from node.rpc.openapi import ADDRESS, get_operation, integer, page_params, path_param
 from node.rpc.params import parse_address, parse_int
 from node.rpc.render import block_json
+from node.rpc.values import to_json
 from node.service import NodeService
 
 MAX_PAGE = 500
+MAX_CURSOR = 64
 
 
 def status_json(service: NodeService) -> dict[str, Any]:
@@ -112,7 +115,7 @@ async def get_assets(request: web.Request) -> web.Response:
     service = service_of(request)
     limit = parse_int(request.query.get("limit", "100"), "limit", 1, MAX_PAGE)
     cursor = request.query.get("cursor", "")
-    if len(cursor) > 64:
+    if len(cursor) > MAX_CURSOR:
         raise bad_request("bad_parameter", "cursor is too long", "cursor")
     assets: list[dict[str, Any]] = []
     next_cursor = None
@@ -125,6 +128,28 @@ async def get_assets(request: web.Request) -> web.Response:
             break
         assets.append(asset_json(Asset.from_list(codec.decode(value))))
     return web.json_response({"assets": assets, "next_cursor": next_cursor})
+
+
+def genesis_json(genesis: Genesis) -> dict[str, Any]:
+    """The genesis document: `hash` is block 1's `prev_hash`, over the `encoded` bytes."""
+    return {
+        "hash": genesis.hash.hex(),
+        "chain_id": genesis.chain_id,
+        "genesis_time_ms": genesis.genesis_time_ms,
+        "validators": [
+            {"address": address_to_text(key), "public_key": key.hex(), "name": name}
+            for key, name in genesis.validators
+        ],
+        "app_state": to_json(genesis.app_state),
+        "encoded": genesis.encode().hex(),
+    }
+
+
+async def get_genesis(request: web.Request) -> web.Response:
+    genesis = read_genesis(service_of(request).store)
+    if genesis is None:
+        raise RuntimeError("the store has a head but no genesis")
+    return web.json_response(genesis_json(genesis))
 
 
 async def get_validators(request: web.Request) -> web.Response:
@@ -149,6 +174,7 @@ async def get_validators(request: web.Request) -> web.Response:
 
 def register(app: web.Application) -> None:
     app.router.add_get("/v1/status", get_status)
+    app.router.add_get("/v1/genesis", get_genesis)
     app.router.add_get("/v1/blocks/latest", get_latest_block)
     app.router.add_get("/v1/blocks/{height}", get_block)
     app.router.add_get("/v1/accounts/{address}", get_account)
@@ -163,29 +189,40 @@ def _get(
 
 
 def _paths() -> dict[str, dict[str, Any]]:
+    block_by_height = {
+        "operationId": "getBlock",
+        "parameters": {"height": "$response.body#/height"},
+    }
     return {
         "/v1/status": _get("Node and chain status", "Status"),
-        "/v1/blocks/latest": _get("The newest committed block", "Block"),
-        "/v1/blocks/{height}": _get(
-            "A committed block with results and certificate",
-            "Block",
-            [path_param("height", "integer", "block height, from 1")],
-        ),
+        "/v1/genesis": _get("The genesis document; its hash is block 1's prev_hash", "Genesis"),
+        "/v1/blocks/latest": {
+            "get": get_operation(
+                "The newest committed block", "Block", [], links={"SameBlock": block_by_height}
+            )
+        },
+        "/v1/blocks/{height}": {
+            "get": {
+                **get_operation(
+                    "A committed block with results and certificate",
+                    "Block",
+                    [path_param("height", integer(), "block height, from 1")],
+                ),
+                "operationId": "getBlock",
+            }
+        },
         "/v1/accounts/{address}": _get(
             "Balances per asset and the next nonce",
             "Account",
             [
-                path_param("address", "string", "pasar1... address or 64 hex digits"),
+                path_param("address", ADDRESS, "pasar1... address or 64 hex digits"),
                 *routes_proofs.ACCOUNT_PARAMS,
             ],
         ),
         "/v1/assets": _get(
             "Assets in symbol order (cursor pagination)",
             "AssetPage",
-            [
-                query_param("limit", "integer", "page size, 1..500 (default 100)"),
-                query_param("cursor", "string", "next_cursor of the previous page"),
-            ],
+            page_params(MAX_PAGE, 100, {"type": "string", "maxLength": MAX_CURSOR}),
         ),
         "/v1/validators": _get("The validator set for the next block", "Validators"),
     }

@@ -29,7 +29,7 @@ from contracts.coin import SYMBOL_PATTERN
 from ledger.keys import address_to_text
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
-from node.rpc.openapi import get_operation, path_param, query_param
+from node.rpc.openapi import ADDRESS, HASH, get_operation, page_params, path_param, query_param
 from node.rpc.params import parse_address, parse_hash, parse_hex, parse_int
 
 MAX_PAGE = 200
@@ -221,11 +221,10 @@ def register(app: web.Application) -> None:
     app.router.add_get("/v1/issuance/{symbol}", get_issuance)
 
 
-_PAGE_PARAMS = [
-    query_param("limit", "integer", f"page size, 1..{MAX_PAGE} (default 50)"),
-    query_param("cursor", "string", "next_cursor of the previous page"),
-]
-_ID = [path_param("id", "string", "64 hex digits")]
+_PAGE_PARAMS = page_params(
+    MAX_PAGE, 50, {"type": "string", "pattern": f"^(?:[0-9a-fA-F]{{{2 * CURSOR_BYTES}}})?$"}
+)
+_ID = [path_param("id", HASH, "64 hex digits")]
 _S = {"type": "string"}
 _I = {"type": "integer"}
 _NS = {"type": "string", "nullable": True}
@@ -391,7 +390,7 @@ def _paths() -> dict[str, dict[str, Any]]:
             "get": get_operation(
                 "A seller's listings, oldest first (cursor pagination)",
                 "ListingPage",
-                [query_param("seller", "string", "the seller's address (required)"), *_PAGE_PARAMS],
+                [query_param("seller", ADDRESS, "seller address", required=True), *_PAGE_PARAMS],
             )
         },
         "/v1/listings/{id}": {"get": get_operation("One listing", "Listing", _ID)},
@@ -400,8 +399,8 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "A buyer's or a seller's orders, oldest first (cursor pagination)",
                 "OrderPage",
                 [
-                    query_param("buyer", "string", "the buyer's address (or give seller)"),
-                    query_param("seller", "string", "the seller's address (or give buyer)"),
+                    query_param("buyer", ADDRESS, "the buyer's address (or give seller)"),
+                    query_param("seller", ADDRESS, "the seller's address (or give buyer)"),
                     *_PAGE_PARAMS,
                 ],
             )
@@ -451,7 +450,7 @@ def _paths() -> dict[str, dict[str, Any]]:
             "get": get_operation(
                 "A platform's published arbiter fee schedule",
                 "ArbiterSchedule",
-                [path_param("address", "string", "pasar1... address or 64 hex digits")],
+                [path_param("address", ADDRESS, "pasar1... address or 64 hex digits")],
             )
         },
     }

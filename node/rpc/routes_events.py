@@ -32,13 +32,15 @@ from ledger.receipt import Event, Receipt
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request
 from node.rpc.limits import Gates, client_of, gates_of, install
-from node.rpc.openapi import query_param, stream_operation
+from node.rpc.openapi import ADDRESS, query_param, stream_operation
 from node.rpc.params import parse_address
 from node.rpc.render import event_json, receipt_json
 from node.service import NodeService
 
 KEEPALIVE_SECONDS = 15.0
 CURSOR_PATTERN = re.compile(r"(0|[1-9][0-9]{0,18})(?:/(0|[1-9][0-9]{0,6}))?")
+# What parse_cursor accepts (empty means no cursor; block 0 has no transactions).
+CURSOR_SCHEMA_PATTERN = "^(?:0|[1-9][0-9]{0,18}(?:/(?:0|[1-9][0-9]{0,6}))?)?$"
 
 
 def parse_cursor(text: str) -> tuple[int, int]:
@@ -204,8 +206,12 @@ GROUP = RouteGroup(
             "get": stream_operation(
                 "Server-sent events of committed blocks and transaction results",
                 [
-                    query_param("cursor", "string", "resume after this event id (h or h/i)"),
-                    query_param("account", "string", "only transactions involving this address"),
+                    query_param(
+                        "cursor",
+                        {"type": "string", "pattern": CURSOR_SCHEMA_PATTERN},
+                        "resume after this event id (h or h/i; 0 replays from block 1)",
+                    ),
+                    query_param("account", ADDRESS, "only transactions involving this address"),
                 ],
             )
         }

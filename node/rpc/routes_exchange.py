@@ -34,7 +34,16 @@ from ledger.keys import address_to_text
 from ledger.kv import KVReader
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
-from node.rpc.openapi import get_operation, path_param, query_param
+from node.rpc.openapi import (
+    ADDRESS,
+    HASH,
+    SYMBOL,
+    get_operation,
+    integer,
+    page_params,
+    path_param,
+    query_param,
+)
 from node.rpc.params import parse_address, parse_hash, parse_int
 from node.service import NodeService
 
@@ -403,10 +412,7 @@ SCHEMAS: dict[str, Any] = {
         }
     ),
 }
-_PAGE_PARAMS = [
-    query_param("limit", "integer", f"page size, 1..{MAX_PAGE} (default 50)"),
-    query_param("cursor", "string", "next_cursor of the previous page"),
-]
+_PAGE_PARAMS = page_params(MAX_PAGE, 50, {"type": "string", "pattern": "^[0-9]{0,19}$"})
 
 
 def _paths() -> dict[str, dict[str, Any]]:
@@ -416,9 +422,11 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "Order book depth of a coin pair, best prices first (either coin order)",
                 "OrderBook",
                 [
-                    path_param("base", "string", "coin symbol"),
-                    path_param("quote", "string", "coin symbol"),
-                    query_param("levels", "integer", f"price levels per side, 1..{MAX_LEVELS}"),
+                    path_param("base", SYMBOL, "coin symbol"),
+                    path_param("quote", SYMBOL, "coin symbol"),
+                    query_param(
+                        "levels", integer(1, MAX_LEVELS), f"price levels per side, 1..{MAX_LEVELS}"
+                    ),
                 ],
             )
         },
@@ -439,14 +447,14 @@ def _paths() -> dict[str, dict[str, Any]]:
             "get": get_operation(
                 "An account's resting exchange orders, by id",
                 "ExchangeOrderPage",
-                [query_param("owner", "string", "the owner's address (required)"), *_PAGE_PARAMS],
+                [query_param("owner", ADDRESS, "owner address", required=True), *_PAGE_PARAMS],
             )
         },
         "/v1/exchange/orders/{id}": {
             "get": get_operation(
                 "One resting exchange order",
                 "ExchangeOrder",
-                [path_param("id", "integer", "order id")],
+                [path_param("id", integer(1), "order id")],
             )
         },
         "/v1/invoices": {
@@ -454,14 +462,14 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "A merchant's invoices, oldest first (cursor pagination)",
                 "InvoicePage",
                 [
-                    query_param("merchant", "string", "the merchant's address (required)"),
+                    query_param("merchant", ADDRESS, "the merchant's address", required=True),
                     *_PAGE_PARAMS,
                 ],
             )
         },
         "/v1/invoices/{id}": {
             "get": get_operation(
-                "One invoice", "Invoice", [path_param("id", "string", "64 hex digits")]
+                "One invoice", "Invoice", [path_param("id", HASH, "64 hex digits")]
             )
         },
         "/v1/governance/proposals": {
@@ -469,7 +477,7 @@ def _paths() -> dict[str, dict[str, Any]]:
         },
         "/v1/governance/proposals/{id}": {
             "get": get_operation(
-                "One governance proposal", "Proposal", [path_param("id", "integer", "proposal id")]
+                "One governance proposal", "Proposal", [path_param("id", integer(1), "proposal id")]
             )
         },
         "/v1/platforms": {

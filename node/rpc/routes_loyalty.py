@@ -23,7 +23,7 @@ from contracts import coin, franchise, loyalty
 from ledger.keys import address_to_text
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
-from node.rpc.openapi import get_operation, path_param
+from node.rpc.openapi import ADDRESS, HASH, SYMBOL, get_operation, path_param
 from node.rpc.params import parse_address, parse_hash
 
 
@@ -131,7 +131,7 @@ def register(app: web.Application) -> None:
 _S = {"type": "string"}
 _I = {"type": "integer"}
 _STATUS = {"type": "string", "enum": ["active", "suspended"]}
-_SYMBOL = [path_param("symbol", "string", "the exclusive coin's symbol")]
+_SYMBOL = [path_param("symbol", SYMBOL, "the exclusive coin's symbol")]
 
 
 def _object(properties: dict[str, Any]) -> dict[str, Any]:
@@ -210,7 +210,7 @@ PATHS: dict[str, dict[str, Any]] = {
         "get": get_operation(
             "A franchise program's tree with every franchisee's and sub-franchise's status",
             "FranchiseProgram",
-            [path_param("id", "string", "64 hex digits")],
+            [path_param("id", HASH, "64 hex digits")],
         )
     },
     "/v1/franchise/{id}/status/{address}": {
@@ -220,8 +220,8 @@ PATHS: dict[str, dict[str, Any]] = {
             " sub_franchise_suspended)",
             "FranchiseeStatus",
             [
-                path_param("id", "string", "64 hex digits"),
-                path_param("address", "string", "pasar1... address or 64 hex digits"),
+                path_param("id", HASH, "64 hex digits"),
+                path_param("address", ADDRESS, "pasar1... address or 64 hex digits"),
             ],
         )
     },

@@ -25,7 +25,7 @@ from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import ApiError, bad_request
 from node.rpc.limits import client_of, gates_of, install
 from node.rpc.models import MAX_BATCH, EncodeTx, SubmitBatch, SubmitTx
-from node.rpc.openapi import get_operation, path_param, post_operation, query_param
+from node.rpc.openapi import HASH, get_operation, path_param, post_operation, query_param
 from node.rpc.params import (
     parse_address,
     parse_hash,
@@ -243,6 +243,8 @@ def register(app: web.Application) -> None:
     app.router.add_get("/v1/txs/{hash:(?!(?:batch|encode)$)[^{}/]+}", get_tx)
 
 
+_TX_LINK = {"operationId": "getTx", "parameters": {"hash": "$response.body#/hash"}}
+
 GROUP = RouteGroup(
     "txs",
     register,
@@ -255,6 +257,7 @@ GROUP = RouteGroup(
                 status="202",
                 msgpack=True,
                 extra_errors=("413", "422", "429"),
+                links={"TxStatus": _TX_LINK},
             )
         },
         "/v1/txs/batch": {
@@ -263,6 +266,12 @@ GROUP = RouteGroup(
                 "SubmitBatch",
                 "BatchAdmission",
                 extra_errors=("413", "429"),
+                links={
+                    "FirstTxStatus": {
+                        "operationId": "getTx",
+                        "parameters": {"hash": "$response.body#/results/0/hash"},
+                    }
+                },
             )
         },
         "/v1/txs/encode": {
@@ -274,17 +283,24 @@ GROUP = RouteGroup(
             )
         },
         "/v1/txs/{hash}": {
-            "get": get_operation(
-                "A transaction's status, receipt, inclusion proof and certificate",
-                "TxOutcome",
-                [
-                    path_param("hash", "string", "transaction hash, 64 hex digits"),
-                    query_param("wait", "number", "long-poll up to this many seconds (max 60)"),
-                    routes_proofs.PROVE_PARAM,
-                    routes_proofs.TRUSTED_PARAM,
-                ],
-                extra_errors=("503",),
-            )
+            "get": {
+                **get_operation(
+                    "A transaction's status, receipt, inclusion proof and certificate",
+                    "TxOutcome",
+                    [
+                        path_param("hash", HASH, "transaction hash, 64 hex digits"),
+                        query_param(
+                            "wait",
+                            {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS},
+                            f"long-poll up to this many seconds (max {MAX_WAIT_SECONDS:g})",
+                        ),
+                        routes_proofs.PROVE_PARAM,
+                        routes_proofs.TRUSTED_PARAM,
+                    ],
+                    extra_errors=("503",),
+                ),
+                "operationId": "getTx",
+            }
         },
     },
 )

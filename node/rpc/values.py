@@ -20,10 +20,12 @@ Contract modules that add methods with account arguments add their positions to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from ledger.keys import address_from_text
+from node.rpc.openapi import ADDRESS_PATTERN
 
 # Method -> positions (0-based) of arguments that are accounts.
 ACCOUNT_ARGUMENTS: dict[str, frozenset[int]] = {
@@ -37,6 +39,7 @@ ACCOUNT_ARGUMENTS: dict[str, frozenset[int]] = {
     "order.place": frozenset({3}),
 }
 MAX_JSON_DEPTH = 16
+_ADDRESS = re.compile(ADDRESS_PATTERN.strip("^$"))
 
 
 class JsonValueError(ValueError):
@@ -84,6 +87,9 @@ def from_json(value: Any, path: str = "value", account: bool = False, depth: int
 
 
 def _address(text: str, path: str) -> bytes:
+    # The same text form as everywhere in the RPC (see node.rpc.params.parse_address).
+    if not _ADDRESS.fullmatch(text):
+        raise JsonValueError(path, "invalid address: not pasar1 + 58 lowercase base32, or hex")
     try:
         return address_from_text(text)
     except ValueError as exc:

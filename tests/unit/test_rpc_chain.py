@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from rpc_fake_node import CHAIN_ID, FakeNode
 from rpc_helpers import served, transfer
 
+from ledger.chainstore import read_genesis
+from ledger.genesis import Genesis
 from ledger.keys import address_to_text
 from node.rpc.app import build_rpc_app
 from node.storage import LevelDBStore
@@ -215,3 +219,55 @@ def test_docs_api_names_every_route() -> None:
         if f"`{path}" not in text and f" {path}`" not in text and f" {path}?" not in text
     ]
     assert missing == []
+
+
+async def test_genesis_is_served_and_its_hash_is_block_one_prev_hash() -> None:
+    node = FakeNode()
+    node.commit_pending()
+    async with served(node) as client:
+        genesis = await (await client.get("/v1/genesis")).json()
+        block = await (await client.get("/v1/blocks/1")).json()
+    stored = read_genesis(node.store)
+    assert stored is not None
+    assert genesis["hash"] == block["header"]["prev_hash"] == stored.hash.hex()
+    # A client can check the hash from the served bytes alone.
+    encoded = bytes.fromhex(genesis["encoded"])
+    assert Genesis.decode(encoded) == stored
+    tag = b"pasar/genesis"
+    assert hashlib.sha256(bytes([len(tag)]) + tag + encoded).hexdigest() == genesis["hash"]
+    assert genesis["chain_id"] == CHAIN_ID
+    assert genesis["validators"] == [
+        {"address": address_to_text(node.node_id), "public_key": node.node_id.hex(), "name": "v0"}
+    ]
+    assets, balances = genesis["app_state"][0][1]
+    assert assets[0][:3] == ["IDRA", "Rupiah A", 2]
+    assert balances[0] == [{"hex": node.accounts.alice.public_key.hex()}, "IDRA", 1_000_000]
+
+
+def test_operational_routes_are_documented_when_served() -> None:
+    """The node adds /metrics, /health and /ready next to the RPC (node/http.py)."""
+    from node.rpc.app import default_route_groups, openapi_document
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response()
+
+    app = build_rpc_app(FakeNode())
+    for path in ("/metrics", "/health", "/ready"):
+        app.router.add_get(path, handler)
+    served_paths = [resource.canonical for resource in app.router.resources()]
+    document = openapi_document(default_route_groups(), served_paths)
+    assert set(document["paths"]) == set(served_paths)
+    ready = document["paths"]["/ready"]["get"]["responses"]
+    assert set(ready) == {"200", "503"}
+
+
+async def test_block_one_has_no_last_certificate_and_the_schema_says_so() -> None:
+    from node.rpc.app import default_route_groups, openapi_document
+
+    node = FakeNode()
+    node.commit_pending()
+    async with served(node) as client:
+        block = await (await client.get("/v1/blocks/1")).json()
+    assert block["last_certificate"] is None
+    schemas = openapi_document(default_route_groups())["components"]["schemas"]
+    assert schemas["Block"]["properties"]["last_certificate"]["nullable"] is True
