@@ -73,10 +73,27 @@ def log_refusal(request: web.Request, status: int, code: str, field: str | None)
     )
 
 
+def _repeated_parameter(request: web.Request) -> str | None:
+    """A query parameter given twice: no route takes lists, so which one counts would
+    be a guess (the first, silently). Refused for every route, here."""
+    names = [name for name, _ in request.query.items()]
+    if len(names) == len(set(names)):
+        return None
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return _printable(name, 80)
+        seen.add(name)
+    return None
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes the JSON error shape; nothing escapes as a traceback."""
     try:
+        repeated = _repeated_parameter(request)
+        if repeated is not None:
+            raise ApiError(400, "bad_parameter", f"{repeated} is given more than once", repeated)
         return await handler(request)
     except ApiError as exc:
         log_refusal(request, exc.status, exc.code, exc.field)

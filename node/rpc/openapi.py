@@ -391,6 +391,7 @@ SCHEMAS: dict[str, Any] = {
             "height": _N,
         }
     ),
+    "AccountOrProof": {"anyOf": [_ref("Account"), _ref("ProofBundle")]},
     "AssetPage": _object(
         {
             "assets": {

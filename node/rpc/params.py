@@ -20,6 +20,7 @@ from node.rpc.openapi import ADDRESS_PATTERN, HEX_PATTERN
 
 MAX_HEIGHT = (1 << 63) - 1
 _HEX = re.compile(HEX_PATTERN.strip("^$"))
+_DECIMAL = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,20})?(?:[eE][-+]?[0-9]{1,3})?")
 _ADDRESS = re.compile(ADDRESS_PATTERN.strip("^$"))
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -67,9 +68,12 @@ def parse_int(value: str, field: str, low: int = 0, high: int = MAX_HEIGHT) -> i
 
 def parse_seconds(value: str | None, field: str, maximum: float) -> float:
     """A duration such as "2" or "0.5", at most `maximum`; absent means 0."""
-    if value is None or value == "":
+    if value is None:
         return 0.0
     try:
+        # A JSON-style number only: float() would also take " 5", "1_0", "-0" and "inf".
+        if not _DECIMAL.fullmatch(value):
+            raise ValueError(value)
         seconds = float(value)
     except ValueError as exc:
         raise bad_request("bad_parameter", f"{field} must be a number of seconds", field) from exc

@@ -212,8 +212,8 @@ def _paths() -> dict[str, dict[str, Any]]:
             }
         },
         "/v1/accounts/{address}": _get(
-            "Balances per asset and the next nonce",
-            "Account",
+            "Balances per asset and the next nonce (with prove=true: a ProofBundle)",
+            "AccountOrProof",
             [
                 path_param("address", ADDRESS, "pasar1... address or 64 hex digits"),
                 *routes_proofs.ACCOUNT_PARAMS,

@@ -29,7 +29,16 @@ from contracts.coin import SYMBOL_PATTERN
 from ledger.keys import address_to_text
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
-from node.rpc.openapi import ADDRESS, HASH, get_operation, page_params, path_param, query_param
+from node.rpc.openapi import (
+    ADDRESS,
+    HASH,
+    SYMBOL,
+    get_operation,
+    integer,
+    page_params,
+    path_param,
+    query_param,
+)
 from node.rpc.params import parse_address, parse_hash, parse_hex, parse_int
 
 MAX_PAGE = 200
@@ -341,7 +350,15 @@ SCHEMAS: dict[str, Any] = {
     "RedemptionPage": _object(
         {"redemptions": {"type": "array", "items": _REDEMPTION}, "next_cursor": _NS}
     ),
-    "RedemptionStats": _object({"platform": _S, **{name: _I for name in _STATS_FIELDS}}),
+    "RedemptionStats": _object(
+        {
+            "platform": _S,
+            **{name: _I for name in _STATS_FIELDS},
+            # No deadline set, no settlement yet: null.
+            "deadline_ms": {"type": "integer", "nullable": True},
+            "median_settle_ms": {"type": "integer", "nullable": True},
+        }
+    ),
     "Issuance": _object(
         {
             "symbol": _S,
@@ -418,14 +435,14 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "A seller's record from the chain: completed, refunded, cancelled, disputes"
                 " won and lost, ratings (average as an exact fraction)",
                 "SellerRecord",
-                [path_param("address", "string", "pasar1... address or 64 hex digits")],
+                [path_param("address", ADDRESS, "pasar1... address or 64 hex digits")],
             )
         },
         "/v1/redemptions": {
             "get": get_operation(
                 "An account's redemption requests, oldest first (cursor pagination)",
                 "RedemptionPage",
-                [query_param("requester", "string", "the requester's address"), *_PAGE_PARAMS],
+                [query_param("requester", ADDRESS, "the requester's address", True), *_PAGE_PARAMS],
             )
         },
         "/v1/redemptions/{id}": {"get": get_operation("One redemption", "Redemption", _ID)},
@@ -433,7 +450,7 @@ def _paths() -> dict[str, dict[str, Any]]:
             "get": get_operation(
                 "A platform's redemption terms and record (outstanding, settled, median time)",
                 "RedemptionStats",
-                [path_param("address", "string", "pasar1... address or 64 hex digits")],
+                [path_param("address", ADDRESS, "pasar1... address or 64 hex digits")],
             )
         },
         "/v1/issuance/{symbol}": {
@@ -441,8 +458,8 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "A coin's supply, burned by redemption, outstanding, reserve attestations",
                 "Issuance",
                 [
-                    path_param("symbol", "string", "coin symbol"),
-                    query_param("after_period", "integer", "attestations after this period"),
+                    path_param("symbol", SYMBOL, "coin symbol"),
+                    query_param("after_period", integer(), "attestations after this period"),
                 ],
             )
         },

@@ -436,10 +436,12 @@ def _paths() -> dict[str, dict[str, Any]]:
                 "swap's own code if it would be refused)",
                 "Quote",
                 [
-                    query_param("pay", "string", "coin given"),
-                    query_param("receive", "string", "coin received"),
-                    query_param("pay_amount", "integer", "exact in: pay exactly this"),
-                    query_param("receive_amount", "integer", "exact out: receive this"),
+                    query_param("pay", SYMBOL, "coin given", required=True),
+                    query_param("receive", SYMBOL, "coin received", required=True),
+                    query_param("pay_amount", integer(1, MAX_AMOUNT), "exact in: pay exactly this"),
+                    query_param(
+                        "receive_amount", integer(1, MAX_AMOUNT), "exact out: receive this"
+                    ),
                 ],
             )
         },

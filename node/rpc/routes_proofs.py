@@ -10,6 +10,7 @@ genesis validator set, or against a set it trusts from `trusted_height` on.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from aiohttp import web
@@ -23,17 +24,32 @@ from ledger.keys import address_to_text
 from ledger.prover import ProofUnavailable, state_bundle, tx_bundle
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import ApiError, bad_request
-from node.rpc.openapi import _object, get_operation, path_param, query_param
+from node.rpc.openapi import (
+    SYMBOL_PATTERN,
+    _object,
+    get_operation,
+    integer,
+    nullable,
+    path_param,
+    query_param,
+)
 from node.rpc.params import parse_hex, parse_int
 from node.rpc.render import receipt_json
 from node.service import NodeService
 
 MAX_KEY_BYTES = 1024
 MAX_SYMBOLS = 32
-PROVE_PARAM = query_param("prove", "boolean", "true: answer with a proof bundle (ProofBundle)")
+_SYMBOL = SYMBOL_PATTERN.strip("^$")
+_SYMBOL_TEXT = re.compile(_SYMBOL)
+_KEY_PATTERN = f"^(?:[0-9a-fA-F]{{2}}){{1,{MAX_KEY_BYTES}}}$"
+PROVE_PARAM = query_param(
+    "prove",
+    {"type": "string", "enum": ["true", "false", "1", "0"]},
+    "true: answer with a proof bundle (ProofBundle)",
+)
 TRUSTED_PARAM = query_param(
     "trusted_height",
-    "integer",
+    integer(1),
     "with prove: the height from which the client trusts a validator set "
     "(default 1, the genesis set); only later set changes are included",
 )
@@ -41,11 +57,23 @@ TRUSTED_PARAM = query_param(
 ACCOUNT_PARAMS = [
     PROVE_PARAM,
     TRUSTED_PARAM,
-    query_param("symbols", "string", "with prove: coins to prove even if not held (IDR,GOLD)"),
+    query_param(
+        "symbols",
+        {
+            "type": "string",
+            "pattern": f"^(?:{_SYMBOL}(?:,{_SYMBOL}){{0,{MAX_SYMBOLS - 1}}})?$",
+        },
+        "with prove: coins to prove even if not held (IDR,GOLD)",
+    ),
 ]
 
 
 def wants_proof(request: web.Request) -> bool:
+    # The proof parameters are checked even without prove=true: a request the
+    # document calls invalid is refused, never silently half-read.
+    if "trusted_height" in request.query:
+        trusted_height(request)
+    parse_symbols(request)
     value = request.query.get("prove")
     if value is None or value in ("false", "0"):
         return False
@@ -127,11 +155,14 @@ def account_proof_json(
 
 
 def parse_symbols(request: web.Request) -> list[str]:
+    """Comma-separated coin symbols, exactly as the `symbols` parameter's pattern says."""
     text = request.query.get("symbols", "")
-    symbols = [item for item in text.split(",") if item]
-    if len(symbols) > MAX_SYMBOLS or any(len(item) > 16 or not item.isascii() for item in symbols):
+    symbols = text.split(",") if text else []
+    if len(symbols) > MAX_SYMBOLS or not all(_SYMBOL_TEXT.fullmatch(item) for item in symbols):
         raise bad_request(
-            "bad_parameter", f"symbols: at most {MAX_SYMBOLS} coin symbols", "symbols"
+            "bad_parameter",
+            f"symbols: at most {MAX_SYMBOLS} coin symbols, separated by commas",
+            "symbols",
         )
     return symbols
 
@@ -174,7 +205,7 @@ _BUNDLE_FIELDS = {
     "address": {"type": "string"},
     "proven_symbols": {"type": "array", "items": {"type": "string"}},
     "key": {"type": "string"},
-    "value": {"type": ["string", "null"]},
+    "value": nullable({"type": "string"}),
 }
 
 GROUP = RouteGroup(
@@ -186,7 +217,11 @@ GROUP = RouteGroup(
                 "A state key's value (hex); with prove=true, its value or absence, proven",
                 "ProofBundle",
                 [
-                    path_param("key", "string", "the state key's bytes in hex"),
+                    path_param(
+                        "key",
+                        {"type": "string", "pattern": _KEY_PATTERN},
+                        "the state key's bytes in hex",
+                    ),
                     PROVE_PARAM,
                     TRUSTED_PARAM,
                 ],

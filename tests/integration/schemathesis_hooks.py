@@ -46,7 +46,10 @@ def map_query(ctx: Any, query: dict[str, Any] | None) -> dict[str, Any] | None:
 @schemathesis.hook
 def filter_query(ctx: Any, query: dict[str, Any] | None) -> bool:
     # GET /v1/orders takes exactly one of buyer and seller (OpenAPI 3.0 cannot say so).
+    query = query or {}
     if ctx.operation.path == "/v1/orders":
-        query = query or {}
         return ("buyer" in query) != ("seller" in query)
+    # GET /v1/exchange/quote: exactly one of pay_amount and receive_amount.
+    if ctx.operation.path == "/v1/exchange/quote":
+        return ("pay_amount" in query) != ("receive_amount" in query)
     return True
