@@ -19,7 +19,7 @@ nodes, each covering four binary levels, keyed by (version, nibble path) in the
 key-value store; version h is the state after block h (0 is genesis). A block
 writes only the nodes on the paths its write-set touches, all at the new
 version, and leaves every other subtree shared with older versions. Each
-replaced node is recorded in a stale index under the version that replaced it,
+replaced node is recorded in a stale list under the version that replaced it,
 so `prune` can delete the nodes no kept version needs without scanning the tree.
 
     chain/tree/n/<version:8><depth:1><nibbles packed, high first>
@@ -27,7 +27,8 @@ so `prune` can delete the nodes no kept version needs without scanning the tree.
         01 ‖ key_hash ‖ value_hash            a leaf
         02 ‖ child bitmap (2) ‖ per child: version (8) ‖ hash ‖ is_leaf (1)
                                               an internal node
-    chain/tree/stale/<since:8><node key>    -> b""
+    chain/tree/stale/<since:8>  -> the node keys version `since` replaced, each
+                                   preceded by its length (one byte)
 
 Nothing here depends on dict or set order: updates are sorted by key hash and
 children live in a 16-slot list.
@@ -37,7 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ledger import codec
 from ledger.errors import CodecError
@@ -101,9 +102,9 @@ def node_key(version: int, path: bytes) -> bytes:
     return NODE_PREFIX + version.to_bytes(8, "big") + bytes((len(path),)) + bytes.fromhex(digits)
 
 
-@dataclass(frozen=True, slots=True)
-class Child:
-    """A reference from an internal node to the node at the next nibble."""
+class Child(NamedTuple):
+    """A reference from an internal node to the node at the next nibble (a tuple:
+    thousands are made per block, and tuples are the cheapest immutable record)."""
 
     version: int
     hash: bytes
@@ -254,10 +255,17 @@ class _Batch:
         self.reader = reader
         self.version = version
         self.writes: dict[bytes, bytes | None] = {}
-        self.stale_prefix = STALE_PREFIX + version.to_bytes(8, "big")
+        self.stale: list[bytes] = []  # keys of the nodes this version replaces
 
     def retire(self, version: int, path: bytes) -> None:
-        self.writes[self.stale_prefix + node_key(version, path)] = b""
+        key = node_key(version, path)
+        self.stale.append(bytes((len(key),)) + key)
+
+    def finish(self) -> dict[bytes, bytes | None]:
+        """The writes, with this version's stale list (one entry, length-prefixed keys)."""
+        if self.stale:
+            self.writes[STALE_PREFIX + self.version.to_bytes(8, "big")] = b"".join(self.stale)
+        return self.writes
 
     def load(self, version: int, path: bytes) -> StoredNode:
         written = self.writes.get(node_key(version, path))
@@ -388,14 +396,14 @@ def update_tree(
     root_key = node_key(version, b"")
     if result is None:
         batch.writes[root_key] = EMPTY_NODE
-        return ZERO_HASH, batch.writes
+        return ZERO_HASH, batch.finish()
     if isinstance(result, Child):
         if root_key not in batch.writes:  # an unchanged child can only be internal here
             raise TreeError("the root of a new version must be written at that version")
-        return result.hash, batch.writes
+        return result.hash, batch.finish()
     key_digest, value_digest = result
     batch.writes[root_key] = _encode_leaf(key_digest, value_digest)
-    return leaf_hash(key_digest, value_digest), batch.writes
+    return leaf_hash(key_digest, value_digest), batch.finish()
 
 
 def prune(reader: KVReader, version: int, keep_versions: int) -> dict[bytes, bytes | None]:
@@ -408,12 +416,16 @@ def prune(reader: KVReader, version: int, keep_versions: int) -> dict[bytes, byt
         raise ValueError("keep at least the newest version")
     limit = version - keep_versions + 1
     deletes: dict[bytes, bytes | None] = {}
-    for stale_key, _ in reader.iterate(STALE_PREFIX):
-        since = int.from_bytes(stale_key[len(STALE_PREFIX) : len(STALE_PREFIX) + 8], "big")
+    for stale_key, listed in reader.iterate(STALE_PREFIX):
+        since = int.from_bytes(stale_key[len(STALE_PREFIX) :], "big")
         if since > limit:
             break
         deletes[stale_key] = None
-        deletes[stale_key[len(STALE_PREFIX) + 8 :]] = None
+        offset = 0
+        while offset < len(listed):
+            end = offset + 1 + listed[offset]
+            deletes[listed[offset + 1 : end]] = None
+            offset = end
     return deletes
 
 
