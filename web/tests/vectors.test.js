@@ -13,6 +13,7 @@ import { SignedTransaction, Transaction } from "../lib/tx.js";
 import { merkleProof, merkleRoot, verifyProof } from "../lib/merkle.js";
 import { Block, BlockHeader, validatorSetHash } from "../lib/block.js";
 import { CommitCertificate, commitVoteDigest } from "../lib/cert.js";
+import { Receipt } from "../lib/receipt.js";
 
 test("codec: every canonical vector encodes to its bytes and decodes back", () => {
   const { canonical } = load("codec.json");
@@ -141,7 +142,10 @@ test("blocks: header bytes and hash, block decoding, validator set, tx root, rec
   assert.equal(toHex(block.header.txRoot), v.tx_root);
   for (const stx of block.transactions) assert.ok(await stx.verifySignature());
   const receiptLeaves = [...v.receipts.receipts_hex, v.receipts.end_block_receipt_hex].map(hex);
-  for (const leaf of receiptLeaves) assert.equal(toHex(codec.encode(codec.decode(leaf))), toHex(leaf));
+  const receipts = receiptLeaves.map((leaf) => Receipt.decode(leaf));
+  assert.deepEqual(receipts.map((r) => toHex(r.encode())), receiptLeaves.map(toHex));
+  assert.deepEqual(receipts.map((r) => r.isEndBlock), [...txHashes.map(() => false), true]);
+  assert.deepEqual(receipts.slice(0, -1).map((r) => toHex(r.txHash)), v.tx_hashes);
   assert.equal(toHex(await merkleRoot(receiptLeaves)), v.receipts.root);
   assert.equal(toHex(block.header.receiptsRoot), v.receipts.root);
   // State root: the binary sparse Merkle tree over hashed keys (docs/protocol.md §6).
