@@ -22,6 +22,7 @@ from ledger.block import MAX_BLOCK_BYTES, BlockHeader
 from ledger.errors import CodecError
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
+from ledger.merkle import InclusionProof
 from ledger.receipt import Event, Receipt
 from ledger.tx import SignedTransaction, Transaction
 from tests.ledgerkit import make_genesis
@@ -115,6 +116,10 @@ def _python(decoder: Any, data: bytes) -> Any:
         return REFUSED
 
 
+def _inclusion(data: bytes) -> InclusionProof:
+    return InclusionProof.from_list(codec.decode(data))
+
+
 def _header(data: bytes) -> BlockHeader:
     return BlockHeader.from_list(codec.decode(data, MAX_BLOCK_BYTES))
 
@@ -148,12 +153,25 @@ def test_js_and_python_accept_and_refuse_the_same_bytes(tmp_path: Path) -> None:
     )
     genesis = make_genesis([(key.public_key, "IDR", 5)], [("IDR", key.public_key, 10**12)]).encode()
 
+    proof_case = json.loads((ROOT / "tests/vectors/merkle.json").read_text(encoding="utf-8"))[
+        "proof_objects"
+    ][-1]
+    root, leaf = bytes.fromhex(proof_case["root"]), bytes.fromhex(proof_case["leaf"])
+    proofs = [bytes.fromhex(proof_case["proof_hex"])]
+    proofs += _every_byte_flipped(proofs[0])
+    inclusion = [
+        {"proof_hex": p.hex(), "root": root.hex(), "leaf": leaf.hex(), "count": count}
+        for p in proofs
+        for count in (proof_case["committed_count"], proof_case["committed_count"] + 1)
+    ]
+
     cases = {
         "decode": [data.hex() for data in inputs],
         "signed_txs": [data.hex() for data in txs],
         "receipts": [data.hex() for data in [receipt, *_every_byte_flipped(receipt)]],
         "headers": [data.hex() for data in [header, *_every_byte_flipped(header)]],
         "genesis": [data.hex() for data in [genesis, *_every_byte_flipped(genesis)]],
+        "inclusion": inclusion,
     }
     answers = _run_oracle(tmp_path, cases)
 
@@ -191,3 +209,9 @@ def test_js_and_python_accept_and_refuse_the_same_bytes(tmp_path: Path) -> None:
         assert answer["ok"] == (parsed is not REFUSED), data
         if parsed is not REFUSED:
             assert answer["hash"] == parsed.hash.hex()
+    assert answers["inclusion"][0] == {"ok": True, "valid": True}
+    for item, answer in zip(inclusion, answers["inclusion"], strict=True):
+        proof = _python(_inclusion, bytes.fromhex(item["proof_hex"]))
+        assert answer["ok"] == (proof is not REFUSED), item
+        if proof is not REFUSED:
+            assert answer["valid"] == proof.verify(root, leaf, item["count"]), item

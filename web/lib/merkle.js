@@ -1,9 +1,12 @@
-// Merkle roots and inclusion proofs (docs/protocol.md §5), mirroring ledger/merkle.py.
+// Merkle roots, inclusion proofs and the InclusionProof object (docs/protocol.md §5),
+// mirroring ledger/merkle.py.
 // RFC 6962 shape: the left subtree holds the largest power of two below the leaf
 // count; leaves and inner nodes hash under different domain tags.
 
+import * as codec from "./codec.js";
+import { CodecError } from "./codec.js";
 import { concat, equal, isBytes } from "./bytes.js";
-import { MERKLE_LEAF, MERKLE_NODE, ZERO_HASH, taggedHash } from "./hashing.js";
+import { HASH_SIZE, MERKLE_LEAF, MERKLE_NODE, ZERO_HASH, taggedHash } from "./hashing.js";
 
 export async function leafHash(data) {
   return taggedHash(MERKLE_LEAF, data);
@@ -90,4 +93,58 @@ export async function verifyProof(root, leaf, index, count, proof) {
   if (!Number.isSafeInteger(index) || !Number.isSafeInteger(count) || !(index >= 0 && index < count)) return false;
   const computed = await foldProof(await leafHash(leaf), index, count, proof);
   return computed !== null && equal(computed, root);
+}
+
+// The proof object nodes serve (docs/protocol.md §5):
+//   InclusionProof = [30, 1, index, count, [sibling, ...]]   (siblings bottom-up)
+// Its count must equal the count the header commits to (tx_count or receipts_count):
+// the path's shape follows from index and count alone, so with the same siblings
+// leaf 1 of 4 would also pass as leaf 1 of 3.
+
+export const TAG_INCLUSION_PROOF = 30;
+export const PROOF_VERSION = 1;
+export const MAX_LEAVES = (1n << 32n) - 1n;
+export const MAX_PATH = 32;
+
+/** Where a leaf sits (index of count) and the sibling hashes up to the root. */
+export class InclusionProof {
+  constructor(index, count, siblings) {
+    this.index = BigInt(index);
+    this.count = BigInt(count);
+    this.siblings = siblings;
+  }
+
+  toList() {
+    return [TAG_INCLUSION_PROOF, PROOF_VERSION, this.index, this.count, [...this.siblings]];
+  }
+
+  encode() {
+    return codec.encode(this.toList());
+  }
+
+  static fromList(value) {
+    const f = codec.expectList(value, 5, "inclusion proof");
+    codec.expectTag(f, TAG_INCLUSION_PROOF, PROOF_VERSION, "inclusion proof");
+    if (!Array.isArray(f[4]) || f[4].length > MAX_PATH) throw new CodecError("bad_type", `siblings must be an array of at most ${MAX_PATH}`);
+    return new InclusionProof(
+      codec.expectInt(f[2], "index", 0n, MAX_LEAVES),
+      codec.expectInt(f[3], "count", 0n, MAX_LEAVES),
+      f[4].map((item) => codec.expectBytes(item, "sibling", HASH_SIZE)),
+    );
+  }
+
+  static decode(data) {
+    return InclusionProof.fromList(codec.decode(data));
+  }
+
+  /** True when `leaf` is leaf `index` of the `committedCount` leaves under `root`. */
+  async verify(root, leaf, committedCount) {
+    if (this.count !== BigInt(committedCount)) return false;
+    return verifyProof(root, leaf, this.index, this.count, this.siblings);
+  }
+}
+
+/** The proof object for the leaf at `index`. */
+export async function inclusionProof(leaves, index) {
+  return new InclusionProof(index, leaves.length, await merkleProof(leaves, Number(index)));
 }

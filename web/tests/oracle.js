@@ -12,6 +12,7 @@ import { SignedTransaction } from "../lib/tx.js";
 import { Receipt } from "../lib/receipt.js";
 import { Genesis } from "../lib/genesis.js";
 import { BlockHeader } from "../lib/block.js";
+import { InclusionProof } from "../lib/merkle.js";
 
 function attempt(fn) {
   try {
@@ -41,5 +42,10 @@ out.genesis = [];
 for (const h of cases.genesis) {
   const parsed = attempt(() => ({ ok: true, genesis: Genesis.decode(fromHex(h)) }));
   out.genesis.push(parsed.ok ? { ok: true, hash: toHex(await parsed.genesis.hash()) } : parsed);
+}
+out.inclusion = [];
+for (const item of cases.inclusion) {
+  const parsed = attempt(() => ({ ok: true, proof: InclusionProof.decode(fromHex(item.proof_hex)) }));
+  out.inclusion.push(parsed.ok ? { ok: true, valid: await parsed.proof.verify(fromHex(item.root), fromHex(item.leaf), item.count) } : parsed);
 }
 process.stdout.write(JSON.stringify(out));

@@ -10,7 +10,8 @@ import * as codec from "../lib/codec.js";
 import { taggedHash } from "../lib/hashing.js";
 import { PrivateKey, addressFromText, addressToText, signingMessage, verify } from "../lib/keys.js";
 import { SignedTransaction, Transaction } from "../lib/tx.js";
-import { merkleProof, merkleRoot, verifyProof } from "../lib/merkle.js";
+import { InclusionProof, inclusionProof, merkleProof, merkleRoot, verifyProof } from "../lib/merkle.js";
+import { verifyReceiptInclusion, verifyTxInclusion } from "../lib/inclusion.js";
 import { Block, BlockHeader, validatorSetHash } from "../lib/block.js";
 import { CommitCertificate, commitVoteDigest } from "../lib/cert.js";
 import { Receipt } from "../lib/receipt.js";
@@ -125,6 +126,26 @@ test("merkle: roots and every inclusion proof; proofs fail for other leaves and 
   }
 });
 
+test("inclusion proof objects: every proof passes and every rejected one fails", async () => {
+  const v = load("merkle.json");
+  assert.ok(v.proof_objects.length > 0 && v.rejected.length > 0);
+  for (const item of v.proof_objects) {
+    const proof = InclusionProof.decode(hex(item.proof_hex));
+    assert.equal(toHex(proof.encode()), item.proof_hex);
+    assert.ok(await proof.verify(hex(item.root), hex(item.leaf), item.committed_count));
+  }
+  for (const item of v.rejected) {
+    let proof;
+    try {
+      proof = InclusionProof.decode(hex(item.proof_hex));
+    } catch (err) {
+      assert.ok(err instanceof codec.CodecError, item.why);
+      continue;
+    }
+    assert.equal(await proof.verify(hex(item.root), hex(item.leaf), item.committed_count), false, item.why);
+  }
+});
+
 test("blocks: header bytes and hash, block decoding, validator set, tx root, receipts root, state root", async () => {
   const v = load("blocks.json");
   const header = BlockHeader.fromList(untyped(v.header.fields));
@@ -148,6 +169,24 @@ test("blocks: header bytes and hash, block decoding, validator set, tx root, rec
   assert.deepEqual(receipts.slice(0, -1).map((r) => toHex(r.txHash)), v.tx_hashes);
   assert.equal(toHex(await merkleRoot(receiptLeaves)), v.receipts.root);
   assert.equal(toHex(block.header.receiptsRoot), v.receipts.root);
+  assert.equal(block.header.txCount, BigInt(txHashes.length));
+  assert.equal(block.header.receiptsCount, BigInt(receiptLeaves.length));
+  for (const [index, txHash] of txHashes.entries()) {
+    assert.ok(await verifyTxInclusion(block.header, txHash, await inclusionProof(txHashes, index)));
+    assert.ok(await verifyReceiptInclusion(block.header, receipts[index], await inclusionProof(receiptLeaves, index)));
+    assert.equal(await verifyReceiptInclusion(block.header, receipts[index], await inclusionProof(receiptLeaves.slice(0, -1), index)), false);
+  }
+  assert.ok(v.rejected_headers.length > 0);
+  for (const item of v.rejected_headers) {
+    const bad = BlockHeader.decode(hex(item.header_hex));
+    const broken = {
+      bad_tx_count: bad.txCount !== BigInt(txHashes.length),
+      bad_tx_root: toHex(bad.txRoot) !== v.tx_root,
+      bad_receipts_count: bad.receiptsCount !== BigInt(receiptLeaves.length),
+      bad_receipts_root: toHex(bad.receiptsRoot) !== v.receipts.root,
+    };
+    assert.deepEqual(Object.keys(broken).filter((code) => broken[code]), [item.code]);
+  }
   // State root: the binary sparse Merkle tree over hashed keys (docs/protocol.md §6).
   const bit = (digest, i) => (digest[i >> 3] >> (7 - (i & 7))) & 1;
   const smtRoot = async (leaves, depth) => {
