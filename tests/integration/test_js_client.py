@@ -68,6 +68,8 @@ def run_live(net: LocalNet) -> dict[str, Any]:
 
 def test_js_client_submits_proves_and_follows_a_real_node(net: LocalNet) -> None:
     out = run_live(net)
+    assert out["same_anchor"] is True
+    assert out["wrong_pin"] == "200 wrong_genesis"
     assert out["submitted"]["accepted"] and out["duplicate"] == "duplicate"
     assert out["forged"] == "422 bad_signature"
     assert out["bad_hash"].startswith("400 ")

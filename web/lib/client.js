@@ -6,7 +6,8 @@
 
 import { fromHex, toHex } from "./bytes.js";
 import { parse } from "./json.js";
-import { verifyBundle } from "./proof.js";
+import { Genesis } from "./genesis.js";
+import { TrustAnchor, verifyBundle } from "./proof.js";
 
 /** A 4xx/5xx answer: `status`, and the API's stable `code`, `message` and `field`. */
 export class ApiError extends Error {
@@ -85,6 +86,19 @@ export class Client {
 
   block(height = "latest") {
     return this.request("GET", `/v1/blocks/${height}`);
+  }
+
+  /** The chain's genesis from GET /v1/genesis, decoded from its canonical bytes and
+   * hashed here: {genesis, hash, anchor}. Pass the hash the client pins (from its own
+   * configuration, never from this node) as `expectedHash` to refuse another chain. */
+  async genesis({ expectedHash } = {}) {
+    const answer = await this.request("GET", "/v1/genesis");
+    const genesis = Genesis.decode(fromHex(answer.encoded));
+    const hash = toHex(await genesis.hash());
+    if (expectedHash !== undefined && hash !== expectedHash.toLowerCase()) {
+      throw new ApiError(200, "wrong_genesis", `the node's genesis is ${hash}, not the pinned ${expectedHash}`);
+    }
+    return { genesis, hash, anchor: TrustAnchor.fromGenesis(genesis) };
   }
 
   validators() {

@@ -7,15 +7,16 @@ import { concat, equal, fromHex, toHex, utf8 } from "../lib/bytes.js";
 import { decode } from "../lib/codec.js";
 import { ApiError, Client } from "../lib/client.js";
 import { PrivateKey, addressToText } from "../lib/keys.js";
+import { Genesis } from "../lib/genesis.js";
 import { TrustAnchor, verifyBundle } from "../lib/proof.js";
 import { Transaction } from "../lib/tx.js";
 
 const [url, genesisHex, seedHex, receiverHex] = process.argv.slice(2);
 const client = new Client(url);
-const anchor = TrustAnchor.fromGenesis(fromHex(genesisHex));
+const pinned = TrustAnchor.fromGenesis(fromHex(genesisHex));
+const pinnedHash = toHex(await Genesis.decode(fromHex(genesisHex)).hash());
 const key = await PrivateKey.fromSeed(fromHex(seedHex));
 const address = await addressToText(key.publicKey);
-const out = {};
 
 async function refused(promise) {
   try {
@@ -26,6 +27,11 @@ async function refused(promise) {
   }
 }
 
+// The anchor from the node's own genesis, accepted only because its hash is the pinned one.
+const { anchor } = await client.genesis({ expectedHash: pinnedHash });
+const out = {};
+out.same_anchor = anchor.chainId === pinned.chainId && anchor.validators.every((v, i) => equal(v, pinned.validators[i]));
+out.wrong_pin = await refused(client.genesis({ expectedHash: "00".repeat(32) }));
 const status = await client.status();
 const before = await client.account(address);
 const tx = new Transaction({
