@@ -29,8 +29,9 @@ ERROR_DESCRIPTIONS = {
 # cannot express: the `pasar-address` format names that rule.
 HEX_PATTERN = "^(?:[0-9a-fA-F]{2})*$"
 HASH_PATTERN = "^[0-9a-fA-F]{64}$"
-# 36 bytes in base32 is 58 characters; the last one's two spare bits are zero.
-ADDRESS_PATTERN = "^(?:[0-9a-fA-F]{64}|pasar1[a-z2-7]{57}[aeimquy4])$"
+# 36 bytes in base32 is 58 characters; the last one's two spare bits are zero. The
+# prefix is lowercase, the body either case (docs/protocol.md §4); no whitespace.
+ADDRESS_PATTERN = "^(?:[0-9a-fA-F]{64}|pasar1[a-zA-Z2-7]{57}[aeimquyAEIMQUY4])$"
 SYMBOL_PATTERN = "^[A-Z][A-Z0-9]{1,11}$"
 MAX_HEIGHT = (1 << 63) - 1
 

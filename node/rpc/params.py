@@ -42,12 +42,12 @@ def parse_hash(value: str, field: str = "hash") -> bytes:
 
 
 def parse_address(value: str, field: str = "address") -> bytes:
-    # Exactly ADDRESS_PATTERN (address_from_text alone also strips spaces and takes an
-    # uppercase body), then the checksum.
+    # Exactly ADDRESS_PATTERN (address_from_text alone would also strip whitespace),
+    # then the checksum.
     if not _ADDRESS.fullmatch(value):
         raise bad_request(
             "bad_address",
-            f"{field}: an address is pasar1 and 58 lowercase base32 characters, or 64 hex digits",
+            f"{field}: an address is lowercase pasar1 and 58 base32 characters, or 64 hex digits",
             field,
         )
     try:

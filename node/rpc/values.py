@@ -89,7 +89,7 @@ def from_json(value: Any, path: str = "value", account: bool = False, depth: int
 def _address(text: str, path: str) -> bytes:
     # The same text form as everywhere in the RPC (see node.rpc.params.parse_address).
     if not _ADDRESS.fullmatch(text):
-        raise JsonValueError(path, "invalid address: not pasar1 + 58 lowercase base32, or hex")
+        raise JsonValueError(path, "invalid address: not pasar1 + 58 base32 characters, or hex")
     try:
         return address_from_text(text)
     except ValueError as exc:

@@ -114,6 +114,8 @@ def cases() -> list[tuple[str, str, dict[str, Any], int, str]]:
         ("GET", f"/v1/txs/{HASH}?trusted_height=0", {}, 400, "bad_parameter"),
         ("GET", f"/v1/accounts/{HASH}?symbols=idr", {}, 400, "bad_parameter"),
         ("GET", f"/v1/accounts/{HASH[:-2]}%20", {}, 400, "bad_address"),
+        ("GET", f"/v1/accounts/%20{HASH}", {}, 400, "bad_address"),
+        ("GET", "/v1/accounts/" + "PASAR1" + "a" * 58, {}, 400, "bad_address"),
         ("GET", f"/v1/txs/{HASH[:-2]}%20ab", {}, 400, "bad_hex"),
         ("GET", "/v1/blocks/abc", {}, 400, "bad_parameter"),
         ("GET", "/v1/blocks/0", {}, 404, "block_not_found"),

@@ -271,3 +271,16 @@ async def test_block_one_has_no_last_certificate_and_the_schema_says_so() -> Non
     assert block["last_certificate"] is None
     schemas = openapi_document(default_route_groups())["components"]["schemas"]
     assert schemas["Block"]["properties"]["last_certificate"]["nullable"] is True
+
+
+async def test_address_case_rule_lowercase_prefix_body_either_case() -> None:
+    node = FakeNode()
+    text = address_to_text(node.accounts.bob.public_key)
+    body = text.removeprefix("pasar1")
+    async with served(node) as client:
+        upper_body = await client.get(f"/v1/accounts/pasar1{body.upper()}")
+        upper_prefix = await client.get(f"/v1/accounts/PASAR1{body}")
+        assert upper_body.status == 200
+        assert (await upper_body.json())["address"] == text
+        assert upper_prefix.status == 400
+        assert (await upper_prefix.json())["error"]["code"] == "bad_address"
