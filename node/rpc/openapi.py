@@ -248,7 +248,13 @@ _TX = _object(
         "method": _S,
         "args": {"type": "array", "items": _ref("OutValue")},
         "expiry_ms": _N,
-        "signature": OUT_SIGNATURE,
+        "version": {"type": "integer", "enum": [1, 2]},
+        # The sender's own signature in a version 1 envelope; null in version 2.
+        "signature": nullable(OUT_SIGNATURE),
+        "signatures": {
+            "type": "array",
+            "items": _object({"signer": OUT_ADDRESS, "signature": OUT_SIGNATURE}),
+        },
     },
     required=("hash", "chain_id", "sender", "nonce", "method", "args", "expiry_ms"),
 )

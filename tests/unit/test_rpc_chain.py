@@ -284,3 +284,53 @@ async def test_address_case_rule_lowercase_prefix_body_either_case() -> None:
         assert (await upper_body.json())["address"] == text
         assert upper_prefix.status == 400
         assert (await upper_prefix.json())["error"]["code"] == "bad_address"
+
+
+def _canonical(value: Any) -> Any:
+    """The JSON form of contract values mapped back, as docs/api.md says."""
+    if isinstance(value, dict):
+        return bytes.fromhex(value["hex"])
+    if isinstance(value, list):
+        return [_canonical(item) for item in value]
+    return value
+
+
+async def test_a_client_rebuilds_header_hash_and_receipts_root_from_the_json_alone() -> None:
+    """docs/api.md 'Block header (JSON)' and 'Events and receipts (JSON)', followed
+    literally: only hashlib, the codec and the Merkle root, no ledger objects."""
+    from ledger import codec
+    from ledger.keys import address_from_text
+    from ledger.merkle import merkle_root
+
+    node = FakeNode()
+    a = node.accounts
+    node.mempool.append(transfer(a.alice, a.bob.public_key, 3))
+    node.mempool.append(transfer(a.bob, a.alice.public_key, 10**9))  # rejected
+    node.commit_pending()
+    async with served(node) as client:
+        block = await (await client.get("/v1/blocks/1")).json()
+    header = block["header"]
+    fields = [3, 1, header["chain_id"], header["height"], bytes.fromhex(header["prev_hash"])]
+    fields += [header["timestamp_ms"], address_from_text(header["proposer"])]
+    fields += [header["tx_count"], bytes.fromhex(header["tx_root"]), header["receipts_count"]]
+    fields += [bytes.fromhex(header[name]) for name in ("receipts_root", "state_root")]
+    fields += [bytes.fromhex(header[n]) for n in ("validator_set_hash", "last_certificate_hash")]
+    tag = b"pasar/block"
+    digest = hashlib.sha256(bytes([len(tag)]) + tag + codec.encode(fields)).hexdigest()
+    assert digest == block["hash"]
+
+    def event(item: dict[str, Any]) -> list[Any]:
+        return [item["name"], [[key, _canonical(value)] for key, value in item["attribute_list"]]]
+
+    leaves = []
+    for tx in block["transactions"]:
+        result = tx["result"]
+        receipt = [6, 1, bytes.fromhex(tx["hash"]), result["ok"], result["code"]]
+        receipt += [result["message"], [event(item) for item in result["events"]]]
+        leaves.append(codec.encode(receipt))
+    if block["end_block_events"]:
+        events = [event(item) for item in block["end_block_events"]]
+        leaves.append(codec.encode([6, 1, bytes(32), True, "end_block", "", events]))
+    assert len(leaves) == header["receipts_count"]
+    assert merkle_root(leaves).hex() == header["receipts_root"]
+    assert [tx["result"]["ok"] for tx in block["transactions"]] == [True, False]
