@@ -58,6 +58,15 @@ test("keys: public key, address, signing message and signature of each seed", as
   }
 });
 
+test("signatures: strict RFC 8032 as libsodium applies it, one valid case and one refused case per rule", async () => {
+  const { cases } = load("signatures.json");
+  assert.ok(cases.some((c) => c.valid) && cases.some((c) => !c.valid));
+  for (const item of cases) {
+    const ok = await verify(hex(item.public_key), item.domain, item.chain_id, hex(item.digest), hex(item.signature));
+    assert.equal(ok, item.valid, `${item.name}: ${item.why}`);
+  }
+});
+
 test("transactions: bytes, hash, signing message, signature and signed envelope", async () => {
   const { transactions } = load("transactions.json");
   assert.ok(transactions.length > 0);
