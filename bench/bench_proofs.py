@@ -374,7 +374,7 @@ def main() -> None:
             senders = options.block * options.runs + options.blocks * options.per_block
             with tempfile.TemporaryDirectory() as tmp:
                 path = Path(tmp) / "db"
-                with LevelDBStore(path, cache_entries=0) as store:
+                with LevelDBStore(path) as store:
                     ledger = Ledger(store, accounts, min(senders, accounts))
                     summary[accounts] = bench_block(ledger, options.block, options.runs, executor)
                     report(accounts, ledger, path, options, summary[accounts])

@@ -13,6 +13,7 @@ from pathlib import Path
 import plyvel
 
 from ledger.kv import WriteBatch, prefix_end
+from ledger.state_tree import NODE_PREFIX
 
 CACHE_BYTES = 64 * 1024 * 1024
 WRITE_BUFFER_BYTES = 16 * 1024 * 1024
@@ -78,6 +79,13 @@ class LevelDBStore:
             for key, value in batch.items():
                 if key in cache:
                     cache[key] = None if value is None else bytes(value)
+                elif value is not None and key.startswith(NODE_PREFIX):
+                    # State tree nodes just written are what the next block reads first
+                    # (every path it updates starts at this version's root), and they
+                    # never change once written (a version's node is only deleted).
+                    if len(cache) >= self._cache_entries:
+                        cache.clear()
+                    cache[key] = bytes(value)
 
     def close(self) -> None:
         if not self._db.closed:
