@@ -355,7 +355,8 @@ def _allow_large_frames(request: web.Request, ws: web.WebSocketResponse, limit: 
     aiohttp fixes the limit when the upgrade is prepared and offers no public way to
     change it, so the connection's frame parser is replaced by one with the larger
     limit (nothing is buffered in it: the dialer is waiting for our welcome).
-    tests/integration/test_dos.py proves that large frames pass afterwards.
+    Every multi-validator test relies on it: each node reads its peers' blocks and
+    gossip (larger than the handshake limit) on the links it accepted.
     """
     from aiohttp._websocket.reader import WebSocketReader
 
