@@ -1,8 +1,9 @@
 """The contract registry: every built-in contract gathered into one Application.
 
 Order matters and is fixed here: end-of-block hooks and genesis hooks run in the
-order of `MODULES`, identically on every validator. Modules that keep timeouts
-in the deadline index export `DEADLINE_HANDLERS` (kind -> handler); they are
+order of `MODULES`, identically on every validator. The one module exporting
+`AUTHORIZE` (the account contract) decides who may sign for an account. Modules
+that keep timeouts in the deadline index export `DEADLINE_HANDLERS` (kind -> handler); they are
 gathered into one end-of-block hook that runs before every other hook, so due
 deadlines are settled in global key order whatever module owns them.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from contracts import (
+    account,
     arbiter,
     coin,
     deadlines,
@@ -27,7 +29,7 @@ from contracts import (
     redemption,
     roles,
 )
-from ledger.execution import Application, GenesisHook, Handler, Hook
+from ledger.execution import Application, Authorizer, GenesisHook, Handler, Hook
 
 MODULES: tuple[ModuleType, ...] = (
     coin,
@@ -43,6 +45,7 @@ MODULES: tuple[ModuleType, ...] = (
     exchange,
     invoice,
     redemption,
+    account,
 )
 
 
@@ -51,7 +54,12 @@ def build_application(modules: tuple[ModuleType, ...] = MODULES) -> Application:
     end_block: list[Hook] = []
     genesis: list[GenesisHook] = []
     deadline_handlers: dict[str, deadlines.DeadlineHandler] = {}
+    authorize: Authorizer | None = None
     for module in modules:
+        if hasattr(module, "AUTHORIZE"):
+            if authorize is not None:
+                raise RuntimeError("two contracts decide who may sign for an account")
+            authorize = module.AUTHORIZE
         for name, handler in module.HANDLERS.items():
             if name in handlers:
                 raise RuntimeError(f"contract method {name} is registered twice")
@@ -64,7 +72,7 @@ def build_application(modules: tuple[ModuleType, ...] = MODULES) -> Application:
         genesis.extend(getattr(module, "GENESIS_HOOKS", ()))
     if deadline_handlers:
         end_block.insert(0, deadlines.end_block_hook(deadline_handlers))
-    return Application(handlers, tuple(end_block), tuple(genesis))
+    return Application(handlers, tuple(end_block), tuple(genesis), authorize)
 
 
 APPLICATION = build_application()

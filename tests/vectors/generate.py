@@ -282,6 +282,75 @@ def envelope_vectors() -> dict[str, Any]:
     }
 
 
+def authorization_outcomes(
+    policy: list[Any], transactions: list[Any], timestamp_ms: int
+) -> list[tuple[str, str]]:
+    """(code, message) of each transaction run alone on a state holding `policy` and a
+    balance of 10^6 IDR for the sender."""
+    from contracts.account import policy_key
+    from contracts.coin import Asset, asset_key, balance_key
+    from contracts.registry import APPLICATION
+    from ledger.execution import BlockInfo, apply_block
+    from ledger.kv import MemoryStore
+
+    outcomes = []
+    for stx in transactions:
+        store = MemoryStore()
+        sender = stx.tx.sender
+        asset = Asset("IDR", "rupiah", 2, sender, 10**12, 10**6, "open")
+        store.write(
+            {
+                policy_key(sender): codec.encode(policy),
+                asset_key("IDR"): codec.encode(asset.to_list()),
+                balance_key(sender, "IDR"): codec.encode(10**6),
+            }
+        )
+        info = BlockInfo(CHAIN_ID, 1, timestamp_ms, key(0x10).public_key)
+        receipt = apply_block(APPLICATION, store, info, [stx], ZERO_HASH).receipts[0]
+        outcomes.append((receipt.code, receipt.message))
+    return outcomes
+
+
+def authorization_vectors() -> dict[str, Any]:
+    """Who may sign for an account with a policy: executed outcomes, including refusals."""
+    alice, phone, laptop, shop, stranger = key(1), key(4), key(5), key(6), key(7)
+    bob = key(2).public_key
+    keys = sorted([[alice.public_key, 1], [phone.public_key, 1], [laptop.public_key, 1]])
+    policy = [keys, [1, 2, 3], 10_000, [[shop.public_key, ["invoice.create"], None]], None]
+
+    def tx(nonce: int, method: str, *args: Any) -> Transaction:
+        return Transaction(CHAIN_ID, alice.public_key, nonce, method, args)
+
+    transfer = tx(0, "coin.transfer", "IDR", bob, 500)
+    invoice = tx(0, "invoice.create", "IDR", 500, 1_700_000_600_000, "ref", b"")
+    cases = [
+        ("two of three keys sign a medium transfer", transfer.sign(phone, laptop)),
+        ("one key alone: below the medium threshold", transfer.sign(phone)),
+        ("a key outside the policy", transfer.sign(phone, stranger)),
+        (
+            "a large transfer needs the high threshold",
+            tx(0, "coin.transfer", "IDR", bob, 10_001).sign(phone, laptop),
+        ),
+        ("the scoped key within its methods", invoice.sign(shop)),
+        ("the scoped key outside its methods", transfer.sign(shop)),
+        ("a scoped key signs alone", invoice.sign(shop, phone)),
+    ]
+    outcomes = authorization_outcomes(policy, [stx for _, stx in cases], 1_700_000_000_000)
+    return {
+        "description": "Authorization under an account policy (state key account/policy/<sender>"
+        " holds `policy`, the sender holds 10^6 of an open asset IDR); each transaction runs alone"
+        " in a block at `timestamp_ms`.",
+        "chain_id": CHAIN_ID,
+        "timestamp_ms": 1_700_000_000_000,
+        "account": alice.public_key.hex(),
+        "policy": typed(policy),
+        "cases": [
+            {"why": why, "signed_hex": stx.encode().hex(), "code": code, "message": message}
+            for (why, stx), (code, message) in zip(cases, outcomes, strict=True)
+        ],
+    }
+
+
 def merkle_vectors() -> dict[str, Any]:
     trees = []
     for count in (0, 1, 2, 3, 5, 8):
@@ -691,6 +760,7 @@ def build_vectors() -> dict[str, dict[str, Any]]:
         "keys.json": key_vectors(),
         "transactions.json": transaction_vectors(),
         "envelopes.json": envelope_vectors(),
+        "authorization.json": authorization_vectors(),
         "merkle.json": merkle_vectors(),
         "blocks.json": block_vectors(),
         "certificates.json": certificate_vectors(),

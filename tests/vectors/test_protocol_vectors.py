@@ -33,7 +33,7 @@ from ledger.genesis import Genesis
 from ledger.merkle import InclusionProof, verify_proof
 from ledger.state_tree import StateProof
 from ledger.tx import SignedTransaction
-from tests.vectors.generate import build_vectors, render, untyped
+from tests.vectors.generate import authorization_outcomes, build_vectors, render, untyped
 
 HERE = Path(__file__).resolve().parent
 
@@ -137,6 +137,17 @@ def test_envelope_vectors() -> None:
         with pytest.raises(CodecError) as caught:
             SignedTransaction.decode(bytes.fromhex(case["hex"]))
         assert caught.value.code == case["code"], case["why"]
+
+
+def test_authorization_vectors() -> None:
+    vectors = load("authorization.json")
+    policy = untyped(vectors["policy"])
+    transactions = [
+        SignedTransaction.decode(bytes.fromhex(case["signed_hex"])) for case in vectors["cases"]
+    ]
+    assert all(stx.verify_signature() for stx in transactions)
+    outcomes = authorization_outcomes(policy, transactions, vectors["timestamp_ms"])
+    assert [code for code, _ in outcomes] == [case["code"] for case in vectors["cases"]]
 
 
 def merkle_root(leaves: list[bytes]) -> bytes:
