@@ -5,7 +5,10 @@ Prints rates for this machine:
 - Ed25519 verification of transaction signatures on one thread and on two,
 - `apply_block` for a block of 2,000 transfers against a LevelDB store holding
   100,000 funded accounts, signature checks included (two-thread executor), as
-  transfers per second.
+  transfers per second;
+- the same for transfers signed by one key (one-key accounts, version 1 envelope)
+  against transfers co-signed by two keys (accounts with a 2-of-2 policy), run
+  alternately on the same store, with the cost per transfer of each.
 
 Run from the repository root:  python bench/bench_ledger.py [--accounts N] [--block N]
 """
@@ -25,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from contracts import coin  # noqa: E402
+from contracts.account import policy_key  # noqa: E402
 from contracts.registry import APPLICATION  # noqa: E402
 from ledger import codec  # noqa: E402
 from ledger.execution import BlockInfo, apply_block, apply_genesis  # noqa: E402
@@ -73,7 +77,7 @@ def bench_codec(signed: list[SignedTransaction], rounds: int) -> None:
 
 
 def bench_verify(signed: list[SignedTransaction], executor: ThreadPoolExecutor) -> None:
-    checks = [stx.signature_check() for stx in signed]
+    checks = [check for stx in signed for check in stx.signature_checks()]
     start = time.perf_counter()
     results = [verify(*check) for check in checks]
     elapsed = time.perf_counter() - start
@@ -167,6 +171,65 @@ def bench_apply_block(
     )
 
 
+def cosigner_key(n: int) -> PrivateKey:
+    return PrivateKey.from_seed(hashlib.sha256(b"bench-cosigner" + n.to_bytes(4, "big")).digest())
+
+
+def bench_cosigned(
+    store: LevelDBStore,
+    state_root: bytes,
+    senders: list[tuple[PrivateKey, bytes]],
+    accounts: list[bytes],
+    block_size: int,
+    runs: int,
+    executor: ThreadPoolExecutor,
+) -> None:
+    """One-signature transfers against two-signature transfers from 2-of-2 accounts."""
+    if len(senders) < 2 * block_size:
+        raise SystemExit("the co-signing comparison needs 2 x --block senders")
+    single, double = senders[:block_size], senders[block_size : 2 * block_size]
+    cosigners = [cosigner_key(n) for n in range(block_size)]
+    policies: dict[bytes, bytes | None] = {}
+    for (_, public), cosigner in zip(double, cosigners, strict=True):
+        keys = sorted([[public, 1], [cosigner.public_key, 1]])
+        policies[policy_key(public)] = codec.encode([keys, [1, 2, 2], 0, [], None])
+    store.write(policies, sync=True)
+    info = BlockInfo(CHAIN_ID, 1, 1_000, senders[0][1])
+
+    def block(cosigned: bool, run: int) -> list[SignedTransaction]:
+        group = double if cosigned else single
+        raw = []
+        for i, (key, public) in enumerate(group):
+            to = recipient(accounts, public, run * 7919 + i * 104_729)
+            tx = Transaction(CHAIN_ID, public, 0, "coin.transfer", (SYMBOL, to, 7), 0)
+            signed = tx.sign(key, cosigners[i]) if cosigned else tx.sign(key)
+            raw.append(signed.encode())
+        return [SignedTransaction.decode(item) for item in raw]
+
+    timings: dict[tuple[bool, bool], list[float]] = {}
+    for run in range(runs):
+        for cosigned in (False, True):
+            transactions = block(cosigned, run)
+            for preverified in (False, True):
+                known = {stx.verification_key for stx in transactions} if preverified else set()
+                start = time.perf_counter()
+                result = apply_block(
+                    APPLICATION, store, info, transactions, state_root, executor, known
+                )
+                timings.setdefault((cosigned, preverified), []).append(time.perf_counter() - start)
+                failed = [r.code for r in result.receipts if not r.ok]
+                if failed:
+                    raise SystemExit(f"benchmark transfers were rejected: {failed[:3]}")
+    for preverified in (False, True):
+        one = statistics.median(timings[(False, preverified)]) / block_size * 1e6
+        two = statistics.median(timings[(True, preverified)]) / block_size * 1e6
+        what = "signatures pre-verified" if preverified else "signatures checked"
+        print(
+            f"transfer, 1 vs 2 signatures  {one:>8.1f} us vs {two:>6.1f} us"
+            f"  (x{two / one:.2f}; {what}; median of {runs} blocks of {block_size})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000)
@@ -189,6 +252,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp, LevelDBStore(Path(tmp) / "db") as store:
             state_root = fund_store(store, accounts)
             bench_apply_block(
+                store, state_root, senders, accounts, options.block, options.runs, executor
+            )
+            bench_cosigned(
                 store, state_root, senders, accounts, options.block, options.runs, executor
             )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from cli import (
+    account_commands,
     commands_commerce,  # noqa: F401  (adds listing/order/escrow/arbiter to tx and query)
     commands_exchange,  # noqa: F401  (adds exchange/invoice/payment/platform/governance)
     commands_loyalty,  # noqa: F401  (adds loyalty/franchise to tx and query)
@@ -31,6 +32,7 @@ def cli() -> None:
 node_commands.register(cli)
 keys_commands.register(cli)
 tx_commands.register(cli)
+account_commands.register(cli)
 query_commands.register(cli)
 proof_commands.register(cli)
 up_command.register(cli)

@@ -13,6 +13,11 @@ The nonce and chain id are fetched from the node unless given. Offline signing:
 `--unsigned` prints the canonical unsigned bytes (no key needed, only the sender),
 `pasar tx sign` signs them on another machine, and `pasar tx submit` sends them.
 `--offline` (with `--chain-id` and `--nonce`) signs without contacting a node.
+
+Co-signing (an account whose policy needs several keys): `--unsigned --out FILE`
+writes a signing file (`cli.signing`), each key holder runs `pasar tx sign FILE
+--key NAME`, and `pasar tx submit FILE` sends it once enough keys signed.
+`--sign-with NAME` (repeat) signs directly with keys other than the --from one.
 """
 
 from __future__ import annotations
@@ -36,11 +41,17 @@ from cli.common import (
     node_url_option,
     passphrase_file_option,
 )
-from cli.signing import key_path, load_key, resolve_account
+from cli.signing import (
+    is_signing_file,
+    load_key,
+    read_signing_file,
+    resolve_account,
+    signed_from_file,
+    write_signing_file,
+)
 from ledger.errors import CodecError
 from ledger.keys import address_to_text
 from ledger.tx import MAX_NONCE, SignedTransaction, Transaction
-from node.keyfile import key_file_info
 from node.rpc.values import JsonValueError, args_from_json
 
 MAX_WAIT = 60.0
@@ -62,6 +73,8 @@ class SendOptions:
     unsigned: bool
     offline: bool
     json_mode: bool
+    out: Path | None = None
+    sign_with: tuple[str, ...] = ()
 
     def client(self) -> NodeClient:
         return NodeClient(self.node_url)
@@ -90,6 +103,8 @@ def send_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "unsigned",
             "offline",
             "json_mode",
+            "out",
+            "sign_with",
         )
         options = SendOptions(**{name: kwargs.pop(name) for name in names})
         return function(options, **kwargs)
@@ -114,6 +129,16 @@ def send_options(function: Callable[..., Any]) -> Callable[..., Any]:
             ),
             click.option("--unsigned", is_flag=True, help="print the unsigned tx, do not sign"),
             click.option("--offline", is_flag=True, help="sign and print only"),
+            click.option(
+                "--out",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="with --unsigned: write a signing file for `pasar tx sign FILE`",
+            ),
+            click.option(
+                "--sign-with",
+                multiple=True,
+                help="a key that signs for the --from account (repeat; default: --from)",
+            ),
             json_option,
         ]
     ):
@@ -125,7 +150,7 @@ def build(options: SendOptions, method: str, args: tuple[Any, ...]) -> Transacti
     """The transaction to send, with nonce and chain id filled in from the node if needed."""
     if options.signer is None:
         raise CliError("say who sends: --from NAME or --key PATH")
-    sender = key_file_info(key_path(options.signer, options.keys_dir)).public_key
+    sender = resolve_account(options.signer, options.keys_dir, "--from")
     chain_id, nonce = options.chain_id, options.nonce
     if options.offline and (chain_id is None or nonce is None):
         raise CliError("--offline needs --chain-id and --nonce (no node is asked)")
@@ -146,18 +171,25 @@ def send(options: SendOptions, method: str, args: tuple[Any, ...]) -> None:
     tx = build(options, method, args)
     output = options.output()
     if options.unsigned:
+        if options.out is not None:
+            write_signing_file(options.out, tx, [])
+            output.emit({"signing_file": str(options.out), "hash": tx.hash.hex()})
+            return
         output.emit({"unsigned_tx": tx.encode().hex(), "hash": tx.hash.hex()})
         return
+    if options.out is not None:
+        raise CliError("--out writes a signing file: use it with --unsigned")
     if options.signer is None:  # build() already refused; keeps the type checker informed
         raise CliError("say who sends: --from NAME or --key PATH")
-    key = load_key(options.signer, options.keys_dir, options.passphrase_file)
+    names = options.sign_with or (options.signer,)
+    keys = [load_key(name, options.keys_dir, options.passphrase_file) for name in names]
     if options.offline:
-        stx = tx.sign(key)
+        stx = tx.sign(*keys)
         output.emit({"signed_tx": stx.encode().hex(), "hash": stx.hash.hex()})
         return
     client = options.client()
     for _ in range(MAX_NONCE_STEPS):
-        stx = tx.sign(key)
+        stx = tx.sign(*keys)
         try:
             admission = client.submit(stx.encode())
             break
@@ -306,39 +338,81 @@ def call(options: SendOptions, method: str, raw_args: tuple[str, ...]) -> None:
 
 
 @tx.command("sign")
-@click.argument("unsigned_hex")
+@click.argument("target")
 @click.option("--from", "--key", "signer", required=True, help="key name or path")
 @keys_dir_option
 @passphrase_file_option
 @json_option
 def sign(
-    unsigned_hex: str, signer: str, keys_dir: Path, passphrase_file: Path | None, json_mode: bool
+    target: str, signer: str, keys_dir: Path, passphrase_file: Path | None, json_mode: bool
 ) -> None:
-    """Sign an unsigned transaction (from --unsigned or POST /v1/txs/encode) offline."""
+    """Sign offline: TARGET is a signing file (adds this key's signature to it, in place)
+    or the hex of an unsigned transaction (from --unsigned or POST /v1/txs/encode)."""
+    if is_signing_file(target):
+        path = Path(target)
+        unsigned, signatures = read_signing_file(path)
+        key = load_key(signer, keys_dir, passphrase_file)
+        merged = dict(signatures)
+        merged.update([unsigned.signature_by(key)])
+        write_signing_file(path, unsigned, list(merged.items()))
+        Output(json_mode).emit(
+            {
+                "signing_file": str(path),
+                "hash": unsigned.hash.hex(),
+                "signed_by": address_to_text(key.public_key),
+                "signers": [address_to_text(k) for k in sorted(merged)],
+            },
+            lambda body: [
+                f"signed {body['signing_file']} with {body['signed_by']}",
+                f"  signers so far: {', '.join(body['signers'])}",
+            ],
+        )
+        return
     try:
-        unsigned = Transaction.decode(bytes.fromhex(unsigned_hex))
+        unsigned = Transaction.decode(bytes.fromhex(target))
     except (ValueError, CodecError) as exc:
-        raise CliError(f"not an unsigned transaction: {exc}") from exc
+        raise CliError(f"not an unsigned transaction or a signing file: {exc}") from exc
     key = load_key(signer, keys_dir, passphrase_file)
     if key.public_key != unsigned.sender:
-        raise CliError("this key is not the transaction's sender")
+        raise CliError(
+            "this key is not the transaction's sender: to co-sign, write a signing file"
+            " with --unsigned --out FILE and sign that"
+        )
     stx = unsigned.sign(key)
     Output(json_mode).emit({"signed_tx": stx.encode().hex(), "hash": stx.hash.hex()})
 
 
 @tx.command("submit")
-@click.argument("signed_hex")
+@click.argument("target")
 @node_url_option
-@click.option("--wait", type=click.FloatRange(0, MAX_WAIT), default=0, help="seconds")
+@click.option(
+    "--wait",
+    type=click.FloatRange(0, MAX_WAIT),
+    default=0,
+    is_flag=False,
+    flag_value=30.0,
+    help="wait up to SECONDS (default 30 when given bare) for the outcome",
+)
 @json_option
-def submit(signed_hex: str, node_url: str, wait: float, json_mode: bool) -> None:
-    """Submit a signed transaction (from `pasar tx sign` or --offline)."""
-    try:
-        stx = SignedTransaction.decode(bytes.fromhex(signed_hex))
-    except (ValueError, CodecError) as exc:
-        raise CliError(f"not a signed transaction: {exc}") from exc
+def submit(target: str, node_url: str, wait: float, json_mode: bool) -> None:
+    """Submit a signed transaction: a signing file, or hex from `pasar tx sign`/--offline."""
+    if is_signing_file(target):
+        stx = signed_from_file(Path(target))
+    else:
+        try:
+            stx = SignedTransaction.decode(bytes.fromhex(target))
+        except (ValueError, CodecError) as exc:
+            raise CliError(f"not a signed transaction or a signing file: {exc}") from exc
     client = NodeClient(node_url)
-    report(client, stx, client.submit(stx.encode()), wait, Output(json_mode))
+    try:
+        admission = client.submit(stx.encode())
+    except NodeReplyError as exc:
+        if exc.code == "insufficient_signatures" and is_signing_file(target):
+            raise CliError(
+                f"{exc.message}; add signatures with `pasar tx sign {target} --key NAME`"
+            ) from exc
+        raise
+    report(client, stx, admission, wait, Output(json_mode))
 
 
 def register(group: click.Group) -> None:

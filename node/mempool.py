@@ -1,7 +1,10 @@
 """The pool of verified transactions waiting for a block.
 
 Transactions arrive already decoded and signature-checked (the node verifies in
-a thread pool before calling `add`). The pool keeps them by hash (dedup), by
+a thread pool before calling `add`) and authorized: `authorization_refusal` asks
+the account policy of the committed state whether the signers may send the
+transaction, so a partially signed one (`insufficient_signatures`) never waits
+here for signatures that may never come. The pool keeps them by hash (dedup), by
 sender and nonce (so a block takes each sender's transactions in nonce order
 without gaps), and enforces caps on count, bytes and per-sender backlog so a
 flood cannot exhaust memory. After every commit `recheck` drops what the block
@@ -16,6 +19,10 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 
+from ledger.errors import CodecError, InvalidTransaction
+from ledger.execution import Application, BlockInfo, Context, authorize
+from ledger.kv import KVReader
+from ledger.state import StateView
 from ledger.tx import SignedTransaction
 from node.home import MempoolLimits
 
@@ -25,6 +32,22 @@ MEMPOOL_FULL = "mempool_full"
 SENDER_FULL = "sender_backlog_full"
 NONCE_REUSED = "nonce_reused"
 NONCE_TAKEN = "nonce_taken"  # another pending tx from the sender already uses this nonce
+
+
+def authorization_refusal(
+    app: Application, committed: KVReader, block: BlockInfo, stx: SignedTransaction
+) -> tuple[str, str] | None:
+    """(code, message) when the committed policy of the sender refuses these signers.
+
+    Execution checks again against the state of its block: the policy may change
+    between admission and inclusion. Writes (a scoped key's allowance) go to a
+    view that is dropped."""
+    context = Context(StateView(committed), block, stx.tx.sender, stx.hash)
+    try:
+        authorize(app, context, stx)
+    except (InvalidTransaction, CodecError) as exc:
+        return exc.code, exc.message
+    return None
 
 
 class Mempool:

@@ -32,7 +32,7 @@ from contracts.registry import APPLICATION
 from ledger import chainstore
 from ledger.chainstore import Head
 from ledger.errors import CodecError
-from ledger.execution import Application
+from ledger.execution import Application, BlockInfo
 from ledger.keys import PrivateKey, SignatureCheck, address_to_text, verify
 from ledger.kv import KVReader
 from ledger.tx import SignedTransaction
@@ -217,6 +217,9 @@ class Node:
         accepted: list[bytes] = []
         accepted_hashes: list[bytes] = []
         now = time.monotonic()
+        head_info = BlockInfo(
+            self.chain_id, self.chain.height + 1, self.chain.parent_timestamp_ms(), bytes(32)
+        )
         for index, stx in candidates:
             tx_hash = stx.hash
             if index in bad:
@@ -225,6 +228,10 @@ class Node:
                 )
                 continue
             self.verified.add(stx.verification_key)
+            refusal = pool.authorization_refusal(self.chain.app, self.chain.store, head_info, stx)
+            if refusal is not None:
+                answers[index] = Admission(tx_hash, False, *refusal)
+                continue
             next_nonce = self.chain.next_nonce(stx.tx.sender)
             code = self.mempool.add(stx, next_nonce)
             if code == pool.ACCEPTED:

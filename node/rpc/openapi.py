@@ -395,10 +395,42 @@ SCHEMAS: dict[str, Any] = {
             "public_key": OUT_HASH,
             "nonce": _N,
             "balances": {"type": "object", "additionalProperties": _N},
+            "policy": _ref("AccountPolicy"),
             "height": _N,
         }
     ),
     "AccountOrProof": {"anyOf": [_ref("Account"), _ref("ProofBundle")]},
+    "AccountPolicy": _object(
+        {
+            "default": _B,
+            "keys": {"type": "array", "items": _ref("WeightedKey")},
+            "thresholds": _object({"low": _N, "medium": _N, "high": _N}),
+            "large_amount": _N,
+            "scoped_keys": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "key": OUT_ADDRESS,
+                        "methods": {"type": "array", "items": _S},
+                        "allowance": nullable(_N),
+                    }
+                ),
+            },
+            "recovery": nullable(
+                _object(
+                    {
+                        "keys": {"type": "array", "items": _ref("WeightedKey")},
+                        "threshold": _N,
+                        "delay_ms": _N,
+                    }
+                )
+            ),
+            "pending_recovery": nullable(
+                _object({"effective_ms": _N, "policy": {"type": "object"}})
+            ),
+        }
+    ),
+    "WeightedKey": _object({"key": OUT_ADDRESS, "weight": _N}),
     "AssetPage": _object(
         {
             "assets": {

@@ -19,6 +19,7 @@ from ledger.genesis import Genesis
 from ledger.keys import address_to_text
 from ledger.validators import validators_at
 from node.rpc import routes_proofs
+from node.rpc.account_policy import account_policy_json
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
 from node.rpc.openapi import ADDRESS, get_operation, integer, page_params, path_param
@@ -93,6 +94,7 @@ async def get_account(request: web.Request) -> web.Response:
             "public_key": account.hex(),
             "nonce": account_nonce(store, account),
             "balances": {symbol: amount for symbol, amount in balances_of(store, account)},
+            "policy": account_policy_json(store, account),
             "height": service.head().height,
         }
     )
@@ -212,7 +214,8 @@ def _paths() -> dict[str, dict[str, Any]]:
             }
         },
         "/v1/accounts/{address}": _get(
-            "Balances per asset and the next nonce (with prove=true: a ProofBundle)",
+            "Balances per asset, the next nonce and the signing policy"
+            " (with prove=true: a ProofBundle)",
             "AccountOrProof",
             [
                 path_param("address", ADDRESS, "pasar1... address or 64 hex digits"),
