@@ -84,12 +84,12 @@ def test_a_scoped_key_never_executes_a_method_outside_its_list(
     chain = fresh()
     scoped = policy([(OWNER, 1)], (1, 1, 1), scoped=[(shop, allowed, allowance)])
     assert cosign(chain, ACCOUNT, [OWNER], "account.set_policy", scoped).ok
-    before = dict(chain.store.iterate(b""))
+    before = chain.snapshot()
     args = (IDR, BOB.public_key, 100) if method == "coin.transfer" else (IDR, 1, 2, 3, 4)
     receipt = cosign(chain, ACCOUNT, [shop], method, *args)
     if method not in allowed:
         assert receipt.code == "key_scope"
-        assert dict(chain.store.iterate(b"")) == before
+        assert chain.snapshot() == before
     elif method == "coin.transfer":
         assert receipt.ok == (allowance is None or allowance >= 100)
         left = load_policy(chain.store, ACCOUNT).scoped[0].allowance
