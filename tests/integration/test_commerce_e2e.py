@@ -1,9 +1,13 @@
 """End to end on four real validator processes, driven through the `pasar` CLI:
 
 a platform issues a coin, a seller lists a product, a buyer orders it with an
-encrypted shipping address, the seller ships, the buyer disputes, both add
-evidence, the arbiter rules a split; every node then reports the same balances
-and the same order.
+encrypted shipping address; two more orders are cancelled (stock returns), a cart
+of two listings ships and completes, an invoice is refunded with the platform's
+published commission share, the buyer swaps exactly 50 IDRP for EMAS after a
+quote; the seller ships with a sealed tracking note, the
+buyer disputes, both add evidence, the arbiter rules a split, the buyer rates the
+order, the seller cashes out to fiat through the platform. Every node then reports
+the same balances, orders, seller record, redemption stats and issuance.
 """
 
 from __future__ import annotations
@@ -186,6 +190,41 @@ def test_order_dispute_and_split_ruling_on_four_validators(net: LocalNet, tmp_pa
     cart_commission = attribute(confirmed, "escrow.completed", "commission")
     assert cart_commission == 75_000 * 250 // 10_000
 
+    # The platform publishes that it returns all its commission on refunds: a refunded
+    # invoice takes it back from the platform, so every balance ends where it started.
+    pasar.tx(0, "platform", "set-refund-share", "10000", "--from", "platform")
+    invoiced = pasar.tx(
+        2, "invoice", "create", "--from", "seller", "--asset", COIN, "--amount", "40000",
+        "--platform", "platform",
+    )  # fmt: skip
+    invoice_id = attribute(invoiced, "invoice.created", "id")["hex"]
+    pasar.tx(3, "invoice", "pay", invoice_id, "--from", "buyer")
+    returned = pasar.tx(2, "invoice", "refund", invoice_id, "--from", "seller", "--amount", "40000")
+    assert attribute(returned, "invoice.refunded", "commission_returned") == 40_000 * 250 // 10_000
+
+    # A second platform coin trades against IDRP: the seller offers 100 EMAS at 2; the
+    # buyer asks for a quote and pays exactly 50 IDRP for at least 25 EMAS.
+    pasar.tx(
+        0, "platform", "create-coin", "EMAS", "--from", "platform", "--name", "Gold",
+        "--cap", "1000000",
+    )  # fmt: skip
+    pasar.tx(
+        0, "mint", "--from", "platform", "--asset", "EMAS", "--to", "seller", "--amount", "100"
+    )
+    pasar.tx(
+        2, "exchange", "order", "--from", "seller", "--base", "EMAS", "--quote", COIN,
+        "--side", "sell", "--price", "2", "--quantity", "100",
+    )  # fmt: skip
+    quoted = pasar(
+        3, "query", "quote", "--pay", COIN, "--receive", "EMAS", "--pay-amount", "50", keys=False
+    )
+    assert (quoted["paid"], quoted["received"]) == (50, 25)
+    pasar.tx(
+        3, "exchange", "swap", "--from", "buyer", "--pay", COIN, "--receive", "EMAS",
+        "--pay-amount", "50", "--min-receive", "25",
+    )  # fmt: skip
+    swapped = 50
+
     # Ship, dispute, evidence from both sides, then the arbiter rules a split.
     pasar.tx(
         2, "escrow", "ship", order_id, "--from", "seller", "--tracking", "JNE-0042",
@@ -248,8 +287,8 @@ def test_order_dispute_and_split_ruling_on_four_validators(net: LocalNet, tmp_pa
 
     # Every node agrees on the order and on every balance.
     expected = {
-        buyer: 500_000 - held + buyer_share - 115_000,
-        seller: seller_share - commission - cashed + 115_000 - cart_commission,
+        buyer: 500_000 - held + buyer_share - 115_000 - swapped,
+        seller: seller_share - commission - cashed + 115_000 - cart_commission + swapped,
         platform: commission + cart_commission,
         arbiter: fee,
         ESCROW_VAULT: 0,
