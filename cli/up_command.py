@@ -158,6 +158,8 @@ def run(nodes: list[LocalNode]) -> int:
                 threads.append(thread)
         for node, process in processes:
             click.echo(f"{node.name:<{width}} | rpc {node.rpc_url}  pid {process.pid}")
+        first = nodes[0].rpc_url if nodes else ""
+        click.echo(f"wallet   {first}/wallet\nexplorer {first}/explorer")
         click.echo("Ctrl-C stops all nodes.")
         reported: set[int] = set()
         while not stop.wait(0.2):

@@ -133,6 +133,7 @@ def default_route_groups() -> list[RouteGroup]:
         routes_loyalty,
         routes_proofs,
         routes_txs,
+        routes_web,
     )
 
     return [
@@ -143,6 +144,7 @@ def default_route_groups() -> list[RouteGroup]:
         routes_loyalty.GROUP,
         routes_exchange.GROUP,
         routes_proofs.GROUP,
+        routes_web.GROUP,
     ]
 
 

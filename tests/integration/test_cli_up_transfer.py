@@ -98,6 +98,8 @@ def test_up_then_cli_transfer_is_seen_on_every_node(tmp_path: Path) -> None:
             30,
             "pasar up to start four nodes",
         )
+        printed = f"wallet   {urls[0]}/wallet\nexplorer {urls[0]}/explorer"
+        wait_for(lambda: printed in "".join(lines) or None, 10, "the page URLs")
         for url in urls:
             wait_for(
                 lambda url=url: pasar("query", "status", "--node", url).returncode == 0,

@@ -1,0 +1,181 @@
+"""A buyer's wallet and the explorer in a real browser, against a real validator.
+
+The buyer creates a wallet in the page, is paid from outside (a transaction signed
+in Python), sees the balance with the coin's decimals, sends from the page and sees
+it committed; the explorer marks the transaction and the account verified in the
+browser, and a fake node that flips one byte of the proof is marked not verified.
+The key file exported from the page imports into a fresh browser with its passphrase.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from ledger.keys import address_from_text, address_to_text
+from ledger.tx import Transaction
+from tests.browser.conftest import screenshot
+from tests.browser.fake_node import FakeNode
+from tests.integration.harness import SYMBOL, LocalNet, http
+
+COIN = "IDRA"  # two decimal places: 12345 minor units are 123.45 IDRA
+PASSPHRASE = "correct horse battery"
+PHONE = {"width": 390, "height": 844}
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
+    root = tmp_path_factory.mktemp("browser-net")
+    local = LocalNet(root, count=1, accounts=2)
+    issuer = address_to_text(local.issuer.public_key)
+    holders = [address_to_text(key.public_key) for key in local.accounts]
+    local_coin = {
+        "coin": [
+            [
+                [SYMBOL, "Rupiah", 0, issuer, 10**15, "open"],
+                [COIN, "Rupiah A", 2, issuer, 10**15, "open"],
+            ],
+            [[h, SYMBOL, 10**9] for h in holders] + [[h, COIN, 10**9] for h in holders],
+        ]
+    }
+    local.close()
+    local = LocalNet(root / "net", count=1, accounts=2, extra_app_state=local_coin)
+    try:
+        local.start_all()
+        yield local
+    finally:
+        local.close()
+
+
+def pay(net: LocalNet, to_text: str, amount: int) -> str:
+    """Account 0 pays `amount` minor units of COIN to `to_text`; returns the tx hash."""
+    key = net.accounts[0]
+    nonce = net.nonces[key.public_key]
+    net.nonces[key.public_key] = nonce + 1
+    tx = Transaction(
+        net.chain_id,
+        key.public_key,
+        nonce,
+        "coin.transfer",
+        (COIN, address_from_text(to_text), amount),
+    )
+    code, answer = http("POST", net.url(0, "/v1/txs"), {"tx": tx.sign(key).encode().hex()})
+    assert code == 202 and answer["accepted"], answer
+    return str(answer["hash"])
+
+
+def balance(net: LocalNet, address: str) -> int:
+    code, answer = http("GET", net.url(0, f"/v1/accounts/{address}"))
+    assert code == 200, answer
+    return int(answer["balances"].get(COIN, 0))
+
+
+def test_wallet_receive_send_and_verify(net: LocalNet, browser: Any, tmp_path: Path) -> None:
+    base = net.nodes[0].rpc_url
+    context = browser.new_context(viewport=PHONE, accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: errors.append(message.text) if message.type == "error" else None,
+    )
+
+    # Create: the key is made and encrypted in the page.
+    page.goto(f"{base}/wallet")
+    page.get_by_label("Passphrase (8 characters or more)").fill(PASSPHRASE)
+    page.get_by_label("Passphrase again").fill(PASSPHRASE)
+    page.get_by_role("button", name="Create wallet").click()
+    expect(page.locator("#address")).to_have_text(re.compile("^pasar1"))
+    address = page.locator("#address").inner_text().strip()
+    # Read through the browser's storage, not page script: the policy forbids eval.
+    origins = context.storage_state()["origins"]
+    stored = next(
+        i["value"] for o in origins for i in o["localStorage"] if i["name"] == "pasar.wallet"
+    )
+    assert '"format":"pasar-key-v1"' in stored and address in stored
+    assert "seed" not in stored
+
+    # Receive from outside; the balance shows in the coin's decimals.
+    pay(net, address, 12_345)
+    cell = page.locator(f"td[data-symbol='{COIN}']")
+    expect(cell).to_have_text("123.45 IDRA", timeout=20_000)
+    screenshot(page, "wallet-received")
+
+    # Send 10.50 IDRA from the page (signed in the page) and see it committed.
+    receiver = address_to_text(net.accounts[1].public_key)
+    before = balance(net, receiver)
+    page.get_by_label("Coin").select_option(COIN)
+    page.get_by_label("To address").fill(receiver)
+    page.get_by_label("Amount").fill("10.50")
+    page.get_by_role("button", name="Send").click()
+    status = page.locator("#sent li .status").first
+    expect(status).to_have_text(re.compile("^committed in block"), timeout=30_000)
+    assert "10.50 IDRA" in status.inner_text()
+    assert balance(net, receiver) == before + 1_050
+    expect(cell).to_have_text("112.95 IDRA", timeout=20_000)
+    screenshot(page, "wallet-sent")
+    tx_hash = page.locator("#sent li").first.get_attribute("data-hash")
+
+    # A bad amount is refused in the page, before anything is signed.
+    page.get_by_label("Coin").select_option(COIN)
+    page.get_by_label("To address").fill(receiver)
+    page.get_by_label("Amount").fill("1.234")
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#message")).to_contain_text("2 decimal places")
+    assert page.locator("#sent li").count() == 1
+
+    # Export the encrypted key file.
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Export encrypted key file").click()
+    key_file = tmp_path / "key.json"
+    download_info.value.save_as(key_file)
+
+    # The explorer proves the transaction in the browser.
+    page.goto(f"{base}/explorer?tx={tx_hash}")
+    page.locator("#verified").wait_for(timeout=20_000)
+    assert page.locator("#verified").get_attribute("class") == "verified"
+    assert "10.50 IDRA moved from" in page.locator("#events").inner_text()
+    screenshot(page, "explorer-tx-verified")
+
+    # ... and the account's balance, from its state proof.
+    page.goto(f"{base}/explorer?account={address}")
+    page.locator("#verified").wait_for(timeout=20_000)
+    assert page.locator("#verified").get_attribute("class") == "verified"
+    assert page.locator(f"td[data-symbol='{COIN}']").inner_text() == "112.95 IDRA"
+    screenshot(page, "explorer-account")
+
+    page.goto(f"{base}/explorer")
+    page.locator("table a").first.wait_for(timeout=10_000)
+    screenshot(page, "explorer-latest")
+    assert errors == []
+    context.close()
+
+    # A node that flips a proof byte is caught by the page.
+    with FakeNode(base) as fake:
+        liar = browser.new_context()
+        lied = liar.new_page()
+        lied.goto(f"{fake.url}/explorer?tx={tx_hash}")
+        lied.locator("#verified").wait_for(timeout=20_000)
+        assert lied.locator("#verified").get_attribute("class") == "not-verified"
+        assert "Not verified" in lied.locator("#verified").inner_text()
+        screenshot(lied, "explorer-tx-not-verified")
+        liar.close()
+
+    # The exported file opens in a fresh browser, with the right passphrase only.
+    fresh = browser.new_context()
+    other = fresh.new_page()
+    other.goto(f"{base}/wallet")
+    other.get_by_label("Key file").set_input_files(str(key_file))
+    other.get_by_label("Its passphrase").fill("not the passphrase")
+    other.get_by_role("button", name="Import").click()
+    expect(other.locator("#message")).to_contain_text("wrong passphrase")
+    other.get_by_label("Its passphrase").fill(PASSPHRASE)
+    other.get_by_role("button", name="Import").click()
+    expect(other.locator("#address")).to_have_text(address)
+    fresh.close()
