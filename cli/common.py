@@ -1,7 +1,9 @@
 """What every `pasar` command shares: options, output and one-line errors.
 
-Commands take `--node URL` (or PASAR_NODE) and `--json`; human output is the
-default. Any error ends up as one line on stderr with a non-zero exit code:
+Commands take `--node URL` and `--json`; human output is the default. Without
+`--node`, a command talks to the first validator of the testnet `pasar up` runs
+from the current directory, else PASAR_NODE, else port 26600 (cli/local.py).
+Any error ends up as one line on stderr with a non-zero exit code:
 `CliError` is a `click.ClickException`, and `PasarGroup` turns every other
 exception into one as well, so a user never sees a traceback.
 """
@@ -17,8 +19,8 @@ from typing import Any, TypeVar
 
 import click
 
-DEFAULT_NODE_URL = "http://127.0.0.1:26600"
-DEFAULT_KEYS_DIR = Path(".pasar") / "keys"
+from cli import local
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -96,15 +98,25 @@ def compact(value: Any) -> str:
     return str(value)
 
 
+def _node_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    return value if value else local.default_node_url()
+
+
 def node_url_option(function: F) -> F:
     return click.option(
         "--node",
         "node_url",
-        envvar="PASAR_NODE",
-        default=DEFAULT_NODE_URL,
-        show_default=True,
-        help="base URL of a node's RPC (or PASAR_NODE)",
+        callback=_node_url,
+        help=(
+            "base URL of a node's RPC [default: the first validator of the testnet "
+            "`pasar up` runs from this directory, else PASAR_NODE, else "
+            f"{local.FALLBACK_NODE_URL}]"
+        ),
     )(function)
+
+
+def _keys_dir(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    return value if value is not None else local.default_keys_dir()
 
 
 def json_option(function: F) -> F:
@@ -118,9 +130,11 @@ def keys_dir_option(function: F) -> F:
         "--keys-dir",
         type=click.Path(file_okay=False, path_type=Path),
         envvar="PASAR_KEYS_DIR",
-        default=str(DEFAULT_KEYS_DIR),
-        show_default=True,
-        help="where key names resolve to NAME.json (or PASAR_KEYS_DIR)",
+        callback=_keys_dir,
+        help=(
+            "where key names resolve to NAME.json (or PASAR_KEYS_DIR) [default: the keys/ "
+            "folder of the testnet `pasar up` runs from this directory, else .pasar/keys]"
+        ),
     )(function)
 
 

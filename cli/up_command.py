@@ -2,12 +2,18 @@
 
 On first start it creates one validator home per [[validators]] entry under
 `<data_dir>/nodes/` (node/home.py's `create_testnet`, plaintext keys: this is a
-local throw-away network) and writes the development account keys to
-`<data_dir>/keys/<name>.json`. Then it starts every validator as its own process
-(`python -m cli.main node --home ...`), prints each node's RPC URL, streams
-their logs with a name prefix, and on Ctrl-C or SIGTERM stops each child by its
-PID (SIGTERM, then SIGKILL after a grace period). `--reset` wipes the data
-directory first, but only one that `pasar up` created.
+local throw-away network), writes the development account keys to
+`<data_dir>/keys/<name>.json` and records the nodes in `<data_dir>/network.json`
+(cli/local.py reads it to pick the default `--node`). The data directory is
+absolute: `data_dir` of the network file is taken relative to that file, and
+`--data-dir` relative to the current directory. A data directory whose homes do
+not match the network file (another chain id, genesis, validators or ports) is
+refused rather than run. Then it starts every validator as its own process
+(`python -m cli.main node --home ABSOLUTE_HOME`, working directory = that home,
+so nothing depends on where the command or the package lives), prints each
+node's RPC URL, streams their logs with a name prefix, and on Ctrl-C or SIGTERM
+stops each child by its PID (SIGTERM, then SIGKILL after a grace period).
+`--reset` wipes the data directory first, but only one that `pasar up` created.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,14 +34,17 @@ from typing import IO
 
 import click
 
+from cli import local
 from cli.common import CliError
 from cli.network import Network, load_network, network_app_state
 from node import home as homes
 from node.keyfile import write_key_file
 
-MARKER_FILE = "network.json"
+MARKER_FILE = local.MARKER_FILE
+NODES_DIR = "nodes"
 STOP_GRACE_SECONDS = 10.0
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# The directory this `pasar` was imported from (a checkout or site-packages).
+IMPORT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -58,24 +68,14 @@ def wipe(data_dir: Path) -> None:
 
 
 def prepare(network: Network, network_path: Path, data_dir: Path) -> list[LocalNode]:
-    """Create homes, genesis and key files on first start; reuse them afterwards."""
+    """Create homes, genesis and key files on first start; check and reuse them afterwards."""
     marker = data_dir / MARKER_FILE
     if marker.is_file():
-        recorded = json.loads(marker.read_text())
-        if recorded.get("network_sha256") != fingerprint(network_path):
-            click.echo(
-                f"note: {network_path} changed since {data_dir} was created; "
-                "run `pasar up --reset` to start over with it",
-                err=True,
-            )
-        return [
-            LocalNode(item["name"], Path(item["home"]), item["rpc_url"])
-            for item in recorded["nodes"]
-        ]
+        return existing_nodes(network, network_path, data_dir)
     if data_dir.exists() and any(data_dir.iterdir()):
         raise CliError(f"{data_dir} exists but holds no testnet; remove it or use --reset")
     created = homes.create_testnet(
-        data_dir / "nodes",
+        data_dir / NODES_DIR,
         [v.name for v in network.validators],
         base_port=network.base_port,
         chain_id=network.chain_id,
@@ -85,7 +85,7 @@ def prepare(network: Network, network_path: Path, data_dir: Path) -> list[LocalN
     )
     for account in network.accounts:
         write_key_file(
-            data_dir / "keys" / f"{account.name}.json",
+            data_dir / local.KEYS_DIR / f"{account.name}.json",
             account.key(),
             None,
             insecure_plaintext=True,
@@ -96,6 +96,7 @@ def prepare(network: Network, network_path: Path, data_dir: Path) -> list[LocalN
         json.dumps(
             {
                 "chain_id": network.chain_id,
+                "network_file": str(network_path),
                 "network_sha256": fingerprint(network_path),
                 "nodes": [
                     {"name": n.name, "home": str(n.home), "rpc_url": n.rpc_url} for n in nodes
@@ -108,16 +109,65 @@ def prepare(network: Network, network_path: Path, data_dir: Path) -> list[LocalN
     return nodes
 
 
+def existing_nodes(network: Network, network_path: Path, data_dir: Path) -> list[LocalNode]:
+    """The homes under `data_dir`, refused unless they are the chain the network file makes."""
+    names = [v.name for v in network.validators]
+    recorded = [str(item.get("name")) for item in local.recorded_nodes(data_dir)]
+    advice = (
+        f"{data_dir} holds another chain than {network_path} describes; "
+        "run `pasar up --reset` to start a new chain, or choose another --data-dir"
+    )
+    if recorded != names:
+        raise CliError(f"{advice} (validators {recorded} there, {names} in the file)")
+    expected_app_state = homes.app_state_from_json(network_app_state(network))
+    nodes: list[LocalNode] = []
+    genesis_hashes: set[bytes] = set()
+    for index, name in enumerate(names):
+        # Homes are found from the data directory, never from a recorded (maybe relative) path.
+        home_path = data_dir / NODES_DIR / name
+        try:
+            home = homes.load_home(home_path)
+        except homes.HomeError as exc:
+            raise CliError(f"{advice} ({exc})") from exc
+        rpc_port, p2p_port = homes.testnet_ports(index, network.base_port)
+        differences = [
+            what
+            for what, same in (
+                ("chain_id", home.genesis.chain_id == network.chain_id),
+                ("genesis_time_ms", home.genesis.genesis_time_ms == network.genesis_time_ms),
+                ("genesis app_state", home.genesis.app_state == expected_app_state),
+                ("validator names", [n for _, n in home.genesis.validators] == names),
+                ("node name", home.config.name == name),
+                ("ports", (home.config.rpc_port, home.config.p2p_port) == (rpc_port, p2p_port)),
+            )
+            if not same
+        ]
+        if differences:
+            raise CliError(f"{advice} ({name}: different {', '.join(differences)})")
+        genesis_hashes.add(home.genesis.hash)
+        nodes.append(LocalNode(name, home_path, f"http://{home.config.rpc_host}:{rpc_port}"))
+    if len(genesis_hashes) != 1:
+        raise CliError(f"{advice} (its homes do not share one genesis)")
+    return nodes
+
+
 def node_command(home: Path) -> list[str]:
     return [sys.executable, "-m", "cli.main", "node", "--home", str(home)]
 
 
 def child_environment() -> dict[str, str]:
-    """The children import this checkout even when pasar is not installed."""
+    """The children run the same `pasar` code as this process, wherever they start.
+
+    An installed package (wheel or editable) is importable by the same interpreter
+    anywhere; only a checkout run as `python -m cli.main` without installing needs
+    its directory on PYTHONPATH, since the children start in their home directories.
+    """
     env = dict(os.environ)
-    existing = env.get("PYTHONPATH")
-    env["PYTHONPATH"] = str(REPO_ROOT) + (os.pathsep + existing if existing else "")
     env["PYTHONUNBUFFERED"] = "1"
+    site_dirs = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
+    if IMPORT_ROOT not in site_dirs:
+        existing = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = str(IMPORT_ROOT) + (os.pathsep + existing if existing else "")
     return env
 
 
@@ -141,7 +191,7 @@ def run(nodes: list[LocalNode]) -> int:
         for node in nodes:
             process = subprocess.Popen(
                 node_command(node.home),
-                cwd=REPO_ROOT,
+                cwd=node.home,
                 env=child_environment(),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -210,8 +260,10 @@ def stop_all(processes: list[subprocess.Popen[str]]) -> None:
 @click.option("--init-only", is_flag=True, help="create homes and keys, then exit")
 def up(network_path: Path, reset: bool, data_dir: Path | None, init_only: bool) -> None:
     """Start the local testnet described by network.toml."""
-    network = load_network(network_path)
-    target = data_dir if data_dir is not None else network_path.parent / network.data_dir
+    network = load_network(network_path)  # errors name the file as the user gave it
+    network_path = network_path.resolve()
+    chosen = data_dir if data_dir is not None else network_path.parent / network.data_dir
+    target = chosen.resolve()
     if reset:
         wipe(target)
     try:

@@ -1,6 +1,7 @@
 """End to end: `pasar up` starts the network.toml testnet as real processes, a second
 process sends a transfer with `pasar tx transfer --from buyer`, and every validator
-reports it committed with the same balances; SIGTERM to `pasar up` stops every node.
+reports it committed with the same balances; Ctrl-C (SIGINT to `pasar up`'s process
+group) stops every node.
 """
 
 from __future__ import annotations
@@ -131,12 +132,12 @@ def test_up_then_cli_transfer_is_seen_on_every_node(tmp_path: Path) -> None:
             seen = pasar("query", "tx", outcome["hash"], "--json", "--node", url)
             assert json.loads(seen.stdout)["status"] == "committed"
     finally:
-        up.send_signal(signal.SIGTERM)
+        os.killpg(up.pid, signal.SIGINT)  # what a terminal's Ctrl-C sends
         try:
             code = up.wait(timeout=30)
         finally:
             if up.poll() is None:
-                up.kill()
+                os.killpg(up.pid, signal.SIGKILL)
                 up.wait()
         reader.join(timeout=5)
     assert code == 0, "".join(lines[-30:])

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -92,10 +94,10 @@ def test_network_errors_name_the_field(tmp_path: Path) -> None:
         network_app_state(network)
 
 
-def test_run_streams_logs_and_stops_children_on_sigterm(
+def test_run_streams_logs_and_stops_children_on_sigint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Stand-in children that log and sleep: every one is stopped by PID on SIGTERM."""
+    """Stand-in children that log and sleep: every one is stopped by PID on Ctrl-C."""
     script = tmp_path / "child.py"
     pid_dir = tmp_path / "pids"
     pid_dir.mkdir()
@@ -114,13 +116,15 @@ def test_run_streams_logs_and_stops_children_on_sigterm(
         LocalNode(name, tmp_path / name, f"http://127.0.0.1:{n}")
         for n, name in enumerate(["a", "bb"])
     ]
+    for node in nodes:
+        node.home.mkdir()
 
     def stop_when_started() -> None:
         for _ in range(500):
             if len(list(pid_dir.iterdir())) == 2:
                 break
             threading.Event().wait(0.02)
-        signal.raise_signal(signal.SIGTERM)
+        signal.raise_signal(signal.SIGINT)
 
     trigger = threading.Thread(target=stop_when_started)
     trigger.start()
@@ -133,3 +137,93 @@ def test_run_streams_logs_and_stops_children_on_sigterm(
     for pid_file in pid_dir.iterdir():
         with pytest.raises(ProcessLookupError):
             os.kill(int(pid_file.name), 0)
+
+
+def test_up_from_any_directory_makes_absolute_homes_and_children_start_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative --network resolves from the current directory; homes are absolute."""
+    shop = tmp_path / "shop"
+    shop.mkdir()
+    (shop / "network.toml").write_text(NETWORK.read_text())
+    monkeypatch.chdir(shop)
+    result = CliRunner().invoke(cli, ["up", "--network", "network.toml", "--init-only"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((shop / ".pasar" / "network.json").read_text())
+    homes = [Path(node["home"]) for node in record["nodes"]]
+    assert homes == [
+        shop / ".pasar" / "nodes" / n for n in ("platform-a", "platform-b", "seller", "buyer")
+    ]
+    assert all(home.is_absolute() and (home / "config.toml").is_file() for home in homes)
+    monkeypatch.chdir(tmp_path)  # the record, not the current directory, finds the homes
+    nodes = up_command.prepare(
+        load_network(shop / "network.toml"), shop / "network.toml", shop / ".pasar"
+    )
+    assert [node.home for node in nodes] == homes
+    assert up_command.node_command(homes[0])[-2:] == ["--home", str(homes[0])]
+
+
+@pytest.mark.parametrize(
+    ("edit", "difference"),
+    [
+        (('chain_id = "pasar-local"', 'chain_id = "other-chain"'), "chain_id"),
+        (("base_port = 26600", "base_port = 26700"), "ports"),
+        (("amount = 50_000_000 ", "amount = 50_000_001 "), "genesis app_state"),
+        (('name = "buyer"\n\n[[accounts]]', 'name = "shopper"\n\n[[accounts]]'), "validators"),
+    ],
+)
+def test_up_refuses_a_data_dir_holding_another_chain(
+    tmp_path: Path, edit: tuple[str, str], difference: str
+) -> None:
+    network = tmp_path / "network.toml"
+    network.write_text(NETWORK.read_text())
+    first = CliRunner().invoke(cli, ["up", "--network", str(network), "--init-only"])
+    assert first.exit_code == 0, first.output
+    before = (tmp_path / ".pasar" / "network.json").read_text()
+    changed = NETWORK.read_text().replace(*edit, 1)
+    assert changed != NETWORK.read_text()
+    network.write_text(changed)
+    again = CliRunner().invoke(cli, ["up", "--network", str(network), "--init-only"])
+    assert again.exit_code != 0
+    assert "holds another chain" in again.output and difference in again.output
+    assert "--reset" in again.output
+    assert (tmp_path / ".pasar" / "network.json").read_text() == before
+
+
+def unused_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_node_defaults_to_this_directorys_testnet_then_pasar_node(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The URL a command tries shows in its one-line error (nothing listens there)."""
+    base_port, env_port = unused_port(), unused_port()
+    monkeypatch.chdir(tmp_path)
+    env = {"PASAR_NODE": f"http://127.0.0.1:{env_port}"}
+    # No testnet here: PASAR_NODE, else the first validator of the default network.toml.
+    answer = CliRunner().invoke(cli, ["query", "status"], env=env)
+    assert answer.exit_code != 0 and f"127.0.0.1:{env_port}" in answer.output
+    answer = CliRunner().invoke(cli, ["query", "status"], env={"PASAR_NODE": ""})
+    assert answer.exit_code != 0 and "127.0.0.1:26600" in answer.output
+    # `pasar up` here recorded its nodes: the first validator is the default.
+    (tmp_path / "network.toml").write_text(
+        NETWORK.read_text()
+        .replace("base_port = 26600", f"base_port = {base_port}")
+        .replace('data_dir = ".pasar"', 'data_dir = "chain"')
+    )
+    assert CliRunner().invoke(cli, ["up", "--init-only"]).exit_code == 0
+    answer = CliRunner().invoke(cli, ["query", "status"], env=env)
+    assert answer.exit_code != 0 and f"127.0.0.1:{base_port}" in answer.output, answer.output
+    explicit = CliRunner().invoke(cli, ["query", "status", "--node", env["PASAR_NODE"]])
+    assert f"127.0.0.1:{env_port}" in explicit.output
+    # --keys-dir defaults to that testnet's keys: `--from buyer` is found offline.
+    signed = CliRunner().invoke(
+        cli,
+        ["tx", "transfer", "--from", "buyer", "--to", "seller", "--asset", "IDRA"]
+        + ["--amount", "1", "--unsigned", "--nonce", "0", "--chain-id", "pasar-local"],
+    )
+    assert signed.exit_code == 0, signed.output
+    assert "unsigned_tx" in signed.output
