@@ -43,7 +43,7 @@ from contracts.coin import move, require_asset
 from contracts.deadlines import Deadline, DeadlineHandler
 from contracts.listing import Listing, require_listing, return_stock, take_stock
 from contracts.pages import index_page
-from contracts.policy import check_acceptance, check_can_sell
+from contracts.policy import check_can_sell, check_fee_recipient
 from contracts.roles import commission_bps
 from contracts.sales import Sale, sale_completed
 from contracts.vaults import ESCROW_VAULT
@@ -546,7 +546,7 @@ def _open_order(
         # An exclusive coin never leaves its group: whoever the order may pay (the platform
         # its commission, the arbiter its fee) must accept it. A no-op for other coins.
         if listing.platform is not None and rate > 0:
-            check_acceptance(ctx.state, asset, listing.platform)
+            check_fee_recipient(ctx.state, asset, listing.platform, "platform")
         listings.append(listing)
         lines.append(
             Line(
@@ -562,7 +562,7 @@ def _open_order(
     asset = require_asset(ctx.state, first.symbol)
     terms = available_terms(ctx.state, arbiter, first.symbol)
     if terms.fee_bps > 0 or terms.min_fee > 0:
-        check_acceptance(ctx.state, asset, arbiter)
+        check_fee_recipient(ctx.state, asset, arbiter, "arbiter")
     move(ctx.state, first.symbol, buyer, ESCROW_VAULT, amount)
     # One shipment for the whole cart: the shortest shipping window binds the seller,
     # the longest protection window protects the buyer.

@@ -34,7 +34,7 @@ from contracts import roles
 from contracts.amounts import BASIS_POINTS, check_amount, share
 from contracts.coin import move, require_asset
 from contracts.exchange import swap_for
-from contracts.policy import check_acceptance
+from contracts.policy import check_acceptance, check_fee_recipient
 from contracts.sales import Sale, sale_completed
 from ledger import codec
 from ledger.errors import InvalidTransaction
@@ -237,7 +237,7 @@ def pay(ctx: Context, args: tuple[Any, ...]) -> None:
     commission = share(invoice.amount, invoice.commission_bps)
     if commission and invoice.platform is not None:
         # Paid in the settlement coin: an exclusive coin must stay inside its group.
-        check_acceptance(ctx.state, asset, invoice.platform)
+        check_fee_recipient(ctx.state, asset, invoice.platform, "platform")
     net = invoice.amount - commission
     move(ctx.state, asset.symbol, ctx.sender, invoice.merchant, net)
     if invoice.platform is not None:

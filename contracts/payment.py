@@ -18,7 +18,7 @@ from contracts import args as A
 from contracts import roles
 from contracts.amounts import check_amount, share
 from contracts.coin import move, require_asset
-from contracts.policy import check_acceptance
+from contracts.policy import check_acceptance, check_fee_recipient
 from contracts.sales import Sale, sale_completed
 from ledger.errors import InvalidTransaction
 from ledger.execution import Context, Handler
@@ -44,7 +44,7 @@ def pay(ctx: Context, args: tuple[Any, ...]) -> None:
     if commission:
         # The commission is paid in the same coin: an exclusive coin may only reach a
         # platform inside its group, or it would leave the group through the fee.
-        check_acceptance(ctx.state, asset, platform)
+        check_fee_recipient(ctx.state, asset, platform, "platform")
     net = amount - commission
     move(ctx.state, asset.symbol, ctx.sender, seller, net)
     move(ctx.state, asset.symbol, ctx.sender, platform, commission)

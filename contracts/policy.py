@@ -4,16 +4,21 @@ Every path that moves a coin between parties asks here first, so restricted
 (exclusive) coins are enforced in one place:
 - `check_transfer`: a plain transfer between two accounts;
 - `check_acceptance`: a merchant taking the coin as payment (listing, order, invoice);
+- `check_fee_recipient`: a platform or arbiter taking a fee in the coin (its own code,
+  `platform_not_member` / `arbiter_not_member`, so the refusal does not blame the seller);
 - `check_can_sell`: a listing created or updated, or an order placed on it (acceptance
   plus the franchise threshold of franchise listings);
 - `check_exchangeable`: placing the coin on the exchange or swapping from it.
-Refusals are `InvalidTransaction`s with specific codes (`not_member`,
+Refusals are `InvalidTransaction`s with specific codes (`not_member`, `platform_not_member`,
+`arbiter_not_member`,
 `not_exchangeable`, `transfer_restricted`, `transfers_disabled`, `below_threshold`, ...)
 and a message a person can act on, as restricted-token standards report them.
 Open and platform coins move freely; the exclusive rules are in `contracts.loyalty`.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 from contracts import franchise, loyalty
 from contracts.coin import Asset
@@ -61,6 +66,24 @@ def check_acceptance(state: StateView, asset: Asset, merchant: bytes) -> None:
         raise InvalidTransaction(
             "not_member",
             f"{asset.symbol} is an exclusive coin accepted only by members of its group",
+        )
+
+
+def check_fee_recipient(
+    state: StateView, asset: Asset, recipient: bytes, role: Literal["platform", "arbiter"]
+) -> None:
+    """Refuse a fee in `asset` (commission, arbiter fee) to a `role` outside the coin's group.
+
+    The fee would carry an exclusive coin out of its group; the code names who is
+    outside (`platform_not_member`, `arbiter_not_member`), not the merchant.
+    """
+    if _exclusive_group(state, asset) is None:
+        return
+    if not loyalty.is_member(state, asset.symbol, recipient):
+        raise InvalidTransaction(
+            f"{role}_not_member",
+            f"{asset.symbol} is an exclusive coin: the {role} taking a fee in it must be a "
+            "member of its group (choose another, or pay in another coin)",
         )
 
 

@@ -541,9 +541,10 @@ def test_exclusive_coin_orders_only_pay_parties_inside_its_group(m: Market) -> N
     c.ok(m.issuer, "coin.mint", "PTS", m.buyer.public_key, 100_000)
     listing_id = m.create_listing(symbol="PTS", price=1_000)
     arb = m.arbiter.public_key
-    c.rejects("not_member", m.buyer, "order.place", listing_id, 1, 1_000, arb)
+    # the seller is a member: each refusal names the party outside the group
+    c.rejects("platform_not_member", m.buyer, "order.place", listing_id, 1, 1_000, arb)
     c.ok(m.issuer, "loyalty.add_member", "PTS", m.platform.public_key)
-    c.rejects("not_member", m.buyer, "order.place", listing_id, 1, 1_000, arb)
+    c.rejects("arbiter_not_member", m.buyer, "order.place", listing_id, 1, 1_000, arb)
     c.ok(m.issuer, "loyalty.add_member", "PTS", arb)
     # a free arbiter is paid nothing, so it need not be a member
     c.ok(m.arbiter2, "arbiter.publish", 0, DAY)

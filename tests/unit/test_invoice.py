@@ -195,7 +195,7 @@ def test_a_platform_invoice_in_an_exclusive_coin_needs_a_member_platform() -> No
     expiry = c.time_ms + HOUR
     args = ("LOYAL", 1_000, expiry, "", b"", SHOP.public_key)
     invoice_id = bytes(event(c.ok(MERCHANT, "invoice.create", *args), "invoice.created").get("id"))
-    c.fails("not_member", BUYER, "invoice.pay", invoice_id, "LOYAL", 1_000)
+    c.fails("platform_not_member", BUYER, "invoice.pay", invoice_id, "LOYAL", 1_000)
     c.ok(MERCHANT, "loyalty.add_member", "LOYAL", SHOP.public_key)
     assert pay(c, invoice_id, "LOYAL").ok
     assert c.balance(SHOP, "LOYAL") == 20

@@ -133,7 +133,14 @@ def test_commission_in_an_exclusive_coin_stays_inside_its_group() -> None:
     c.ok(SELLER, "loyalty.create", "LOYAL", "Loyal", 0, 10**9, [], [], [], 0, "open")
     c.ok(SELLER, "coin.mint", "LOYAL", BUYER.public_key, 1_000)
     c.fails(
-        "not_member", BUYER, "payment.pay", SHOP.public_key, SELLER.public_key, "LOYAL", 400, ""
+        "platform_not_member",
+        BUYER,
+        "payment.pay",
+        SHOP.public_key,
+        SELLER.public_key,
+        "LOYAL",
+        400,
+        "",
     )
     r = pay(c, 39, symbol="LOYAL")  # commission rounds to 0: nothing leaves the group
     assert r.ok and event(r, "payment.paid").get("commission") == 0
