@@ -349,8 +349,16 @@ def config_from_toml(text: str) -> NodeConfig:
 def write_validator_key(
     path: Path, key: PrivateKey, passphrase: str | None, insecure: bool = False
 ) -> None:
-    """Write the key file: encrypted under `passphrase`, or plaintext when `insecure`."""
-    keyfile.write_key_file(path, key, passphrase, insecure_plaintext=insecure)
+    """Write the key file: encrypted under `passphrase` at the validator cost, or plaintext
+    when `insecure`."""
+    keyfile.write_key_file(
+        path,
+        key,
+        passphrase,
+        insecure_plaintext=insecure,
+        opslimit=keyfile.VALIDATOR_OPSLIMIT,
+        memlimit=keyfile.VALIDATOR_MEMLIMIT,
+    )
 
 
 def read_validator_key(path: Path, passphrase: str | None) -> PrivateKey:

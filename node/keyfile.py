@@ -17,12 +17,19 @@ fields were mixed up or edited.
 Unencrypted files (`"encrypted": false` with a `"seed"` in hex) exist only for
 local throw-away testnets and are written only when the caller passes
 `insecure_plaintext=True`.
+
+Key files are written with mode 0600, and reading the secret refuses a file that
+group or others may read (`chmod 600 FILE`, or set PASAR_ALLOW_READABLE_KEYS=1 to
+accept it anyway): even encrypted, a readable file invites offline guessing.
+Validator keys, derived once at node start, use a stronger Argon2id cost
+(`VALIDATOR_OPSLIMIT`/`VALIDATOR_MEMLIMIT`) than interactive account keys.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,12 +51,19 @@ MAX_KEYFILE_BYTES = 64 * 1024
 # laptop, which is fine for a command that signs one transaction.
 DEFAULT_OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_INTERACTIVE
 DEFAULT_MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_INTERACTIVE
+# A validator key is decrypted once when the node starts, so it can afford libsodium's
+# "moderate" cost (a few times the interactive one in time, 256 MiB of memory).
+VALIDATOR_OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_MODERATE
+VALIDATOR_MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_MODERATE
 # Cheapest parameters libsodium accepts: for tests only (they make brute force easy).
 TEST_OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_MIN
 TEST_MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_MIN
 # A hostile file must not make us allocate gigabytes or spin for minutes.
 MAX_OPSLIMIT = nacl.pwhash.argon2id.OPSLIMIT_SENSITIVE
 MAX_MEMLIMIT = nacl.pwhash.argon2id.MEMLIMIT_SENSITIVE
+
+
+ALLOW_READABLE_ENV = "PASAR_ALLOW_READABLE_KEYS"
 
 
 class KeyFileError(Exception):
@@ -208,9 +222,29 @@ def key_file_info(path: str | Path) -> KeyFileInfo:
     return KeyFileInfo(source, public_key, encrypted)
 
 
+def check_private(path: Path, environ: dict[str, str] | None = None) -> None:
+    """Refuse a key file that group or others may read, unless explicitly allowed."""
+    variables = os.environ if environ is None else environ
+    if variables.get(ALLOW_READABLE_ENV, "") not in ("", "0"):
+        return
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError as exc:
+        raise KeyFileError(f"key file {path} does not exist") from exc
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {path}: {exc.strerror or exc}") from exc
+    if mode & 0o077:
+        raise KeyFileError(
+            f"key file {path} is readable by group or others (mode {mode:04o}): "
+            f"run `chmod 600 {path}` (or set {ALLOW_READABLE_ENV}=1 to use it anyway)"
+        )
+
+
 def read_key_file(path: str | Path, passphrase: str | None) -> PrivateKey:
-    """Load and decrypt a key file; a wrong passphrase or a damaged file is a KeyFileError."""
+    """Load and decrypt a key file; a wrong passphrase, a damaged file or a file others
+    may read (see `check_private`) is a KeyFileError."""
     source = Path(path)
+    check_private(source)
     document = _load_document(source)
     info = key_file_info(source)
     if not info.encrypted:

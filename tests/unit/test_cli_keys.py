@@ -90,3 +90,34 @@ def test_import_refuses_a_bad_seed(tmp_path: Path) -> None:
     )
     assert result.exit_code != 0 and "64 hex digits" in result.output
     assert not (tmp_path / "k.json").exists()
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
+def test_a_key_file_others_can_read_is_refused_until_chmod_600(tmp_path: Path, mode: int) -> None:
+    key = PrivateKey.generate()
+    path = tmp_path / "k.json"
+    node.keyfile.write_key_file(path, key, None, insecure_plaintext=True)
+    path.chmod(mode)
+    refused = run(["keys", "export", "k", "--keys-dir", str(tmp_path)])
+    assert refused.exit_code != 0
+    assert f"chmod 600 {path}" in refused.output and key.seed.hex() not in refused.output
+    assert len(refused.output.strip().splitlines()) == 1
+    # the explicit override, then the fix the message names
+    allowed = run(
+        ["keys", "export", "k", "--keys-dir", str(tmp_path)],
+        env={"PASAR_ALLOW_READABLE_KEYS": "1"},
+    )
+    assert allowed.exit_code == 0, allowed.output
+    path.chmod(0o600)
+    fixed = run(["keys", "export", "k", "--keys-dir", str(tmp_path)])
+    assert fixed.exit_code == 0 and key.seed.hex() in fixed.output
+
+
+def test_a_node_refuses_a_validator_key_others_can_read(tmp_path: Path) -> None:
+    created = run(
+        ["testnet", "--validators", "1", "--out", str(tmp_path), "--insecure-plaintext-keys"]
+    )
+    assert created.exit_code == 0, created.output
+    (tmp_path / "v0" / "validator.key").chmod(0o644)
+    refused = run(["node", "--home", str(tmp_path / "v0")])
+    assert refused.exit_code != 0 and "chmod 600" in refused.output

@@ -11,6 +11,7 @@ from contracts.registry import APPLICATION
 from ledger.execution import apply_genesis
 from ledger.keys import PrivateKey, address_to_text
 from ledger.kv import MemoryStore
+from node import keyfile
 from node.home import (
     BlockLimits,
     HomeError,
@@ -111,6 +112,10 @@ def test_create_testnet_needs_a_passphrase_or_the_insecure_flag(tmp_path: Path) 
         create_testnet(tmp_path, ["a"])
     nodes = create_testnet(tmp_path, ["a"], passphrase="correct horse")
     assert load_home(nodes[0].home).load_key("correct horse").public_key == nodes[0].key
+    # A validator key is derived once per start: it gets a stronger cost than account keys.
+    kdf = json.loads((nodes[0].home / "validator.key").read_text())["kdf"]
+    assert kdf["opslimit"] == keyfile.VALIDATOR_OPSLIMIT > keyfile.DEFAULT_OPSLIMIT
+    assert kdf["memlimit"] == keyfile.VALIDATOR_MEMLIMIT > keyfile.DEFAULT_MEMLIMIT
 
 
 def test_hosts_are_assigned_per_validator(tmp_path: Path) -> None:

@@ -127,6 +127,7 @@ def test_empty_passphrase_is_refused(tmp_path: Path) -> None:
 def test_garbage_files_give_clear_errors(tmp_path: Path, content: bytes, message: str) -> None:
     path = tmp_path / "k.json"
     path.write_bytes(content)
+    path.chmod(0o600)  # a private file: the content, not the mode, is what is wrong
     with pytest.raises(KeyFileError, match=message):
         read_key_file(path, "x")
 
