@@ -22,15 +22,19 @@ from cli.client import NodeClient
 from cli.common import (
     CliError,
     Output,
+    hex_digits,
     json_option,
     keys_dir_option,
     node_url_option,
     passphrase_file_option,
 )
+from cli.display import Display, duration, iso_time
 from cli.notes import NoteError, open_order_note, seal_for_order
 from cli.query_commands import query
 from cli.signing import load_key, resolve_account
 from cli.tx_commands import SendOptions, send, send_options, tx
+from contracts.amounts import MAX_AMOUNT
+from contracts.arbiter import ArbiterTerms
 from ledger.keys import address_from_text, address_to_text
 
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d)?")
@@ -46,8 +50,9 @@ def parse_duration(text: str) -> int:
 
 
 def parse_id(text: str, what: str) -> bytes:
+    """A 32-byte id as 64 hex digits, with or without the `0x` human output shows."""
     try:
-        value = bytes.fromhex(text)
+        value = bytes.fromhex(hex_digits(text))
     except ValueError as exc:
         raise CliError(f"{what} must be 64 hex digits") from exc
     if len(value) != 32:
@@ -409,34 +414,63 @@ def arbiter_retire(options: SendOptions) -> None:
 # --- queries -------------------------------------------------------------------------------
 
 
-def _human_listing(data: Any) -> list[str]:
+def _human_listing(data: Any, display: Display) -> list[str]:
     return [
         f"listing {data['id']} ({data['status']})",
-        f"  {data['title']} [{data['sku']}]  {data['price']} {data['symbol']}",
+        f"  {data['title']} [{data['sku']}]  {display.amount(data['price'], data['symbol'])}",
         f"  stock {data['stock']}  sold {data['sold']}",
         f"  seller {data['seller']}",
         f"  platform {data['platform'] or '-'}  arbiters {', '.join(data['arbiters'])}",
-        f"  ship within {data['shipping_ms']} ms, protection {data['protection_ms']} ms",
+        f"  ship within {duration(data['shipping_ms'])},"
+        f" protection {duration(data['protection_ms'])}",
     ]
 
 
-def _human_order(data: Any) -> list[str]:
+def arbiter_fee_line(data: Any, display: Display) -> str:
+    """The arbiter's fee: what it took if it ruled, else what a ruling now would take."""
+    symbol = data["symbol"]
+    terms = f"{data['fee_bps']} bps"
+    if data["min_fee"]:
+        terms += f", min {display.amount(data['min_fee'], symbol)}"
+    if data["max_fee"] < MAX_AMOUNT:
+        terms += f", max {display.amount(data['max_fee'], symbol)}"
+    if data["outcome"] == "ruled" or data["arbiter_fee"]:
+        return f"  arbiter fee {display.amount(data['arbiter_fee'], symbol)} paid ({terms})"
+    if data["held"] == 0:
+        return f"  arbiter fee {terms}"
+    due = ArbiterTerms(data["fee_bps"], data["min_fee"], data["max_fee"], data["ruling_ms"])
+    fee = due.fee(data["held"])
+    return f"  arbiter fee {display.amount(fee, symbol)} if it rules now ({terms})"
+
+
+def _human_order(data: Any, display: Display) -> list[str]:
+    symbol = data["symbol"]
+
+    def money(name: str) -> str:
+        return display.amount(data[name], symbol)
+
     lines = [
         f"order {data['id']}: {data['state']} {data['outcome']}".rstrip(),
-        f"  {data['quantity']} x {data['unit_price']} {data['symbol']} = {data['amount']}",
-        f"  held {data['held']}  refunded {data['refunded']}  released {data['released']}"
-        f"  commission {data['commission']}  arbiter fee {data['arbiter_fee']}",
+        # a cart (several listings) has no single unit price
+        f"  {data['quantity']} x {money('unit_price')} = {money('amount')}"
+        if data["unit_price"]
+        else f"  {data['quantity']} items = {money('amount')}",
+        f"  held {money('held')}  refunded {money('refunded')}  released {money('released')}",
+        f"  commission {money('commission')} ({data['commission_bps']} bps)",
+        arbiter_fee_line(data, display),
         f"  buyer {data['buyer']}",
         f"  seller {data['seller']}",
-        f"  arbiter {data['arbiter']} ({data['fee_bps']} bps)",
+        f"  arbiter {data['arbiter']}",
     ]
-    for name in ("ship_by_ms", "release_at_ms", "rule_by_ms"):
+    for name in ("created_ms", "ship_by_ms", "shipped_ms", "release_at_ms", "rule_by_ms"):
         if data.get(name):
-            lines.append(f"  {name} {data[name]}")
+            lines.append(f"  {name.removesuffix('_ms').replace('_', ' ')} {iso_time(data[name])}")
     for record in data.get("evidence", []):
         lines.append(f"  evidence by {record['author']}: {record.get('uri') or record.get('hash')}")
     if "note_plaintext" in data:
         lines.append(f"  note: {data['note_plaintext']}")
+    if "shipping_note_plaintext" in data:
+        lines.append(f"  shipping note: {data['shipping_note_plaintext']}")
     return lines
 
 
@@ -454,7 +488,9 @@ def _page_query(cursor: str | None, limit: int, **params: str) -> dict[str, str]
 def query_listing(listing_id: str, node_url: str, json_mode: bool) -> None:
     """One listing."""
     path = f"/v1/listings/{parse_id(listing_id, 'LISTING_ID').hex()}"
-    Output(json_mode).emit(NodeClient(node_url).request("GET", path), _human_listing)
+    client = NodeClient(node_url)
+    display = Display(client)
+    Output(json_mode).emit(client.request("GET", path), lambda d: _human_listing(d, display))
 
 
 @query.command("listings")
@@ -469,12 +505,12 @@ def query_listings(
 ) -> None:
     """A seller's listings, oldest first."""
     address = address_to_text(resolve_account(seller, keys_dir, "--seller"))
-    data = NodeClient(node_url).request(
-        "GET", "/v1/listings", query=_page_query(cursor, limit, seller=address)
-    )
+    client = NodeClient(node_url)
+    display = Display(client)
+    data = client.request("GET", "/v1/listings", query=_page_query(cursor, limit, seller=address))
 
     def human(page: Any) -> list[str]:
-        lines = [line for item in page["listings"] for line in _human_listing(item)]
+        lines = [line for item in page["listings"] for line in _human_listing(item, display)]
         if page["next_cursor"]:
             lines.append(f"more: --cursor {page['next_cursor']}")
         return lines or ["no listings"]
@@ -502,7 +538,9 @@ def query_order(
     """An order with its escrow state and evidence; --decrypt opens the notes you can read
     (the address for the seller and arbiter, the tracking note for the buyer and arbiter)."""
     path = f"/v1/orders/{parse_id(order_id, 'ORDER_ID').hex()}"
-    data = NodeClient(node_url).request("GET", path)
+    client = NodeClient(node_url)
+    display = Display(client)
+    data = client.request("GET", path)
     if decrypt:
         if signer is None:
             raise CliError("--decrypt needs --from NAME (the seller's or arbiter's key)")
@@ -521,7 +559,7 @@ def query_order(
             data["note_plaintext"] = plaintext.decode("utf-8", errors="replace")
         if tracking is not None:
             data["shipping_note_plaintext"] = tracking.decode("utf-8", errors="replace")
-    Output(json_mode).emit(data, _human_order)
+    Output(json_mode).emit(data, lambda d: _human_order(d, display))
 
 
 @query.command("escrow")
@@ -531,7 +569,9 @@ def query_order(
 def query_escrow(order_id: str, node_url: str, json_mode: bool) -> None:
     """The escrow of an order (same document as `query order`)."""
     path = f"/v1/escrows/{parse_id(order_id, 'ORDER_ID').hex()}"
-    Output(json_mode).emit(NodeClient(node_url).request("GET", path), _human_order)
+    client = NodeClient(node_url)
+    display = Display(client)
+    Output(json_mode).emit(client.request("GET", path), lambda d: _human_order(d, display))
 
 
 @query.command("orders")
@@ -556,12 +596,12 @@ def query_orders(
         raise CliError("give exactly one of --buyer or --seller")
     role, who = ("buyer", buyer) if buyer is not None else ("seller", seller)
     address = address_to_text(resolve_account(str(who), keys_dir, f"--{role}"))
-    data = NodeClient(node_url).request(
-        "GET", "/v1/orders", query=_page_query(cursor, limit, **{role: address})
-    )
+    client = NodeClient(node_url)
+    display = Display(client)
+    data = client.request("GET", "/v1/orders", query=_page_query(cursor, limit, **{role: address}))
 
     def human(page: Any) -> list[str]:
-        lines = [line for item in page["orders"] for line in _human_order(item)]
+        lines = [line for item in page["orders"] for line in _human_order(item, display)]
         if page["next_cursor"]:
             lines.append(f"more: --cursor {page['next_cursor']}")
         return lines or ["no orders"]

@@ -22,6 +22,7 @@ import click
 from cli.client import NodeClient
 from cli.commands_commerce import parse_duration, parse_id
 from cli.common import CliError, Output, json_option, keys_dir_option, node_url_option
+from cli.display import Display, iso_time
 from cli.query_commands import query
 from cli.signing import resolve_account
 from cli.tx_commands import SendOptions, send, send_options, tx
@@ -344,24 +345,39 @@ def _human_book(data: Any) -> list[str]:
     return lines
 
 
-def _human_order(item: Any) -> list[str]:
+def _human_order(item: Any, display: Display) -> list[str]:
+    remaining = display.amount(item["remaining"], item["base"])
+    quantity = display.amount(item["quantity"], item["base"])
     return [
-        f"order {item['id']} {item['side']} {item['remaining']}/{item['quantity']} "
-        f"{item['base']} at {format_price(item['price'])} {item['quote']}"
-        f" (locked {item['locked']} {item['locked_symbol']}) by {item['owner']}"
+        f"order {item['id']} {item['side']} {remaining} of {quantity}"
+        f" at {format_price(item['price'])} {item['quote']} per {item['base']}"
+        f" (locked {display.amount(item['locked'], item['locked_symbol'])}) by {item['owner']}"
     ]
 
 
-def _human_invoice(item: Any) -> list[str]:
+def invoice_status(item: Any, now_ms: int) -> str:
+    """The node judges expiry by its latest block's time, which stands still while the
+    chain is idle; any later block is later than this clock, so an open invoice past its
+    expiry can no longer be paid and reads `expired` at once."""
+    if item["status"] == "open" and now_ms > item["expiry_ms"]:
+        return "expired"
+    return str(item["status"])
+
+
+def _human_invoice(item: Any, display: Display) -> list[str]:
+    now_ms = int(time.time() * 1000)
     lines = [
-        f"invoice {item['id']}: {item['status']}",
-        f"  {item['amount']} {item['symbol']} to {item['merchant']}, expires {item['expiry_ms']}",
+        f"invoice {item['id']}: {invoice_status(item, now_ms)}",
+        f"  {display.amount(item['amount'], item['symbol'])} to {item['merchant']},"
+        f" expires {iso_time(item['expiry_ms'])}",
         f"  reference {item['reference']!r}",
     ]
     if item["payer"]:
+        paid = display.amount(item["pay_amount"], item["pay_symbol"])
         lines.append(
-            f"  paid by {item['payer']} with {item['pay_amount']} {item['pay_symbol']};"
-            f" commission {item['commission']}, refunded {item['refunded']}"
+            f"  paid by {item['payer']} with {paid} on {iso_time(item['paid_ms'])};"
+            f" commission {display.amount(item['commission'], item['symbol'])},"
+            f" refunded {display.amount(item['refunded'], item['symbol'])}"
         )
     return lines
 
@@ -369,7 +385,7 @@ def _human_invoice(item: Any) -> list[str]:
 def _human_proposal(item: Any) -> list[str]:
     return [
         f"proposal {item['id']} {item['action']} {item['params']}: {item['status']}",
-        f"  approvals {len(item['approvals'])}, expires {item['expiry_ms']}",
+        f"  approvals {len(item['approvals'])}, expires {iso_time(item['expiry_ms'])}",
     ]
 
 
@@ -433,7 +449,9 @@ def query_quote(
 def query_exchange_order(order_id: str, node_url: str, json_mode: bool) -> None:
     """One resting exchange order."""
     path = f"/v1/exchange/orders/{parse_int_id(order_id, 'ORDER_ID')}"
-    Output(json_mode).emit(NodeClient(node_url).request("GET", path), _human_order)
+    client = NodeClient(node_url)
+    display = Display(client)
+    Output(json_mode).emit(client.request("GET", path), lambda d: _human_order(d, display))
 
 
 @query.command("exchange-orders")
@@ -448,13 +466,17 @@ def query_exchange_orders(
 ) -> None:
     """An account's resting exchange orders."""
     address = address_to_text(resolve_account(owner, keys_dir, "--owner"))
-    data = NodeClient(node_url).request(
+    client = NodeClient(node_url)
+    display = Display(client)
+    data = client.request(
         "GET", "/v1/exchange/orders", query=_page_query(cursor, limit, owner=address)
     )
     Output(json_mode).emit(
         data,
         lambda page: _with_more(
-            [line for item in page["orders"] for line in _human_order(item)], page, "no orders"
+            [line for item in page["orders"] for line in _human_order(item, display)],
+            page,
+            "no orders",
         ),
     )
 
@@ -466,7 +488,9 @@ def query_exchange_orders(
 def query_invoice(invoice_id: str, node_url: str, json_mode: bool) -> None:
     """One invoice and its payment."""
     path = f"/v1/invoices/{parse_id(invoice_id, 'INVOICE_ID').hex()}"
-    Output(json_mode).emit(NodeClient(node_url).request("GET", path), _human_invoice)
+    client = NodeClient(node_url)
+    display = Display(client)
+    Output(json_mode).emit(client.request("GET", path), lambda d: _human_invoice(d, display))
 
 
 @query.command("invoices")
@@ -481,13 +505,13 @@ def query_invoices(
 ) -> None:
     """A merchant's invoices, oldest first."""
     address = address_to_text(resolve_account(merchant, keys_dir, "--merchant"))
-    data = NodeClient(node_url).request(
-        "GET", "/v1/invoices", query=_page_query(cursor, limit, merchant=address)
-    )
+    client = NodeClient(node_url)
+    display = Display(client)
+    data = client.request("GET", "/v1/invoices", query=_page_query(cursor, limit, merchant=address))
     Output(json_mode).emit(
         data,
         lambda page: _with_more(
-            [line for item in page["invoices"] for line in _human_invoice(item)],
+            [line for item in page["invoices"] for line in _human_invoice(item, display)],
             page,
             "no invoices",
         ),

@@ -19,6 +19,7 @@ import click
 from cli.client import NodeClient
 from cli.commands_commerce import parse_id
 from cli.common import CliError, Output, json_option, keys_dir_option, node_url_option
+from cli.display import Display
 from cli.query_commands import query
 from cli.signing import resolve_account
 from cli.tx_commands import SendOptions, send, send_options, tx
@@ -234,14 +235,16 @@ def franchise_close(options: SendOptions, program_id: str, reason: str) -> None:
 # --- queries -------------------------------------------------------------------------------
 
 
-def human_group(data: Any) -> list[str]:
+def human_group(data: Any, display: Display) -> list[str]:
     rules = ", ".join(f"{r['symbol']} {r['rate_bps']} bps" for r in data["rules"]) or "none"
+    symbol = data["symbol"]
     lines = [
-        f"{data['symbol']} ({data['name']}): supply {data['supply']} / cap {data['cap']}",
+        f"{symbol} ({data['name']}): supply {display.amount(data['supply'], symbol)}"
+        f" / cap {display.amount(data['cap'], symbol)}",
         f"  creator {data['creator']}",
         f"  admins {', '.join(data['admins'])}",
         f"  transfers {data['transfer_mode']}  sale rewards {rules}"
-        f"  block reward {data['block_reward']}",
+        f"  block reward {display.amount(data['block_reward'], symbol)}",
         f"  {len(data['members'])} members:",
     ]
     lines.extend(f"    {member}" for member in data["members"])
@@ -249,20 +252,21 @@ def human_group(data: Any) -> list[str]:
     return lines
 
 
-def human_tree(data: Any, indent: str = "") -> list[str]:
+def human_tree(data: Any, display: Display, indent: str = "") -> list[str]:
     kind = "sub-franchise" if data["parent"] else "program"
+    symbol = data["symbol"]
     lines = [
         f"{indent}{kind} {data['id']} ({data['status']})",
         f"{indent}  owner {data['owner']}",
-        f"{indent}  products {', '.join(data['products'])}  T1 {data['t1']} {data['symbol']}"
-        f"  T2 {data['t2']}  royalty {data['royalty_bps']} bps",
+        f"{indent}  products {', '.join(data['products'])}"
+        f"  T1 {display.amount(data['t1'], symbol)}  T2 {display.amount(data['t2'], symbol)}"
+        f"  royalty {data['royalty_bps']} bps",
     ]
     for item in data["franchisees"]:
-        lines.append(
-            f"{indent}  franchisee {item['account']} holds {item['balance']} ({item['status']})"
-        )
+        balance = display.amount(item["balance"], symbol)
+        lines.append(f"{indent}  franchisee {item['account']} holds {balance} ({item['status']})")
     for sub in data["sub_franchises"]:
-        lines.extend(human_tree(sub, indent + "  "))
+        lines.extend(human_tree(sub, display, indent + "  "))
     return lines
 
 
@@ -278,7 +282,9 @@ def query_loyalty(symbol: str, members_only: bool, node_url: str, json_mode: boo
         data = client.request("GET", f"/v1/loyalty/{symbol}/members")
         Output(json_mode).emit(data, lambda d: list(d["members"]) or ["no members"])
         return
-    Output(json_mode).emit(client.request("GET", f"/v1/loyalty/{symbol}"), human_group)
+    display = Display(client)
+    group = client.request("GET", f"/v1/loyalty/{symbol}")
+    Output(json_mode).emit(group, lambda d: human_group(d, display))
 
 
 @query.command("franchise")
@@ -288,7 +294,9 @@ def query_loyalty(symbol: str, members_only: bool, node_url: str, json_mode: boo
 def query_franchise(program_id: str, node_url: str, json_mode: bool) -> None:
     """A franchise program's tree: franchisor, sub-franchises, franchisees, status."""
     path = f"/v1/franchise/{parse_id(program_id, 'PROGRAM_ID').hex()}"
-    Output(json_mode).emit(NodeClient(node_url).request("GET", path), human_tree)
+    client = NodeClient(node_url)
+    display = Display(client)
+    Output(json_mode).emit(client.request("GET", path), lambda d: human_tree(d, display))
 
 
 @query.command("franchise-status")

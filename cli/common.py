@@ -38,6 +38,9 @@ class PasarGroup(click.Group):
             raise
         except KeyboardInterrupt as exc:
             raise click.Abort() from exc
+        except BrokenPipeError:
+            # The reader went away (`pasar ... | head`): click ends quietly, no message.
+            raise
         except Exception as exc:  # the one place that turns surprises into a clear line
             message = str(exc) or type(exc).__name__
             raise CliError(message.splitlines()[0] if message else type(exc).__name__) from exc
@@ -144,6 +147,13 @@ def passphrase_file_option(function: F) -> F:
         type=click.Path(dir_okay=False, path_type=Path),
         help="read the key passphrase from this file (or PASAR_PASSPHRASE, or a prompt)",
     )(function)
+
+
+def hex_digits(text: str) -> str:
+    """The hex digits of an identifier as people copy it: `0x…` (as human output shows
+    bytes) and bare hex are the same id."""
+    text = text.strip()
+    return text[2:] if text[:2] in ("0x", "0X") else text
 
 
 def env_flag(name: str) -> bool:

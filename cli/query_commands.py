@@ -14,9 +14,10 @@ import click
 
 from cli import proof_commands
 from cli.client import NodeClient
-from cli.common import CliError, Output, json_option, keys_dir_option, node_url_option
+from cli.common import CliError, Output, hex_digits, json_option, keys_dir_option, node_url_option
+from cli.display import Display, decimal_amount, iso_time
 from cli.signing import resolve_account
-from cli.tx_commands import MAX_WAIT, human_outcome
+from cli.tx_commands import outcome_lines, wait_option
 from ledger.keys import address_to_text
 
 
@@ -47,7 +48,7 @@ def human_block(data: Any) -> list[str]:
     header = data["header"]
     lines = [
         f"block {data['height']} {data['hash']}",
-        f"  time_ms {header['timestamp_ms']}  proposer {header['proposer']}",
+        f"  time {iso_time(header['timestamp_ms'])}  proposer {header['proposer']}",
         f"  state_root {header['state_root']}",
         f"  certificate: {len((data.get('certificate') or {}).get('signatures', []))} signatures",
     ]
@@ -61,7 +62,7 @@ def human_block(data: Any) -> list[str]:
 
 @query.command("tx")
 @click.argument("tx_hash")
-@click.option("--wait", type=click.FloatRange(0, MAX_WAIT), default=0, help="seconds")
+@wait_option
 @click.option("--prove", is_flag=True, help="fetch the proof bundle (check it if trust is given)")
 @click.option(
     "--out",
@@ -86,10 +87,11 @@ def tx(
 ) -> None:
     """A transaction's status, receipt and inclusion proof; --prove for a bundle."""
     client = NodeClient(node_url)
+    tx_hash = hex_digits(tx_hash)
     if not prove:
         if out is not None:
             raise CliError("--out needs --prove")
-        Output(json_mode).emit(client.tx(tx_hash, wait), human_outcome)
+        Output(json_mode).emit(client.tx(tx_hash, wait), outcome_lines(Display(client)))
         return
     anchor = None
     if genesis_path is not None or validators is not None:
@@ -120,20 +122,22 @@ def account(
 ) -> None:
     """Balances and next nonce of an ACCOUNT (address or key name); --prove checks them."""
     address = address_to_text(resolve_account(account, keys_dir))
+    client = NodeClient(node_url)
     if not prove:
-        Output(json_mode).emit(NodeClient(node_url).account(address), human_account)
+        display = Display(client)
+        Output(json_mode).emit(client.account(address), lambda data: human_account(data, display))
         return
     anchor = proof_commands.trust_anchor(genesis_path, validators, chain_id, trusted_height)
-    for line in proof_commands.prove_account(NodeClient(node_url), address, symbols, anchor):
+    for line in proof_commands.prove_account(client, address, symbols, anchor):
         click.echo(line)
 
 
-def human_account(data: Any) -> list[str]:
+def human_account(data: Any, display: Display) -> list[str]:
     lines = [f"account {data['address']}", f"  nonce {data['nonce']}  (height {data['height']})"]
     if not data["balances"]:
         lines.append("  no balances")
     for symbol, amount in sorted(data["balances"].items()):
-        lines.append(f"  {symbol:<12} {amount}")
+        lines.append(f"  {display.amount(amount, symbol)}")
     return lines
 
 
@@ -153,8 +157,9 @@ def assets(limit: int, cursor: str | None, node_url: str, json_mode: bool) -> No
 
 def human_assets(data: Any) -> list[str]:
     lines = [
-        f"{a['symbol']:<12} {a['policy']:<10} supply {a['supply']} / cap {a['cap']} "
-        f"(decimals {a['decimals']}) issuer {a['issuer']}"
+        f"{a['symbol']:<12} {a['policy']:<10} supply {decimal_amount(a['supply'], a['decimals'])}"
+        f" / cap {decimal_amount(a['cap'], a['decimals'])} (decimals {a['decimals']})"
+        f" issuer {a['issuer']}"
         for a in data["assets"]
     ]
     if data.get("next_cursor"):

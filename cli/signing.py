@@ -28,7 +28,7 @@ from typing import Any
 
 import click
 
-from cli.common import CliError
+from cli.common import CliError, hex_digits
 from ledger.errors import CodecError
 from ledger.hashing import TX
 from ledger.keys import PrivateKey, address_from_text, address_to_text, verify
@@ -70,7 +70,7 @@ def load_key(target: str, keys_dir: Path, passphrase_file: Path | None) -> Priva
 def resolve_account(text: str, keys_dir: Path, what: str = "account") -> bytes:
     """An address (pasar1... or 64 hex digits) or the name/path of a key file."""
     try:
-        return address_from_text(text)
+        return address_from_text(hex_digits(text) if text[:2] in ("0x", "0X") else text)
     except ValueError as address_error:
         path = key_path(text, keys_dir)
         if not path.exists():

@@ -34,13 +34,16 @@ import click
 from cli.client import NodeClient, NodeReplyError
 from cli.common import (
     CliError,
+    F,
     Output,
     compact,
+    hex_digits,
     json_option,
     keys_dir_option,
     node_url_option,
     passphrase_file_option,
 )
+from cli.display import Display
 from cli.signing import (
     is_signing_file,
     load_key,
@@ -55,6 +58,7 @@ from ledger.tx import MAX_NONCE, SignedTransaction, Transaction
 from node.rpc.values import JsonValueError, args_from_json
 
 MAX_WAIT = 60.0
+DEFAULT_WAIT = 30.0
 MAX_NONCE_STEPS = 64
 
 
@@ -84,6 +88,18 @@ class SendOptions:
 
     def account(self, text: str, what: str = "account") -> bytes:
         return resolve_account(text, self.keys_dir, what)
+
+
+def wait_option(function: F) -> F:
+    """`--wait [SECONDS]`: bare means 30 s, so `--wait` may end the command line."""
+    return click.option(
+        "--wait",
+        type=click.FloatRange(0, MAX_WAIT),
+        default=0,
+        is_flag=False,
+        flag_value=DEFAULT_WAIT,
+        help=f"wait up to SECONDS (default {DEFAULT_WAIT:g} when given bare) for the outcome",
+    )(function)
 
 
 def send_options(function: Callable[..., Any]) -> Callable[..., Any]:
@@ -119,14 +135,7 @@ def send_options(function: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--nonce", type=click.IntRange(0, MAX_NONCE), help="default: from node"),
             click.option("--chain-id", help="default: from the node"),
             click.option("--expiry-ms", type=click.IntRange(0), default=0, help="0 = never"),
-            click.option(
-                "--wait",
-                type=click.FloatRange(0, MAX_WAIT),
-                default=0,
-                is_flag=False,
-                flag_value=30.0,
-                help="wait up to SECONDS (default 30 when given bare) for the outcome",
-            ),
+            wait_option,
             click.option("--unsigned", is_flag=True, help="print the unsigned tx, do not sign"),
             click.option("--offline", is_flag=True, help="sign and print only"),
             click.option(
@@ -212,7 +221,7 @@ def report(
         out.emit(admission, human_admission)
         return
     outcome = client.tx(stx.hash.hex(), wait)
-    out.emit(outcome, human_outcome)
+    out.emit(outcome, outcome_lines(Display(client)))
     if outcome["status"] == "rejected":
         receipt = outcome["receipt"]
         raise CliError(f"transaction rejected: {receipt['message']} ({receipt['code']})")
@@ -251,22 +260,25 @@ def human_admission(admission: Any) -> list[str]:
     return [f"submitted {admission['hash']} ({admission['code']})"]
 
 
-def human_outcome(outcome: Any) -> list[str]:
-    status = outcome["status"]
-    lines = [f"tx {outcome['hash']}: {status}"]
-    if status in ("committed", "rejected"):
-        lines.append(f"  height {outcome['height']}, index {outcome['index']}")
-        receipt = outcome["receipt"]
-        if not receipt["ok"]:
-            lines.append(f"  {receipt['code']}: {receipt['message']}")
-        for event in receipt["events"]:
-            attributes = ", ".join(
-                f"{k}={human_value(k, v)}" for k, v in event["attributes"].items()
-            )
-            lines.append(f"  event {event['name']}: {attributes}")
-    elif status == "pending":
-        lines.append("  still waiting in the mempool")
-    return lines
+def outcome_lines(display: Display) -> Callable[[Any], list[str]]:
+    """A transaction's outcome for people: amounts with decimals, times as dates."""
+
+    def human(outcome: Any) -> list[str]:
+        status = outcome["status"]
+        lines = [f"tx {outcome['hash']}: {status}"]
+        if status in ("committed", "rejected"):
+            lines.append(f"  height {outcome['height']}, index {outcome['index']}")
+            receipt = outcome["receipt"]
+            if not receipt["ok"]:
+                lines.append(f"  {receipt['code']}: {receipt['message']}")
+            for event in receipt["events"]:
+                attributes = ", ".join(display.attributes(event["attributes"], human_value))
+                lines.append(f"  event {event['name']}: {attributes}")
+        elif status == "pending":
+            lines.append("  still waiting in the mempool")
+        return lines
+
+    return human
 
 
 @click.group("tx")
@@ -369,7 +381,7 @@ def sign(
         )
         return
     try:
-        unsigned = Transaction.decode(bytes.fromhex(target))
+        unsigned = Transaction.decode(bytes.fromhex(hex_digits(target)))
     except (ValueError, CodecError) as exc:
         raise CliError(f"not an unsigned transaction or a signing file: {exc}") from exc
     key = load_key(signer, keys_dir, passphrase_file)
@@ -385,14 +397,7 @@ def sign(
 @tx.command("submit")
 @click.argument("target")
 @node_url_option
-@click.option(
-    "--wait",
-    type=click.FloatRange(0, MAX_WAIT),
-    default=0,
-    is_flag=False,
-    flag_value=30.0,
-    help="wait up to SECONDS (default 30 when given bare) for the outcome",
-)
+@wait_option
 @json_option
 def submit(target: str, node_url: str, wait: float, json_mode: bool) -> None:
     """Submit a signed transaction: a signing file, or hex from `pasar tx sign`/--offline."""
@@ -400,7 +405,7 @@ def submit(target: str, node_url: str, wait: float, json_mode: bool) -> None:
         stx = signed_from_file(Path(target))
     else:
         try:
-            stx = SignedTransaction.decode(bytes.fromhex(target))
+            stx = SignedTransaction.decode(bytes.fromhex(hex_digits(target)))
         except (ValueError, CodecError) as exc:
             raise CliError(f"not a signed transaction or a signing file: {exc}") from exc
     client = NodeClient(node_url)

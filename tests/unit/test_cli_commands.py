@@ -62,7 +62,7 @@ def test_transfer_by_name_then_wait_and_query(server: ThreadedServer, keys_dir: 
     assert f"to={address_to_text(bob)}" in outcome.output
     assert dict(balances_of(server.node.store, bob))["IDRA"] == 5_040
     account = run(["query", "account", "alice", *common])
-    assert "IDRA" in account.output and "999960" in account.output and "nonce 1" in account.output
+    assert "9,999.60 IDRA" in account.output and "nonce 1" in account.output
 
 
 def test_back_to_back_sends_take_the_next_free_nonce(
