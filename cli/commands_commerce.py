@@ -643,4 +643,20 @@ def query_seller(account: str, keys_dir: Path, node_url: str, json_mode: bool) -
 def query_arbiter(account: str, keys_dir: Path, node_url: str, json_mode: bool) -> None:
     """A platform's published arbiter fee schedule."""
     address = address_to_text(resolve_account(account, keys_dir))
-    Output(json_mode).emit(NodeClient(node_url).request("GET", f"/v1/arbiters/{address}"))
+    client = NodeClient(node_url)
+    display = Display(client)
+    schedule = client.request("GET", f"/v1/arbiters/{address}")
+    Output(json_mode).emit(schedule, lambda d: _human_schedule(d, display))
+
+
+def _human_schedule(data: Any, display: Display) -> list[str]:
+    lines = [
+        f"arbiter {data['arbiter']}: fee {data['fee_bps']} bps,"
+        f" rules within {duration(data['ruling_ms'])}",
+        f"  updated {iso_time(data['updated_ms'])}",
+    ]
+    for bound in data["coin_bounds"]:
+        low = display.amount(bound["min_fee"], bound["symbol"])
+        high = display.amount(bound["max_fee"], bound["symbol"])
+        lines.append(f"  in {bound['symbol']}: at least {low}, at most {high}")
+    return lines

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,14 @@ def pasar(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=timeout,
     )
+
+
+def serving(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/v1/status", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 def wait_for(predicate: Any, timeout: float, what: str) -> Any:
@@ -102,11 +111,9 @@ def test_up_then_cli_transfer_is_seen_on_every_node(tmp_path: Path) -> None:
         printed = f"wallet   {urls[0]}/wallet\nexplorer {urls[0]}/explorer"
         wait_for(lambda: printed in "".join(lines) or None, 10, "the page URLs")
         for url in urls:
-            wait_for(
-                lambda url=url: pasar("query", "status", "--node", url).returncode == 0,
-                30,
-                f"{url} to serve",
-            )
+            # Polled over HTTP, not by starting a `pasar` process every 0.2 s, which on a
+            # busy machine slows the nodes it waits for.
+            wait_for(lambda url=url: serving(url), 60, f"{url} to serve\n{''.join(lines[-30:])}")
         sent = pasar(
             "tx", "transfer", "--from", "buyer", "--to", "seller", "--asset", "IDRA",
             "--amount", "1000000", "--wait", "30", "--json",

@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.harness import free_base_port, wait_until
+from tests.integration.harness import free_base_port, http, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 # Everything the node runs or serves (web/tests are the JavaScript library's own tests).
@@ -216,7 +216,16 @@ def test_installed_wheel_runs_up_transfer_and_stops_on_ctrl_c(wheel: Path, tmp_p
             "pasar up to start two nodes",
         )
         assert all(Path(f"/proc/{pid}/cwd").resolve().is_relative_to(workdir) for pid in child_pids)
-        wait_until(lambda: pasar("query", "status").returncode == 0, 30, "the first node")
+        for port in (base_port, base_port + 2):
+            wait_until(
+                lambda port=port: http("GET", f"http://127.0.0.1:{port}/v1/status")[0] == 200,
+                60,
+                f"node on {port} to serve\n{''.join(lines[-30:])}",
+            )
+        # no --node: the first validator of the testnet `pasar up` runs from here
+        status = pasar("query", "status", "--json")
+        assert status.returncode == 0, status.stderr
+        assert json.loads(status.stdout)["chain_id"] == "wheel-test"
         sent = pasar(
             "tx", "transfer", "--from", "buyer", "--to", "seller", "--asset", "TOK",
             "--amount", "7", "--wait", "--json",

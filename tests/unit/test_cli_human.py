@@ -96,6 +96,9 @@ def test_ids_shown_in_events_are_accepted_and_orders_read_in_money_and_dates(
         "arbiter", "publish", "--from", "court", "--fee-bps", "500", "--ruling", "2d",
         "--bound", "IDRA:10:100000",
     )  # fmt: skip
+    schedule = c.run("query", "arbiter", "court")
+    assert "fee 500 bps, rules within 2d" in schedule.output, schedule.output
+    assert "in IDRA: at least 0.10 IDRA, at most 1,000.00 IDRA" in schedule.output
     created = c.waited(
         "listing", "create", "--from", "bob", "--title", "Kopi", "--sku", "K-1",
         "--price", "123456", "--asset", "IDRA", "--stock", "3", "--arbiter", "court",
