@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,25 +20,9 @@ from typing import Any
 
 import pytest
 
+from tests.integration.harness import free_base_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_base_port(count: int) -> int:
-    """A base port with `count` consecutive free loopback ports."""
-    for base in range(31_000 + (os.getpid() % 200) * 40, 60_000, 97):
-        sockets: list[socket.socket] = []
-        try:
-            for offset in range(count):
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", base + offset))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free port range")
 
 
 def pasar(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -113,7 +96,7 @@ def test_up_then_cli_transfer_is_seen_on_every_node(tmp_path: Path) -> None:
         for url in urls:
             # Polled over HTTP, not by starting a `pasar` process every 0.2 s, which on a
             # busy machine slows the nodes it waits for.
-            wait_for(lambda url=url: serving(url), 60, f"{url} to serve\n{''.join(lines[-30:])}")
+            wait_for(lambda url=url: serving(url), 60, f"{url} to serve")
         sent = pasar(
             "tx", "transfer", "--from", "buyer", "--to", "seller", "--asset", "IDRA",
             "--amount", "1000000", "--wait", "30", "--json",
@@ -147,6 +130,7 @@ def test_up_then_cli_transfer_is_seen_on_every_node(tmp_path: Path) -> None:
                 os.killpg(up.pid, signal.SIGKILL)
                 up.wait()
         reader.join(timeout=5)
+        print("".join(lines))  # pytest shows it when the test fails: the nodes' own log
     assert code == 0, "".join(lines[-30:])
     for pid in child_pids:
         with pytest.raises(ProcessLookupError):
