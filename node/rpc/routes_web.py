@@ -3,6 +3,7 @@
     GET /                  a small index linking the pages
     GET /wallet            the wallet (keys made, encrypted and used in the page only)
     GET /explorer          blocks, transactions and accounts, verified in the browser
+    GET /pay/{invoice}     the checkout page a shop sends a buyer to
     GET /lib/{name}        web/lib ES modules (the one JavaScript library)
     GET /pages/{name}      each page's own module
     GET /style.css         the one style sheet
@@ -32,6 +33,7 @@ PAGES = {"/": "index.html", "/wallet": "wallet.html", "/explorer": "explorer.htm
 MODULE_DIRS = ("lib", "pages")
 MODULE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}\.js$")
 MODULE_NAME_PATTERN = "^[a-z][a-z0-9_-]{0,63}\\.js$"
+INVOICE_ID = re.compile(r"^[0-9a-fA-F]{64}$")
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -93,6 +95,15 @@ def register(app: web.Application) -> None:
     for path, filename in PAGES.items():
         app.router.add_get(path, page((root / filename).read_bytes()))
 
+    checkout = (root / "pay.html").read_bytes()
+
+    async def pay(request: web.Request) -> web.Response:
+        if not INVOICE_ID.fullmatch(request.match_info["invoice"]):
+            raise not_found("invoice_not_found", "an invoice id is 64 hex digits")
+        return _answer(checkout, HTML)
+
+    app.router.add_get("/pay/{invoice}", pay)
+
     style = (root / "style.css").read_bytes()
 
     async def stylesheet(request: web.Request) -> web.Response:
@@ -126,7 +137,7 @@ def _text_operation(summary: str, media: str, params: list[dict[str, Any]] | Non
     if params:
         operation["parameters"] = params
         operation["responses"]["404"] = {
-            "description": "No such file",
+            "description": "No such file or invoice id",
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
         }
     return {"get": operation}
@@ -137,6 +148,11 @@ PATHS: dict[str, dict[str, Any]] = {
     "/": _text_operation("Index of the browser pages", HTML),
     "/wallet": _text_operation("The wallet page", HTML),
     "/explorer": _text_operation("The explorer page", HTML),
+    "/pay/{invoice}": _text_operation(
+        "The checkout page of an invoice",
+        HTML,
+        [path_param("invoice", {"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}, "invoice id")],
+    ),
     "/style.css": _text_operation("The pages' style sheet", CSS),
     "/lib/{name}": _text_operation("A module of the pages' library", JAVASCRIPT, [_NAME]),
     "/pages/{name}": _text_operation("A page's own JavaScript module", JAVASCRIPT, [_NAME]),

@@ -1,4 +1,4 @@
-"""A buyer's wallet and the explorer in a real browser, against a real validator.
+"""A buyer's wallet, the checkout page and the explorer in a real browser, on a real validator.
 
 The buyer creates a wallet in the page, is paid from outside (a transaction signed
 in Python), sees the balance with the coin's decimals, sends from the page and sees
@@ -52,21 +52,28 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
         local.close()
 
 
-def pay(net: LocalNet, to_text: str, amount: int) -> str:
-    """Account 0 pays `amount` minor units of COIN to `to_text`; returns the tx hash."""
-    key = net.accounts[0]
+def submit(net: LocalNet, index: int, method: str, args: tuple[Any, ...]) -> str:
+    """Account `index` signs and submits `method(args)`; returns the tx hash."""
+    key = net.accounts[index]
     nonce = net.nonces[key.public_key]
     net.nonces[key.public_key] = nonce + 1
-    tx = Transaction(
-        net.chain_id,
-        key.public_key,
-        nonce,
-        "coin.transfer",
-        (COIN, address_from_text(to_text), amount),
-    )
+    tx = Transaction(net.chain_id, key.public_key, nonce, method, args)
     code, answer = http("POST", net.url(0, "/v1/txs"), {"tx": tx.sign(key).encode().hex()})
     assert code == 202 and answer["accepted"], answer
     return str(answer["hash"])
+
+
+def pay(net: LocalNet, to_text: str, amount: int) -> str:
+    """Account 0 pays `amount` minor units of COIN to `to_text`; returns the tx hash."""
+    return submit(net, 0, "coin.transfer", (COIN, address_from_text(to_text), amount))
+
+
+def create_wallet(page: Any) -> str:
+    page.get_by_label("Passphrase (8 characters or more)").fill(PASSPHRASE)
+    page.get_by_label("Passphrase again").fill(PASSPHRASE)
+    page.get_by_role("button", name="Create wallet").click()
+    expect(page.locator("#address")).to_have_text(re.compile("^pasar1"))
+    return str(page.locator("#address").inner_text().strip())
 
 
 def balance(net: LocalNet, address: str) -> int:
@@ -88,11 +95,7 @@ def test_wallet_receive_send_and_verify(net: LocalNet, browser: Any, tmp_path: P
 
     # Create: the key is made and encrypted in the page.
     page.goto(f"{base}/wallet")
-    page.get_by_label("Passphrase (8 characters or more)").fill(PASSPHRASE)
-    page.get_by_label("Passphrase again").fill(PASSPHRASE)
-    page.get_by_role("button", name="Create wallet").click()
-    expect(page.locator("#address")).to_have_text(re.compile("^pasar1"))
-    address = page.locator("#address").inner_text().strip()
+    address = create_wallet(page)
     # Read through the browser's storage, not page script: the policy forbids eval.
     origins = context.storage_state()["origins"]
     stored = next(
@@ -179,3 +182,46 @@ def test_wallet_receive_send_and_verify(net: LocalNet, browser: Any, tmp_path: P
     other.get_by_role("button", name="Import").click()
     expect(other.locator("#address")).to_have_text(address)
     fresh.close()
+
+
+def test_checkout_page_pays_an_invoice_and_returns_to_the_shop(net: LocalNet, browser: Any) -> None:
+    base = net.nodes[0].rpc_url
+    merchant = address_to_text(net.accounts[1].public_key)
+    code, status = http("GET", net.url(0, "/v1/blocks/latest"))
+    assert code == 200
+    expiry = int(status["header"]["timestamp_ms"]) + 3_600_000
+    created = submit(net, 1, "invoice.create", (COIN, 2_500, expiry, "order 77", b""))
+    code, answer = http("GET", net.url(0, f"/v1/txs/{created}?wait=20"))
+    assert answer["status"] == "committed", answer
+
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    page.goto(f"{base}/wallet")
+    address = create_wallet(page)
+    pay(net, address, 10_000)
+    expect(page.locator(f"td[data-symbol='{COIN}']")).to_have_text("100.00 IDRA", timeout=20_000)
+
+    shop = "http://127.0.0.1:9/thanks?order=77"
+    page.goto(f"{base}/pay/{created}?return={shop}")
+    expect(page.locator("#merchant")).to_have_text(merchant)
+    expect(page.locator("#amount")).to_have_text("25.00 IDRA")
+    expect(page.locator("#reference")).to_have_text("order 77")
+    expect(page.locator("#status")).to_have_text("open")
+    screenshot(page, "checkout-open")
+    page.get_by_label("Wallet passphrase").fill(PASSPHRASE)
+    page.get_by_label("Pay with").select_option(COIN)
+    page.get_by_role("button", name="Pay").click()
+    expect(page.locator("#status")).to_have_text("paid", timeout=30_000)
+    expect(page.locator("#return-link")).to_have_attribute("href", shop)
+    expect(page.locator("#return-link")).to_have_text("Return to 127.0.0.1:9")
+    screenshot(page, "checkout-paid")
+    code, paid = http("GET", net.url(0, f"/v1/invoices/{created}"))
+    assert paid["status"] == "paid" and paid["payer"] == address
+    assert balance(net, address) == 10_000 - 2_500
+
+    # An id that is not an invoice is refused by the page, and a malformed one by the node.
+    page.goto(f"{base}/pay/{'00' * 32}")
+    expect(page.locator("#message")).to_have_text("No such invoice.")
+    code, _ = http("GET", net.url(0, "/pay/not-an-id"))
+    assert code == 404
+    context.close()
