@@ -78,6 +78,9 @@ class StubService:
     def mempool_full(self) -> bool:
         return False
 
+    def retry_after_seconds(self) -> int:
+        return 1
+
 
 def serve(port: int) -> None:
     web.run_app(

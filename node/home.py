@@ -60,9 +60,18 @@ class BlockLimits:
 
 @dataclass(frozen=True, slots=True)
 class MempoolLimits:
+    """How much the mempool admits (docs/node.md, "Admission").
+
+    The admit limit follows the measured committed rate: `backlog_seconds` of it, never
+    below `floor_txs` nor above the hard cap `max_txs`; one sender holds at most
+    `sender_share_percent` of that limit and never more than `max_per_sender`."""
+
     max_txs: int = 50_000
     max_bytes: int = 64 * 1024 * 1024
     max_per_sender: int = 1_000
+    floor_txs: int = 4_000
+    backlog_seconds: int = 4
+    sender_share_percent: int = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +265,9 @@ def config_to_toml(config: NodeConfig) -> str:
         f"max_txs = {config.mempool.max_txs}",
         f"max_bytes = {config.mempool.max_bytes}",
         f"max_per_sender = {config.mempool.max_per_sender}",
+        f"floor_txs = {config.mempool.floor_txs}",
+        f"backlog_seconds = {config.mempool.backlog_seconds}",
+        f"sender_share_percent = {config.mempool.sender_share_percent}",
         "",
         "[limits]",
         *(f"{name} = {getattr(config.limits, name)}" for name in ServiceLimits.__slots__),
@@ -323,11 +335,10 @@ def config_from_toml(text: str) -> NodeConfig:
             interval_ms=_int(block, "interval_ms", defaults.block.interval_ms, "block"),
         ),
         mempool=MempoolLimits(
-            max_txs=_int(mempool, "max_txs", defaults.mempool.max_txs, "mempool"),
-            max_bytes=_int(mempool, "max_bytes", defaults.mempool.max_bytes, "mempool"),
-            max_per_sender=_int(
-                mempool, "max_per_sender", defaults.mempool.max_per_sender, "mempool"
-            ),
+            **{
+                name: _int(mempool, name, getattr(defaults.mempool, name), "mempool")
+                for name in MempoolLimits.__slots__
+            }
         ),
         limits=ServiceLimits(
             **{

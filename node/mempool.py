@@ -10,13 +10,24 @@ without gaps), and enforces caps on count, bytes and per-sender backlog so a
 flood cannot exhaust memory. After every commit `recheck` drops what the block
 included and anything whose nonce the chain has moved past.
 
+The count it admits is sized in seconds of measured throughput, not a fixed
+number: the node reports each commit (`note_committed`), and the admit limit is
+`backlog_seconds` of the committed rate over the last few seconds, between
+`floor_txs` and the hard cap `max_txs`. A pool that holds only a few seconds of
+work keeps every admitted transaction's wait short; the excess is refused at
+once (`check`, before any signature is verified) with a retry time computed
+from the backlog and the rate. One sender may hold only a share of the limit,
+so a single flooding account cannot lock everyone else out.
+
 The pool is plain synchronous code owned by the node's event loop; nothing here
 blocks or awaits.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import math
+import time
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 
 from ledger.errors import CodecError, InvalidTransaction
@@ -32,6 +43,8 @@ MEMPOOL_FULL = "mempool_full"
 SENDER_FULL = "sender_backlog_full"
 NONCE_REUSED = "nonce_reused"
 NONCE_TAKEN = "nonce_taken"  # another pending tx from the sender already uses this nonce
+RATE_WINDOW_SECONDS = 10.0  # the committed rate is measured over this much recent time
+MAX_RETRY_AFTER_SECONDS = 30
 
 
 def authorization_refusal(
@@ -53,8 +66,12 @@ def authorization_refusal(
 class Mempool:
     """Pending transactions by hash and by (sender, nonce)."""
 
-    def __init__(self, limits: MempoolLimits) -> None:
+    def __init__(self, limits: MempoolLimits, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
+        self._clock = clock
+        # (time, transactions committed) per block within the rate window
+        self._commits: deque[tuple[float, int]] = deque()
+        self._committed_in_window = 0
         self._by_hash: dict[bytes, SignedTransaction] = {}
         # sender -> {nonce: tx hash}; the outer dict keeps first-arrival order of senders,
         # which makes block filling fair between senders.
@@ -71,8 +88,65 @@ class Mempool:
     def size_bytes(self) -> int:
         return self._bytes
 
+    # -- admission limits ---------------------------------------------------------------------
+
+    def note_committed(self, count: int) -> None:
+        """A block with `count` transactions committed: feeds the measured rate."""
+        self._commits.append((self._clock(), count))
+        self._committed_in_window += count
+        self._expire(self._clock())
+
+    def _expire(self, now: float) -> None:
+        while self._commits and self._commits[0][0] < now - RATE_WINDOW_SECONDS:
+            self._committed_in_window -= self._commits.popleft()[1]
+
+    def committed_rate(self) -> float:
+        """Committed transactions per second over the recent window (0 when idle)."""
+        now = self._clock()
+        self._expire(now)
+        if not self._commits:
+            return 0.0
+        # From the first block in the window, but at least a second: one block right
+        # after an idle spell must not read as a huge rate.
+        span = max(1.0, now - self._commits[0][0])
+        return self._committed_in_window / span
+
+    def admit_limit(self) -> int:
+        """How many transactions the pool admits right now."""
+        limits = self.limits
+        measured = int(self.committed_rate() * limits.backlog_seconds)
+        return min(limits.max_txs, max(limits.floor_txs, measured))
+
+    def sender_limit(self, admit_limit: int | None = None) -> int:
+        """How many pending transactions one sender may hold right now."""
+        limit = self.admit_limit() if admit_limit is None else admit_limit
+        share = limit * self.limits.sender_share_percent // 100
+        return max(1, min(self.limits.max_per_sender, share))
+
     def is_full(self) -> bool:
-        return len(self._by_hash) >= self.limits.max_txs or self._bytes >= self.limits.max_bytes
+        return len(self._by_hash) >= self.admit_limit() or self._bytes >= self.limits.max_bytes
+
+    def retry_after_seconds(self) -> int:
+        """When a refused client should try again: the time the current backlog needs
+        to commit at the measured rate (the configured backlog when nothing commits)."""
+        rate = self.committed_rate()
+        if rate <= 0:
+            return max(1, min(MAX_RETRY_AFTER_SECONDS, self.limits.backlog_seconds))
+        seconds = math.ceil(len(self._by_hash) / rate)
+        return max(1, min(MAX_RETRY_AFTER_SECONDS, seconds))
+
+    def check(self, stx: SignedTransaction) -> str | None:
+        """The refusal `add` would give for lack of room, or None: asked before the
+        signature is verified, so a full pool costs a flood no signature checks."""
+        limit = self.admit_limit()
+        if len(self._by_hash) >= limit or self._bytes >= self.limits.max_bytes:
+            return MEMPOOL_FULL
+        pending = self._by_sender.get(stx.tx.sender)
+        # a clash on a pending nonce is left to `add`, which reports it as nonce_taken
+        over_share = pending is not None and len(pending) >= self.sender_limit(limit)
+        if over_share and pending is not None and stx.tx.nonce not in pending:
+            return SENDER_FULL
+        return None
 
     def add(self, stx: SignedTransaction, next_nonce: int) -> str:
         """Admit one verified transaction; `next_nonce` is the sender's committed nonce."""
@@ -82,13 +156,14 @@ class Mempool:
         tx = stx.tx
         if tx.nonce < next_nonce:
             return NONCE_REUSED
-        if self.is_full():
+        limit = self.admit_limit()
+        if len(self._by_hash) >= limit or self._bytes >= self.limits.max_bytes:
             return MEMPOOL_FULL
         pending = self._by_sender.get(tx.sender)
         if pending is not None:
             if tx.nonce in pending:
                 return NONCE_TAKEN
-            if len(pending) >= self.limits.max_per_sender:
+            if len(pending) >= self.sender_limit(limit):
                 return SENDER_FULL
         else:
             pending = self._by_sender[tx.sender] = {}

@@ -168,6 +168,9 @@ class Node:
     def mempool_full(self) -> bool:
         return self.mempool.is_full()
 
+    def retry_after_seconds(self) -> int:
+        return self.mempool.retry_after_seconds()
+
     async def wait_for_height(self, height: int, timeout: float) -> int:
         deadline = time.monotonic() + max(0.0, timeout)
         while self.chain.height < height:
@@ -207,6 +210,9 @@ class Node:
                 answers[index] = Admission(tx_hash, True, pool.DUPLICATE, "already pending")
             elif chainstore.find_tx(self._store, tx_hash) is not None:
                 answers[index] = Admission(tx_hash, True, pool.DUPLICATE, "already committed")
+            elif (room := self.mempool.check(stx)) is not None:
+                # refused before its signature is checked: a flood costs no verification
+                answers[index] = Admission(tx_hash, False, room, _REFUSALS[room])
             else:
                 seen.add(tx_hash)
                 candidates.append((index, stx))
@@ -290,6 +296,7 @@ class Node:
         block = committed.block
         now = time.monotonic()
         stale, ready = self.mempool.recheck(block.transactions, self.chain.next_nonce)
+        self.mempool.note_committed(len(block.transactions))
         self.consensus.transactions_removed(stale)
         # Txs that waited behind a nonce the block just used are ready now: tell
         # consensus so none is stranded (others' readiness did not change).

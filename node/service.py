@@ -73,3 +73,7 @@ class NodeService(Protocol):
     def mempool_full(self) -> bool:
         """True when new transactions would be refused (RPC answers 429)."""
         ...
+
+    def retry_after_seconds(self) -> int:
+        """The Retry-After of a 429: how long the mempool's backlog needs to commit."""
+        ...

@@ -4,6 +4,11 @@ Submission decodes the bytes here (a malformed transaction is a 400 before the
 node core sees it), then hands the exact bytes to `NodeService.submit`, which
 verifies the signature, pre-checks nonce and funds and admits to the mempool.
 The answer comes at once; `GET /v1/txs/{hash}?wait=S` long-polls for the outcome.
+
+When the mempool is full a submission is refused before its body is read (429
+`mempool_full`); a sender over its share is refused after decoding, before its
+signature is checked (429 `sender_backlog_full`). Both carry a `Retry-After`
+from the node's backlog and measured commit rate (node.mempool).
 """
 
 from __future__ import annotations
@@ -43,18 +48,20 @@ MSGPACK = "application/msgpack"
 SINGLE_JSON_LIMIT = 2 * MAX_TX_BYTES + 4096  # hex doubles the size; room for field names
 BATCH_JSON_LIMIT = MAX_BATCH * (2 * MAX_TX_BYTES // 8) + 4096
 MAX_WAIT_SECONDS = 60.0
-RETRY_AFTER_SECONDS = "1"
 # Admission refusals that mean "not now" rather than "never": answered 429 + Retry-After.
 BACKPRESSURE_CODES = frozenset({"mempool_full", "sender_backlog_full"})
 
 
-def mempool_full_error() -> ApiError:
-    return ApiError(
-        429,
-        "mempool_full",
-        "the node's mempool is full; retry later",
-        headers={"Retry-After": RETRY_AFTER_SECONDS},
-    )
+def busy_error(service: NodeService, code: str, message: str) -> ApiError:
+    """429 with the time the node's backlog needs to commit as Retry-After."""
+    retry = str(service.retry_after_seconds())
+    return ApiError(429, code, message, headers={"Retry-After": retry})
+
+
+def refuse_when_full(service: NodeService) -> None:
+    """Refuse before reading or decoding the body: a full node spends nothing more."""
+    if service.mempool_full():
+        raise busy_error(service, "mempool_full", "the node's mempool is full; retry later")
 
 
 def decode_signed(raw: bytes, field: str = "tx") -> SignedTransaction:
@@ -98,22 +105,19 @@ async def submit_tx(request: web.Request) -> web.Response:
     if request.content_type == MSGPACK:
         if request.content_length is not None and request.content_length > MAX_TX_BYTES:
             raise too_large(MAX_TX_BYTES)
+        refuse_when_full(service)
         raw = await request.read()
         stx = decode_signed(raw)
     else:
+        refuse_when_full(service)
         raw = raw_from_submit(parse_model(SubmitTx, await read_json(request, SINGLE_JSON_LIMIT)))
         stx = decode_signed(raw)
-    if service.mempool_full():
-        raise mempool_full_error()
     (admission,) = await service.submit([raw])
     if admission.accepted:
         return web.json_response(admission_json(admission, stx.hash), status=202)
     if admission.code in BACKPRESSURE_CODES:
-        raise ApiError(
-            429,
-            admission.code,
-            admission.message or "the node is busy; retry later",
-            headers={"Retry-After": RETRY_AFTER_SECONDS},
+        raise busy_error(
+            service, admission.code, admission.message or "the node is busy; retry later"
         )
     raise ApiError(422, admission.code, admission.message or admission.code, "tx")
 
@@ -121,6 +125,7 @@ async def submit_tx(request: web.Request) -> web.Response:
 async def submit_batch(request: web.Request) -> web.Response:
     """Many transactions at once; each gets its own admission result, in order."""
     service = service_of(request)
+    refuse_when_full(service)
     body = parse_model(SubmitBatch, await read_json(request, BATCH_JSON_LIMIT))
     if not body.txs:
         raise bad_request("invalid_request", "txs must hold at least one transaction", "txs")
@@ -131,8 +136,6 @@ async def submit_batch(request: web.Request) -> web.Response:
         raw = parse_hex(item, field)
         hashes.append(decode_signed(raw, field).hash)
         raws.append(raw)
-    if service.mempool_full():
-        raise mempool_full_error()
     admissions = await service.submit(raws)
     results = [
         admission_json(admission, tx_hash)

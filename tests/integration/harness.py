@@ -28,6 +28,7 @@ from ledger.tx import SignedTransaction, Transaction
 from node.home import (
     CONFIG_FILE,
     BlockLimits,
+    MempoolLimits,
     ServiceLimits,
     TestnetNode,
     config_to_toml,
@@ -102,6 +103,7 @@ class LocalNet:
         view_timeout_ms: int = 1_000,
         extra_app_state: dict[str, Any] | None = None,
         limits: ServiceLimits | None = None,
+        mempool: MempoolLimits | None = None,
     ) -> None:
         self.root = root
         self.issuer = PrivateKey.from_seed(bytes([200]) * 32)
@@ -126,6 +128,7 @@ class LocalNet:
             insecure=True,
             block=block or BlockLimits(max_txs=2_000, interval_ms=100),
             view_timeout_ms=view_timeout_ms,
+            mempool=mempool,
         )
         if limits is not None:  # the homes' config.toml with other [limits]
             for node in self.nodes:

@@ -165,6 +165,9 @@ class FakeNode:
     def mempool_full(self) -> bool:
         return len(self.mempool) >= self.mempool_limit
 
+    def retry_after_seconds(self) -> int:
+        return 2
+
     def commit_pending(self) -> Head:
         """Cut, execute, certify and persist one block holding the whole mempool."""
         head = self.head()

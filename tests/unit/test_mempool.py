@@ -103,3 +103,74 @@ def test_ready_means_next_nonce_or_right_after_a_pending_one() -> None:
     second = tx(ALICE, 1)
     mempool.add(second, 0)
     assert mempool.is_ready(second, 0)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def rate_pool(clock: FakeClock, floor: int = 10, share: int = 50) -> Mempool:
+    limits = MempoolLimits(
+        max_txs=1_000,
+        max_bytes=1 << 24,
+        max_per_sender=1_000,
+        floor_txs=floor,
+        backlog_seconds=4,
+        sender_share_percent=share,
+    )
+    return Mempool(limits, clock)
+
+
+def test_admit_limit_follows_the_measured_committed_rate_between_floor_and_cap() -> None:
+    clock = FakeClock()
+    mempool = rate_pool(clock)
+    assert mempool.admit_limit() == 10  # nothing measured: the floor
+    for _ in range(10):  # 10 s at 50 tx/s
+        mempool.note_committed(50)
+        clock.now += 1.0
+    assert mempool.committed_rate() == 50.0
+    assert mempool.admit_limit() == 200  # 4 s of 50 tx/s
+    for _ in range(10):  # 10 s at 1,000 tx/s: the hard cap holds
+        mempool.note_committed(1_000)
+        clock.now += 1.0
+    assert mempool.admit_limit() == 1_000
+    clock.now += 60  # idle again: back to the floor
+    assert mempool.committed_rate() == 0.0 and mempool.admit_limit() == 10
+
+
+def test_a_full_pool_is_refused_before_verification_with_a_retry_time_from_the_backlog() -> None:
+    clock = FakeClock()
+    mempool = rate_pool(clock, floor=4, share=100)
+    assert mempool.retry_after_seconds() == 4  # no rate yet: the configured backlog
+    for nonce in range(4):
+        assert mempool.check(tx(ALICE, nonce)) is None
+        assert mempool.add(tx(ALICE, nonce), 0) == ACCEPTED
+    assert mempool.check(tx(BOB, 0)) == MEMPOOL_FULL
+    assert mempool.add(tx(BOB, 0), 0) == MEMPOOL_FULL
+    mempool.note_committed(1)  # 1 tx/s measured, 4 pending: 4 s to drain
+    assert mempool.retry_after_seconds() == 4
+    mempool.note_committed(3)  # 4 tx/s: one second
+    assert mempool.retry_after_seconds() == 1
+
+
+def test_one_sender_holds_only_its_share_and_others_still_get_in() -> None:
+    clock = FakeClock()
+    mempool = rate_pool(clock, floor=20, share=25)
+    assert mempool.sender_limit() == 5
+    for nonce in range(5):
+        assert mempool.add(tx(ALICE, nonce), 0) == ACCEPTED
+    assert mempool.check(tx(ALICE, 5)) == SENDER_FULL
+    assert mempool.add(tx(ALICE, 5), 0) == SENDER_FULL
+    assert mempool.check(tx(ALICE, 4, "clash")) is None  # reported by add as nonce_taken
+    assert mempool.check(tx(BOB, 0)) is None
+    assert mempool.add(tx(BOB, 0), 0) == ACCEPTED
+    # the share grows with the measured rate (and the limit it sets)
+    for _ in range(5):
+        mempool.note_committed(10)
+        clock.now += 1.0
+    assert mempool.admit_limit() == 40 and mempool.sender_limit() == 10
+    assert mempool.add(tx(ALICE, 5), 0) == ACCEPTED

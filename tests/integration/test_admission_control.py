@@ -1,0 +1,92 @@
+"""Admission control through a real validator over HTTP (docs/node.md, "Admission").
+
+A flooding sender gets 429 `sender_backlog_full` with a Retry-After once it holds
+its share of the pool, while another sender is still admitted and commits; a full
+pool answers 429 `mempool_full` before reading the body at all.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.tx import SignedTransaction, Transaction
+from node.home import MempoolLimits
+from tests.integration.harness import SYMBOL, LocalNet, http
+
+# an admit limit of 40 while little commits; one sender holds at most 10
+LIMITS = MempoolLimits(floor_txs=40, backlog_seconds=4, sender_share_percent=25)
+
+
+@pytest.fixture
+def net(tmp_path: Path) -> Iterator[LocalNet]:
+    net = LocalNet(tmp_path / "net", count=1, mempool=LIMITS)
+    try:
+        net.start_all()
+        yield net
+    finally:
+        net.close()
+
+
+def gapped(net: LocalNet, sender: int, nonce: int) -> SignedTransaction:
+    """A transfer that waits for the sender's earlier nonces: it stays pending."""
+    key = net.accounts[sender]
+    to = net.accounts[7].public_key
+    return Transaction(net.chain_id, key.public_key, nonce, "coin.transfer", (SYMBOL, to, 1)).sign(
+        key
+    )
+
+
+def post_raw(net: LocalNet, body: bytes) -> tuple[int, dict[str, object], str | None]:
+    request = urllib.request.Request(
+        net.url(0, "/v1/txs"), data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read()), response.headers["Retry-After"]
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read()), exc.headers["Retry-After"]
+
+
+def post(net: LocalNet, stx: SignedTransaction) -> tuple[int, dict[str, object], str | None]:
+    return post_raw(net, json.dumps({"tx": stx.encode().hex()}).encode())
+
+
+def error_code(body: dict[str, object]) -> object:
+    error = body["error"]
+    assert isinstance(error, dict)
+    return error["code"]
+
+
+def test_a_flood_is_refused_with_retry_after_while_others_are_admitted_and_commit(
+    net: LocalNet,
+) -> None:
+    results = net.submit(0, [gapped(net, 0, nonce) for nonce in range(1, 13)])
+    assert [r["code"] for r in results] == ["accepted"] * 10 + ["sender_backlog_full"] * 2
+
+    code, body, retry = post(net, gapped(net, 0, 13))
+    assert (code, error_code(body)) == (429, "sender_backlog_full"), body
+    assert retry is not None and 1 <= int(retry) <= 30
+
+    other = net.transfer(1, 2)
+    code, body, _ = post(net, other)
+    assert (code, body["code"]) == (202, "accepted"), body
+    code, outcome = http("GET", net.url(0, f"/v1/txs/{other.hash.hex()}?wait=20"), timeout=30)
+    assert (code, outcome["status"]) == (200, "committed"), outcome
+
+    # three more senders fill the pool to its limit of 40
+    for sender in (2, 3, 4):
+        answers = net.submit(0, [gapped(net, sender, nonce) for nonce in range(1, 11)])
+        assert all(r["code"] == "accepted" for r in answers), answers
+    code, body, retry = post(net, net.transfer(5, 6))
+    assert (code, error_code(body)) == (429, "mempool_full"), body
+    assert retry is not None and 1 <= int(retry) <= 30
+    # refused before the body is read: not even a malformed body is looked at
+    code, body, _ = post_raw(net, b"not json")
+    assert (code, error_code(body)) == (429, "mempool_full"), body
+    assert net.status(0)["mempool_size"] == 40
