@@ -272,6 +272,7 @@ class Replica:
         self._prelude(now, effects)
         if self._decided or not self._is_validator:
             return effects
+        self._restart_timer_after_progress(now)  # progress made by a replayed message
         view_deadline = self._view_deadline()
         if view_deadline is not None and now >= view_deadline:
             self._start_view_change(self.view + 1, now, effects)
@@ -419,6 +420,7 @@ class Replica:
         self._height_started = now
         self._last_activity = now
         self._timer_since: float | None = None
+        self._progress_at: float | None = None
         self._proposal_messages: dict[int, PrePrepare | NewView] = {}
         self._proposals: dict[int, Block] = {}
         self._blocks: dict[bytes, Block] = {}
@@ -483,6 +485,7 @@ class Replica:
         if committed >= self.height:
             self._enter_height(committed + 1, now)
             self._drop_settled_pending()
+        self._restart_timer_after_progress(now)
         while self._replay and not self._decided:
             message = self._replay.pop(0)
             self._dispatch(message, now, effects)
@@ -539,6 +542,24 @@ class Replica:
         if self._something_to_decide():
             self._timer_since = now
 
+    def _note_progress(self, now: float) -> None:
+        """This view moved on (a valid proposal accepted, or prepared): its timer will
+        restart at the next input, whose time the driver reads after this step's work.
+
+        Validating a big block takes real time that `now` (read before it) does not
+        show; restarting from the next call's clock means a replica that is busy
+        validating a valid proposal is not pushed into a view change by its own timer.
+        Each phase restarts it at most once per view, so a stalled view still times
+        out within a few timeouts."""
+        if self._timer_since is not None and not self.in_view_change:
+            self._progress_at = now
+
+    def _restart_timer_after_progress(self, now: float) -> None:
+        if self._progress_at is not None:
+            self._progress_at = None
+            if self._timer_since is not None and not self.in_view_change:
+                self._timer_since = now
+
     def _timeout(self, view: int) -> float:
         doubled = self.config.base_timeout * (1 << min(view, MAX_TIMEOUT_DOUBLINGS))
         return min(doubled, self.config.max_timeout)
@@ -546,6 +567,8 @@ class Replica:
     def _view_deadline(self) -> float | None:
         if self._timer_since is None:
             return None
+        if self._progress_at is not None:
+            return self._progress_at  # due at once: the restart, never an expiry
         budget = self._timeout(self.view)
         if self.view == 0 and self.config.empty_block_interval is not None:
             budget += self.config.empty_block_interval  # the primary may wait that long
@@ -571,6 +594,7 @@ class Replica:
         self.view = view
         self.in_view_change = True
         self._timer_since = None
+        self._progress_at = None
         self._last_activity = now
         self.metrics["view_changes"] += 1
         for old in [v for v in self._prepares if v < view]:
@@ -710,6 +734,7 @@ class Replica:
         self._blocks[block.hash] = block
         self._arm_view_timer(now)
         if view == self.view and not self.in_view_change:
+            self._note_progress(now)
             self._vote_prepare(view, block, now, effects)
         self._check_prepared(view, now, effects)
         for commit_view in sorted(self._commits):
@@ -775,6 +800,7 @@ class Replica:
         effects.append(Broadcast(vote))
         self._last_activity = now
         self._commits.setdefault(view, {})[self.public_key] = vote
+        self._note_progress(now)
         self._check_committed(view, block.hash, now, effects)
 
     def _on_commit(self, message: CommitVote, now: float, effects: list[Effect]) -> None:

@@ -55,6 +55,28 @@ PERSISTED_STATE_KEY = b"node/consensus/state"
 EVIDENCE_PREFIX = b"node/evidence/"
 MAX_EVENTS_PER_TURN = 512
 MIN_BLOCK_CAP = 100
+# A proposal must validate within this fraction of the view timeout on every replica:
+# the rest is for gossip, votes and a slower peer.
+VALIDATION_BUDGET_DIVISOR = 4
+MIN_COST_SAMPLE_TXS = 20  # smaller blocks measure fixed costs, not per-tx ones
+
+
+class ValidationCost:
+    """Microseconds to build or check one transaction of a block: seeded from the
+    configured estimate, then a moving average of this node's own block checks."""
+
+    def __init__(self, estimate_us: int) -> None:
+        self.per_tx_us = float(max(1, estimate_us))
+
+    def observe(self, txs: int, seconds: float) -> None:
+        if txs >= MIN_COST_SAMPLE_TXS:
+            sample = seconds * 1_000_000 / txs
+            self.per_tx_us = 0.75 * self.per_tx_us + 0.25 * sample
+
+    def max_txs(self, view_timeout_ms: int) -> int:
+        """The most transactions a proposal may hold to validate well within the timeout."""
+        budget_us = view_timeout_ms * 1000 / VALIDATION_BUDGET_DIVISOR
+        return max(MIN_BLOCK_CAP, int(budget_us / max(1.0, self.per_tx_us)))
 
 
 def wall_ms() -> int:
@@ -71,6 +93,11 @@ class NodeConsensusApp:
         # check; halving the cap keeps a slow moment from growing into a spiral of ever
         # larger proposals. Each height decided in view 0 grows it back.
         self.block_cap = node.config.block.max_txs
+        # ...and never more than replicas can validate well within the view timeout
+        self.cost = ValidationCost(node.config.block.validate_us_per_tx)
+
+    def proposal_cap(self) -> int:
+        return min(self.block_cap, self.cost.max_txs(self.node.config.view_timeout_ms))
 
     def committed_height(self) -> int:
         return self.node.chain.height
@@ -85,10 +112,11 @@ class NodeConsensusApp:
         started = time.perf_counter()
         if view > 0:
             self.block_cap = max(MIN_BLOCK_CAP, self.block_cap // 2)
-        txs = node.mempool.reap(self.block_cap, limits.max_bytes, node.chain.next_nonce)
+        txs = node.mempool.reap(self.proposal_cap(), limits.max_bytes, node.chain.next_nonce)
         block = node.chain.propose(node.node_id, wall_ms(), txs)
-        elapsed_ms = int((time.perf_counter() - started) * 1000)
-        log("block_proposed", height=height, view=view, txs=len(txs), ms=elapsed_ms)
+        elapsed = time.perf_counter() - started
+        self.cost.observe(len(txs), elapsed)  # building executes them: the same work
+        log("block_proposed", height=height, view=view, txs=len(txs), ms=int(elapsed * 1000))
         return block
 
     def is_pending(self, tx_hash: bytes) -> bool:
@@ -104,8 +132,14 @@ class NodeConsensusApp:
         except InvalidBlock as exc:
             log("block_refused", height=block.height, code=exc.code, reason=exc.message)
             return exc.code
-        elapsed_ms = int((time.perf_counter() - started) * 1000)
-        log("block_checked", height=block.height, txs=len(block.transactions), ms=elapsed_ms)
+        elapsed = time.perf_counter() - started
+        self.cost.observe(len(block.transactions), elapsed)
+        log(
+            "block_checked",
+            height=block.height,
+            txs=len(block.transactions),
+            ms=int(elapsed * 1000),
+        )
         return None
 
 

@@ -56,6 +56,9 @@ class BlockLimits:
     max_txs: int = 2_000
     max_bytes: int = 2 * 1024 * 1024
     interval_ms: int = 200  # how long the primary waits to fill a block that is not full
+    # first estimate of the time to check one transaction of a block (then measured):
+    # a proposal holds no more than validates in a quarter of the view timeout
+    validate_us_per_tx: int = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +263,7 @@ def config_to_toml(config: NodeConfig) -> str:
         f"max_txs = {config.block.max_txs}",
         f"max_bytes = {config.block.max_bytes}",
         f"interval_ms = {config.block.interval_ms}",
+        f"validate_us_per_tx = {config.block.validate_us_per_tx}",
         "",
         "[mempool]",
         f"max_txs = {config.mempool.max_txs}",
@@ -330,9 +334,10 @@ def config_from_toml(text: str) -> NodeConfig:
         p2p_port=_int(p2p, "port", defaults.p2p_port, "p2p"),
         peers=tuple(peers),
         block=BlockLimits(
-            max_txs=_int(block, "max_txs", defaults.block.max_txs, "block"),
-            max_bytes=_int(block, "max_bytes", defaults.block.max_bytes, "block"),
-            interval_ms=_int(block, "interval_ms", defaults.block.interval_ms, "block"),
+            **{
+                name: _int(block, name, getattr(defaults.block, name), "block")
+                for name in BlockLimits.__slots__
+            }
         ),
         mempool=MempoolLimits(
             **{

@@ -454,3 +454,49 @@ def test_a_transaction_the_app_dropped_silently_is_forgotten_at_the_next_height(
     replica.on_block_synced(block, certificate, START_TIME + 0.1)
     assert replica.status()["pending"] == 0
     assert run_idle(replica, START_TIME + 0.1, 60.0) == []
+
+
+def slow_validation_round() -> tuple[list[Replica], int, int, float, list[Effect]]:
+    """Height 1 with one transaction: the primary proposes at once, a backup gets the
+    PRE-PREPARE late and validating it takes longer than the rest of its view timer
+    (the driver then calls on_timer with the clock read after validation)."""
+    apps, replicas = idle_four()
+    tx = user_tx("slow")
+    for app, replica in zip(apps, replicas, strict=True):
+        assert app.admit(tx)
+        replica.on_transactions_pending([tx.hash], START_TIME)
+    leader = primary_index(replicas[0])
+    (proposal,) = broadcasts(replicas[leader].on_timer(START_TIME), PrePrepare)
+    backup = (leader + 1) % 4
+    timeout = NODE_POLICY.base_timeout
+    received = START_TIME + 0.75 * timeout
+    effects = replicas[backup].on_message(encode_message(proposal), received)
+    assert broadcasts(effects, PrepareVote)  # valid: it votes
+    validated = received + 0.5 * timeout  # past START_TIME + timeout
+    return replicas, leader, backup, validated, replicas[backup].on_timer(validated)
+
+
+def test_a_replica_still_validating_a_valid_proposal_does_not_change_view() -> None:
+    replicas, leader, backup, validated, effects = slow_validation_round()
+    assert broadcasts(effects, ViewChange) == []
+    assert replicas[backup].view == 0 and replicas[backup].metrics["view_changes"] == 0
+    # the others' prepares and commits arrive: the height is decided in view 0
+    others = [i for i in range(4) if i not in (backup,)]
+    out: list[Effect] = []
+    for i in others:
+        vote = PrepareVote.create(KEYS[i], CHAIN_ID, 1, 0, replicas[backup]._proposals[0].hash)
+        out += replicas[backup].on_message(encode_message(vote), validated + 0.01)
+    for i in others:
+        vote = CommitVote.create(KEYS[i], CHAIN_ID, 1, 0, replicas[backup]._proposals[0].hash)
+        out += replicas[backup].on_message(encode_message(vote), validated + 0.02)
+    (commit,) = [e for e in out if isinstance(e, Commit)]
+    assert commit.certificate.view == 0
+
+
+def test_progress_restarts_the_view_timer_but_a_stalled_view_still_times_out() -> None:
+    replicas, _, backup, validated, _ = slow_validation_round()
+    replica = replicas[backup]
+    # nobody else prepares: one full timeout after the progress, the view changes
+    timeout = NODE_POLICY.base_timeout
+    assert broadcasts(replica.on_timer(validated + 0.9 * timeout), ViewChange) == []
+    assert broadcasts(replica.on_timer(validated + timeout), ViewChange)

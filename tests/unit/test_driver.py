@@ -21,7 +21,7 @@ from ledger.keys import PrivateKey, address_to_text
 from ledger.tx import SignedTransaction, Transaction
 from node.chain import Chain
 from node.driver import PERSISTED_STATE_KEY, ConsensusDriver
-from node.home import Home, NodeConfig, genesis_from_json
+from node.home import BlockLimits, Home, NodeConfig, genesis_from_json
 from node.node import Node
 from node.storage import LevelDBStore
 
@@ -73,7 +73,7 @@ def make_driver(tmp_path: Path, journal: list[str]) -> tuple[ConsensusDriver, Ch
     node = SimpleNamespace(
         chain=chain,
         peers=RecordingPeers(journal),
-        config=SimpleNamespace(block=SimpleNamespace(max_txs=100, max_bytes=1 << 20)),
+        config=SimpleNamespace(block=BlockLimits(max_txs=100, max_bytes=1 << 20)),
     )
     return ConsensusDriver(node), chain  # type: ignore[arg-type]
 
@@ -210,6 +210,30 @@ def test_stale_removal_batched_with_the_older_pending_notice_leaves_the_node_idl
         try:
             assert loser.hash not in node.mempool
             assert stays_idle(node, replica)
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_proposals_hold_no_more_than_validates_well_within_the_view_timeout(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        config = NodeConfig("t", "v", view_timeout_ms=2_000)
+        node = Node(Home(tmp_path / "node", config, genesis()), VALIDATOR)
+        try:
+            for index in range(300):
+                stx = user_tx(f"cost-{index}", f"C{index}")
+                assert node.mempool.add(stx, 0) == "accepted"
+            app = node.consensus.app
+            assert len(app.propose(1, 0, 5_000).transactions) == 300  # 500 us/tx: 1,000 fit
+            # blocks measured at 2.5 ms per transaction: a quarter of the 2 s timeout
+            # holds 200 of them, not the configured 2,000
+            for _ in range(40):
+                app.cost.observe(100, 0.25)
+            assert app.proposal_cap() == 200
+            assert len(app.propose(1, 0, 5_000).transactions) == 200
         finally:
             await node.stop()
 
