@@ -18,6 +18,21 @@ What it does:
 
 Latency includes the poll interval (--poll-ms) of the block watcher. Nothing here
 is a test: it prints numbers.
+
+Overload mode (`--ladder`): one network, a ladder of offered rates, each held for
+--duration seconds, with the node's own admission limits (not the raised caps of
+the single-rate mode):
+
+    python bench/loadgen.py --validators 4 --ladder 500,1500,3000 --duration 30
+
+The client behaves like a polite one: a 429 (whole request, or single items
+refused as `mempool_full` / `sender_backlog_full`) is retried after the
+`Retry-After` the node gave, so an account's nonces stay gapless. Per rate it
+prints committed/offered, p50/p99 submit->commit of admitted transactions (from
+their admitted attempt), the number of 429s, view changes (sum over validators,
+from /metrics), CPU microseconds per committed transaction per validator and RSS
+(from /proc of the node processes), then waits for the backlog to drain and
+reports whether the chain stays idle (no new height, no view change) for 10 s.
 """
 
 from __future__ import annotations
@@ -36,6 +51,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -100,19 +116,7 @@ class Stats:
 
 def presign(accounts: list[PrivateKey], total: int, nodes: int, batch_size: int) -> list[Batch]:
     """Every transfer, signed, grouped into request bodies, in send order."""
-    per_node: list[list[tuple[bytes, str]]] = [[] for _ in range(nodes)]
-    count = len(accounts)
-    rounds = -(-total // count)
-    made = 0
-    for nonce in range(rounds):
-        for index, key in enumerate(accounts):
-            if made >= total:
-                break
-            to = accounts[(index + 1 + nonce) % count].public_key
-            tx = Transaction(CHAIN_ID, key.public_key, nonce, "coin.transfer", (SYMBOL, to, 1))
-            stx = tx.sign(key)
-            per_node[index % nodes].append((stx.hash, stx.encode().hex()))
-            made += 1
+    per_node = presign_streams(accounts, total, nodes)
     batches: list[Batch] = []
     cursors = [0] * nodes
     node = 0
@@ -243,22 +247,188 @@ async def watcher(
         await asyncio.sleep(poll)
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+def proc_rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
 
 
-async def run(args: argparse.Namespace) -> None:
-    one, two = verify_rate()
-    print(f"ed25519_verify_per_s 1_thread={one:,.0f} 2_threads={two:,.0f}")
-    accounts = [account_key(i) for i in range(args.accounts)]
-    total = int(args.rate * args.duration)
-    batch_size = max(1, min(1000, int(args.rate / (10 * args.validators)) or 1))
-    t0 = time.perf_counter()
-    batches = presign(accounts, total, args.validators, batch_size)
-    print(f"presigned {total:,} transfers in {time.perf_counter() - t0:.1f}s (batch={batch_size})")
+BACKPRESSURE = ("mempool_full", "sender_backlog_full")
+MAX_ATTEMPTS = 100
+
+
+@dataclass
+class Point:
+    """What one rung of the ladder measured."""
+
+    offered: int = 0
+    admitted: int = 0
+    throttled: int = 0  # 429 answers and items refused for backpressure
+    refused: int = 0  # refused for good (other codes)
+    errors: int = 0
+    committed: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+
+async def polite_post(
+    session: aiohttp.ClientSession,
+    url: str,
+    items: list[tuple[bytes, str]],
+    sent: dict[bytes, float],
+    point: Point,
+    give_up_at: float,
+) -> None:
+    """Submit a batch; what the node refuses for backpressure is retried after its
+    Retry-After (so nonces stay gapless), until admitted or `give_up_at`."""
+    headers = {"Content-Type": "application/json"}
+    remaining = items
+    for _attempt in range(MAX_ATTEMPTS):
+        body = json.dumps({"txs": [item[1] for item in remaining]}).encode()
+        at = time.monotonic()
+        try:
+            async with session.post(url + "/v1/txs/batch", data=body, headers=headers) as response:
+                retry = float(response.headers.get("Retry-After", "1"))
+                if response.status == 429:
+                    point.throttled += 1
+                    answer = None
+                else:
+                    answer = await response.json()
+        except (aiohttp.ClientError, OSError, ValueError):
+            point.errors += 1
+            return
+        if answer is not None:
+            again = []
+            for item, result in zip(remaining, answer.get("results", []), strict=False):
+                if result.get("accepted"):
+                    sent.setdefault(item[0], at)
+                    point.admitted += 1
+                elif result.get("code") in BACKPRESSURE:
+                    point.throttled += 1
+                    again.append(item)
+                else:
+                    point.refused += 1
+            remaining = again
+            if not remaining:
+                return
+        if time.monotonic() + retry > give_up_at:
+            point.errors += len(remaining)
+            return
+        await asyncio.sleep(retry)
+
+
+async def metric_sum(session: aiohttp.ClientSession, urls: list[str], name: str) -> float:
+    """The sum over nodes of one Prometheus sample (e.g. pasar_view_changes_total)."""
+    total = 0.0
+    for url in urls:
+        try:
+            async with session.get(url + "/metrics") as response:
+                text = await response.text()
+        except (aiohttp.ClientError, OSError):
+            continue
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                total += float(line.split()[1])
+    return total
+
+
+async def heights(session: aiohttp.ClientSession, urls: list[str]) -> list[tuple[int, int]]:
+    """(height, mempool size) per node."""
+    found = []
+    for url in urls:
+        async with session.get(url + "/v1/status") as response:
+            status = await response.json()
+        found.append((int(status["height"]), int(status["mempool_size"])))
+    return found
+
+
+async def run_point(
+    session: aiohttp.ClientSession,
+    urls: list[str],
+    streams: list[list[tuple[bytes, str]]],
+    cursors: list[int],
+    rate: float,
+    duration: float,
+    batch_size: int,
+    poll: float,
+) -> tuple[Point, float]:
+    """Offer `rate` tx/s for `duration` s from the presigned streams (one per node);
+    returns the point and the seconds it ran (submission plus the commit watch)."""
+    point = Point()
+    sent: dict[bytes, float] = {}
+    start = time.monotonic()
+    give_up_at = start + duration
+    tasks: set[asyncio.Task[None]] = set()
+    stop_watch = asyncio.Event()
+
+    async def watch() -> None:
+        height = (await heights(session, urls[:1]))[0][0]
+        while not stop_watch.is_set():
+            await asyncio.sleep(poll)
+            try:
+                current = (await heights(session, urls[:1]))[0][0]
+            except (aiohttp.ClientError, OSError):
+                continue
+            seen = time.monotonic()
+            for next_height in range(height + 1, current + 1):
+                async with session.get(urls[0] + f"/v1/blocks/{next_height}") as response:
+                    block = await response.json()
+                for item in block.get("transactions", []):
+                    admitted_at = sent.get(bytes.fromhex(item["hash"]))
+                    if admitted_at is not None:
+                        point.committed += 1
+                        point.latencies.append(seen - admitted_at)
+            height = current
+
+    watcher_task = asyncio.create_task(watch())
+    node = 0
+    while time.monotonic() < start + duration:
+        due = start + point.offered / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        stream = streams[node]
+        chunk = stream[cursors[node] : cursors[node] + batch_size]
+        cursors[node] += len(chunk)
+        if not chunk:
+            break
+        task = asyncio.create_task(polite_post(session, urls[node], chunk, sent, point, give_up_at))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        point.offered += len(chunk)
+        node = (node + 1) % len(urls)
+    await asyncio.gather(*tasks)
+    # Everything admitted gets until twice the duration to commit (p99 counts it).
+    deadline = start + 2 * duration
+    while point.committed < point.admitted and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    stop_watch.set()
+    await watcher_task
+    return point, time.monotonic() - start
+
+
+async def stays_idle(
+    session: aiohttp.ClientSession, urls: list[str], seconds: float
+) -> tuple[bool, str]:
+    """After a drain (mempools empty, bounded): no new height, no view change."""
+    drain_until = time.monotonic() + 60
+    while time.monotonic() < drain_until:
+        if all(size == 0 for _, size in await heights(session, urls)):
+            break
+        await asyncio.sleep(0.5)
+    before = [h for h, _ in await heights(session, urls)]
+    changes = await metric_sum(session, urls, "pasar_view_changes_total")
+    await asyncio.sleep(seconds)
+    after = [h for h, _ in await heights(session, urls)]
+    changes_after = await metric_sum(session, urls, "pasar_view_changes_total")
+    idle = before == after and changes_after == changes
+    return idle, f"heights {before}->{after} view_changes +{changes_after - changes:.0f}"
+
+
+def start_network(
+    args: argparse.Namespace, accounts: list[PrivateKey], mempool: MempoolLimits | None
+) -> tuple[Path, list[Any], list[subprocess.Popen[bytes]]]:
     workdir = Path(tempfile.mkdtemp(prefix="pasar-loadgen-"))
     issuer = address_to_text(accounts[0].public_key)
     app_state = {
@@ -275,7 +445,7 @@ async def run(args: argparse.Namespace) -> None:
         app_state=app_state,
         insecure=True,
         block=BlockLimits(max_txs=args.max_block_txs, interval_ms=args.block_interval_ms),
-        mempool=MempoolLimits(max_txs=200_000, max_bytes=256 * 1024 * 1024, max_per_sender=5_000),
+        mempool=mempool,
     )
     processes = []
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -290,6 +460,127 @@ async def run(args: argparse.Namespace) -> None:
                 stderr=subprocess.STDOUT,
             )
         )
+    return workdir, nodes, processes
+
+
+def stop_network(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def presign_streams(
+    accounts: list[PrivateKey], total: int, nodes: int
+) -> list[list[tuple[bytes, str]]]:
+    """Per node, (hash, hex) of transfers in nonce order; each account uses one node."""
+    streams: list[list[tuple[bytes, str]]] = [[] for _ in range(nodes)]
+    count = len(accounts)
+    made = 0
+    for nonce in range(-(-total // count)):
+        for index, key in enumerate(accounts):
+            if made >= total:
+                return streams
+            to = accounts[(index + 1 + nonce) % count].public_key
+            tx = Transaction(CHAIN_ID, key.public_key, nonce, "coin.transfer", (SYMBOL, to, 1))
+            stx = tx.sign(key)
+            streams[index % nodes].append((stx.hash, stx.encode().hex()))
+            made += 1
+    return streams
+
+
+async def run_ladder(args: argparse.Namespace) -> None:
+    rates = [float(part) for part in args.ladder.split(",") if part.strip()]
+    print(f"load_average={' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
+    accounts = [account_key(i) for i in range(args.accounts)]
+    # each rate at most doubles the offered count with retries; presign what is offered
+    total = int(sum(rates) * args.duration * 1.05) + args.accounts
+    t0 = time.perf_counter()
+    streams = presign_streams(accounts, total, args.validators)
+    print(f"presigned {total:,} transfers in {time.perf_counter() - t0:.1f}s")
+    workdir, nodes, processes = start_network(args, accounts, None)
+    urls = [node.rpc_url for node in nodes]
+    cursors = [0] * len(urls)
+    print(
+        "rate_offered committed/offered p50_s p99_s 429s view_changes "
+        "cpu_us_per_tx_per_validator rss_mb_max idle_10s_after"
+    )
+    try:
+        connector = aiohttp.TCPConnector(limit=128)
+        timeout = aiohttp.ClientTimeout(total=60)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            await wait_ready(session, urls, 60)
+            for rate in rates:
+                batch_size = max(1, min(500, int(rate / (10 * args.validators)) or 1))
+                changes = await metric_sum(session, urls, "pasar_view_changes_total")
+                cpu = [proc_cpu_seconds(p.pid) for p in processes]
+                point, _ = await run_point(
+                    session,
+                    urls,
+                    streams,
+                    cursors,
+                    rate,
+                    args.duration,
+                    batch_size,
+                    args.poll_ms / 1000,
+                )
+                cpu_used = [
+                    proc_cpu_seconds(p.pid) - c for p, c in zip(processes, cpu, strict=True)
+                ]
+                rss = max(proc_rss_mb(p.pid) for p in processes)
+                view_changes = await metric_sum(session, urls, "pasar_view_changes_total")
+                idle, detail = await stays_idle(session, urls, 10.0)
+                per_tx = (
+                    sum(cpu_used) / len(cpu_used) / point.committed * 1e6
+                    if point.committed
+                    else float("nan")
+                )
+                offered_rate = point.offered / args.duration
+                print(
+                    f"{offered_rate:,.0f} {point.committed:,}/{point.offered:,} "
+                    f"({point.committed / max(1, point.offered):.0%}) "
+                    f"{percentile(point.latencies, 0.5):.2f} "
+                    f"{percentile(point.latencies, 0.99):.2f} {point.throttled:,} "
+                    f"{view_changes - changes:.0f} {per_tx:,.0f} {rss:.0f} "
+                    f"{'yes' if idle else 'NO'} ({detail}; admitted={point.admitted:,} "
+                    f"refused={point.refused} errors={point.errors})",
+                    flush=True,
+                )
+    finally:
+        stop_network(processes)
+        print(f"load_average={' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
+    if args.keep:
+        print(f"homes and logs kept in {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+async def run(args: argparse.Namespace) -> None:
+    one, two = verify_rate()
+    print(f"ed25519_verify_per_s 1_thread={one:,.0f} 2_threads={two:,.0f}")
+    accounts = [account_key(i) for i in range(args.accounts)]
+    total = int(args.rate * args.duration)
+    batch_size = max(1, min(1000, int(args.rate / (10 * args.validators)) or 1))
+    t0 = time.perf_counter()
+    batches = presign(accounts, total, args.validators, batch_size)
+    print(f"presigned {total:,} transfers in {time.perf_counter() - t0:.1f}s (batch={batch_size})")
+    # the admission caps raised: this mode measures what the network commits, not refusals
+    mempool = MempoolLimits(
+        max_txs=200_000, max_bytes=256 * 1024 * 1024, max_per_sender=5_000, floor_txs=200_000
+    )
+    workdir, nodes, processes = start_network(args, accounts, mempool)
     urls = [node.rpc_url for node in nodes]
     stats = Stats()
     sent: dict[bytes, float] = {}
@@ -314,15 +605,7 @@ async def run(args: argparse.Namespace) -> None:
             ]
             rss = [proc_peak_rss_mb(p.pid) for p in processes]
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_network(processes)
     span = (stats.last_commit or start) - start
     committed_rate = stats.committed / span if span > 0 else 0.0
     print(
@@ -361,7 +644,11 @@ def main() -> None:
     parser.add_argument("--max-block-txs", type=int, default=2000)
     parser.add_argument("--poll-ms", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep homes and logs")
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument(
+        "--ladder", help="overload mode: comma-separated offered rates, --duration s each"
+    )
+    args = parser.parse_args()
+    asyncio.run(run_ladder(args) if args.ladder else run(args))
 
 
 if __name__ == "__main__":
