@@ -21,6 +21,7 @@ from cli import (
     up_command,
 )
 from cli.common import PasarGroup
+from cli.webhooks import commands as webhooks_commands
 
 
 @click.group(cls=PasarGroup)
@@ -36,6 +37,7 @@ account_commands.register(cli)
 query_commands.register(cli)
 proof_commands.register(cli)
 up_command.register(cli)
+webhooks_commands.register(cli)
 
 
 def main() -> None:

@@ -1,0 +1,248 @@
+"""The relay loop: follow the event stream into the outbox, deliver the outbox.
+
+Two threads, each with its own SQLite connection. The follower reads
+`GET /v1/events` from the stored cursor and records every frame (its matching
+messages plus the new cursor) in one transaction; when the stream breaks it
+reconnects from the stored cursor after a pause. The deliverer posts due
+messages, logs each attempt and schedules retries with exponential backoff
+and jitter until the retry horizon has passed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from cli.client import NodeClient
+from cli.common import CliError
+from cli.webhooks.config import Endpoint, RelayConfig, RetryPolicy
+from cli.webhooks.kinds import ChainEvent, events_of_frame, mentions
+from cli.webhooks.signing import sign_headers
+from cli.webhooks.store import NewMessage, OutboxRow, RelayStore
+
+RECONNECT_PAUSE_S = 1.0
+IDLE_POLL_S = 0.5
+
+
+def backoff_delay(attempt: int, policy: RetryPolicy, rng: random.Random) -> float:
+    """Seconds before attempt `attempt + 1`, after `attempt` failures (1, 2, ...).
+
+    The base doubles from `first_delay_s` up to `max_delay_s`; "equal jitter" then
+    picks uniformly in [base/2, base], so endpoints that failed together do not
+    all come back at the same instant, and no retry comes sooner than half the base.
+    """
+    base = min(policy.max_delay_s, policy.first_delay_s * 2 ** min(attempt - 1, 62))
+    return base / 2 + rng.random() * base / 2
+
+
+def messages_for(
+    events: list[ChainEvent], endpoints: tuple[Endpoint, ...], node_url: str
+) -> list[NewMessage]:
+    messages: list[NewMessage] = []
+    for event in events:
+        for endpoint in endpoints:
+            named = bool(endpoint.account_keys) and mentions(
+                event.event.get("attributes"), endpoint.account_keys
+            )
+            if endpoint.wants(event.kind, event.sender, named):
+                messages.append(
+                    NewMessage(event.event_id, endpoint.name, event.kind, event.body(node_url))
+                )
+    return messages
+
+
+def expired_events(
+    store: RelayStore, height: int, block_time_ms: int
+) -> tuple[list[ChainEvent], list[str]]:
+    """Synthetic invoice.expired events for open invoices this block's time has passed.
+
+    The chain needs no transaction for expiry, so the relay derives it: the first
+    block whose time is after `expiry_ms` expires the invoice. Its id uses
+    receipt index -1 plus the invoice's rank, a position no chain event has."""
+    found: list[ChainEvent] = []
+    closed: list[str] = []
+    for rank, (invoice_id, created_json) in enumerate(store.expiring_invoices(block_time_ms)):
+        created = json.loads(created_json)
+        event = {
+            "name": "invoice.expired",
+            "attributes": created.get("attributes"),
+            "attribute_list": created.get("attribute_list"),
+        }
+        found.append(
+            ChainEvent(
+                f"evt_{height}_x_{rank}",
+                "invoice.expired",
+                height,
+                -1,
+                rank,
+                None,
+                None,
+                None,
+                block_time_ms,
+                event,
+            )
+        )
+        closed.append(invoice_id)
+    return found, closed
+
+
+def invoice_changes(events: list[ChainEvent]) -> tuple[list[tuple[str, int, str]], list[str]]:
+    """Invoices a frame opens (to watch for expiry) and closes (paid or cancelled)."""
+    opened: list[tuple[str, int, str]] = []
+    closed: list[str] = []
+    for event in events:
+        attributes = event.event.get("attributes") or {}
+        invoice_id = (attributes.get("id") or {}).get("hex")
+        if not isinstance(invoice_id, str):
+            continue
+        if event.kind == "invoice.created":
+            opened.append((invoice_id, int(attributes["expiry_ms"]), json.dumps(event.event)))
+        elif event.kind in ("invoice.paid", "invoice.cancelled"):
+            closed.append(invoice_id)
+    return opened, closed
+
+
+class Follower:
+    """Reads the stream and fills the outbox; the cursor moves with the outbox."""
+
+    def __init__(self, config: RelayConfig, stop: threading.Event, wake: threading.Event) -> None:
+        self.config = config
+        self.stop = stop
+        self.wake = wake
+        self.client = NodeClient(config.node)
+
+    def run(self) -> None:
+        store = RelayStore(self.config.database)
+        try:
+            while not self.stop.is_set():
+                try:
+                    self.follow(store)
+                except CliError:
+                    # The node is down or the stream broke: resume from the stored cursor.
+                    self.stop.wait(RECONNECT_PAUSE_S)
+        finally:
+            store.close()
+
+    def follow(self, store: RelayStore) -> None:
+        cursor, block_time_ms = store.cursor()
+        start = cursor if cursor is not None else self.config.start
+        query = {"cursor": start} if start else {}
+        for frame in self.client.events(query):
+            if self.stop.is_set():
+                return
+            self.record(store, frame, block_time_ms)
+            if frame.get("event") == "block":
+                block_time_ms = int(frame["data"]["timestamp_ms"])
+
+    def record(self, store: RelayStore, frame: dict[str, Any], block_time_ms: int | None) -> None:
+        data = frame.get("data") or {}
+        if frame.get("event") == "block":
+            block_time_ms = int(data["timestamp_ms"])
+        events = events_of_frame(frame, block_time_ms)
+        opened, closed = invoice_changes(events)
+        if frame.get("event") == "block" and block_time_ms is not None:
+            expired, gone = expired_events(store, int(data["height"]), block_time_ms)
+            events = expired + events
+            closed = closed + gone
+        messages = messages_for(events, self.config.endpoints, self.config.node)
+        store.record_frame(str(frame["id"]), block_time_ms, messages, time.time(), opened, closed)
+        if messages:
+            self.wake.set()
+
+
+def post(
+    endpoint: Endpoint, event_id: str, body: str, timeout: float
+) -> tuple[int | None, str, bool]:
+    """POST one signed message: (HTTP status or None, response excerpt, delivered)."""
+    data = body.encode()
+    headers = sign_headers(endpoint.secrets, event_id, int(time.time()), data)
+    request = urllib.request.Request(endpoint.url, data=data, method="POST", headers=headers)
+    request.add_header("Content-Type", "application/json")
+    request.add_header("User-Agent", "pasar-webhooks")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            excerpt = response.read(512).decode("utf-8", "replace")
+            return response.status, excerpt, 200 <= response.status < 300
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read(512).decode("utf-8", "replace"), False
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return None, str(getattr(exc, "reason", exc)), False
+
+
+class Deliverer:
+    """Posts due messages and records every attempt."""
+
+    def __init__(
+        self,
+        config: RelayConfig,
+        stop: threading.Event,
+        wake: threading.Event,
+        rng: random.Random | None = None,
+        send: Callable[[Endpoint, str, str, float], tuple[int | None, str, bool]] = post,
+    ) -> None:
+        self.config = config
+        self.stop = stop
+        self.wake = wake
+        self.rng = rng or random.Random()
+        self.send = send
+        self.endpoints = {e.name: e for e in config.endpoints}
+
+    def run(self) -> None:
+        store = RelayStore(self.config.database)
+        try:
+            while not self.stop.is_set():
+                if not self.deliver_due(store):
+                    next_at = store.next_due_at()
+                    pause = IDLE_POLL_S if next_at is None else next_at - time.time()
+                    self.wake.wait(max(0.0, min(IDLE_POLL_S, pause)))
+                    self.wake.clear()
+        finally:
+            store.close()
+
+    def deliver_due(self, store: RelayStore) -> int:
+        rows = store.due(time.time())
+        for row in rows:
+            if self.stop.is_set():
+                break
+            self.attempt(store, row)
+        return len(rows)
+
+    def attempt(self, store: RelayStore, row: OutboxRow) -> str:
+        endpoint = self.endpoints.get(row.endpoint)
+        policy = self.config.retry
+        started = time.monotonic()
+        if endpoint is None:
+            status, excerpt, ok = None, "endpoint no longer configured", False
+        else:
+            status, excerpt, ok = self.send(endpoint, row.event_id, row.body, policy.timeout_s)
+        latency_ms = int((time.monotonic() - started) * 1000)
+        now = time.time()
+        next_at: float | None = None
+        if not ok:
+            candidate = now + backoff_delay(row.attempts + 1, policy, self.rng)
+            if candidate <= row.created_at + policy.horizon_s:
+                next_at = candidate
+        return store.record_attempt(
+            row, now, status, latency_ms, excerpt, ok, next_at, policy.disable_after
+        )
+
+
+def run_relay(config: RelayConfig, stop: threading.Event) -> None:
+    """Run follower and deliverer until `stop` is set (or the process is killed)."""
+    RelayStore(config.database).close()  # create the schema before both threads start
+    wake = threading.Event()
+    threads = [
+        threading.Thread(target=Follower(config, stop, wake).run, name="follower", daemon=True),
+        threading.Thread(target=Deliverer(config, stop, wake).run, name="deliverer", daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    while not stop.is_set() and all(thread.is_alive() for thread in threads):
+        stop.wait(0.5)
+    stop.set()

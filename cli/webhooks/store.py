@@ -1,0 +1,311 @@
+"""The relay's SQLite database: stream cursor, outbox, delivery log, endpoint state.
+
+The cursor moves only inside the transaction that puts the events it covers into
+the outbox (`record_frame`), so a crash at any moment either loses neither or
+replays the frame, and replayed events land on their existing outbox rows
+(same event id and endpoint): at least once, never lost.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS cursor (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    value TEXT NOT NULL,
+    block_time_ms INTEGER
+);
+CREATE TABLE IF NOT EXISTS endpoints (
+    name TEXT PRIMARY KEY,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    failure_run INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    event_id TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    next_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'pending',
+    PRIMARY KEY (event_id, endpoint)
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_at);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    at REAL NOT NULL,
+    status INTEGER,
+    latency_ms INTEGER NOT NULL,
+    excerpt TEXT NOT NULL,
+    outcome TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_id);
+CREATE TABLE IF NOT EXISTS open_invoices (
+    id TEXT PRIMARY KEY,
+    expiry_ms INTEGER NOT NULL,
+    event TEXT NOT NULL
+);
+"""
+
+PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+EXCERPT_CHARS = 200
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    event_id: str
+    endpoint: str
+    kind: str
+    body: str
+    created_at: float
+    attempts: int
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    event_id: str
+    endpoint: str
+    kind: str
+    body: str
+
+
+class RelayStore:
+    def __init__(self, path: Path) -> None:
+        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- cursor and outbox -------------------------------------------------------
+
+    def cursor(self) -> tuple[str | None, int | None]:
+        row = self.db.execute("SELECT value, block_time_ms FROM cursor WHERE one = 1").fetchone()
+        return (None, None) if row is None else (str(row[0]), row[1])
+
+    def record_frame(
+        self,
+        cursor: str,
+        block_time_ms: int | None,
+        messages: list[NewMessage],
+        now: float,
+        opened: list[tuple[str, int, str]] = (),  # type: ignore[assignment]
+        closed: list[str] = (),  # type: ignore[assignment]
+    ) -> None:
+        """Queue a frame's messages and move the cursor past it, in one transaction."""
+        with self._transaction():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO outbox (event_id, endpoint, kind, body, created_at, next_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(m.event_id, m.endpoint, m.kind, m.body, now, now) for m in messages],
+            )
+            self.db.executemany(
+                "INSERT OR REPLACE INTO open_invoices (id, expiry_ms, event) VALUES (?, ?, ?)",
+                opened,
+            )
+            self.db.executemany("DELETE FROM open_invoices WHERE id = ?", [(i,) for i in closed])
+            self.db.execute(
+                "INSERT INTO cursor (one, value, block_time_ms) VALUES (1, ?, ?)"
+                " ON CONFLICT (one) DO UPDATE SET value = excluded.value,"
+                " block_time_ms = excluded.block_time_ms",
+                (cursor, block_time_ms),
+            )
+
+    def expiring_invoices(self, block_time_ms: int) -> list[tuple[str, str]]:
+        """Open invoices whose expiry this block time has passed: (id, created event)."""
+        rows = self.db.execute(
+            "SELECT id, event FROM open_invoices WHERE expiry_ms < ? ORDER BY id",
+            (block_time_ms,),
+        ).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def due(self, now: float, limit: int = 64) -> list[OutboxRow]:
+        rows = self.db.execute(
+            "SELECT o.event_id, o.endpoint, o.kind, o.body, o.created_at, o.attempts"
+            " FROM outbox o LEFT JOIN endpoints e ON e.name = o.endpoint"
+            " WHERE o.state = ? AND o.next_at <= ? AND COALESCE(e.disabled, 0) = 0"
+            " ORDER BY o.next_at, o.created_at, o.event_id LIMIT ?",
+            (PENDING, now, limit),
+        ).fetchall()
+        return [OutboxRow(*row) for row in rows]
+
+    def next_due_at(self) -> float | None:
+        row = self.db.execute(
+            "SELECT MIN(o.next_at) FROM outbox o LEFT JOIN endpoints e ON e.name = o.endpoint"
+            " WHERE o.state = ? AND COALESCE(e.disabled, 0) = 0",
+            (PENDING,),
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
+    # -- delivery outcomes -------------------------------------------------------
+
+    def record_attempt(
+        self,
+        row: OutboxRow,
+        now: float,
+        status: int | None,
+        latency_ms: int,
+        excerpt: str,
+        ok: bool,
+        next_at: float | None,
+        disable_after: int,
+    ) -> str:
+        """Log one attempt and move the message on; answer its new state.
+
+        `next_at` None after a failure means the retry horizon has passed. A run of
+        `disable_after` consecutive failures disables the endpoint."""
+        attempt = row.attempts + 1
+        state = DELIVERED if ok else (PENDING if next_at is not None else FAILED)
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO deliveries (event_id, endpoint, attempt, at, status, latency_ms,"
+                " excerpt, outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.event_id,
+                    row.endpoint,
+                    attempt,
+                    now,
+                    status,
+                    latency_ms,
+                    excerpt[:EXCERPT_CHARS],
+                    "ok" if ok else "failed",
+                ),
+            )
+            self.db.execute(
+                "UPDATE outbox SET attempts = ?, state = ?, next_at = ?"
+                " WHERE event_id = ? AND endpoint = ?",
+                (
+                    attempt,
+                    state,
+                    next_at if next_at is not None else now,
+                    row.event_id,
+                    row.endpoint,
+                ),
+            )
+            self.db.execute("INSERT OR IGNORE INTO endpoints (name) VALUES (?)", (row.endpoint,))
+            if ok:
+                self.db.execute(
+                    "UPDATE endpoints SET failure_run = 0 WHERE name = ?", (row.endpoint,)
+                )
+            else:
+                self.db.execute(
+                    "UPDATE endpoints SET failure_run = failure_run + 1,"
+                    " disabled = CASE WHEN failure_run + 1 >= ? THEN 1 ELSE disabled END"
+                    " WHERE name = ?",
+                    (disable_after, row.endpoint),
+                )
+        return state
+
+    def log_test(
+        self,
+        endpoint: str,
+        event_id: str,
+        now: float,
+        status: int | None,
+        latency_ms: int,
+        excerpt: str,
+        ok: bool,
+    ) -> None:
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO deliveries (event_id, endpoint, attempt, at, status, latency_ms,"
+                " excerpt, outcome) VALUES (?, ?, 1, ?, ?, ?, ?, ?)",
+                (
+                    event_id,
+                    endpoint,
+                    now,
+                    status,
+                    latency_ms,
+                    excerpt[:EXCERPT_CHARS],
+                    "ok" if ok else "failed",
+                ),
+            )
+
+    # -- operator commands -------------------------------------------------------
+
+    def endpoint_state(self, name: str) -> tuple[bool, int]:
+        row = self.db.execute(
+            "SELECT disabled, failure_run FROM endpoints WHERE name = ?", (name,)
+        ).fetchone()
+        return (False, 0) if row is None else (bool(row[0]), int(row[1]))
+
+    def enable(self, name: str, now: float) -> int:
+        """Re-enable an endpoint; its waiting messages become due now. Answer how many."""
+        with self._transaction():
+            self.db.execute(
+                "INSERT INTO endpoints (name) VALUES (?) ON CONFLICT (name) DO UPDATE"
+                " SET disabled = 0, failure_run = 0",
+                (name,),
+            )
+            cursor = self.db.execute(
+                "UPDATE outbox SET next_at = ? WHERE endpoint = ? AND state = ?",
+                (now, name, PENDING),
+            )
+        return cursor.rowcount
+
+    def redeliver(self, event_id: str, endpoint: str | None, now: float) -> int:
+        """Queue an event again (delivered or given up), keeping its id. Answer how many."""
+        query = "UPDATE outbox SET state = ?, next_at = ?, created_at = ? WHERE event_id = ?"
+        params: list[Any] = [PENDING, now, now, event_id]
+        if endpoint is not None:
+            query += " AND endpoint = ?"
+            params.append(endpoint)
+        with self._transaction():
+            return self.db.execute(query, params).rowcount
+
+    def log(self, event_id: str | None, endpoint: str | None, limit: int) -> list[dict[str, Any]]:
+        query = (
+            "SELECT event_id, endpoint, attempt, at, status, latency_ms, excerpt, outcome"
+            " FROM deliveries WHERE 1 = 1"
+        )
+        params: list[Any] = []
+        if event_id is not None:
+            query += " AND event_id = ?"
+            params.append(event_id)
+        if endpoint is not None:
+            query += " AND endpoint = ?"
+            params.append(endpoint)
+        query += " ORDER BY id DESC LIMIT ?"
+        params.append(limit)
+        names = (
+            "event_id",
+            "endpoint",
+            "attempt",
+            "at",
+            "status",
+            "latency_ms",
+            "excerpt",
+            "outcome",
+        )
+        return [dict(zip(names, row, strict=True)) for row in self.db.execute(query, params)]
+
+    def outbox_states(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state")
+        return {str(state): int(count) for state, count in rows}
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back if the block raises."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")

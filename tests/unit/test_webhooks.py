@@ -1,0 +1,250 @@
+"""The webhook relay's pieces: signatures, backoff, kinds and ids, outbox transitions."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import random
+import time
+from pathlib import Path
+
+import pytest
+
+from cli.common import CliError
+from cli.webhooks.config import RetryPolicy, parse_config
+from cli.webhooks.kinds import events_of_frame, kind_of
+from cli.webhooks.relay import Deliverer, backoff_delay, messages_for
+from cli.webhooks.signing import (
+    WebhookVerificationError,
+    sign_headers,
+    signature,
+    verify,
+)
+from cli.webhooks.store import DELIVERED, FAILED, PENDING, NewMessage, RelayStore
+from ledger.keys import PrivateKey, address_to_text
+
+KEY = bytes(range(32))
+SECRET = "whsec_" + base64.b64encode(KEY).decode()
+OTHER = "whsec_" + base64.b64encode(b"\x07" * 32).decode()
+BODY = b'{"type":"invoice.paid","data":{"id":"evt_5_0_1"}}'
+
+
+def expected(key: bytes, message_id: str, timestamp: int, body: bytes) -> str:
+    content = message_id.encode() + b"." + str(timestamp).encode() + b"." + body
+    return "v1," + base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
+
+
+def test_signature_matches_an_independent_hmac() -> None:
+    assert signature(SECRET, "evt_5_0_1", 1_700_000_000, BODY) == expected(
+        KEY, "evt_5_0_1", 1_700_000_000, BODY
+    )
+    # The spec's own example secret form: whsec_ + base64 key, prefix optional.
+    assert signature(SECRET[6:], "m", 1, b"x") == expected(KEY, "m", 1, b"x")
+
+
+def test_rotation_signs_with_both_secrets_and_each_verifies() -> None:
+    headers = sign_headers([SECRET, OTHER], "evt_1_0_0", 1000, BODY)
+    assert headers["webhook-id"] == "evt_1_0_0"
+    assert headers["webhook-timestamp"] == "1000"
+    parts = headers["webhook-signature"].split(" ")
+    assert parts == [
+        expected(KEY, "evt_1_0_0", 1000, BODY),
+        expected(b"\x07" * 32, "evt_1_0_0", 1000, BODY),
+    ]
+    upper = {key.upper(): value for key, value in headers.items()}
+    assert verify(SECRET, upper, BODY, now=1000) == "evt_1_0_0"
+    assert verify(OTHER, headers, BODY, now=1100) == "evt_1_0_0"
+
+
+@pytest.mark.parametrize(
+    ("change", "now"),
+    [
+        ({"body": BODY + b" "}, 1000),
+        ({"webhook-id": "evt_1_0_1"}, 1000),
+        ({"webhook-timestamp": "1001"}, 1001),
+        ({}, 1000 + 301),
+        ({}, 1000 - 301),
+        ({"webhook-signature": "v2," + expected(KEY, "evt_1_0_0", 1000, BODY)[3:]}, 1000),
+        ({"webhook-timestamp": "1e3"}, 1000),
+        ({"webhook-signature": ""}, 1000),
+    ],
+)
+def test_verify_refuses_tampering_and_stale_timestamps(change: dict[str, object], now: int) -> None:
+    headers = sign_headers([SECRET], "evt_1_0_0", 1000, BODY)
+    body = change.pop("body", BODY)
+    headers.update({k: str(v) for k, v in change.items()})
+    assert isinstance(body, bytes)
+    with pytest.raises(WebhookVerificationError):
+        verify(SECRET, headers, body, now=now)
+    with pytest.raises(WebhookVerificationError):
+        verify(OTHER, sign_headers([SECRET], "evt_1_0_0", 1000, BODY), BODY, now=1000)
+
+
+class FixedRandom(random.Random):
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+
+def test_backoff_doubles_to_the_cap_with_jitter_in_the_upper_half() -> None:
+    policy = RetryPolicy(first_delay_s=5, max_delay_s=60)
+    top = [backoff_delay(n, policy, FixedRandom(0.999999)) for n in range(1, 7)]
+    assert [round(d) for d in top] == [5, 10, 20, 40, 60, 60]
+    low = [backoff_delay(n, policy, FixedRandom(0.0)) for n in range(1, 7)]
+    assert low == [2.5, 5, 10, 20, 30, 30]
+    assert backoff_delay(500, policy, FixedRandom(0.5)) == 45
+
+
+HEX_A = PrivateKey.from_seed(b"\x01" * 32).public_key.hex()
+HEX_B = PrivateKey.from_seed(b"\x02" * 32).public_key.hex()
+
+
+def tx_frame(height: int, index: int, events: list[dict[str, object]]) -> dict[str, object]:
+    return {
+        "event": "tx",
+        "id": f"{height}/{index}",
+        "data": {
+            "height": height,
+            "index": index,
+            "hash": "ab" * 32,
+            "sender": address_to_text(bytes.fromhex(HEX_B)),
+            "method": "m",
+            "status": "committed",
+            "receipt": {"events": events},
+        },
+    }
+
+
+def test_kinds_and_ids_come_from_the_chain_position() -> None:
+    assert kind_of({"name": "escrow.completed", "attributes": {"outcome": "confirmed"}}) == (
+        "order.confirmed"
+    )
+    assert kind_of({"name": "escrow.completed", "attributes": {"outcome": "auto_released"}}) == (
+        "order.auto_released"
+    )
+    assert kind_of({"name": "escrow.refunded", "attributes": {"outcome": "auto_refunded"}}) == (
+        "order.auto_refunded"
+    )
+    assert kind_of({"name": "escrow.resolved", "attributes": {}}) == "order.ruled"
+    assert kind_of({"name": "listing.created", "attributes": {}}) is None
+    frame = tx_frame(
+        7,
+        2,
+        [
+            {"name": "listing.created", "attributes": {}},
+            {"name": "invoice.paid", "attributes": {"merchant": {"hex": HEX_A}}},
+        ],
+    )
+    events = events_of_frame(frame, 123)
+    assert [(e.event_id, e.kind) for e in events] == [("evt_7_2_1", "invoice.paid")]
+    block = {
+        "event": "block",
+        "id": "8",
+        "data": {
+            "height": 8,
+            "tx_count": 3,
+            "timestamp_ms": 5,
+            "end_block_events": [{"name": "escrow.completed", "attributes": {}}],
+        },
+    }
+    assert [e.event_id for e in events_of_frame(block, 5)] == ["evt_8_3_0"]
+    rejected = tx_frame(7, 3, [{"name": "invoice.paid", "attributes": {}}])
+    rejected["data"]["status"] = "rejected"  # type: ignore[index]
+    assert events_of_frame(rejected, 1) == []
+
+
+def config_with(tmp_path: Path, **endpoint: object) -> object:
+    raw = {"url": "http://127.0.0.1:9/h", "secrets": [SECRET], "name": "shop", **endpoint}
+    return parse_config(
+        {
+            "endpoints": [raw],
+            "retry": {"first_delay_s": 1, "max_delay_s": 4, "horizon_s": 10, "disable_after": 3},
+        },
+        tmp_path,
+    )
+
+
+def test_endpoints_get_only_their_accounts_and_kinds(tmp_path: Path) -> None:
+    frame = tx_frame(
+        3,
+        0,
+        [
+            {"name": "invoice.paid", "attributes": {"merchant": {"hex": HEX_A}}},
+            {"name": "coin.transfer", "attributes": {"to": {"hex": HEX_A}}},
+        ],
+    )
+    events = events_of_frame(frame, 1)
+    a = address_to_text(bytes.fromhex(HEX_A))
+    mine = config_with(tmp_path, accounts=[a], kinds=["invoice.paid"])
+    other = config_with(tmp_path, accounts=["c" * 64], kinds=["*"])
+    sender = config_with(tmp_path, accounts=[HEX_B])  # the tx sender, hex form accepted
+    assert [m.kind for m in messages_for(events, mine.endpoints, "n")] == ["invoice.paid"]  # type: ignore[attr-defined]
+    assert messages_for(events, other.endpoints, "n") == []  # type: ignore[attr-defined]
+    assert len(messages_for(events, sender.endpoints, "n")) == 2  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        {"secrets": []},
+        {"secrets": ["whsec_***"]},
+        {"secrets": [SECRET, SECRET, SECRET]},
+        {"url": "ftp://x"},
+        {"kinds": ["invoice.lost"]},
+        {"accounts": ["nobody"]},
+    ],
+)
+def test_bad_endpoint_configuration_is_one_clear_error(
+    tmp_path: Path, endpoint: dict[str, object]
+) -> None:
+    with pytest.raises(CliError):
+        config_with(tmp_path, **endpoint)
+
+
+def test_outbox_retries_gives_up_at_the_horizon_and_disables_after_a_run(tmp_path: Path) -> None:
+    config = config_with(tmp_path)
+    store = RelayStore(tmp_path / "relay.sqlite")
+    message = NewMessage("evt_1_0_0", "shop", "invoice.paid", "{}")
+    store.record_frame("1/0", 5, [message], now=time.time())
+    store.record_frame("1/0", 5, [message], now=time.time())  # a replayed frame adds nothing
+    assert store.cursor() == ("1/0", 5)
+    assert store.outbox_states() == {PENDING: 1}
+    answers = iter([(500, "boom", False), (None, "refused", False), (200, "ok", True)])
+    deliverer = Deliverer(
+        config,
+        None,
+        None,
+        FixedRandom(0.0),
+        lambda *_: next(answers),  # type: ignore[arg-type]
+    )
+    row = store.due(10**10)[0]
+    assert deliverer.attempt(store, row) == PENDING
+    assert deliverer.attempt(store, store.due(10**10)[0]) == PENDING
+    assert store.endpoint_state("shop") == (False, 2)
+    assert deliverer.attempt(store, store.due(10**10)[0]) == DELIVERED
+    assert store.endpoint_state("shop") == (False, 0)  # a success ends the run
+    assert store.due(10**10) == []
+    log = store.log("evt_1_0_0", None, 10)
+    assert [(e["attempt"], e["status"], e["outcome"]) for e in log] == [
+        (3, 200, "ok"),
+        (2, None, "failed"),
+        (1, 500, "failed"),
+    ]
+    # Redelivery queues the same event again; three failures in a row disable the endpoint.
+    assert store.redeliver("evt_1_0_0", None, now=time.time()) == 1
+    failing = Deliverer(config, None, None, FixedRandom(0.0), lambda *_: (503, "", False))  # type: ignore[arg-type]
+    for _ in range(3):
+        failing.attempt(store, store.due(10**10)[0])
+    assert store.endpoint_state("shop") == (True, 3)
+    assert store.due(10**10) == []  # disabled: nothing is sent
+    assert store.enable("shop", now=time.time()) == 1
+    assert store.endpoint_state("shop") == (False, 0)
+    # Past the 10 s horizon the message is given up, and logged as failed.
+    assert failing.attempt(store, store.due(10**10)[0]) == PENDING  # still within it
+    store.record_frame("2", 6, [NewMessage("evt_2_0_0", "shop", "k", "{}")], now=time.time() - 100)
+    stale = [r for r in store.due(10**10) if r.event_id == "evt_2_0_0"][0]
+    assert failing.attempt(store, stale) == FAILED
