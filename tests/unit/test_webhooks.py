@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import random
+import threading
 import time
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import pytest
 from cli.common import CliError
 from cli.webhooks.config import RetryPolicy, parse_config
 from cli.webhooks.kinds import events_of_frame, kind_of
-from cli.webhooks.relay import Deliverer, backoff_delay, messages_for
+from cli.webhooks.relay import Deliverer, Follower, backoff_delay, messages_for
 from cli.webhooks.signing import (
     WebhookVerificationError,
     sign_headers,
@@ -248,3 +250,40 @@ def test_outbox_retries_gives_up_at_the_horizon_and_disables_after_a_run(tmp_pat
     store.record_frame("2", 6, [NewMessage("evt_2_0_0", "shop", "k", "{}")], now=time.time() - 100)
     stale = [r for r in store.due(10**10) if r.event_id == "evt_2_0_0"][0]
     assert failing.attempt(store, stale) == FAILED
+
+
+def block(height: int, time_ms: int, tx_count: int = 0) -> dict[str, object]:
+    data = {"height": height, "tx_count": tx_count, "timestamp_ms": time_ms}
+    return {"event": "block", "id": str(height), "data": {**data, "end_block_events": []}}
+
+
+def created(height: int, invoice: str, expiry_ms: int) -> dict[str, object]:
+    attributes = {"id": {"hex": invoice}, "merchant": {"hex": HEX_A}, "expiry_ms": expiry_ms}
+    return tx_frame(height, 0, [{"name": "invoice.created", "attributes": attributes}])
+
+
+def test_invoice_expired_at_the_first_block_past_expiry_unless_paid(tmp_path: Path) -> None:
+    config = config_with(tmp_path, accounts=[HEX_A], kinds=["invoice.expired"])
+    store = RelayStore(tmp_path / "relay.sqlite")
+    follower = Follower(config, None, threading.Event())  # type: ignore[arg-type]
+    paid = tx_frame(6, 0, [{"name": "invoice.paid", "attributes": {"id": {"hex": "bb" * 32}}}])
+    frames = [
+        block(5, 1000, 1),
+        created(5, "aa" * 32, 2000),
+        block(6, 1500, 1),
+        created(6, "bb" * 32, 2000),
+        paid,
+        block(7, 2000),  # not after expiry yet
+        block(8, 2001),
+        block(9, 9000),
+    ]
+    for frame in frames:
+        follower.record(store, frame, None)
+        if frame["id"] == "7":
+            assert store.due(10**10) == []
+    rows = store.due(10**10)
+    assert [(r.event_id, r.kind) for r in rows] == [("evt_8_x_0", "invoice.expired")]
+    body = json.loads(rows[0].body)
+    assert body["data"]["attributes"]["id"] == {"hex": "aa" * 32}
+    assert body["timestamp_ms"] == 2001
+    assert store.cursor() == ("9", 9000)
