@@ -139,6 +139,25 @@ class LocalNet:
         self.processes: dict[int, subprocess.Popen[bytes]] = {}
         self.logs: dict[int, Any] = {}
 
+    def route_peers(self, url_of: Callable[[int, int], str]) -> None:
+        """Rewrite each home's peer URLs: validator i reaches validator j at url_of(i, j).
+
+        Used before `start` to put a fault proxy (tests/faults/proxy.py) on every link.
+        """
+        keys = {node.key: index for index, node in enumerate(self.nodes)}
+        for index, node in enumerate(self.nodes):
+            config = load_home(node.home).config
+            peers = tuple(
+                dataclasses.replace(peer, url=url_of(index, keys[peer.key]))
+                for peer in config.peers
+            )
+            (node.home / CONFIG_FILE).write_text(
+                config_to_toml(dataclasses.replace(config, peers=peers))
+            )
+
+    def p2p_port(self, index: int) -> int:
+        return int(self.nodes[index].p2p_url.rsplit(":", 1)[1])
+
     # -- processes -------------------------------------------------------------------
 
     def start(self, index: int) -> None:
