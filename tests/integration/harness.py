@@ -93,6 +93,23 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, step: fl
     raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
+def route_peers(nodes: Sequence[TestnetNode], url_of: Callable[[int, int], str]) -> None:
+    """Rewrite each home's peer URLs: validator i reaches validator j at url_of(i, j).
+
+    Used before the validators start to put a fault proxy (tests/faults/proxy.py)
+    on every link.
+    """
+    keys = {node.key: index for index, node in enumerate(nodes)}
+    for index, node in enumerate(nodes):
+        config = load_home(node.home).config
+        peers = tuple(
+            dataclasses.replace(peer, url=url_of(index, keys[peer.key])) for peer in config.peers
+        )
+        (node.home / CONFIG_FILE).write_text(
+            config_to_toml(dataclasses.replace(config, peers=peers))
+        )
+
+
 class LocalNet:
     def __init__(
         self,
@@ -140,20 +157,8 @@ class LocalNet:
         self.logs: dict[int, Any] = {}
 
     def route_peers(self, url_of: Callable[[int, int], str]) -> None:
-        """Rewrite each home's peer URLs: validator i reaches validator j at url_of(i, j).
-
-        Used before `start` to put a fault proxy (tests/faults/proxy.py) on every link.
-        """
-        keys = {node.key: index for index, node in enumerate(self.nodes)}
-        for index, node in enumerate(self.nodes):
-            config = load_home(node.home).config
-            peers = tuple(
-                dataclasses.replace(peer, url=url_of(index, keys[peer.key]))
-                for peer in config.peers
-            )
-            (node.home / CONFIG_FILE).write_text(
-                config_to_toml(dataclasses.replace(config, peers=peers))
-            )
+        """Validator i reaches validator j at url_of(i, j) (see `route_peers`)."""
+        route_peers(self.nodes, url_of)
 
     def p2p_port(self, index: int) -> int:
         return int(self.nodes[index].p2p_url.rsplit(":", 1)[1])
