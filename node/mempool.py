@@ -135,16 +135,28 @@ class Mempool:
         seconds = math.ceil(len(self._by_hash) / rate)
         return max(1, min(MAX_RETRY_AFTER_SECONDS, seconds))
 
-    def check(self, stx: SignedTransaction) -> str | None:
+    def check(
+        self, stx: SignedTransaction, batch_total: int = 0, batch_from_sender: int = 0
+    ) -> str | None:
         """The refusal `add` would give for lack of room, or None: asked before the
-        signature is verified, so a full pool costs a flood no signature checks."""
+        signature is verified, so a full pool costs a flood no signature checks.
+
+        `batch_total` and `batch_from_sender` count the transactions of the same
+        submission already let through this check (all, and from this sender): they
+        will take room before this one does, so one batch from one sender cannot have
+        every signature verified only for `add` to refuse most of them."""
+        return self._room_refusal(stx.tx.sender, stx.tx.nonce, batch_total, batch_from_sender)
+
+    def _room_refusal(
+        self, sender: bytes, nonce: int, ahead_total: int, ahead_from_sender: int
+    ) -> str | None:
         limit = self.admit_limit()
-        if len(self._by_hash) >= limit or self._bytes >= self.limits.max_bytes:
+        if len(self._by_hash) + ahead_total >= limit or self._bytes >= self.limits.max_bytes:
             return MEMPOOL_FULL
-        pending = self._by_sender.get(stx.tx.sender)
+        pending = self._by_sender.get(sender)
+        held = (0 if pending is None else len(pending)) + ahead_from_sender
         # a clash on a pending nonce is left to `add`, which reports it as nonce_taken
-        over_share = pending is not None and len(pending) >= self.sender_limit(limit)
-        if over_share and pending is not None and stx.tx.nonce not in pending:
+        if held >= self.sender_limit(limit) and (pending is None or nonce not in pending):
             return SENDER_FULL
         return None
 
@@ -156,16 +168,13 @@ class Mempool:
         tx = stx.tx
         if tx.nonce < next_nonce:
             return NONCE_REUSED
-        limit = self.admit_limit()
-        if len(self._by_hash) >= limit or self._bytes >= self.limits.max_bytes:
-            return MEMPOOL_FULL
         pending = self._by_sender.get(tx.sender)
-        if pending is not None:
-            if tx.nonce in pending:
-                return NONCE_TAKEN
-            if len(pending) >= self.sender_limit(limit):
-                return SENDER_FULL
-        else:
+        if pending is not None and tx.nonce in pending:
+            return NONCE_TAKEN
+        refusal = self._room_refusal(tx.sender, tx.nonce, 0, 0)
+        if refusal is not None:
+            return refusal
+        if pending is None:
             pending = self._by_sender[tx.sender] = {}
         pending[tx.nonce] = tx_hash
         self._by_hash[tx_hash] = stx

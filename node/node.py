@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -195,6 +196,7 @@ class Node:
         answers: list[Admission | None] = [None] * len(raws)
         candidates: list[tuple[int, SignedTransaction]] = []
         seen: set[bytes] = set()
+        from_sender: Counter[bytes] = Counter()  # candidates so far, by sender
         for index, raw in enumerate(raws):
             try:
                 stx = SignedTransaction.decode(raw)
@@ -210,11 +212,14 @@ class Node:
                 answers[index] = Admission(tx_hash, True, pool.DUPLICATE, "already pending")
             elif chainstore.find_tx(self._store, tx_hash) is not None:
                 answers[index] = Admission(tx_hash, True, pool.DUPLICATE, "already committed")
-            elif (room := self.mempool.check(stx)) is not None:
+            elif (
+                room := self.mempool.check(stx, len(candidates), from_sender[stx.tx.sender])
+            ) is not None:
                 # refused before its signature is checked: a flood costs no verification
                 answers[index] = Admission(tx_hash, False, room, _REFUSALS[room])
             else:
                 seen.add(tx_hash)
+                from_sender[stx.tx.sender] += 1
                 candidates.append((index, stx))
         to_check = [(i, stx) for i, stx in candidates if stx.verification_key not in self.verified]
         results = await self._verify_all([stx for _, stx in to_check])

@@ -21,7 +21,7 @@ from ledger.keys import PrivateKey, address_to_text
 from ledger.tx import SignedTransaction, Transaction
 from node.chain import Chain
 from node.driver import PERSISTED_STATE_KEY, ConsensusDriver
-from node.home import BlockLimits, Home, NodeConfig, genesis_from_json
+from node.home import BlockLimits, Home, MempoolLimits, NodeConfig, genesis_from_json
 from node.node import Node
 from node.storage import LevelDBStore
 
@@ -234,6 +234,30 @@ def test_proposals_hold_no_more_than_validates_well_within_the_view_timeout(
                 app.cost.observe(100, 0.25)
             assert app.proposal_cap() == 200
             assert len(app.propose(1, 0, 5_000).transactions) == 200
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_one_senders_batch_beyond_its_share_is_refused_before_its_signatures_are_checked(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        limits = MempoolLimits(floor_txs=40, sender_share_percent=25)  # 10 per sender
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v", mempool=limits), genesis()), OTHER)
+        sender = PrivateKey.from_seed(b"flood".ljust(32, b"."))
+        batch = [
+            Transaction("t", sender.public_key, nonce, "coin.create", (f"F{nonce}", "F", 2, 1))
+            .sign(sender)
+            .encoded
+            for nonce in range(30)
+        ]
+        try:
+            answers = await node.submit(batch)
+            codes = [answer.code for answer in answers]
+            assert codes == ["accepted"] * 10 + ["sender_backlog_full"] * 20
+            assert node.metrics.signatures_verified._value.get() == 10
         finally:
             await node.stop()
 

@@ -174,3 +174,14 @@ def test_one_sender_holds_only_its_share_and_others_still_get_in() -> None:
         clock.now += 1.0
     assert mempool.admit_limit() == 40 and mempool.sender_limit() == 10
     assert mempool.add(tx(ALICE, 5), 0) == ACCEPTED
+
+
+def test_a_batch_counts_its_own_earlier_transactions_against_the_room() -> None:
+    clock = FakeClock()
+    mempool = rate_pool(clock, floor=20, share=25)  # 20 in all, 5 per sender
+    mempool.add(tx(ALICE, 0), 0)
+    # four more of Alice's from the same batch fit, the fifth would be refused by add
+    assert mempool.check(tx(ALICE, 4), batch_total=3, batch_from_sender=3) is None
+    assert mempool.check(tx(ALICE, 5), batch_total=4, batch_from_sender=4) == SENDER_FULL
+    assert mempool.check(tx(BOB, 0), batch_total=4, batch_from_sender=0) is None
+    assert mempool.check(tx(BOB, 0), batch_total=19, batch_from_sender=0) == MEMPOOL_FULL
