@@ -18,8 +18,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +35,8 @@ from bench.loadgen import (  # noqa: E402
     account_key,
     percentile,
     presign,
+    start_nodes,
+    stop_network,
     submitter,
     wait_ready,
     watcher,
@@ -92,31 +92,12 @@ def run_one(rtt_ms: int, args: argparse.Namespace) -> None:
     proxies = FaultNet([int(node.p2p_url.rsplit(":", 1)[1]) for node in nodes], seed=rtt_ms)
     proxies.set_latency(rtt_ms / 2, rtt_ms / 20)
     route_peers(nodes, proxies.url)
-    processes = []
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     stats = Stats()
+    processes = start_nodes(workdir, nodes)
     try:
-        for node in nodes:
-            log = open(workdir / f"{node.name}.log", "wb")  # noqa: SIM115 - lives with the process
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "cli.main", "node", "--home", str(node.home)],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
         span = asyncio.run(load([node.rpc_url for node in nodes], args, stats))
     finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_network(processes)
         proxies.close()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)

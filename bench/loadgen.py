@@ -447,6 +447,11 @@ def start_network(
         block=BlockLimits(max_txs=args.max_block_txs, interval_ms=args.block_interval_ms),
         mempool=mempool,
     )
+    return workdir, nodes, start_nodes(workdir, nodes)
+
+
+def start_nodes(workdir: Path, nodes: list[Any]) -> list[subprocess.Popen[bytes]]:
+    """One `pasar node` process per home, each logging to `<workdir>/<name>.log`."""
     processes = []
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     for node in nodes:
@@ -460,7 +465,7 @@ def start_network(
                 stderr=subprocess.STDOUT,
             )
         )
-    return workdir, nodes, processes
+    return processes
 
 
 def stop_network(processes: list[subprocess.Popen[bytes]]) -> None:
