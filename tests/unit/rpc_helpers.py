@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner, Result
-from rpc_fake_node import CHAIN_ID, FakeNode
+from rpc_fake_node import CHAIN_ID, FakeNode, seed
 
 from cli.main import cli
+from contracts.roles import grant_platform
 from ledger.keys import PrivateKey
+from ledger.state import StateView
 from ledger.tx import SignedTransaction, Transaction
 from node.keyfile import write_key_file
 from node.rpc.app import build_rpc_app
@@ -109,6 +111,24 @@ def write_plain_keys(directory: Path, keys: Iterable[tuple[str, PrivateKey]]) ->
     for name, key in keys:
         write_key_file(directory / f"{name}.json", key, None, insecure_plaintext=True)
     return directory
+
+
+@contextmanager
+def court_server() -> Iterator[ThreadedServer]:
+    """A FakeNode on loopback whose account "court" is a platform (so it can arbitrate)."""
+    node = FakeNode()
+    view = StateView(node.store)
+    grant_platform(view, seed("court").public_key, "court", 0)
+    node.store.write(dict(view.write_set()))
+    with ThreadedServer(node) as running:
+        yield running
+
+
+def party_keys(directory: Path, node: FakeNode, *names: str) -> Path:
+    """Key files for the node's alice and bob and for each seeded account in `names`."""
+    keys = [("alice", node.accounts.alice), ("bob", node.accounts.bob)]
+    keys += [(name, seed(name)) for name in names]
+    return write_plain_keys(directory, keys)
 
 
 class CliDriver:

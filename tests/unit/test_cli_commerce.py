@@ -8,34 +8,32 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rpc_fake_node import FakeNode, seed
-from rpc_helpers import CliDriver, ThreadedServer, event_attribute, write_plain_keys
+from rpc_fake_node import seed
+from rpc_helpers import (
+    CliDriver,
+    ThreadedServer,
+    court_server,
+    event_attribute,
+    party_keys,
+)
 
 from cli.commands_commerce import parse_duration
 from cli.common import CliError
 from contracts import escrow as E
 from contracts.coin import balance
-from contracts.roles import grant_platform
-from ledger.state import StateView
 
 ADDRESS = "Jl. Malioboro 52, Yogyakarta"
 
 
 @pytest.fixture
 def server() -> Iterator[ThreadedServer]:
-    node = FakeNode()
-    view = StateView(node.store)
-    grant_platform(view, seed("court").public_key, "court", 0)
-    node.store.write(dict(view.write_set()))
-    with ThreadedServer(node) as running:
+    with court_server() as running:
         yield running
 
 
 @pytest.fixture
 def keys_dir(tmp_path: Path, server: ThreadedServer) -> Path:
-    accounts = server.node.accounts
-    named = [("alice", accounts.alice), ("bob", accounts.bob), ("court", seed("court"))]
-    return write_plain_keys(tmp_path / "keys", named)
+    return party_keys(tmp_path / "keys", server.node, "court")
 
 
 class Cli(CliDriver):

@@ -15,11 +15,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
-from rpc_fake_node import FakeNode, seed
-from rpc_helpers import CliDriver, ThreadedServer, write_plain_keys
-
-from contracts.roles import grant_platform
-from ledger.state import StateView
+from rpc_helpers import CliDriver, ThreadedServer, court_server, party_keys
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = 24 * 3600 * 1000
@@ -28,19 +24,13 @@ ID = r"0x[0-9a-f]{64}"
 
 @pytest.fixture
 def server() -> Iterator[ThreadedServer]:
-    node = FakeNode()
-    view = StateView(node.store)
-    grant_platform(view, seed("court").public_key, "court", 0)
-    node.store.write(dict(view.write_set()))
-    with ThreadedServer(node) as running:
+    with court_server() as running:
         yield running
 
 
 @pytest.fixture
 def keys_dir(tmp_path: Path, server: ThreadedServer) -> Path:
-    accounts = server.node.accounts
-    named = [("alice", accounts.alice), ("bob", accounts.bob), ("court", seed("court"))]
-    return write_plain_keys(tmp_path / "keys", named)
+    return party_keys(tmp_path / "keys", server.node, "court")
 
 
 class People(CliDriver):

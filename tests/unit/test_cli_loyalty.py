@@ -10,34 +10,32 @@ from typing import Any
 
 import pytest
 from rpc_fake_node import FakeNode, seed
-from rpc_helpers import CliDriver, ThreadedServer, event_attribute, served, write_plain_keys
+from rpc_helpers import (
+    CliDriver,
+    ThreadedServer,
+    court_server,
+    event_attribute,
+    party_keys,
+    served,
+)
 
 from cli.commands_loyalty import parse_rule
 from cli.common import CliError
 from contracts.coin import balance
-from contracts.roles import grant_platform
 from ledger.keys import address_to_text
-from ledger.state import StateView
 
 NAMES = ("carol", "dave", "court")
 
 
 @pytest.fixture
 def server() -> Iterator[ThreadedServer]:
-    node = FakeNode()
-    view = StateView(node.store)
-    grant_platform(view, seed("court").public_key, "court", 0)
-    node.store.write(dict(view.write_set()))
-    with ThreadedServer(node) as running:
+    with court_server() as running:
         yield running
 
 
 @pytest.fixture
 def keys_dir(tmp_path: Path, server: ThreadedServer) -> Path:
-    accounts = server.node.accounts
-    keys = [("alice", accounts.alice), ("bob", accounts.bob)]
-    keys += [(name, seed(name)) for name in NAMES]
-    return write_plain_keys(tmp_path / "keys", keys)
+    return party_keys(tmp_path / "keys", server.node, *NAMES)
 
 
 class Cli(CliDriver):
