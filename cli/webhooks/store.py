@@ -9,6 +9,7 @@ replays the frame, and replayed events land on their existing outbox rows
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -100,8 +101,8 @@ class RelayStore:
         block_time_ms: int | None,
         messages: list[NewMessage],
         now: float,
-        opened: list[tuple[str, int, str]] = (),  # type: ignore[assignment]
-        closed: list[str] = (),  # type: ignore[assignment]
+        opened: Sequence[tuple[str, int, str]] = (),
+        closed: Sequence[str] = (),
     ) -> None:
         """Queue a frame's messages and move the cursor past it, in one transaction."""
         with self._transaction():
