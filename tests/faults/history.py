@@ -91,7 +91,8 @@ class LoadClient:
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
-            thread.join(timeout=30)
+            if thread.ident is not None:  # started: a run that failed early never was
+                thread.join(timeout=30)
 
     # -- one transaction -----------------------------------------------------------
 

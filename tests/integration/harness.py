@@ -40,11 +40,25 @@ ROOT = Path(__file__).resolve().parents[2]
 SYMBOL = "IDR"
 
 
+def ephemeral_port_floor() -> int:
+    """The lowest port the kernel hands out to client sockets and port-0 listeners."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
 def free_base_port(count: int) -> int:
-    """A base port with `count` consecutive free loopback ports."""
+    """A base port with `count` consecutive free loopback ports.
+
+    Chosen below the kernel's ephemeral range: between this probe and the nodes'
+    start, the ports are free again, and a port in that range could meanwhile become
+    some client connection's source port or a port-0 listener (the fault proxies),
+    leaving a node unable to bind."""
     rng = random.Random()
+    top = max(11_000, min(ephemeral_port_floor(), 60_000)) - count
     for _ in range(200):
-        base = rng.randrange(20_000, 60_000)
+        base = rng.randrange(10_000, top)
         sockets = []
         try:
             for offset in range(count):
