@@ -4,19 +4,24 @@ The buyer creates a wallet in the page, is paid from outside (a transaction sign
 in Python), sees the balance with the coin's decimals, sends from the page and sees
 it committed; the explorer marks the transaction and the account verified in the
 browser, and a fake node that flips one byte of the proof is marked not verified.
-The key file exported from the page imports into a fresh browser with its passphrase.
+The key file exported from the page imports into a fresh browser with its passphrase,
+and into `pasar keys` (which signs a transfer that commits), and a key made by the CLI
+imports into the page and signs there.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from playwright.sync_api import expect
 
+from cli.main import cli
 from ledger.keys import address_from_text, address_to_text
 from ledger.tx import Transaction
 from tests.browser.conftest import screenshot
@@ -225,3 +230,75 @@ def test_checkout_page_pays_an_invoice_and_returns_to_the_shop(net: LocalNet, br
     code, _ = http("GET", net.url(0, "/pay/not-an-id"))
     assert code == 404
     context.close()
+
+
+def pasar(*args: str, passphrase: str = PASSPHRASE) -> Any:
+    """`pasar ARGS --json` in this process (the nodes are the real processes)."""
+    result = CliRunner().invoke(
+        cli, [*args, "--json"], env={"PASAR_PASSPHRASE": passphrase}, catch_exceptions=False
+    )
+    assert result.exit_code == 0, f"{args}: {result.output}"
+    return json.loads(result.output)
+
+
+def test_a_key_moves_between_the_browser_and_the_cli(
+    net: LocalNet, browser: Any, tmp_path: Path
+) -> None:
+    base = net.nodes[0].rpc_url
+    keys = ["--keys-dir", str(tmp_path)]
+    receiver = address_to_text(net.accounts[1].public_key)
+
+    # Browser → CLI: the page's exported file imports and signs a transfer that commits.
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{base}/wallet")
+    web_address = create_wallet(page)
+    pay(net, web_address, 5_000)
+    expect(page.locator(f"td[data-symbol='{COIN}']")).to_have_text("50.00 IDRA", timeout=20_000)
+    with page.expect_download() as download_info:
+        page.get_by_role("button", name="Export encrypted key file").click()
+    from_web = tmp_path / "from-web.json"
+    download_info.value.save_as(from_web)
+    context.close()
+    imported = pasar("keys", "import", "webkey", "--wallet-file", str(from_web), *keys)
+    assert imported["address"] == web_address and imported["encrypted"]
+    before = balance(net, receiver)
+    outcome = pasar(
+        "tx", "transfer", "--from", "webkey", "--to", receiver, "--asset", COIN,
+        "--amount", "700", "--wait", "30", "--node", base, *keys,
+    )  # fmt: skip
+    assert outcome["status"] == "committed" and outcome["receipt"]["ok"], outcome
+    assert balance(net, receiver) == before + 700
+    assert balance(net, web_address) == 5_000 - 700
+
+    # CLI → browser: a key made by `pasar keys new` imports into the page and signs there.
+    made = pasar("keys", "new", "clikey", *keys)
+    pay(net, made["address"], 3_000)
+    to_web = tmp_path / "to-web.json"
+    pasar("keys", "export", "clikey", "--wallet-file", str(to_web), *keys)
+    fresh = browser.new_context(viewport=PHONE)
+    page = fresh.new_page()
+    page.goto(f"{base}/wallet")
+    # A `pasar keys` file and a wrong passphrase are refused with a message saying why.
+    page.get_by_label("Key file").set_input_files(str(tmp_path / "clikey.json"))
+    page.get_by_label("Its passphrase").fill(PASSPHRASE)
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#message")).to_contain_text("--wallet-file")
+    page.get_by_label("Key file").set_input_files(str(to_web))
+    page.get_by_label("Its passphrase").fill("not the passphrase")
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#message")).to_contain_text("wrong passphrase")
+    page.get_by_label("Its passphrase").fill(PASSPHRASE)
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#address")).to_have_text(made["address"])
+    expect(page.locator(f"td[data-symbol='{COIN}']")).to_have_text("30.00 IDRA", timeout=20_000)
+    before = balance(net, receiver)
+    page.get_by_label("Coin").select_option(COIN)
+    page.get_by_label("To address").fill(receiver)
+    page.get_by_label("Amount").fill("2.25")
+    page.get_by_role("button", name="Send").click()
+    status = page.locator("#sent li .status").first
+    expect(status).to_have_text(re.compile("^committed in block"), timeout=30_000)
+    assert balance(net, receiver) == before + 225
+    screenshot(page, "wallet-imported-from-cli")
+    fresh.close()

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import node.keyfile
+import node.walletfile
 from cli.main import cli
 from ledger.keys import PrivateKey, address_to_text
 from node.keyfile import key_file_info, read_key_file
@@ -121,3 +122,88 @@ def test_a_node_refuses_a_validator_key_others_can_read(tmp_path: Path) -> None:
     (tmp_path / "v0" / "validator.key").chmod(0o644)
     refused = run(["node", "--home", str(tmp_path / "v0")])
     assert refused.exit_code != 0 and "chmod 600" in refused.output
+
+
+def test_wallet_file_export_and_import_round_trip(tmp_path: Path) -> None:
+    key = PrivateKey.generate()
+    node.keyfile.write_key_file(tmp_path / "k.json", key, "pw-long-enough")
+    env = {"PASAR_PASSPHRASE": "pw-long-enough"}
+    wallet = tmp_path / "wallet.json"
+    exported = run(
+        ["keys", "export", "k", "--keys-dir", str(tmp_path), "--wallet-file", str(wallet)]
+        + ["--json"],
+        env=env,
+    )
+    assert exported.exit_code == 0, exported.output
+    assert json.loads(exported.output)["address"] == address_to_text(key.public_key)
+    assert key.seed.hex() not in wallet.read_text() + exported.output
+    assert json.loads(wallet.read_text())["format"] == "pasar-key-v1"
+    # Back into the CLI under another name, keeping the same passphrase.
+    imported = run(
+        ["keys", "import", "back", "--keys-dir", str(tmp_path), "--wallet-file", str(wallet)],
+        env=env,
+    )
+    assert imported.exit_code == 0, imported.output
+    assert read_key_file(tmp_path / "back.json", "pw-long-enough").seed == key.seed
+    # With a wallet passphrase of its own, and the key file's from the environment.
+    other = tmp_path / "other-pass"
+    other.write_text("a different passphrase\n")
+    second = tmp_path / "second.json"
+    assert (
+        run(
+            ["keys", "export", "k", "--keys-dir", str(tmp_path), "--wallet-file", str(second)]
+            + ["--wallet-passphrase-file", str(other)],
+            env=env,
+        ).exit_code
+        == 0
+    )
+    again = run(
+        ["keys", "import", "again", "--keys-dir", str(tmp_path), "--wallet-file", str(second)]
+        + ["--wallet-passphrase-file", str(other)],
+        env={"PASAR_PASSPHRASE": "a third passphrase"},
+    )
+    assert again.exit_code == 0, again.output
+    assert read_key_file(tmp_path / "again.json", "a third passphrase").seed == key.seed
+
+
+def one_line_error(result: Result) -> str:
+    assert result.exit_code != 0
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    return lines[0]
+
+
+def test_wallet_file_import_errors_are_one_line_and_write_nothing(tmp_path: Path) -> None:
+    key = PrivateKey.generate()
+    wallet = tmp_path / "wallet.json"
+    node.walletfile.write_wallet_file(wallet, key, "right passphrase", 100_000)
+    command = ["keys", "import", "k", "--keys-dir", str(tmp_path), "--wallet-file"]
+    wrong = run([*command, str(wallet)], env={"PASAR_PASSPHRASE": "wrong passphrase"})
+    assert "wrong passphrase" in one_line_error(wrong)
+    junk = tmp_path / "junk.json"
+    junk.write_text("[1, 2")
+    assert "not a pasar wallet key file" in one_line_error(
+        run([*command, str(junk)], env={"PASAR_PASSPHRASE": "right passphrase"})
+    )
+    cli_key = tmp_path / "cli.json"
+    node.keyfile.write_key_file(cli_key, key, None, insecure_plaintext=True)
+    assert "--wallet-file" in one_line_error(
+        run([*command, str(cli_key)], env={"PASAR_PASSPHRASE": "right passphrase"})
+    )
+    missing = run([*command, str(tmp_path / "nope.json")], env={"PASAR_PASSPHRASE": "x" * 8})
+    assert "cannot read" in one_line_error(missing)
+    assert not (tmp_path / "k.json").exists()
+
+
+def test_wallet_file_export_refuses_a_short_passphrase_and_an_existing_file(
+    tmp_path: Path,
+) -> None:
+    key = PrivateKey.generate()
+    node.keyfile.write_key_file(tmp_path / "k.json", key, None, insecure_plaintext=True)
+    wallet = tmp_path / "wallet.json"
+    command = ["keys", "export", "k", "--keys-dir", str(tmp_path), "--wallet-file", str(wallet)]
+    assert "at least 8" in one_line_error(run(command, env={"PASAR_PASSPHRASE": "short"}))
+    assert not wallet.exists()
+    wallet.write_text("keep")
+    assert "already exists" in one_line_error(run(command, env={"PASAR_PASSPHRASE": "x" * 8}))
+    assert wallet.read_text() == "keep"

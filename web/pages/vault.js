@@ -47,6 +47,9 @@ export async function seal(key, passphrase, iterations = ITERATIONS) {
 
 /** The PrivateKey in a key file; throws Error with a reason a person can act on. */
 export async function open(file, passphrase) {
+  if (file?.kind === "pasar-ed25519-key") {
+    throw new Error("this is a `pasar keys` file: export it for the browser with `pasar keys export NAME --wallet-file FILE`");
+  }
   if (!file || file.format !== FORMAT) throw new Error("this is not a pasar key file");
   const iterations = Number(file.kdf?.iterations);
   if (file.kdf?.name !== "PBKDF2" || file.kdf?.hash !== "SHA-256" || file.cipher?.name !== "AES-GCM") {
