@@ -73,6 +73,7 @@ def node(home_dir: Path, passphrase_file: Path | None, log_level: str) -> None:
     from node import log
     from node.chain import GenesisMismatch
     from node.node import run_node
+    from node.storage import StorageError
 
     try:
         home = homes.load_home(home_dir)
@@ -88,6 +89,8 @@ def node(home_dir: Path, passphrase_file: Path | None, log_level: str) -> None:
         asyncio.run(run_node(home, key))
     except GenesisMismatch as exc:
         raise click.ClickException(str(exc)) from exc
+    except StorageError as exc:  # full disk, I/O error, damaged LevelDB files
+        raise click.ClickException(f"{exc}; {exc.remedy}") from exc
     except OSError as exc:  # e.g. a port already in use or a locked data directory
         raise click.ClickException(f"cannot run the node: {exc}") from exc
 

@@ -47,7 +47,7 @@ from node.metrics import CONTENT_TYPE_LATEST, NodeMetrics
 from node.peers import Link, PeerNetwork
 from node.rpc.limits import GATES_KEY, Gates
 from node.service import Admission, NodeStatus
-from node.storage import LevelDBStore
+from node.storage import LevelDBStore, StorageError
 from node.sync import BlockSync
 
 GOSSIP_INTERVAL = 0.02
@@ -98,6 +98,8 @@ class Node:
             self.executor.shutdown(wait=False)
             raise
         self.chain.listeners.append(self._on_commit)
+        self.fault: StorageError | None = None  # why the node stopped, if storage failed
+        self._store.on_fault.append(self._storage_failed)
         self.mempool = Mempool(self.config.mempool)
         self.peers = PeerNetwork(
             self.chain_id,
@@ -397,9 +399,30 @@ class Node:
             return
         exc = task.exception()
         if exc is not None:
-            log("task_failed", level="error", error=repr(exc))
+            if not isinstance(exc, StorageError):  # that one was logged as it happened
+                log("task_failed", level="error", error=repr(exc))
             if self.shutdown is not None:
                 self.shutdown.set()  # a node fault: stop rather than diverge
+
+    def _storage_failed(self, error: StorageError) -> None:
+        """LevelDB failed (full disk, I/O error, damaged files): stop, and say what to do.
+
+        Nothing acknowledged is at risk: a block is reported committed only after its
+        batch is durable, and the failed write changed nothing the node had told anyone.
+        """
+        self.fault = error
+        self.ready = False
+        log(
+            "storage_failed",
+            level="error",
+            kind=error.kind,
+            path=str(error.path),
+            error=error.detail,
+            height=self.chain.height,
+            remedy=error.remedy,
+        )
+        if self.shutdown is not None:
+            self.shutdown.set()
 
     def build_http_app(self) -> web.Application:
         """RPC routes (node.rpc) plus /metrics, /health and /ready."""
@@ -481,7 +504,9 @@ _REFUSALS = {
 
 
 async def run_node(home: Home, key: PrivateKey, shutdown: asyncio.Event | None = None) -> None:
-    """Run a validator until `shutdown` is set or SIGTERM / SIGINT arrives."""
+    """Run a validator until `shutdown` is set or SIGTERM / SIGINT arrives.
+
+    Raises the `StorageError` that stopped it, if LevelDB failed (full disk, ...)."""
     stop_event = shutdown or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = []
@@ -497,3 +522,5 @@ async def run_node(home: Home, key: PrivateKey, shutdown: asyncio.Event | None =
         await node.stop()
         for signum in installed:
             loop.remove_signal_handler(signum)
+    if node.fault is not None:
+        raise node.fault  # the caller exits non-zero: a supervisor must see the failure

@@ -3,11 +3,18 @@
 Batches are applied with a single LevelDB write batch; `sync=True` makes the
 write durable before it returns, which is what a commit needs. Nothing else in
 the code base opens LevelDB.
+
+Every LevelDB failure (a full disk, an I/O error, damaged files) surfaces as one
+`StorageError` that names its kind, the directory and what the operator should
+do. The first one also goes to the `on_fault` callbacks (the node stops on it)
+and fails the store: from then on every write is refused with the same error,
+because LevelDB's own state after a failed write is not to be trusted until the
+directory is opened again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import plyvel
@@ -18,6 +25,43 @@ from ledger.state_tree import NODE_PREFIX
 CACHE_BYTES = 64 * 1024 * 1024
 WRITE_BUFFER_BYTES = 16 * 1024 * 1024
 READ_CACHE_ENTRIES = 1 << 18
+
+NO_SPACE = "no_space"
+CORRUPTION = "corruption"
+IO = "io"
+_REMEDIES = {
+    NO_SPACE: "free space on the filesystem holding {path} (or move it to a bigger one) and "
+    "start the node again: every block it committed is on disk and it catches up from its peers",
+    CORRUPTION: "the data directory is damaged: move {path} aside (keep it for diagnosis) and "
+    "start the node again to rebuild it from its peers (docs/node.md, Damaged data directory)",
+    IO: "check the disk, the permissions of {path} and that no other process uses it, "
+    "then start the node again",
+}
+
+
+class StorageError(OSError):
+    """LevelDB failed; `kind` is NO_SPACE, CORRUPTION or IO."""
+
+    def __init__(self, kind: str, path: Path, detail: str) -> None:
+        self.kind = kind
+        self.path = path
+        self.detail = detail
+        self.remedy = _REMEDIES[kind].format(path=path)
+        what = {NO_SPACE: "no space left", CORRUPTION: "damaged data", IO: "I/O error"}[kind]
+        super().__init__(f"storage failed ({what}) in {path}: {detail}")
+
+
+def storage_error(path: Path, exc: plyvel.Error) -> StorageError:
+    """Classify a plyvel error (its message is LevelDB's status string)."""
+    raw = exc.args[0] if exc.args else b""
+    detail = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
+    if isinstance(exc, plyvel.CorruptionError):
+        kind = CORRUPTION
+    elif "No space left on device" in detail:
+        kind = NO_SPACE
+    else:
+        kind = IO
+    return StorageError(kind, path, detail)
 
 
 class LevelDBStore:
@@ -35,20 +79,40 @@ class LevelDBStore:
         self.path.mkdir(parents=True, exist_ok=True)
         # Bloom filters make the common miss (is this tx hash already committed?) cheap;
         # the block cache keeps hot balances and nonces in memory.
-        self._db = plyvel.DB(
-            str(self.path),
-            create_if_missing=create,
-            bloom_filter_bits=10,
-            lru_cache_size=CACHE_BYTES,
-            write_buffer_size=WRITE_BUFFER_BYTES,
-        )
+        self.failed: StorageError | None = None
+        self.on_fault: list[Callable[[StorageError], None]] = []
+        try:
+            # paranoid_checks: a damaged log or table found while opening or compacting
+            # is an error, not something LevelDB skips over silently.
+            self._db = plyvel.DB(
+                str(self.path),
+                create_if_missing=create,
+                bloom_filter_bits=10,
+                lru_cache_size=CACHE_BYTES,
+                write_buffer_size=WRITE_BUFFER_BYTES,
+                paranoid_checks=True,
+            )
+        except plyvel.Error as exc:
+            raise storage_error(self.path, exc) from exc
+
+    def _fault(self, exc: plyvel.Error) -> StorageError:
+        error = storage_error(self.path, exc)
+        if self.failed is None:
+            self.failed = error
+            for callback in self.on_fault:
+                callback(error)
+        return error
 
     def get(self, key: bytes) -> bytes | None:
         try:
             return self._cache[key]
         except KeyError:
             pass
-        raw = self._db.get(key)
+        try:
+            # checksums verified: a damaged block is an error, never a wrong value
+            raw = self._db.get(key, verify_checksums=True)
+        except plyvel.Error as exc:
+            raise self._fault(exc) from exc
         value = None if raw is None else bytes(raw)
         if self._cache_entries:
             if len(self._cache) >= self._cache_entries:
@@ -57,23 +121,38 @@ class LevelDBStore:
         return value
 
     def iterate(self, prefix: bytes, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
-        with self._db.iterator(prefix=prefix, reverse=reverse) as iterator:
-            yield from iterator
+        try:
+            with self._db.iterator(
+                prefix=prefix, reverse=reverse, verify_checksums=True
+            ) as iterator:
+                yield from iterator
+        except plyvel.Error as exc:
+            raise self._fault(exc) from exc
 
     def seek(self, prefix: bytes, start: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Keys under `prefix` from `start` on: one LevelDB seek, then a forward scan."""
         stop = prefix_end(prefix)
-        with self._db.iterator(start=max(prefix, start), stop=stop) as iterator:
-            yield from iterator
+        try:
+            with self._db.iterator(
+                start=max(prefix, start), stop=stop, verify_checksums=True
+            ) as iterator:
+                yield from iterator
+        except plyvel.Error as exc:
+            raise self._fault(exc) from exc
 
     def write(self, batch: WriteBatch, sync: bool = True) -> None:
-        with self._db.write_batch(sync=sync, transaction=True) as wb:
-            for key in sorted(batch):
-                value = batch[key]
-                if value is None:
-                    wb.delete(key)
-                else:
-                    wb.put(key, value)
+        if self.failed is not None:
+            raise self.failed  # refuse: the last write failed and nothing is trusted
+        try:
+            with self._db.write_batch(sync=sync, transaction=True) as wb:
+                for key in sorted(batch):
+                    value = batch[key]
+                    if value is None:
+                        wb.delete(key)
+                    else:
+                        wb.put(key, value)
+        except plyvel.Error as exc:
+            raise self._fault(exc) from exc
         if self._cache_entries:
             cache = self._cache
             for key, value in batch.items():
