@@ -58,6 +58,27 @@ VERIFY_CHUNK = 256
 FIRST_SEEN_LIMIT = 200_000
 
 
+async def cancel_all(tasks: Sequence[asyncio.Task[None]], timeout: float) -> int:
+    """Cancel `tasks` and wait for them, cancelling again any that carry on; returns
+    how many are still running after `timeout` (then the stop goes on without them).
+
+    Cancelling once is not always enough: before Python 3.12, `asyncio.wait_for`
+    drops the cancellation when its inner wait completes at the same moment, and
+    the node's loops call it all the time, so such a task just runs its next turn.
+    """
+    deadline = time.monotonic() + timeout
+    pending = [task for task in tasks if not task.done()]
+    while pending:
+        for task in pending:
+            task.cancel()
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        await asyncio.wait(pending, timeout=min(0.5, remaining))
+        pending = [task for task in pending if not task.done()]
+    return len(pending)
+
+
 def _verify_chunk(checks: Sequence[SignatureCheck]) -> list[bool]:
     return [verify(*check) for check in checks]
 
@@ -484,10 +505,9 @@ class Node:
         for runner in self._runners:  # stop taking requests first
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(runner.cleanup(), STOP_TIMEOUT / 2)
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        stuck = await cancel_all(list(self._tasks), STOP_TIMEOUT)
+        if stuck:
+            log("tasks_not_stopped", level="warning", count=stuck)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.peers.stop(), STOP_TIMEOUT / 2)
         self.executor.shutdown(wait=True, cancel_futures=True)

@@ -14,6 +14,7 @@ directory is opened again.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -51,11 +52,20 @@ class StorageError(OSError):
         super().__init__(f"storage failed ({what}) in {path}: {detail}")
 
 
+# One line per table in LevelDB's "leveldb.sstables" property: " <number>:<size>[...".
+_TABLE_LINE = re.compile(rb"^ (\d+):(\d+)\[", re.MULTILINE)
+_TABLE_FILE = re.compile(r"\d+\.(ldb|sst)\b")
+
+
 def storage_error(path: Path, exc: plyvel.Error) -> StorageError:
     """Classify a plyvel error (its message is LevelDB's status string)."""
     raw = exc.args[0] if exc.args else b""
     detail = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
-    if isinstance(exc, plyvel.CorruptionError):
+    # A table file that cannot be read (cut short, gone) is damage, not a disk
+    # problem to retry: LevelDB reports those as plain I/O errors.
+    if isinstance(exc, plyvel.CorruptionError) or (
+        "No space left on device" not in detail and _TABLE_FILE.search(detail)
+    ):
         kind = CORRUPTION
     elif "No space left on device" in detail:
         kind = NO_SPACE
@@ -94,6 +104,32 @@ class LevelDBStore:
             )
         except plyvel.Error as exc:
             raise storage_error(self.path, exc) from exc
+        try:
+            self._check_tables()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _check_tables(self) -> None:
+        """Refuse a table file shorter than LevelDB's manifest says it is.
+
+        LevelDB opens tables lazily, so a truncated one would only fail at its first
+        read, possibly long after the node started serving; the manifest records
+        every table's size, and comparing costs one stat per table.
+        """
+        listing = self._db.get_property(b"leveldb.sstables") or b""
+        for number, size in _TABLE_LINE.findall(listing):
+            for suffix in (".ldb", ".sst"):
+                table = self.path / f"{int(number):06d}{suffix}"
+                if table.exists():
+                    found = table.stat().st_size
+                    if found < int(size):
+                        raise StorageError(
+                            CORRUPTION,
+                            self.path,
+                            f"table {table.name} holds {found} bytes, "
+                            f"LevelDB's manifest recorded {int(size)} (cut short)",
+                        )
 
     def _fault(self, exc: plyvel.Error) -> StorageError:
         error = storage_error(self.path, exc)

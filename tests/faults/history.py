@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,8 +72,16 @@ class History:
 class LoadClient:
     """Worker threads submitting transfers (and the issuer's mints/burns) until stopped."""
 
-    def __init__(self, net: LocalNet, workers: int = 3, pause: float = 0.05) -> None:
+    def __init__(
+        self,
+        net: LocalNet,
+        workers: int = 3,
+        pause: float = 0.05,
+        targets: Sequence[int] | None = None,
+    ) -> None:
         self.net = net
+        # the validators clients talk to (not a Byzantine one: its answers prove nothing)
+        self.targets = list(targets) if targets is not None else list(range(len(net.nodes)))
         self.history = History()
         self.pause = pause
         self._stop = threading.Event()
@@ -152,8 +161,11 @@ class LoadClient:
             self.history.add("status", tx_hash, node, status=str(status.get("status", code)))
         return True
 
+    def _next(self, node: int) -> int:
+        return self.targets[(self.targets.index(node) + 1) % len(self.targets)]
+
     def _worker(self, worker: int, accounts: list[int]) -> None:
-        node = worker % len(self.net.nodes)
+        node = self.targets[worker % len(self.targets)]
         step = 0
         while not self._stop.is_set():
             sender = accounts[step % len(accounts)]
@@ -161,13 +173,13 @@ class LoadClient:
             to = self.net.accounts[receiver].public_key
             args = (SYMBOL, to, 1 + step % 7)
             if not self._one(node, self.net.accounts[sender], "coin.transfer", args):
-                node = (node + 1) % len(self.net.nodes)
+                node = self._next(node)
                 self._stop.wait(0.2)
             step += 1
             self._stop.wait(self.pause)
 
     def _issuer(self) -> None:
-        node = len(self.net.nodes) - 1
+        node = self.targets[-1]
         issuer = self.net.issuer
         step = 0
         while not self._stop.is_set():
@@ -177,7 +189,7 @@ class LoadClient:
             else:
                 method, args = "coin.mint", (SYMBOL, issuer.public_key, 5)
             if not self._one(node, issuer, method, args):
-                node = (node + 1) % len(self.net.nodes)
+                node = self._next(node)
                 self._stop.wait(0.2)
             step += 1
             self._stop.wait(self.pause * 4)

@@ -179,13 +179,15 @@ class LocalNet:
 
     # -- processes -------------------------------------------------------------------
 
-    def start(self, index: int) -> None:
+    def start(self, index: int, entry: Sequence[str] = ("-m", "cli.main")) -> None:
+        """Start validator `index`; `entry` is what python runs instead of the CLI's
+        module (a test wrapper such as tests/faults/byzantine.py and its arguments)."""
         node = self.nodes[index]
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         log = open(self.root / f"{node.name}.log", "ab")  # noqa: SIM115 - closed in stop/close
         self.logs[index] = log
         self.processes[index] = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "node", "--home", str(node.home)],
+            [sys.executable, *entry, "node", "--home", str(node.home)],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -229,6 +231,16 @@ class LocalNet:
     def log_text(self, index: int) -> str:
         path = self.root / f"{self.nodes[index].name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def logged_heights(self, index: int, event: str = "node_opened") -> list[int]:
+        """The height of each `event` line (node_opened, node_stopped) in a node's log."""
+        return [
+            int(part.split("=", 1)[1])
+            for line in self.log_text(index).splitlines()
+            if f"event={event} " in line
+            for part in line.split()
+            if part.startswith("height=")
+        ]
 
     # -- HTTP ------------------------------------------------------------------------
 

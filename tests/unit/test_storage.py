@@ -1,11 +1,22 @@
-"""LevelDB store: the read cache never serves stale values."""
+"""LevelDB store: the read cache never serves stale values; failures are classified,
+reported once and refuse later writes; a table cut short is refused at open."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import plyvel
+import pytest
+
 from ledger.state_tree import NODE_PREFIX
-from node.storage import LevelDBStore
+from node.storage import (
+    CORRUPTION,
+    IO,
+    NO_SPACE,
+    LevelDBStore,
+    StorageError,
+    storage_error,
+)
 
 
 def test_cached_reads_follow_writes_and_deletes(tmp_path: Path) -> None:
@@ -31,3 +42,41 @@ def test_written_state_tree_nodes_are_cached_and_their_deletion_seen(tmp_path: P
         store.write({b"third": b"y", NODE_PREFIX + b"\x01": b"\x01"})
         store.write({node: None})  # pruned
         assert store.get(node) is None and store.get(NODE_PREFIX + b"\x01") == b"\x01"
+
+
+def test_leveldb_errors_are_classified_with_a_remedy(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    full = storage_error(path, plyvel.IOError(b"IO error: db/000003.log: No space left on device"))
+    assert full.kind == NO_SPACE and "free space" in full.remedy and str(path) in full.remedy
+    cut = storage_error(path, plyvel.IOError(b"IO error: db/000005.ldb: Invalid argument"))
+    assert cut.kind == CORRUPTION and "aside" in cut.remedy
+    assert storage_error(path, plyvel.CorruptionError(b"Corruption: bad block")).kind == CORRUPTION
+    assert storage_error(path, plyvel.IOError(b"IO error: lock db/LOCK: held")).kind == IO
+
+
+def test_a_failed_store_reports_once_and_refuses_every_later_write(tmp_path: Path) -> None:
+    seen: list[StorageError] = []
+    with LevelDBStore(tmp_path / "db") as store:
+        store.on_fault.append(seen.append)
+        store.write({b"a": b"1"})
+        error = store._fault(plyvel.IOError(b"IO error: db/000003.log: No space left on device"))
+        store._fault(plyvel.IOError(b"IO error: something else"))
+        assert seen == [error] and store.failed is error
+        with pytest.raises(StorageError) as refused:
+            store.write({b"b": b"2"})
+        assert refused.value is error
+        assert store.get(b"a") == b"1" and store.get(b"b") is None  # reads still answer
+
+
+def test_a_table_cut_short_is_refused_when_the_store_opens(tmp_path: Path) -> None:
+    path = tmp_path / "db"
+    with LevelDBStore(path) as store:
+        store.write({b"k%04d" % i: bytes(100) for i in range(500)})
+    with LevelDBStore(path):  # reopening turns the log into a table
+        pass
+    table = sorted(path.glob("*.ldb"))[-1]
+    with open(table, "r+b") as handle:
+        handle.truncate(table.stat().st_size - 1)
+    with pytest.raises(StorageError) as refused:
+        LevelDBStore(path)
+    assert refused.value.kind == CORRUPTION and table.name in str(refused.value)
