@@ -44,6 +44,7 @@ from ledger.hashing import PEER_CHALLENGE, tagged_hash
 from ledger.keys import PrivateKey, address_to_text, verify
 from node.home import PeerConfig, ServiceLimits
 from node.log import log
+from node.tasks import cancel_all
 
 P2P_PATH = "/p2p"
 MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -53,6 +54,7 @@ SEND_QUEUE_FRAMES = 20_000
 BACKOFF_START = 0.1
 BACKOFF_CAP = 3.0
 NONCE_SIZE = 32
+STOP_TIMEOUT = 2.0
 
 FrameHandler = Callable[["Link", list[Any]], None]
 
@@ -222,13 +224,14 @@ class PeerNetwork:
 
     async def stop(self) -> None:
         self._closing = True
-        for task in list(self._tasks):
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
         for links in list(self._links.values()):
             for link in list(links):
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(link.ws.close(), 0.5)
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_all(tasks, STOP_TIMEOUT)
         self._links.clear()
         if self._session is not None:
             await self._session.close()

@@ -179,11 +179,18 @@ class LocalNet:
 
     # -- processes -------------------------------------------------------------------
 
-    def start(self, index: int, entry: Sequence[str] = ("-m", "cli.main")) -> None:
+    def start(
+        self,
+        index: int,
+        entry: Sequence[str] = ("-m", "cli.main"),
+        env: dict[str, str] | None = None,
+    ) -> None:
         """Start validator `index`; `entry` is what python runs instead of the CLI's
-        module (a test wrapper such as tests/faults/byzantine.py and its arguments)."""
+        module (a test wrapper such as tests/faults/byzantine.py and its arguments),
+        `env` extra environment variables (e.g. libfaketime's LD_PRELOAD). The
+        process started is python itself, so its PID is the node's."""
         node = self.nodes[index]
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
         log = open(self.root / f"{node.name}.log", "ab")  # noqa: SIM115 - closed in stop/close
         self.logs[index] = log
         self.processes[index] = subprocess.Popen(
@@ -210,9 +217,11 @@ class LocalNet:
             process.wait(timeout=10)
 
     def terminate(self, index: int, timeout: float = 10.0) -> int:
-        process = self.processes.pop(index)
+        process = self.processes[index]
         process.send_signal(signal.SIGTERM)
-        return process.wait(timeout=timeout)
+        code = process.wait(timeout=timeout)  # on a timeout close() still kills it
+        del self.processes[index]
+        return code
 
     def close(self) -> None:
         for index in list(self.processes):

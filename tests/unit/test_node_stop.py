@@ -1,11 +1,17 @@
 """Stopping the node's tasks: a task that swallowed a cancellation is cancelled again,
-and one that never ends cannot hold the stop past its timeout."""
+and one that never ends cannot hold the stop past its timeout.
+
+Found by the damaged-store fault test: a validator sent SIGTERM under load never
+exited; its consensus driver was "cancelling" yet still looping, because Python
+3.11's asyncio.wait_for returned the queue item that arrived with the
+cancellation and dropped the cancellation, and the stop waited on it forever.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
-from node.node import cancel_all
+from node.tasks import cancel_all
 
 
 async def swallows(times: int) -> None:
