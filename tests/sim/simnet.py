@@ -58,7 +58,7 @@ from consensus.replica import (
 from consensus.state import PersistedState
 from contracts.registry import APPLICATION
 from ledger import keys
-from ledger.block import Block, BlockHeader, CommitCertificate
+from ledger.block import Block, BlockHeader, CommitCertificate, sign_commit_vote
 from ledger.errors import InvalidBlock
 from ledger.execution import (
     BlockResult,
@@ -110,6 +110,13 @@ def cached_verify(
 
 
 VERIFY_USERS = ("consensus.messages", "ledger.block")  # modules that import `verify` by name
+
+# Byzantine behaviours that also lie in block sync: they claim to be SYNC_LIE blocks
+# ahead and answer with forged blocks (node/sync.py must refuse every one).
+SYNC_LIARS = ("equivocate", "double_vote", "garbage")
+SYNC_LIE = 1_000
+HEIGHT_GOSSIP = 1.0  # seconds between height announcements, as the node's height loop
+BENCH_START, BENCH_CAP = 1.0, 30.0  # node/sync.py's bench after a strike, doubling
 
 
 class InvariantViolation(AssertionError):
@@ -289,10 +296,19 @@ class Node:
     notices_pending: list[bytes] = field(default_factory=list)
     notices_removed: list[bytes] = field(default_factory=list)
     incarnation: int = 0  # a crash loses the queue: older deliveries are void
+    # block sync, as node/sync.py judges peers: strikes and bench per peer name, and
+    # whether the node would report `catching_up` (behind by an unjudged peer's word)
+    sync_strikes: dict[str, int] = field(default_factory=dict)
+    sync_benched: dict[str, float] = field(default_factory=dict)
+    catching_up: bool = False
 
     @property
     def honest(self) -> bool:
         return self.behaviour == "honest"
+
+    @property
+    def lies_in_sync(self) -> bool:
+        return self.behaviour in SYNC_LIARS
 
 
 @dataclass(order=True)
@@ -353,8 +369,10 @@ class Simulation:
         self._certified: set[tuple[bytes, bytes]] = set()
         self.tx_counter = 0
         self.max_log_size = 0
+        self.sync_refused = 0  # forged blocks a syncing honest node refused
         for node in self.nodes:
             self._after(node, node.replica.on_timer(self.now))
+        self.schedule(HEIGHT_GOSSIP, self._height_gossip)
 
     # ------------------------------------------------------------ setup
 
@@ -555,31 +573,107 @@ class Simulation:
                 f"{block.hash.hex()[:12]}, another honest node {known.hex()[:12]}"
             )
 
-    def _sync(self, node: Node) -> None:
-        """Block sync: copy certified blocks from any reachable peer that is ahead."""
-        if not node.alive:
-            return
-        peers = [
+    def _height_gossip(self) -> None:
+        """Every node hears its peers' heights each second and syncs if one is ahead,
+        as the node's height loop and block sync do (not only on consensus' CatchUp)."""
+        for node in self.nodes:
+            if node.alive and node.honest:
+                self._sync(node)
+        self.schedule(HEIGHT_GOSSIP, self._height_gossip)
+
+    def claimed_height(self, peer: Node) -> int:
+        return peer.app.height + (SYNC_LIE if peer.lies_in_sync else 0)
+
+    def _sync_target(self, node: Node) -> Node | None:
+        """node/sync.py's choice: among reachable peers claiming to be ahead and not
+        benched, the fewest strikes, then the highest claim."""
+        candidates = [
             peer
             for peer in self.nodes
-            if peer.alive
-            and peer.honest
-            and peer.app.height > node.app.height
+            if peer is not node
+            and peer.alive
+            and peer.key.public_key != node.key.public_key
+            and self.claimed_height(peer) > node.app.height
+            and node.sync_benched.get(peer.name, 0.0) <= self.now
             and self._connected(node, peer)
         ]
-        if not peers:
+        if not candidates:
+            return None
+        return min(
+            candidates,
+            key=lambda p: (node.sync_strikes.get(p.name, 0), -self.claimed_height(p), p.name),
+        )
+
+    def _sync(self, node: Node) -> None:
+        """Block sync: ask the best peer for certified blocks, commit each one that
+        checks out, strike and bench a peer that brings none; then the next peer."""
+        if not node.alive:
             return
-        peer = max(peers, key=lambda candidate: candidate.app.height)
-        while node.app.height < peer.app.height:
-            index = node.app.height
-            block, certificate = peer.app.blocks[index], peer.app.certificates[index]
-            validators = node.app.validators_at(block.height)
-            if not certificate.verify(CHAIN_ID, validators):
-                raise self.fail(f"sync of height {block.height}: peer certificate invalid")
+        for _ in range(len(self.nodes)):
+            peer = self._sync_target(node)
+            if peer is None:
+                break
+            node.catching_up = node.sync_strikes.get(peer.name, 0) == 0
+            if self._fetch(node, peer):
+                node.sync_strikes.pop(peer.name, None)
+                node.sync_benched.pop(peer.name, None)
+            else:
+                strikes = node.sync_strikes.get(peer.name, 0) + 1
+                node.sync_strikes[peer.name] = strikes
+                bench = min(BENCH_CAP, BENCH_START * 2 ** min(strikes - 1, 16))
+                node.sync_benched[peer.name] = self.now + bench
+        target = self._sync_target(node)
+        node.catching_up = target is not None and node.sync_strikes.get(target.name, 0) == 0
+
+    def _fetch(self, node: Node, peer: Node) -> bool:
+        """Take `peer`'s blocks after our head; True when at least one was committed."""
+        applied = 0
+        while node.app.height < peer.app.height + (1 if peer.lies_in_sync else 0):
+            if peer.lies_in_sync:
+                block, certificate = self._forged(peer, node.app.height + 1)
+            else:
+                index = node.app.height
+                block, certificate = peer.app.blocks[index], peer.app.certificates[index]
+            if not self._sync_commit(node, block, certificate):
+                if not peer.lies_in_sync:
+                    raise self.fail(f"sync of height {block.height} from honest {peer.name} failed")
+                self.sync_refused += 1
+                return applied > 0
+            applied += 1
+        return applied > 0
+
+    def _sync_commit(self, node: Node, block: Block, certificate: CommitCertificate) -> bool:
+        """node.chain.Chain.commit's checks on a synced block; commit it if they pass."""
+        if block.height != node.app.height + 1:
+            return False
+        if certificate.block_hash != block.hash or certificate.height != block.height:
+            return False
+        if not certificate.verify(CHAIN_ID, node.app.validators_at(block.height)):
+            return False
+        try:
             stale, ready = node.app.apply(block, certificate)
-            self._notify(node, ready, stale)
-            self._check_agreement(node, block)
-            self._after(node, node.replica.on_block_synced(block, certificate, self.now))
+        except InvalidBlock:
+            return False
+        self._notify(node, ready, stale)
+        self._check_agreement(node, block)
+        self._after(node, node.replica.on_block_synced(block, certificate, self.now))
+        return True
+
+    def _forged(self, liar: Node, height: int) -> tuple[Block, CommitCertificate]:
+        """What a lying peer serves for `height`: a real block with another state root
+        under its real certificate, a real block under a certificate of the liar's
+        vote alone, or a block of its own making with a forged certificate."""
+        kind = self.rng.randrange(3)
+        if kind < 2 and height <= liar.app.height:
+            block, certificate = liar.app.blocks[height - 1], liar.app.certificates[height - 1]
+            if kind == 0:
+                header = replace(block.header, state_root=bytes(32))
+                return Block(header, block.transactions, block.last_certificate), certificate
+        else:
+            block = liar.app.propose(height, 0, int(self.now * 1000))
+        vote = sign_commit_vote(liar.key, CHAIN_ID, height, 0, block.hash)
+        alone = CommitCertificate.build(height, 0, block.hash, {liar.key.public_key: vote})
+        return block, alone
 
     # ------------------------------------------------------------ faults
 

@@ -1,7 +1,7 @@
 """Seeded random fault schedules: agreement, certificates, bounded logs, liveness, and
 an idle chain staying idle (the node's block policy, late mempool notices).
 
-The default run covers 500 seeds (even seeds n = 4, odd seeds n = 7); see
+The default run covers 500 seeds (n = 4, 7 or 10: schedules.validators_for); see
 conftest.py for running more or replaying one. A failure names its seed.
 """
 

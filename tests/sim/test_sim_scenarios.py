@@ -204,3 +204,19 @@ def test_validator_added_and_removed_while_transactions_flow() -> None:
     late = [c for b, c in zip(chain.blocks, chain.certificates, strict=True) if b.height >= join_at]
     assert any(newcomer.key.public_key in signers(c) for c in late)
     assert not chain.mempool
+
+
+def test_a_lagging_node_refuses_a_lying_peers_forged_blocks_and_syncs_from_an_honest_one() -> None:
+    # n3 double votes and, in block sync, claims to be far ahead and serves forgeries
+    sim = Simulation(23, 7, behaviours={3: "double_vote"})  # f = 2: n3 and the crash
+    lagging, liar = sim.nodes[2], sim.nodes[3]
+    sim.crash(lagging)
+    sim.submit(5)
+    sim.wait_for_progress(8, LIVENESS, "while n2 is down")
+    target = max(node.app.height for node in sim.honest_nodes())
+    sim.restart(lagging)
+    sim.run_until(sim.now + LIVENESS, stop=lambda: lagging.app.height >= target)
+    assert lagging.app.height >= target  # every block it took passed the agreement check
+    assert sim.sync_refused > 0 and lagging.sync_strikes.get(liar.name, 0) > 0
+    assert not lagging.catching_up  # the liar still claims to be far ahead: not its word
+    sim.wait_for_progress(2, LIVENESS, "after the lagging node rejoined")
