@@ -28,13 +28,14 @@ LEAVE_FREE = 256 * 1024
 def test_full_disk_stops_cleanly_loses_nothing_and_resumes(tmp_path: Path) -> None:
     net = LocalNet(tmp_path, count=4, accounts=12)
     data = net.nodes[TARGET].home / "data"
-    mount = small_filesystem(data, 48)
-    try:
-        mount.__enter__()
-    except MountUnavailable as exc:  # not root: CI and the test machine are
-        pytest.skip(f"cannot mount a small filesystem: {exc}")
     load = LoadClient(net)
-    try:
+    with contextlib.ExitStack() as cleanup:  # unwinds: load, nodes, then the unmount
+        try:
+            cleanup.enter_context(small_filesystem(data, 48))
+        except MountUnavailable as exc:  # not root: CI and the test machine are
+            pytest.skip(f"cannot mount a small filesystem: {exc}")
+        cleanup.callback(net.close)
+        cleanup.callback(load.stop)
         net.start_all()
         load.start()
         wait_until(lambda: net.height(TARGET) >= 3, 30, "blocks on the target")
@@ -72,7 +73,3 @@ def test_full_disk_stops_cleanly_loses_nothing_and_resumes(tmp_path: Path) -> No
         verdict = check(net, load.history, [0, 1, 2, 3], {SYMBOL: len(net.accounts) * 10**9})
         assert verdict.ok, verdict.defects
         assert verdict.committed > 0
-    finally:
-        load.stop()
-        net.close()
-        mount.__exit__(None, None, None)
