@@ -224,14 +224,13 @@ class PeerNetwork:
 
     async def stop(self) -> None:
         self._closing = True
-        tasks = list(self._tasks)
-        for task in tasks:
+        for task in list(self._tasks):
             task.cancel()
         for links in list(self._links.values()):
             for link in list(links):
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(link.ws.close(), 0.5)
-        await cancel_all(tasks, STOP_TIMEOUT)
+        await cancel_all(list(self._tasks), STOP_TIMEOUT)  # again, if one carried on
         self._links.clear()
         if self._session is not None:
             await self._session.close()
