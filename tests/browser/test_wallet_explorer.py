@@ -26,11 +26,10 @@ from ledger.keys import address_from_text, address_to_text
 from ledger.tx import Transaction
 from tests.browser.conftest import screenshot
 from tests.browser.fake_node import FakeNode
+from tests.browser.walletkit import PASSPHRASE, PHONE, create_wallet
 from tests.integration.harness import SYMBOL, LocalNet, http
 
 COIN = "IDRA"  # two decimal places: 12345 minor units are 123.45 IDRA
-PASSPHRASE = "correct horse battery"
-PHONE = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +56,18 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
         local.close()
 
 
+# Reports each text of a "sent" status to the test as the page writes it.
+OBSERVE_SENT = """
+new MutationObserver(() => {
+  const status = document.querySelector("#sent li .status");
+  if (status && status.textContent !== window.lastStatus) {
+    window.lastStatus = status.textContent;
+    window.recordStatus(status.textContent);
+  }
+}).observe(document, { subtree: true, childList: true, characterData: true });
+"""
+
+
 def submit(net: LocalNet, index: int, method: str, args: tuple[Any, ...]) -> str:
     """Account `index` signs and submits `method(args)`; returns the tx hash."""
     key = net.accounts[index]
@@ -71,14 +82,6 @@ def submit(net: LocalNet, index: int, method: str, args: tuple[Any, ...]) -> str
 def pay(net: LocalNet, to_text: str, amount: int) -> str:
     """Account 0 pays `amount` minor units of COIN to `to_text`; returns the tx hash."""
     return submit(net, 0, "coin.transfer", (COIN, address_from_text(to_text), amount))
-
-
-def create_wallet(page: Any) -> str:
-    page.get_by_label("Passphrase (8 characters or more)").fill(PASSPHRASE)
-    page.get_by_label("Passphrase again").fill(PASSPHRASE)
-    page.get_by_role("button", name="Create wallet").click()
-    expect(page.locator("#address")).to_have_text(re.compile("^pasar1"))
-    return str(page.locator("#address").inner_text().strip())
 
 
 def balance(net: LocalNet, address: str) -> int:
@@ -97,6 +100,11 @@ def test_wallet_receive_send_and_verify(net: LocalNet, browser: Any, tmp_path: P
         "console",
         lambda message: errors.append(message.text) if message.type == "error" else None,
     )
+
+    # Every status the "sent" list shows, as the page shows it (not polled: observed).
+    statuses: list[str] = []
+    page.expose_function("recordStatus", lambda text: statuses.append(text))
+    page.add_init_script(OBSERVE_SENT)
 
     # Create: the key is made and encrypted in the page.
     page.goto(f"{base}/wallet")
@@ -117,6 +125,7 @@ def test_wallet_receive_send_and_verify(net: LocalNet, browser: Any, tmp_path: P
 
     # Send 10.50 IDRA from the page (signed in the page) and see it committed.
     receiver = address_to_text(net.accounts[1].public_key)
+    payer = address_to_text(net.accounts[0].public_key)
     before = balance(net, receiver)
     page.get_by_label("Coin").select_option(COIN)
     page.get_by_label("To address").fill(receiver)
@@ -127,8 +136,20 @@ def test_wallet_receive_send_and_verify(net: LocalNet, browser: Any, tmp_path: P
     assert "10.50 IDRA" in status.inner_text()
     assert balance(net, receiver) == before + 1_050
     expect(cell).to_have_text("112.95 IDRA", timeout=20_000)
-    screenshot(page, "wallet-sent")
     tx_hash = page.locator("#sent li").first.get_attribute("data-hash")
+    assert statuses[0] == "pending: 10.50 IDRA" and statuses[-1].startswith("committed in block")
+    # The history, from the account's event stream, in words with decimals.
+    history = page.locator("#history li .what")
+    expect(history.first).to_have_text(f"Sent 10.50 IDRA to {receiver}", timeout=20_000)
+    expect(history.nth(1)).to_have_text(f"Received 123.45 IDRA from {payer}")
+    screenshot(page, "wallet-sent")
+    # Reopened, the wallet resumes its stream from the saved cursor: same two entries.
+    page.reload()
+    page.get_by_label("Passphrase", exact=True).fill(PASSPHRASE)
+    page.get_by_role("button", name="Unlock").click()
+    expect(history).to_have_count(2)
+    expect(history.first).to_have_text(f"Sent 10.50 IDRA to {receiver}")
+    assert page.locator("#history li").first.get_attribute("data-hash") == tx_hash
 
     # A bad amount is refused in the page, before anything is signed.
     page.get_by_label("Coin").select_option(COIN)
@@ -136,7 +157,7 @@ def test_wallet_receive_send_and_verify(net: LocalNet, browser: Any, tmp_path: P
     page.get_by_label("Amount").fill("1.234")
     page.get_by_role("button", name="Send").click()
     expect(page.locator("#message")).to_contain_text("2 decimal places")
-    assert page.locator("#sent li").count() == 1
+    assert page.locator("#sent li").count() == 0 and history.count() == 2
 
     # Export the encrypted key file.
     with page.expect_download() as download_info:

@@ -7,7 +7,7 @@ import { fromHex, toHex } from "../lib/bytes.js";
 import { ApiError } from "../lib/client.js";
 import { addressToText } from "../lib/keys.js";
 import { Transaction } from "../lib/tx.js";
-import { assets, client, el, formatAmount } from "./common.js";
+import { assets, client, el, formatAmount, parseAmount } from "./common.js";
 import { open } from "./vault.js";
 
 const WALLET_KEY = "pasar.wallet";
@@ -65,23 +65,47 @@ async function payerCoins(address) {
   return Object.entries(account.balances || {}).filter(([, amount]) => BigInt(amount) > 0n);
 }
 
-/** The most `symbol` the payment may take: the amount itself, or the quote plus 1%. */
-async function maxPay(symbol) {
+/** What paying in `symbol` costs now: the amount itself, or the order book's quote. */
+async function cost(symbol) {
   if (symbol === invoice.symbol) return BigInt(invoice.amount);
   const quote = await client.request("GET", "/v1/exchange/quote", { query: { pay: symbol, receive: invoice.symbol, receive_amount: invoice.amount } });
-  const paid = BigInt(quote.paid);
+  return BigInt(quote.paid);
+}
+
+/** The quote plus the 1% margin the page proposes as the most to accept. */
+function withMargin(paid) {
   return paid + (paid * SLIPPAGE_BPS + 9999n) / 10000n;
 }
 
+/** Show what paying with the chosen coin costs, and propose the most to accept. */
 async function showQuote() {
   const symbol = $("pay-coin").value;
+  const button = $("pay-form").querySelector("button");
   if (!symbol) return;
-  try {
-    const most = await maxPay(symbol);
-    $("quote").textContent = symbol === invoice.symbol ? "" : `At most ${formatAmount(most, (await assets()).get(symbol))} (quoted now, with 1% margin).`;
-  } catch (error) {
-    $("quote").textContent = `Cannot pay with ${symbol}: ${error.message}`;
+  const same = symbol === invoice.symbol;
+  $("max-box").hidden = same;
+  $("quote").textContent = "";
+  if (same) {
+    button.disabled = false;
+    return;
   }
+  try {
+    const asset = (await assets()).get(symbol);
+    const paid = await cost(symbol);
+    $("pay-max").value = formatAmount(withMargin(paid), asset).replace(/ \S+$/, "").replace(/,/g, "");
+    $("quote").textContent = `The order book swaps ${formatAmount(paid, asset)} into ${formatAmount(invoice.amount, (await assets()).get(invoice.symbol))} now; the payment is refused if it would cost more than what you accept.`;
+    button.disabled = false;
+  } catch (error) {
+    $("quote").textContent = `Cannot pay with ${symbol} now: ${error.message}`;
+    button.disabled = true;
+  }
+}
+
+/** The most of `symbol` the signed payment may take. */
+async function maxPay(symbol) {
+  if (symbol === invoice.symbol) return BigInt(invoice.amount);
+  const asset = (await assets()).get(symbol);
+  return parseAmount($("pay-max").value, Number(asset?.decimals ?? 0));
 }
 
 async function main() {
@@ -124,11 +148,12 @@ $("pay-form").addEventListener("submit", async (event) => {
     const hash = toHex(await tx.hash());
     const answer = await client.submitTx(await tx.sign(key));
     if (!answer.accepted) throw new Error(`the node refused it: ${answer.code} ${answer.message || ""}`);
-    $("pay-form").reset();
+    $("pay-passphrase").value = "";
     $("status").textContent = "payment pending";
     say("Payment sent; waiting for the block…");
     const done = await client.waitTx(hash, { timeoutMs: 60_000 });
     if (done.status === "rejected") throw new Error(`the payment was refused: ${done.receipt?.message || done.receipt?.code}`);
+    if (done.status !== "committed") throw new Error(`the payment is still ${done.status}; this page keeps watching the invoice`);
     await load();
   } catch (error) {
     say(error.message, "error");

@@ -6,6 +6,7 @@ import { ApiError } from "../lib/client.js";
 import { PrivateKey, addressFromText, addressToText } from "../lib/keys.js";
 import { Transaction } from "../lib/tx.js";
 import { assets, client, el, formatAmount, parseAmount, show } from "./common.js";
+import { follow, startAt } from "./history.js";
 import { open, seal } from "./vault.js";
 
 const STORE_KEY = "pasar.wallet";
@@ -13,6 +14,8 @@ const REFRESH_MS = 3000;
 let key = null; // the unlocked PrivateKey, in this page's memory only
 let address = null;
 let refreshTimer = null;
+let historyStop = null; // aborts the event stream behind the history
+const pending = new Map(); // hash -> words, for transactions sent from this page
 
 const $ = (id) => document.getElementById(id);
 
@@ -73,10 +76,43 @@ async function refresh() {
   refreshTimer = setTimeout(refresh, REFRESH_MS);
 }
 
+function showHistory(entries) {
+  const items = [...entries].reverse().map((entry) =>
+    el(
+      "li",
+      { class: entry.kind, "data-hash": entry.hash },
+      el("span", { class: "what" }, entry.text),
+      " ",
+      el("span", { class: "when" }, entry.status === "rejected" ? `rejected in block ${entry.height}` : `block ${entry.height}`),
+      entry.hash ? [" ", el("a", { href: `/explorer?tx=${entry.hash}` }, "details")] : null,
+    ),
+  );
+  if (items.length === 0) items.push(el("li", {}, "Nothing yet."));
+  show("history", items);
+}
+
+async function startHistory() {
+  historyStop?.abort();
+  historyStop = new AbortController();
+  const bySymbol = await assets();
+  follow(address, toHex(key.publicKey), bySymbol, {
+    show: showHistory,
+    signal: historyStop.signal,
+    // The stream confirms a sent transaction as soon as its block is committed.
+    onTx: (data) => {
+      const words = pending.get(data.hash);
+      if (words === undefined) return;
+      pending.delete(data.hash);
+      statusLine(data.hash, data.status === "committed" ? `committed in block ${data.height}: ${words}` : `rejected: ${data.receipt?.code ?? "refused"}`);
+    },
+  });
+}
+
 async function unlockWith(newKey) {
   key = newKey;
   address = await addressToText(key.publicKey);
   render();
+  startHistory();
 }
 
 $("create-form").addEventListener("submit", async (event) => {
@@ -86,7 +122,9 @@ $("create-form").addEventListener("submit", async (event) => {
   say("Creating your key…");
   try {
     const fresh = await PrivateKey.generate();
+    const { height } = await client.status();
     localStorage.setItem(STORE_KEY, JSON.stringify(await seal(fresh, passphrase)));
+    startAt(await addressToText(fresh.publicKey), height); // a new key has no past to replay
     $("create-form").reset();
     say("Wallet created. Export the key file and keep it safe: without it and the passphrase the coins are lost.", "ok");
     await unlockWith(fresh);
@@ -140,6 +178,7 @@ $("lock").addEventListener("click", () => {
   key = null;
   address = null;
   clearTimeout(refreshTimer);
+  historyStop?.abort();
   say("Locked.");
   render();
 });
@@ -197,8 +236,10 @@ $("send-form").addEventListener("submit", async (event) => {
     if (!answer.accepted) throw new Error(`the node refused it: ${answer.code} ${answer.message || ""}`);
     $("send-form").reset();
     statusLine(hash, `pending: ${formatAmount(amount, asset)}`);
+    pending.set(hash, formatAmount(amount, asset));
     say(`Sent ${formatAmount(amount, asset)}; waiting for the block…`);
     const done = await client.waitTx(hash, { timeoutMs: 60_000 });
+    pending.delete(hash);
     if (done.status === "committed") {
       statusLine(hash, `committed in block ${done.height}: ${formatAmount(amount, asset)}`);
       say("Transfer committed.", "ok");

@@ -1,0 +1,149 @@
+"""The checkout page on a real 4-validator testnet: a buyer holding only IDRB pays an
+IDRA invoice through /pay/{invoice}, the order book swapping at the quote with the most
+the buyer accepts; the page follows the payment live and leads back to the shop, whose
+merchant receives exactly the invoiced amount.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from contracts.exchange import PRICE_SCALE
+from ledger.keys import PrivateKey, address_from_text, address_to_text
+from tests.browser.conftest import screenshot
+from tests.browser.walletkit import (
+    PASSPHRASE,
+    PHONE,
+    balance,
+    committed,
+    create_wallet,
+    submit_as,
+)
+from tests.integration.harness import LocalNet, http
+
+PLATFORM = PrivateKey.from_seed(bytes([200]) * 32)  # the harness's issuer
+MAKER, MERCHANT = (PrivateKey.from_seed(bytes([i + 1]) * 32) for i in range(2))
+# The maker sells IDRA for IDRB at 1.05 IDRB each (price: IDRB minor units per 10^8 IDRA).
+PRICE = 105 * PRICE_SCALE // 100
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
+    platform = address_to_text(PLATFORM.public_key)
+    maker = address_to_text(MAKER.public_key)
+    app_state = {
+        "roles": [[platform, "Pasar Mall", 0]],
+        "coin": [
+            [
+                ["IDRA", "Rupiah A", 2, platform, 10**15, "platform"],
+                ["IDRB", "Rupiah B", 2, platform, 10**15, "platform"],
+            ],
+            [[maker, "IDRA", 10**9], [maker, "IDRB", 10**9]],
+        ],
+    }
+    root = tmp_path_factory.mktemp("pages-net")
+    local = LocalNet(root, count=4, accounts=2, extra_app_state=app_state)
+    try:
+        local.start_all()
+        yield local
+    finally:
+        local.close()
+
+
+class Shop:
+    """A shop's thank-you page on loopback: where the checkout sends the buyer back."""
+
+    def __init__(self) -> None:
+        class Thanks(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server name
+                body = b"<!doctype html><title>Shop</title><h1>Thank you for your order</h1>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Thanks)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Shop:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_buyer_holding_only_idrb_pays_an_idra_invoice(net: LocalNet, browser: Any) -> None:
+    base = net.nodes[1].rpc_url  # any validator serves the pages
+    merchant = address_to_text(MERCHANT.public_key)
+    committed(net, submit_as(net, MAKER, "exchange.order", ("IDRA", "IDRB", "sell", PRICE, 10**6)))
+    code, latest = http("GET", net.url(0, "/v1/blocks/latest"))
+    assert code == 200
+    expiry = int(latest["header"]["timestamp_ms"]) + 3_600_000
+    invoice = submit_as(net, MERCHANT, "invoice.create", ("IDRA", 2_500, expiry, "order 78", b""))
+    committed(net, invoice)
+
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{base}/wallet")
+    buyer = create_wallet(page)
+    funding = ("IDRB", address_from_text(buyer), 10_000)
+    committed(net, submit_as(net, MAKER, "coin.transfer", funding))
+    expect(page.locator("td[data-symbol='IDRB']")).to_have_text("100.00 IDRB", timeout=20_000)
+    assert balance(net, buyer, "IDRA") == 0
+
+    with Shop() as shop:
+        back = f"{shop.url}/thanks?order=78"
+        page.goto(f"{base}/pay/{invoice}?return={back}")
+        expect(page.locator("#amount")).to_have_text("25.00 IDRA")
+        expect(page.locator("#status")).to_have_text("open")
+        # The only coin held is IDRB: the page quotes the swap (25.00 IDRA at 1.05 = 26.25
+        # IDRB) and proposes the quote plus 1% as the most to accept.
+        expect(page.get_by_label("Pay with")).to_have_value("IDRB")
+        expect(page.locator("#quote")).to_contain_text("26.25 IDRB", timeout=10_000)
+        expect(page.get_by_label("Most you accept to pay")).to_have_value("26.52")
+        screenshot(page, "checkout-other-coin")
+        # Accepting less than the swap costs is refused by the contract, and nothing moves.
+        page.get_by_label("Most you accept to pay").fill("26.00")
+        page.get_by_label("Wallet passphrase").fill(PASSPHRASE)
+        page.get_by_role("button", name="Pay").click()
+        expect(page.locator("#message")).to_contain_text("more than the maximum", timeout=30_000)
+        expect(page.locator("#status")).to_have_text("open", timeout=10_000)
+        assert balance(net, buyer, "IDRB") == 10_000
+        page.get_by_label("Most you accept to pay").fill("26.52")
+        page.get_by_label("Wallet passphrase").fill(PASSPHRASE)
+        page.get_by_role("button", name="Pay").click()
+        expect(page.locator("#status")).to_have_text("paid", timeout=30_000)
+        expect(page.locator("#message")).to_contain_text("Paid with 26.25 IDRB")
+        screenshot(page, "checkout-other-coin-paid")
+        page.get_by_role("link", name=f"Return to 127.0.0.1:{shop.url.rsplit(':', 1)[1]}").click()
+        page.wait_for_url(back)
+        expect(page.locator("h1")).to_have_text("Thank you for your order")
+
+    code, paid = http("GET", net.url(2, f"/v1/invoices/{invoice}"))
+    assert paid["status"] == "paid" and paid["payer"] == buyer and paid["pay_symbol"] == "IDRB"
+    assert balance(net, merchant, "IDRA", node=3) == 2_500
+    assert balance(net, buyer, "IDRB", node=3) == 10_000 - 2_625
+    # The wallet's history tells the payment from the buyer's side.
+    page.goto(f"{base}/wallet")
+    page.get_by_label("Passphrase", exact=True).fill(PASSPHRASE)
+    page.get_by_role("button", name="Unlock").click()
+    expect(page.locator("#history li .what").first).to_have_text(
+        f"Paid an invoice of 25.00 IDRA to {merchant} (paid with 26.25 IDRB)", timeout=20_000
+    )
+    assert errors == []
+    context.close()
