@@ -1,21 +1,28 @@
 """The checkout page on a real 4-validator testnet: a buyer holding only IDRB pays an
 IDRA invoice through /pay/{invoice}, the order book swapping at the quote with the most
 the buyer accepts; the page follows the payment live and leads back to the shop, whose
-merchant receives exactly the invoiced amount.
+merchant receives exactly the invoiced amount. A shop account held by two keys shows
+its policy in the wallet, and the wallet's key co-signs a transfer the other key signed
+with `pasar tx sign`.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from playwright.sync_api import expect
 
+from cli.main import cli
 from contracts.exchange import PRICE_SCALE
 from ledger.keys import PrivateKey, address_from_text, address_to_text
+from node.keyfile import write_key_file
 from tests.browser.conftest import screenshot
 from tests.browser.walletkit import (
     PASSPHRASE,
@@ -146,4 +153,77 @@ def test_a_buyer_holding_only_idrb_pays_an_idra_invoice(net: LocalNet, browser: 
         f"Paid an invoice of 25.00 IDRA to {merchant} (paid with 26.25 IDRB)", timeout=20_000
     )
     assert errors == []
+    context.close()
+
+
+def pasar(*args: str) -> Any:
+    """`pasar ARGS --json` in this process, against the real validators."""
+    result = CliRunner().invoke(cli, [*args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, f"{args}: {result.output}"
+    return json.loads(result.output)
+
+
+def test_a_second_key_co_signs_a_multi_key_transfer_in_the_wallet(
+    net: LocalNet, browser: Any, tmp_path: Path
+) -> None:
+    base = net.nodes[2].rpc_url
+    context = browser.new_context(viewport=PHONE, accept_downloads=True)
+    page = context.new_page()
+    page.goto(f"{base}/wallet")
+    second = create_wallet(page)
+
+    # A shop account controlled by two keys, each of weight 1, two needed for anything:
+    # one key in a `pasar keys` file, the other in this browser.
+    shop, first = PrivateKey.from_seed(bytes([77]) * 32), PrivateKey.from_seed(bytes([78]) * 32)
+    for name, key in (("shop", shop), ("first", first)):
+        write_key_file(tmp_path / f"{name}.json", key, None, insecure_plaintext=True)
+    keys = ["--keys-dir", str(tmp_path), "--node", base]
+    shop_address = address_to_text(shop.public_key)
+    committed(net, submit_as(net, MAKER, "coin.transfer", ("IDRA", shop.public_key, 5_000)))
+    pasar(
+        "account", "policy", "set", "--from", "shop", "--policy-key", "first=1",
+        "--policy-key", f"{second}=1", "--thresholds", "2,2,2", "--wait", "30", *keys,
+    )  # fmt: skip
+
+    # The wallet shows the policy, marking its own key.
+    page.get_by_label("Account (yours, or one this key signs for)").fill(shop_address)
+    page.get_by_role("button", name="Show its policy").click()
+    expect(page.locator("#policy-keys tbody tr")).to_have_count(2)
+    expect(page.locator("#policy-keys")).to_contain_text(f"{second} (this wallet)")
+    expect(page.locator("#policy-thresholds")).to_contain_text(
+        "2 for low, 2 for medium, 2 for high"
+    )
+
+    # The first key signs a transfer in a signing file with the CLI; the wallet co-signs.
+    receiver = address_to_text(MERCHANT.public_key)
+    before = balance(net, receiver, "IDRA")
+    signing_file = tmp_path / "transfer.json"
+    pasar(
+        "tx", "transfer", "--from", "shop", "--to", receiver, "--asset", "IDRA",
+        "--amount", "1500", "--unsigned", "--out", str(signing_file), *keys,
+    )  # fmt: skip
+    pasar("tx", "sign", str(signing_file), "--key", "first", "--keys-dir", str(tmp_path))
+    page.get_by_label("Signing file").set_input_files(str(signing_file))
+    page.get_by_role("button", name="Open").click()
+    expect(page.locator("#cosign-call")).to_have_text(f"Send 15.00 IDRA to {receiver}")
+    expect(page.locator("#cosign-signers li")).to_have_text([address_to_text(first.public_key)])
+    # One signature of weight 1 is not enough: the node says so and nothing moves.
+    page.get_by_role("button", name="Submit").click()
+    expect(page.locator("#cosign-status")).to_contain_text("weight 1 of 2", timeout=20_000)
+    page.get_by_role("button", name="Add my signature").click()
+    expect(page.locator("#cosign-signers li")).to_have_count(2)
+    screenshot(page, "wallet-cosign")
+    page.get_by_role("button", name="Submit").click()
+    expect(page.locator("#cosign-status")).to_contain_text("committed in block", timeout=30_000)
+    assert balance(net, receiver, "IDRA") == before + 1_500
+    assert balance(net, shop_address, "IDRA") == 5_000 - 1_500
+
+    # A signing file edited after signing is refused before anything is signed.
+    edited = json.loads(signing_file.read_text())
+    edited["hash"] = "00" * 32
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(edited))
+    page.get_by_label("Signing file").set_input_files(str(tampered))
+    page.get_by_role("button", name="Open").click()
+    expect(page.locator("#cosign-status")).to_contain_text("does not match")
     context.close()

@@ -6,6 +6,7 @@ import { ApiError } from "../lib/client.js";
 import { PrivateKey, addressFromText, addressToText } from "../lib/keys.js";
 import { Transaction } from "../lib/tx.js";
 import { assets, client, el, formatAmount, parseAmount, show } from "./common.js";
+import { setupCosign, showPolicy } from "./cosign.js";
 import { follow, startAt } from "./history.js";
 import { open, seal } from "./vault.js";
 
@@ -44,6 +45,7 @@ function render() {
   if (key) {
     section("open");
     $("address").textContent = address;
+    if (!$("policy-account").value) $("policy-account").value = address;
     refresh();
   } else if (file) {
     section("locked");
@@ -111,7 +113,20 @@ async function startHistory() {
 async function unlockWith(newKey) {
   key = newKey;
   address = await addressToText(key.publicKey);
-  render();
+  $("policy-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const text = $("policy-account").value.trim();
+    await addressFromText(text); // a typo is named before asking the node
+    await showPolicy(text, address);
+  } catch (error) {
+    show("policy", el("p", { class: "error" }, error instanceof ApiError && error.status === 404 ? "No such account." : error.message));
+  }
+});
+
+setupCosign(() => key);
+
+render();
   startHistory();
 }
 
@@ -171,7 +186,20 @@ $("unlock-form").addEventListener("submit", async (event) => {
 $("forget").addEventListener("click", () => {
   if (!confirm("Remove the encrypted key from this browser? Without an exported key file the coins are lost.")) return;
   localStorage.removeItem(STORE_KEY);
-  render();
+  $("policy-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const text = $("policy-account").value.trim();
+    await addressFromText(text); // a typo is named before asking the node
+    await showPolicy(text, address);
+  } catch (error) {
+    show("policy", el("p", { class: "error" }, error instanceof ApiError && error.status === 404 ? "No such account." : error.message));
+  }
+});
+
+setupCosign(() => key);
+
+render();
 });
 
 $("lock").addEventListener("click", () => {
@@ -180,7 +208,20 @@ $("lock").addEventListener("click", () => {
   clearTimeout(refreshTimer);
   historyStop?.abort();
   say("Locked.");
-  render();
+  $("policy-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const text = $("policy-account").value.trim();
+    await addressFromText(text); // a typo is named before asking the node
+    await showPolicy(text, address);
+  } catch (error) {
+    show("policy", el("p", { class: "error" }, error instanceof ApiError && error.status === 404 ? "No such account." : error.message));
+  }
+});
+
+setupCosign(() => key);
+
+render();
 });
 
 $("copy").addEventListener("click", async () => {
@@ -256,5 +297,18 @@ $("send-form").addEventListener("submit", async (event) => {
     button.disabled = false;
   }
 });
+
+$("policy-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    const text = $("policy-account").value.trim();
+    await addressFromText(text); // a typo is named before asking the node
+    await showPolicy(text, address);
+  } catch (error) {
+    show("policy", el("p", { class: "error" }, error instanceof ApiError && error.status === 404 ? "No such account." : error.message));
+  }
+});
+
+setupCosign(() => key);
 
 render();
