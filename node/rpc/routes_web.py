@@ -4,6 +4,7 @@
     GET /wallet            the wallet (keys made, encrypted and used in the page only)
     GET /explorer          blocks, transactions and accounts, verified in the browser
     GET /pay/{invoice}     the checkout page a shop sends a buyer to
+    GET /operator          validators, consensus health and governance for node operators
     GET /lib/{name}        web/lib ES modules (the one JavaScript library)
     GET /pages/{name}      each page's own module
     GET /style.css         the one style sheet
@@ -29,7 +30,12 @@ from node.rpc.app import RouteGroup
 from node.rpc.errors import not_found
 from node.rpc.openapi import path_param
 
-PAGES = {"/": "index.html", "/wallet": "wallet.html", "/explorer": "explorer.html"}
+PAGES = {
+    "/": "index.html",
+    "/wallet": "wallet.html",
+    "/explorer": "explorer.html",
+    "/operator": "operator.html",
+}
 MODULE_DIRS = ("lib", "pages")
 MODULE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}\.js$")
 MODULE_NAME_PATTERN = "^[a-z][a-z0-9_-]{0,63}\\.js$"
@@ -148,6 +154,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/": _text_operation("Index of the browser pages", HTML),
     "/wallet": _text_operation("The wallet page", HTML),
     "/explorer": _text_operation("The explorer page", HTML),
+    "/operator": _text_operation("The operator page", HTML),
     "/pay/{invoice}": _text_operation(
         "The checkout page of an invoice",
         HTML,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,11 +23,12 @@ from playwright.sync_api import expect
 from cli.main import cli
 from contracts.exchange import PRICE_SCALE
 from ledger.keys import PrivateKey, address_from_text, address_to_text
-from node.keyfile import write_key_file
+from node.keyfile import read_key_file, write_key_file
 from tests.browser.conftest import screenshot
 from tests.browser.walletkit import (
     PASSPHRASE,
     PHONE,
+    assert_fits,
     balance,
     committed,
     create_wallet,
@@ -226,4 +228,81 @@ def test_a_second_key_co_signs_a_multi_key_transfer_in_the_wallet(
     page.get_by_label("Signing file").set_input_files(str(tampered))
     page.get_by_role("button", name="Open").click()
     expect(page.locator("#cosign-status")).to_contain_text("does not match")
+    context.close()
+
+
+def test_the_operator_page_watches_consensus_and_approves_a_proposal(
+    net: LocalNet, browser: Any, tmp_path: Path
+) -> None:
+    # The validator key of v2 moves into the browser wallet the way an operator would.
+    phrase = tmp_path / "phrase"
+    phrase.write_text(PASSPHRASE + "\n")
+    wallet_file = tmp_path / "v2-wallet.json"
+    v2_key = net.nodes[2].home / "validator.key"
+    pasar("keys", "export", str(v2_key), "--wallet-file", str(wallet_file),
+          "--wallet-passphrase-file", str(phrase))  # fmt: skip
+    v0, v1, v2 = (read_key_file(node.home / "validator.key", None) for node in net.nodes[:3])
+    v2_address = address_to_text(v2.public_key)
+    page_node = 2 if net.status(2)["primary"] != v2_address else 3
+    base = net.nodes[page_node].rpc_url
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{base}/wallet")
+    page.get_by_label("Key file").set_input_files(str(wallet_file))
+    page.get_by_label("Its passphrase").fill(PASSPHRASE)
+    page.get_by_role("button", name="Import").click()
+    expect(page.locator("#address")).to_have_text(v2_address)
+
+    # v0 proposes a new platform and v1 approves: 2 of the 3 approvals 4 validators need.
+    newcomer = address_to_text(PrivateKey.from_seed(bytes([90]) * 32).public_key)
+    expiry = int(time.time() * 1000) + 3_600_000  # block times follow the clock
+    proposed = committed(net, submit_as(net, v0, "governance.propose", (
+        "grant_platform", [address_from_text(newcomer), "Toko Baru", 150], expiry)))  # fmt: skip
+    proposal = next(
+        e["attributes"]["id"] for e in proposed["receipt"]["events"]
+        if e["name"] == "governance.proposed"
+    )  # fmt: skip
+    committed(net, submit_as(net, v1, "governance.approve", (proposal,)))
+
+    page.goto(f"{base}/operator")
+    expect(page.locator("#validators tr")).to_have_count(4)
+    expect(page.locator("#peers")).to_have_text("3 of 3 other validators", timeout=20_000)
+    expect(page.locator(f"#validators tr[data-address='{net.status(page_node)['node_id']}']"))
+    expect(page.locator("#validators")).to_contain_text("this node")
+    expect(page.locator("#latency")).to_contain_text("on average over")
+    expect(page.locator("#mempool")).to_contain_text("waiting")
+    row = page.locator(f"#proposals li[data-id='{proposal}']")
+    expect(row.locator(".approvals")).to_have_text("2 of 3")
+    expect(row).to_contain_text(f"Make {newcomer} the platform “Toko Baru” (commission 1.50%)")
+    screenshot(page, "operator")
+    assert_fits(page)
+
+    # The third approval, signed in the page, executes the proposal.
+    page.get_by_label("Wallet passphrase (to sign an approval)").fill(PASSPHRASE)
+    page.get_by_role("button", name=f"Approve proposal {proposal}").click()
+    expect(page.locator("#message")).to_contain_text("committed in block", timeout=30_000)
+    expect(row.locator(".status")).to_contain_text("executed in block", timeout=20_000)
+    code, platforms = http("GET", net.url(0, "/v1/platforms"))
+    assert newcomer in [p["account"] for p in platforms["platforms"]]
+
+    # The primary stops: the others change view, and the page lists it as it happens.
+    primary = net.status(page_node)["primary"]
+    stopped = next(i for i, n in enumerate(net.nodes) if address_to_text(n.key) == primary)
+    assert stopped != page_node
+    net.kill(stopped)
+    try:
+        # A transaction to commit makes the others wait for the missing proposal.
+        moved = ("IDRA", MERCHANT.public_key, 1)
+        committed(net, submit_as(net, MAKER, "coin.transfer", moved, page_node), page_node)
+        expect(page.locator("#recent-view-changes li").first).to_contain_text(
+            "view change", timeout=30_000
+        )
+        expect(page.locator("#peers")).to_have_text("2 of 3 other validators", timeout=20_000)
+        screenshot(page, "operator-view-change")
+    finally:
+        net.start(stopped)
+        net.wait_up(stopped)
+    assert errors == []
     context.close()

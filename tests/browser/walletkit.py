@@ -51,3 +51,9 @@ def balance(net: LocalNet, address: str, symbol: str, node: int = 0) -> int:
     code, answer = http("GET", net.url(node, f"/v1/accounts/{address}"))
     assert code == 200, answer
     return int(answer["balances"].get(symbol, 0))
+
+
+def assert_fits(page: Any, width: int = PHONE["width"]) -> None:
+    """Nothing on the page is wider than the screen (no sideways scrolling on a phone)."""
+    scroll = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll <= width, f"{page.url} is {scroll}px wide on a {width}px screen"
