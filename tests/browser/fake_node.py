@@ -1,5 +1,6 @@
 """A lying node for the browser tests: the real pages, the real node's API behind them,
-except that every transaction proof bundle has one byte flipped.
+except that every proof bundle (of a transaction or of an account's state) has one
+byte flipped.
 
 It runs in a thread of the test process on a loopback port, so the page's same-origin
 requests reach it and the explorer must catch the lie itself.
@@ -29,13 +30,19 @@ def build_app(upstream: str) -> web.Application:
     routes_web.register(app)
 
     async def forward(request: web.Request) -> web.Response:
+        if request.path == "/v1/events":
+            # Not relayed (a stream never ends); the pages retry and show what they have.
+            return web.json_response(
+                {"error": {"code": "unavailable", "message": "no event stream here"}}, status=503
+            )
         async with (
             aiohttp.ClientSession() as session,
             session.get(f"{upstream}{request.path_qs}") as response,
         ):
             body = await response.read()
             status = response.status
-        if request.query.get("prove") == "true" and status == 200 and "/v1/txs/" in request.path:
+        proven = "/v1/txs/" in request.path or "/v1/accounts/" in request.path
+        if request.query.get("prove") == "true" and status == 200 and proven:
             answer = json.loads(body)
             if "bundle" in answer:
                 body = json.dumps(flip_bundle_byte(answer)).encode()

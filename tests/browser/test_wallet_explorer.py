@@ -26,7 +26,7 @@ from ledger.keys import address_from_text, address_to_text
 from ledger.tx import Transaction
 from tests.browser.conftest import screenshot
 from tests.browser.fake_node import FakeNode
-from tests.browser.walletkit import PASSPHRASE, PHONE, create_wallet
+from tests.browser.walletkit import PASSPHRASE, PHONE, assert_fits, create_wallet
 from tests.integration.harness import SYMBOL, LocalNet, http
 
 COIN = "IDRA"  # two decimal places: 12345 minor units are 123.45 IDRA
@@ -323,3 +323,115 @@ def test_a_key_moves_between_the_browser_and_the_cli(
     assert balance(net, receiver) == before + 225
     screenshot(page, "wallet-imported-from-cli")
     fresh.close()
+
+
+def test_the_explorer_is_live_and_catches_a_tampered_account_proof(
+    net: LocalNet, browser: Any
+) -> None:
+    base = net.nodes[0].rpc_url
+    receiver = address_to_text(net.accounts[1].public_key)
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    # The latest blocks follow the chain without a reload.
+    page.goto(f"{base}/explorer")
+    top = page.locator("#view tbody tr td a").first
+    top.wait_for(timeout=10_000)
+    height = int(top.inner_text())
+    wait_committed(net, pay(net, receiver, 100))
+    expect(top).not_to_have_text(str(height), timeout=20_000)
+    assert int(top.inner_text()) > height
+
+    # An account page proves its balance again after each of its transactions.
+    page.goto(f"{base}/explorer?account={receiver}")
+    cell = page.locator(f"td[data-symbol='{COIN}']")
+    expect(cell).to_have_text(re.compile("IDRA$"), timeout=20_000)
+    before = balance(net, receiver)
+    wait_committed(net, pay(net, receiver, 250))
+    expect(cell).to_have_text(amount_text(before + 250), timeout=20_000)
+    assert page.locator("#verified").get_attribute("class") == "verified"
+    assert errors == []
+    context.close()
+
+    # A node that flips a byte of the account's state proof is caught.
+    with FakeNode(base) as fake:
+        liar = browser.new_context()
+        lied = liar.new_page()
+        lied.goto(f"{fake.url}/explorer?account={receiver}")
+        lied.locator("#verified").wait_for(timeout=20_000)
+        assert lied.locator("#verified").get_attribute("class") == "not-verified"
+        assert lied.locator(f"td[data-symbol='{COIN}']").count() == 0
+        screenshot(lied, "explorer-account-not-verified")
+        liar.close()
+
+
+def wait_committed(net: LocalNet, tx_hash: str) -> None:
+    code, answer = http("GET", net.url(0, f"/v1/txs/{tx_hash}?wait=20"), timeout=30)
+    assert code == 200 and answer["status"] == "committed", answer
+
+
+def amount_text(minor: int) -> str:
+    """How the pages write `minor` units of COIN (two decimals, thousands separated)."""
+    return f"{minor // 100:,}.{minor % 100:02d} {COIN}"
+
+
+# Every form control, visible, without a label a screen reader can announce.
+UNLABELLED = """
+[...document.querySelectorAll("input, select, textarea, button")]
+  .filter((e) => e.offsetParent !== null)
+  .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute("aria-label")
+                 && !(e.tagName === "BUTTON" && e.textContent.trim()))
+  .map((e) => e.outerHTML)
+"""
+
+
+def test_every_page_fits_a_phone_has_labelled_controls_and_works_from_the_keyboard(
+    net: LocalNet, browser: Any
+) -> None:
+    base = net.nodes[0].rpc_url
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+
+    def check(url: str, ready: str, name: str) -> None:
+        page.goto(f"{base}{url}")
+        page.locator(ready).first.wait_for(timeout=20_000)
+        assert_fits(page)
+        assert page.evaluate(UNLABELLED) == [], url
+        screenshot(page, f"phone-{name}")
+
+    check("/", "main h1", "index")
+    check("/wallet", "#create-form", "wallet-setup")
+
+    # The wallet is made from the keyboard alone: Tab to each field, Enter to submit.
+    for _ in range(10):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "create-passphrase":
+            break
+    page.keyboard.type(PASSPHRASE)
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "create-confirm"
+    page.keyboard.type(PASSPHRASE)
+    page.keyboard.press("Enter")
+    expect(page.locator("#address")).to_have_text(re.compile("^pasar1"))
+    address = page.locator("#address").inner_text()
+    wait_committed(net, pay(net, address, 4_200))
+    expect(page.locator(f"td[data-symbol='{COIN}']")).to_have_text("42.00 IDRA", timeout=20_000)
+    assert_fits(page)
+    assert page.evaluate(UNLABELLED) == []
+    screenshot(page, "phone-wallet-open")
+
+    sent = pay(net, address_to_text(net.accounts[1].public_key), 1)
+    wait_committed(net, sent)
+    check(f"/explorer?tx={sent}", "#verified", "explorer-tx")
+    check(f"/explorer?account={address}", "#verified", "explorer-account")
+    check("/explorer", "#view table a", "explorer-latest")
+    check("/explorer?block=1", "#view h2", "explorer-block")
+    code, latest = http("GET", net.url(0, "/v1/blocks/latest"))
+    expiry = int(latest["header"]["timestamp_ms"]) + 3_600_000
+    invoice = submit(net, 1, "invoice.create", (COIN, 1_000, expiry, "order 79", b""))
+    wait_committed(net, invoice)
+    check(f"/pay/{invoice}?return=https://shop.example/done", "#pay-form button", "checkout")
+    check("/operator", "#validators tr", "operator")
+    context.close()

@@ -9,7 +9,41 @@ import { addressFromText } from "../lib/keys.js";
 import { assets, client, describeEvent, el, formatAmount, proofProblem, short, show, trustAnchor } from "./common.js";
 
 const LATEST = 10;
+const RETRY_MS = 2000;
 const params = new URLSearchParams(location.search);
+
+/** Call `render` again after each event of the node's stream that `matters` (from the
+ * next block on; with `account`, only that account's transactions), reconnecting after
+ * a dropped stream from the last id seen. Renders one at a time, never stacked. */
+async function live(render, { account, matters }) {
+  let cursor = null;
+  let busy = null;
+  let again = false;
+  const rerender = async () => {
+    if (busy) {
+      again = true;
+      return;
+    }
+    busy = render().catch((error) => say(error.message, "error"));
+    await busy;
+    busy = null;
+    if (again) {
+      again = false;
+      rerender();
+    }
+  };
+  for (;;) {
+    try {
+      for await (const frame of client.events({ cursor, account })) {
+        cursor = frame.id;
+        if (matters(frame)) rerender();
+      }
+    } catch {
+      // the stream dropped: resume from the cursor below
+    }
+    await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+  }
+}
 
 function say(text, kind = "info") {
   const node = document.getElementById("message");
@@ -129,10 +163,25 @@ document.getElementById("search-form").addEventListener("submit", (event) => {
 
 async function main() {
   try {
-    if (params.has("tx")) await txPage(params.get("tx"));
-    else if (params.has("block")) await blockPage(params.get("block"));
-    else if (params.has("account")) await accountPage(params.get("account"));
-    else await latestBlocks();
+    if (params.has("tx")) {
+      const hash = params.get("tx");
+      await txPage(hash);
+      // A pending transaction is shown again, proven, once its block is committed.
+      if (document.getElementById("verified")?.className === "pending") {
+        const done = await client.waitTx(hash, { timeoutMs: 120_000 });
+        if (done.status === "committed" || done.status === "rejected") await txPage(hash);
+      }
+    } else if (params.has("block")) {
+      await blockPage(params.get("block"));
+    } else if (params.has("account")) {
+      const address = params.get("account");
+      await accountPage(address);
+      // Each new transaction of the account: its balances proven again.
+      live(() => accountPage(address), { account: address, matters: (frame) => frame.event === "tx" });
+    } else {
+      await latestBlocks();
+      live(latestBlocks, { matters: (frame) => frame.event === "block" });
+    }
   } catch (error) {
     say(error.message, "error");
   }
