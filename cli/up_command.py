@@ -210,6 +210,7 @@ def run(nodes: list[LocalNode]) -> int:
             click.echo(f"{node.name:<{width}} | rpc {node.rpc_url}  pid {process.pid}")
         first = nodes[0].rpc_url if nodes else ""
         click.echo(f"wallet   {first}/wallet\nexplorer {first}/explorer")
+        click.echo(f"operator {first}/operator")
         click.echo("Ctrl-C stops all nodes.")
         reported: set[int] = set()
         while not stop.wait(0.2):
