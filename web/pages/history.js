@@ -13,6 +13,7 @@ import { client, formatAmount, short } from "./common.js";
 const STORE_PREFIX = "pasar.history.";
 const KEEP = 200; // entries kept per account (the oldest are dropped)
 const RETRY_MS = 2000;
+const SAVE_MS = 1000;
 
 function load(address) {
   try {
@@ -127,6 +128,7 @@ export async function entriesOf(frame, me, bySymbol) {
  * (oldest first) at start and after each change; `onTx(data)` each transaction event. */
 export async function follow(address, publicKeyHex, bySymbol, { show, onTx, signal }) {
   const history = load(address);
+  let savedAt = 0;
   show(history.entries);
   while (!signal.aborted) {
     try {
@@ -138,7 +140,13 @@ export async function follow(address, publicKeyHex, bySymbol, { show, onTx, sign
           history.entries.push(...added);
           show(history.entries);
         }
-        save(address, history);
+        // Entries are saved at once; a cursor alone at most once a second (a replay of
+        // many empty blocks would otherwise write the storage for each), so a reopened
+        // wallet may re-read a second of blocks that add nothing.
+        if (added.length || Date.now() - savedAt >= SAVE_MS) {
+          save(address, history);
+          savedAt = Date.now();
+        }
       }
     } catch (error) {
       if (signal.aborted) return;
