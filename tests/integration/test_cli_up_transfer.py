@@ -92,8 +92,7 @@ def test_up_then_cli_transfer_is_seen_on_every_node(tmp_path: Path) -> None:
             "pasar up to start four nodes",
         )
         printed = (
-            f"wallet   {urls[0]}/wallet\nexplorer {urls[0]}/explorer\n"
-            f"operator {urls[0]}/operator"
+            f"wallet   {urls[0]}/wallet\nexplorer {urls[0]}/explorer\noperator {urls[0]}/operator"
         )
         wait_for(lambda: printed in "".join(lines) or None, 10, "the page URLs")
         for url in urls:
