@@ -33,8 +33,10 @@ PEER_CHALLENGE = b"pasar/peer-challenge"
 _PREFIXED: dict[bytes, Any] = {}  # tag -> sha256 state that has absorbed len(tag) ‖ tag
 
 
-def tagged_hash(tag: bytes, data: bytes) -> bytes:
-    """sha256 over a one-byte tag length, the tag and the data."""
+def tag_state(tag: bytes) -> Any:
+    """A sha256 state that has absorbed len(tag) ‖ tag: `.copy()`, update with the data
+    and digest it to get `tagged_hash(tag, data)` (for loops that hash thousands of
+    items under one tag)."""
     prefixed = _PREFIXED.get(tag)
     if prefixed is None:
         if len(tag) > 255:
@@ -42,8 +44,17 @@ def tagged_hash(tag: bytes, data: bytes) -> bytes:
         prefixed = hashlib.sha256(bytes([len(tag)]) + tag)
         if len(_PREFIXED) < 256:  # tags are constants; the bound only guards misuse
             _PREFIXED[tag] = prefixed
+    return prefixed
+
+
+def tagged_hash(tag: bytes, data: bytes) -> bytes:
+    """sha256 over a one-byte tag length, the tag and the data."""
+    prefixed = _PREFIXED.get(tag)
+    if prefixed is None:
+        prefixed = tag_state(tag)
     # Copying a state that already absorbed the prefix is cheaper than hashing it
     # again, and this runs for every transaction, receipt and Merkle node.
     h = prefixed.copy()
     h.update(data)
-    return h.digest()
+    digest: bytes = h.digest()
+    return digest

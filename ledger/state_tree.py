@@ -22,23 +22,40 @@ version, and leaves every other subtree shared with older versions. Each
 replaced node is recorded in a stale list under the version that replaced it,
 so `prune` can delete the nodes no kept version needs without scanning the tree.
 
-    chain/tree/n/<version:8><depth:1><nibbles packed, high first>
+What keeps a block's update cheap (it runs for every block, on every replica):
+
+- a leaf lives inside its parent node (its key and value hashes), so updating a
+  key reads and writes the nodes above it and nothing for the leaf itself;
+- a node stores the hashes of the binary subtrees inside it, so changing one of
+  its 16 children rehashes the four levels above that child, not all fifteen;
+- a leaf's own hash is computed only when a sibling path needs it.
+
+Stored bytes (a storage format, not part of the protocol):
+
+    chain/tree/n/<version:8><path: one byte per nibble>
         00                                    the empty tree (only as a root)
-        01 ‖ key_hash ‖ value_hash            a leaf
-        02 ‖ child bitmap (2) ‖ per child: version (8) ‖ hash ‖ is_leaf (1)
-                                              an internal node
+        01 ‖ key_hash ‖ value_hash            a tree of one leaf (only as a root)
+        02 ‖ kinds of heap positions 1..31 (one byte each: 0 empty, 1 one leaf,
+             2 more) ‖ the hash of every position 1..15 of kind 2, in order
+             ‖ per child slot 0..15 in order: kind 1: key_hash ‖ value_hash;
+             kind 2: version (8, big-endian) ‖ hash
     chain/tree/stale/<since:8>  -> the node keys version `since` replaced, each
                                    preceded by its length (one byte)
 
+Heap positions number the binary subtrees of a node: 1 is the node itself, the
+halves of position p are 2p and 2p + 1, and 16 + n is the child at nibble n.
+
 Nothing here depends on dict or set order: updates are sorted by key hash and
-children live in a 16-slot list.
+children live in fixed 16-slot lists.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from ledger import codec
 from ledger.errors import CodecError
@@ -49,6 +66,7 @@ from ledger.hashing import (
     STATE_NODE,
     STATE_VALUE,
     ZERO_HASH,
+    tag_state,
     tagged_hash,
 )
 from ledger.kv import KVReader
@@ -64,6 +82,10 @@ KIND_INTERNAL = 2
 RADIX = 16
 KEY_BITS = 256
 MAX_DEPTH = 64  # nibbles in a key hash
+FIRST_SLOT = 16  # heap position of the child at nibble 0
+LEAF_SIZE = 2 * HASH_SIZE  # a leaf inside its parent: key_hash ‖ value_hash
+NIBBLES = tuple(bytes((n,)) for n in range(RADIX))
+_SLOT_SIZE = (0, LEAF_SIZE, 8 + HASH_SIZE)  # stored child slot by kind: leaf, internal
 
 
 def key_hash(key: bytes) -> bytes:
@@ -78,8 +100,26 @@ def leaf_hash(key_digest: bytes, value_digest: bytes) -> bytes:
     return tagged_hash(STATE_LEAF, key_digest + value_digest)
 
 
+_KEY_STATE = tag_state(STATE_KEY)
+_VALUE_STATE = tag_state(STATE_VALUE)
+_NODE_STATE = tag_state(STATE_NODE)
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
-    return tagged_hash(STATE_NODE, left + right)
+    # `tagged_hash(STATE_NODE, left + right)` without the lookup and the concatenation:
+    # a block computes tens of thousands of these.
+    hasher = _NODE_STATE.copy()
+    hasher.update(left)
+    hasher.update(right)
+    digest: bytes = hasher.digest()
+    return digest
+
+
+def _digest(state: Any, data: bytes) -> bytes:
+    hasher = state.copy()
+    hasher.update(data)
+    digest: bytes = hasher.digest()
+    return digest
 
 
 def bit_at(digest: bytes, index: int) -> int:
@@ -93,159 +133,212 @@ def nibble_at(digest: bytes, depth: int) -> int:
 
 
 def node_key(version: int, path: bytes) -> bytes:
-    """Store key of the node at `path` (a sequence of nibble values) written at `version`."""
-    # Each nibble value n in `path` is the byte 0n; its hex is "0x", so every second
-    # hex digit, read back two at a time, packs the nibbles high first.
-    digits = path.hex()[1::2]
-    if len(digits) % 2:
-        digits += "0"
-    return NODE_PREFIX + version.to_bytes(8, "big") + bytes((len(path),)) + bytes.fromhex(digits)
-
-
-class Child(NamedTuple):
-    """A reference from an internal node to the node at the next nibble (a tuple:
-    thousands are made per block, and tuples are the cheapest immutable record)."""
-
-    version: int
-    hash: bytes
-    is_leaf: bool
-
-
-Children = list[Child | None]  # 16 slots, by nibble
-
-
-def _combine(left: bytes, left_kind: int, right: bytes, right_kind: int) -> tuple[bytes, int]:
-    # A range holding one leaf and nothing else takes that leaf's hash (kind LEAF), an
-    # empty range the zero hash, anything else a node over its two halves.
-    if left_kind == KIND_EMPTY and right_kind != KIND_INTERNAL:
-        return right, right_kind
-    if right_kind == KIND_EMPTY and left_kind == KIND_LEAF:
-        return left, left_kind
-    return node_hash(left, right), KIND_INTERNAL
-
-
-def _levels(children: Children) -> list[list[tuple[bytes, int]]]:
-    """(hash, kind) of every binary subtree inside a node: level 0 holds the 16 slots,
-    level 4 the node itself; entry i of level l covers slots [i * 2^l, (i + 1) * 2^l)."""
-    level = [
-        (ZERO_HASH, KIND_EMPTY)
-        if child is None
-        else (child.hash, KIND_LEAF if child.is_leaf else KIND_INTERNAL)
-        for child in children
-    ]
-    levels = [level]
-    while len(level) > 1:
-        level = [_combine(*level[i], *level[i + 1]) for i in range(0, len(level), 2)]
-        levels.append(level)
-    return levels
-
-
-def _subtree(children: Children, low: int, width: int) -> tuple[bytes, int]:
-    """(hash, kind) of the binary subtree over slots [low, low + width)."""
-    depth = width.bit_length() - 1
-    return _levels(children)[depth][low >> depth]
-
-
-def internal_hash(children: Children) -> bytes:
-    """The node's hash: `_levels(children)[4][0][0]`, computed without the bookkeeping
-    (this runs for every node a block rewrites)."""
-    hashes = [ZERO_HASH if child is None else child.hash for child in children]
-    kinds = [
-        KIND_EMPTY if child is None else KIND_LEAF if child.is_leaf else KIND_INTERNAL
-        for child in children
-    ]
-    width = RADIX
-    while width > 1:
-        for i in range(0, width, 2):
-            left_kind, right_kind = kinds[i], kinds[i + 1]
-            if left_kind == KIND_EMPTY and right_kind != KIND_INTERNAL:
-                hashes[i >> 1], kinds[i >> 1] = hashes[i + 1], right_kind
-            elif right_kind == KIND_EMPTY and left_kind == KIND_LEAF:
-                hashes[i >> 1], kinds[i >> 1] = hashes[i], left_kind
-            else:
-                hashes[i >> 1] = node_hash(hashes[i], hashes[i + 1])
-                kinds[i >> 1] = KIND_INTERNAL
-        width >>= 1
-    return hashes[0]
-
-
-# Stored node bytes (a storage format, not part of the protocol; fixed-width fields
-# so decoding is slicing): empty 00; leaf 01 ‖ key_hash ‖ value_hash; internal
-# 02 ‖ 16-bit child bitmap (bit n = nibble n) ‖ per child in nibble order
-# version (8, big-endian) ‖ hash ‖ 00 or 01 (is a leaf).
-EMPTY_NODE = bytes((KIND_EMPTY,))
-_CHILD_SIZE = 8 + HASH_SIZE + 1
-
-
-def _encode_internal(children: Children) -> bytes:
-    bitmap = 0
-    parts = []
-    for nibble, child in enumerate(children):
-        if child is not None:
-            bitmap |= 1 << nibble
-            parts.append(
-                child.version.to_bytes(8, "big")
-                + child.hash
-                + (b"\x01" if child.is_leaf else b"\x00")
-            )
-    return bytes((KIND_INTERNAL,)) + bitmap.to_bytes(2, "big") + b"".join(parts)
-
-
-def _encode_leaf(key_digest: bytes, value_digest: bytes) -> bytes:
-    return bytes((KIND_LEAF,)) + key_digest + value_digest
-
-
-@dataclass(frozen=True, slots=True)
-class StoredNode:
-    kind: int
-    children: Children | None = None  # internal
-    key_hash: bytes = b""  # leaf
-    value_hash: bytes = b""  # leaf
-
-    @property
-    def hash(self) -> bytes:
-        if self.kind == KIND_EMPTY:
-            return ZERO_HASH
-        if self.kind == KIND_LEAF:
-            return leaf_hash(self.key_hash, self.value_hash)
-        return internal_hash(self.children if self.children is not None else [None] * RADIX)
-
-
-def decode_node(raw: bytes) -> StoredNode:
-    kind = raw[0]
-    if kind == KIND_EMPTY:
-        return StoredNode(KIND_EMPTY)
-    if kind == KIND_LEAF:
-        return StoredNode(KIND_LEAF, key_hash=raw[1:33], value_hash=raw[33:65])
-    bitmap = int.from_bytes(raw[1:3], "big")
-    children: Children = [None] * RADIX
-    offset = 3
-    for nibble in range(RADIX):
-        if bitmap >> nibble & 1:
-            end = offset + _CHILD_SIZE
-            children[nibble] = Child(
-                int.from_bytes(raw[offset : offset + 8], "big"),
-                raw[offset + 8 : end - 1],
-                raw[end - 1] == 1,
-            )
-            offset = end
-    return StoredNode(KIND_INTERNAL, children=children)
-
-
-def read_node(reader: KVReader, version: int, path: bytes) -> StoredNode | None:
-    raw = reader.get(node_key(version, path))
-    return None if raw is None else decode_node(raw)
+    """Store key of the node at `path` (one byte per nibble) written at `version`."""
+    return NODE_PREFIX + version.to_bytes(8, "big") + path
 
 
 class TreeError(Exception):
     """The store does not hold the tree version asked for (pruned, or never written)."""
 
 
+class Node:
+    """An internal node as the 31 binary subtrees it covers (heap positions 1..31).
+
+    `kinds[p]` is 0 (empty), 1 (exactly one leaf) or 2 (more); `hashes[p]` the
+    subtree's hash, or None where it is still to be taken from the child slot (a
+    leaf's hash is computed only when a path needs it). `slots[n]` is the stored
+    form of the child at nibble n: a leaf's key_hash ‖ value_hash, or an internal
+    child's version (8 bytes) ‖ hash. `kinds[0]` is always 2, so the first 32 bytes
+    of the stored node are `kinds`; then come the hashes of the kind-2 positions
+    1..15 and the slots, all as they are held here, so encoding is one join.
+    """
+
+    __slots__ = ("kinds", "hashes", "slots")
+
+    def __init__(
+        self, kinds: bytearray, hashes: list[bytes | None], slots: list[bytes | None]
+    ) -> None:
+        self.kinds = kinds
+        self.hashes = hashes
+        self.slots = slots
+
+    @staticmethod
+    def empty() -> Node:
+        kinds = bytearray(32)
+        kinds[0] = KIND_INTERNAL
+        return Node(kinds, [ZERO_HASH] * 32, [None] * RADIX)
+
+    @staticmethod
+    def decode(raw: bytes) -> Node:
+        if raw[0] != KIND_INTERNAL:
+            raise TreeError("not an internal state tree node")
+        kinds = bytearray(raw[:32])
+        hashes: list[bytes | None] = [ZERO_HASH] * 32
+        slots: list[bytes | None] = [None] * RADIX
+        offset = 32
+        for position in range(1, FIRST_SLOT):
+            kind = kinds[position]
+            if kind == KIND_INTERNAL:
+                hashes[position] = raw[offset : offset + HASH_SIZE]
+                offset += HASH_SIZE
+            elif kind:
+                hashes[position] = None
+        for nibble in range(RADIX):
+            kind = kinds[FIRST_SLOT + nibble]
+            if kind:
+                end = offset + _SLOT_SIZE[kind]
+                slots[nibble] = raw[offset:end]
+                hashes[FIRST_SLOT + nibble] = None
+                offset = end
+        return Node(kinds, hashes, slots)
+
+    def encode(self) -> bytes:
+        kinds, hashes = self.kinds, self.hashes
+        inner = [hashes[p] for p in range(1, FIRST_SLOT) if kinds[p] == KIND_INTERNAL]
+        return b"".join([kinds, *inner, *[slot for slot in self.slots if slot is not None]])  # type: ignore[list-item]
+
+    def copy(self) -> Node:
+        return Node(bytearray(self.kinds), list(self.hashes), list(self.slots))
+
+    def slot(self, nibble: int) -> bytes:
+        chunk = self.slots[nibble]
+        if chunk is None:  # unreachable: callers ask only for non-empty slots
+            raise TreeError("empty state tree slot")
+        return chunk
+
+    def version_of(self, nibble: int) -> int:
+        """The version an internal child was written at."""
+        return int.from_bytes(self.slot(nibble)[:8], "big")
+
+    def leaf_position(self, position: int) -> int:
+        """The child slot holding the one leaf of a kind-1 position (a slot: itself)."""
+        kinds = self.kinds
+        while position < FIRST_SLOT:
+            position = 2 * position if kinds[2 * position] else 2 * position + 1
+        return position
+
+    def leaf(self, position: int) -> bytes:
+        """key_hash ‖ value_hash of the one leaf of a kind-1 position."""
+        return self.slot(self.leaf_position(position) - FIRST_SLOT)
+
+    def hash_at(self, position: int) -> bytes:
+        known = self.hashes[position]
+        if known is not None:
+            return known
+        slot = self.leaf_position(position)
+        chunk = self.slot(slot - FIRST_SLOT)
+        if self.kinds[slot] == KIND_INTERNAL:
+            digest = chunk[8:]
+        else:
+            digest = leaf_hash(chunk[:HASH_SIZE], chunk[HASH_SIZE:])
+        self.hashes[slot] = digest
+        self.hashes[position] = digest
+        return digest
+
+    def set_child(self, nibble: int, result: _Result) -> None:
+        position = FIRST_SLOT + nibble
+        if result is None:
+            self.kinds[position] = KIND_EMPTY
+            self.hashes[position] = ZERO_HASH
+            self.slots[nibble] = None
+        elif isinstance(result, bytes):
+            self.kinds[position] = KIND_LEAF
+            self.hashes[position] = None
+            self.slots[nibble] = result
+        else:
+            version, digest = result
+            self.kinds[position] = KIND_INTERNAL
+            self.hashes[position] = digest
+            self.slots[nibble] = version.to_bytes(8, "big") + digest
+
+    def rehash(self, nibbles: Sequence[int]) -> None:
+        """Recompute the positions above the child slots `nibbles` (ascending), level by
+        level from the bottom: one changed child costs four positions, not fifteen."""
+        kinds, hashes = self.kinds, self.hashes
+        level = [FIRST_SLOT + nibble for nibble in nibbles]
+        while level and level[0] > 1:
+            above: list[int] = []
+            for child in level:
+                position = child >> 1
+                if above and above[-1] == position:
+                    continue
+                above.append(position)
+                left = position << 1
+                left_kind, right_kind = kinds[left], kinds[left + 1]
+                # One leaf and nothing else takes that leaf's hash (kind 1), nothing at
+                # all the zero hash, anything else a node over its two halves.
+                if left_kind == KIND_EMPTY and right_kind != KIND_INTERNAL:
+                    kinds[position] = right_kind
+                    hashes[position] = hashes[left + 1]
+                elif right_kind == KIND_EMPTY and left_kind == KIND_LEAF:
+                    kinds[position] = KIND_LEAF
+                    hashes[position] = hashes[left]
+                else:
+                    kinds[position] = KIND_INTERNAL
+                    left_hash = hashes[left]
+                    if left_hash is None:
+                        left_hash = self.hash_at(left)
+                    right_hash = hashes[left + 1]
+                    if right_hash is None:
+                        right_hash = self.hash_at(left + 1)
+                    hashes[position] = node_hash(left_hash, right_hash)
+            level = above
+
+
+# Decoded upper nodes by their stored bytes. Decoding is a pure function of the bytes, so
+# this memo can never give a wrong node, whatever store or version the bytes came from;
+# it saves decoding the nodes near the root, which every block reads again (and which the
+# block before wrote: `_Batch.close` remembers what it encodes). Only nodes at most
+# MEMO_DEPTH nibbles deep are kept (4,369 positions): deeper ones are rarely read twice
+# before being rewritten, so remembering them would only push the upper ones out.
+MEMO_DEPTH = 3
+DECODED_NODES = 1 << 14
+_decoded: OrderedDict[bytes, Node] = OrderedDict()
+
+
+def _remember(raw: bytes, node: Node) -> None:
+    _decoded[raw] = node
+    if len(_decoded) > DECODED_NODES:
+        with suppress(KeyError):  # another thread emptied it meanwhile
+            _decoded.popitem(last=False)
+
+
+def decode_node(raw: bytes, depth: int = 0) -> Node:
+    """The internal node stored as `raw` (`depth` nibbles deep), as a copy the caller may
+    change."""
+    if depth > MEMO_DEPTH:
+        return Node.decode(raw)
+    node = _decoded.get(raw)
+    if node is None:
+        node = Node.decode(raw)
+        _remember(raw, node)
+    return node.copy()
+
+
+def read_node(reader: KVReader, version: int, path: bytes) -> bytes | None:
+    """The stored bytes of a node (see the module docstring), or None."""
+    return reader.get(node_key(version, path))
+
+
+def child_versions(raw: bytes) -> list[tuple[int, int]]:
+    """(nibble, version) of every internal child of a stored node."""
+    if raw[0] != KIND_INTERNAL:
+        return []
+    node = decode_node(raw)
+    return [
+        (nibble, node.version_of(nibble))
+        for nibble in range(RADIX)
+        if node.kinds[FIRST_SLOT + nibble] == KIND_INTERNAL
+    ]
+
+
 # -- batch update ------------------------------------------------------------------------
 
 Update = tuple[bytes, bytes | None]  # (key_hash, value_hash or None to delete)
-_Leaf = tuple[bytes, bytes]  # an unplaced leaf: (key_hash, value_hash)
-_Result = _Leaf | Child | None  # what a subtree becomes after an update
+# What a subtree becomes after an update: nothing, one leaf (key_hash ‖ value_hash,
+# which floats up into the parent) or an internal node (version, hash) just written.
+_Result = bytes | tuple[int, bytes] | None
+EMPTY_NODE = bytes((KIND_EMPTY,))
 
 
 class _Batch:
@@ -254,6 +347,7 @@ class _Batch:
     def __init__(self, reader: KVReader, version: int) -> None:
         self.reader = reader
         self.version = version
+        self.prefix = node_key(version, b"")
         self.writes: dict[bytes, bytes | None] = {}
         self.stale: list[bytes] = []  # keys of the nodes this version replaces
 
@@ -267,105 +361,129 @@ class _Batch:
             self.writes[STALE_PREFIX + self.version.to_bytes(8, "big")] = b"".join(self.stale)
         return self.writes
 
-    def load(self, version: int, path: bytes) -> StoredNode:
-        written = self.writes.get(node_key(version, path))
-        if version == self.version and written is not None:
-            return decode_node(written)
-        node = read_node(self.reader, version, path)
-        if node is None:
+    def load(self, version: int, path: bytes) -> Node:
+        raw = self.reader.get(node_key(version, path))
+        if raw is None:
             raise TreeError(f"state tree node missing at version {version}")
-        return node
+        return decode_node(raw, len(path))
 
-    def place(self, result: _Result, path: bytes) -> Child | None:
-        """Write an unplaced leaf at `path`; references pass through."""
-        if result is None or isinstance(result, Child):
-            return result
-        key_digest, value_digest = result
-        self.writes[node_key(self.version, path)] = _encode_leaf(key_digest, value_digest)
-        return Child(self.version, leaf_hash(key_digest, value_digest), True)
-
-    def build(self, path: bytes, updates: Sequence[_Leaf]) -> _Result:
-        """A fresh subtree holding exactly `updates` (sorted, distinct key hashes)."""
-        if not updates:
+    def close(self, path: bytes, node: Node) -> _Result:
+        """What `node` (rehashed) becomes: nothing, a leaf floating up, or a written node."""
+        kind = node.kinds[1]
+        if kind == KIND_EMPTY:
             return None
-        if len(updates) == 1:
-            return updates[0]
+        if kind == KIND_LEAF:
+            return node.leaf(1)
+        digest = node.hashes[1]
+        if digest is None:  # unreachable: a kind-2 position is always hashed
+            raise TreeError("internal state tree node without a hash")
+        raw = node.encode()
+        self.writes[self.prefix + path] = raw
+        if len(path) <= MEMO_DEPTH:
+            _remember(raw, node)
+        return self.version, digest
+
+    def build(self, path: bytes, leaves: Sequence[bytes]) -> _Result:
+        """A fresh subtree holding exactly `leaves` (sorted, distinct key hashes)."""
+        if not leaves:
+            return None
+        if len(leaves) == 1:
+            return leaves[0]
         depth = len(path)
         if depth >= MAX_DEPTH:
             raise TreeError("two updates share a key hash")
-        children: Children = [None] * RADIX
-        for nibble, group in _groups(updates, depth):
-            child_path = path + bytes([nibble])
-            children[nibble] = self.place(self.build(child_path, group), child_path)
-        return self.write_internal(path, children)
+        node = Node.empty()
+        nibbles = []
+        for nibble, group in _leaf_groups(leaves, depth):
+            node.set_child(nibble, self.build(path + NIBBLES[nibble], group))
+            nibbles.append(nibble)
+        node.rehash(nibbles)
+        return self.close(path, node)
 
-    def write_internal(self, path: bytes, children: Children) -> Child:
-        self.writes[node_key(self.version, path)] = _encode_internal(children)
-        return Child(self.version, internal_hash(children), False)
+    def merge_leaf(self, path: bytes, leaf: bytes, updates: Sequence[Update]) -> _Result:
+        """The subtree at `path`, now holding only `leaf`, after `updates`."""
+        merged = [k + v for k, v in updates if v is not None]
+        existing = leaf[:HASH_SIZE]
+        if all(k != existing for k, _ in updates):
+            merged.append(leaf)
+            merged.sort()
+        return self.build(path, merged)
 
-    def apply(self, version: int, path: bytes, node: StoredNode, updates: list[Update]) -> _Result:
-        """The subtree at `path` (stored at `version`) after `updates`."""
+    def apply(self, version: int, path: bytes, node: Node, updates: Sequence[Update]) -> _Result:
+        """The subtree at `path` (the internal `node`, stored at `version`) after `updates`."""
         self.retire(version, path)
-        if node.kind == KIND_EMPTY:
-            return self.build(path, [(k, v) for k, v in updates if v is not None])
-        if node.kind == KIND_LEAF:
-            merged = [(k, v) for k, v in updates if v is not None]
-            if all(k != node.key_hash for k, _ in updates):
-                merged.append((node.key_hash, node.value_hash))
-                merged.sort()
-            return self.build(path, merged)
-        old = node.children if node.children is not None else [None] * RADIX
-        children = list(old)
-        depth = len(path)
-        for nibble, group in _groups(updates, depth):
-            child_path = path + bytes([nibble])
-            child = old[nibble]
-            if child is None:
-                inserts = [(k, v) for k, v in group if v is not None]
-                result = self.build(child_path, inserts)
+        kinds = node.kinds
+        nibbles = []
+        for nibble, group in _groups(updates, len(path)):
+            child_path = path + NIBBLES[nibble]
+            kind = kinds[FIRST_SLOT + nibble]
+            result: _Result
+            if kind == KIND_EMPTY:
+                result = self.build(child_path, [k + v for k, v in group if v is not None])
+            elif kind == KIND_LEAF:
+                result = self.merge_leaf(child_path, node.slot(nibble), group)
             else:
-                stored = self.load(child.version, child_path)
-                result = self.apply(child.version, child_path, stored, group)
-            children[nibble] = self.place(result, child_path)
-        present = [(nibble, c) for nibble, c in enumerate(children) if c is not None]
-        if not present:
-            return None
-        if len(present) == 1 and present[0][1].is_leaf:
-            # A lone leaf moves up to where it no longer shares its subtree.
-            nibble, only = present[0]
-            child_path = path + bytes([nibble])
-            leaf = self.load(only.version, child_path)
-            if only.version == self.version:
-                del self.writes[node_key(self.version, child_path)]  # placed a moment ago
-            else:
-                self.retire(only.version, child_path)
-            return leaf.key_hash, leaf.value_hash
-        return self.write_internal(path, children)
+                child_version = node.version_of(nibble)
+                child = self.load(child_version, child_path)
+                result = self.apply(child_version, child_path, child, group)
+            node.set_child(nibble, result)
+            nibbles.append(nibble)
+        node.rehash(nibbles)
+        return self.close(path, node)
 
 
-def _groups(updates: Sequence[Any], depth: int) -> list[tuple[int, list[Any]]]:
-    """Split sorted updates by their nibble at `depth`, in nibble order."""
-    groups: list[tuple[int, list[Any]]] = []
+def _groups(updates: Sequence[Update], depth: int) -> list[tuple[int, list[Update]]]:
+    """Split updates sorted by key hash by the nibble at `depth`, in nibble order."""
+    groups: list[tuple[int, list[Update]]] = []
+    index, odd = depth >> 1, depth & 1
+    current = -1
+    group: list[Update] = []
     for item in updates:
-        nibble = nibble_at(item[0], depth)
-        if groups and groups[-1][0] == nibble:
-            groups[-1][1].append(item)
-        else:
-            groups.append((nibble, [item]))
+        byte = item[0][index]
+        nibble = byte & 0x0F if odd else byte >> 4
+        if nibble != current:
+            group = []
+            groups.append((nibble, group))
+            current = nibble
+        group.append(item)
     return groups
 
 
-def root_node(reader: KVReader, version: int, expected_root: bytes) -> StoredNode:
-    """The root stored for `version`; a store without one is an empty tree only if
-    the expected root is the empty root (a fresh store, or a test's bare store)."""
-    node = read_node(reader, version, b"")
-    if node is None:
+def _leaf_groups(leaves: Sequence[bytes], depth: int) -> list[tuple[int, list[bytes]]]:
+    """`_groups` for sorted leaves (key_hash ‖ value_hash)."""
+    groups: list[tuple[int, list[bytes]]] = []
+    index, odd = depth >> 1, depth & 1
+    current = -1
+    group: list[bytes] = []
+    for leaf in leaves:
+        byte = leaf[index]
+        nibble = byte & 0x0F if odd else byte >> 4
+        if nibble != current:
+            group = []
+            groups.append((nibble, group))
+            current = nibble
+        group.append(leaf)
+    return groups
+
+
+def _root(reader: KVReader, version: int, expected_root: bytes) -> bytes:
+    """The stored root node of `version`, checked against the root the chain expects; a
+    store without one is an empty tree only if the expected root is the empty root (a
+    fresh store, or a test's bare store)."""
+    raw = reader.get(node_key(version, b""))
+    if raw is None:
         if expected_root != ZERO_HASH:
             raise TreeError(f"no state tree root at version {version}")
-        return StoredNode(KIND_EMPTY)
-    if node.hash != expected_root:
+        return EMPTY_NODE
+    if raw[0] == KIND_EMPTY:
+        digest = ZERO_HASH
+    elif raw[0] == KIND_LEAF:
+        digest = leaf_hash(raw[1 : 1 + HASH_SIZE], raw[1 + HASH_SIZE : 1 + LEAF_SIZE])
+    else:
+        digest = decode_node(raw).hash_at(1)
+    if digest != expected_root:
         raise TreeError(f"the state tree at version {version} does not match the root")
-    return node
+    return raw
 
 
 def update_tree(
@@ -380,30 +498,34 @@ def update_tree(
     entries) for the block's commit batch; reads only, writes nothing itself.
     """
     updates = sorted(
-        (key_hash(key), None if value is None else value_hash(value)) for key, value in write_set
+        (_digest(_KEY_STATE, key), None if value is None else _digest(_VALUE_STATE, value))
+        for key, value in write_set
     )
     batch = _Batch(reader, version)
     if version == 0:
         if prev_root != ZERO_HASH:
             raise TreeError("version 0 starts from the empty tree")
-        result = batch.build(b"", [(k, v) for k, v in updates if v is not None])
-    elif read_node(reader, version - 1, b"") is None:
-        root_node(reader, version - 1, prev_root)  # raises unless the root is empty
-        result = batch.build(b"", [(k, v) for k, v in updates if v is not None])
+        previous = EMPTY_NODE
     else:
-        previous = root_node(reader, version - 1, prev_root)
-        result = batch.apply(version - 1, b"", previous, updates)
+        previous = _root(reader, version - 1, prev_root)
+        stored = reader.get(node_key(version - 1, b"")) is not None
+        if previous[0] != KIND_INTERNAL and stored:
+            batch.retire(version - 1, b"")  # `apply` retires an internal root itself
+    result: _Result
+    if previous[0] == KIND_EMPTY:
+        result = batch.build(b"", [k + v for k, v in updates if v is not None])
+    elif previous[0] == KIND_LEAF:
+        result = batch.merge_leaf(b"", previous[1 : 1 + LEAF_SIZE], updates)
+    else:
+        result = batch.apply(version - 1, b"", decode_node(previous), updates)
     root_key = node_key(version, b"")
     if result is None:
         batch.writes[root_key] = EMPTY_NODE
         return ZERO_HASH, batch.finish()
-    if isinstance(result, Child):
-        if root_key not in batch.writes:  # an unchanged child can only be internal here
-            raise TreeError("the root of a new version must be written at that version")
-        return result.hash, batch.finish()
-    key_digest, value_digest = result
-    batch.writes[root_key] = _encode_leaf(key_digest, value_digest)
-    return leaf_hash(key_digest, value_digest), batch.finish()
+    if isinstance(result, bytes):
+        batch.writes[root_key] = bytes((KIND_LEAF,)) + result
+        return leaf_hash(result[:HASH_SIZE], result[HASH_SIZE:]), batch.finish()
+    return result[1], batch.finish()
 
 
 def prune(reader: KVReader, version: int, keep_versions: int) -> dict[bytes, bytes | None]:
@@ -523,46 +645,38 @@ def prove(
     """Proof for `key` at `version` (whose root is `root`); `value` is the key's value
     in that version (from the state store), None when absent."""
     digest = key_hash(key)
-    node = root_node(reader, version, root)
-    path = b""
+    raw = _root(reader, version, root)
     siblings: list[bytes] = []  # top-down while walking
-    leaf: tuple[bytes, bytes] | None = None
-    while True:
-        if node.kind == KIND_LEAF:
-            leaf = (node.key_hash, node.value_hash)
-            break
-        if node.kind == KIND_EMPTY or node.children is None:
-            break
-        children = node.children
-        depth = len(path)
-        low, width = 0, RADIX
-        kind = KIND_INTERNAL
-        for step in range(4):
-            half = width // 2
-            left = _subtree(children, low, half)
-            right = _subtree(children, low + half, half)
-            if bit_at(digest, depth * 4 + step):
-                siblings.append(left[0])
-                low, kind = low + half, right[1]
-            else:
-                siblings.append(right[0])
-                kind = left[1]
-            width = half
-            if kind != KIND_INTERNAL:
+    leaf: bytes | None = None
+    if raw[0] == KIND_LEAF:
+        leaf = raw[1 : 1 + LEAF_SIZE]
+    elif raw[0] == KIND_INTERNAL:
+        node = decode_node(raw)
+        path = b""
+        while True:
+            depth = len(path) * 4
+            position = 1
+            for step in range(4):
+                bit = bit_at(digest, depth + step)
+                siblings.append(node.hash_at(2 * position + 1 - bit))
+                position = 2 * position + bit
+                if node.kinds[position] != KIND_INTERNAL:
+                    break
+            kind = node.kinds[position]
+            if kind == KIND_LEAF:
+                leaf = node.leaf(position)
                 break
-        if kind == KIND_EMPTY:
-            break
-        # One leaf (possibly floated up from deeper in this node) or an internal child.
-        slot = next(i for i in range(low, low + width) if children[i] is not None)
-        child = children[slot]
-        if child is None:  # unreachable: the slot was chosen as non-empty
-            break
-        path = path + bytes([slot])
-        loaded = read_node(reader, child.version, path)
-        if loaded is None:
-            raise TreeError(f"state tree node missing at version {child.version}")
-        node = loaded
-    if value is not None and (leaf is None or leaf != (digest, value_hash(value))):
+            if kind == KIND_EMPTY:
+                break
+            nibble = position - FIRST_SLOT  # an internal child: walk on inside it
+            path = path + NIBBLES[nibble]
+            child_version = node.version_of(nibble)
+            child = reader.get(node_key(child_version, path))
+            if child is None:
+                raise TreeError(f"state tree node missing at version {child_version}")
+            node = decode_node(child, len(path))
+    pair = None if leaf is None else (leaf[:HASH_SIZE], leaf[HASH_SIZE:])
+    if value is not None and (pair is None or pair != (digest, value_hash(value))):
         raise TreeError("the value given does not match the tree")
     siblings.reverse()
-    return StateProof(key, value, leaf, tuple(siblings))
+    return StateProof(key, value, pair, tuple(siblings))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from itertools import islice
 from pathlib import Path
 
 import plyvel
@@ -151,10 +152,17 @@ class LevelDBStore:
             raise self._fault(exc) from exc
         value = None if raw is None else bytes(raw)
         if self._cache_entries:
-            if len(self._cache) >= self._cache_entries:
-                self._cache.clear()  # crude but bounded; hot keys come back at once
+            self._make_room()
             self._cache[key] = value
         return value
+
+    def _make_room(self) -> None:
+        """Drop the oldest eighth of the read cache when it is full. (Clearing it all
+        made every block after a clear read its state tree paths from LevelDB again.)"""
+        cache = self._cache
+        if len(cache) >= self._cache_entries:
+            for key in list(islice(cache, max(1, self._cache_entries // 8))):
+                del cache[key]
 
     def iterate(self, prefix: bytes, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
         try:
@@ -198,8 +206,7 @@ class LevelDBStore:
                     # State tree nodes just written are what the next block reads first
                     # (every path it updates starts at this version's root), and they
                     # never change once written (a version's node is only deleted).
-                    if len(cache) >= self._cache_entries:
-                        cache.clear()
+                    self._make_room()
                     cache[key] = bytes(value)
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from ledger.state_tree import (
     NODE_PREFIX,
     StateProof,
     bit_at,
-    decode_node,
+    child_versions,
     key_hash,
     leaf_hash,
     node_hash,
@@ -156,8 +156,6 @@ def reachable(store: MemoryStore, versions: range) -> set[bytes]:
         raw = store.get(key)
         assert raw is not None, "a kept version lost a node"
         found.add(key)
-        node = decode_node(raw)
-        for nibble, child in enumerate(node.children or []):
-            if child is not None:
-                pending.append((child.version, path + bytes([nibble])))
+        for nibble, child_version in child_versions(raw):
+            pending.append((child_version, path + bytes([nibble])))
     return found

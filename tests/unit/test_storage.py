@@ -80,3 +80,12 @@ def test_a_table_cut_short_is_refused_when_the_store_opens(tmp_path: Path) -> No
     with pytest.raises(StorageError) as refused:
         LevelDBStore(path)
     assert refused.value.kind == CORRUPTION and table.name in str(refused.value)
+
+
+def test_a_full_read_cache_drops_its_oldest_entries_only(tmp_path: Path) -> None:
+    nodes = [NODE_PREFIX + bytes([n]) for n in range(8)]
+    with LevelDBStore(tmp_path / "db", cache_entries=8) as store:
+        store.write({key: b"\x02" for key in nodes})
+        assert list(store._cache) == nodes
+        assert store.get(b"absent") is None
+        assert list(store._cache) == [*nodes[1:], b"absent"]
