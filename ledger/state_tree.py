@@ -25,7 +25,9 @@ so `prune` can delete the nodes no kept version needs without scanning the tree.
 What keeps a block's update cheap (it runs for every block, on every replica):
 
 - a leaf lives inside its parent node (its key and value hashes), so updating a
-  key reads and writes the nodes above it and nothing for the leaf itself;
+  key reads and writes the nodes above it and nothing for the leaf itself; so
+  does a subtree of up to four leaves (a bucket), so the sparse nodes near the
+  bottom of the tree, which would hold two or three leaves, are not nodes at all;
 - a node stores the hashes of the binary subtrees inside it, so changing one of
   its 16 children rehashes the four levels above that child, not all fifteen;
 - a leaf's own hash is computed only when a sibling path needs it.
@@ -38,7 +40,9 @@ Stored bytes (a storage format, not part of the protocol):
         02 ‖ kinds of heap positions 1..31 (one byte each: 0 empty, 1 one leaf,
              2 more) ‖ the hash of every position 1..15 of kind 2, in order
              ‖ per child slot 0..15 in order: kind 1: key_hash ‖ value_hash;
-             kind 2: version (8, big-endian) ‖ hash
+             kind 2: version (8, big-endian) ‖ hash; kind 3 (a bucket of 2 to 4
+             leaves kept inline): subtree hash ‖ count (1) ‖ count × (key_hash ‖
+             value_hash), sorted
     chain/tree/stale/<since:8>  -> the node keys version `since` replaced, each
                                    preceded by its length (one byte)
 
@@ -78,6 +82,7 @@ STALE_PREFIX = TREE_PREFIX + b"stale/"
 KIND_EMPTY = 0
 KIND_LEAF = 1
 KIND_INTERNAL = 2
+KIND_BUCKET = 3  # a child slot holding 2..BUCKET_LEAVES leaves inline instead of a node
 
 RADIX = 16
 KEY_BITS = 256
@@ -86,6 +91,11 @@ FIRST_SLOT = 16  # heap position of the child at nibble 0
 LEAF_SIZE = 2 * HASH_SIZE  # a leaf inside its parent: key_hash ‖ value_hash
 NIBBLES = tuple(bytes((n,)) for n in range(RADIX))
 _SLOT_SIZE = (0, LEAF_SIZE, 8 + HASH_SIZE)  # stored child slot by kind: leaf, internal
+# A subtree of at most this many leaves below a node is kept inside that node rather
+# than as a node of its own: in a tree of n keys most nodes at depth log16(n) would
+# hold two to four leaves, and each block would otherwise read, rewrite and retire
+# thousands of them.
+BUCKET_LEAVES = 4
 
 
 def key_hash(key: bytes) -> bytes:
@@ -144,13 +154,15 @@ class TreeError(Exception):
 class Node:
     """An internal node as the 31 binary subtrees it covers (heap positions 1..31).
 
-    `kinds[p]` is 0 (empty), 1 (exactly one leaf) or 2 (more); `hashes[p]` the
+    `kinds[p]` is 0 (empty), 1 (exactly one leaf), 2 (more) or, for a child slot
+    only, 3 (a bucket: a few leaves kept inline, more than one); `hashes[p]` the
     subtree's hash, or None where it is still to be taken from the child slot (a
     leaf's hash is computed only when a path needs it). `slots[n]` is the stored
-    form of the child at nibble n: a leaf's key_hash ‖ value_hash, or an internal
-    child's version (8 bytes) ‖ hash. `kinds[0]` is always 2, so the first 32 bytes
-    of the stored node are `kinds`; then come the hashes of the kind-2 positions
-    1..15 and the slots, all as they are held here, so encoding is one join.
+    form of the child at nibble n: a leaf's key_hash ‖ value_hash, a bucket's hash ‖
+    count ‖ leaves, or an internal child's version (8 bytes) ‖ hash. `kinds[0]` is
+    always 2, so the first 32 bytes of the stored node are `kinds`; then come the
+    hashes of the kind-2 positions 1..15 and the slots, all as they are held here,
+    so encoding is one join.
     """
 
     __slots__ = ("kinds", "hashes", "slots")
@@ -186,7 +198,10 @@ class Node:
         for nibble in range(RADIX):
             kind = kinds[FIRST_SLOT + nibble]
             if kind:
-                end = offset + _SLOT_SIZE[kind]
+                if kind == KIND_BUCKET:
+                    end = offset + HASH_SIZE + 1 + LEAF_SIZE * raw[offset + HASH_SIZE]
+                else:
+                    end = offset + _SLOT_SIZE[kind]
                 slots[nibble] = raw[offset:end]
                 hashes[FIRST_SLOT + nibble] = None
                 offset = end
@@ -227,8 +242,11 @@ class Node:
             return known
         slot = self.leaf_position(position)
         chunk = self.slot(slot - FIRST_SLOT)
-        if self.kinds[slot] == KIND_INTERNAL:
+        kind = self.kinds[slot]
+        if kind == KIND_INTERNAL:
             digest = chunk[8:]
+        elif kind == KIND_BUCKET:
+            digest = chunk[:HASH_SIZE]
         else:
             digest = leaf_hash(chunk[:HASH_SIZE], chunk[HASH_SIZE:])
         self.hashes[slot] = digest
@@ -242,8 +260,12 @@ class Node:
             self.hashes[position] = ZERO_HASH
             self.slots[nibble] = None
         elif isinstance(result, bytes):
-            self.kinds[position] = KIND_LEAF
-            self.hashes[position] = None
+            if len(result) == LEAF_SIZE:
+                self.kinds[position] = KIND_LEAF
+                self.hashes[position] = None
+            else:
+                self.kinds[position] = KIND_BUCKET
+                self.hashes[position] = result[:HASH_SIZE]
             self.slots[nibble] = result
         else:
             version, digest = result
@@ -267,7 +289,7 @@ class Node:
                 left_kind, right_kind = kinds[left], kinds[left + 1]
                 # One leaf and nothing else takes that leaf's hash (kind 1), nothing at
                 # all the zero hash, anything else a node over its two halves.
-                if left_kind == KIND_EMPTY and right_kind != KIND_INTERNAL:
+                if left_kind == KIND_EMPTY and right_kind <= KIND_LEAF:
                     kinds[position] = right_kind
                     hashes[position] = hashes[left + 1]
                 elif right_kind == KIND_EMPTY and left_kind == KIND_LEAF:
@@ -336,7 +358,8 @@ def child_versions(raw: bytes) -> list[tuple[int, int]]:
 
 Update = tuple[bytes, bytes | None]  # (key_hash, value_hash or None to delete)
 # What a subtree becomes after an update: nothing, one leaf (key_hash ‖ value_hash,
-# which floats up into the parent) or an internal node (version, hash) just written.
+# which floats up into the parent), a bucket of a few leaves (its stored slot form,
+# longer than a leaf) or an internal node (version, hash) just written.
 _Result = bytes | tuple[int, bytes] | None
 EMPTY_NODE = bytes((KIND_EMPTY,))
 
@@ -389,6 +412,8 @@ class _Batch:
             return None
         if len(leaves) == 1:
             return leaves[0]
+        if len(leaves) <= BUCKET_LEAVES and path:
+            return _bucket(leaves, 4 * len(path))
         depth = len(path)
         if depth >= MAX_DEPTH:
             raise TreeError("two updates share a key hash")
@@ -400,12 +425,16 @@ class _Batch:
         node.rehash(nibbles)
         return self.close(path, node)
 
-    def merge_leaf(self, path: bytes, leaf: bytes, updates: Sequence[Update]) -> _Result:
-        """The subtree at `path`, now holding only `leaf`, after `updates`."""
-        merged = [k + v for k, v in updates if v is not None]
-        existing = leaf[:HASH_SIZE]
-        if all(k != existing for k, _ in updates):
-            merged.append(leaf)
+    def merge(self, path: bytes, leaves: Sequence[bytes], updates: Sequence[Update]) -> _Result:
+        """The subtree at `path`, now holding only `leaves` (sorted), after `updates`."""
+        if len(leaves) == 1:
+            existing = leaves[0][:HASH_SIZE]
+            kept = [] if any(k == existing for k, _ in updates) else list(leaves)
+        else:
+            changed = {k for k, _ in updates}  # membership only
+            kept = [leaf for leaf in leaves if leaf[:HASH_SIZE] not in changed]
+        merged = kept + [k + v for k, v in updates if v is not None]
+        if kept:
             merged.sort()
         return self.build(path, merged)
 
@@ -421,7 +450,9 @@ class _Batch:
             if kind == KIND_EMPTY:
                 result = self.build(child_path, [k + v for k, v in group if v is not None])
             elif kind == KIND_LEAF:
-                result = self.merge_leaf(child_path, node.slot(nibble), group)
+                result = self.merge(child_path, (node.slot(nibble),), group)
+            elif kind == KIND_BUCKET:
+                result = self.merge(child_path, _bucket_leaves(node.slot(nibble)), group)
             else:
                 child_version = node.version_of(nibble)
                 child = self.load(child_version, child_path)
@@ -430,6 +461,60 @@ class _Batch:
             nibbles.append(nibble)
         node.rehash(nibbles)
         return self.close(path, node)
+
+
+def _bucket(leaves: Sequence[bytes], bit: int) -> bytes:
+    """The slot form of a bucket whose leaves (sorted) share their first `bit` bits:
+    its subtree hash ‖ the number of leaves ‖ the leaves."""
+    return _subtree_hash(leaves, bit) + bytes((len(leaves),)) + b"".join(leaves)
+
+
+def _bucket_leaves(chunk: bytes) -> list[bytes]:
+    start = HASH_SIZE + 1
+    return [
+        chunk[offset : offset + LEAF_SIZE]
+        for offset in range(start, start + LEAF_SIZE * chunk[HASH_SIZE], LEAF_SIZE)
+    ]
+
+
+def _split(leaves: Sequence[bytes], bit: int) -> int:
+    """Index of the first of the sorted `leaves` whose key hash has bit `bit` set."""
+    index = 0
+    while index < len(leaves) and not bit_at(leaves[index], bit):
+        index += 1
+    return index
+
+
+def _subtree_hash(leaves: Sequence[bytes], bit: int) -> bytes:
+    """Hash of the binary subtree holding exactly `leaves` (sorted, at least one), all of
+    which agree on their first `bit` bits (docs/protocol.md §6, written directly)."""
+    if len(leaves) == 1:
+        return leaf_hash(leaves[0][:HASH_SIZE], leaves[0][HASH_SIZE:])
+    if bit >= KEY_BITS:
+        raise TreeError("two leaves share a key hash")
+    split = _split(leaves, bit)
+    if split == 0:
+        return node_hash(ZERO_HASH, _subtree_hash(leaves, bit + 1))
+    if split == len(leaves):
+        return node_hash(_subtree_hash(leaves, bit + 1), ZERO_HASH)
+    return node_hash(_subtree_hash(leaves[:split], bit + 1), _subtree_hash(leaves[split:], bit + 1))
+
+
+def _bucket_path(
+    leaves: Sequence[bytes], bit: int, digest: bytes
+) -> tuple[list[bytes], bytes | None]:
+    """Walk `digest`'s path through a bucket from bit `bit`: the siblings (top-down) and
+    the leaf where the path ends alone, or None where it ends in an empty subtree."""
+    siblings = []
+    while len(leaves) > 1:
+        split = _split(leaves, bit)
+        if bit_at(digest, bit):
+            ours, other = leaves[split:], leaves[:split]
+        else:
+            ours, other = leaves[:split], leaves[split:]
+        siblings.append(_subtree_hash(other, bit + 1) if other else ZERO_HASH)
+        leaves, bit = ours, bit + 1
+    return siblings, leaves[0] if leaves else None
 
 
 def _groups(updates: Sequence[Update], depth: int) -> list[tuple[int, list[Update]]]:
@@ -515,7 +600,7 @@ def update_tree(
     if previous[0] == KIND_EMPTY:
         result = batch.build(b"", [k + v for k, v in updates if v is not None])
     elif previous[0] == KIND_LEAF:
-        result = batch.merge_leaf(b"", previous[1 : 1 + LEAF_SIZE], updates)
+        result = batch.merge(b"", (previous[1 : 1 + LEAF_SIZE],), updates)
     else:
         result = batch.apply(version - 1, b"", decode_node(previous), updates)
     root_key = node_key(version, b"")
@@ -668,7 +753,14 @@ def prove(
                 break
             if kind == KIND_EMPTY:
                 break
-            nibble = position - FIRST_SLOT  # an internal child: walk on inside it
+            nibble = position - FIRST_SLOT
+            if kind == KIND_BUCKET:
+                inside, leaf = _bucket_path(
+                    _bucket_leaves(node.slot(nibble)), 4 * (len(path) + 1), digest
+                )
+                siblings.extend(inside)
+                break
+            # an internal child: walk on inside it
             path = path + NIBBLES[nibble]
             child_version = node.version_of(nibble)
             child = reader.get(node_key(child_version, path))
