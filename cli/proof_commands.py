@@ -159,8 +159,20 @@ def register(group: click.Group) -> None:
     group.add_command(verify)
 
 
-def fetch_tx_bundle(client: NodeClient, tx_hash: str, wait: float, trusted: int | None) -> Any:
+skip_option = click.option(
+    "--skip",
+    is_flag=True,
+    help="with --prove: cross validator-set changes by skipping (a header signed by more "
+    "than a third of the trusted set) instead of one header per change",
+)
+
+
+def fetch_tx_bundle(
+    client: NodeClient, tx_hash: str, wait: float, trusted: int | None, skip: bool = False
+) -> Any:
     query = {"prove": "true", "trusted_height": str(trusted or 1)}
+    if skip:
+        query["skip"] = "true"
     if wait:
         query["wait"] = str(wait)
     data = client.request("GET", f"/v1/txs/{tx_hash}", query=query, timeout=wait + 15)
@@ -170,14 +182,21 @@ def fetch_tx_bundle(client: NodeClient, tx_hash: str, wait: float, trusted: int 
 
 
 def prove_tx(
-    client: NodeClient, tx_hash: str, wait: float, out: Path | None, anchor: TrustAnchor | None
+    client: NodeClient,
+    tx_hash: str,
+    wait: float,
+    out: Path | None,
+    anchor: TrustAnchor | None,
+    skip: bool = False,
 ) -> list[str]:
     """Fetch a tx bundle, save it to `out`, check it if an anchor is given."""
-    data = fetch_tx_bundle(client, tx_hash, wait, None if anchor is None else anchor.from_height)
+    trusted = None if anchor is None else anchor.from_height
+    data = fetch_tx_bundle(client, tx_hash, wait, trusted, skip)
     raw = bytes.fromhex(data["bundle"])
     lines = [
         f"tx {data['hash']} in block {data['height']} at index {data['index']}: {data['status']}"
-        f" (certificate: {data['certificate']}, {data['validator_changes']} validator changes)"
+        f" (certificate: {data['certificate']}, {data['validator_changes']} validator changes"
+        f"{', skipping' if data.get('validator_skips') else ''})"
     ]
     if out is not None:
         try:
@@ -193,10 +212,12 @@ def prove_tx(
 
 
 def prove_account(
-    client: NodeClient, address: str, symbols: str | None, anchor: TrustAnchor
+    client: NodeClient, address: str, symbols: str | None, anchor: TrustAnchor, skip: bool = False
 ) -> list[str]:
     """An account's nonce and balances, proven against the anchor, as lines."""
     query = {"prove": "true", "trusted_height": str(anchor.from_height)}
+    if skip:
+        query["skip"] = "true"
     if symbols:
         query["symbols"] = symbols
     data = client.request("GET", f"/v1/accounts/{address}", query=query)

@@ -70,6 +70,7 @@ def human_block(data: Any) -> list[str]:
     default=None,
     help="with --prove: save the bundle to this file (for `pasar verify`)",
 )
+@proof_commands.skip_option
 @proof_commands.anchor_options
 @node_url_option
 @json_option
@@ -78,6 +79,7 @@ def tx(
     wait: float,
     prove: bool,
     out: Path | None,
+    skip: bool,
     genesis_path: Path | None,
     validators: str | None,
     chain_id: str | None,
@@ -89,14 +91,14 @@ def tx(
     client = NodeClient(node_url)
     tx_hash = hex_digits(tx_hash)
     if not prove:
-        if out is not None:
-            raise CliError("--out needs --prove")
+        if out is not None or skip:
+            raise CliError("--out and --skip need --prove")
         Output(json_mode).emit(client.tx(tx_hash, wait), outcome_lines(Display(client)))
         return
     anchor = None
     if genesis_path is not None or validators is not None:
         anchor = proof_commands.trust_anchor(genesis_path, validators, chain_id, trusted_height)
-    for line in proof_commands.prove_tx(client, tx_hash, wait, out, anchor):
+    for line in proof_commands.prove_tx(client, tx_hash, wait, out, anchor, skip):
         click.echo(line)
 
 
@@ -104,6 +106,7 @@ def tx(
 @click.argument("account")
 @click.option("--prove", is_flag=True, help="check nonce and balances against the chain's proof")
 @click.option("--symbols", default=None, help="with --prove: coins to prove even if not held")
+@proof_commands.skip_option
 @proof_commands.anchor_options
 @keys_dir_option
 @node_url_option
@@ -112,6 +115,7 @@ def account(
     account: str,
     prove: bool,
     symbols: str | None,
+    skip: bool,
     genesis_path: Path | None,
     validators: str | None,
     chain_id: str | None,
@@ -128,7 +132,7 @@ def account(
         Output(json_mode).emit(client.account(address), lambda data: human_account(data, display))
         return
     anchor = proof_commands.trust_anchor(genesis_path, validators, chain_id, trusted_height)
-    for line in proof_commands.prove_account(client, address, symbols, anchor):
+    for line in proof_commands.prove_account(client, address, symbols, anchor, skip):
         click.echo(line)
 
 

@@ -36,7 +36,12 @@ from ledger.errors import InvalidTransaction
 from ledger.execution import Context, Handler
 from ledger.kv import KVReader
 from ledger.state import StateView
-from ledger.validators import schedule_validators, validator_schedule, validators_at
+from ledger.validators import (
+    VALIDATORS_SCHEDULED_EVENT,
+    schedule_validators,
+    validator_schedule,
+    validators_at,
+)
 
 NEXT_ID_KEY = b"gov/next"
 PROPOSAL_PREFIX = b"gov/prop/"
@@ -207,15 +212,11 @@ def _reschedule(
     later = [(start, keys) for start, keys in validator_schedule(ctx.state) if start > effective]
     updated = change(validators_at(ctx.state, effective))
     schedule_validators(ctx.state, effective, updated)
-    ctx.emit(
-        "governance.validators_scheduled", ("start_height", effective), ("validators", updated)
-    )
+    ctx.emit(VALIDATORS_SCHEDULED_EVENT, ("start_height", effective), ("validators", updated))
     for start, keys in later:
         rewritten = change(keys)
         schedule_validators(ctx.state, start, rewritten)
-        ctx.emit(
-            "governance.validators_scheduled", ("start_height", start), ("validators", rewritten)
-        )
+        ctx.emit(VALIDATORS_SCHEDULED_EVENT, ("start_height", start), ("validators", rewritten))
 
 
 def _apply_add(ctx: Context, params: Params) -> None:

@@ -1,21 +1,36 @@
 """Proof bundles: what a client needs to check a transaction or state value offline.
 
     ValidatorChange = [34, 1, BlockHeader, CommitCertificate, StateProof]
+                   or [34, 2, ..., GovernanceEvidence]
+    GovernanceEvidence = [36, 1, Transaction, Receipt, InclusionProof (tx),
+                          InclusionProof (receipt), BlockHeader, CommitCertificate]
+    ValidatorSkip   = [35, 1, BlockHeader, CommitCertificate, [validator, ...]]
     TxBundle        = [32, 1, Transaction, Receipt, InclusionProof (tx),
                        InclusionProof (receipt), BlockHeader, CommitCertificate,
-                       [ValidatorChange, ...]]
+                       [ValidatorChange or ValidatorSkip, ...]]
     StateBundle     = [33, 1, [StateProof, ...], BlockHeader, CommitCertificate,
-                       [ValidatorChange, ...]]
+                       [ValidatorChange or ValidatorSkip, ...]]
 
 A verifier starts from a trust anchor: the chain id and a validator set it
 trusts from some height on (the genesis set from height 1, or a set it checked
 before). Each ValidatorChange moves that trust forward: its header is certified
 by the set trusted for that height, and its state proof shows the validator
 schedule (`sys/validators`) in that header's state, hence the set that signs the
-next height. The changes are the last headers before each set change, so a
-client follows years of history with one header per change (sequential
-verification; it never needs the headers in between). The bundle's own header
-must then name the trusted set (`validator_set_hash`) and carry a quorum of it.
+next height; version 2 adds the governance transaction that scheduled that set,
+proven in its own certified block. The changes are the last headers before each
+set change, so a client follows years of history with one header per change
+(sequential verification; it never needs the headers in between). A ValidatorSkip crosses
+any number of changes at once, as CometBFT's light client skips: a later header
+is accepted when a quorum of its own set (listed, and hashing to the header's
+`validator_set_hash`) signed it and the signers include more than a third of the
+trusted set, so at least one of them is honest if fewer than a third of the
+trusted set are faulty. A list may mix both kinds. The bundle's own header must
+then name the trusted set (`validator_set_hash`) and carry a quorum of it.
+
+Skipping leans on the trusted set still being honest *now*: validators that left
+long ago could sign anything. A client should skip only from a set it verified
+recently (CometBFT bounds this with a trusting period); sequential changes need
+no such care.
 
 The transaction is carried unsigned: its hash is the leaf under `tx_root`, and
 the receipt (under `receipts_root`) says whether the chain applied it, which
@@ -40,11 +55,14 @@ from ledger.merkle import InclusionProof, expect_tag
 from ledger.receipt import Receipt
 from ledger.state_tree import StateProof
 from ledger.tx import Transaction
-from ledger.validators import VALIDATOR_SCHEDULE_KEY
+from ledger.validators import VALIDATOR_SCHEDULE_KEY, VALIDATORS_SCHEDULED_EVENT
 
 TAG_TX_BUNDLE = 32
 TAG_STATE_BUNDLE = 33
 TAG_VALIDATOR_CHANGE = 34
+TAG_VALIDATOR_SKIP = 35
+TAG_GOVERNANCE_EVIDENCE = 36
+MAX_SET_SIZE = 256  # a skip's listed set; governance caps the real one far lower
 MAX_BUNDLE_BYTES = MAX_BLOCK_BYTES
 
 
@@ -62,35 +80,125 @@ class TrustAnchor:
 
 
 @dataclass(frozen=True, slots=True)
-class ValidatorChange:
+class GovernanceEvidence:
+    """The governance transaction that scheduled a set, in its certified block."""
+
+    tx: Transaction
+    receipt: Receipt
+    tx_proof: InclusionProof
+    receipt_proof: InclusionProof
     header: BlockHeader
     certificate: CommitCertificate
-    schedule: StateProof
 
     def to_list(self) -> list[Any]:
         return [
-            TAG_VALIDATOR_CHANGE,
+            TAG_GOVERNANCE_EVIDENCE,
             1,
+            self.tx.to_list(),
+            self.receipt.to_list(),
+            self.tx_proof.to_list(),
+            self.receipt_proof.to_list(),
+            self.header.to_list(),
+            self.certificate.to_list(),
+        ]
+
+    @staticmethod
+    def from_list(value: Any) -> GovernanceEvidence:
+        fields = codec.expect_list(value, 8, "governance evidence")
+        expect_tag(fields, TAG_GOVERNANCE_EVIDENCE, "governance evidence")
+        return GovernanceEvidence(
+            Transaction.from_list(fields[2]),
+            Receipt.from_list(fields[3]),
+            InclusionProof.from_list(fields[4]),
+            InclusionProof.from_list(fields[5]),
+            BlockHeader.from_list(fields[6]),
+            CommitCertificate.from_list(fields[7]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatorChange:
+    """Version 1 has no evidence; version 2 adds the governance transaction."""
+
+    header: BlockHeader
+    certificate: CommitCertificate
+    schedule: StateProof
+    evidence: GovernanceEvidence | None = None
+
+    def to_list(self) -> list[Any]:
+        fields = [
+            TAG_VALIDATOR_CHANGE,
+            1 if self.evidence is None else 2,
             self.header.to_list(),
             self.certificate.to_list(),
             self.schedule.to_list(),
         ]
+        return fields if self.evidence is None else [*fields, self.evidence.to_list()]
 
     @staticmethod
     def from_list(value: Any) -> ValidatorChange:
-        fields = codec.expect_list(value, 5, "validator change")
-        expect_tag(fields, TAG_VALIDATOR_CHANGE, "validator change")
+        if not isinstance(value, list) or len(value) < 2 or isinstance(value[1], bool):
+            raise CodecError("bad_type", "a validator change is an array [34, version, ...]")
+        version = value[1]
+        if version not in (1, 2):
+            raise CodecError("bad_version", f"unsupported validator change version {version!r}")
+        fields = codec.expect_list(value, 4 + version, "validator change")
+        if isinstance(fields[0], bool) or fields[0] != TAG_VALIDATOR_CHANGE:
+            raise CodecError("bad_tag", "not a validator change")
         return ValidatorChange(
             BlockHeader.from_list(fields[2]),
             CommitCertificate.from_list(fields[3]),
             StateProof.from_list(fields[4]),
+            GovernanceEvidence.from_list(fields[5]) if version == 2 else None,
         )
 
 
-def _changes_from(value: Any) -> tuple[ValidatorChange, ...]:
+@dataclass(frozen=True, slots=True)
+class ValidatorSkip:
+    """A later header accepted by skipping: signed by a quorum of `validators` (the
+    header's own set) among whom are more than a third of the trusted set."""
+
+    header: BlockHeader
+    certificate: CommitCertificate
+    validators: tuple[bytes, ...]
+
+    def to_list(self) -> list[Any]:
+        return [
+            TAG_VALIDATOR_SKIP,
+            1,
+            self.header.to_list(),
+            self.certificate.to_list(),
+            list(self.validators),
+        ]
+
+    @staticmethod
+    def from_list(value: Any) -> ValidatorSkip:
+        fields = codec.expect_list(value, 5, "validator skip")
+        expect_tag(fields, TAG_VALIDATOR_SKIP, "validator skip")
+        keys = fields[4]
+        if not isinstance(keys, list) or not 1 <= len(keys) <= MAX_SET_SIZE:
+            raise CodecError("bad_type", f"a skip lists 1 to {MAX_SET_SIZE} validators in an array")
+        validators = tuple(codec.expect_bytes(k, "validator", PUBLIC_KEY_SIZE) for k in keys)
+        if len(set(validators)) != len(validators):
+            raise CodecError("bad_value", "a skip lists a validator twice")
+        return ValidatorSkip(
+            BlockHeader.from_list(fields[2]), CommitCertificate.from_list(fields[3]), validators
+        )
+
+
+TrustStep = ValidatorChange | ValidatorSkip
+
+
+def _changes_from(value: Any) -> tuple[TrustStep, ...]:
     if not isinstance(value, list):
         raise CodecError("bad_type", "validator changes must be an array")
-    return tuple(ValidatorChange.from_list(item) for item in value)
+    steps: list[TrustStep] = []
+    for item in value:
+        if isinstance(item, list) and item and item[0] == TAG_VALIDATOR_SKIP:
+            steps.append(ValidatorSkip.from_list(item))
+        else:
+            steps.append(ValidatorChange.from_list(item))
+    return tuple(steps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +209,7 @@ class TxBundle:
     receipt_proof: InclusionProof
     header: BlockHeader
     certificate: CommitCertificate
-    changes: tuple[ValidatorChange, ...]
+    changes: tuple[TrustStep, ...]
 
     def to_list(self) -> list[Any]:
         return [
@@ -139,7 +247,7 @@ class StateBundle:
     proofs: tuple[StateProof, ...]
     header: BlockHeader
     certificate: CommitCertificate
-    changes: tuple[ValidatorChange, ...]
+    changes: tuple[TrustStep, ...]
 
     def to_list(self) -> list[Any]:
         return [
@@ -235,9 +343,28 @@ def verify_certified(
         raise BundleError(f"certificate of header {header.height} lacks a valid quorum")
 
 
-def follow_changes(anchor: TrustAnchor, changes: Sequence[ValidatorChange]) -> TrustAnchor:
-    """Move trust forward through validator-set changes, one certified header each."""
+def skip_to(anchor: TrustAnchor, skip: ValidatorSkip) -> TrustAnchor:
+    """Trust the set of a later header that more than a third of the trusted set signed."""
+    header = skip.header
+    own = TrustAnchor(anchor.chain_id, skip.validators, anchor.from_height)
+    verify_certified(own, header, skip.certificate)  # a quorum of its own set
+    trusted = set(anchor.validators)  # membership only
+    vouching = sum(1 for validator, _ in skip.certificate.signatures if validator in trusted)
+    if 3 * vouching <= len(trusted):
+        raise BundleError(
+            f"only {vouching} of the {len(trusted)} trusted validators signed header "
+            f"{header.height}: skipping needs more than a third"
+        )
+    return TrustAnchor(anchor.chain_id, skip.validators, header.height)
+
+
+def follow_changes(anchor: TrustAnchor, changes: Sequence[TrustStep]) -> TrustAnchor:
+    """Move trust forward through validator-set changes: one certified header each
+    (sequential), or a header accepted by skipping."""
     for change in changes:
+        if isinstance(change, ValidatorSkip):
+            anchor = skip_to(anchor, change)
+            continue
         verify_certified(anchor, change.header, change.certificate)
         proof = change.schedule
         if proof.key != VALIDATOR_SCHEDULE_KEY or proof.value is None:
@@ -248,6 +375,8 @@ def follow_changes(anchor: TrustAnchor, changes: Sequence[ValidatorChange]) -> T
         validators = set_at(schedule_from(proof.value), next_height)
         if not validators:
             raise BundleError("validator schedule has no set for the next height")
+        if change.evidence is not None:
+            verify_evidence(anchor, change, change.evidence)
         anchor = TrustAnchor(anchor.chain_id, validators, next_height)
     return anchor
 
@@ -260,20 +389,61 @@ class VerifiedTx:
     receipt: Receipt
 
 
+def verify_included(
+    header: BlockHeader,
+    tx: Transaction,
+    receipt: Receipt,
+    tx_proof: InclusionProof,
+    receipt_proof: InclusionProof,
+) -> bytes:
+    """Check a transaction and its receipt sit at one index of a (certified) block; the
+    transaction's hash."""
+    tx_hash = tx.hash
+    if not verify_tx_inclusion(header, tx_hash, tx_proof):
+        raise BundleError(f"transaction is not in block {header.height} at the claimed place")
+    if receipt.tx_hash != tx_hash:
+        raise BundleError("receipt is for another transaction")
+    if receipt_proof.index != tx_proof.index:
+        raise BundleError("receipt and transaction positions differ")
+    if not verify_receipt_inclusion(header, receipt, receipt_proof):
+        raise BundleError(f"receipt is not in block {header.height} at the claimed place")
+    return tx_hash
+
+
+def verify_evidence(
+    anchor: TrustAnchor, change: ValidatorChange, evidence: GovernanceEvidence
+) -> None:
+    """The governance transaction of a change: applied in a block the trusted set
+    certified (no later than the change's header), and its receipt scheduled exactly the
+    set the change's schedule proof gives from the change's next height."""
+    header = evidence.header
+    if header.height > change.header.height:
+        raise BundleError("governance evidence comes after the change it explains")
+    verify_certified(anchor, header, evidence.certificate)
+    verify_included(
+        header, evidence.tx, evidence.receipt, evidence.tx_proof, evidence.receipt_proof
+    )
+    if not evidence.receipt.ok:
+        raise BundleError("governance evidence is a rejected transaction")
+    proof = change.schedule
+    start = change.header.height + 1
+    validators = set_at(schedule_from(proof.value or b""), start)
+    for event in evidence.receipt.events:
+        if event.name == VALIDATORS_SCHEDULED_EVENT and event.get("start_height") == start:
+            scheduled = event.get("validators")
+            if isinstance(scheduled, list) and tuple(scheduled) == validators:
+                return
+    raise BundleError(f"governance evidence does not schedule the set of height {start}")
+
+
 def verify_tx_bundle(bundle: TxBundle, anchor: TrustAnchor) -> VerifiedTx:
     """Check a TxBundle completely; raise BundleError with the first failure."""
     trusted = follow_changes(anchor, bundle.changes)
     header = bundle.header
     verify_certified(trusted, header, bundle.certificate)
-    tx_hash = bundle.tx.hash
-    if not verify_tx_inclusion(header, tx_hash, bundle.tx_proof):
-        raise BundleError(f"transaction is not in block {header.height} at the claimed place")
-    if bundle.receipt.tx_hash != tx_hash:
-        raise BundleError("receipt is for another transaction")
-    if bundle.receipt_proof.index != bundle.tx_proof.index:
-        raise BundleError("receipt and transaction positions differ")
-    if not verify_receipt_inclusion(header, bundle.receipt, bundle.receipt_proof):
-        raise BundleError(f"receipt is not in block {header.height} at the claimed place")
+    tx_hash = verify_included(
+        header, bundle.tx, bundle.receipt, bundle.tx_proof, bundle.receipt_proof
+    )
     return VerifiedTx(header.height, bundle.tx_proof.index, tx_hash, bundle.receipt)
 
 

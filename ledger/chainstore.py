@@ -19,6 +19,8 @@ then serves the same certificate for h: the one the chain itself records.
     chain/tx/<tx_hash>            -> [height, index]
     chain/valproof/<start:8>      -> StateProof of the validator schedule in the state of
                                      block start-1 (the set changes at `start`)
+    chain/valtx/<start:8>         -> [height, index] of the last transaction that scheduled
+                                     the set starting at `start` (governance)
     chain/tree/...                -> state tree nodes and stale index (ledger.state_tree)
 """
 
@@ -34,7 +36,7 @@ from ledger.kv import KVReader, KVStore
 from ledger.receipt import Receipt
 from ledger.state import StateView
 from ledger.state_tree import StateProof, prove, prune
-from ledger.validators import VALIDATOR_SCHEDULE_KEY
+from ledger.validators import VALIDATOR_SCHEDULE_KEY, VALIDATORS_SCHEDULED_EVENT
 
 GENESIS_KEY = b"chain/genesis"
 HEAD_KEY = b"chain/head"
@@ -43,6 +45,7 @@ CERT_PREFIX = b"chain/cert/"
 RECEIPTS_PREFIX = b"chain/receipts/"
 TX_INDEX_PREFIX = b"chain/tx/"
 VALIDATOR_PROOF_PREFIX = b"chain/valproof/"
+VALIDATOR_TX_PREFIX = b"chain/valtx/"
 KEEP_TREE_VERSIONS = 128  # state tree versions kept provable (see ledger.state_tree)
 
 
@@ -98,6 +101,11 @@ def commit_batch(
     batch[height_key(RECEIPTS_PREFIX, height)] = codec.encode(receipts)
     for index, stx in enumerate(block.transactions):
         batch[TX_INDEX_PREFIX + stx.hash] = codec.encode([height, index])
+    for index, receipt in enumerate(result.receipts):
+        for event in receipt.events:  # in block order: the last scheduling wins
+            if event.name == VALIDATORS_SCHEDULED_EVENT:
+                start = event.get("start_height")
+                batch[height_key(VALIDATOR_TX_PREFIX, int(start))] = codec.encode([height, index])
     batch[HEAD_KEY] = codec.encode([height, block.hash, block.header.state_root])
     return batch
 
@@ -126,6 +134,15 @@ def validator_change_batch(
             after.put(key, written)
     proof = prove(after, block.height, block.header.state_root, VALIDATOR_SCHEDULE_KEY, value)
     return {height_key(VALIDATOR_PROOF_PREFIX, next_height): proof.encode()}
+
+
+def read_validator_tx(reader: KVReader, start_height: int) -> tuple[int, int] | None:
+    """(height, index) of the transaction that scheduled the set of `start_height`."""
+    raw = reader.get(height_key(VALIDATOR_TX_PREFIX, start_height))
+    if raw is None:
+        return None
+    height, index = codec.decode(raw)
+    return int(height), int(index)
 
 
 def read_validator_proof(reader: KVReader, start_height: int) -> StateProof | None:

@@ -15,6 +15,10 @@ from ledger.kv import KVReader
 from ledger.state import StateView
 
 VALIDATOR_SCHEDULE_KEY = b"sys/validators"
+# The event a governance transaction emits for each schedule entry it writes
+# (attributes start_height and validators); the chain indexes it so proof bundles
+# can carry the transaction behind each set change.
+VALIDATORS_SCHEDULED_EVENT = "governance.validators_scheduled"
 
 
 def validator_schedule(reader: KVReader) -> list[tuple[int, tuple[bytes, ...]]]:

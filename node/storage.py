@@ -209,6 +209,11 @@ class LevelDBStore:
                     self._make_room()
                     cache[key] = bytes(value)
 
+    def compact(self) -> None:
+        """Compact the whole store now (LevelDB frees deleted entries only when it
+        compacts; it does so by itself in the background as it writes)."""
+        self._db.compact_range()
+
     def close(self) -> None:
         if not self._db.closed:
             self._db.close()

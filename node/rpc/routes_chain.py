@@ -82,7 +82,7 @@ async def get_account(request: web.Request) -> web.Response:
     if routes_proofs.wants_proof(request):
         symbols, trusted = (
             routes_proofs.parse_symbols(request),
-            routes_proofs.trusted_height(request),
+            routes_proofs.trust_of(request),
         )
         return web.json_response(
             routes_proofs.account_proof_json(service, account, symbols, trusted)

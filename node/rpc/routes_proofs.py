@@ -5,19 +5,22 @@ answered here (their plain forms live in routes_txs / routes_chain, which hand
 over when `prove` is set); `GET /v1/state/{key}` is this module's own. Every
 answer carries `bundle`: the hex of a canonical TxBundle or StateBundle
 (docs/protocol.md §10) that `pasar verify` or any client checks against the
-genesis validator set, or against a set it trusts from `trusted_height` on.
+genesis validator set, or against a set it trusts from `trusted_height` on;
+with `skip=true` the set changes since then are crossed by skipping where the
+trusted set allows it (ledger.prover.validator_changes).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from aiohttp import web
 
 from contracts.coin import balance_key, balances_of
 from ledger.block import BlockHeader
-from ledger.bundle import StateBundle, TxBundle
+from ledger.bundle import StateBundle, TrustStep, TxBundle, ValidatorSkip
 from ledger.chainstore import read_head
 from ledger.execution import nonce_key
 from ledger.keys import address_to_text
@@ -54,9 +57,18 @@ TRUSTED_PARAM = query_param(
     "(default 1, the genesis set); only later set changes are included",
 )
 
+SKIP_PARAM = query_param(
+    "skip",
+    {"type": "string", "enum": ["true", "false", "1", "0"]},
+    "with prove: cross validator-set changes with one skip (a header signed by a quorum of "
+    "its own set and by more than a third of the trusted set) where the trusted set "
+    "allows, instead of one header per change (docs/protocol.md §10)",
+)
+
 ACCOUNT_PARAMS = [
     PROVE_PARAM,
     TRUSTED_PARAM,
+    SKIP_PARAM,
     query_param(
         "symbols",
         {
@@ -68,22 +80,33 @@ ACCOUNT_PARAMS = [
 ]
 
 
-def wants_proof(request: web.Request) -> bool:
-    # The proof parameters are checked even without prove=true: a request the
-    # document calls invalid is refused, never silently half-read.
-    if "trusted_height" in request.query:
-        trusted_height(request)
-    parse_symbols(request)
-    value = request.query.get("prove")
+class Trust(NamedTuple):
+    """What the client trusts (a set from `height` on) and how it follows changes."""
+
+    height: int = 1
+    skip: bool = False
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    value = request.query.get(name)
     if value is None or value in ("false", "0"):
         return False
     if value in ("true", "1"):
         return True
-    raise bad_request("bad_parameter", "prove must be true or false", "prove")
+    raise bad_request("bad_parameter", f"{name} must be true or false", name)
 
 
-def trusted_height(request: web.Request) -> int:
-    return parse_int(request.query.get("trusted_height", "1"), "trusted_height", low=1)
+def wants_proof(request: web.Request) -> bool:
+    # The proof parameters are checked even without prove=true: a request the
+    # document calls invalid is refused, never silently half-read.
+    trust_of(request)
+    parse_symbols(request)
+    return _flag(request, "prove")
+
+
+def trust_of(request: web.Request) -> Trust:
+    height = parse_int(request.query.get("trusted_height", "1"), "trusted_height", low=1)
+    return Trust(height, _flag(request, "skip"))
 
 
 def unavailable(exc: ProofUnavailable) -> ApiError:
@@ -91,7 +114,11 @@ def unavailable(exc: ProofUnavailable) -> ApiError:
 
 
 def _envelope(
-    service: NodeService, header: BlockHeader, raw: bytes, trusted: int, changes: int
+    service: NodeService,
+    header: BlockHeader,
+    raw: bytes,
+    trusted: Trust,
+    changes: Sequence[TrustStep],
 ) -> dict[str, Any]:
     head = read_head(service.store)
     return {
@@ -103,18 +130,19 @@ def _envelope(
         "certificate": "next_block"
         if head is not None and head.height > header.height
         else "pending",
-        "trusted_height": trusted,
-        "validator_changes": changes,
+        "trusted_height": trusted.height,
+        "validator_changes": len(changes),
+        "validator_skips": sum(1 for step in changes if isinstance(step, ValidatorSkip)),
         "bundle": raw.hex(),
     }
 
 
-def tx_proof_json(service: NodeService, tx_hash: bytes, trusted: int) -> dict[str, Any]:
+def tx_proof_json(service: NodeService, tx_hash: bytes, trusted: Trust) -> dict[str, Any]:
     try:
-        bundle: TxBundle = tx_bundle(service.store, tx_hash, trusted)
+        bundle: TxBundle = tx_bundle(service.store, tx_hash, trusted.height, trusted.skip)
     except ProofUnavailable as exc:
         raise unavailable(exc) from exc
-    answer = _envelope(service, bundle.header, bundle.encode(), trusted, len(bundle.changes))
+    answer = _envelope(service, bundle.header, bundle.encode(), trusted, bundle.changes)
     answer.update(
         {
             "hash": tx_hash.hex(),
@@ -126,12 +154,12 @@ def tx_proof_json(service: NodeService, tx_hash: bytes, trusted: int) -> dict[st
     return answer
 
 
-def state_proof_json(service: NodeService, keys: list[bytes], trusted: int) -> dict[str, Any]:
+def state_proof_json(service: NodeService, keys: list[bytes], trusted: Trust) -> dict[str, Any]:
     try:
-        bundle: StateBundle = state_bundle(service.store, keys, trusted)
+        bundle: StateBundle = state_bundle(service.store, keys, trusted.height, trusted.skip)
     except ProofUnavailable as exc:
         raise unavailable(exc) from exc
-    answer = _envelope(service, bundle.header, bundle.encode(), trusted, len(bundle.changes))
+    answer = _envelope(service, bundle.header, bundle.encode(), trusted, bundle.changes)
     answer["values"] = [
         {"key": proof.key.hex(), "value": None if proof.value is None else proof.value.hex()}
         for proof in bundle.proofs
@@ -140,7 +168,7 @@ def state_proof_json(service: NodeService, keys: list[bytes], trusted: int) -> d
 
 
 def account_proof_json(
-    service: NodeService, account: bytes, symbols: list[str], trusted: int
+    service: NodeService, account: bytes, symbols: list[str], trusted: Trust
 ) -> dict[str, Any]:
     """The account's nonce and balances, each proven; `symbols` adds coins to prove
     even if absent (a zero balance is an absent key), since a proof per key cannot
@@ -174,7 +202,7 @@ async def get_state(request: web.Request) -> web.Response:
     if not key or len(key) > MAX_KEY_BYTES:
         raise bad_request("bad_parameter", f"key must be 1..{MAX_KEY_BYTES} bytes", "key")
     if wants_proof(request):
-        return web.json_response(state_proof_json(service, [key], trusted_height(request)))
+        return web.json_response(state_proof_json(service, [key], trust_of(request)))
     value = service.store.get(key)
     return web.json_response(
         {
@@ -196,6 +224,7 @@ _BUNDLE_FIELDS = {
     "certificate": {"type": "string", "enum": ["next_block", "pending"]},
     "trusted_height": {"type": "integer"},
     "validator_changes": {"type": "integer"},
+    "validator_skips": {"type": "integer"},
     "bundle": {"type": "string", "description": "hex of a TxBundle or StateBundle"},
     "hash": {"type": "string"},
     "status": {"type": "string"},
@@ -224,6 +253,7 @@ GROUP = RouteGroup(
                     ),
                     PROVE_PARAM,
                     TRUSTED_PARAM,
+                    SKIP_PARAM,
                 ],
             )
         }

@@ -231,7 +231,7 @@ def tx_answer(
     request: web.Request, service: NodeService, tx_hash: bytes, outcome: dict[str, Any]
 ) -> web.Response:
     if routes_proofs.wants_proof(request) and outcome["status"] in ("committed", "rejected"):
-        trusted = routes_proofs.trusted_height(request)
+        trusted = routes_proofs.trust_of(request)
         return web.json_response(routes_proofs.tx_proof_json(service, tx_hash, trusted))
     return web.json_response(outcome)
 
@@ -299,6 +299,7 @@ GROUP = RouteGroup(
                         ),
                         routes_proofs.PROVE_PARAM,
                         routes_proofs.TRUSTED_PARAM,
+                        routes_proofs.SKIP_PARAM,
                     ],
                     extra_errors=("503",),
                 ),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from cli.main import cli
+from ledger.genesis import Genesis
 from ledger.keys import address_to_text
 from ledger.kv import MemoryStore
 from ledger.prover import state_bundle, tx_bundle
@@ -14,6 +16,7 @@ from node.home import write_genesis
 from tests.ledgerkit import VALIDATOR_KEYS, Chain, key, make_genesis, signed
 
 ALICE, BOB = key(1), key(2)
+VECTORS = Path(__file__).resolve().parents[1] / "vectors"
 
 
 def chain_with_payment(tmp_path: Path) -> tuple[Chain, bytes, Path]:
@@ -81,3 +84,21 @@ def test_verify_usage_errors_are_one_line(tmp_path: Path) -> None:
     for args in cases:
         code, _, err = run(*args)
         assert code != 0 and err.count("\n") == 1 and "Traceback" not in err, args
+
+
+def test_verify_follows_a_skip_and_refuses_one_too_few_trusted_signed(tmp_path: Path) -> None:
+    vectors = json.loads((VECTORS / "bundles.json").read_text())
+    genesis = tmp_path / "genesis.json"
+    write_genesis(genesis, Genesis.decode(bytes.fromhex(vectors["genesis_hex"])))
+    skipping = vectors["tx_bundle_skipping"]
+    (tmp_path / "skip.hex").write_text(skipping["hex"])
+    code, out, _ = run("verify", str(tmp_path / "skip.hex"), "--genesis", str(genesis))
+    expected = skipping["expected"]
+    assert (code, out) == (
+        0,
+        f"ok: tx {expected['tx_hash']} is in block {expected['height']} at index 0, applied\n",
+    )
+    (taken,) = [case for case in vectors["rejected"] if "one of four trusted" in case["why"]]
+    (tmp_path / "taken.hex").write_text(taken["hex"])
+    code, _, err = run("verify", str(tmp_path / "taken.hex"), "--genesis", str(genesis))
+    assert code == 1 and "skipping needs more than a third" in err and err.count("\n") == 1

@@ -7,11 +7,14 @@ from dataclasses import replace
 import pytest
 
 from contracts.coin import balance_key
+from ledger.block import Block, validator_set_hash
 from ledger.bundle import (
     BundleError,
     StateBundle,
     TrustAnchor,
     TxBundle,
+    ValidatorChange,
+    ValidatorSkip,
     decode_bundle,
     verify_state_bundle,
     verify_tx_bundle,
@@ -28,12 +31,14 @@ from tests.ledgerkit import (
     GENESIS_TIME_MS,
     VALIDATOR_KEYS,
     Chain,
+    certify,
     key,
     make_genesis,
     signed,
 )
 
 ALICE, BOB, NEWCOMER = key(1), key(2), key(77)
+DECIDING_APPROVAL = signed(VALIDATOR_KEYS[2], 0, "governance.approve", [1])
 GENESIS_SET = tuple(k.public_key for k in VALIDATOR_KEYS)
 ANCHOR = TrustAnchor(CHAIN_ID, GENESIS_SET)
 LATER = GENESIS_TIME_MS + 10**9
@@ -109,14 +114,15 @@ def test_every_byte_of_a_bundle_flipped_is_refused() -> None:
 
 
 def change_validators(chain: Chain) -> int:
-    """Add a validator by governance; return the height its set starts at."""
+    """Add a validator by governance; return the height its set starts at. The second
+    approval (the third vote of four) executes the proposal."""
     effective = chain.head.height + 5
     params = [NEWCOMER.public_key, effective]
     chain.commit(
         [signed(VALIDATOR_KEYS[0], 0, "governance.propose", ["add_validator", params, LATER])]
     )
     chain.commit([signed(VALIDATOR_KEYS[1], 0, "governance.approve", [1])])
-    chain.commit([signed(VALIDATOR_KEYS[2], 0, "governance.approve", [1])])
+    chain.commit([DECIDING_APPROVAL])
     while chain.head.height < effective:
         chain.commit([])
     return effective
@@ -145,6 +151,93 @@ def test_a_bundle_after_a_validator_change_carries_the_change_and_verifies() -> 
     forged = replace(change, schedule=replace(change.schedule, value=b"\x90"))
     with pytest.raises(BundleError):
         verify_tx_bundle(replace(bundle, changes=(forged,)), ANCHOR)
+
+
+def test_a_validator_change_carries_the_governance_transaction_that_made_it() -> None:
+    chain = funded_chain()
+    effective = change_validators(chain)
+    bundle = tx_bundle(chain.store, pay(chain, 0))
+    (change,) = bundle.changes
+    assert isinstance(change, ValidatorChange) and change.evidence is not None
+    assert change.evidence.tx == DECIDING_APPROVAL.tx and change.evidence.receipt.ok
+    assert change.evidence.header.height == effective - 2
+    assert verify_tx_bundle(decode_bundle(bundle.encode()), ANCHOR).receipt.ok  # type: ignore[arg-type]
+    # Evidence naming another transaction than the one its proofs hold is refused.
+    proposal_block = read_block(chain.store, effective - 4)
+    assert proposal_block is not None
+    wrong = replace(change.evidence, tx=proposal_block.transactions[0].tx)
+    with pytest.raises(BundleError, match="not in block"):
+        verify_tx_bundle(replace(bundle, changes=(replace(change, evidence=wrong),)), ANCHOR)
+    # A client trusting a height after the decision cannot check its block: no evidence.
+    later = tx_bundle(chain.store, bundle.tx.hash, trusted_height=effective - 1)
+    (bare,) = later.changes
+    assert isinstance(bare, ValidatorChange) and bare.evidence is None
+    assert bare.to_list()[1] == 1  # the version without evidence
+    anchor = TrustAnchor(CHAIN_ID, GENESIS_SET, effective - 1)
+    assert verify_tx_bundle(later, anchor).receipt.ok
+
+
+def test_every_byte_of_a_bundle_with_a_validator_change_flipped_is_refused() -> None:
+    chain = funded_chain()
+    change_validators(chain)
+    raw = tx_bundle(chain.store, pay(chain, 0)).encode()
+    for index in range(len(raw)):
+        flipped = bytearray(raw)
+        flipped[index] ^= 0x01
+        with pytest.raises((BundleError, CodecError)):
+            bundle = decode_bundle(bytes(flipped))
+            assert isinstance(bundle, TxBundle)
+            verify_tx_bundle(bundle, ANCHOR)
+
+
+def test_a_client_skips_a_validator_change_when_a_third_of_its_set_signed() -> None:
+    chain = funded_chain()
+    effective = change_validators(chain)
+    after = pay(chain, 0)
+    bundle = tx_bundle(chain.store, after, skip=True)
+    (step,) = bundle.changes
+    assert isinstance(step, ValidatorSkip) and step.header.height == effective
+    assert step.validators == (*GENESIS_SET, NEWCOMER.public_key)
+    assert verify_tx_bundle(decode_bundle(bundle.encode()), ANCHOR).receipt.ok  # type: ignore[arg-type]
+    # Two of the four trusted validators are more than a third; one is not.
+    two = replace(step.certificate, signatures=step.certificate.signatures[:2])
+    one_voucher = replace(step, certificate=two)
+    with pytest.raises(BundleError, match="quorum"):
+        verify_tx_bundle(replace(bundle, changes=(one_voucher,)), ANCHOR)
+    strangers = (key(78), key(79), key(80))
+    taken_set = (VALIDATOR_KEYS[0].public_key, *(k.public_key for k in strangers))
+    header = replace(step.header, validator_set_hash=validator_set_hash(taken_set))
+    takeover = ValidatorSkip(
+        header, certify(Block(header, (), None), [VALIDATOR_KEYS[0], *strangers[:2]]), taken_set
+    )
+    with pytest.raises(BundleError, match="more than a third"):
+        verify_tx_bundle(replace(bundle, changes=(takeover,)), ANCHOR)
+    # Two trusted signers of four are enough: the skip is accepted, and the bundle's own
+    # header is then refused because it names a set other than the one skipped to.
+    shared_set = (*GENESIS_SET[:2], strangers[0].public_key, strangers[1].public_key)
+    shared = replace(step.header, validator_set_hash=validator_set_hash(shared_set))
+    signers = [*VALIDATOR_KEYS[:2], strangers[0]]
+    vouched = ValidatorSkip(shared, certify(Block(shared, (), None), signers), shared_set)
+    with pytest.raises(BundleError, match="header 6 names another validator set"):
+        verify_tx_bundle(replace(bundle, changes=(vouched,)), ANCHOR)
+    with pytest.raises(BundleError, match="another validator set than"):
+        verify_tx_bundle(replace(bundle, changes=(replace(step, validators=GENESIS_SET),)), ANCHOR)
+    # Without skip the node sends the sequential change; with no change, nothing.
+    assert [type(s) for s in tx_bundle(chain.store, after).changes] != [ValidatorSkip]
+    assert tx_bundle(chain.store, after, trusted_height=effective, skip=True).changes == ()
+
+
+def test_every_byte_of_a_skipping_bundle_flipped_is_refused() -> None:
+    chain = funded_chain()
+    change_validators(chain)
+    raw = tx_bundle(chain.store, pay(chain, 0), skip=True).encode()
+    for index in range(len(raw)):
+        flipped = bytearray(raw)
+        flipped[index] ^= 0x01
+        with pytest.raises((BundleError, CodecError)):
+            bundle = decode_bundle(bytes(flipped))
+            assert isinstance(bundle, TxBundle)
+            verify_tx_bundle(bundle, ANCHOR)
 
 
 def test_state_bundle_proves_balances_nonces_and_absence() -> None:

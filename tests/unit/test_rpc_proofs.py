@@ -32,6 +32,7 @@ async def test_tx_bundle_verifies_and_its_certificate_becomes_the_next_blocks() 
         pending = await (await client.get(f"/v1/txs/{stx.hash.hex()}?prove=true")).json()
         node.commit_pending()  # block 2 now carries block 1's certificate
         final = await (await client.get(f"/v1/txs/{stx.hash.hex()}?prove=true")).json()
+        skipping = await (await client.get(f"/v1/txs/{stx.hash.hex()}?prove=true&skip=1")).json()
         plain = await (await client.get(f"/v1/txs/{stx.hash.hex()}")).json()
     assert (pending["certificate"], final["certificate"]) == ("pending", "next_block")
     assert "bundle" not in plain and plain["status"] == "committed"
@@ -40,6 +41,9 @@ async def test_tx_bundle_verifies_and_its_certificate_becomes_the_next_blocks() 
     verified = verify_tx_bundle(bundle, anchor(node))
     assert (verified.height, verified.tx_hash, verified.receipt.ok) == (1, stx.hash, True)
     assert final["status"] == "committed" and final["index"] == 0 and final["height"] == 1
+    # No set change since genesis: skipping has nothing to cross, the bundle is the same.
+    assert (skipping["validator_changes"], skipping["validator_skips"]) == (0, 0)
+    assert skipping["bundle"] == final["bundle"]
 
 
 async def test_account_and_state_bundles_prove_values_and_absence() -> None:
@@ -79,6 +83,8 @@ async def test_bad_proof_requests_are_4xx_and_change_nothing() -> None:
             ("/v1/state/zz?prove=true", "key"),
             ("/v1/state/00?prove=maybe", "prove"),
             ("/v1/state/00?prove=true&trusted_height=0", "trusted_height"),
+            ("/v1/state/00?prove=true&skip=maybe", "skip"),
+            (f"/v1/txs/{'11' * 32}?prove=true&skip=2", "skip"),
             (f"/v1/state/{'00' * 1025}", "key"),
         ]
         for path, field in cases:

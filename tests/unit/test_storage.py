@@ -89,3 +89,11 @@ def test_a_full_read_cache_drops_its_oldest_entries_only(tmp_path: Path) -> None
         assert list(store._cache) == nodes
         assert store.get(b"absent") is None
         assert list(store._cache) == [*nodes[1:], b"absent"]
+
+
+def test_compaction_keeps_every_live_key(tmp_path: Path) -> None:
+    with LevelDBStore(tmp_path / "db") as store:
+        store.write({bytes([n]) * 8: b"v" * 100 for n in range(50)})
+        store.write({bytes([n]) * 8: None for n in range(0, 50, 2)})
+        store.compact()
+        assert [k for k, _ in store.iterate(b"")] == [bytes([n]) * 8 for n in range(1, 50, 2)]

@@ -30,11 +30,15 @@ from ledger.block import (  # noqa: E402
     validator_set_hash,
 )
 from ledger.bundle import (  # noqa: E402
+    GovernanceEvidence,
     TrustAnchor,
     TxBundle,
+    ValidatorChange,
+    ValidatorSkip,
     verify_state_bundle,
     verify_tx_bundle,
 )
+from ledger.chainstore import find_tx  # noqa: E402
 from ledger.execution import end_block_receipt, receipts_root  # noqa: E402
 from ledger.hashing import (  # noqa: E402
     BLOCK,
@@ -46,7 +50,7 @@ from ledger.hashing import (  # noqa: E402
 from ledger.keys import PrivateKey, address_to_text, signing_message  # noqa: E402
 from ledger.kv import MemoryStore  # noqa: E402
 from ledger.merkle import InclusionProof, inclusion_proof, merkle_proof, merkle_root  # noqa: E402
-from ledger.prover import state_bundle, tx_bundle  # noqa: E402
+from ledger.prover import included, state_bundle, tx_bundle  # noqa: E402
 from ledger.receipt import Event, Receipt  # noqa: E402
 from ledger.state_tree import (  # noqa: E402
     StateProof,
@@ -638,7 +642,14 @@ def hex_or_none(value: bytes | None) -> str | None:
 
 def bundle_vectors() -> dict[str, Any]:
     """Tx and state bundles from a small chain, one crossing a validator change."""
-    from tests.ledgerkit import GENESIS_TIME_MS, VALIDATOR_KEYS, Chain, make_genesis, signed
+    from tests.ledgerkit import (
+        GENESIS_TIME_MS,
+        VALIDATOR_KEYS,
+        Chain,
+        certify,
+        make_genesis,
+        signed,
+    )
     from tests.ledgerkit import key as kit_key
 
     alice, bob, newcomer = kit_key(1), kit_key(2), kit_key(77)
@@ -650,7 +661,8 @@ def bundle_vectors() -> dict[str, Any]:
     chain.commit([])
     effective = chain.head.height + 5
     proposal = ["add_validator", [newcomer.public_key, effective], GENESIS_TIME_MS + 10**9]
-    chain.commit([signed(VALIDATOR_KEYS[0], 0, "governance.propose", proposal)])
+    propose = signed(VALIDATOR_KEYS[0], 0, "governance.propose", proposal)
+    chain.commit([propose])
     chain.commit([signed(VALIDATOR_KEYS[1], 0, "governance.approve", [1])])
     chain.commit([signed(VALIDATOR_KEYS[2], 0, "governance.approve", [1])])
     while chain.head.height < effective:
@@ -661,6 +673,20 @@ def bundle_vectors() -> dict[str, Any]:
     anchor = TrustAnchor(genesis.chain_id, genesis.validator_keys)
     first = tx_bundle(chain.store, paid.hash)
     crossing = tx_bundle(chain.store, later.hash)
+    skipping = tx_bundle(chain.store, later.hash, skip=True)
+    skip = skipping.changes[0]
+    assert isinstance(skip, ValidatorSkip)
+    # A header whose own set (one trusted validator and three strangers) signed it with
+    # a quorum: only one of the four trusted validators vouches for it, not more than a third.
+    strangers = [kit_key(78), kit_key(79), kit_key(80)]
+    takeover = [VALIDATOR_KEYS[0], *strangers]
+    taken_set = tuple(k.public_key for k in takeover)
+    taken_header = replace(skip.header, validator_set_hash=validator_set_hash(taken_set))
+    taken = ValidatorSkip(
+        taken_header,
+        certify(Block(taken_header, (), None), takeover[:3]),
+        taken_set,
+    )
     keys = [
         b"coin/bal/" + alice.public_key + b"/IDR",
         b"acct/nonce/" + alice.public_key,
@@ -679,6 +705,16 @@ def bundle_vectors() -> dict[str, Any]:
         }
 
     change = crossing.changes[0]
+    assert isinstance(change, ValidatorChange) and change.evidence is not None
+
+    def with_evidence(evidence: GovernanceEvidence) -> TxBundle:
+        return replace(crossing, changes=(replace(change, evidence=evidence),))
+
+    def evidence_of(tx_hash: bytes) -> GovernanceEvidence:
+        location = find_tx(chain.store, tx_hash)
+        assert location is not None
+        return included(chain.store, *location)
+
     two_signatures = replace(first.certificate, signatures=first.certificate.signatures[:2])
     other_certificate = tx_bundle(chain.store, refused.hash)
     rejected: list[tuple[Any, str]] = [
@@ -718,6 +754,48 @@ def bundle_vectors() -> dict[str, Any]:
             "state proof of another value",
         ),
         (
+            with_evidence(evidence_of(propose.hash)),
+            "governance evidence that schedules no set (the proposal, not the approval)",
+        ),
+        (
+            with_evidence(evidence_of(later.hash)),
+            "governance evidence from a block after the change",
+        ),
+        (
+            with_evidence(evidence_of(refused.hash)),
+            "governance evidence that is a rejected transaction",
+        ),
+        (
+            with_evidence(replace(change.evidence, tx=propose.tx)),
+            "governance evidence whose transaction is not at its proof's place",
+        ),
+        (
+            replace(skipping, changes=(taken,)),
+            "skip signed by a quorum of its own set but only one of four trusted validators",
+        ),
+        (
+            replace(skipping, changes=(replace(skip, validators=genesis.validator_keys),)),
+            "skip listing another set than its header names",
+        ),
+        (
+            replace(
+                skipping,
+                changes=(
+                    replace(
+                        skip,
+                        certificate=replace(
+                            skip.certificate, signatures=skip.certificate.signatures[:3]
+                        ),
+                    ),
+                ),
+            ),
+            "skip certificate below the quorum of its own set (3 of 5)",
+        ),
+        (
+            replace(skipping, changes=(replace(skip, certificate=crossing.certificate),)),
+            "skip with the certificate of another block",
+        ),
+        (
             replace(state, proofs=(replace(state.proofs[2], value=codec.encode(5)),)),
             "a value for an absent key",
         ),
@@ -736,6 +814,13 @@ def bundle_vectors() -> dict[str, Any]:
             "expected": expected_tx(crossing),
             "new_validators": [v.hex() for v in (*genesis.validator_keys, newcomer.public_key)],
             "change_height": change.header.height,
+            "governance_tx_height": change.evidence.header.height,
+        },
+        "tx_bundle_skipping": {
+            "hex": skipping.encode().hex(),
+            "expected": expected_tx(skipping),
+            "new_validators": [v.hex() for v in skip.validators],
+            "skip_height": skip.header.height,
         },
         "state_bundle": {
             "hex": state.encode().hex(),

@@ -379,7 +379,7 @@ def test_bundle_vectors() -> None:
     genesis = Genesis.decode(bytes.fromhex(vectors["genesis_hex"]))
     anchor = TrustAnchor(genesis.chain_id, genesis.validator_keys)
     assert [v.hex() for v in anchor.validators] == vectors["anchor"]["validators"]
-    for name in ("tx_bundle", "tx_bundle_after_validator_change"):
+    for name in ("tx_bundle", "tx_bundle_after_validator_change", "tx_bundle_skipping"):
         bundle = decode_bundle(bytes.fromhex(vectors[name]["hex"]))
         assert isinstance(bundle, TxBundle)
         verified = verify_tx_bundle(bundle, anchor)
@@ -390,6 +390,11 @@ def test_bundle_vectors() -> None:
     crossing = vectors["tx_bundle_after_validator_change"]
     bundle = decode_bundle(bytes.fromhex(crossing["hex"]))
     assert [change.header.height for change in bundle.changes] == [crossing["change_height"]]
+    skipping = vectors["tx_bundle_skipping"]
+    bundle = decode_bundle(bytes.fromhex(skipping["hex"]))
+    assert [(type(step).__name__, step.header.height) for step in bundle.changes] == [
+        ("ValidatorSkip", skipping["skip_height"])
+    ]
     state = decode_bundle(bytes.fromhex(vectors["state_bundle"]["hex"]))
     assert isinstance(state, StateBundle)
     proofs = verify_state_bundle(state, anchor)

@@ -8,7 +8,16 @@ import assert from "node:assert/strict";
 import { toHex } from "../lib/bytes.js";
 import { CodecError } from "../lib/codec.js";
 import { Genesis } from "../lib/genesis.js";
-import { ProofError, TrustAnchor, TxBundle, decodeBundle, verifyBundle, verifyStateBundle, verifyTxBundle } from "../lib/proof.js";
+import {
+  ProofError,
+  TrustAnchor,
+  TxBundle,
+  ValidatorSkip,
+  decodeBundle,
+  verifyBundle,
+  verifyStateBundle,
+  verifyTxBundle,
+} from "../lib/proof.js";
 import { hex, load } from "./vectors.js";
 
 const v = load("bundles.json");
@@ -31,7 +40,7 @@ test("the genesis anchor is the genesis validator set from height 1", () => {
 });
 
 test("tx bundles verify, also across a validator-set change", async () => {
-  for (const name of ["tx_bundle", "tx_bundle_after_validator_change"]) {
+  for (const name of ["tx_bundle", "tx_bundle_after_validator_change", "tx_bundle_skipping"]) {
     const bundle = decodeBundle(hex(v[name].hex));
     assert.ok(bundle instanceof TxBundle);
     const verified = await verifyTxBundle(bundle, anchor);
@@ -45,6 +54,9 @@ test("tx bundles verify, also across a validator-set change", async () => {
   const crossing = v.tx_bundle_after_validator_change;
   const bundle = decodeBundle(hex(crossing.hex));
   assert.deepEqual(bundle.changes.map((c) => c.header.height), [BigInt(crossing.change_height)]);
+  // The change carries the governance transaction that scheduled the new set.
+  assert.equal(bundle.changes[0].evidence.header.height, BigInt(crossing.governance_tx_height));
+  assert.ok(bundle.changes[0].evidence.receipt.events.some((e) => e.name === "governance.validators_scheduled"));
   const verified = await verifyTxBundle(bundle, anchor);
   assert.deepEqual(verified.anchor.validators.map(toHex), crossing.new_validators);
   // Without the change the bundle's header names a set the verifier does not hold.
@@ -52,6 +64,29 @@ test("tx bundles verify, also across a validator-set change", async () => {
   // A verifier that trusts another chain refuses it.
   await assert.rejects(verifyTxBundle(bundle, new TrustAnchor("another", anchor.validators)), ProofError);
 });
+
+test("a client skips a validator change that more than a third of its set signed", async () => {
+  const skipping = v.tx_bundle_skipping;
+  const bundle = decodeBundle(hex(skipping.hex));
+  assert.equal(bundle.changes.length, 1);
+  assert.ok(bundle.changes[0] instanceof ValidatorSkip);
+  assert.equal(bundle.changes[0].header.height, BigInt(skipping.skip_height));
+  const verified = await verifyTxBundle(bundle, anchor);
+  assert.deepEqual(verified.anchor.validators.map(toHex), skipping.new_validators);
+  assert.equal(verified.anchor.fromHeight, BigInt(skipping.skip_height));
+});
+
+for (const name of ["tx_bundle_skipping", "tx_bundle_after_validator_change"]) {
+  test(`every single flipped byte of ${name} is refused`, async () => {
+    const good = hex(v[name].hex);
+    assert.equal(await refused(good), false);
+    for (let i = 0; i < good.length; i++) {
+      const bad = Uint8Array.from(good);
+      bad[i] ^= 0x01;
+      assert.ok(await refused(bad), `byte ${i}`);
+    }
+  });
+}
 
 test("a state bundle gives each key's value or absence", async () => {
   const bundle = decodeBundle(hex(v.state_bundle.hex));
