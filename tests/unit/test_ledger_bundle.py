@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from contracts.coin import balance_key
-from ledger.block import Block, validator_set_hash
+from ledger.block import Block, CommitCertificate, validator_set_hash
 from ledger.bundle import (
     BundleError,
     StateBundle,
@@ -26,6 +26,7 @@ from ledger.hashing import ZERO_HASH
 from ledger.kv import MemoryStore
 from ledger.merkle import InclusionProof
 from ledger.prover import ProofUnavailable, state_bundle, tx_bundle
+from tests import ledgerkit
 from tests.ledgerkit import (
     CHAIN_ID,
     GENESIS_TIME_MS,
@@ -266,3 +267,44 @@ def test_nothing_to_prove_is_reported() -> None:
         tx_bundle(chain.store, b"\x01" * 32)
     with pytest.raises(ProofUnavailable):
         state_bundle(chain.store, [b"any"])
+
+
+def test_skipping_steps_sequentially_until_a_third_of_the_trusted_set_signed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Genesis trusts v alone; n joins at `joined`, then v leaves at `left`, so the newest
+    # header is signed by n only: no trusted signer, and the node must first step to the
+    # set {v, n} (sequentially) before it can skip to the newest one.
+    v, n = key(500), key(501)
+    keys = {k.public_key: k for k in (v, n)}
+
+    def signers(block: Block) -> CommitCertificate:
+        sets = [(v.public_key,), (v.public_key, n.public_key), (n.public_key,)]
+        (members,) = [s for s in sets if validator_set_hash(s) == block.header.validator_set_hash]
+        return certify(block, [keys[member] for member in members])
+
+    monkeypatch.setattr(ledgerkit, "certify", signers)
+    chain = Chain(MemoryStore(), make_genesis(validators=[v]))
+    joined = chain.head.height + 3
+    chain.commit(
+        [signed(v, 0, "governance.propose", ["add_validator", [n.public_key, joined], LATER])]
+    )
+    while chain.head.height < joined:
+        chain.commit([])
+    left = chain.head.height + 4
+    remove = ["remove_validator", [v.public_key, left], LATER]
+    chain.commit([signed(n, 0, "governance.propose", remove)])
+    chain.commit([signed(v, 1, "governance.approve", [2])])
+    while chain.head.height <= left:
+        chain.commit([])
+    anchor = TrustAnchor(CHAIN_ID, (v.public_key,))
+    state = state_bundle(chain.store, [b"gov/next"], skip=True)
+    steps = [(type(step), step.header.height) for step in state.changes]
+    assert steps == [(ValidatorChange, joined - 1), (ValidatorSkip, left)]
+    assert verify_state_bundle(state, anchor)[0].value is not None
+    sequential = state_bundle(chain.store, [b"gov/next"])
+    assert [type(step) for step in sequential.changes] == [ValidatorChange, ValidatorChange]
+    assert verify_state_bundle(sequential, anchor)[0].value is not None
+    # The skip alone, without the step before it, is refused: nobody trusted signed it.
+    with pytest.raises(BundleError, match="only 0 of the 1 trusted"):
+        verify_state_bundle(replace(state, changes=state.changes[1:]), anchor)
