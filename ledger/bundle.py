@@ -27,10 +27,10 @@ trusted set, so at least one of them is honest if fewer than a third of the
 trusted set are faulty. A list may mix both kinds. The bundle's own header must
 then name the trusted set (`validator_set_hash`) and carry a quorum of it.
 
-Skipping leans on the trusted set still being honest *now*: validators that left
-long ago could sign anything. A client should skip only from a set it verified
-recently (CometBFT bounds this with a trusting period); sequential changes need
-no such care.
+Both ways rely on the trusted set: validators that left long ago could sign a
+made-up history, so a client should start from a recent set where it can
+(CometBFT bounds this with a trusting period). Skipping also assumes fewer than a
+third of the trusted set is faulty at the header it skips to.
 
 The transaction is carried unsigned: its hash is the leaf under `tx_root`, and
 the receipt (under `receipts_root`) says whether the chain applied it, which

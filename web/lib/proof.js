@@ -16,7 +16,8 @@
 // header before a set change, certified by the trusted set, with the schedule proven in
 // its state (sequential); a ValidatorSkip is a later header signed by a quorum of its own
 // (listed) set, among whom more than a third of the trusted set (skipping, as CometBFT's
-// light client does; only safe from a set the client verified recently).
+// light client does; it assumes fewer than a third of the trusted set is faulty, so skip from
+// a set the client verified recently).
 
 import * as codec from "./codec.js";
 import { CodecError } from "./codec.js";
