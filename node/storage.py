@@ -212,7 +212,10 @@ class LevelDBStore:
     def compact(self) -> None:
         """Compact the whole store now (LevelDB frees deleted entries only when it
         compacts; it does so by itself in the background as it writes)."""
-        self._db.compact_range()
+        try:
+            self._db.compact_range()
+        except plyvel.Error as exc:
+            raise self._fault(exc) from exc
 
     def close(self) -> None:
         if not self._db.closed:
