@@ -10,13 +10,17 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from cli.common import CliError
 
 DEFAULT_TIMEOUT = 15.0
 EVENTS_READ_TIMEOUT = 60.0
+
+
+class StreamQuiet(CliError):
+    """Nothing, not even a keepalive, arrived on an event stream within the read timeout."""
 
 
 class NodeReplyError(CliError):
@@ -91,15 +95,25 @@ class NodeClient:
             "GET", f"/v1/txs/{urllib.parse.quote(tx_hash)}", query=query, timeout=wait + 15
         )
 
-    def events(self, query: dict[str, str]) -> Iterator[dict[str, Any]]:
-        """Follow GET /v1/events: yield {"event", "id", "data"} per server-sent event."""
+    def events(
+        self,
+        query: dict[str, str],
+        read_timeout: float = EVENTS_READ_TIMEOUT,
+        keepalives: bool = False,
+    ) -> Generator[dict[str, Any], None, None]:
+        """Follow GET /v1/events: yield {"event", "id", "data"} per server-sent event.
+
+        With `keepalives`, each keepalive comment is yielded as {"event": "keepalive"}:
+        the server sends one after 15 s without a new block, which lets a follower
+        notice a node that stopped advancing. A read that waits `read_timeout`
+        seconds for any byte raises StreamQuiet (the default is longer than the
+        keepalive interval, so an idle stream does not time out)."""
         url = self.base_url + "/v1/events"
         if query:
             url += "?" + urllib.parse.urlencode(query)
         request = urllib.request.Request(url, headers={"Accept": "text/event-stream"})
         try:
-            # Longer than the server's 15 s keepalive, so an idle stream does not time out.
-            response = urllib.request.urlopen(request, timeout=EVENTS_READ_TIMEOUT)
+            response = urllib.request.urlopen(request, timeout=read_timeout)
         except urllib.error.HTTPError as exc:
             raise self._reply_error(exc) from exc
         except (urllib.error.URLError, OSError) as exc:
@@ -115,12 +129,17 @@ class NodeClient:
                             yield current
                         current = {}
                     elif line.startswith(":"):
-                        continue  # keepalive comment
+                        if keepalives:
+                            yield {"event": "keepalive"}
                     else:
                         name, _, value = line.partition(": ")
                         if name == "data":
                             current["data"] = json.loads(value)
                         elif name in ("event", "id"):
                             current[name] = value
-            except (TimeoutError, OSError) as exc:
+            except TimeoutError as exc:
+                raise StreamQuiet(
+                    f"nothing from {self.base_url} for {read_timeout:g} s on the event stream"
+                ) from exc
+            except OSError as exc:
                 raise CliError(f"lost the event stream from {self.base_url}: {exc}") from exc

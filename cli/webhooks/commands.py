@@ -49,7 +49,11 @@ def run_command(config_path: Path) -> None:
         raise CliError(f"{config_path} configures no [[endpoints]]")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    click.echo(f"relaying {config.node} to {len(config.endpoints)} endpoint(s)", err=True)
+    click.echo(
+        f"relaying {config.node} ({len(config.nodes)} node(s) listed)"
+        f" to {len(config.endpoints)} endpoint(s)",
+        err=True,
+    )
     try:
         run_relay(config, stop)
     except KeyboardInterrupt:

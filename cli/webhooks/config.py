@@ -1,9 +1,10 @@
-"""The relay's configuration file (TOML): the node, the database, retries, endpoints.
+"""The relay's configuration file (TOML): the nodes, the database, retries, endpoints.
 
 ```toml
-node = "http://127.0.0.1:26600"
+nodes = ["http://127.0.0.1:26600", "http://127.0.0.1:26602"]   # or node = "..." for one
 database = "webhooks.sqlite"
 start = "0"                 # cursor when the database has none ("" = next block)
+stall_s = 20                # silence (no byte, not even a keepalive) before nodes are compared
 
 [retry]
 first_delay_s = 5           # doubles each attempt, with jitter
@@ -60,11 +61,18 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class RelayConfig:
-    node: str
+    nodes: tuple[str, ...]
     database: Path
     start: str
     retry: RetryPolicy
     endpoints: tuple[Endpoint, ...]
+    stall_s: float = 20.0
+
+    @property
+    def node(self) -> str:
+        """The first node: the URLs inside payloads name it, so that an event read
+        from any node of the list has the same body."""
+        return self.nodes[0]
 
     def endpoint(self, name: str) -> Endpoint:
         for endpoint in self.endpoints:
@@ -124,13 +132,36 @@ def parse_config(raw: dict[str, Any], base: Path) -> RelayConfig:
     if len(set(names)) != len(names):
         raise CliError("endpoint names must be unique")
     database = Path(str(raw.get("database", "webhooks.sqlite")))
+    try:
+        stall_s = float(raw.get("stall_s", 20.0))
+    except (TypeError, ValueError) as exc:
+        raise CliError(f"stall_s: {exc}") from exc
+    if stall_s <= 0:
+        raise CliError("stall_s must be a positive number of seconds")
     return RelayConfig(
-        node=str(raw.get("node", "http://127.0.0.1:26600")).rstrip("/"),
+        nodes=_nodes(raw),
         database=database if database.is_absolute() else base / database,
         start=str(raw.get("start", "0")),
         retry=retry,
         endpoints=endpoints,
+        stall_s=stall_s,
     )
+
+
+def _nodes(raw: dict[str, Any]) -> tuple[str, ...]:
+    """`nodes = [...]` (validators of one chain) or the older single `node = "..."`."""
+    if "nodes" in raw and "node" in raw:
+        raise CliError("give either node or nodes, not both")
+    listed = raw["nodes"] if "nodes" in raw else [raw.get("node", "http://127.0.0.1:26600")]
+    if not isinstance(listed, list) or not listed:
+        raise CliError("nodes must list at least one node URL")
+    urls: list[str] = []
+    for url in listed:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise CliError(f"nodes: {url!r} is not an http(s) URL")
+        if url.rstrip("/") not in urls:
+            urls.append(url.rstrip("/"))
+    return tuple(urls)
 
 
 def load_config(path: Path) -> RelayConfig:

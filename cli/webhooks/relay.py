@@ -2,8 +2,8 @@
 
 Two threads, each with its own SQLite connection. The follower reads
 `GET /v1/events` from the stored cursor and records every frame (its matching
-messages plus the new cursor) in one transaction; when the stream breaks it
-reconnects from the stored cursor after a pause. The deliverer posts due
+messages plus the new cursor) in one transaction; when the stream breaks or the
+node stalls it resumes from the stored cursor on another node of the list. The deliverer posts due
 messages, logs each attempt and schedules retries with exponential backoff
 and jitter until the retry horizon has passed.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 import threading
 import time
 import urllib.error
@@ -19,7 +20,7 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-from cli.client import NodeClient
+from cli.client import NodeClient, StreamQuiet
 from cli.common import CliError
 from cli.webhooks.config import Endpoint, RelayConfig, RetryPolicy
 from cli.webhooks.kinds import ChainEvent, events_of_frame, mentions
@@ -28,6 +29,7 @@ from cli.webhooks.store import NewMessage, OutboxRow, RelayStore
 
 RECONNECT_PAUSE_S = 1.0
 IDLE_POLL_S = 0.5
+STATUS_TIMEOUT_S = 2.0  # asking another node for its head while the current one is quiet
 
 
 def backoff_delay(attempt: int, policy: RetryPolicy, rng: random.Random) -> float:
@@ -37,7 +39,7 @@ def backoff_delay(attempt: int, policy: RetryPolicy, rng: random.Random) -> floa
     picks uniformly in [base/2, base], so endpoints that failed together do not
     all come back at the same instant, and no retry comes sooner than half the base.
     """
-    base = min(policy.max_delay_s, policy.first_delay_s * 2 ** min(attempt - 1, 62))
+    base: float = min(policy.max_delay_s, policy.first_delay_s * 2 ** min(attempt - 1, 62))
     return base / 2 + rng.random() * base / 2
 
 
@@ -108,37 +110,113 @@ def invoice_changes(events: list[ChainEvent]) -> tuple[list[tuple[str, int, str]
     return opened, closed
 
 
-class Follower:
-    """Reads the stream and fills the outbox; the cursor moves with the outbox."""
+def say(message: str) -> None:
+    """One line on stderr, the relay's log."""
+    print(f"pasar webhooks: {message}", file=sys.stderr, flush=True)
 
-    def __init__(self, config: RelayConfig, stop: threading.Event, wake: threading.Event) -> None:
+
+class Follower:
+    """Reads the stream and fills the outbox; the cursor moves with the outbox.
+
+    It reads one node of the list at a time. When that node goes away (refused or
+    reset connection) it moves on to the next; when the node falls silent (`stall_s`
+    without a byte) or stops advancing (a keepalive: the node saw no new block for
+    15 s) while another node is past the cursor, it moves to the node furthest
+    ahead. The cursor is a chain position ("h" or "h/i", see node/rpc/routes_events.py),
+    the same on every validator of the chain because committed blocks are final,
+    so the next node resumes exactly after the last recorded event.
+    """
+
+    def __init__(
+        self,
+        config: RelayConfig,
+        stop: threading.Event,
+        wake: threading.Event,
+        client_for: Callable[[str], NodeClient] = NodeClient,
+        log: Callable[[str], None] = say,
+    ) -> None:
         self.config = config
         self.stop = stop
         self.wake = wake
-        self.client = NodeClient(config.node)
+        self.client_for = client_for
+        self.log = log
+        self.current = 0  # index in config.nodes of the node being read
+        self.recorded = 0  # frames recorded so far: tells a failed session from a useful one
 
     def run(self) -> None:
         store = RelayStore(self.config.database)
+        nodes = self.config.nodes
+        fruitless = 0  # sessions in a row that recorded nothing
         try:
             while not self.stop.is_set():
+                before = self.recorded
                 try:
-                    self.follow(store)
-                except CliError:
-                    # The node is down or the stream broke: resume from the stored cursor.
+                    following = self.follow(store)
+                except CliError as exc:
+                    # Down, reset or closed: the next node resumes from the stored cursor.
+                    self.log(f"event stream from {nodes[self.current]}: {exc}")
+                    following = (self.current + 1) % len(nodes)
+                if following != self.current:
+                    self.log(f"following {nodes[following]} from cursor {store.cursor()[0]}")
+                self.current = following
+                fruitless = 0 if self.recorded > before else fruitless + 1
+                if fruitless >= len(nodes):
+                    # Every node failed in turn: pause before the next round.
+                    fruitless = 0
                     self.stop.wait(RECONNECT_PAUSE_S)
         finally:
             store.close()
 
-    def follow(self, store: RelayStore) -> None:
+    def follow(self, store: RelayStore) -> int:
+        """Read the current node until the stream breaks (CliError) or the node
+        stalls; answer the index of the node to read next."""
         cursor, block_time_ms = store.cursor()
         start = cursor if cursor is not None else self.config.start
         query = {"cursor": start} if start else {}
-        for frame in self.client.events(query):
-            if self.stop.is_set():
-                return
-            self.record(store, frame, block_time_ms)
-            if frame.get("event") == "block":
-                block_time_ms = int(frame["data"]["timestamp_ms"])
+        client = self.client_for(self.config.nodes[self.current])
+        stream = client.events(query, read_timeout=self.config.stall_s, keepalives=True)
+        try:
+            for frame in stream:
+                if self.stop.is_set():
+                    return self.current
+                if frame.get("event") == "keepalive":
+                    ahead = self.node_ahead(store)
+                    if ahead is not None:
+                        self.log(f"{client.base_url} saw no new block for a while; others did")
+                        return ahead
+                    continue
+                self.record(store, frame, block_time_ms)
+                self.recorded += 1
+                if frame.get("event") == "block":
+                    block_time_ms = int(frame["data"]["timestamp_ms"])
+        except StreamQuiet as exc:
+            ahead = self.node_ahead(store)
+            if ahead is not None:
+                self.log(str(exc))
+            return self.current if ahead is None else ahead
+        finally:
+            stream.close()
+        raise CliError("the node closed the event stream")
+
+    def node_ahead(self, store: RelayStore) -> int | None:
+        """The other node with the highest head past the cursor's block, if any."""
+        cursor, _ = store.cursor()
+        if cursor is None:
+            return None
+        height = int(cursor.split("/")[0])
+        best: tuple[int, int] | None = None
+        for index, url in enumerate(self.config.nodes):
+            if index == self.current:
+                continue
+            client = self.client_for(url)
+            client.timeout = min(STATUS_TIMEOUT_S, self.config.stall_s)
+            try:
+                head = int(client.status()["height"])
+            except (CliError, KeyError, TypeError, ValueError):
+                continue  # down or not answering: not a candidate
+            if head > height and (best is None or head > best[0]):
+                best = (head, index)
+        return None if best is None else best[1]
 
     def record(self, store: RelayStore, frame: dict[str, Any], block_time_ms: int | None) -> None:
         data = frame.get("data") or {}

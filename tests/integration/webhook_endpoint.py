@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
@@ -72,17 +73,29 @@ class WebhookEndpoint:
             return {body["data"]["tx_hash"] for _, body, _ in self.received}
 
 
-def relay_config(node_url: str, endpoint: WebhookEndpoint, account: str, retry: str) -> str:
-    """A relay configuration sending `payment.received` for `account` to `endpoint`."""
+def relay_config(
+    nodes: str | Sequence[str],
+    endpoint: WebhookEndpoint,
+    account: str,
+    retry: str,
+    kinds: Sequence[str] = ("payment.received",),
+    top: str = "",
+) -> str:
+    """A relay configuration sending `kinds` for `account` to `endpoint`, reading one
+    node (`node = ...`) or several (`nodes = [...]`); `top` adds top-level settings."""
+    if isinstance(nodes, str):
+        source = f'node = "{nodes}"\n'
+    else:
+        source = "nodes = [" + ", ".join(f'"{url}"' for url in nodes) + "]\n"
     return (
-        f'node = "{node_url}"\n'
-        'database = "relay.sqlite"\n'
+        source + 'database = "relay.sqlite"\n'
         'start = "0"\n'
+        f"{top}\n"
         f"[retry]\n{retry}\n"
         "[[endpoints]]\n"
         'name = "shop"\n'
         f'url = "{endpoint.url}"\n'
         f'secrets = ["{endpoint.secret}"]\n'
         f'accounts = ["{account}"]\n'
-        'kinds = ["payment.received"]\n'
+        "kinds = [" + ", ".join(f'"{kind}"' for kind in kinds) + "]\n"
     )

@@ -9,10 +9,12 @@ import json
 import random
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from cli.client import StreamQuiet
 from cli.common import CliError
 from cli.webhooks.config import RetryPolicy, parse_config
 from cli.webhooks.kinds import events_of_frame, kind_of
@@ -287,3 +289,129 @@ def test_invoice_expired_at_the_first_block_past_expiry_unless_paid(tmp_path: Pa
     assert body["data"]["attributes"]["id"] == {"hex": "aa" * 32}
     assert body["timestamp_ms"] == 2001
     assert store.cursor() == ("9", 9000)
+
+
+class FakeNode:
+    """A node for the follower: a scripted event stream and a head height.
+
+    `script` items are frames to yield, or an exception to raise at that point."""
+
+    def __init__(self, url: str, head: int, script: list[object]) -> None:
+        self.base_url = url
+        self.timeout = 15.0
+        self.head = head
+        self.script = script
+        self.queries: list[dict[str, str]] = []
+
+    def status(self) -> dict[str, int]:
+        if self.head < 0:
+            raise CliError(f"cannot reach node at {self.base_url}")
+        return {"height": self.head}
+
+    def events(
+        self, query: dict[str, str], read_timeout: float, keepalives: bool
+    ) -> Iterator[dict[str, object]]:
+        self.queries.append(query)
+        script, self.script = self.script, []
+        for item in script:
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+        raise CliError("the node closed the event stream")
+
+
+def follower_over(tmp_path: Path, nodes: list[FakeNode]) -> tuple[Follower, RelayStore]:
+    config = parse_config(
+        {
+            "nodes": [node.base_url for node in nodes],
+            "endpoints": [{"url": "http://127.0.0.1:9/h", "secrets": [SECRET], "name": "shop"}],
+        },
+        tmp_path,
+    )
+    by_url = {node.base_url: node for node in nodes}
+    lines: list[str] = []
+    follower = Follower(
+        config,
+        threading.Event(),
+        threading.Event(),
+        client_for=lambda url: by_url[url],  # type: ignore[arg-type,return-value]
+        log=lines.append,
+    )
+    return follower, RelayStore(config.database)
+
+
+def test_a_keepalive_while_another_node_is_ahead_switches_to_the_furthest(tmp_path: Path) -> None:
+    behind = FakeNode("http://127.0.0.1:1", 5, [block(5, 1000), {"event": "keepalive"}])
+    down = FakeNode("http://127.0.0.1:2", -1, [])
+    ahead = FakeNode("http://127.0.0.1:3", 9, [])
+    near = FakeNode("http://127.0.0.1:4", 6, [])
+    follower, store = follower_over(tmp_path, [behind, down, ahead, near])
+    assert follower.follow(store) == 2  # node 2 has the highest head past block 5
+    assert store.cursor() == ("5", 1000)
+    # the next node resumes from the chain position, not from its own offset
+    follower.current = 2
+    ahead.script = [tx_frame(5, 0, [])]
+    with pytest.raises(CliError):
+        follower.follow(store)
+    assert ahead.queries == [{"cursor": "5"}]
+    assert store.cursor()[0] == "5/0"
+
+
+def test_a_keepalive_with_nobody_ahead_keeps_reading_and_silence_reconnects(
+    tmp_path: Path,
+) -> None:
+    idle = FakeNode(
+        "http://127.0.0.1:1",
+        5,
+        [block(5, 1000), {"event": "keepalive"}, block(6, 1100), StreamQuiet("quiet")],
+    )
+    other = FakeNode("http://127.0.0.1:2", 5, [])
+    follower, store = follower_over(tmp_path, [idle, other])
+    assert follower.follow(store) == 0  # nobody past the cursor: same node again
+    assert store.cursor() == ("6", 1100)
+    idle.script = [StreamQuiet("quiet")]
+    other.head = 7
+    assert follower.follow(store) == 1  # quiet while the other node is past the cursor
+
+
+def test_a_dead_node_hands_over_to_the_next_which_resumes_at_the_cursor(tmp_path: Path) -> None:
+    first = FakeNode("http://127.0.0.1:1", 3, [block(3, 10), CliError("reset")])
+    second = FakeNode("http://127.0.0.1:2", 3, [tx_frame(3, 0, [])])
+    follower, store = follower_over(tmp_path, [first, second])
+    stop = follower.stop
+    thread = threading.Thread(target=follower.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while store.cursor()[0] != "3/0" and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        thread.join(10)
+    assert second.queries[0] == {"cursor": "3"}
+    assert store.cursor()[0] == "3/0"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"node": "http://127.0.0.1:1", "nodes": ["http://127.0.0.1:2"]},
+        {"nodes": []},
+        {"nodes": "http://127.0.0.1:1"},
+        {"nodes": ["127.0.0.1:1"]},
+        {"stall_s": 0},
+        {"stall_s": "soon"},
+    ],
+)
+def test_bad_node_lists_are_one_clear_error(tmp_path: Path, raw: dict[str, object]) -> None:
+    with pytest.raises(CliError):
+        parse_config(raw, tmp_path)
+
+
+def test_one_node_or_several_and_payload_urls_name_the_first(tmp_path: Path) -> None:
+    assert parse_config({"node": "http://127.0.0.1:1/"}, tmp_path).nodes == ("http://127.0.0.1:1",)
+    config = parse_config(
+        {"nodes": ["http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:1"]}, tmp_path
+    )
+    assert config.nodes == ("http://127.0.0.1:1", "http://127.0.0.1:2")
+    assert config.node == "http://127.0.0.1:1"
