@@ -17,11 +17,15 @@ from tests.integration.harness import free_base_port
 
 
 class WebhookEndpoint:
-    """POST /hooks; answers 500 to the first `refuse_first` calls, then verifies."""
+    """POST /hooks; answers 500 to the first `refuse_first` calls, then verifies.
 
-    def __init__(self, secret: str, refuse_first: int = 0) -> None:
+    `ids` holds the distinct event ids that arrived with a good signature."""
+
+    def __init__(self, secret: str, refuse_first: int = 0, keep_bodies: bool = True) -> None:
         self.secret = secret
         self.refuse_first = refuse_first
+        self.keep_bodies = keep_bodies  # False: count distinct ids only (long benches)
+        self.ids: set[str] = set()
         self.port = free_base_port(1)
         self.url = f"http://127.0.0.1:{self.port}/hooks"
         self.calls = 0
@@ -45,7 +49,9 @@ class WebhookEndpoint:
             except WebhookVerificationError:
                 self.bad_signatures += 1
                 return web.Response(status=400, text="bad signature")
-            self.received.append((event_id, json.loads(body), arrived_ms))
+            self.ids.add(event_id)
+            if self.keep_bodies:
+                self.received.append((event_id, json.loads(body), arrived_ms))
         return web.Response(text="ok")
 
     def _serve(self) -> None:
