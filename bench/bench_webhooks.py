@@ -3,11 +3,14 @@ endpoint, and the delay from a block's commit time to the event's arrival.
 
 Starts one validator (tests/integration/harness.py), a loopback endpoint that
 verifies every signature, and `pasar webhooks run` as its own process; submits
-N transfers to one merchant in batches, and waits until every one has arrived.
+N transfers to one merchant in batches (`--batch`, `--pause-s` apart: small batches
+offer a load below what the relay delivers, so the delay is the pipeline's and not
+a queue's), and waits until every one has arrived.
 Events/s counts from the first arrival to the last; the delay of each event is
 its arrival time minus its block's `timestamp_ms` (one machine, one clock).
 
-Run from the repository root:  python bench/bench_webhooks.py [--transfers N]
+Run from the repository root:
+    python bench/bench_webhooks.py [--transfers N] [--batch B] [--pause-s S]
 """
 
 from __future__ import annotations
@@ -28,12 +31,12 @@ from ledger.keys import address_to_text  # noqa: E402
 from tests.integration.harness import ROOT, LocalNet, wait_until  # noqa: E402
 from tests.integration.webhook_endpoint import WebhookEndpoint, relay_config  # noqa: E402
 
-BATCH = 200
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--transfers", type=int, default=2000)
+    parser.add_argument("--batch", type=int, default=200, help="transfers per submission")
+    parser.add_argument("--pause-s", type=float, default=0.05, help="pause between batches")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -55,11 +58,12 @@ def main() -> None:
                 stderr=subprocess.DEVNULL,
             )
             sent: set[str] = set()
-            for start in range(0, args.transfers, BATCH):
-                txs = [net.transfer(0, 1) for _ in range(min(BATCH, args.transfers - start))]
+            for start in range(0, args.transfers, args.batch):
+                count = min(args.batch, args.transfers - start)
+                txs = [net.transfer(0, 1) for _ in range(count)]
                 net.submit(0, txs)
                 sent.update(stx.hash.hex() for stx in txs)
-                time.sleep(0.05)
+                time.sleep(args.pause_s)
             wait_until(lambda: sent <= endpoint.tx_hashes(), 600, "every delivery", step=0.5)
         finally:
             if relay is not None:
