@@ -46,6 +46,9 @@ def restore(saved: Path, data: Path) -> None:
 
 
 def refuses_to_start(net: LocalNet, reason: str) -> None:
+    """Start the target on its damaged store: it must exit non-zero, never serving."""
+    started = net.log_text(TARGET).count("event=node_started")
+    net.start(TARGET)
     process = net.processes[TARGET]
     try:
         process.wait(timeout=30)
@@ -53,6 +56,7 @@ def refuses_to_start(net: LocalNet, reason: str) -> None:
         raise AssertionError(f"the node started on a damaged store ({reason})") from None
     net.processes.pop(TARGET)
     assert process.returncode != 0
+    assert net.log_text(TARGET).count("event=node_started") == started  # no listener opened
     last = net.log_text(TARGET).rstrip().splitlines()[-1]
     assert last.startswith("Error: storage failed (damaged data)"), last
     assert "move" in last and "aside" in last and "docs/node.md" in last, last
@@ -90,12 +94,10 @@ def test_truncated_leveldb_files_are_refused_or_recovered_never_served_wrong(
         shutil.copytree(data, saved)
 
         truncate_half(newest(data, "*.ldb"))
-        net.start(TARGET)
         refuses_to_start(net, "table cut short")
 
         restore(saved, data)
         truncate_half(newest(data, "MANIFEST-*"))
-        net.start(TARGET)
         refuses_to_start(net, "manifest cut short")
 
         restore(saved, data)
