@@ -6,9 +6,11 @@
 A seed fixes the schedule (`schedule(seed, duration)`): which faults, on which
 validator, when and for how long. Faults: partition the primary away, partition
 one validator two-way or one-way (its outgoing bytes lost), a latency spike with
-jitter on every link, kill -9 of one validator and a restart, SIGSTOP then
-SIGCONT of one validator. At most one fault runs at a time, so the other three of
-four validators always form a quorum and every node must come back.
+jitter on every link, one validator's links thinned to 32 KiB/s both ways, one
+validator's outgoing links slowed by 300 ms, kill -9 of one validator and a
+restart, SIGSTOP then SIGCONT of one validator. At most one fault runs at a time,
+so the other three of four validators always form a quorum and every node must
+come back.
 
 Each run starts 4 validators whose peer links all go through `FaultNet`
 (tests/faults/proxy.py), runs `LoadClient` (tests/faults/history.py) for the
@@ -41,7 +43,11 @@ KINDS = (
     "latency",
     "kill_restart",
     "stop_cont",
+    "bandwidth",
+    "slow_link",
 )
+THIN_LINK_BYTES_PER_S = 32 * 1024  # "bandwidth": the target's links both ways
+SLOW_LINK_MS = 300  # "slow_link": bytes the target sends, on every one of its links
 VALIDATORS = 4
 
 
@@ -129,6 +135,13 @@ class Injector:
             self.faults.partition([target], two_way=False)
         elif fault.kind == "latency":
             self.faults.set_latency(fault.latency_ms, fault.latency_ms / 3)
+        elif fault.kind == "bandwidth":
+            links = [(target, j) for j in range(VALIDATORS) if j != target]
+            self.faults.cap_bandwidth(THIN_LINK_BYTES_PER_S, links + [(j, i) for i, j in links])
+        elif fault.kind == "slow_link":
+            for j in range(VALIDATORS):
+                if j != target:
+                    self.faults.slow_link(target, j, SLOW_LINK_MS)
         elif fault.kind == "kill_restart":
             self.net.kill(target)
         elif fault.kind == "stop_cont":
@@ -153,9 +166,9 @@ class Injector:
         self.stopped.clear()
 
 
-def run(seed: int, duration: float, root: Path) -> RunResult:
-    """Start a network behind proxies, run the seed's schedule under load, check."""
-    faults_plan = schedule(seed, duration)
+def run(seed: int, duration: float, root: Path, plan: list[Fault] | None = None) -> RunResult:
+    """Start a network behind proxies, run the seed's schedule (or `plan`) under load, check."""
+    faults_plan = schedule(seed, duration) if plan is None else plan
     net = LocalNet(root, count=VALIDATORS, accounts=12)
     proxies = FaultNet([net.p2p_port(i) for i in range(VALIDATORS)], seed=seed)
     net.route_peers(proxies.url)

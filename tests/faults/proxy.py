@@ -12,6 +12,11 @@ Faults (all switchable while the validators run):
   - blocked direction (one-way partition): bytes that way stop being forwarded
     and are dropped, and new connections in that direction are refused; a
     two-way partition blocks both directions and resets the open connections;
+  - bandwidth cap: a capped direction carries at most `bytes_per_s`; a chunk leaves
+    only once the link has had time to send the ones before it, and the proxy stops
+    reading while more than a second of data waits, so TCP pushes back on the
+    sender as a thin real link would;
+  - slow link: extra one-way delay on chosen directions only (one slow peer);
   - `drop_connections()`: reset every open connection once (the peers redial).
 
 `FaultNet` runs the proxies on an asyncio loop in a background thread, so
@@ -40,12 +45,16 @@ class LinkRules:
     jitter_ms: float = 0.0
     blocked: set[tuple[int, int]] = field(default_factory=set)  # (from, to) directions
     rng: random.Random = field(default_factory=lambda: random.Random(0))
+    # Per direction (from, to): bytes per second the link carries, and extra one-way delay.
+    caps: dict[tuple[int, int], int] = field(default_factory=dict)
+    slow_ms: dict[tuple[int, int], float] = field(default_factory=dict)
 
-    def delay(self) -> float:
+    def delay(self, source: int = -1, target: int = -1) -> float:
+        extra = self.slow_ms.get((source, target), 0.0)
         if self.latency_ms <= 0 and self.jitter_ms <= 0:
-            return 0.0
+            return extra / 1000.0
         jitter = self.rng.uniform(-self.jitter_ms, self.jitter_ms) if self.jitter_ms else 0.0
-        return max(0.0, self.latency_ms + jitter) / 1000.0
+        return (max(0.0, self.latency_ms + jitter) + extra) / 1000.0
 
 
 class LinkProxy:
@@ -114,6 +123,7 @@ class LinkProxy:
         """Copy one direction, applying the rules to each chunk as it arrives."""
         queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
         sender = asyncio.create_task(self._deliver(queue, writer))
+        link_free = 0.0  # when a capped link has sent everything queued so far
         try:
             while True:
                 data = await reader.read(CHUNK)
@@ -121,8 +131,17 @@ class LinkProxy:
                     return
                 if self._blocked(source, target):
                     continue  # lost on the wire
+                now = time.monotonic()
+                sent = now
+                cap = self.rules.caps.get((source, target), 0)
+                if cap > 0:
+                    link_free = max(link_free, now) + len(data) / cap
+                    sent = link_free
                 # Keep order: a chunk is never due before the one queued before it.
-                queue.put_nowait((time.monotonic() + self.rules.delay(), data))
+                queue.put_nowait((sent + self.rules.delay(source, target), data))
+                backlog = link_free - time.monotonic()
+                if backlog > 1.0:  # a thin link's buffer is full: stop reading
+                    await asyncio.sleep(backlog - 1.0)
         finally:
             sender.cancel()
 
@@ -190,6 +209,20 @@ class FaultNet:
 
         self._in_loop(apply)
 
+    def cap_bandwidth(self, bytes_per_s: int, links: list[tuple[int, int]] | None = None) -> None:
+        """Carry at most `bytes_per_s` on each of `links` (directions; every one if None)."""
+        chosen = list(self.proxies) if links is None else links
+
+        def apply() -> None:
+            for link in chosen:
+                self.rules.caps[link] = bytes_per_s
+
+        self._in_loop(apply)
+
+    def slow_link(self, source: int, target: int, latency_ms: float) -> None:
+        """Delay bytes from `source` to `target` by `latency_ms` more than other links."""
+        self._in_loop(lambda: self.rules.slow_ms.__setitem__((source, target), latency_ms))
+
     def block(self, source: int, target: int) -> None:
         """One-way partition: bytes from `source` to `target` are lost."""
         self._in_loop(lambda: self.rules.blocked.add((source, target)))
@@ -212,10 +245,12 @@ class FaultNet:
         self._in_loop(apply)
 
     def heal(self) -> None:
-        """Remove every partition and all added latency."""
+        """Remove every partition, bandwidth cap and all added latency."""
 
         def apply() -> None:
             self.rules.blocked.clear()
+            self.rules.caps.clear()
+            self.rules.slow_ms.clear()
             self.rules.latency_ms = 0.0
             self.rules.jitter_ms = 0.0
 

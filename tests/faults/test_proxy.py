@@ -1,4 +1,4 @@
-"""The fault proxy on loopback: forwarding, latency, one-way and two-way partitions, resets."""
+"""The fault proxy on loopback: forwarding, latency, slow and thin links, partitions, resets."""
 
 from __future__ import annotations
 
@@ -154,3 +154,59 @@ def test_drop_connections_resets_open_links(setup: tuple[FaultNet, GreetServer])
         assert closed(sock)
     with dial(faults) as sock:  # the next dial goes through
         assert read_exactly(sock, 2) == b"hi"
+
+
+def test_bandwidth_cap_paces_a_direction_and_heal_lifts_it(
+    setup: tuple[FaultNet, GreetServer],
+) -> None:
+    faults, server = setup
+    faults.cap_bandwidth(50_000, [(0, 1)])
+    payload = bytes(range(256)) * 400  # 102,400 bytes: two seconds at 50 kB/s
+    with dial(faults) as sock:
+        sock.settimeout(10.0)
+        assert read_exactly(sock, 2) == b"hi"
+        start = time.monotonic()
+        sock.sendall(payload)
+        assert read_exactly(sock, len(payload)) == payload  # intact and in order
+        # The last byte cannot leave the capped direction before 102,400 / 50,000 s.
+        assert time.monotonic() - start >= 1.9
+    assert faults.rules.caps == {(0, 1): 50_000}
+    faults.heal()
+    assert faults.rules.caps == {}
+
+
+def test_a_thin_link_stops_reading_instead_of_buffering_without_bound(
+    setup: tuple[FaultNet, GreetServer],
+) -> None:
+    faults, server = setup
+    faults.cap_bandwidth(20_000, [(0, 1)])
+    with dial(faults) as sock:
+        assert read_exactly(sock, 2) == b"hi"
+        sock.setblocking(False)
+        offered = 0
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:  # push until TCP refuses more
+            try:
+                offered += sock.send(b"x" * 65536)
+            except BlockingIOError:
+                time.sleep(0.05)
+        # With back-pressure only the kernel's socket buffers (a few MB on loopback)
+        # and one second of the link's data wait; a proxy that kept reading would
+        # take hundreds of MB in 3 s and hold them in memory.
+        assert offered < 32 * 1024 * 1024
+        assert len(server.received) < offered
+
+
+def test_slow_link_delays_one_direction_only(setup: tuple[FaultNet, GreetServer]) -> None:
+    faults, _server = setup
+    faults.slow_link(0, 1, 250)
+    assert faults.rules.delay(0, 1) == 0.25
+    assert faults.rules.delay(1, 0) == 0.0
+    with dial(faults) as sock:
+        assert read_exactly(sock, 2) == b"hi"
+        start = time.monotonic()
+        sock.sendall(b"ping")
+        assert read_exactly(sock, 4) == b"ping"
+        assert time.monotonic() - start >= 0.24
+    faults.heal()
+    assert faults.rules.delay(0, 1) == 0.0
