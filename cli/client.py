@@ -24,12 +24,14 @@ class StreamQuiet(CliError):
 
 
 class NodeReplyError(CliError):
-    """The node answered with an error; `code` and `status` let callers react to it."""
+    """The node answered with an error; `code`, `status` and `field` (the offending
+    input, when the node names one) let callers react to it."""
 
-    def __init__(self, message: str, code: str, status: int) -> None:
+    def __init__(self, message: str, code: str, status: int, field: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
+        self.field = field
 
 
 class NodeClient:
@@ -70,15 +72,17 @@ class NodeClient:
     @staticmethod
     def _reply_error(exc: urllib.error.HTTPError) -> NodeReplyError:
         code = "http_error"
+        field = None
         try:
             error = json.loads(exc.read())["error"]
             code = str(error["code"])
+            field = str(error["field"]) if error.get("field") is not None else None
             message = f"{error['message']} ({code}, HTTP {exc.code})"
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             message = f"HTTP {exc.code} {exc.reason}"
         if exc.code == 429 and exc.headers.get("Retry-After"):
             message += f"; retry after {exc.headers['Retry-After']} s"
-        return NodeReplyError(message, code, exc.code)
+        return NodeReplyError(message, code, exc.code, field)
 
     def status(self) -> Any:
         return self.request("GET", "/v1/status")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ from cli.signing import (
     signed_from_file,
     write_signing_file,
 )
+from cli.submission import sign_and_submit
 from ledger.errors import CodecError
 from ledger.keys import address_to_text
 from ledger.tx import MAX_NONCE, SignedTransaction, Transaction
@@ -59,7 +60,6 @@ from node.rpc.values import JsonValueError, args_from_json
 
 MAX_WAIT = 60.0
 DEFAULT_WAIT = 30.0
-MAX_NONCE_STEPS = 64
 
 
 @dataclass(frozen=True)
@@ -197,19 +197,7 @@ def send(options: SendOptions, method: str, args: tuple[Any, ...]) -> None:
         output.emit({"signed_tx": stx.encode().hex(), "hash": stx.hash.hex()})
         return
     client = options.client()
-    for _ in range(MAX_NONCE_STEPS):
-        stx = tx.sign(*keys)
-        try:
-            admission = client.submit(stx.encode())
-            break
-        except NodeReplyError as exc:
-            # The committed nonce is taken by a transaction still in the mempool (sent a
-            # moment ago without --wait): take the next one, unless the user chose it.
-            if exc.code != "nonce_taken" or options.nonce is not None:
-                raise
-            tx = replace(tx, nonce=tx.nonce + 1)
-    else:
-        raise CliError(f"{MAX_NONCE_STEPS} pending transactions already use the next nonces")
+    stx, admission = sign_and_submit(client, tx, keys, nonce_fixed=options.nonce is not None)
     report(client, stx, admission, options.wait, output)
 
 

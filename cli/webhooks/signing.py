@@ -62,7 +62,7 @@ def sign_headers(
 
 
 def verify(
-    secret: str,
+    secret: str | Sequence[str],
     headers: Mapping[str, str],
     body: bytes,
     now: int,
@@ -70,9 +70,10 @@ def verify(
 ) -> str:
     """Check a received webhook; answer its id or raise WebhookVerificationError.
 
-    `headers` may use any letter case. `now` is the receiver's clock in seconds:
-    a timestamp further than `tolerance_s` from it is refused, so a captured
-    request cannot be replayed later.
+    `secret` is one `whsec_` secret, or several while the receiver rotates them (a
+    signature under any of them is accepted). `headers` may use any letter case.
+    `now` is the receiver's clock in seconds: a timestamp further than
+    `tolerance_s` from it is refused, so a captured request cannot be replayed later.
     """
     lowered = {key.lower(): value for key, value in headers.items()}
     message_id = lowered.get("webhook-id")
@@ -80,15 +81,23 @@ def verify(
     header = lowered.get("webhook-signature")
     if not message_id or not timestamp_text or not header:
         raise WebhookVerificationError("missing webhook-id, webhook-timestamp or signature")
-    if not timestamp_text.isdigit():
+    # isascii: str.isdigit also accepts digits such as "²" that int() refuses.
+    if not (timestamp_text.isascii() and timestamp_text.isdigit()):
         raise WebhookVerificationError("webhook-timestamp is not a number of seconds")
     timestamp = int(timestamp_text)
     if abs(now - timestamp) > tolerance_s:
         raise WebhookVerificationError("webhook-timestamp is outside the tolerance")
-    expected = signature(secret, message_id, timestamp, body).encode()
-    for candidate in header.split():
-        version, _, _ = candidate.partition(",")
-        # Compare every v1 candidate in constant time; other versions are ignored.
-        if version == "v1" and hmac.compare_digest(candidate.encode(), expected):
-            return message_id
+    secrets = [secret] if isinstance(secret, str) else list(secret)
+    if not secrets:
+        raise ValueError("at least one secret is needed to verify")
+    expected = [signature(s, message_id, timestamp, body).encode() for s in secrets]
+    candidates = [c.encode() for c in header.split() if c.partition(",")[0] == "v1"]
+    # Compare every v1 candidate with every secret's signature in constant time, with
+    # no early exit; other versions are ignored.
+    matched = False
+    for candidate in candidates:
+        for wanted in expected:
+            matched |= hmac.compare_digest(candidate, wanted)
+    if matched:
+        return message_id
     raise WebhookVerificationError("no signature matches the secret")
