@@ -33,6 +33,15 @@ their admitted attempt), the number of 429s, view changes (sum over validators,
 from /metrics), CPU microseconds per committed transaction per validator and RSS
 (from /proc of the node processes), then waits for the backlog to drain and
 reports whether the chain stays idle (no new height, no view change) for 10 s.
+
+Profile (`--profile`, ladder mode): py-spy (`pip install py-spy`) records one
+validator (`--profile-node`, default v1: v0 also serves the generator's block
+reads) during each rate, and the samples are sorted into a CPU breakdown per
+transaction (signature, decode, execution, consensus, storage, network, RPC;
+bench/cpu_breakdown.py). py-spy needs ptrace rights over the node (root, or
+kernel.yama.ptrace_scope=0).
+
+    python bench/loadgen.py --validators 4 --ladder 1500 --duration 20 --profile
 """
 
 from __future__ import annotations
@@ -58,6 +67,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
+from bench.cpu_breakdown import IDLE, breakdown, read_raw, render  # noqa: E402
 from ledger.hashing import TX  # noqa: E402
 from ledger.keys import PrivateKey, address_to_text, verify  # noqa: E402
 from ledger.tx import Transaction  # noqa: E402
@@ -468,6 +478,39 @@ def start_nodes(workdir: Path, nodes: list[Any]) -> list[subprocess.Popen[bytes]
     return processes
 
 
+def start_profile(
+    args: argparse.Namespace, workdir: Path, processes: list[subprocess.Popen[bytes]], rate: float
+) -> tuple[subprocess.Popen[bytes], Path] | None:
+    """py-spy sampling one validator for this rate's submission time (or None)."""
+    if not args.profile:
+        return None
+    spy = shutil.which("py-spy")
+    if spy is None:
+        sys.exit("--profile needs py-spy on PATH (pip install py-spy)")
+    out = workdir / f"profile-{rate:.0f}.txt"
+    command = [spy, "record", "--format", "raw", "--nonblocking", "--rate", "100"]
+    command += ["--duration", str(int(args.duration)), "--output", str(out)]
+    command += ["--pid", str(processes[args.profile_node].pid)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return process, out
+
+
+def finish_profile(spy: tuple[subprocess.Popen[bytes], Path], cpu_us_per_tx: float) -> None:
+    process, out = spy
+    try:
+        _, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, err = process.communicate()
+    if not out.exists():
+        print(f"py-spy wrote no profile: {err.decode(errors='replace').strip()[-300:]}")
+        return
+    counts = read_raw(out)
+    busy = sum(count for bucket, count in counts.items() if bucket != IDLE)
+    print(render(breakdown(counts, cpu_us_per_tx), busy), flush=True)
+    print(f"(raw stacks: {out}; --keep keeps them)")
+
+
 def stop_network(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
         if process.poll() is None:
@@ -524,6 +567,7 @@ async def run_ladder(args: argparse.Namespace) -> None:
                 batch_size = max(1, min(500, int(rate / (10 * args.validators)) or 1))
                 changes = await metric_sum(session, urls, "pasar_view_changes_total")
                 cpu = [proc_cpu_seconds(p.pid) for p in processes]
+                spy = start_profile(args, workdir, processes, rate)
                 point, _ = await run_point(
                     session,
                     urls,
@@ -556,6 +600,9 @@ async def run_ladder(args: argparse.Namespace) -> None:
                     f"refused={point.refused} errors={point.errors})",
                     flush=True,
                 )
+                if spy is not None:
+                    node_cpu = cpu_used[args.profile_node]
+                    finish_profile(spy, node_cpu / point.committed * 1e6 if point.committed else 0)
     finally:
         stop_network(processes)
         print(f"load_average={' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
@@ -652,7 +699,13 @@ def main() -> None:
     parser.add_argument(
         "--ladder", help="overload mode: comma-separated offered rates, --duration s each"
     )
+    parser.add_argument(
+        "--profile", action="store_true", help="ladder mode: py-spy CPU breakdown of one node"
+    )
+    parser.add_argument("--profile-node", type=int, default=1, help="validator --profile samples")
     args = parser.parse_args()
+    if args.profile_node >= args.validators:
+        args.profile_node = 0
     asyncio.run(run_ladder(args) if args.ladder else run(args))
 
 

@@ -181,14 +181,29 @@ class Mempool:
         self._bytes += len(stx.encoded)
         return ACCEPTED
 
-    def is_ready(self, stx: SignedTransaction, next_nonce: int) -> bool:
-        """True when the tx could go into the next block: its nonce is the sender's next
-        or directly follows another pending tx (a gapped tx waits silently)."""
-        nonce = stx.tx.nonce
-        if nonce == next_nonce:
-            return True
-        pending = self._by_sender.get(stx.tx.sender)
-        return pending is not None and nonce - 1 in pending
+    def ready_run(self, sender: bytes, from_nonce: int, next_nonce: int) -> list[bytes]:
+        """Hashes of `sender`'s pending transactions from `from_nonce` on that the next
+        block could take: the run of consecutive nonces starting there, and only when
+        every nonce from the committed `next_nonce` up to it is pending too.
+
+        A transaction behind a gap is not ready, however many pending ones it follows:
+        announcing it would start consensus timers for work no primary can propose
+        (empty blocks, then complaints). When a late nonce fills the gap, the run
+        behind it becomes ready at once, which this returns."""
+        pending = self._by_sender.get(sender)
+        if not pending:
+            return []
+        nonce = max(from_nonce, next_nonce)
+        below = nonce - 1
+        while below >= next_nonce:
+            if below not in pending:
+                return []
+            below -= 1
+        run: list[bytes] = []
+        while nonce in pending:
+            run.append(pending[nonce])
+            nonce += 1
+        return run
 
     def get(self, tx_hash: bytes) -> SignedTransaction | None:
         return self._by_hash.get(tx_hash)
@@ -197,7 +212,7 @@ class Mempool:
         self, max_txs: int, max_bytes: int, next_nonce: Callable[[bytes], int]
     ) -> list[SignedTransaction]:
         """Transactions for the next block: per sender a gapless nonce run from its
-        committed nonce, senders in arrival order, within the count and byte limits."""
+        committed nonce, senders in turn (see `recheck`), within the count and byte limits."""
         chosen: list[SignedTransaction] = []
         used = 0
         for sender, pending in self._by_sender.items():
@@ -232,7 +247,7 @@ class Mempool:
         ready): only a committed sender's readiness can change with a commit."""
         dropped: list[bytes] = []
         ready: list[bytes] = []
-        senders: dict[bytes, None] = {}
+        senders: dict[bytes, None] = {}  # first-seen order, so deterministic
         hashes = []
         for stx in committed:
             hashes.append(stx.hash)
@@ -242,6 +257,10 @@ class Mempool:
             pending = self._by_sender.get(sender)
             if not pending:
                 continue
+            # A sender just served goes behind the others: under a full pool a
+            # busy sender at the front would otherwise fill every block, and the
+            # ones behind it would wait until their complaint timers fire.
+            self._by_sender.move_to_end(sender)
             floor = next_nonce(sender)
             stale = [tx_hash for nonce, tx_hash in pending.items() if nonce < floor]
             self.remove(stale)

@@ -229,7 +229,8 @@ class Node:
         self.metrics.signatures_verified.inc(len(to_check))
         bad = {i for (i, _), ok in zip(to_check, results, strict=True) if not ok}
         accepted: list[bytes] = []
-        accepted_hashes: list[bytes] = []
+        nonces: dict[bytes, int] = {}  # committed nonce per sender, read once per batch
+        added_from: dict[bytes, int] = {}  # lowest nonce admitted per sender
         now = time.monotonic()
         head_info = BlockInfo(
             self.chain_id, self.chain.height + 1, self.chain.parent_timestamp_ms(), bytes(32)
@@ -246,14 +247,16 @@ class Node:
             if refusal is not None:
                 answers[index] = Admission(tx_hash, False, *refusal)
                 continue
-            next_nonce = self.chain.next_nonce(stx.tx.sender)
+            sender = stx.tx.sender
+            next_nonce = nonces.get(sender)
+            if next_nonce is None:
+                next_nonce = nonces[sender] = self.chain.next_nonce(sender)
             code = self.mempool.add(stx, next_nonce)
             if code == pool.ACCEPTED:
                 accepted.append(stx.encoded)
-                if self.mempool.is_ready(stx, next_nonce):
-                    # only these count for consensus' censorship timer: a tx behind a
-                    # nonce gap is not the primary's fault
-                    accepted_hashes.append(tx_hash)
+                lowest = added_from.get(sender)
+                if lowest is None or stx.tx.nonce < lowest:
+                    added_from[sender] = stx.tx.nonce
                 if len(self._first_seen) < FIRST_SEEN_LIMIT:
                     self._first_seen[tx_hash] = now
                 answers[index] = Admission(tx_hash, True, code)
@@ -269,8 +272,13 @@ class Node:
                 self.metrics.txs_refused.labels(answer.code).inc()
         self.metrics.mempool_size.set(len(self.mempool))
         self.metrics.mempool_bytes.set(self.mempool.size_bytes)
-        if accepted_hashes:
-            self.consensus.transactions_pending(accepted_hashes)
+        # Only transactions a block could take now start consensus timers: one behind
+        # a nonce gap is not the primary's fault. Filling a gap readies the run after it.
+        ready: list[bytes] = []
+        for sender, lowest in added_from.items():
+            ready.extend(self.mempool.ready_run(sender, lowest, nonces[sender]))
+        if ready:
+            self.consensus.transactions_pending(ready)
         return final, accepted
 
     async def _verify_all(self, transactions: list[SignedTransaction]) -> list[bool]:

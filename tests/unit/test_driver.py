@@ -262,3 +262,40 @@ def test_one_senders_batch_beyond_its_share_is_refused_before_its_signatures_are
             await node.stop()
 
     asyncio.run(scenario())
+
+
+def account_tx(seed: str, nonce: int) -> SignedTransaction:
+    sender = PrivateKey.from_seed(seed.encode().ljust(32, b"."))
+    symbol = f"G{nonce}"
+    tx = Transaction("t", sender.public_key, nonce, "coin.create", (symbol, symbol, 2, 10))
+    return tx.sign(sender)
+
+
+def test_a_transaction_behind_a_nonce_gap_starts_no_consensus_work(tmp_path: Path) -> None:
+    # Under load a client's nonces can arrive out of order (a refused batch retried
+    # later). A gapped transaction announced as ready made the primary propose empty
+    # blocks, one after another, and never let the chain go idle.
+    async def scenario() -> None:
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+        driver = node.consensus
+        replica = driver.replica = driver._make_replica()
+        replica.on_timer(time.monotonic())
+        try:
+            second, third = account_tx("gap", 1), account_tx("gap", 2)
+            admissions = await node.submit([second.encoded, third.encoded])
+            assert [a.code for a in admissions] == ["accepted", "accepted"]
+            while not driver.queue.empty():
+                driver._handle(replica, driver.queue.get_nowait())
+            assert replica.status()["pending"] == 0
+            node.consensus._apply(replica.on_timer(time.monotonic() + 3600))
+            assert node.chain.height == 0  # no empty block for work nobody can propose
+            # the missing nonce arrives: the whole run behind it is ready
+            (admission,) = await node.submit([account_tx("gap", 0).encoded])
+            assert admission.code == "accepted"
+            while not driver.queue.empty():
+                driver._handle(replica, driver.queue.get_nowait())
+            assert replica.status()["pending"] == 3
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())

@@ -93,16 +93,31 @@ def test_verified_cache_is_bounded() -> None:
     assert b"c" not in cache
 
 
-def test_ready_means_next_nonce_or_right_after_a_pending_one() -> None:
+def test_ready_means_a_gapless_run_from_the_committed_nonce() -> None:
     mempool = pool()
-    first, third = tx(ALICE, 0), tx(ALICE, 2)
-    mempool.add(first, 0)
-    mempool.add(third, 0)
-    assert mempool.is_ready(first, 0)
-    assert not mempool.is_ready(third, 0)
-    second = tx(ALICE, 1)
-    mempool.add(second, 0)
-    assert mempool.is_ready(second, 0)
+    first, second, third, fourth = (tx(ALICE, n) for n in range(4))
+    for stx in (first, third, fourth):
+        mempool.add(stx, 0)
+    assert mempool.ready_run(ALICE.public_key, 0, 0) == [first.hash]
+    # fourth follows a pending tx, but that one waits behind the missing nonce 1
+    assert mempool.ready_run(ALICE.public_key, 3, 0) == []
+    assert mempool.ready_run(ALICE.public_key, 2, 0) == []
+    mempool.add(second, 0)  # fills the gap: the whole run behind it is ready
+    assert mempool.ready_run(ALICE.public_key, 1, 0) == [second.hash, third.hash, fourth.hash]
+    assert mempool.ready_run(BOB.public_key, 0, 0) == []
+
+
+def test_a_sender_just_served_goes_behind_the_others() -> None:
+    mempool = pool()
+    for nonce in range(3):
+        mempool.add(tx(ALICE, nonce), 0)
+    mempool.add(tx(BOB, 0), 0)
+    nonces = {ALICE.public_key: 0, BOB.public_key: 0}
+    assert mempool.reap(1, 1 << 20, nonces.__getitem__)[0].tx.sender == ALICE.public_key
+    nonces[ALICE.public_key] = 1
+    mempool.recheck([tx(ALICE, 0)], nonces.__getitem__)
+    # alice still has nonces 1 and 2 pending, but bob, who waited, comes first now
+    assert mempool.reap(1, 1 << 20, nonces.__getitem__)[0].tx.sender == BOB.public_key
 
 
 class FakeClock:

@@ -1,0 +1,93 @@
+"""Where a validator's CPU goes, per transaction: py-spy samples sorted into buckets.
+
+`bench/loadgen.py --profile` runs `py-spy record --format raw` on one validator
+while a rate is offered, then calls `breakdown` on the collapsed stacks it wrote.
+Each sample (one stack of one busy thread) goes to the first bucket whose rule
+matches any of its frames, in the order of BUCKETS: a state read inside a
+contract counts as execution, not as decoding, and a signature check inside
+block validation counts as a signature. Sample shares times the node's measured
+CPU microseconds per committed transaction give microseconds per transaction
+per bucket. A sample whose innermost frame is the event loop waiting in epoll,
+or a pool thread waiting for work, is idle time py-spy could not tell apart
+from work: it is left out (IDLE_LEAVES).
+
+    python bench/cpu_breakdown.py profile.txt 296   # a raw py-spy file, CPU µs/tx
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+# (bucket, substrings of a py-spy frame "function (path:line)"), first match wins.
+BUCKETS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("signature", ("(ledger/keys.py", "crypto_sign_open", "(nacl/")),
+    ("storage", ("(node/storage.py", "commit_block (ledger/chainstore.py", "(plyvel")),
+    ("state root", ("(ledger/state_tree.py", "(ledger/merkle.py")),
+    ("execution", ("(ledger/execution.py", "(contracts/", "(ledger/state.py")),
+    ("decode/encode", ("(ledger/codec.py", "(ledger/tx.py", "(ledger/block.py", "(msgpack")),
+    ("mempool/admission", ("(node/mempool.py", "_admit (node/node.py")),
+    ("consensus", ("(consensus/", "(node/driver.py", "(node/chain.py")),
+    ("network (peers)", ("(node/peers.py", "websocket", "_websocket")),
+    ("RPC (HTTP, JSON)", ("(node/rpc/", "(node/http.py", "web_protocol", "(json/", "pydantic")),
+    ("event loop, other", ("",)),
+)
+IDLE = "idle"
+IDLE_LEAVES = (
+    "select (selectors.py",
+    "_worker (concurrent/futures/thread.py",
+    "wait (threading.py",
+)
+
+
+def classify(stack: str) -> str:
+    frames = stack.split(";")
+    if not frames or any(needle in frames[-1] for needle in IDLE_LEAVES) or not frames[-1]:
+        return IDLE
+    for bucket, needles in BUCKETS:
+        for needle in needles:
+            if any(needle in frame for frame in frames):
+                return bucket
+    return BUCKETS[-1][0]
+
+
+def read_raw(path: Path) -> Counter[str]:
+    """Samples per bucket from a py-spy raw (collapsed stacks) file."""
+    counts: Counter[str] = Counter()
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if stack and count.isdigit():
+            counts[classify(stack)] += int(count)
+    return counts
+
+
+def breakdown(counts: Counter[str], cpu_us_per_tx: float) -> list[tuple[str, float, float]]:
+    """(bucket, share of busy samples, µs per transaction), in BUCKETS order."""
+    total = sum(count for bucket, count in counts.items() if bucket != IDLE)
+    if total == 0:
+        return []
+    rows = []
+    for bucket, _ in BUCKETS:
+        share = counts.get(bucket, 0) / total
+        rows.append((bucket, share, share * cpu_us_per_tx))
+    return rows
+
+
+def render(rows: list[tuple[str, float, float]], samples: int) -> str:
+    lines = [f"cpu breakdown ({samples:,} busy samples): bucket share us_per_tx"]
+    for bucket, share, micros in rows:
+        lines.append(f"  {bucket:<20} {share:6.1%} {micros:7.0f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    if len(sys.argv) != 3:
+        sys.exit("usage: cpu_breakdown.py RAW_PYSPY_FILE CPU_US_PER_TX")
+    counts = read_raw(Path(sys.argv[1]))
+    busy = sum(count for bucket, count in counts.items() if bucket != IDLE)
+    print(render(breakdown(counts, float(sys.argv[2])), busy))
+
+
+if __name__ == "__main__":
+    main()
