@@ -343,6 +343,23 @@ async def metric_sum(session: aiohttp.ClientSession, urls: list[str], name: str)
     return total
 
 
+async def view_change_causes(session: aiohttp.ClientSession, urls: list[str]) -> dict[str, float]:
+    """Per cause, the sum over nodes of pasar_view_change_causes_total."""
+    found: dict[str, float] = {}
+    prefix = 'pasar_view_change_causes_total{cause="'
+    for url in urls:
+        try:
+            async with session.get(url + "/metrics") as response:
+                text = await response.text()
+        except (aiohttp.ClientError, OSError):
+            continue
+        for line in text.splitlines():
+            if line.startswith(prefix):
+                cause = line[len(prefix) :].split('"', 1)[0]
+                found[cause] = found.get(cause, 0.0) + float(line.split()[-1])
+    return found
+
+
 async def heights(session: aiohttp.ClientSession, urls: list[str]) -> list[tuple[int, int]]:
     """(height, mempool size) per node."""
     found = []
@@ -566,6 +583,7 @@ async def run_ladder(args: argparse.Namespace) -> None:
             for rate in rates:
                 batch_size = max(1, min(500, int(rate / (10 * args.validators)) or 1))
                 changes = await metric_sum(session, urls, "pasar_view_changes_total")
+                causes = await view_change_causes(session, urls)
                 cpu = [proc_cpu_seconds(p.pid) for p in processes]
                 spy = start_profile(args, workdir, processes, rate)
                 point, _ = await run_point(
@@ -583,6 +601,12 @@ async def run_ladder(args: argparse.Namespace) -> None:
                 ]
                 rss = max(proc_rss_mb(p.pid) for p in processes)
                 view_changes = await metric_sum(session, urls, "pasar_view_changes_total")
+                causes_after = await view_change_causes(session, urls)
+                why = ",".join(
+                    f"{cause}={count - causes.get(cause, 0):.0f}"
+                    for cause, count in sorted(causes_after.items())
+                    if count > causes.get(cause, 0)
+                )
                 idle, detail = await stays_idle(session, urls, 10.0)
                 per_tx = (
                     sum(cpu_used) / len(cpu_used) / point.committed * 1e6
@@ -597,7 +621,8 @@ async def run_ladder(args: argparse.Namespace) -> None:
                     f"{percentile(point.latencies, 0.99):.2f} {point.throttled:,} "
                     f"{view_changes - changes:.0f} {per_tx:,.0f} {rss:.0f} "
                     f"{'yes' if idle else 'NO'} ({detail}; admitted={point.admitted:,} "
-                    f"refused={point.refused} errors={point.errors})",
+                    f"refused={point.refused} errors={point.errors}"
+                    f"{'; view changes started by ' + why if why else ''})",
                     flush=True,
                 )
                 if spy is not None:

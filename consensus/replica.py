@@ -212,6 +212,11 @@ METRIC_NAMES = (
     "blocks_committed",
     "blocks_synced",
     "view_changes",
+    # what started each view change of this replica's own (the rest were followed)
+    "view_changes_timeout",
+    "view_changes_complaints",
+    "view_changes_equivocation",
+    "view_changes_followed",
     "new_views",
     "complaints_sent",
     "resends",
@@ -275,7 +280,7 @@ class Replica:
         self._restart_timer_after_progress(now)  # progress made by a replayed message
         view_deadline = self._view_deadline()
         if view_deadline is not None and now >= view_deadline:
-            self._start_view_change(self.view + 1, now, effects)
+            self._start_view_change(self.view + 1, now, effects, "timeout")
         propose_at = self._propose_at()
         if propose_at is not None and now >= propose_at:
             self._propose(now, effects)
@@ -590,13 +595,14 @@ class Replica:
             return max(start, self._height_started + self.config.empty_block_interval)
         return None
 
-    def _start_view_change(self, view: int, now: float, effects: list[Effect]) -> None:
+    def _start_view_change(self, view: int, now: float, effects: list[Effect], cause: str) -> None:
         self.view = view
         self.in_view_change = True
         self._timer_since = None
         self._progress_at = None
         self._last_activity = now
         self.metrics["view_changes"] += 1
+        self.metrics["view_changes_" + cause] += 1
         for old in [v for v in self._prepares if v < view]:
             del self._prepares[old]
         for old in [v for v in self._commits if v < view - MAX_VIEW_AHEAD]:
@@ -709,7 +715,7 @@ class Replica:
         if known is not None:
             self._record_evidence(kind, known, message, effects)
             if view == self.view and not self.in_view_change:
-                self._start_view_change(view + 1, now, effects)
+                self._start_view_change(view + 1, now, effects, "equivocation")
             return False
         return True
 
@@ -914,7 +920,7 @@ class Replica:
             reverse=True,
         )
         if len(ahead) >= self.f + 1:
-            self._start_view_change(ahead[self.f], now, effects)
+            self._start_view_change(ahead[self.f], now, effects, "followed")
 
     def _check_new_view(self, now: float, effects: list[Effect]) -> None:
         if (
@@ -1059,7 +1065,7 @@ class Replica:
         if self.in_view_change or not self._is_validator:
             return
         if len(self._complaints.get(self.view, {})) >= self.f + 1:
-            self._start_view_change(self.view + 1, now, effects)
+            self._start_view_change(self.view + 1, now, effects, "complaints")
 
     def _on_status(self, message: Status, now: float, effects: list[Effect]) -> None:
         if message.height > self.height:

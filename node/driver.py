@@ -59,6 +59,7 @@ MIN_BLOCK_CAP = 100
 # the rest is for gossip, votes and a slower peer.
 VALIDATION_BUDGET_DIVISOR = 4
 MIN_COST_SAMPLE_TXS = 20  # smaller blocks measure fixed costs, not per-tx ones
+VIEW_CHANGE_CAUSES = ("timeout", "complaints", "equivocation", "followed")
 
 
 class ValidationCost:
@@ -153,6 +154,7 @@ class ConsensusDriver:
         self.app = NodeConsensusApp(node)
         self.evidence = 0
         self._view_changes_seen = 0
+        self._causes_seen: dict[str, int] = {}
         self._height_seen = 0
 
     # -- inputs (called from other tasks; they only enqueue) -------------------------------------
@@ -320,6 +322,12 @@ class ConsensusDriver:
         if changes > self._view_changes_seen:
             node.metrics.view_changes.inc(changes - self._view_changes_seen)
             self._view_changes_seen = changes
+            for cause in VIEW_CHANGE_CAUSES:
+                count = replica.metrics.get("view_changes_" + cause, 0)
+                seen = self._causes_seen.get(cause, 0)
+                if count > seen:
+                    node.metrics.view_change_causes.labels(cause).inc(count - seen)
+                    self._causes_seen[cause] = count
         if replica.view != node.view or replica.height != self._height_seen:
             if replica.view > 0:
                 log("view_change", height=replica.height, view=replica.view)

@@ -24,6 +24,12 @@ class NodeMetrics:
         self.height = Gauge("pasar_height", "Committed block height", registry=r)
         self.view = Gauge("pasar_view", "Current consensus view", registry=r)
         self.view_changes = Counter("pasar_view_changes", "View changes entered", registry=r)
+        self.view_change_causes = Counter(
+            "pasar_view_change_causes",
+            "View changes entered, by what started them",
+            ["cause"],
+            registry=r,
+        )
         self.mempool_size = Gauge("pasar_mempool_size", "Transactions in the mempool", registry=r)
         self.mempool_bytes = Gauge("pasar_mempool_bytes", "Bytes in the mempool", registry=r)
         self.txs_committed = Counter(

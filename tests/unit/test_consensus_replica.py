@@ -275,6 +275,8 @@ def test_overdue_transaction_is_forwarded_and_f_plus_one_complaints_change_the_v
     (change,) = broadcasts(effects, ViewChange)
     assert change.view == 1 and change.sender == public[a]
     assert replicas[a].metrics["complaints_sent"] == 1
+    assert replicas[a].metrics["view_changes_complaints"] == 1  # the cause is counted
+    assert replicas[a].metrics["view_changes_timeout"] == 0
     assert complaint.view == 0
 
 
