@@ -51,7 +51,12 @@ Protocol (one block per height, heights strictly in sequence):
     VIEW-CHANGEs for higher views pull a lagging validator along.
   - Censorship: a transaction pending longer than `censorship_timeout` is
     forwarded to the primary and the validator broadcasts a COMPLAINT; f+1
-    complaints for the current view start a view change.
+    complaints for the current view start a view change. The clock counts only
+    time without progress: a decided block that holds transactions restarts it
+    for everything still pending. Under load a transaction waits behind others
+    in full blocks, and that queue is no primary's fault (the primary rotates
+    every height, so one that leaves a transaction out delays it by one block);
+    complaints are for a chain whose blocks stay empty while work waits.
   - Pending transactions: the replica's set of pending hashes only ever holds
     hashes the app still holds (`app.is_pending`), whatever order the driver's
     events arrive in; see `on_transactions_pending`. Nothing to decide (no
@@ -248,6 +253,7 @@ class Replica:
         self._started = False
         self._now = 0.0
         self._last_catch_up = -1e18
+        self._tx_progress_at = -1e18  # when a decided block last held transactions
         self._enter_height(app.committed_height() + 1, 0.0)
         if persisted_state is not None and persisted_state.height == self.height:
             self._restore(persisted_state)
@@ -325,6 +331,8 @@ class Replica:
         self, block: Block, certificate: CommitCertificate | None, now: float
     ) -> list[Effect]:
         """Block sync applied `block` to the store; move past it."""
+        if block.transactions:
+            self._tx_progress_at = now
         for stx in block.transactions:
             self._pending.pop(stx.hash, None)
         if certificate is not None:
@@ -348,7 +356,8 @@ class Replica:
         if propose_at is not None:
             deadlines.append(propose_at)
         if self._pending and self._complained != (self.height, self.view):
-            deadlines.append(next(iter(self._pending.values())) + self.config.censorship_timeout)
+            oldest = max(next(iter(self._pending.values())), self._tx_progress_at)
+            deadlines.append(oldest + self.config.censorship_timeout)
         return min(deadlines)
 
     # ------------------------------------------------------------- read side
@@ -851,6 +860,8 @@ class Replica:
         effects.append(Commit(block, certificate))
         self._decided = True
         self.metrics["blocks_committed"] += 1
+        if block.transactions:
+            self._tx_progress_at = self._now
         for stx in block.transactions:
             self._pending.pop(stx.hash, None)
         self._remember_decision(Decision(block, certificate))
@@ -1026,11 +1037,12 @@ class Replica:
         if not self._pending or self._complained == (self.height, self.view):
             return
         bound = self.config.censorship_timeout
-        if now < next(iter(self._pending.values())) + bound:
+        progress = self._tx_progress_at
+        if now < max(next(iter(self._pending.values())), progress) + bound:
             return
         overdue: list[bytes] = []
         for tx_hash, since in self._pending.items():
-            if now < since + bound or len(overdue) >= MAX_FORWARDED:
+            if now < max(since, progress) + bound or len(overdue) >= MAX_FORWARDED:
                 break
             overdue.append(tx_hash)
         for tx_hash in overdue:  # restart their clocks: one complaint per bound

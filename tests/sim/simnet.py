@@ -202,17 +202,27 @@ class SimApp:
             if stx.tx.sender == sender
         }
 
-    def admit(self, stx: SignedTransaction) -> bool | None:
-        """Admission: None when refused (known, nonce used or taken), else whether the
-        transaction is ready (the node tells consensus only of ready ones)."""
+    def admit(self, stx: SignedTransaction) -> list[bytes] | None:
+        """Admission: None when refused (known, nonce used or taken), else the hashes
+        that became ready (node.mempool.Mempool.ready_run: a gapless run from the
+        committed nonce; the node tells consensus only of ready ones)."""
         tx = stx.tx
-        if stx.hash in self.mempool or tx.nonce < account_nonce(self.store, tx.sender):
+        committed = account_nonce(self.store, tx.sender)
+        if stx.hash in self.mempool or tx.nonce < committed:
             return None
         nonces = self._nonces(tx.sender)
         if tx.nonce in nonces:
             return None
         self.mempool[stx.hash] = stx
-        return tx.nonce == account_nonce(self.store, tx.sender) or tx.nonce - 1 in nonces
+        nonces[tx.nonce] = stx.hash
+        if any(nonce not in nonces for nonce in range(committed, tx.nonce)):
+            return []
+        run = []
+        nonce = tx.nonce
+        while nonce in nonces:
+            run.append(nonces[nonce])
+            nonce += 1
+        return run
 
     def reap(self, limit: int) -> list[SignedTransaction]:
         """Per sender (in arrival order) a gapless nonce run from the committed nonce."""
@@ -754,9 +764,9 @@ class Simulation:
             return
         if self.event_delay <= 0:
             if node.alive:
-                self._after(node, node.replica.on_transactions_pending([tx.hash], self.now))
+                self._after(node, node.replica.on_transactions_pending(ready, self.now))
         else:
-            self._notify(node, [tx.hash], [])
+            self._notify(node, ready, [])
 
     def submit_conflict(self) -> list[bytes]:
         """Two transactions with one sender and nonce, each to a part of the nodes (the

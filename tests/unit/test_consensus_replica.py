@@ -502,3 +502,33 @@ def test_progress_restarts_the_view_timer_but_a_stalled_view_still_times_out() -
     timeout = NODE_POLICY.base_timeout
     assert broadcasts(replica.on_timer(validated + 0.9 * timeout), ViewChange) == []
     assert broadcasts(replica.on_timer(validated + timeout), ViewChange)
+
+
+def test_waiting_behind_blocks_that_commit_transactions_is_not_censorship() -> None:
+    # Under load a transaction queues behind full blocks for longer than the
+    # censorship timeout; complaints then changed views that load, not a primary, caused.
+    config = ReplicaConfig(
+        CHAIN_ID, base_timeout=50.0, empty_block_interval=None, censorship_timeout=1.0
+    )
+    public = [k.public_key for k in KEYS]
+    apps = [app_for(public) for _ in KEYS]
+    replicas = [Replica(config, key, app) for key, app in zip(KEYS, apps, strict=True)]
+    now = START_TIME
+    for replica in replicas:
+        replica.on_timer(now)
+    index = (primary_index(replicas[0]) + 2) % 4  # primary of neither height 1 nor 2
+    replica, app = replicas[index], apps[index]
+    queued, served = user_tx("queued"), user_tx("served")
+    assert app.admit(queued)
+    replica.on_transactions_pending([queued.hash], now)
+    builder = apps[(index + 1) % 4]
+    builder._proposer = public[(index + 1) % 4]
+    assert builder.admit(served)
+    block = builder.propose(1, 0, int(now * 1000))
+    certificate = certify(block)
+    app.apply(block, certificate)
+    replica.on_block_synced(block, certificate, now + 0.9)  # progress, without `queued`
+    assert broadcasts(replica.on_timer(now + 1.5), Complaint) == []
+    # no block with transactions since: the clock runs out from the last progress
+    (complaint,) = broadcasts(replica.on_timer(now + 1.95), Complaint)
+    assert complaint.height == 2
