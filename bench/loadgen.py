@@ -25,9 +25,13 @@ the single-rate mode):
 
     python bench/loadgen.py --validators 4 --ladder 500,1500,3000 --duration 30
 
-The client behaves like a polite one: a 429 (whole request, or single items
-refused as `mempool_full` / `sender_backlog_full`) is retried after the
-`Retry-After` the node gave, so an account's nonces stay gapless. Per rate it
+The client behaves like a polite one: accounts are split into lanes (8 per
+node, each always sending to the same node, one request in flight); a 429
+(whole request, or single items refused as `mempool_full` /
+`sender_backlog_full`) holds the lane back for the `Retry-After` the node gave
+(at least 1 s for refused items), and then the refused transaction and
+everything after it are sent again in order, so an account's nonces reach the
+node gapless. Per rate it
 prints committed/offered, p50/p99 submit->commit of admitted transactions (from
 their admitted attempt), the number of 429s, view changes (sum over validators,
 from /metrics), CPU microseconds per committed transaction per validator and RSS
@@ -48,6 +52,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -266,7 +271,6 @@ def proc_rss_mb(pid: int) -> float:
 
 
 BACKPRESSURE = ("mempool_full", "sender_backlog_full")
-MAX_ATTEMPTS = 100
 
 
 @dataclass
@@ -282,50 +286,83 @@ class Point:
     latencies: list[float] = field(default_factory=list)
 
 
-async def polite_post(
+LANES_PER_NODE = 8
+
+
+@dataclass
+class Lane:
+    """One ordered submission lane: a fixed set of accounts, all sent to one node.
+
+    A lane has one request in flight and retries what the node refused for
+    backpressure before anything newer, so each account's nonces reach the node in
+    order, as a client that waits for its 429 would send them. (Concurrent batches
+    for the same accounts let a later nonce in while an earlier one waited for its
+    retry: the node then held transactions no block could take.)"""
+
+    url: str
+    stream: list[tuple[bytes, str]]
+    cursor: int = 0
+    outbox: list[tuple[bytes, str]] = field(default_factory=list)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def offer(self, count: int) -> int:
+        chunk = self.stream[self.cursor : self.cursor + count]
+        self.cursor += len(chunk)
+        self.outbox.extend(chunk)
+        self.wake.set()
+        return len(chunk)
+
+
+async def run_lane(
     session: aiohttp.ClientSession,
-    url: str,
-    items: list[tuple[bytes, str]],
+    lane: Lane,
+    batch_size: int,
     sent: dict[bytes, float],
     point: Point,
     give_up_at: float,
 ) -> None:
-    """Submit a batch; what the node refuses for backpressure is retried after its
-    Retry-After (so nonces stay gapless), until admitted or `give_up_at`."""
+    """Send the lane's outbox in order until `give_up_at`; what is left is not admitted."""
     headers = {"Content-Type": "application/json"}
-    remaining = items
-    for _attempt in range(MAX_ATTEMPTS):
-        body = json.dumps({"txs": [item[1] for item in remaining]}).encode()
+    while time.monotonic() < give_up_at:
+        if not lane.outbox:
+            lane.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(lane.wake.wait(), max(0.0, give_up_at - time.monotonic()))
+            continue
+        items = lane.outbox[:batch_size]
+        body = json.dumps({"txs": [item[1] for item in items]}).encode()
         at = time.monotonic()
+        retry = 0.0
         try:
-            async with session.post(url + "/v1/txs/batch", data=body, headers=headers) as response:
-                retry = float(response.headers.get("Retry-After", "1"))
+            async with session.post(
+                lane.url + "/v1/txs/batch", data=body, headers=headers
+            ) as response:
                 if response.status == 429:
                     point.throttled += 1
+                    retry = float(response.headers.get("Retry-After", "1"))
                     answer = None
                 else:
                     answer = await response.json()
         except (aiohttp.ClientError, OSError, ValueError):
             point.errors += 1
-            return
+            await asyncio.sleep(0.2)
+            continue
         if answer is not None:
-            again = []
-            for item, result in zip(remaining, answer.get("results", []), strict=False):
-                if result.get("accepted"):
+            done = 0
+            for item, result in zip(items, answer.get("results", []), strict=False):
+                if result.get("code") in BACKPRESSURE:
+                    point.throttled += 1
+                    retry = max(retry, 1.0)
+                    break  # this one and everything after it wait, in order
+                done += 1
+                if result.get("code") == "accepted":
                     sent.setdefault(item[0], at)
                     point.admitted += 1
-                elif result.get("code") in BACKPRESSURE:
-                    point.throttled += 1
-                    again.append(item)
-                else:
+                elif not result.get("accepted"):
                     point.refused += 1
-            remaining = again
-            if not remaining:
-                return
-        if time.monotonic() + retry > give_up_at:
-            point.errors += len(remaining)
-            return
-        await asyncio.sleep(retry)
+            del lane.outbox[:done]
+        if retry:
+            await asyncio.sleep(min(retry, max(0.0, give_up_at - time.monotonic())))
 
 
 async def metric_sum(session: aiohttp.ClientSession, urls: list[str], name: str) -> float:
@@ -373,20 +410,18 @@ async def heights(session: aiohttp.ClientSession, urls: list[str]) -> list[tuple
 async def run_point(
     session: aiohttp.ClientSession,
     urls: list[str],
-    streams: list[list[tuple[bytes, str]]],
-    cursors: list[int],
+    lanes: list[Lane],
     rate: float,
     duration: float,
     batch_size: int,
     poll: float,
 ) -> tuple[Point, float]:
-    """Offer `rate` tx/s for `duration` s from the presigned streams (one per node);
-    returns the point and the seconds it ran (submission plus the commit watch)."""
+    """Offer `rate` tx/s for `duration` s, spread over the lanes in turn; returns the
+    point and the seconds it ran (submission plus the commit watch)."""
     point = Point()
     sent: dict[bytes, float] = {}
     start = time.monotonic()
     give_up_at = start + duration
-    tasks: set[asyncio.Task[None]] = set()
     stop_watch = asyncio.Event()
 
     async def watch() -> None:
@@ -409,23 +444,27 @@ async def run_point(
             height = current
 
     watcher_task = asyncio.create_task(watch())
-    node = 0
-    while time.monotonic() < start + duration:
+    senders = [
+        asyncio.create_task(run_lane(session, lane, batch_size, sent, point, give_up_at))
+        for lane in lanes
+    ]
+    turn = 0
+    while time.monotonic() < give_up_at:
         due = start + point.offered / rate
         delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        stream = streams[node]
-        chunk = stream[cursors[node] : cursors[node] + batch_size]
-        cursors[node] += len(chunk)
-        if not chunk:
+        offered = lanes[turn].offer(batch_size)
+        turn = (turn + 1) % len(lanes)
+        if not offered and all(lane.cursor >= len(lane.stream) for lane in lanes):
             break
-        task = asyncio.create_task(polite_post(session, urls[node], chunk, sent, point, give_up_at))
-        tasks.add(task)
-        task.add_done_callback(tasks.discard)
-        point.offered += len(chunk)
-        node = (node + 1) % len(urls)
-    await asyncio.gather(*tasks)
+        point.offered += offered
+    await asyncio.gather(*senders)
+    for lane in lanes:
+        # offered, never sent: the next rate sends them first (skipping them would
+        # leave later nonces of these accounts behind a gap for good)
+        lane.cursor -= len(lane.outbox)
+        lane.outbox.clear()
     # Everything admitted gets until twice the duration to commit (p99 counts it).
     deadline = start + 2 * duration
     while point.committed < point.admitted and time.monotonic() < deadline:
@@ -566,11 +605,11 @@ async def run_ladder(args: argparse.Namespace) -> None:
     # each rate at most doubles the offered count with retries; presign what is offered
     total = int(sum(rates) * args.duration * 1.05) + args.accounts
     t0 = time.perf_counter()
-    streams = presign_streams(accounts, total, args.validators)
+    lane_count = args.validators * LANES_PER_NODE
+    streams = presign_streams(accounts, total, lane_count)
     print(f"presigned {total:,} transfers in {time.perf_counter() - t0:.1f}s")
     workdir, nodes, processes = start_network(args, accounts, None)
     urls = [node.rpc_url for node in nodes]
-    cursors = [0] * len(urls)
     print(
         "rate_offered committed/offered p50_s p99_s 429s view_changes "
         "cpu_us_per_tx_per_validator rss_mb_max idle_10s_after"
@@ -580,6 +619,8 @@ async def run_ladder(args: argparse.Namespace) -> None:
         timeout = aiohttp.ClientTimeout(total=60)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             await wait_ready(session, urls, 60)
+            # each account always goes through one lane, each lane to one node
+            lanes = [Lane(urls[index % len(urls)], stream) for index, stream in enumerate(streams)]
             for rate in rates:
                 batch_size = max(1, min(500, int(rate / (10 * args.validators)) or 1))
                 changes = await metric_sum(session, urls, "pasar_view_changes_total")
@@ -589,8 +630,7 @@ async def run_ladder(args: argparse.Namespace) -> None:
                 point, _ = await run_point(
                     session,
                     urls,
-                    streams,
-                    cursors,
+                    lanes,
                     rate,
                     args.duration,
                     batch_size,

@@ -360,6 +360,18 @@ class Replica:
             deadlines.append(oldest + self.config.censorship_timeout)
         return min(deadlines)
 
+    def proposal_due(self, now: float) -> bool:
+        """Whether `on_timer(now)` would ask the app for a view-0 proposal: a driver
+        may build it beforehand (off its event loop) and hand it over in `propose`."""
+        propose_at = self._propose_at()
+        return (
+            propose_at is not None
+            and now >= propose_at
+            and not self._decided
+            and self._is_validator
+            and self.app.committed_height() == self.height - 1
+        )
+
     # ------------------------------------------------------------- read side
 
     def primary(self, height: int | None = None, view: int | None = None) -> bytes | None:

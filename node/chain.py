@@ -110,8 +110,17 @@ class Chain:
 
     def propose(self, proposer: bytes, now_ms: int, transactions: list[SignedTransaction]) -> Block:
         """Build the next block: timestamp max(now, parent + 1), roots from execution."""
+        block, result = self.build(proposer, now_ms, transactions)
+        self._remember(block.hash, result)
+        return block
+
+    def build(
+        self, proposer: bytes, now_ms: int, transactions: list[SignedTransaction]
+    ) -> tuple[Block, BlockResult]:
+        """`propose` without remembering the result: it reads the store and changes
+        nothing, so it may run on a worker thread while nothing commits."""
         timestamp = max(now_ms, self.parent_timestamp_ms() + 1)
-        block, result = build_block(
+        return build_block(
             self.app,
             self.store,
             self.head_header,
@@ -125,8 +134,6 @@ class Chain:
             self.executor,
             self.verified,
         )
-        self._remember(block.hash, result)
-        return block
 
     def check(self, block: Block, now_ms: int | None) -> BlockResult:
         """Validate a block extending the head; raise InvalidBlock if it breaks a rule.
@@ -138,9 +145,20 @@ class Chain:
         cached = self._results.get(block.hash)
         if cached is not None:
             return cached
+        result = self.execute_check(block, now_ms)
+        self.remember(block, result)
+        return result
+
+    def is_checked(self, block_hash: bytes) -> bool:
+        """Whether a result for this block (built or checked on the head) is cached."""
+        return block_hash in self._results
+
+    def execute_check(self, block: Block, now_ms: int | None) -> BlockResult:
+        """`check` without remembering the result: it reads the store and changes
+        nothing, so it may run on a worker thread while nothing commits."""
         if now_ms is not None and block.header.timestamp_ms > now_ms + self.max_drift_ms:
             raise InvalidBlock("timestamp_in_future", "block time is too far ahead of our clock")
-        result = check_block(
+        return check_block(
             self.app,
             self.store,
             block,
@@ -151,11 +169,15 @@ class Chain:
             self.executor,
             self.verified,
         )
+
+    def remember(self, block: Block, result: BlockResult) -> None:
+        """Keep a checked (or built) block's result for its commit; note its signatures."""
+        if block.header.prev_hash != self.head.block_hash:
+            return  # computed on an older head: useless now
         for stx, receipt in zip(block.transactions, result.receipts, strict=True):
             if receipt.code != "bad_signature":  # a block may carry a rejected forgery
                 self.verified.add(stx.verification_key)
         self._remember(block.hash, result)
-        return result
 
     def commit(
         self, block: Block, certificate: CommitCertificate, certified: bool = False

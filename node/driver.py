@@ -26,10 +26,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from consensus.messages import encode_message
+from consensus.messages import (
+    NewView,
+    PrePrepare,
+    block_matches_header,
+    decode_message,
+    encode_message,
+)
 from consensus.replica import (
     Broadcast,
     CatchUp,
@@ -46,11 +53,13 @@ from consensus.state import PersistedState
 from ledger import codec
 from ledger.block import Block, CommitCertificate
 from ledger.errors import CodecError, InvalidBlock
+from ledger.tx import SignedTransaction
 from node.log import log
 
 if TYPE_CHECKING:
     from node.node import Node
 
+T = TypeVar("T")
 PERSISTED_STATE_KEY = b"node/consensus/state"
 EVIDENCE_PREFIX = b"node/evidence/"
 MAX_EVENTS_PER_TURN = 512
@@ -96,6 +105,7 @@ class NodeConsensusApp:
         self.block_cap = node.config.block.max_txs
         # ...and never more than replicas can validate well within the view timeout
         self.cost = ValidationCost(node.config.block.validate_us_per_tx)
+        self.prebuilt: Block | None = None
 
     def proposal_cap(self) -> int:
         return min(self.block_cap, self.cost.max_txs(self.node.config.view_timeout_ms))
@@ -106,19 +116,29 @@ class NodeConsensusApp:
     def validators_at(self, height: int) -> tuple[bytes, ...]:
         return self.node.chain.validators(height)
 
-    def propose(self, height: int, view: int, timestamp_ms: int) -> Block:
-        # The replica's timestamp comes from its monotonic clock; a block carries wall time.
+    def reap(self, view: int) -> list[SignedTransaction]:
         node = self.node
-        limits = node.config.block
-        started = time.perf_counter()
         if view > 0:
             self.block_cap = max(MIN_BLOCK_CAP, self.block_cap // 2)
-        txs = node.mempool.reap(self.proposal_cap(), limits.max_bytes, node.chain.next_nonce)
+        limits = node.config.block
+        return node.mempool.reap(self.proposal_cap(), limits.max_bytes, node.chain.next_nonce)
+
+    def propose(self, height: int, view: int, timestamp_ms: int) -> Block:
+        # The replica's timestamp comes from its monotonic clock; a block carries wall time.
+        prebuilt, self.prebuilt = self.prebuilt, None
+        if prebuilt is not None and prebuilt.height == height and view == 0:
+            return prebuilt  # built off the event loop just before (ConsensusDriver)
+        node = self.node
+        started = time.perf_counter()
+        txs = self.reap(view)
         block = node.chain.propose(node.node_id, wall_ms(), txs)
-        elapsed = time.perf_counter() - started
-        self.cost.observe(len(txs), elapsed)  # building executes them: the same work
-        log("block_proposed", height=height, view=view, txs=len(txs), ms=int(elapsed * 1000))
+        self.built(block, view, time.perf_counter() - started)
         return block
+
+    def built(self, block: Block, view: int, elapsed: float) -> None:
+        txs = len(block.transactions)
+        self.cost.observe(txs, elapsed)  # building executes them: the same work
+        log("block_proposed", height=block.height, view=view, txs=txs, ms=int(elapsed * 1000))
 
     def is_pending(self, tx_hash: bytes) -> bool:
         # The mempool drops a block's transactions inside Chain.commit (a commit
@@ -127,6 +147,8 @@ class NodeConsensusApp:
         return tx_hash in self.node.mempool
 
     def validate(self, block: Block) -> str | None:
+        if self.node.chain.is_checked(block.hash):
+            return None  # checked off the event loop as it arrived (ConsensusDriver)
         started = time.perf_counter()
         try:
             self.node.chain.check(block, wall_ms())
@@ -153,6 +175,8 @@ class ConsensusDriver:
         self.replica: Replica | None = None
         self.app = NodeConsensusApp(node)
         self.evidence = 0
+        # executes blocks (build, check) so the event loop stays free; see _off_loop
+        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blocks")
         self._view_changes_seen = 0
         self._causes_seen: dict[str, int] = {}
         self._height_seen = 0
@@ -219,6 +243,7 @@ class ConsensusDriver:
                     event = await asyncio.wait_for(self.queue.get(), timeout)
             handled = 0
             while event is not None:
+                event = await self._check_arriving_proposal(replica, event)
                 self._handle(replica, event)
                 handled += 1
                 if handled >= MAX_EVENTS_PER_TURN or self.queue.empty():
@@ -227,10 +252,79 @@ class ConsensusDriver:
             now = time.monotonic()
             deadline = replica.next_deadline()
             if deadline is not None and now >= deadline:
+                if replica.proposal_due(now):
+                    await self._build_proposal()
+                    now = time.monotonic()
                 self._apply(replica.on_timer(now))
             self._publish(replica)
             if handled >= MAX_EVENTS_PER_TURN:
                 await asyncio.sleep(0)  # let the network and RPC breathe
+
+    # -- block execution off the event loop ----------------------------------------------------
+    #
+    # Building and checking a block executes every transaction in it: hundreds of
+    # milliseconds for a full block. On the event loop that time would stall the RPC
+    # (no quick 429 for the excess) and the peer links. The driver runs that work on
+    # its own thread and awaits it; nothing commits meanwhile (this task is the only
+    # committer), so the worker reads a store that does not change under it. With
+    # the GIL the work is not faster, but the loop keeps answering between its slices.
+
+    async def _check_arriving_proposal(
+        self, replica: Replica, event: tuple[Any, ...]
+    ) -> tuple[Any, ...]:
+        """A proposal for the next height from its primary: decode it once and check
+        its block on the worker, so the replica's `validate` finds the result."""
+        if event[0] != "message" or not isinstance(event[2], bytes):
+            return event
+        try:
+            message = decode_message(event[2])
+        except CodecError:
+            return event  # the replica counts it as malformed
+        chain = self.node.chain
+        if (
+            isinstance(message, PrePrepare | NewView)
+            and message.height == chain.height + 1
+            and message.sender == replica.primary(message.height, message.view)
+            and not chain.is_checked(message.block.hash)
+            and block_matches_header(message.block)
+        ):
+            block = message.block
+            started = time.perf_counter()
+            try:
+                result = await self._off_loop(chain.execute_check, block, wall_ms())
+            except InvalidBlock:
+                pass  # the replica's validate repeats the check and logs the refusal
+            else:
+                if chain.height + 1 == block.height:
+                    chain.remember(block, result)
+                    elapsed = time.perf_counter() - started
+                    self.app.cost.observe(len(block.transactions), elapsed)
+                    log(
+                        "block_checked",
+                        height=block.height,
+                        txs=len(block.transactions),
+                        ms=int(elapsed * 1000),
+                    )
+        return (event[0], event[1], message)
+
+    async def _build_proposal(self) -> None:
+        """Reap and build the view-0 proposal on the worker; `propose` hands it over."""
+        node = self.node
+        started = time.perf_counter()
+        txs = self.app.reap(0)
+        height = node.chain.height + 1
+        block, result = await self._off_loop(node.chain.build, node.node_id, wall_ms(), txs)
+        if node.chain.height + 1 == height:
+            node.chain.remember(block, result)
+            self.app.prebuilt = block
+            self.app.built(block, 0, time.perf_counter() - started)
+
+    async def _off_loop(self, function: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.worker, function, *args)
+
+    def close(self) -> None:
+        self.worker.shutdown(wait=True, cancel_futures=True)
 
     def _handle(self, replica: Replica, event: tuple[Any, ...]) -> None:
         kind = event[0]

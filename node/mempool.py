@@ -135,8 +135,24 @@ class Mempool:
         seconds = math.ceil(len(self._by_hash) / rate)
         return max(1, min(MAX_RETRY_AFTER_SECONDS, seconds))
 
+    def _limits(self, from_peer: bool) -> tuple[int, int]:
+        """(pool limit, sender limit) for a client's transaction, or for one a peer
+        validator already admitted: that one only meets the hard caps. Each node's
+        clients are held to the measured limit, so what peers forward is bounded by
+        the sum of those; refusing it here would leave this pool with nonce gaps, and
+        this node, as primary, unable to propose what the other validators wait for
+        (their view timers then expire: load would cause view changes)."""
+        if from_peer:
+            return self.limits.max_txs, self.limits.max_per_sender
+        limit = self.admit_limit()
+        return limit, self.sender_limit(limit)
+
     def check(
-        self, stx: SignedTransaction, batch_total: int = 0, batch_from_sender: int = 0
+        self,
+        stx: SignedTransaction,
+        batch_total: int = 0,
+        batch_from_sender: int = 0,
+        from_peer: bool = False,
     ) -> str | None:
         """The refusal `add` would give for lack of room, or None: asked before the
         signature is verified, so a full pool costs a flood no signature checks.
@@ -145,22 +161,24 @@ class Mempool:
         submission already let through this check (all, and from this sender): they
         will take room before this one does, so one batch from one sender cannot have
         every signature verified only for `add` to refuse most of them."""
-        return self._room_refusal(stx.tx.sender, stx.tx.nonce, batch_total, batch_from_sender)
+        return self._room_refusal(
+            stx.tx.sender, stx.tx.nonce, batch_total, batch_from_sender, from_peer
+        )
 
     def _room_refusal(
-        self, sender: bytes, nonce: int, ahead_total: int, ahead_from_sender: int
+        self, sender: bytes, nonce: int, ahead_total: int, ahead_from_sender: int, from_peer: bool
     ) -> str | None:
-        limit = self.admit_limit()
+        limit, sender_limit = self._limits(from_peer)
         if len(self._by_hash) + ahead_total >= limit or self._bytes >= self.limits.max_bytes:
             return MEMPOOL_FULL
         pending = self._by_sender.get(sender)
         held = (0 if pending is None else len(pending)) + ahead_from_sender
         # a clash on a pending nonce is left to `add`, which reports it as nonce_taken
-        if held >= self.sender_limit(limit) and (pending is None or nonce not in pending):
+        if held >= sender_limit and (pending is None or nonce not in pending):
             return SENDER_FULL
         return None
 
-    def add(self, stx: SignedTransaction, next_nonce: int) -> str:
+    def add(self, stx: SignedTransaction, next_nonce: int, from_peer: bool = False) -> str:
         """Admit one verified transaction; `next_nonce` is the sender's committed nonce."""
         tx_hash = stx.hash
         if tx_hash in self._by_hash:
@@ -171,7 +189,7 @@ class Mempool:
         pending = self._by_sender.get(tx.sender)
         if pending is not None and tx.nonce in pending:
             return NONCE_TAKEN
-        refusal = self._room_refusal(tx.sender, tx.nonce, 0, 0)
+        refusal = self._room_refusal(tx.sender, tx.nonce, 0, 0, from_peer)
         if refusal is not None:
             return refusal
         if pending is None:

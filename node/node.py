@@ -195,7 +195,9 @@ class Node:
 
     # -- admission -------------------------------------------------------------------------------
 
-    async def _admit(self, raws: Sequence[bytes]) -> tuple[list[Admission], list[bytes]]:
+    async def _admit(
+        self, raws: Sequence[bytes], from_peer: bool = False
+    ) -> tuple[list[Admission], list[bytes]]:
         answers: list[Admission | None] = [None] * len(raws)
         candidates: list[tuple[int, SignedTransaction]] = []
         seen: set[bytes] = set()
@@ -216,7 +218,9 @@ class Node:
             elif chainstore.find_tx(self._store, tx_hash) is not None:
                 answers[index] = Admission(tx_hash, True, pool.DUPLICATE, "already committed")
             elif (
-                room := self.mempool.check(stx, len(candidates), from_sender[stx.tx.sender])
+                room := self.mempool.check(
+                    stx, len(candidates), from_sender[stx.tx.sender], from_peer
+                )
             ) is not None:
                 # refused before its signature is checked: a flood costs no verification
                 answers[index] = Admission(tx_hash, False, room, _REFUSALS[room])
@@ -251,7 +255,7 @@ class Node:
             next_nonce = nonces.get(sender)
             if next_nonce is None:
                 next_nonce = nonces[sender] = self.chain.next_nonce(sender)
-            code = self.mempool.add(stx, next_nonce)
+            code = self.mempool.add(stx, next_nonce, from_peer)
             if code == pool.ACCEPTED:
                 accepted.append(stx.encoded)
                 lowest = added_from.get(sender)
@@ -375,7 +379,7 @@ class Node:
         while True:
             raws = await self._intake.get()
             self._intake_size -= len(raws)
-            await self._admit(raws)
+            await self._admit(raws, from_peer=True)
 
     async def _gossip_loop(self) -> None:
         while True:
@@ -498,6 +502,7 @@ class Node:
             log("tasks_not_stopped", level="warning", count=stuck)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.peers.stop(), STOP_TIMEOUT / 2)
+        self.consensus.close()
         self.executor.shutdown(wait=True, cancel_futures=True)
         self._store.close()
         log("node_stopped", height=self.chain.height)

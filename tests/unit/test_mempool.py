@@ -200,3 +200,21 @@ def test_a_batch_counts_its_own_earlier_transactions_against_the_room() -> None:
     assert mempool.check(tx(ALICE, 5), batch_total=4, batch_from_sender=4) == SENDER_FULL
     assert mempool.check(tx(BOB, 0), batch_total=4, batch_from_sender=0) is None
     assert mempool.check(tx(BOB, 0), batch_total=19, batch_from_sender=0) == MEMPOOL_FULL
+
+
+def test_what_a_peer_already_admitted_meets_only_the_hard_caps() -> None:
+    # A peer's gossip refused for the measured limit left nonce gaps here, so this
+    # node, as primary, could not propose what the other validators waited for.
+    clock = FakeClock()
+    mempool = rate_pool(clock, floor=2, share=50)  # clients: 2 in all, 1 per sender
+    assert mempool.add(tx(ALICE, 0), 0) == ACCEPTED
+    assert mempool.add(tx(ALICE, 1), 0) == SENDER_FULL
+    assert mempool.check(tx(ALICE, 1), from_peer=True) is None
+    assert mempool.add(tx(ALICE, 1), 0, from_peer=True) == ACCEPTED
+    assert mempool.add(tx(BOB, 0), 0) == MEMPOOL_FULL
+    assert mempool.check(tx(BOB, 0)) == MEMPOOL_FULL
+    assert mempool.add(tx(BOB, 0), 0, from_peer=True) == ACCEPTED
+    assert mempool.is_full()  # and the node's own clients are still refused
+    hard = Mempool(MempoolLimits(max_txs=1, floor_txs=1))
+    assert hard.add(tx(ALICE, 0), 0, from_peer=True) == ACCEPTED
+    assert hard.add(tx(BOB, 0), 0, from_peer=True) == MEMPOOL_FULL
