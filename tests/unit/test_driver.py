@@ -299,3 +299,78 @@ def test_a_transaction_behind_a_nonce_gap_starts_no_consensus_work(tmp_path: Pat
             await node.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_proposal_is_checked_on_the_worker_thread_and_the_replica_finds_the_result(
+    tmp_path: Path,
+) -> None:
+    # Executing a block on the event loop stalled the RPC for its whole length: the
+    # excess load then got its 429 only after a block's execution, not at once.
+    import threading
+
+    from consensus.messages import PrePrepare, encode_message
+
+    async def scenario() -> None:
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+        driver = node.consensus
+        replica = driver.replica = driver._make_replica()
+        replica.on_timer(time.monotonic())
+        threads: list[str] = []
+        execute = node.chain.execute_check
+
+        def recording(block: Block, now_ms: int | None) -> Any:
+            threads.append(threading.current_thread().name)
+            return execute(block, now_ms)
+
+        node.chain.execute_check = recording  # type: ignore[method-assign]
+        try:
+            _, other = make_driver(tmp_path / "other", [])
+            block = other.propose(VALIDATOR.public_key, int(time.time() * 1000), [user_tx("w")])
+            raw = encode_message(PrePrepare.create(VALIDATOR, "t", 1, 0, block))
+            event = await driver._check_arriving_proposal(replica, ("message", b"p", raw))
+            assert threads and threads[0].startswith("blocks")
+            assert threading.current_thread().name not in threads
+            assert node.chain.is_checked(block.hash)
+            assert isinstance(event[2], PrePrepare)  # decoded once, handed on decoded
+            assert driver.app.validate(block) is None
+            assert len(threads) == 1  # the replica's validate did not execute it again
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_the_primary_builds_its_proposal_on_the_worker_thread(tmp_path: Path) -> None:
+    import threading
+
+    async def scenario() -> None:
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+        driver = node.consensus
+        replica = driver.replica = driver._make_replica()
+        replica.on_timer(time.monotonic())
+        threads: list[str] = []
+        build = node.chain.build
+
+        def recording(*args: Any) -> Any:
+            threads.append(threading.current_thread().name)
+            return build(*args)
+
+        node.chain.build = recording  # type: ignore[method-assign]
+        try:
+            (admission,) = await node.submit([user_tx("b").encoded])
+            assert admission.code == "accepted"
+            while not driver.queue.empty():
+                driver._handle(replica, driver.queue.get_nowait())
+            later = time.monotonic() + 1
+            assert replica.proposal_due(later)
+            await driver._build_proposal()
+            assert threads and threads[0].startswith("blocks")
+            prebuilt = driver.app.prebuilt
+            assert prebuilt is not None and len(prebuilt.transactions) == 1
+            driver._apply(replica.on_timer(later))  # proposes, and alone decides at once
+            assert node.chain.height == 1 and node.chain.head.block_hash == prebuilt.hash
+            assert len(threads) == 1
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
