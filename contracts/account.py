@@ -320,7 +320,12 @@ def _require_weight(weight: int, needed: int, what: str, signers: tuple[bytes, .
 
 def authorize(ctx: Context, tx: Transaction, signers: tuple[bytes, ...]) -> None:
     """Refuse unless `signers` may send `tx` for `ctx.sender` under its policy."""
-    policy = load_policy(ctx.state, ctx.sender)
+    raw = ctx.state.get(policy_key(ctx.sender))
+    if raw is None and signers == (ctx.sender,) and tx.method != "account.recover":
+        # The default policy (the account's own key, weight 1 of 1 for every class)
+        # signed by that key: the common case, decided without building the policy.
+        return
+    policy = Policy.default(ctx.sender) if raw is None else parse_policy(codec.decode(raw))
     if tx.method == "account.recover":
         if policy.recovery is None:
             raise InvalidTransaction("no_recovery", "the account has no recovery keys")
