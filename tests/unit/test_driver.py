@@ -374,3 +374,24 @@ def test_the_primary_builds_its_proposal_on_the_worker_thread(tmp_path: Path) ->
             await node.stop()
 
     asyncio.run(scenario())
+
+
+def test_gossip_from_several_peers_is_admitted_as_one_batch(tmp_path: Path) -> None:
+    # one round of signature checks (one hand-off to the pool) for every frame waiting
+    async def scenario() -> None:
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+        try:
+            frames = [[user_tx(f"peer{p}-{i}").encoded for i in range(3)] for p in range(3)]
+            link = SimpleNamespace(peer=OTHER.public_key)
+            for frame in frames:
+                node._on_frame(link, ["txs", frame])  # type: ignore[arg-type]
+            batch = await node._next_intake()
+            assert batch == [raw for frame in frames for raw in frame]
+            assert node._intake.empty() and node._intake_size == 0
+            answers, _ = await node._admit(batch, from_peer=True)
+            assert [a.code for a in answers] == ["accepted"] * 9
+            assert node.metrics.signatures_verified._value.get() == 9
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
