@@ -31,6 +31,7 @@ from ledger.state import StateView
 ITEM_PREFIX = b"listing/item/"
 BY_SELLER_PREFIX = b"listing/by-seller/"
 LISTING_ID_DOMAIN = b"pasar/listing"
+LISTING_ID_SIZE = 32
 MAX_TITLE = 128
 MAX_SKU = 64
 MAX_STOCK = 1_000_000_000
@@ -401,6 +402,16 @@ def listings_by_seller(
     """
     positions, next_cursor = index_page(reader, BY_SELLER_PREFIX + seller + b"/", cursor, limit)
     page = [load_listing(reader, position[8:]) for position in positions]
+    return [item for item in page if item is not None], next_cursor
+
+
+def all_listings(
+    reader: KVReader | StateView, cursor: bytes | None = None, limit: int = 50
+) -> tuple[list[Listing], bytes | None]:
+    """Every listing (withdrawn ones too) in listing-id order, one page at a time: the
+    catalogue a shop page browses. `cursor` is the last listing id of the previous page."""
+    ids, next_cursor = index_page(reader, ITEM_PREFIX, cursor, limit)
+    page = [load_listing(reader, listing_id) for listing_id in ids]
     return [item for item in page if item is not None], next_cursor
 
 

@@ -3,6 +3,7 @@ arbiter fee schedules, straight from the committed store.
 
     GET /v1/listings?seller=ADDR[&cursor=&limit=]     a seller's listings, oldest first
     GET /v1/listings/{id}
+    GET /v1/catalog[?cursor=&limit=]                  every listing, in id order (shop pages)
     GET /v1/orders?buyer=ADDR | seller=ADDR[&cursor=&limit=]
     GET /v1/orders/{id}                               the order/escrow, evidence, notes
     GET /v1/escrows/{id}                              the same document (an order is its escrow)
@@ -86,6 +87,19 @@ async def get_listings(request: web.Request) -> web.Response:
     cursor, limit = _page_args(request)
     store = service_of(request).store
     page, next_cursor = listing.listings_by_seller(store, seller, cursor, limit)
+    return web.json_response(
+        {
+            "listings": [listing_json(item) for item in page],
+            "next_cursor": _cursor_text(next_cursor),
+        }
+    )
+
+
+async def get_catalog(request: web.Request) -> web.Response:
+    limit = parse_int(request.query.get("limit", "50"), "limit", 1, MAX_PAGE)
+    text = request.query.get("cursor", "")
+    cursor = parse_hex(text, "cursor", listing.LISTING_ID_SIZE) if text else None
+    page, next_cursor = listing.all_listings(service_of(request).store, cursor, limit)
     return web.json_response(
         {
             "listings": [listing_json(item) for item in page],
@@ -219,6 +233,7 @@ async def get_issuance(request: web.Request) -> web.Response:
 def register(app: web.Application) -> None:
     app.router.add_get("/v1/listings", get_listings)
     app.router.add_get("/v1/listings/{id}", get_listing)
+    app.router.add_get("/v1/catalog", get_catalog)
     app.router.add_get("/v1/orders", get_orders)
     app.router.add_get("/v1/orders/{id}", get_order)
     app.router.add_get("/v1/escrows/{id}", get_order)
@@ -411,6 +426,13 @@ def _paths() -> dict[str, dict[str, Any]]:
             )
         },
         "/v1/listings/{id}": {"get": get_operation("One listing", "Listing", _ID)},
+        "/v1/catalog": {
+            "get": get_operation(
+                "Every listing (withdrawn ones too), in listing-id order (cursor pagination)",
+                "ListingPage",
+                page_params(MAX_PAGE, 50, {"type": "string", "pattern": "^(?:[0-9a-fA-F]{64})?$"}),
+            )
+        },
         "/v1/orders": {
             "get": get_operation(
                 "A buyer's or a seller's orders, oldest first (cursor pagination)",

@@ -140,6 +140,37 @@ async def test_pagination_over_http() -> None:
     assert seen == ["S0", "S1", "S2", "S3", "S4"]
 
 
+async def test_catalog_pages_every_sellers_listings() -> None:
+    shop = Shop()
+    first, _ = await shop.setup()
+    for i in range(4):
+        await shop.run(
+            shop.buyer, "listing.create", f"other {i}", f"O{i}", 10, "IDRA", 1, None,
+            [shop.court.public_key], DAY, DAY,
+        )  # fmt: skip
+    await shop.run(shop.seller, "listing.withdraw", first)
+    seen: dict[str, tuple[str, str]] = {}
+    cursor = ""
+    pages = 0
+    async with served(shop.node) as client:
+        while True:
+            query = "/v1/catalog?limit=2" + (f"&cursor={cursor}" if cursor else "")
+            page = await (await client.get(query)).json()
+            pages += 1
+            for item in page["listings"]:
+                seen[item["id"]] = (item["seller"], item["status"])
+            if page["next_cursor"] is None:
+                break
+            cursor = page["next_cursor"]
+        bad = await client.get("/v1/catalog?cursor=abcd")
+        assert bad.status == 400 and (await bad.json())["error"]["code"] == "bad_hex"
+    assert pages == 3 and len(seen) == 5
+    assert list(seen) == sorted(seen)  # in listing-id order
+    assert seen[first.hex()] == (address_to_text(shop.seller.public_key), "withdrawn")
+    buyer = address_to_text(shop.buyer.public_key)
+    assert sum(1 for seller, _ in seen.values() if seller == buyer) == 4
+
+
 async def test_bad_requests_and_missing_objects() -> None:
     shop = Shop()
     async with served(shop.node) as client:
