@@ -211,6 +211,7 @@ def run(nodes: list[LocalNode]) -> int:
         first = nodes[0].rpc_url if nodes else ""
         click.echo(f"wallet   {first}/wallet\nexplorer {first}/explorer")
         click.echo(f"operator {first}/operator")
+        click.echo(f"shop     {first}/shop\nseller   {first}/seller")
         click.echo("Ctrl-C stops all nodes.")
         reported: set[int] = set()
         while not stop.wait(0.2):

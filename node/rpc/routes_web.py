@@ -5,6 +5,8 @@
     GET /explorer          blocks, transactions and accounts, verified in the browser
     GET /pay/{invoice}     the checkout page a shop sends a buyer to
     GET /operator          validators, consensus health and governance for node operators
+    GET /shop              the shop for buyers: listings, orders, disputes, loyalty
+    GET /seller            the seller desk: listings, orders, shipping, invoices, sales
     GET /lib/{name}        web/lib ES modules (the one JavaScript library)
     GET /pages/{name}      each page's own module
     GET /style.css         the one style sheet
@@ -35,6 +37,8 @@ PAGES = {
     "/wallet": "wallet.html",
     "/explorer": "explorer.html",
     "/operator": "operator.html",
+    "/shop": "shop.html",
+    "/seller": "seller.html",
 }
 MODULE_DIRS = ("lib", "pages")
 MODULE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}\.js$")
@@ -155,6 +159,8 @@ PATHS: dict[str, dict[str, Any]] = {
     "/wallet": _text_operation("The wallet page", HTML),
     "/explorer": _text_operation("The explorer page", HTML),
     "/operator": _text_operation("The operator page", HTML),
+    "/shop": _text_operation("The shop page for buyers", HTML),
+    "/seller": _text_operation("The seller desk page", HTML),
     "/pay/{invoice}": _text_operation(
         "The checkout page of an invoice",
         HTML,

@@ -95,6 +95,8 @@ def test_up_then_cli_transfer_is_seen_on_every_node(tmp_path: Path) -> None:
             f"wallet   {urls[0]}/wallet\nexplorer {urls[0]}/explorer\noperator {urls[0]}/operator"
         )
         wait_for(lambda: printed in "".join(lines) or None, 10, "the page URLs")
+        shop = f"shop     {urls[0]}/shop\nseller   {urls[0]}/seller"
+        wait_for(lambda: shop in "".join(lines) or None, 10, "the shop URLs")
         for url in urls:
             # Polled over HTTP, not by starting a `pasar` process every 0.2 s, which on a
             # busy machine slows the nodes it waits for.

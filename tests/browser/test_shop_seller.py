@@ -1,0 +1,269 @@
+"""The shop and the seller desk in a real browser, on four real validators (LevelDB, loopback).
+
+A seller and a buyer each create a wallet in their own browser. The seller lists a
+product from the seller desk; the buyer, paid from outside, orders it from the shop
+with a shipping address sealed in the page. The seller reads the address in the
+desk (and the arbiter opens its copy with the CLI's own code), ships with a tracking
+note the buyer reads in the shop, and the buyer confirms receipt. A second order is
+disputed from the shop with evidence; the arbiter rules with a signed transaction
+and the ruling shows in the shop. The seller sees the sale and its commission, and
+an invoice made in the desk opens on the checkout page. Every page is checked at a
+phone's width (nothing overflows sideways) with labelled controls.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from cli.notes import open_note
+from contracts.arbiter import ArbiterTerms
+from ledger.keys import PrivateKey, address_from_text, address_to_text
+from ledger.tx import Transaction
+from tests.browser.conftest import screenshot
+from tests.integration.harness import SYMBOL, LocalNet, http, wait_until
+
+COIN = "IDRA"  # two decimal places
+PASSPHRASE = "correct horse battery"
+PHONE = {"width": 390, "height": 844}
+ADDRESS = "Jl. Malioboro 52, Yogyakarta 55271"
+TRACKING = "JNE 0042, driver Budi"
+DAY_MS = 24 * 3600 * 1000
+
+
+@pytest.fixture(scope="module")
+def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
+    # accounts[0] is the marketplace platform (2.5% commission) and pays the buyer;
+    # accounts[1] is the arbiter platform.
+    issuer = address_to_text(PrivateKey.from_seed(bytes([200]) * 32).public_key)
+    keys = [PrivateKey.from_seed(bytes([i + 1]) * 32) for i in range(2)]
+    holders = [address_to_text(key.public_key) for key in keys]
+    app_state = {
+        "roles": [[holders[0], "Pasar Mall", 250], [holders[1], "Resolusi", 0]],
+        "coin": [
+            [
+                [SYMBOL, "Rupiah", 0, issuer, 10**15, "open"],
+                [COIN, "Rupiah A", 2, issuer, 10**15, "open"],
+            ],
+            [[h, SYMBOL, 10**9] for h in holders] + [[h, COIN, 10**9] for h in holders],
+        ],
+    }
+    local = LocalNet(tmp_path_factory.mktemp("shop-net"), count=4, accounts=2, extra_app_state=app_state)
+    try:
+        local.start_all()
+        for index in range(4):
+            local.wait_up(index, timeout=60)
+        wait_until(lambda: local.status(0)["peers_connected"] == 3, 30, "full mesh")
+        yield local
+    finally:
+        local.close()
+
+
+def submit(net: LocalNet, index: int, method: str, args: tuple[Any, ...]) -> dict[str, Any]:
+    """Account `index` signs `method(args)`, sends it to node `index` and waits for its commit."""
+    key = net.accounts[index]
+    nonce = net.nonces[key.public_key]
+    net.nonces[key.public_key] = nonce + 1
+    tx = Transaction(net.chain_id, key.public_key, nonce, method, args)
+    code, answer = http("POST", net.url(index, "/v1/txs"), {"tx": tx.sign(key).encode().hex()})
+    assert code == 202 and answer["accepted"], answer
+    code, done = http("GET", net.url(index, f"/v1/txs/{answer['hash']}?wait=30"), timeout=40)
+    assert done["status"] == "committed" and done["receipt"]["ok"], done
+    return dict(done)
+
+
+def watch(page: Any) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: errors.append(message.text) if message.type == "error" else None,
+    )
+    return errors
+
+
+def create_wallet(page: Any, base: str) -> str:
+    page.goto(f"{base}/wallet")
+    page.get_by_label("Passphrase (8 characters or more)").fill(PASSPHRASE)
+    page.get_by_label("Passphrase again").fill(PASSPHRASE)
+    page.get_by_role("button", name="Create wallet").click()
+    expect(page.locator("#address")).to_have_text(re.compile("^pasar1"))
+    return str(page.locator("#address").inner_text().strip())
+
+
+def unlock(page: Any, label: str) -> None:
+    """Unlock with the keyboard alone: type the passphrase and press Enter."""
+    page.get_by_label(label).fill(PASSPHRASE)
+    page.get_by_label(label).press("Enter")
+    expect(page.locator("#message")).to_contain_text("Unlocked", timeout=20_000)
+
+
+def check_phone_layout(page: Any) -> None:
+    """At 390 px nothing overflows sideways, and every visible control has a label."""
+    assert page.viewport_size["width"] == PHONE["width"]
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"{page.url} is {width}px wide"
+    controls = page.locator("input:visible, select:visible, textarea:visible")
+    for index in range(controls.count()):
+        control = controls.nth(index)
+        labelled = control.evaluate("e => e.labels.length > 0 || e.hasAttribute('aria-label')")
+        assert labelled, control.evaluate("e => e.outerHTML")
+
+
+def order_card(page: Any, state: str) -> Any:
+    return page.locator(f"#orders li[data-state='{state}']")
+
+
+def test_buy_ship_confirm_dispute_and_ruling(net: LocalNet, browser: Any) -> None:
+    base = net.nodes[0].rpc_url
+    other = net.nodes[2].rpc_url  # the seller uses another validator than the buyer
+    platform = address_to_text(net.accounts[0].public_key)
+    arbiter_key = net.accounts[1]
+    arbiter = address_to_text(arbiter_key.public_key)
+    submit(net, 1, "arbiter.publish", (300, 3 * DAY_MS))
+
+    seller_context = browser.new_context(viewport=PHONE)
+    desk = seller_context.new_page()
+    seller_errors = watch(desk)
+    seller = create_wallet(desk, other)
+    desk.goto(f"{other}/seller")
+    unlock(desk, "Wallet passphrase")
+
+    # A listing made in the desk, priced with decimals.
+    desk.get_by_label("Title").fill("Batik tulis")
+    desk.get_by_label("SKU (your product code)").fill("BTK-7")
+    desk.get_by_label("Priced in").select_option(COIN)
+    desk.get_by_label("Price per item").fill("750.00")
+    desk.get_by_label("Stock", exact=True).fill("5")
+    desk.get_by_label("Arbiters you accept (addresses, one a line)").fill(arbiter)
+    desk.get_by_label("Platform that takes commission (address, optional)").fill(platform)
+    desk.get_by_role("button", name="Create listing").click()
+    mine = desk.locator("#my-listings li").first
+    expect(mine).to_contain_text("750.00 IDRA each", timeout=40_000)
+    expect(mine).to_contain_text("5 in stock, 0 sold")
+    mine.get_by_label("New stock count").fill("6")
+    mine.get_by_role("button", name="Set stock").click()
+    expect(mine).to_contain_text("6 in stock, 0 sold", timeout=40_000)
+    check_phone_layout(desk)
+    screenshot(desk, "seller-listing")
+
+    buyer_context = browser.new_context(viewport=PHONE)
+    shop = buyer_context.new_page()
+    buyer_errors = watch(shop)
+    buyer = create_wallet(shop, base)
+    submit(net, 0, "coin.transfer", (COIN, address_from_text(buyer), 500_000))  # 5,000.00
+    shop.goto(f"{base}/shop")
+    row = shop.locator("#listings tr", has_text="Batik tulis")
+    expect(row.locator(".price")).to_have_text("750.00 IDRA", timeout=20_000)
+    expect(row.locator(".stock")).to_have_text("6")
+    unlock(shop, "Wallet passphrase (to sign orders)")
+
+    # Order with a sealed address; the Buy button works from the keyboard.
+    row.get_by_role("button", name="Buy Batik tulis").focus()
+    shop.keyboard.press("Enter")
+    expect(shop.get_by_label("Quantity")).to_be_focused()
+    shop.get_by_label("Shipping address (encrypted for the seller and the arbiter)").fill(ADDRESS)
+    expect(shop.locator("#order-total")).to_have_text("Total held in escrow: 750.00 IDRA")
+    shop.get_by_role("button", name="Place order").click()
+    expect(order_card(shop, "funded")).to_contain_text("Paid into escrow", timeout=40_000)
+    expect(order_card(shop, "funded")).to_contain_text("1 × Batik tulis — 750.00 IDRA")
+    order_id = order_card(shop, "funded").get_attribute("data-order")
+    check_phone_layout(shop)
+    screenshot(shop, "shop-ordered")
+
+    # Only ciphertext is on the chain; the arbiter opens its copy with the CLI's code.
+    code, order = http("GET", net.url(1, f"/v1/orders/{order_id}"))
+    assert code == 200 and ADDRESS not in str(order)
+    sealed = bytes.fromhex(order["note"]["for_arbiter"])
+    assert open_note(sealed, arbiter_key).decode() == ADDRESS
+
+    # The seller reads the address in the desk and ships with a sealed tracking note.
+    card = desk.locator(f"#orders li[data-order='{order_id}']")
+    card.get_by_role("button", name="Read shipping address").click(timeout=20_000)
+    expect(card.locator(".address")).to_have_text(f"Ship to: {ADDRESS}")
+    screenshot(desk, "seller-address")
+    card.get_by_label("Courier and tracking number (sent encrypted to the buyer)").fill(TRACKING)
+    card.get_by_role("button", name="Mark shipped").click()
+    expect(desk.locator(f"#orders li[data-order='{order_id}'] .state")).to_contain_text(
+        "Shipped", timeout=40_000
+    )
+
+    # The buyer sees it shipped, reads the tracking note, and confirms receipt.
+    shipped = order_card(shop, "shipped")
+    expect(shipped.locator(".tracking")).to_have_text(f"Tracking: {TRACKING}", timeout=20_000)
+    shipped.get_by_role("button", name="Confirm receipt").click()
+    expect(order_card(shop, "completed")).to_contain_text(
+        "you confirmed receipt", timeout=40_000
+    )
+    screenshot(shop, "shop-confirmed")
+
+    # A second order is disputed from the shop, with evidence.
+    row.get_by_role("button", name="Buy Batik tulis").click()
+    shop.get_by_label("Shipping address (encrypted for the seller and the arbiter)").fill(ADDRESS)
+    shop.get_by_role("button", name="Place order").click()
+    funded = order_card(shop, "funded")
+    expect(funded).to_be_visible(timeout=40_000)
+    disputed_id = funded.get_attribute("data-order")
+    funded.get_by_role("button", name="Open dispute").click()
+    disputed = order_card(shop, "disputed")
+    expect(disputed).to_contain_text("In dispute", timeout=40_000)
+    disputed.get_by_label("Evidence link (photos, messages)").fill("https://example.com/torn.jpg")
+    disputed.get_by_role("button", name="Add evidence").click()
+    expect(disputed.locator(".evidence")).to_contain_text(
+        "You: https://example.com/torn.jpg", timeout=40_000
+    )
+    check_phone_layout(shop)
+    screenshot(shop, "shop-disputed")
+
+    # The arbiter rules: two thirds back to the buyer, the rest to the seller.
+    code, order = http("GET", net.url(1, f"/v1/orders/{disputed_id}"))
+    assert code == 200 and order["evidence"][0]["uri"] == "https://example.com/torn.jpg"
+    terms = ArbiterTerms(order["fee_bps"], order["min_fee"], order["max_fee"], order["ruling_ms"])
+    to_split = order["held"] - terms.fee(order["held"])
+    to_buyer = to_split * 2 // 3
+    submit(
+        net, 1, "escrow.rule", (bytes.fromhex(disputed_id), to_buyer, to_split - to_buyer)
+    )
+    ruled = order_card(shop, "resolved")
+    expect(ruled.locator(".ruling")).to_contain_text(
+        f"Ruling: {to_buyer // 100:,}.{to_buyer % 100:02d} IDRA back to you", timeout=20_000
+    )
+    screenshot(shop, "shop-ruling")
+
+    # The desk shows the sales, the commission and what escrow still holds.
+    sales = desk.locator(f"#sales li[data-symbol='{COIN}']")
+    expect(sales.locator(".commission")).not_to_have_text("0.00 IDRA", timeout=20_000)
+    code, first = http("GET", net.url(0, f"/v1/orders/{order_id}"))
+    code, second = http("GET", net.url(0, f"/v1/orders/{disputed_id}"))
+    paid = sum(o["released"] - o["commission"] for o in (first, second))
+    commission = sum(o["commission"] for o in (first, second))
+    assert commission == first["commission"] + second["commission"] > 0
+    expect(sales.locator(".paid")).to_have_text(f"{paid // 100:,}.{paid % 100:02d} IDRA")
+    expect(sales.locator(".commission")).to_have_text(
+        f"{commission // 100:,}.{commission % 100:02d} IDRA"
+    )
+    expect(desk.locator("#my-listings li").first).to_contain_text("4 in stock, 2 sold")
+    screenshot(desk, "seller-sales")
+
+    # An invoice made in the desk opens on the checkout page through its link.
+    desk.get_by_label("Coin", exact=True).select_option(COIN)
+    desk.get_by_label("Amount", exact=True).fill("25.50")
+    desk.get_by_label("Reference (shown to the buyer)").fill("order 88")
+    desk.get_by_role("button", name="Create invoice").click()
+    link = desk.locator("#invoice-link")
+    expect(link).to_have_text(re.compile(r"/pay/[0-9a-f]{64}$"), timeout=40_000)
+    invoice_url = str(link.get_attribute("href"))
+    shop.goto(f"{base}/shop")
+    shop.get_by_label("Invoice id or payment link").fill(invoice_url)
+    shop.get_by_role("button", name="Go to checkout").click()
+    expect(shop.locator("#amount")).to_have_text("25.50 IDRA", timeout=20_000)
+    expect(shop.locator("#merchant")).to_have_text(seller)
+    expect(shop.locator("#reference")).to_have_text("order 88")
+
+    assert seller_errors == [] and buyer_errors == []
+    seller_context.close()
+    buyer_context.close()
