@@ -52,7 +52,8 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
             [[h, SYMBOL, 10**9] for h in holders] + [[h, COIN, 10**9] for h in holders],
         ],
     }
-    local = LocalNet(tmp_path_factory.mktemp("shop-net"), count=4, accounts=2, extra_app_state=app_state)
+    root = tmp_path_factory.mktemp("shop-net")
+    local = LocalNet(root, count=4, accounts=2, extra_app_state=app_state)
     try:
         local.start_all()
         for index in range(4):
@@ -196,9 +197,7 @@ def test_buy_ship_confirm_dispute_and_ruling(net: LocalNet, browser: Any) -> Non
     shipped = order_card(shop, "shipped")
     expect(shipped.locator(".tracking")).to_have_text(f"Tracking: {TRACKING}", timeout=20_000)
     shipped.get_by_role("button", name="Confirm receipt").click()
-    expect(order_card(shop, "completed")).to_contain_text(
-        "you confirmed receipt", timeout=40_000
-    )
+    expect(order_card(shop, "completed")).to_contain_text("you confirmed receipt", timeout=40_000)
     screenshot(shop, "shop-confirmed")
 
     # A second order is disputed from the shop, with evidence.
@@ -225,9 +224,7 @@ def test_buy_ship_confirm_dispute_and_ruling(net: LocalNet, browser: Any) -> Non
     terms = ArbiterTerms(order["fee_bps"], order["min_fee"], order["max_fee"], order["ruling_ms"])
     to_split = order["held"] - terms.fee(order["held"])
     to_buyer = to_split * 2 // 3
-    submit(
-        net, 1, "escrow.rule", (bytes.fromhex(disputed_id), to_buyer, to_split - to_buyer)
-    )
+    submit(net, 1, "escrow.rule", (bytes.fromhex(disputed_id), to_buyer, to_split - to_buyer))
     ruled = order_card(shop, "resolved")
     expect(ruled.locator(".ruling")).to_contain_text(
         f"Ruling: {to_buyer // 100:,}.{to_buyer % 100:02d} IDRA back to you", timeout=20_000
