@@ -115,6 +115,11 @@ def check_phone_layout(page: Any) -> None:
         assert labelled, control.evaluate("e => e.outerHTML")
 
 
+def short(text: str) -> str:
+    """The pages' short form of an address."""
+    return f"{text[:10]}…{text[-6:]}"
+
+
 def order_card(page: Any, state: str) -> Any:
     return page.locator(f"#orders li[data-state='{state}']")
 
@@ -133,6 +138,12 @@ def test_buy_ship_confirm_dispute_and_ruling(net: LocalNet, browser: Any) -> Non
     seller = create_wallet(desk, other)
     desk.goto(f"{other}/seller")
     unlock(desk, "Wallet passphrase")
+
+    # The platform runs a loyalty coin the seller accepts (10% back on IDRA sales) and a
+    # franchise program on it.
+    group = ("POIN", "Pasar points", 2, 10**8, [address_from_text(seller)], [], [[COIN, 1_000]])
+    submit(net, 0, "loyalty.create", (*group, 0, "open"))
+    submit(net, 0, "franchise.open_program", ("POIN", ["LATTE"], 10_000, 100_000, 500))
 
     # A listing made in the desk, priced with decimals.
     desk.get_by_label("Title").fill("Batik tulis")
@@ -198,6 +209,17 @@ def test_buy_ship_confirm_dispute_and_ruling(net: LocalNet, browser: Any) -> Non
     expect(shipped.locator(".tracking")).to_have_text(f"Tracking: {TRACKING}", timeout=20_000)
     shipped.get_by_role("button", name="Confirm receipt").click()
     expect(order_card(shop, "completed")).to_contain_text("you confirmed receipt", timeout=40_000)
+
+    # The confirmed sale earned loyalty coins: where to spend them, franchise standing.
+    points = shop.locator("#loyalty li[data-symbol='POIN']")
+    expect(points).to_contain_text("Pasar points: 75.00 POIN", timeout=20_000)
+    spend = points.locator("p", has_text="Spend it with:")
+    for member in (platform, seller):
+        expect(spend.get_by_role("link", name=short(member))).to_be_visible()
+    expect(points).to_contain_text("10.00% of IDRA")
+    program = shop.locator("#franchise li")
+    expect(program).to_contain_text("Not active: not franchisee, below threshold")
+    expect(program).to_contain_text("You hold 75.00 POIN; T1 (to sell) is 100.00 POIN")
     screenshot(shop, "shop-confirmed")
 
     # A second order is disputed from the shop, with evidence.

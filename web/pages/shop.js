@@ -243,6 +243,7 @@ async function loadOrders(force = false) {
   ordersShown = signature;
   const cards = await Promise.all(orders.map(orderCard));
   show("orders", cards.length ? cards : [el("li", {}, "No orders yet.")]);
+  await loadLoyalty(); // a completed order may have earned loyalty coins
 }
 
 // --- loyalty coins and franchise ------------------------------------------------------------
@@ -322,13 +323,13 @@ async function main() {
   const file = unlockForm(async (unlocked) => {
     signer = unlocked;
     address = unlocked.address;
-    await Promise.all([loadOrders(true), loadLoyalty()]);
+    await loadOrders(true);
   });
   address = file ? file.address : null;
   try {
     bySymbol = await assets();
     await loadListings();
-    await Promise.all([loadOrders(true), loadLoyalty()]);
+    await loadOrders(true);
   } catch (error) {
     say(error.message, "error");
   }
