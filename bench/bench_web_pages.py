@@ -35,7 +35,7 @@ from aiohttp import web  # noqa: E402
 from node.rpc import routes_web  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-PAGES = ("/", "/wallet", "/explorer", "/pay/" + "ab" * 32, "/operator")
+PAGES = ("/", "/wallet", "/explorer", "/pay/" + "ab" * 32, "/operator", "/shop", "/seller")
 IMPORT = re.compile(r"""(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']""")
 SCRIPT = re.compile(r'<script type="module" src="([^"]+)"')
 STYLE = re.compile(r'<link rel="stylesheet" href="([^"]+)"')

@@ -23,13 +23,19 @@ from playwright.sync_api import expect
 from cli.notes import open_note
 from contracts.arbiter import ArbiterTerms
 from ledger.keys import PrivateKey, address_from_text, address_to_text
-from ledger.tx import Transaction
 from tests.browser.conftest import screenshot
+from tests.browser.walletkit import (
+    PASSPHRASE,
+    PHONE,
+    assert_fits,
+    assert_labelled,
+    committed,
+    create_wallet,
+    submit_as,
+)
 from tests.integration.harness import SYMBOL, LocalNet, http, wait_until
 
 COIN = "IDRA"  # two decimal places
-PASSPHRASE = "correct horse battery"
-PHONE = {"width": 390, "height": 844}
 ADDRESS = "Jl. Malioboro 52, Yogyakarta 55271"
 TRACKING = "JNE 0042, driver Budi"
 DAY_MS = 24 * 3600 * 1000
@@ -66,15 +72,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
 
 def submit(net: LocalNet, index: int, method: str, args: tuple[Any, ...]) -> dict[str, Any]:
     """Account `index` signs `method(args)`, sends it to node `index` and waits for its commit."""
-    key = net.accounts[index]
-    nonce = net.nonces[key.public_key]
-    net.nonces[key.public_key] = nonce + 1
-    tx = Transaction(net.chain_id, key.public_key, nonce, method, args)
-    code, answer = http("POST", net.url(index, "/v1/txs"), {"tx": tx.sign(key).encode().hex()})
-    assert code == 202 and answer["accepted"], answer
-    code, done = http("GET", net.url(index, f"/v1/txs/{answer['hash']}?wait=30"), timeout=40)
-    assert done["status"] == "committed" and done["receipt"]["ok"], done
-    return dict(done)
+    return committed(net, submit_as(net, net.accounts[index], method, args, index), index)
 
 
 def watch(page: Any) -> list[str]:
@@ -87,13 +85,9 @@ def watch(page: Any) -> list[str]:
     return errors
 
 
-def create_wallet(page: Any, base: str) -> str:
+def new_wallet(page: Any, base: str) -> str:
     page.goto(f"{base}/wallet")
-    page.get_by_label("Passphrase (8 characters or more)").fill(PASSPHRASE)
-    page.get_by_label("Passphrase again").fill(PASSPHRASE)
-    page.get_by_role("button", name="Create wallet").click()
-    expect(page.locator("#address")).to_have_text(re.compile("^pasar1"))
-    return str(page.locator("#address").inner_text().strip())
+    return create_wallet(page)
 
 
 def unlock(page: Any, label: str) -> None:
@@ -106,13 +100,8 @@ def unlock(page: Any, label: str) -> None:
 def check_phone_layout(page: Any) -> None:
     """At 390 px nothing overflows sideways, and every visible control has a label."""
     assert page.viewport_size["width"] == PHONE["width"]
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= PHONE["width"], f"{page.url} is {width}px wide"
-    controls = page.locator("input:visible, select:visible, textarea:visible")
-    for index in range(controls.count()):
-        control = controls.nth(index)
-        labelled = control.evaluate("e => e.labels.length > 0 || e.hasAttribute('aria-label')")
-        assert labelled, control.evaluate("e => e.outerHTML")
+    assert_fits(page)
+    assert_labelled(page)
 
 
 def short(text: str) -> str:
@@ -135,7 +124,7 @@ def test_buy_ship_confirm_dispute_and_ruling(net: LocalNet, browser: Any) -> Non
     seller_context = browser.new_context(viewport=PHONE)
     desk = seller_context.new_page()
     seller_errors = watch(desk)
-    seller = create_wallet(desk, other)
+    seller = new_wallet(desk, other)
     desk.goto(f"{other}/seller")
     unlock(desk, "Wallet passphrase")
 
@@ -166,7 +155,7 @@ def test_buy_ship_confirm_dispute_and_ruling(net: LocalNet, browser: Any) -> Non
     buyer_context = browser.new_context(viewport=PHONE)
     shop = buyer_context.new_page()
     buyer_errors = watch(shop)
-    buyer = create_wallet(shop, base)
+    buyer = new_wallet(shop, base)
     submit(net, 0, "coin.transfer", (COIN, address_from_text(buyer), 500_000))  # 5,000.00
     shop.goto(f"{base}/shop")
     row = shop.locator("#listings tr", has_text="Batik tulis")

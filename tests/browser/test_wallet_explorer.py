@@ -26,7 +26,7 @@ from ledger.keys import address_from_text, address_to_text
 from ledger.tx import Transaction
 from tests.browser.conftest import screenshot
 from tests.browser.fake_node import FakeNode
-from tests.browser.walletkit import PASSPHRASE, PHONE, assert_fits, create_wallet
+from tests.browser.walletkit import PASSPHRASE, PHONE, UNLABELLED, assert_fits, create_wallet
 from tests.integration.harness import SYMBOL, LocalNet, http
 
 COIN = "IDRA"  # two decimal places: 12345 minor units are 123.45 IDRA
@@ -375,16 +375,6 @@ def wait_committed(net: LocalNet, tx_hash: str) -> None:
 def amount_text(minor: int) -> str:
     """How the pages write `minor` units of COIN (two decimals, thousands separated)."""
     return f"{minor // 100:,}.{minor % 100:02d} {COIN}"
-
-
-# Every form control, visible, without a label a screen reader can announce.
-UNLABELLED = """
-[...document.querySelectorAll("input, select, textarea, button")]
-  .filter((e) => e.offsetParent !== null)
-  .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute("aria-label")
-                 && !(e.tagName === "BUTTON" && e.textContent.trim()))
-  .map((e) => e.outerHTML)
-"""
 
 
 def test_every_page_fits_a_phone_has_labelled_controls_and_works_from_the_keyboard(

@@ -57,3 +57,19 @@ def assert_fits(page: Any, width: int = PHONE["width"]) -> None:
     """Nothing on the page is wider than the screen (no sideways scrolling on a phone)."""
     scroll = page.evaluate("document.documentElement.scrollWidth")
     assert scroll <= width, f"{page.url} is {scroll}px wide on a {width}px screen"
+
+
+# Every form control, visible, without a label a screen reader can announce.
+UNLABELLED = """
+[...document.querySelectorAll("input, select, textarea, button")]
+  .filter((e) => e.offsetParent !== null)
+  .filter((e) => !(e.labels && e.labels.length) && !e.getAttribute("aria-label")
+                 && !(e.tagName === "BUTTON" && e.textContent.trim()))
+  .map((e) => e.outerHTML)
+"""
+
+
+def assert_labelled(page: Any) -> None:
+    """Every visible control has a label a screen reader can announce."""
+    missing = page.evaluate(UNLABELLED)
+    assert missing == [], f"{page.url}: {missing}"
