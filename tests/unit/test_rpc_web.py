@@ -57,3 +57,14 @@ def test_pages_have_no_inline_script_or_style_and_load_only_local_files() -> Non
         assert re.search(r"(src|href)=\"(https?:)?//", text) is None, page.name
     for module in sorted((ROOT / "web").rglob("*.js")):
         assert "http://" not in module.read_text().replace("http://127.0.0.1", ""), module
+
+
+def test_every_page_links_every_page_and_marks_itself() -> None:
+    """One menu on every page, so a buyer on the wallet finds the shop and back."""
+    menu = ["/wallet", "/shop", "/seller", "/explorer", "/operator"]
+    for page in sorted((ROOT / "web").glob("*.html")):
+        nav = re.search(r"<nav>(.*?)</nav>", page.read_text())
+        assert nav is not None, page.name
+        assert re.findall(r'href="([^"]+)"', nav.group(1)) == menu, page.name
+        current = re.findall(r'href="/(\w+)" aria-current="page"', nav.group(1))
+        assert current == ([page.stem] if f"/{page.stem}" in menu else []), page.name
