@@ -272,6 +272,24 @@ def test_buy_ship_confirm_dispute_and_ruling(net: LocalNet, browser: Any) -> Non
     expect(shop.locator("#merchant")).to_have_text(seller)
     expect(shop.locator("#reference")).to_have_text("order 88")
 
+    # The explorer's front page shows the network, the four validators, every asset with
+    # its supply in decimals, and the listing with its sales: from any validator.
+    shop.goto(f"{other}/explorer")
+    expect(shop.locator("#validators tbody tr")).to_have_count(4, timeout=20_000)
+    expect(shop.locator("#network")).to_contain_text("quorum 3, tolerates 1 faulty")
+    expect(shop.locator("#assets")).to_contain_text("POIN")
+    _, answer = http("GET", f"{base}/v1/assets")
+    idra = next(a for a in answer["assets"] if a["symbol"] == COIN)
+    whole, cents = divmod(int(idra["supply"]), 100)
+    expect(shop.locator("#assets tr", has_text=COIN).first).to_contain_text(
+        f"{whole:,}.{cents:02d} {COIN}"
+    )
+    listing = shop.locator("#listings tr", has_text="Batik tulis")
+    expect(listing).to_contain_text("750.00 IDRA")
+    expect(listing).to_contain_text(short(seller))
+    check_phone_layout(shop)
+    screenshot(shop, "explorer-overview")
+
     assert seller_errors == [] and buyer_errors == []
     seller_context.close()
     buyer_context.close()

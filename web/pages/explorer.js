@@ -1,5 +1,5 @@
-// The explorer: latest blocks, a block, a transaction with its receipt in words, and
-// an account. Transactions and balances are proven here, in the browser, against the
+// The explorer: latest blocks with the network, validators, assets and listings, a
+// block, a transaction with its receipt in words, and an account. Transactions and balances are proven here, in the browser, against the
 // genesis validator set (pinned on first visit); nothing the node says is marked
 // verified unless its proof bundle checks out.
 
@@ -74,7 +74,61 @@ async function latestBlocks() {
       el("tr", {}, el("td", {}, el("a", { href: `/explorer?block=${height}` }, height)), el("td", {}, when(block.header.timestamp_ms)), el("td", { class: "num" }, block.header.tx_count)),
     );
   }
-  show("view", el("h2", {}, "Latest blocks"), el("table", {}, el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Height"), el("th", { scope: "col" }, "Time"), el("th", { scope: "col", class: "num" }, "Transactions"))), el("tbody", {}, rows)));
+  show("view", el("h2", {}, "Latest blocks"), el("table", {}, el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Height"), el("th", { scope: "col" }, "Time"), el("th", { scope: "col", class: "num" }, "Transactions"))), el("tbody", {}, rows)), ...(await overview()));
+}
+
+function table(id, headings, rows) {
+  const head = el("tr", {}, headings.map(([text, numeric]) => el("th", { scope: "col", class: numeric ? "num" : undefined }, text)));
+  // Wide tables scroll inside their box, so a phone-sized page never scrolls sideways.
+  return el("div", { class: "scroll" }, el("table", { id }, el("thead", {}, head), el("tbody", {}, rows)));
+}
+
+function accountLink(address) {
+  return el("a", { href: `/explorer?account=${address}` }, short(address));
+}
+
+/** The chain at a glance, below the latest blocks: the node's view of the network, the
+ * validator set, every asset with its supply, and the first page of listings. What the
+ * node says here is shown as it says it (the marks are for proven pages). */
+async function overview() {
+  const [status, set, assetPage, catalog] = await Promise.all([
+    client.request("GET", "/v1/status"),
+    client.request("GET", "/v1/validators"),
+    client.request("GET", "/v1/assets", { query: { limit: 500 } }),
+    client.request("GET", "/v1/catalog", { query: { limit: 20 } }),
+  ]);
+  const bySymbol = new Map(assetPage.assets.map((asset) => [asset.symbol, asset]));
+  const network = el(
+    "dl",
+    { id: "network" },
+    [
+      ["Chain", status.chain_id],
+      ["Height", status.height],
+      ["View", status.view],
+      ["Primary", short(status.primary)],
+      ["Validators", `${status.validator_count} (quorum ${set.quorum}, tolerates ${set.max_faulty} faulty)`],
+      ["Peers of this node", status.peers_connected],
+      ["Waiting transactions", status.mempool_size],
+      ["Catching up", status.catching_up ? "yes" : "no"],
+    ].flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, String(value))]),
+  );
+  const validators = set.validators.map((v) => el("tr", {}, el("td", {}, v.name || "—"), el("td", {}, accountLink(v.address))));
+  const assetRows = assetPage.assets.map((a) =>
+    el("tr", {}, el("td", {}, a.symbol), el("td", {}, a.name), el("td", {}, a.policy), el("td", {}, accountLink(a.issuer)), el("td", { class: "num" }, formatAmount(a.supply, a))),
+  );
+  const listingRows = catalog.listings.map((l) =>
+    el("tr", {}, el("td", { class: "num" }, l.id), el("td", {}, l.title), el("td", { class: "num" }, formatAmount(l.price, bySymbol.get(l.symbol) ?? { symbol: l.symbol, decimals: 0 })), el("td", { class: "num" }, l.stock), el("td", {}, accountLink(l.seller)), el("td", {}, l.status)),
+  );
+  return [
+    el("h2", {}, "Network"),
+    network,
+    el("h2", {}, "Validators"),
+    table("validators", [["Name"], ["Address"]], validators),
+    el("h2", {}, "Assets"),
+    table("assets", [["Symbol"], ["Name"], ["Kind"], ["Issuer"], ["Supply", true]], assetRows),
+    el("h2", {}, "Listings"),
+    catalog.listings.length ? table("listings", [["#", true], ["Item"], ["Price", true], ["Stock", true], ["Seller"], ["Status"]], listingRows) : el("p", { id: "listings" }, "No listings yet."),
+  ];
 }
 
 async function blockPage(height) {
