@@ -224,7 +224,8 @@ def bench_block(
         )
         commit_tree_block(ledger, info, result, False)
     names = ("tree", "chained", "chained_pre", "update_tree", "update_tree_cpu")
-    rows: dict[str, list[float]] = {name: [] for name in (*names, "commit_old", "commit_tree")}
+    extra = ("commit_old", "commit_tree", "tree_entries", "tree_bytes")
+    rows: dict[str, list[float]] = {name: [] for name in (*names, *extra)}
     last: tuple[list[SignedTransaction], BlockResult] | None = None
     for _ in range(runs):
         transactions = ledger.block(size)
@@ -262,6 +263,9 @@ def bench_block(
         _, seconds = timed(ledger.store.write, dict(result.write_set), True)
         rows["commit_old"].append(seconds)
         rows["commit_tree"].append(commit_tree_block(ledger, info, result, True))
+        tree = [v for k, v in result.tree_writes.items() if k.startswith(TREE_PREFIX) and v]
+        rows["tree_entries"].append(len(tree))
+        rows["tree_bytes"].append(sum(len(v) for v in tree))
         last = (transactions, result)
     medians = {name: statistics.median(values) for name, values in rows.items()}
     assert last is not None
@@ -396,6 +400,11 @@ def report(
     print(f"  chained, signatures pre-verified            {ms(row['chained_pre'])}")
     print(f"commit (one synced batch), write-set only     {ms(row['commit_old'])}")
     print(f"commit (one synced batch), write-set + tree   {ms(row['commit_tree'])}")
+    entries, written = row["tree_entries"], row["tree_bytes"]
+    print(
+        f"  tree entries written per block {entries:,.0f}, {written / 1e6:.2f} MB "
+        f"({written / max(entries, 1):,.0f} bytes each, values only)"
+    )
     old, new = row["chained"] + row["commit_old"], row["tree"] + row["commit_tree"]
     print(f"apply + commit: chained {ms(old)}, tree {ms(new)} (+{100 * (new / old - 1):.0f}%)")
     proofs = bench_bundles(ledger)

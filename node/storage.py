@@ -27,6 +27,7 @@ from ledger.state_tree import NODE_PREFIX
 CACHE_BYTES = 64 * 1024 * 1024
 WRITE_BUFFER_BYTES = 16 * 1024 * 1024
 READ_CACHE_ENTRIES = 1 << 18
+_ABOVE_NAMESPACES = b"\xff" * 32  # above every key: all begin with an ASCII namespace
 
 NO_SPACE = "no_space"
 CORRUPTION = "corruption"
@@ -213,7 +214,18 @@ class LevelDBStore:
         """Compact the whole store now (LevelDB frees deleted entries only when it
         compacts; it does so by itself in the background as it writes)."""
         try:
-            self._db.compact_range()
+            # plyvel turns a missing bound into an empty key, and a range that ends at
+            # the empty key holds nothing: LevelDB then only flushes its memtable. So
+            # the range is given: it must also cover deleted keys (their values stay in
+            # the tables until compacted), hence a bound above the last live key and
+            # above every key of the store's ASCII namespaces. Twice: the memtable the
+            # first pass flushes may land below every level that pass compacts (it
+            # picks them before flushing); the second pass finds it there, and costs
+            # nothing when everything already is in the last level.
+            with self._db.iterator(reverse=True, include_value=False) as keys:
+                stop = max(next(keys, b""), _ABOVE_NAMESPACES)
+            for _ in range(2):
+                self._db.compact_range(start=b"", stop=stop + b"\xff")
         except plyvel.Error as exc:
             raise self._fault(exc) from exc
 

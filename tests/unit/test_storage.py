@@ -3,6 +3,7 @@ reported once and refuse later writes; a table cut short is refused at open."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import plyvel
@@ -97,3 +98,19 @@ def test_compaction_keeps_every_live_key(tmp_path: Path) -> None:
         store.write({bytes([n]) * 8: None for n in range(0, 50, 2)})
         store.compact()
         assert [k for k, _ in store.iterate(b"")] == [bytes([n]) * 8 for n in range(1, 50, 2)]
+
+
+def test_compaction_frees_deleted_entries_on_disk(tmp_path: Path) -> None:
+    # What pruning deletes is only gone from disk once a compaction reaches it: a
+    # compaction of the whole store must leave no deleted value behind.
+    path = tmp_path / "db"
+    with LevelDBStore(path) as store:
+        for batch in range(8):
+            store.write({b"t" + bytes([batch, n]): os.urandom(1000) for n in range(250)})
+        store.compact()  # on disk, as the nodes pruning deletes long were
+        store.write({b"t" + bytes([batch, n]): None for batch in range(8) for n in range(250)})
+        store.write({b"kept": b"v"})
+        store.compact()
+        assert [k for k, _ in store.iterate(b"")] == [b"kept"]
+        tables = sum(p.stat().st_size for p in path.iterdir() if p.suffix in (".ldb", ".sst"))
+        assert tables < 10_000  # 2 MB were written; one small table is left
