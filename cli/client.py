@@ -87,6 +87,9 @@ class NodeClient:
     def status(self) -> Any:
         return self.request("GET", "/v1/status")
 
+    def peers(self) -> Any:
+        return self.request("GET", "/v1/peers")
+
     def account(self, address: str) -> Any:
         return self.request("GET", f"/v1/accounts/{urllib.parse.quote(address)}")
 

@@ -1,4 +1,4 @@
-"""`pasar query status|block|tx|account|assets|validators`: read from a node.
+"""`pasar query status|peers|block|tx|account|assets|validators`: read from a node.
 
 Contract modules add their own query commands to the `query` group the same way
 (`@query.command(...)` in their own cli module, registered in cli/main.py).
@@ -32,6 +32,26 @@ def query() -> None:
 def status(node_url: str, json_mode: bool) -> None:
     """The node's chain id, height, view, primary and peers."""
     Output(json_mode).emit(NodeClient(node_url).status())
+
+
+@query.command("peers")
+@node_url_option
+@json_option
+def peers(node_url: str, json_mode: bool) -> None:
+    """The other validators as the node sees them: links, announced heights."""
+    Output(json_mode).emit(NodeClient(node_url).peers(), human_peers)
+
+
+def human_peers(data: Any) -> list[str]:
+    lines = [f"this node is at height {data['height']}"]
+    for peer in data["peers"]:
+        links = [name for name in ("outbound", "inbound") if peer[name]]
+        state = f"connected ({' and '.join(links)})" if peer["connected"] else "NOT CONNECTED"
+        height = "height unknown" if peer["height"] is None else f"at height {peer['height']}"
+        role = "" if peer["validator"] else ", not in the validator set"
+        dropped = f", {peer['frames_dropped']} frames dropped" if peer["frames_dropped"] else ""
+        lines.append(f"  {peer['name'] or '?'} {peer['node_id']}: {state}, {height}{role}{dropped}")
+    return lines
 
 
 @query.command("block")

@@ -46,7 +46,7 @@ from node.mempool import Mempool, VerifiedCache
 from node.metrics import CONTENT_TYPE_LATEST, NodeMetrics
 from node.peers import Link, PeerNetwork
 from node.rpc.limits import GATES_KEY, Gates
-from node.service import Admission, NodeStatus
+from node.service import Admission, NodeStatus, PeerStatus
 from node.storage import LevelDBStore, StorageError
 from node.sync import BlockSync
 from node.tasks import cancel_all
@@ -165,7 +165,27 @@ class Node:
                 "peers_refused": self.peers.refused,
                 "gossip_dropped": self.gossip_dropped,
             },
+            peers=self._peer_statuses(),
         )
+
+    def _peer_statuses(self) -> tuple[PeerStatus, ...]:
+        names = {peer.key: peer.name for peer in self.peers.peers}
+        validators = set(self.chain.validators())
+        statuses = []
+        for key in self.peers.known():
+            outbound, inbound, dropped = self.peers.link_state(key)
+            statuses.append(
+                PeerStatus(
+                    node_id=key,
+                    name=names.get(key, ""),
+                    outbound=outbound,
+                    inbound=inbound,
+                    frames_dropped=dropped,
+                    height=self.sync.peer_heights.get(key),
+                    validator=key in validators,
+                )
+            )
+        return tuple(statuses)
 
     def is_pending(self, tx_hash: bytes) -> bool:
         return tx_hash in self.mempool

@@ -199,6 +199,21 @@ class PeerNetwork:
     def connected(self) -> list[bytes]:
         return sorted(peer for peer, links in self._links.items() if links)
 
+    def link_state(self, peer: bytes) -> tuple[bool, bool, int]:
+        """(our dial is up, its dial is up, frames dropped on its send queues)."""
+        links = self._links.get(peer, [])
+        return (
+            any(link.outbound for link in links),
+            any(not link.outbound for link in links),
+            sum(link.dropped for link in links),
+        )
+
+    def known(self) -> list[bytes]:
+        """Every peer configured or linked, in key order."""
+        keys = {peer.key for peer in self.peers}
+        keys.update(peer for peer, links in self._links.items() if links)
+        return sorted(keys)
+
     def send(self, peer: bytes, frame: list[Any] | bytes) -> bool:
         links = self._links.get(peer)
         if not links:

@@ -28,6 +28,19 @@ class Admission:
 
 
 @dataclass(frozen=True)
+class PeerStatus:
+    """One other validator as this node sees it (`GET /v1/peers`)."""
+
+    node_id: bytes
+    name: str  # its name in this node's network config; "" when it dialled in unlisted
+    outbound: bool  # this node's dial to it is up
+    inbound: bool  # its dial to this node is up
+    frames_dropped: int  # frames dropped on its full send queues since the links came up
+    height: int | None  # the committed height it last announced, if any
+    validator: bool  # in the current validator set
+
+
+@dataclass(frozen=True)
 class NodeStatus:
     chain_id: str
     node_id: bytes
@@ -41,6 +54,7 @@ class NodeStatus:
     catching_up: bool
     mempool_size: int
     extra: dict[str, int] = field(default_factory=dict)
+    peers: tuple[PeerStatus, ...] = ()
 
 
 class NodeService(Protocol):

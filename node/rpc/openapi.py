@@ -297,6 +297,26 @@ SCHEMAS: dict[str, Any] = {
             "extra": {"type": "object", "additionalProperties": _I},
         }
     ),
+    "Peers": _object(
+        {
+            "height": _N,
+            "peers": {
+                "type": "array",
+                "items": _object(
+                    {
+                        "node_id": OUT_ADDRESS,
+                        "name": _S,
+                        "connected": _B,
+                        "outbound": _B,
+                        "inbound": _B,
+                        "height": nullable(_N),
+                        "validator": _B,
+                        "frames_dropped": _N,
+                    }
+                ),
+            },
+        }
+    ),
     "SubmitTx": {
         "oneOf": [
             _object({"tx": HEX}, closed=True),

@@ -54,6 +54,28 @@ async def get_status(request: web.Request) -> web.Response:
     return web.json_response(status_json(service_of(request)))
 
 
+async def get_peers(request: web.Request) -> web.Response:
+    status = service_of(request).status()
+    return web.json_response(
+        {
+            "height": status.height,
+            "peers": [
+                {
+                    "node_id": address_to_text(peer.node_id),
+                    "name": peer.name,
+                    "connected": peer.outbound or peer.inbound,
+                    "outbound": peer.outbound,
+                    "inbound": peer.inbound,
+                    "height": peer.height,
+                    "validator": peer.validator,
+                    "frames_dropped": peer.frames_dropped,
+                }
+                for peer in status.peers
+            ],
+        }
+    )
+
+
 def block_at(service: NodeService, height: int) -> dict[str, Any]:
     block = read_block(service.store, height)
     if block is None:
@@ -176,6 +198,7 @@ async def get_validators(request: web.Request) -> web.Response:
 
 def register(app: web.Application) -> None:
     app.router.add_get("/v1/status", get_status)
+    app.router.add_get("/v1/peers", get_peers)
     app.router.add_get("/v1/genesis", get_genesis)
     app.router.add_get("/v1/blocks/latest", get_latest_block)
     app.router.add_get("/v1/blocks/{height}", get_block)
@@ -197,6 +220,7 @@ def _paths() -> dict[str, dict[str, Any]]:
     }
     return {
         "/v1/status": _get("Node and chain status", "Status"),
+        "/v1/peers": _get("The other validators as this node sees them: links, heights", "Peers"),
         "/v1/genesis": _get("The genesis document; its hash is block 1's prev_hash", "Genesis"),
         "/v1/blocks/latest": {
             "get": get_operation(

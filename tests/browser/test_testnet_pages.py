@@ -270,6 +270,9 @@ def test_the_operator_page_watches_consensus_and_approves_a_proposal(
     expect(page.locator("#validators tr")).to_have_count(4)
     expect(page.locator("#peers")).to_have_text("3 of 3 other validators", timeout=20_000)
     expect(page.locator(f"#validators tr[data-address='{net.status(page_node)['node_id']}']"))
+    # Each peer has its own row: named, linked, and at an announced height.
+    expect(page.locator("#peer-list tr[data-connected='true']")).to_have_count(3)
+    expect(page.locator("#peer-list")).to_contain_text("connected (our dial, its dial)")
     expect(page.locator("#validators")).to_contain_text("this node")
     expect(page.locator("#latency")).to_contain_text("on average over")
     expect(page.locator("#mempool")).to_contain_text("waiting")
@@ -300,6 +303,11 @@ def test_the_operator_page_watches_consensus_and_approves_a_proposal(
             "view change", timeout=30_000
         )
         expect(page.locator("#peers")).to_have_text("2 of 3 other validators", timeout=20_000)
+        # ...and its row in the peer list says which one is gone.
+        gone = page.locator(f"#peer-list tr[data-address='{primary}']")
+        expect(gone).to_have_attribute("data-connected", "false")
+        expect(gone).to_contain_text("not connected")
+        expect(page.locator("#peer-list tr[data-connected='true']")).to_have_count(2)
         screenshot(page, "operator-view-change")
     finally:
         net.start(stopped)

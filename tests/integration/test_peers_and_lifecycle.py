@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from ledger.keys import PrivateKey
+from ledger.keys import PrivateKey, address_to_text
 from ledger.tx import SignedTransaction, Transaction
 from node.home import load_home
 from node.peers import HandshakeError, client_handshake
-from tests.integration.harness import LocalNet, http, wait_until
+from tests.integration.harness import ROOT, LocalNet, http, wait_until
 
 
 @pytest.fixture
@@ -45,6 +48,36 @@ def test_peer_outside_the_validator_set_is_refused(net: LocalNet) -> None:
         asyncio.run(handshake(p2p, member, "other-chain"))
     code, text = http("GET", net.url(0, "/metrics"))
     assert code == 200 and "pasar_peers_connected 1.0" in text
+
+
+def test_peers_route_and_cli_show_each_link_and_a_lost_peer(net: LocalNet) -> None:
+    net.start_all()
+    wait_until(lambda: net.status(0)["peers_connected"] == 1, 15, "the two validators to link")
+    other = address_to_text(net.nodes[1].key)
+
+    def peer() -> dict[str, object]:
+        code, body = http("GET", net.url(0, "/v1/peers"))
+        assert code == 200
+        [only] = body["peers"]
+        assert only["node_id"] == other and only["name"] == net.nodes[1].name
+        return dict(only)
+
+    # Both dials come up, and the peer announces the height it committed.
+    wait_until(lambda: peer()["outbound"] and peer()["inbound"], 15, "both dials")
+    wait_until(lambda: peer()["height"] is not None, 15, "the peer's height")
+    assert peer()["connected"] is True and peer()["validator"] is True
+
+    shown = subprocess.run(
+        [sys.executable, "-m", "cli.main", "query", "peers", "--node", net.url(0, "")],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert f"{net.nodes[1].name} {other}: connected (outbound and inbound)" in shown.stdout
+
+    net.kill(1)
+    wait_until(lambda: not peer()["connected"], 15, "the lost peer to show")
+    assert peer()["outbound"] is False and peer()["inbound"] is False
 
 
 def test_health_ready_and_sigterm_stop(net: LocalNet) -> None:

@@ -28,7 +28,7 @@ from ledger.genesis import Genesis
 from ledger.keys import PrivateKey
 from ledger.kv import KVStore, MemoryStore
 from ledger.tx import SignedTransaction
-from node.service import Admission, NodeStatus
+from node.service import Admission, NodeStatus, PeerStatus
 
 CHAIN_ID = "pasar-test"
 
@@ -82,6 +82,7 @@ class FakeNode:
         self._changed = asyncio.Event()
         self.timestamp_ms = 1_700_000_000_000
         self.waiting = 0  # coroutines parked in wait_for_height, so tests can sync on it
+        self.peers: tuple[PeerStatus, ...] = ()
         if read_head(self._store) is None:
             genesis = make_genesis(self.accounts)
             init_genesis(self._store, genesis, apply_genesis(app, self._store, genesis))
@@ -110,6 +111,7 @@ class FakeNode:
             peers_connected=0,
             catching_up=False,
             mempool_size=len(self.mempool),
+            peers=self.peers,
         )
 
     async def submit(self, raw_transactions: list[bytes]) -> list[Admission]:

@@ -15,8 +15,9 @@ from rpc_helpers import served, transfer
 
 from ledger.chainstore import read_genesis
 from ledger.genesis import Genesis
-from ledger.keys import address_to_text
+from ledger.keys import PrivateKey, address_to_text
 from node.rpc.app import build_rpc_app
+from node.service import PeerStatus
 from node.storage import LevelDBStore
 
 
@@ -30,6 +31,46 @@ async def test_status_reports_the_head() -> None:
     assert status["state_root"] == head.state_root.hex()
     assert status["node_id"] == address_to_text(node.node_id)
     assert status["validator_count"] == 1 and status["catching_up"] is False
+
+
+async def test_peers_lists_each_link_and_announced_height() -> None:
+    node = FakeNode()
+    up, down = PrivateKey.generate().public_key, PrivateKey.generate().public_key
+    node.peers = (
+        PeerStatus(
+            up, "v1", outbound=True, inbound=False, frames_dropped=3, height=7, validator=True
+        ),
+        PeerStatus(
+            down, "v2", outbound=False, inbound=False, frames_dropped=0, height=None, validator=True
+        ),
+    )
+    async with served(node) as client:
+        response = await client.get("/v1/peers")
+        body = await response.json()
+    assert response.status == 200
+    assert body["height"] == 0
+    assert body["peers"] == [
+        {
+            "node_id": address_to_text(up),
+            "name": "v1",
+            "connected": True,
+            "outbound": True,
+            "inbound": False,
+            "height": 7,
+            "validator": True,
+            "frames_dropped": 3,
+        },
+        {
+            "node_id": address_to_text(down),
+            "name": "v2",
+            "connected": False,
+            "outbound": False,
+            "inbound": False,
+            "height": None,
+            "validator": True,
+            "frames_dropped": 0,
+        },
+    ]
 
 
 async def test_blocks_accounts_on_leveldb(tmp_path: Path) -> None:

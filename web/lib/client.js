@@ -57,6 +57,11 @@ export class Client {
     return this.request("GET", "/v1/status");
   }
 
+  /** The other validators as the node sees them: links and announced heights. */
+  peers() {
+    return this.request("GET", "/v1/peers");
+  }
+
   /** Submit a SignedTransaction (or its encoded bytes): {hash, accepted, code, message}. */
   submitTx(stx) {
     const bytes = stx instanceof Uint8Array ? stx : stx.encode();

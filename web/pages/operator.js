@@ -1,5 +1,6 @@
 // The operator page: what a platform running a validator watches (this node's height,
-// view, primary, peers and mempool from GET /v1/status; the validator set from GET
+// view, primary, peers and mempool from GET /v1/status; each peer's links and announced
+// height from GET /v1/peers; the validator set from GET
 // /v1/validators; view changes, commit latency and block interval from the node's
 // Prometheus /metrics) and the governance proposals it votes on. An approval is a
 // `governance.approve(id)` transaction signed in the page with the wallet's key (a
@@ -58,7 +59,7 @@ function histogram(now, before, name) {
 }
 
 async function refreshNode() {
-  const [status, set] = await Promise.all([client.status(), client.validators()]);
+  const [status, set, peers] = await Promise.all([client.status(), client.validators(), client.peers()]);
   $("chain").textContent = status.chain_id;
   $("node-id").textContent = status.node_id;
   $("height").textContent = String(status.height);
@@ -75,6 +76,24 @@ async function refreshNode() {
       const roles = [v.address === status.primary ? "primary" : null, v.address === status.node_id ? "this node" : null].filter(Boolean);
       return el("tr", { "data-address": v.address }, el("td", {}, v.name ?? "—"), el("td", { class: "wrap" }, v.address), el("td", {}, roles.join(", ") || "—"));
     }),
+  );
+  showIfChanged("peer-list", peers.peers, () =>
+    peers.peers.length
+      ? peers.peers.map((p) => {
+          const links = [p.outbound ? "our dial" : null, p.inbound ? "its dial" : null].filter(Boolean);
+          const dropped = p.frames_dropped ? `; ${p.frames_dropped} frames dropped` : "";
+          const link = (p.connected ? `connected (${links.join(", ")})` : "not connected") + dropped;
+          const behind = p.height !== null && p.height < status.height ? ` (${status.height - p.height} behind)` : "";
+          return el(
+            "tr",
+            { "data-address": p.node_id, "data-connected": String(p.connected) },
+            el("td", {}, p.name || "—"),
+            el("td", { class: "wrap" }, p.node_id + (p.validator ? "" : " (not a validator)")),
+            el("td", {}, link),
+            el("td", {}, p.height === null ? "—" : `${p.height}${behind}`),
+          );
+        })
+      : [el("tr", {}, el("td", { colspan: "4" }, "No peers configured."))],
   );
   return { status, set };
 }
