@@ -590,6 +590,9 @@ def pay_royalties(ctx: Context, sale: Sale) -> None:
             "franchise.royalty",
             ("program", program.program_id),
             ("level", level),
+            # The seller it was taken from: an account's event stream then carries the
+            # royalties its sales paid, also when the sale completed at a block's end.
+            ("from", sale.seller),
             ("to", owner),
             ("symbol", sale.symbol),
             ("due", due),

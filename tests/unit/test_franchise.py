@@ -222,6 +222,8 @@ def test_royalties_flow_up_the_chain_from_the_seller_proceeds() -> None:
         (0, SUB_OWNER, 200, 200),
         (1, OWNER, 500, 500),
     ]
+    # Each names the seller it was taken from, so the seller's event stream carries it.
+    assert [r["from"] for r in royalties] == [SUB_FRANCHISEE, SUB_FRANCHISEE]
 
 
 def test_sales_outside_a_program_pay_no_royalty() -> None:

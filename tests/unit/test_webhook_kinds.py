@@ -23,6 +23,7 @@ from cli.webhooks.store import RelayStore
 from ledger.execution import BlockResult
 from ledger.keys import address_to_text
 from node.rpc.render import event_json, receipt_json
+from node.rpc.routes_events import event_mentions
 from tests.commercekit import DAY, Market, event
 
 SECRET = "whsec_" + base64.b64encode(b"\x05" * 32).decode()
@@ -187,3 +188,35 @@ def test_every_kind_the_issue_lists_is_produced_by_real_contracts(tmp_path: Path
     assert kinds["order.auto_refunded"][0]["data"]["tx_hash"] is None  # an end-of-block event
     assert kinds["invoice.expired"][0]["data"]["attributes"]["reference"] == "inv-2"
     assert kinds["franchise.royalty"][0]["data"]["attributes"]["paid"] == 500
+
+
+def test_a_sellers_stream_carries_the_royalties_of_its_auto_released_sales() -> None:
+    """An order released at a block's end pays royalties in an end-of-block event; the
+    account-filtered event stream keeps only events naming the account, so the royalty
+    must name the seller it was taken from for the seller desk to count it."""
+    market = Market()
+    chain = market.chain
+    seller, buyer, arbiter, franchisee = (
+        market.seller,
+        market.buyer,
+        market.arbiter,
+        market.outsider,
+    )
+    chain.ok(seller, "loyalty.create", "KOPI", "Kopi", 0, 10**9, [], [], [], 0, "open")
+    chain.ok(seller, "coin.mint", "KOPI", franchisee.public_key, 150)
+    opened = chain.ok(seller, "franchise.open_program", "KOPI", ["LATTE"], 100, 1_000, 500)
+    program = event(opened, "franchise.opened").get("program")
+    chain.ok(franchisee, "franchise.join", program)
+    created = chain.ok(
+        franchisee, "listing.create", *market.listing_args(sku="LATTE", franchise_program=program)
+    )
+    latte = event(created, "listing.created").get("listing")
+    bought = chain.ok(buyer, "order.place", latte, 1, 10**12, arbiter.public_key)
+    order = event(bought, "order.placed").get("order")
+    chain.ok(franchisee, "escrow.ship", order, b"\x02" * 32)
+    ended = chain.advance(chain.time_ms + 8 * DAY)  # past the protection window
+
+    royalties = [e for e in ended.block_events if e.name == "franchise.royalty"]
+    assert [e.get("paid") for e in royalties] == [500]
+    assert event_mentions(royalties[0], franchisee.public_key)
+    assert not event_mentions(royalties[0], buyer.public_key)
