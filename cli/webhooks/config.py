@@ -5,6 +5,7 @@ nodes = ["http://127.0.0.1:26600", "http://127.0.0.1:26602"]   # or node = "..."
 database = "webhooks.sqlite"
 start = "0"                 # cursor when the database has none ("" = next block)
 stall_s = 20                # silence (no byte, not even a keepalive) before nodes are compared
+retention_days = 30         # finished messages and the delivery log are kept; 0 = for ever
 
 [retry]
 first_delay_s = 5           # doubles each attempt, with jitter
@@ -67,6 +68,7 @@ class RelayConfig:
     retry: RetryPolicy
     endpoints: tuple[Endpoint, ...]
     stall_s: float = 20.0
+    retention_s: float = 30 * 24 * 3600.0  # 0: keep everything
 
     @property
     def node(self) -> str:
@@ -138,6 +140,15 @@ def parse_config(raw: dict[str, Any], base: Path) -> RelayConfig:
         raise CliError(f"stall_s: {exc}") from exc
     if stall_s <= 0:
         raise CliError("stall_s must be a positive number of seconds")
+    try:
+        retention_days = float(raw.get("retention_days", 30))
+    except (TypeError, ValueError) as exc:
+        raise CliError(f"retention_days: {exc}") from exc
+    if not 0 <= retention_days <= 36_500:
+        raise CliError("retention_days must be between 0 (keep for ever) and 36500")
+    # A message still being retried must outlive its retry horizon.
+    if 0 < retention_days * 86_400 < retry.horizon_s:
+        raise CliError("retention_days must cover [retry] horizon_s (or be 0)")
     return RelayConfig(
         nodes=_nodes(raw),
         database=database if database.is_absolute() else base / database,
@@ -145,6 +156,7 @@ def parse_config(raw: dict[str, Any], base: Path) -> RelayConfig:
         retry=retry,
         endpoints=endpoints,
         stall_s=stall_s,
+        retention_s=retention_days * 86_400,
     )
 
 

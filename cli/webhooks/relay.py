@@ -25,10 +25,12 @@ from cli.common import CliError
 from cli.webhooks.config import Endpoint, RelayConfig, RetryPolicy
 from cli.webhooks.kinds import ChainEvent, events_of_frame, mentions
 from cli.webhooks.signing import sign_headers
-from cli.webhooks.store import NewMessage, OutboxRow, RelayStore
+from cli.webhooks.store import PRUNE_BATCH, NewMessage, OutboxRow, RelayStore
 
 RECONNECT_PAUSE_S = 1.0
 IDLE_POLL_S = 0.5
+PRUNE_EVERY_S = 60.0  # how often the deliverer forgets what is past the retention
+PRUNE_ROUNDS = 10  # batches per pass; the rest waits for the next pass
 STATUS_TIMEOUT_S = 2.0  # asking another node for its head while the current one is quiet
 
 
@@ -273,8 +275,12 @@ class Deliverer:
 
     def run(self) -> None:
         store = RelayStore(self.config.database)
+        pruned_at = 0.0
         try:
             while not self.stop.is_set():
+                if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+                    self.prune(store, time.time())
+                    pruned_at = time.monotonic()
                 if not self.deliver_due(store):
                     next_at = store.next_due_at()
                     pause = IDLE_POLL_S if next_at is None else next_at - time.time()
@@ -282,6 +288,19 @@ class Deliverer:
                     self.wake.clear()
         finally:
             store.close()
+
+    def prune(self, store: RelayStore, now: float) -> int:
+        """Drop finished messages and log rows older than the retention; bounded, so
+        delivery never waits long on a large backlog of old rows."""
+        if self.config.retention_s <= 0:
+            return 0
+        removed = 0
+        for _ in range(PRUNE_ROUNDS):
+            count = store.prune(now - self.config.retention_s)
+            removed += count
+            if count < PRUNE_BATCH:
+                break
+        return removed
 
     def deliver_due(self, store: RelayStore) -> int:
         rows = store.due(time.time())

@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     outcome TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS deliveries_event ON deliveries (event_id);
+CREATE INDEX IF NOT EXISTS deliveries_at ON deliveries (at);
 CREATE TABLE IF NOT EXISTS open_invoices (
     id TEXT PRIMARY KEY,
     expiry_ms INTEGER NOT NULL,
@@ -59,6 +60,7 @@ CREATE INDEX IF NOT EXISTS open_invoices_expiry ON open_invoices (expiry_ms);
 
 PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
 EXCERPT_CHARS = 200
+PRUNE_BATCH = 2_000  # rows per delete: the deliverer never holds the write lock for long
 WAL_LIMIT_BYTES = 8 * 2**20
 
 
@@ -300,6 +302,24 @@ class RelayStore:
             "outcome",
         )
         return [dict(zip(names, row, strict=True)) for row in self.db.execute(query, params)]
+
+    def prune(self, before: float, limit: int = PRUNE_BATCH) -> int:
+        """Forget what finished before `before`: delivered and given-up messages (their
+        last attempt is older) and delivery-log rows. Pending messages are never
+        removed. At most `limit` rows of each table per call; answer the rows deleted,
+        so a caller repeats while the answer is `limit` or more."""
+        with self._transaction():
+            messages = self.db.execute(
+                "DELETE FROM outbox WHERE rowid IN (SELECT rowid FROM outbox"
+                " WHERE state IN (?, ?) AND next_at < ? LIMIT ?)",
+                (DELIVERED, FAILED, before, limit),
+            ).rowcount
+            attempts = self.db.execute(
+                "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries"
+                " WHERE at < ? LIMIT ?)",
+                (before, limit),
+            ).rowcount
+        return max(messages, attempts)
 
     def outbox_states(self) -> dict[str, int]:
         rows = self.db.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state")

@@ -254,6 +254,70 @@ def test_outbox_retries_gives_up_at_the_horizon_and_disables_after_a_run(tmp_pat
     assert failing.attempt(store, stale) == FAILED
 
 
+def test_retention_forgets_finished_messages_and_old_attempts_but_never_pending(
+    tmp_path: Path,
+) -> None:
+    day = 86_400.0
+    now = time.time()
+    config = parse_config(
+        {
+            "endpoints": [{"url": "http://127.0.0.1:9/h", "secrets": [SECRET], "name": "shop"}],
+            "retention_days": 7,
+        },
+        tmp_path,
+    )
+    store = RelayStore(config.database)
+    sent = iter([(200, "", True), (500, "", False), (500, "", False), (200, "", True)])
+    deliverer = Deliverer(config, None, None, FixedRandom(0.0), lambda *_: next(sent))  # type: ignore[arg-type]
+
+    def deliver(event_id: str, created: float) -> str:
+        store.record_frame(event_id, 0, [NewMessage(event_id, "shop", "k", "{}")], now=created)
+        row = next(r for r in store.due(10**10) if r.event_id == event_id)
+        return deliverer.attempt(store, row)
+
+    def age(event_id: str, finished: float) -> None:
+        store.db.execute("UPDATE outbox SET next_at = ? WHERE event_id = ?", (finished, event_id))
+        store.db.execute("UPDATE deliveries SET at = ? WHERE event_id = ?", (finished, event_id))
+
+    assert deliver("old_delivered", now - 9 * day) == DELIVERED
+    age("old_delivered", now - 9 * day)
+    assert deliver("old_failed", now - 9 * day) == FAILED  # past the 3-day retry horizon
+    age("old_failed", now - 8 * day)
+    assert deliver("pending", now - 2 * day) == PENDING  # retried later: never forgotten
+    store.db.execute("UPDATE deliveries SET at = ? WHERE event_id = 'pending'", (now - 8 * day,))
+    assert deliver("recent", now - day) == DELIVERED
+
+    assert deliverer.prune(store, now) == 3  # two old messages, three old attempts: max(2, 3)
+    assert store.outbox_states() == {DELIVERED: 1, PENDING: 1}
+    assert store.redeliver("old_delivered", None, now) == 0  # forgotten
+    assert store.redeliver("recent", None, now) == 1  # kept, so it can be sent again
+    assert [e["event_id"] for e in store.log(None, None, 10)] == ["recent"]
+    assert deliverer.prune(store, now) == 0  # nothing more to forget
+
+    # Batches: a backlog larger than one delete is removed over several.
+    rows = [
+        (f"e{i}", "shop", "k", "{}", now - 9 * day, now - 9 * day, 1, DELIVERED) for i in range(5)
+    ]
+    store.db.executemany("INSERT INTO outbox VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    assert store.prune(now - 7 * day, limit=2) == 2
+    assert store.prune(now - 7 * day, limit=2) == 2
+    assert store.prune(now - 7 * day, limit=2) == 1
+
+    # 0 keeps everything.
+    keep = parse_config({"endpoints": [], "retention_days": 0}, tmp_path)
+    assert Deliverer(keep, None, None).prune(store, now + 1000 * day) == 0
+
+
+@pytest.mark.parametrize("value", [-1, "soon", 1])
+def test_retention_must_be_sane_and_outlive_the_retry_horizon(
+    tmp_path: Path, value: object
+) -> None:
+    with pytest.raises(CliError, match="retention_days"):
+        parse_config(
+            {"endpoints": [], "retention_days": value, "retry": {"horizon_s": 3 * 86_400}}, tmp_path
+        )
+
+
 def block(height: int, time_ms: int, tx_count: int = 0) -> dict[str, object]:
     data = {"height": height, "tx_count": tx_count, "timestamp_ms": time_ms}
     return {"event": "block", "id": str(height), "data": {**data, "end_block_events": []}}
