@@ -1,11 +1,12 @@
 """The relay loop: follow the event stream into the outbox, deliver the outbox.
 
-Two threads, each with its own SQLite connection. The follower reads
+Threads, each with its own SQLite connection. The follower reads
 `GET /v1/events` from the stored cursor and records every frame (its matching
 messages plus the new cursor) in one transaction; when the stream breaks or the
-node stalls it resumes from the stored cursor on another node of the list. The deliverer posts due
-messages, logs each attempt and schedules retries with exponential backoff
-and jitter until the retry horizon has passed.
+node stalls it resumes from the stored cursor on another node of the list. One
+deliverer per endpoint (a lane) posts that endpoint's due messages, logs each
+attempt and schedules retries with exponential backoff and jitter until the retry
+horizon has passed; a slow endpoint therefore delays only its own messages.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from cli.common import CliError
 from cli.webhooks.config import Endpoint, RelayConfig, RetryPolicy
 from cli.webhooks.kinds import ChainEvent, events_of_frame, mentions
 from cli.webhooks.signing import sign_headers
-from cli.webhooks.store import PRUNE_BATCH, NewMessage, OutboxRow, RelayStore
+from cli.webhooks.store import PRUNE_BATCH, Lane, NewMessage, OutboxRow, RelayStore
 
 RECONNECT_PAUSE_S = 1.0
 IDLE_POLL_S = 0.5
@@ -117,6 +118,22 @@ def say(message: str) -> None:
     print(f"pasar webhooks: {message}", file=sys.stderr, flush=True)
 
 
+class Bell:
+    """Wakes every delivery lane at once when the follower queues messages."""
+
+    def __init__(self) -> None:
+        self.events: list[threading.Event] = []
+
+    def event(self) -> threading.Event:
+        event = threading.Event()
+        self.events.append(event)
+        return event
+
+    def set(self) -> None:
+        for event in self.events:
+            event.set()
+
+
 class Follower:
     """Reads the stream and fills the outbox; the cursor moves with the outbox.
 
@@ -133,7 +150,7 @@ class Follower:
         self,
         config: RelayConfig,
         stop: threading.Event,
-        wake: threading.Event,
+        wake: Bell | threading.Event,
         client_for: Callable[[str], NodeClient] = NodeClient,
         log: Callable[[str], None] = say,
     ) -> None:
@@ -256,7 +273,14 @@ def post(
 
 
 class Deliverer:
-    """Posts due messages and records every attempt."""
+    """Posts due messages and records every attempt.
+
+    The relay runs one per endpoint (its `lane`), each in its own thread with its own
+    database connection, so an endpoint that answers slowly or times out delays only
+    its own messages; a last one handles messages of endpoints no longer configured
+    and forgets what is past the retention. Within a lane, messages go one at a time
+    in the order they became due.
+    """
 
     def __init__(
         self,
@@ -265,24 +289,28 @@ class Deliverer:
         wake: threading.Event,
         rng: random.Random | None = None,
         send: Callable[[Endpoint, str, str, float], tuple[int | None, str, bool]] = post,
+        lane: Lane | None = None,
     ) -> None:
         self.config = config
         self.stop = stop
         self.wake = wake
         self.rng = rng or random.Random()
         self.send = send
+        self.lane = lane
         self.endpoints = {e.name: e for e in config.endpoints}
+        # The lane without an endpoint (or a deliverer for everything) keeps retention.
+        self.prunes = lane is None or lane.endpoint is None
 
     def run(self) -> None:
         store = RelayStore(self.config.database)
         pruned_at = 0.0
         try:
             while not self.stop.is_set():
-                if time.monotonic() - pruned_at >= PRUNE_EVERY_S:
+                if self.prunes and time.monotonic() - pruned_at >= PRUNE_EVERY_S:
                     self.prune(store, time.time())
                     pruned_at = time.monotonic()
                 if not self.deliver_due(store):
-                    next_at = store.next_due_at()
+                    next_at = store.next_due_at(self.lane)
                     pause = IDLE_POLL_S if next_at is None else next_at - time.time()
                     self.wake.wait(max(0.0, min(IDLE_POLL_S, pause)))
                     self.wake.clear()
@@ -303,7 +331,7 @@ class Deliverer:
         return removed
 
     def deliver_due(self, store: RelayStore) -> int:
-        rows = store.due(time.time())
+        rows = store.due(time.time(), lane=self.lane)
         for row in rows:
             if self.stop.is_set():
                 break
@@ -331,13 +359,18 @@ class Deliverer:
 
 
 def run_relay(config: RelayConfig, stop: threading.Event) -> None:
-    """Run follower and deliverer until `stop` is set (or the process is killed)."""
-    RelayStore(config.database).close()  # create the schema before both threads start
-    wake = threading.Event()
-    threads = [
-        threading.Thread(target=Follower(config, stop, wake).run, name="follower", daemon=True),
-        threading.Thread(target=Deliverer(config, stop, wake).run, name="deliverer", daemon=True),
-    ]
+    """Run the follower and one delivery lane per endpoint until `stop` is set (or the
+    process is killed)."""
+    RelayStore(config.database).close()  # create the schema before the threads start
+    bell = Bell()
+    names = tuple(endpoint.name for endpoint in config.endpoints)
+    lanes = [Lane(name) for name in names] + [Lane(None, names)]
+    threads = [threading.Thread(target=Follower(config, stop, bell).run, name="follower")]
+    for lane in lanes:
+        deliverer = Deliverer(config, stop, bell.event(), lane=lane)
+        threads.append(threading.Thread(target=deliverer.run, name=f"deliver:{lane.endpoint}"))
+    for thread in threads:
+        thread.daemon = True
     for thread in threads:
         thread.start()
     while not stop.is_set() and all(thread.is_alive() for thread in threads):

@@ -82,6 +82,27 @@ class NewMessage:
     body: str
 
 
+@dataclass(frozen=True)
+class Lane:
+    """The messages one delivery thread sends: those of `endpoint`, or with `endpoint`
+    None, those of every endpoint not in `configured` (left over from an older
+    configuration, so they are logged as failed instead of waiting for ever)."""
+
+    endpoint: str | None
+    configured: tuple[str, ...] = ()
+
+
+def _lane_filter(lane: Lane | None) -> tuple[str, tuple[str, ...]]:
+    if lane is None:
+        return "", ()
+    if lane.endpoint is not None:
+        return " AND o.endpoint = ?", (lane.endpoint,)
+    if not lane.configured:
+        return "", ()
+    marks = ", ".join("?" * len(lane.configured))
+    return f" AND o.endpoint NOT IN ({marks})", lane.configured
+
+
 class RelayStore:
     def __init__(self, path: Path) -> None:
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
@@ -143,21 +164,26 @@ class RelayStore:
         ).fetchall()
         return [(str(r[0]), str(r[1])) for r in rows]
 
-    def due(self, now: float, limit: int = 64) -> list[OutboxRow]:
+    def due(self, now: float, limit: int = 64, lane: Lane | None = None) -> list[OutboxRow]:
+        """Pending messages whose time has come, oldest first; `lane` narrows them to
+        one endpoint (or to endpoints no longer configured)."""
+        where, params = _lane_filter(lane)
         rows = self.db.execute(
             "SELECT o.event_id, o.endpoint, o.kind, o.body, o.created_at, o.attempts"
             " FROM outbox o LEFT JOIN endpoints e ON e.name = o.endpoint"
             " WHERE o.state = ? AND o.next_at <= ? AND COALESCE(e.disabled, 0) = 0"
-            " ORDER BY o.next_at, o.created_at, o.event_id LIMIT ?",
-            (PENDING, now, limit),
+            + where
+            + " ORDER BY o.next_at, o.created_at, o.event_id LIMIT ?",
+            (PENDING, now, *params, limit),
         ).fetchall()
         return [OutboxRow(*row) for row in rows]
 
-    def next_due_at(self) -> float | None:
+    def next_due_at(self, lane: Lane | None = None) -> float | None:
+        where, params = _lane_filter(lane)
         row = self.db.execute(
             "SELECT MIN(o.next_at) FROM outbox o LEFT JOIN endpoints e ON e.name = o.endpoint"
-            " WHERE o.state = ? AND COALESCE(e.disabled, 0) = 0",
-            (PENDING,),
+            " WHERE o.state = ? AND COALESCE(e.disabled, 0) = 0" + where,
+            (PENDING, *params),
         ).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 

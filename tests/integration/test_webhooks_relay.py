@@ -130,3 +130,35 @@ def test_signed_delivery_retries_and_survives_kill(net: LocalNet, tmp_path: Path
         relay.kill()
         relay.wait(10)
         endpoint.close()
+
+
+def test_an_endpoint_that_hangs_does_not_hold_up_another(net: LocalNet, tmp_path: Path) -> None:
+    """Each endpoint has its own delivery lane: while one endpoint leaves a request
+    unanswered (its timeout is a minute), the other still gets every event."""
+    hanging, shop = WebhookEndpoint(new_secret(), hold=True), WebhookEndpoint(new_secret())
+    hanging.start()
+    shop.start()
+    merchant = address_to_text(net.accounts[1].public_key)
+    config = tmp_path / "webhooks.toml"
+    config.write_text(
+        f'node = "{net.nodes[0].rpc_url}"\ndatabase = "relay.sqlite"\nstart = "0"\n'
+        "[retry]\ntimeout_s = 60\n"
+        + "".join(
+            f'[[endpoints]]\nname = "{name}"\nurl = "{endpoint.url}"\n'
+            f'secrets = ["{endpoint.secret}"]\naccounts = ["{merchant}"]\n'
+            'kinds = ["payment.received"]\n'
+            for name, endpoint in (("hanging", hanging), ("shop", shop))
+        )
+    )
+    relay = start_relay(config, tmp_path / "relay.log")
+    try:
+        sent = send_transfers(net, 5)
+        wait_until(lambda: hanging.calls >= 1, 30, "the hanging endpoint's first request")
+        wait_until(lambda: set(sent) <= shop.tx_hashes(), 30, "every event at the other endpoint")
+        assert hanging.calls == 1  # still waiting on its first answer
+        assert shop.bad_signatures == 0
+    finally:
+        relay.kill()
+        relay.wait(10)
+        hanging.close()
+        shop.close()

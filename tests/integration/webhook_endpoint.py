@@ -21,8 +21,11 @@ class WebhookEndpoint:
 
     `ids` holds the distinct event ids that arrived with a good signature."""
 
-    def __init__(self, secret: str, refuse_first: int = 0, keep_bodies: bool = True) -> None:
+    def __init__(
+        self, secret: str, refuse_first: int = 0, keep_bodies: bool = True, hold: bool = False
+    ) -> None:
         self.secret = secret
+        self.hold = hold  # True: every request waits, unanswered, until release()
         self.refuse_first = refuse_first
         self.keep_bodies = keep_bodies  # False: count distinct ids only (long benches)
         self.ids: set[str] = set()
@@ -34,11 +37,17 @@ class WebhookEndpoint:
         self.bad_signatures = 0
         self.lock = threading.Lock()
         self.loop = asyncio.new_event_loop()
+        self.released = asyncio.Event()
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._serve, daemon=True)
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        if self.hold:
+            with self.lock:
+                self.calls += 1
+            await self.released.wait()
+            return web.Response(status=503, text="released")
         arrived_ms = time.time() * 1000
         with self.lock:
             self.calls += 1
@@ -70,7 +79,12 @@ class WebhookEndpoint:
         if not self.ready.wait(10):
             raise RuntimeError("the webhook endpoint did not start")
 
+    def release(self) -> None:
+        """Answer the held requests (503) and every later one at once."""
+        self.loop.call_soon_threadsafe(self.released.set)
+
     def close(self) -> None:
+        self.release()
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
 
