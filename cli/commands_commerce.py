@@ -577,6 +577,7 @@ def query_escrow(order_id: str, node_url: str, json_mode: bool) -> None:
 @query.command("orders")
 @click.option("--buyer", default=None, help="address or key name")
 @click.option("--seller", default=None, help="address or key name")
+@click.option("--arbiter", default=None, help="address or key name")
 @click.option("--limit", type=click.IntRange(1, 200), default=50, show_default=True)
 @click.option("--cursor", default=None)
 @keys_dir_option
@@ -585,16 +586,22 @@ def query_escrow(order_id: str, node_url: str, json_mode: bool) -> None:
 def query_orders(
     buyer: str | None,
     seller: str | None,
+    arbiter: str | None,
     limit: int,
     cursor: str | None,
     keys_dir: Path,
     node_url: str,
     json_mode: bool,
 ) -> None:
-    """A buyer's or a seller's orders, oldest first."""
-    if (buyer is None) == (seller is None):
-        raise CliError("give exactly one of --buyer or --seller")
-    role, who = ("buyer", buyer) if buyer is not None else ("seller", seller)
+    """A buyer's, a seller's or an arbiter's orders, oldest first."""
+    given = [
+        (role, who)
+        for role, who in (("buyer", buyer), ("seller", seller), ("arbiter", arbiter))
+        if who is not None
+    ]
+    if len(given) != 1:
+        raise CliError("give exactly one of --buyer, --seller or --arbiter")
+    ((role, who),) = given
     address = address_to_text(resolve_account(str(who), keys_dir, f"--{role}"))
     client = NodeClient(node_url)
     display = Display(client)

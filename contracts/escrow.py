@@ -62,6 +62,7 @@ SHIP_NOTE_PREFIX = b"order/ship-note/"
 EVIDENCE_PREFIX = b"order/evidence/"
 BY_BUYER_PREFIX = b"order/by-buyer/"
 BY_SELLER_PREFIX = b"order/by-seller/"
+BY_ARBITER_PREFIX = b"order/by-arbiter/"
 ORDER_ID_DOMAIN = b"pasar/order"
 MAX_NOTE_BYTES = 1024
 MAX_EVIDENCE = 32
@@ -611,6 +612,8 @@ def _open_order(
     position = now.to_bytes(8, "big") + order.id
     ctx.state.put(BY_BUYER_PREFIX + buyer + b"/" + position, b"\x01")
     ctx.state.put(BY_SELLER_PREFIX + order.seller + b"/" + position, b"\x01")
+    # The arbiter's own list: the disputes it may be asked to rule on.
+    ctx.state.put(BY_ARBITER_PREFIX + order.arbiter + b"/" + position, b"\x01")
     _schedule_current_deadline(ctx.state, order)
     ctx.emit(
         "order.placed",
@@ -973,6 +976,13 @@ def orders_by_seller(
 ) -> tuple[list[Order], bytes | None]:
     """A seller's orders, oldest first, one page at a time (see contracts.pages)."""
     return _orders_page(reader, BY_SELLER_PREFIX + seller + b"/", cursor, limit)
+
+
+def orders_by_arbiter(
+    reader: KVReader | StateView, arbiter: bytes, cursor: bytes | None = None, limit: int = 50
+) -> tuple[list[Order], bytes | None]:
+    """The orders naming this arbiter, oldest first, one page at a time."""
+    return _orders_page(reader, BY_ARBITER_PREFIX + arbiter + b"/", cursor, limit)
 
 
 def order_note(reader: KVReader | StateView, order_id: bytes) -> tuple[bytes | None, bytes | None]:

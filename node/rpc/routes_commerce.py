@@ -116,21 +116,25 @@ async def get_listing(request: web.Request) -> web.Response:
     return web.json_response(listing_json(found))
 
 
+ORDER_PARTIES = {
+    "buyer": escrow.orders_by_buyer,
+    "seller": escrow.orders_by_seller,
+    "arbiter": escrow.orders_by_arbiter,
+}
+
+
 async def get_orders(request: web.Request) -> web.Response:
-    buyer_text = request.query.get("buyer")
-    seller_text = request.query.get("seller")
-    if bool(buyer_text) == bool(seller_text):
+    given = [name for name in ORDER_PARTIES if request.query.get(name)]
+    if len(given) != 1:
         raise bad_request(
-            "missing_parameter", "say whose orders: exactly one of ?buyer= or ?seller=", "buyer"
+            "missing_parameter",
+            "say whose orders: exactly one of ?buyer=, ?seller= or ?arbiter=",
+            "buyer",
         )
+    (party,) = given
+    account = parse_address(str(request.query[party]), party)
     cursor, limit = _page_args(request)
-    store = service_of(request).store
-    if buyer_text:
-        buyer = parse_address(buyer_text, "buyer")
-        page, next_cursor = escrow.orders_by_buyer(store, buyer, cursor, limit)
-    else:
-        seller = parse_address(str(seller_text), "seller")
-        page, next_cursor = escrow.orders_by_seller(store, seller, cursor, limit)
+    page, next_cursor = ORDER_PARTIES[party](service_of(request).store, account, cursor, limit)
     return web.json_response(
         {"orders": [order_json(item) for item in page], "next_cursor": _cursor_text(next_cursor)}
     )
@@ -435,11 +439,12 @@ def _paths() -> dict[str, dict[str, Any]]:
         },
         "/v1/orders": {
             "get": get_operation(
-                "A buyer's or a seller's orders, oldest first (cursor pagination)",
+                "A buyer's, a seller's or an arbiter's orders, oldest first (cursor pagination)",
                 "OrderPage",
                 [
-                    query_param("buyer", ADDRESS, "the buyer's address (or give seller)"),
-                    query_param("seller", ADDRESS, "the seller's address (or give buyer)"),
+                    query_param("buyer", ADDRESS, "the buyer's address (or seller, or arbiter)"),
+                    query_param("seller", ADDRESS, "the seller's address (or buyer, or arbiter)"),
+                    query_param("arbiter", ADDRESS, "the arbiter's address (or buyer, or seller)"),
                     *_PAGE_PARAMS,
                 ],
             )

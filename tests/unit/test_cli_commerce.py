@@ -116,6 +116,8 @@ def test_full_flow_through_the_cli(server: ThreadedServer, keys_dir: Path, tmp_p
     assert "resolved ruled" in shown.output and "evidence by" in shown.output
     mine = json.loads(c.run("query", "orders", "--buyer", "alice", "--json").output)
     assert [o["id"] for o in mine["orders"]] == [order_id]
+    ruled = json.loads(c.run("query", "orders", "--arbiter", "court", "--json").output)
+    assert [o["id"] for o in ruled["orders"]] == [order_id]
     listings = c.run("query", "listings", "--seller", "bob")
     assert "KOPI-1" in listings.output and "stock 3" in listings.output
     one = json.loads(c.run("query", "listing", listing_id, "--json", keys=False).output)
@@ -192,7 +194,7 @@ def test_cli_refuses_bad_input_without_sending(server: ThreadedServer, keys_dir:
         assert "Traceback" not in result.output
     assert server.node.mempool == []
     both = c.run("query", "orders", "--buyer", "alice", "--seller", "bob")
-    assert both.exit_code != 0
+    assert both.exit_code != 0 and "exactly one of --buyer, --seller or --arbiter" in both.output
 
 
 def test_parse_duration() -> None:

@@ -89,6 +89,12 @@ async def test_listing_and_order_routes() -> None:
         mine = await (await client.get(f"/v1/orders?buyer={buyer}")).json()
         theirs = await (await client.get(f"/v1/orders?seller={seller}")).json()
         assert [o["id"] for o in mine["orders"]] == [o["id"] for o in theirs["orders"]]
+        court = address_to_text(shop.court.public_key)
+        ruling = await (await client.get(f"/v1/orders?arbiter={court}")).json()
+        assert [o["id"] for o in ruling["orders"]] == [order_id.hex()]
+        assert ruling["orders"][0]["arbiter"] == court
+        nobody = await (await client.get(f"/v1/orders?arbiter={buyer}")).json()
+        assert nobody["orders"] == []
         schedule = await (
             await client.get(f"/v1/arbiters/{address_to_text(shop.court.public_key)}")
         ).json()
@@ -183,6 +189,8 @@ async def test_bad_requests_and_missing_objects() -> None:
             f"/v1/listings/{'00' * 32}": (404, "listing_not_found"),
             "/v1/orders": (400, "missing_parameter"),
             f"/v1/orders?buyer={shop.buyer.public_key.hex()}&seller=x": (400, "missing_parameter"),
+            f"/v1/orders?arbiter={shop.court.public_key.hex()}&buyer=x": (400, "missing_parameter"),
+            "/v1/orders?arbiter=pasar1nope": (400, "bad_address"),
             f"/v1/orders/{'00' * 32}": (404, "order_not_found"),
             f"/v1/arbiters/{shop.court.public_key.hex()}": (404, "schedule_not_found"),
             "/v1/redemptions": (400, "missing_parameter"),
