@@ -7,6 +7,7 @@
     GET /operator          validators, consensus health and governance for node operators
     GET /shop              the shop for buyers: listings, orders, disputes, loyalty
     GET /seller            the seller desk: listings, orders, shipping, invoices, sales
+    GET /arbiter           the arbiter desk: disputes, evidence, sealed notes, rulings
     GET /lib/{name}        web/lib ES modules (the one JavaScript library)
     GET /pages/{name}      each page's own module
     GET /style.css         the one style sheet
@@ -39,6 +40,7 @@ PAGES = {
     "/operator": "operator.html",
     "/shop": "shop.html",
     "/seller": "seller.html",
+    "/arbiter": "arbiter.html",
 }
 MODULE_DIRS = ("lib", "pages")
 MODULE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}\.js$")
@@ -161,6 +163,7 @@ PATHS: dict[str, dict[str, Any]] = {
     "/operator": _text_operation("The operator page", HTML),
     "/shop": _text_operation("The shop page for buyers", HTML),
     "/seller": _text_operation("The seller desk page", HTML),
+    "/arbiter": _text_operation("The arbiter desk page", HTML),
     "/pay/{invoice}": _text_operation(
         "The checkout page of an invoice",
         HTML,

@@ -5,8 +5,9 @@ product from the seller desk; the buyer, paid from outside, orders it from the s
 with a shipping address sealed in the page. The seller reads the address in the
 desk (and the arbiter opens its copy with the CLI's own code), ships with a tracking
 note the buyer reads in the shop, and the buyer confirms receipt. A second order is
-disputed from the shop with evidence; the arbiter rules with a signed transaction
-and the ruling shows in the shop. The seller sees the sale and its commission, and
+disputed from the shop with evidence; the arbiter, its key imported into a browser
+wallet, reads the evidence and the notes sealed for it in the arbiter desk and rules
+there, and the ruling shows in the shop. The seller sees the sale and its commission, and
 an invoice made in the desk opens on the checkout page. Every page is checked at a
 phone's width (nothing overflows sideways) with labelled controls.
 """
@@ -23,6 +24,7 @@ from playwright.sync_api import expect
 from cli.notes import open_note
 from contracts.arbiter import ArbiterTerms
 from ledger.keys import PrivateKey, address_from_text, address_to_text
+from node.walletfile import write_wallet_file
 from tests.browser.conftest import screenshot
 from tests.browser.walletkit import (
     PASSPHRASE,
@@ -109,11 +111,18 @@ def short(text: str) -> str:
     return f"{text[:10]}…{text[-6:]}"
 
 
+def money(minor: int) -> str:
+    """An IDRA amount as the pages write it."""
+    return f"{minor // 100:,}.{minor % 100:02d} {COIN}"
+
+
 def order_card(page: Any, state: str) -> Any:
     return page.locator(f"#orders li[data-state='{state}']")
 
 
-def test_buy_ship_confirm_dispute_and_ruling(net: LocalNet, browser: Any) -> None:
+def test_buy_ship_confirm_dispute_and_ruling(
+    net: LocalNet, browser: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
     base = net.nodes[0].rpc_url
     other = net.nodes[2].rpc_url  # the seller uses another validator than the buyer
     platform = address_to_text(net.accounts[0].public_key)
@@ -229,13 +238,58 @@ def test_buy_ship_confirm_dispute_and_ruling(net: LocalNet, browser: Any) -> Non
     check_phone_layout(shop)
     screenshot(shop, "shop-disputed")
 
-    # The arbiter rules: two thirds back to the buyer, the rest to the seller.
+    # The arbiter rules in its desk: its key moves into a browser wallet, the dispute
+    # shows with the evidence, the notes sealed for it open in the page, and the fee
+    # matches the contract's.
     code, order = http("GET", net.url(1, f"/v1/orders/{disputed_id}"))
     assert code == 200 and order["evidence"][0]["uri"] == "https://example.com/torn.jpg"
     terms = ArbiterTerms(order["fee_bps"], order["min_fee"], order["max_fee"], order["ruling_ms"])
-    to_split = order["held"] - terms.fee(order["held"])
+    fee = terms.fee(order["held"])
+    to_split = order["held"] - fee
     to_buyer = to_split * 2 // 3
-    submit(net, 1, "escrow.rule", (bytes.fromhex(disputed_id), to_buyer, to_split - to_buyer))
+    wallet_file = tmp_path_factory.mktemp("arbiter") / "wallet.json"
+    write_wallet_file(wallet_file, arbiter_key, PASSPHRASE)
+    arbiter_context = browser.new_context(viewport=PHONE)
+    bench = arbiter_context.new_page()
+    arbiter_errors = watch(bench)
+    bench.goto(f"{net.nodes[1].rpc_url}/wallet")
+    bench.get_by_label("Key file").set_input_files(str(wallet_file))
+    bench.get_by_label("Its passphrase").fill(PASSPHRASE)
+    bench.get_by_role("button", name="Import").click()
+    expect(bench.locator("#address")).to_have_text(arbiter)
+    bench.goto(f"{net.nodes[1].rpc_url}/arbiter")
+    unlock(bench, "Wallet passphrase (to sign rulings)")
+    expect(bench.locator("#schedule")).to_contain_text("3.00% of what escrow holds")
+    case = bench.locator(f"#disputes li[data-order='{disputed_id}']")
+    expect(case).to_contain_text("Disputed by the buyer", timeout=20_000)
+    expect(case.locator(".evidence")).to_contain_text("Buyer (")
+    expect(case.locator(".evidence")).to_contain_text("https://example.com/torn.jpg")
+    case.get_by_role("button", name="Read the buyer's address").click()
+    expect(case.locator(".sealed").first).to_have_text(f"Shipping address: {ADDRESS}")
+    case.get_by_role("button", name="Read the tracking note").click()
+    expect(case.locator(".sealed").nth(1)).to_have_text("None was left.")  # never shipped
+    expect(case).to_contain_text(f"your fee is {money(fee)}, so {money(to_split)} is split")
+    # The first order, completed, is listed among the others; the desk fits a phone.
+    expect(bench.locator(f"#others li[data-order='{order_id}']")).to_contain_text("Completed")
+    check_phone_layout(bench)
+    screenshot(bench, "arbiter-dispute")
+    # A share above what is split is refused in the page, before anything is signed.
+    case.get_by_label("To the buyer").fill(money(to_split + 1).split()[0])
+    expect(case.locator(".seller-share")).to_contain_text("at most")
+    case.get_by_role("button", name="All to the seller").click()
+    expect(case.locator(".seller-share")).to_have_text(f"To the seller: {money(to_split)}")
+    case.get_by_label("To the buyer").fill(money(to_buyer).split()[0])
+    expect(case.locator(".seller-share")).to_have_text(
+        f"To the seller: {money(to_split - to_buyer)}"
+    )
+    case.get_by_role("button", name="Rule").click()
+    expect(bench.locator("#message")).to_contain_text("Ruled:", timeout=40_000)
+    ruled_row = bench.locator(f"#others li[data-order='{disputed_id}']")
+    expect(ruled_row).to_contain_text(f"your fee {money(fee)}", timeout=20_000)
+    code, after = http("GET", net.url(0, f"/v1/orders/{disputed_id}"))
+    assert (after["state"], after["refunded"], after["arbiter_fee"]) == (
+        "resolved", to_buyer, fee)  # fmt: skip
+    assert arbiter_errors == []
     ruled = order_card(shop, "resolved")
     expect(ruled.locator(".ruling")).to_contain_text(
         f"Ruling: {to_buyer // 100:,}.{to_buyer % 100:02d} IDRA back to you", timeout=20_000

@@ -61,7 +61,7 @@ def test_pages_have_no_inline_script_or_style_and_load_only_local_files() -> Non
 
 def test_every_page_links_every_page_and_marks_itself() -> None:
     """One menu on every page, so a buyer on the wallet finds the shop and back."""
-    menu = ["/wallet", "/shop", "/seller", "/explorer", "/operator"]
+    menu = ["/wallet", "/shop", "/seller", "/arbiter", "/explorer", "/operator"]
     for page in sorted((ROOT / "web").glob("*.html")):
         nav = re.search(r"<nav>(.*?)</nav>", page.read_text())
         assert nav is not None, page.name

@@ -65,15 +65,16 @@ export function formatAmount(minor, asset) {
   return `${negative ? "-" : ""}${whole}${fraction}${asset ? " " + asset.symbol : ""}`;
 }
 
-/** Minor units of a typed amount like "12.5" for a coin with `decimals`; throws with a reason. */
-export function parseAmount(text, decimals) {
+/** Minor units of a typed amount like "12.5" for a coin with `decimals`; throws with a reason.
+ * Zero is refused unless `allowZero` (a ruling may give one side nothing). */
+export function parseAmount(text, decimals, { allowZero = false } = {}) {
   const clean = String(text).trim().replace(/,/g, "");
   const match = /^(\d+)(?:\.(\d*))?$/.exec(clean);
   if (!match) throw new Error("type an amount like 12.50");
   const fraction = match[2] || "";
   if (fraction.length > decimals) throw new Error(`this coin has ${decimals} decimal places`);
   const minor = BigInt(match[1]) * 10n ** BigInt(decimals) + BigInt(fraction.padEnd(decimals, "0") || "0");
-  if (minor <= 0n) throw new Error("the amount must be more than zero");
+  if (minor < 0n || (minor === 0n && !allowZero)) throw new Error("the amount must be more than zero");
   return minor;
 }
 
