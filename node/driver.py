@@ -49,18 +49,17 @@ from consensus.replica import (
     ReportEvidence,
     Send,
 )
-from consensus.state import PersistedState
 from ledger import codec
 from ledger.block import Block, CommitCertificate
 from ledger.errors import CodecError, InvalidBlock
 from ledger.tx import SignedTransaction
 from node.log import log
+from node.votestore import VoteStore
 
 if TYPE_CHECKING:
     from node.node import Node
 
 T = TypeVar("T")
-PERSISTED_STATE_KEY = b"node/consensus/state"
 EVIDENCE_PREFIX = b"node/evidence/"
 MAX_EVENTS_PER_TURN = 512
 MIN_BLOCK_CAP = 100
@@ -174,6 +173,7 @@ class ConsensusDriver:
         self._removed_hashes: list[bytes] = []
         self.replica: Replica | None = None
         self.app = NodeConsensusApp(node)
+        self.votes = VoteStore(node.chain.store)
         self.evidence = 0
         # executes blocks (build, check) so the event loop stays free; see _off_loop
         self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blocks")
@@ -211,13 +211,7 @@ class ConsensusDriver:
 
     def _make_replica(self) -> Replica:
         node = self.node
-        persisted = None
-        raw = node.chain.store.get(PERSISTED_STATE_KEY)
-        if raw is not None:
-            try:
-                persisted = PersistedState.decode(raw)
-            except CodecError as exc:
-                log("consensus_state_unreadable", level="warning", error=exc.message)
+        persisted = self.votes.load()
         config = ReplicaConfig(
             chain_id=node.chain_id,
             base_timeout=node.config.view_timeout_ms / 1000,
@@ -368,7 +362,7 @@ class ConsensusDriver:
         for effect in effects:
             if isinstance(effect, Persist):
                 # Durable before the votes it records are revealed by the next sends.
-                node.chain.store.write({PERSISTED_STATE_KEY: effect.state.encode()}, sync=True)
+                self.votes.write(effect.state)
             elif isinstance(effect, Broadcast):
                 node.peers.broadcast(["c", encode_message(effect.message)])
             elif isinstance(effect, Send):

@@ -20,10 +20,11 @@ from ledger.genesis import Genesis
 from ledger.keys import PrivateKey, address_to_text
 from ledger.tx import SignedTransaction, Transaction
 from node.chain import Chain
-from node.driver import PERSISTED_STATE_KEY, ConsensusDriver
+from node.driver import ConsensusDriver
 from node.home import BlockLimits, Home, MempoolLimits, NodeConfig, genesis_from_json
 from node.node import Node
 from node.storage import LevelDBStore
+from node.votestore import BLOCK_PREFIX, PERSISTED_STATE_KEY
 
 VALIDATOR = PrivateKey.from_seed(bytes([7]) * 32)
 OTHER = PrivateKey.from_seed(bytes([3]) * 32)
@@ -73,7 +74,11 @@ def make_driver(tmp_path: Path, journal: list[str]) -> tuple[ConsensusDriver, Ch
     node = SimpleNamespace(
         chain=chain,
         peers=RecordingPeers(journal),
-        config=SimpleNamespace(block=BlockLimits(max_txs=100, max_bytes=1 << 20)),
+        config=SimpleNamespace(
+            block=BlockLimits(max_txs=100, max_bytes=1 << 20), view_timeout_ms=1_000
+        ),
+        key=VALIDATOR,
+        chain_id="t",
     )
     return ConsensusDriver(node), chain  # type: ignore[arg-type]
 
@@ -95,6 +100,55 @@ def test_persist_is_written_with_sync_before_the_sends_that_follow(tmp_path: Pat
         "send c",
     ]
     assert PersistedState.decode(chain.store.get(PERSISTED_STATE_KEY)) == state
+
+
+def test_a_voted_block_is_written_once_and_a_restarted_replica_gets_it_back(
+    tmp_path: Path,
+) -> None:
+    # Every vote used to re-encode and re-write the whole block it names (synced):
+    # now the PREPARE's batch writes the block's own bytes once, the COMMIT's does not.
+    batches: list[dict[bytes, bytes | None]] = []
+    driver, chain = make_driver(tmp_path, [])
+    block = chain.propose(VALIDATOR.public_key, 5_000, [user_tx("a"), user_tx("b")])
+    write = chain.store.write
+
+    def recording(batch: dict[bytes, bytes | None], sync: bool = True) -> None:
+        assert sync
+        batches.append(dict(batch))
+        write(batch, sync)
+
+    chain.store.write = recording  # type: ignore[method-assign]
+    prepare = PersistedState(1, 0, False, (0, block.hash), None, None, (block,))
+    driver._apply([Persist(prepare)])
+    assert batches[-1][BLOCK_PREFIX + block.hash] == block.encoded
+    assert PersistedState.decode(batches[-1][PERSISTED_STATE_KEY] or b"").blocks == ()
+    commit = PersistedState(1, 0, False, (0, block.hash), (0, block.hash), None, (block,))
+    driver._apply([Persist(commit)])
+    assert set(batches[-1]) == {PERSISTED_STATE_KEY}  # the block is on disk already
+
+    chain.store.store.close()  # as a crash would leave it: the store is all there is
+    restarted, chain = make_driver(tmp_path, [])
+    store = chain.store
+    assert restarted.votes.load() == commit
+    replica = restarted._make_replica()
+    assert replica.persisted_state() == commit  # votes and the block itself are back
+
+    # The next height's first record names no block: the old one is deleted with it.
+    following = PersistedState(2, 0, False, None, None, None, ())
+    restarted._apply([Persist(following)])
+    assert store.get(BLOCK_PREFIX + block.hash) is None
+    assert restarted.votes.load() == following
+    store.close()
+
+
+def test_a_vote_record_with_its_blocks_inline_still_restores(tmp_path: Path) -> None:
+    # what a node before the split wrote: the blocks inside the record
+    driver, chain = make_driver(tmp_path, [])
+    block = chain.propose(VALIDATOR.public_key, 5_000, [user_tx("a")])
+    state = PersistedState(1, 0, False, (0, block.hash), None, None, (block,))
+    chain.store.write({PERSISTED_STATE_KEY: state.encode()}, sync=True)
+    assert driver.votes.load() == state
+    assert driver._make_replica().persisted_state() == state
 
 
 def test_commit_effect_commits_the_next_block_only(tmp_path: Path) -> None:
