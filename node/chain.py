@@ -185,15 +185,35 @@ class Chain:
         """Persist a certified block (one synced batch) and tell listeners.
 
         `certified` says the caller already checked the certificate's signatures (the
-        replica builds it from votes it verified); a synced block's are checked here."""
+        replica builds it from votes it verified); a synced block's are checked here.
+        The consensus driver runs the two halves apart: `write_commit` on its worker
+        thread, then `committed` on the event loop."""
+        return self.committed(block, certificate, *self.write_commit(block, certificate, certified))
+
+    def write_commit(
+        self, block: Block, certificate: CommitCertificate, certified: bool = False
+    ) -> tuple[Head, BlockResult]:
+        """The durable half of `commit`: check, then write the block's one synced batch.
+
+        It changes nothing in this object (the head moves in `committed`), so it may
+        run on a worker thread while the event loop serves reads of the old head;
+        the caller must be the only committer and call `committed` next."""
         if certificate.block_hash != block.hash or certificate.height != block.height:
             raise InvalidBlock("bad_certificate", "certificate is for another block")
         if not certified and not certificate.verify(self.chain_id, self.validators(block.height)):
             raise InvalidBlock("bad_certificate", "certificate lacks a valid quorum")
-        result = self.check(block, None)
-        self.head = chainstore.commit_block(
-            self.store, block, certificate, result, self.keep_versions
-        )
+        result = self._results.get(block.hash)
+        if result is None:
+            result = self.execute_check(block, None)
+        head = chainstore.commit_block(self.store, block, certificate, result, self.keep_versions)
+        return head, result
+
+    def committed(
+        self, block: Block, certificate: CommitCertificate, head: Head, result: BlockResult
+    ) -> CommittedBlock:
+        """The in-memory half of `commit`, once `write_commit` returned: move the head
+        and tell listeners (they run where this runs: the event loop)."""
+        self.head = head
         self.head_header = block.header
         self.head_certificate = certificate
         self._results.clear()  # every cached result was computed on the old head

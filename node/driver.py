@@ -7,7 +7,10 @@ sans-IO replica (consensus.replica) with the current time and carries out the
 effects it returns, in order: a Persist is written to LevelDB (synced) before
 any Send or Broadcast that follows it, so a validator that crashes and restarts
 can never sign two different votes for one (height, view, phase). One timer is
-armed at the replica's next deadline.
+armed at the replica's next deadline. Synced writes (votes, through
+node.votestore, and each block's commit batch) run on the driver's worker
+thread while the task awaits them: the event loop keeps serving RPC and peers
+during the fsync, and the head moves, with the commit listeners, only after.
 
 Mempool notices ("these txs are ready", "these were dropped as stale") are
 batched into one queued event, so the replica may hear of a transaction after
@@ -225,7 +228,7 @@ class ConsensusDriver:
 
     async def run(self) -> None:
         replica = self.replica = self._make_replica()
-        self._apply(replica.on_timer(time.monotonic()))
+        await self._apply(replica.on_timer(time.monotonic()))
         while True:
             deadline = replica.next_deadline()
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -238,7 +241,7 @@ class ConsensusDriver:
             handled = 0
             while event is not None:
                 event = await self._check_arriving_proposal(replica, event)
-                self._handle(replica, event)
+                await self._handle(replica, event)
                 handled += 1
                 if handled >= MAX_EVENTS_PER_TURN or self.queue.empty():
                     break
@@ -249,7 +252,7 @@ class ConsensusDriver:
                 if replica.proposal_due(now):
                     await self._build_proposal()
                     now = time.monotonic()
-                self._apply(replica.on_timer(now))
+                await self._apply(replica.on_timer(now))
             self._publish(replica)
             if handled >= MAX_EVENTS_PER_TURN:
                 await asyncio.sleep(0)  # let the network and RPC breathe
@@ -320,21 +323,21 @@ class ConsensusDriver:
     def close(self) -> None:
         self.worker.shutdown(wait=True, cancel_futures=True)
 
-    def _handle(self, replica: Replica, event: tuple[Any, ...]) -> None:
+    async def _handle(self, replica: Replica, event: tuple[Any, ...]) -> None:
         kind = event[0]
         now = time.monotonic()
         if kind == "message":
-            self._apply(replica.on_message(event[2], now))
+            await self._apply(replica.on_message(event[2], now))
         elif kind == "pending":
             hashes, self._pending_hashes = self._pending_hashes, []
             if self._removed_hashes:
                 removed, self._removed_hashes = self._removed_hashes, []
-                self._apply(replica.on_transactions_removed(removed, now))
-            self._apply(replica.on_transactions_pending(hashes, now))
+                await self._apply(replica.on_transactions_removed(removed, now))
+            await self._apply(replica.on_transactions_pending(hashes, now))
         elif kind == "synced":
             blocks, future = event[1], event[2]
             try:
-                applied = self._commit_synced(replica, blocks)
+                applied = await self._commit_synced(replica, blocks)
             except InvalidBlock as exc:
                 if not future.done():
                     future.set_exception(exc)
@@ -342,7 +345,7 @@ class ConsensusDriver:
                 if not future.done():
                     future.set_result(applied)
 
-    def _commit_synced(
+    async def _commit_synced(
         self, replica: Replica, blocks: list[tuple[Block, CommitCertificate]]
     ) -> int:
         chain = self.node.chain
@@ -352,17 +355,25 @@ class ConsensusDriver:
                 continue  # consensus committed it meanwhile
             if block.height != chain.height + 1:
                 break
-            chain.commit(block, certificate)
+            await self._commit(block, certificate, certified=False)
             applied += 1
-            self._apply(replica.on_block_synced(block, certificate, time.monotonic()))
+            await self._apply(replica.on_block_synced(block, certificate, time.monotonic()))
         return applied
 
-    def _apply(self, effects: list[Effect]) -> None:
+    async def _commit(self, block: Block, certificate: CommitCertificate, certified: bool) -> None:
+        """Commit a block: its synced LevelDB batch (and, for a block sync brought, its
+        check) on the worker, then the new head and the commit listeners on the loop."""
+        chain = self.node.chain
+        head, result = await self._off_loop(chain.write_commit, block, certificate, certified)
+        chain.committed(block, certificate, head, result)
+
+    async def _apply(self, effects: list[Effect]) -> None:
         node = self.node
         for effect in effects:
             if isinstance(effect, Persist):
-                # Durable before the votes it records are revealed by the next sends.
-                self.votes.write(effect.state)
+                # Durable before the votes it records are revealed by the next sends; the
+                # synced write waits on the worker, so the loop keeps serving meanwhile.
+                await self._off_loop(self.votes.write, effect.state)
             elif isinstance(effect, Broadcast):
                 node.peers.broadcast(["c", encode_message(effect.message)])
             elif isinstance(effect, Send):
@@ -370,7 +381,7 @@ class ConsensusDriver:
             elif isinstance(effect, Commit):
                 if effect.block.height == node.chain.height + 1:
                     # the replica built the certificate from votes it verified
-                    node.chain.commit(effect.block, effect.certificate, certified=True)
+                    await self._commit(effect.block, effect.certificate, certified=True)
                     if effect.certificate.view == 0:
                         limit = node.config.block.max_txs
                         self.app.block_cap = min(limit, self.app.block_cap + max(1, limit // 8))

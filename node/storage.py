@@ -163,7 +163,9 @@ class LevelDBStore:
         cache = self._cache
         if len(cache) >= self._cache_entries:
             for key in list(islice(cache, max(1, self._cache_entries // 8))):
-                del cache[key]
+                # pop: the driver's worker thread and the event loop both read through
+                # this cache, and the other one may have evicted the key meanwhile
+                cache.pop(key, None)
 
     def iterate(self, prefix: bytes, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
         try:

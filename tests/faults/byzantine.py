@@ -72,7 +72,7 @@ def patch(modes: set[str]) -> None:
     """Patch the node's classes; call before the node is built."""
     original_apply = ConsensusDriver._apply
 
-    def apply(self: ConsensusDriver, effects: list[Effect]) -> None:
+    async def apply(self: ConsensusDriver, effects: list[Effect]) -> None:
         honest: list[Effect] = []
         for effect in effects:
             message: Message | None = None
@@ -89,7 +89,7 @@ def patch(modes: set[str]) -> None:
                     _double_vote(self, message)
                     continue
             honest.append(effect)
-        original_apply(self, honest)
+        await original_apply(self, honest)
 
     ConsensusDriver._apply = apply  # type: ignore[method-assign]
 

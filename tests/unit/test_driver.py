@@ -93,7 +93,7 @@ def test_persist_is_written_with_sync_before_the_sends_that_follow(tmp_path: Pat
     driver, chain = make_driver(tmp_path, journal)
     state = PersistedState(1, 0, False, (0, bytes(32)), None, None, ())
     vote = PrepareVote.create(VALIDATOR, "t", 1, 0, bytes(32))
-    driver._apply([Persist(state), Broadcast(vote), Send(OTHER.public_key, vote)])
+    asyncio.run(driver._apply([Persist(state), Broadcast(vote), Send(OTHER.public_key, vote)]))
     assert journal == [
         f"write sync=True keys={PERSISTED_STATE_KEY!r}",
         "broadcast c",
@@ -119,11 +119,11 @@ def test_a_voted_block_is_written_once_and_a_restarted_replica_gets_it_back(
 
     chain.store.write = recording  # type: ignore[method-assign]
     prepare = PersistedState(1, 0, False, (0, block.hash), None, None, (block,))
-    driver._apply([Persist(prepare)])
+    asyncio.run(driver._apply([Persist(prepare)]))
     assert batches[-1][BLOCK_PREFIX + block.hash] == block.encoded
     assert PersistedState.decode(batches[-1][PERSISTED_STATE_KEY] or b"").blocks == ()
     commit = PersistedState(1, 0, False, (0, block.hash), (0, block.hash), None, (block,))
-    driver._apply([Persist(commit)])
+    asyncio.run(driver._apply([Persist(commit)]))
     assert set(batches[-1]) == {PERSISTED_STATE_KEY}  # the block is on disk already
 
     chain.store.store.close()  # as a crash would leave it: the store is all there is
@@ -135,7 +135,7 @@ def test_a_voted_block_is_written_once_and_a_restarted_replica_gets_it_back(
 
     # The next height's first record names no block: the old one is deleted with it.
     following = PersistedState(2, 0, False, None, None, None, ())
-    restarted._apply([Persist(following)])
+    asyncio.run(restarted._apply([Persist(following)]))
     assert store.get(BLOCK_PREFIX + block.hash) is None
     assert restarted.votes.load() == following
     store.close()
@@ -154,9 +154,9 @@ def test_a_vote_record_with_its_blocks_inline_still_restores(tmp_path: Path) -> 
 def test_commit_effect_commits_the_next_block_only(tmp_path: Path) -> None:
     driver, chain = make_driver(tmp_path, [])
     block = chain.propose(VALIDATOR.public_key, 5_000, [])
-    driver._apply([Commit(block, certify(block))])
+    asyncio.run(driver._apply([Commit(block, certify(block))]))
     assert chain.height == 1
-    driver._apply([Commit(block, certify(block))])  # already committed: ignored
+    asyncio.run(driver._apply([Commit(block, certify(block))]))  # already committed: ignored
     assert chain.height == 1
 
 
@@ -172,12 +172,12 @@ def test_synced_blocks_need_a_valid_certificate(tmp_path: Path) -> None:
     replica = SimpleNamespace(on_block_synced=lambda *args: [])
     forged = CommitCertificate.build(1, 0, first.hash, {OTHER.public_key: bytes(64)})
     with pytest.raises(InvalidBlock, match="bad_certificate"):
-        driver_b._commit_synced(replica, [(first, forged)])  # type: ignore[arg-type]
+        asyncio.run(driver_b._commit_synced(replica, [(first, forged)]))  # type: ignore[arg-type]
     assert chain_b.height == 0
     pairs = [(first, certify(first)), (second, certify(second))]
-    assert driver_b._commit_synced(replica, pairs) == 2  # type: ignore[arg-type]
+    assert asyncio.run(driver_b._commit_synced(replica, pairs)) == 2  # type: ignore[arg-type]
     assert chain_b.head == chain_a.head
-    assert driver_b._commit_synced(replica, pairs) == 0  # nothing new
+    assert asyncio.run(driver_b._commit_synced(replica, pairs)) == 0  # type: ignore[arg-type]
 
 
 def test_removed_transactions_reach_the_replica_without_new_pending_ones(
@@ -194,7 +194,7 @@ def test_removed_transactions_reach_the_replica_without_new_pending_ones(
     driver.transactions_removed([b"x" * 32])
     driver.transactions_removed([b"y" * 32])
     assert driver.queue.qsize() == 1  # one wake-up for both
-    driver._handle(replica, driver.queue.get_nowait())  # type: ignore[arg-type]
+    asyncio.run(driver._handle(replica, driver.queue.get_nowait()))  # type: ignore[arg-type]
     assert calls == [("removed", [b"x" * 32, b"y" * 32]), ("pending", [])]
 
 
@@ -225,16 +225,16 @@ async def commit_queued_behind_admission(
     (admission,) = await node.submit([admitted.encoded])
     assert admission.code == "accepted"
     while not driver.queue.empty():
-        driver._handle(replica, driver.queue.get_nowait())
+        await driver._handle(replica, driver.queue.get_nowait())
     assert await synced == 1
     assert node.chain.height == 1
     return node, replica
 
 
-def stays_idle(node: Node, replica: Replica) -> bool:
+async def stays_idle(node: Node, replica: Replica) -> bool:
     """Nothing pending, and an hour of timers later no new block (an empty one today)."""
     later = time.monotonic() + 3600
-    node.consensus._apply(replica.on_timer(later))
+    await node.consensus._apply(replica.on_timer(later))
     return replica.status()["pending"] == 0 and node.chain.height == 1
 
 
@@ -246,7 +246,7 @@ def test_pending_notice_handled_after_its_block_committed_leaves_the_node_idle(
         node, replica = await commit_queued_behind_admission(tmp_path, tx, tx)
         try:
             assert tx.hash not in node.mempool
-            assert stays_idle(node, replica)
+            assert await stays_idle(node, replica)
         finally:
             await node.stop()
 
@@ -263,7 +263,7 @@ def test_stale_removal_batched_with_the_older_pending_notice_leaves_the_node_idl
         node, replica = await commit_queued_behind_admission(tmp_path, loser, winner)
         try:
             assert loser.hash not in node.mempool
-            assert stays_idle(node, replica)
+            assert await stays_idle(node, replica)
         finally:
             await node.stop()
 
@@ -339,15 +339,15 @@ def test_a_transaction_behind_a_nonce_gap_starts_no_consensus_work(tmp_path: Pat
             admissions = await node.submit([second.encoded, third.encoded])
             assert [a.code for a in admissions] == ["accepted", "accepted"]
             while not driver.queue.empty():
-                driver._handle(replica, driver.queue.get_nowait())
+                await driver._handle(replica, driver.queue.get_nowait())
             assert replica.status()["pending"] == 0
-            node.consensus._apply(replica.on_timer(time.monotonic() + 3600))
+            await node.consensus._apply(replica.on_timer(time.monotonic() + 3600))
             assert node.chain.height == 0  # no empty block for work nobody can propose
             # the missing nonce arrives: the whole run behind it is ready
             (admission,) = await node.submit([account_tx("gap", 0).encoded])
             assert admission.code == "accepted"
             while not driver.queue.empty():
-                driver._handle(replica, driver.queue.get_nowait())
+                await driver._handle(replica, driver.queue.get_nowait())
             assert replica.status()["pending"] == 3
         finally:
             await node.stop()
@@ -414,16 +414,61 @@ def test_the_primary_builds_its_proposal_on_the_worker_thread(tmp_path: Path) ->
             (admission,) = await node.submit([user_tx("b").encoded])
             assert admission.code == "accepted"
             while not driver.queue.empty():
-                driver._handle(replica, driver.queue.get_nowait())
+                await driver._handle(replica, driver.queue.get_nowait())
             later = time.monotonic() + 1
             assert replica.proposal_due(later)
             await driver._build_proposal()
             assert threads and threads[0].startswith("blocks")
             prebuilt = driver.app.prebuilt
             assert prebuilt is not None and len(prebuilt.transactions) == 1
-            driver._apply(replica.on_timer(later))  # proposes, and alone decides at once
+            await driver._apply(replica.on_timer(later))  # proposes, and alone decides at once
             assert node.chain.height == 1 and node.chain.head.block_hash == prebuilt.hash
             assert len(threads) == 1
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_votes_and_the_commit_batch_are_written_on_the_worker_then_the_head_moves(
+    tmp_path: Path,
+) -> None:
+    # A synced LevelDB write on the event loop stalled the RPC and the peer links for
+    # the whole fsync, three times per height (PREPARE vote, COMMIT vote, block batch).
+    import threading
+
+    async def scenario() -> None:
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+        driver = node.consensus
+        replica = driver.replica = driver._make_replica()
+        replica.on_timer(time.monotonic())
+        loop_thread = threading.current_thread().name
+        writes: list[tuple[str, bool, int]] = []  # (thread, sync, chain height meanwhile)
+        write = node.chain.store.write
+
+        def recording(batch: Any, sync: bool = True) -> None:
+            writes.append((threading.current_thread().name, sync, node.chain.height))
+            write(batch, sync)
+
+        node.chain.store.write = recording  # type: ignore[method-assign]
+        committed: list[int] = []
+        node.chain.listeners.append(
+            lambda done: (
+                committed.append(done.block.height)
+                if threading.current_thread().name == loop_thread
+                else None
+            )
+        )
+        try:
+            (admission,) = await node.submit([user_tx("w").encoded])
+            assert admission.code == "accepted"
+            while not driver.queue.empty():
+                await driver._handle(replica, driver.queue.get_nowait())
+            await driver._apply(replica.on_timer(time.monotonic() + 1))  # alone: decides
+            assert node.chain.height == 1 and committed == [1]  # listeners ran on the loop
+            assert len(writes) >= 3  # PREPARE vote, COMMIT vote, block batch
+            assert all(name.startswith("blocks") and sync for name, sync, _ in writes)
+            assert writes[-1][2] == 0  # the head moved only after the batch was durable
         finally:
             await node.stop()
 
