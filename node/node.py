@@ -317,11 +317,12 @@ class Node:
         return results
 
     async def _verify(self, checks: list[SignatureCheck]) -> list[bool]:
-        """Verify on the two-thread pool (PyNaCl releases the GIL, so both cores work)."""
+        """Verify on the two-thread pool (PyNaCl releases the GIL, so both cores work).
+
+        However few the checks, never on the event loop: a stream of small submissions
+        would otherwise put every one of their signature checks there."""
         if not checks:
             return []
-        if len(checks) <= 16:
-            return _verify_chunk(checks)
         loop = asyncio.get_running_loop()
         size = max(VERIFY_CHUNK, (len(checks) + 1) // 2)
         parts = [checks[i : i + size] for i in range(0, len(checks), size)]

@@ -475,6 +475,34 @@ def test_votes_and_the_commit_batch_are_written_on_the_worker_then_the_head_move
     asyncio.run(scenario())
 
 
+def test_a_single_submitted_signature_is_checked_on_the_pool_not_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    import node.node as node_module
+
+    async def scenario() -> None:
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+        threads: list[str] = []
+        check = node_module._verify_chunk
+
+        def recording(checks: Any) -> list[bool]:
+            threads.append(threading.current_thread().name)
+            return check(checks)
+
+        node_module._verify_chunk = recording  # type: ignore[assignment]
+        try:
+            (admission,) = await node.submit([user_tx("one").encoded])
+            assert admission.code == "accepted"
+            assert threads and all(name.startswith("verify") for name in threads)
+        finally:
+            node_module._verify_chunk = check  # type: ignore[assignment]
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
 def test_gossip_from_several_peers_is_admitted_as_one_batch(tmp_path: Path) -> None:
     # one round of signature checks (one hand-off to the pool) for every frame waiting
     async def scenario() -> None:
