@@ -80,7 +80,7 @@ def load_asset(state: StateView | KVReader, symbol: str) -> Asset | None:
     if raw is None:
         return None
 
-    return Asset.from_list(codec.decode(raw))
+    return Asset.from_list(codec.decode_stored(raw))
 
 
 def require_asset(state: StateView, symbol: Any) -> Asset:
@@ -100,7 +100,7 @@ def balance(state: StateView | KVReader, account: bytes, symbol: str) -> int:
     if raw is None:
         return 0
 
-    return int(codec.decode(raw))
+    return int(codec.decode_stored(raw))
 
 
 def balances_of(reader: KVReader | StateView, account: bytes) -> list[tuple[str, int]]:

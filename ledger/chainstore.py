@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from ledger import codec
 from ledger.block import Block, CommitCertificate
-from ledger.execution import BlockResult, end_block_receipt
+from ledger.execution import BlockResult, receipt_leaves
 from ledger.genesis import Genesis
 from ledger.kv import KVReader, KVStore
 from ledger.receipt import Receipt
@@ -95,10 +95,10 @@ def commit_batch(
     batch[height_key(CERT_PREFIX, height)] = certificate.encode()
     if block.last_certificate is not None:
         batch[height_key(CERT_PREFIX, height - 1)] = block.last_certificate.encode()
-    receipts = [receipt.to_list() for receipt in result.receipts]
-    if result.block_events:
-        receipts.append(end_block_receipt(result.block_events).to_list())
-    batch[height_key(RECEIPTS_PREFIX, height)] = codec.encode(receipts)
+    leaves = result.receipt_leaves
+    if len(leaves) != result.receipts_count:  # a result built without them
+        leaves = receipt_leaves(result.receipts, result.block_events)
+    batch[height_key(RECEIPTS_PREFIX, height)] = codec.encode_array(leaves)
     for index, stx in enumerate(block.transactions):
         batch[TX_INDEX_PREFIX + stx.hash] = codec.encode([height, index])
     for index, receipt in enumerate(result.receipts):

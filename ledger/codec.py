@@ -6,6 +6,8 @@ booleans and nil. Floats and maps are refused. msgpack does not promise one
 encoding per value, so `decode` re-encodes what it read and rejects input whose
 bytes differ: the same value always has exactly one accepted byte string, and a
 signed object cannot be re-serialised into a different valid form.
+`decode_stored` skips that re-check for state values this node's own store
+holds, which only `encode` ever wrote.
 """
 
 from __future__ import annotations
@@ -71,10 +73,43 @@ def _check_subclass(value: Any, depth: int) -> None:
     raise CodecError("bad_type", f"type {type(value).__name__} cannot be encoded canonically")
 
 
+_packb = msgpack.packb
+
+
 def encode(value: Any) -> bytes:
     """Encode a value (nested lists of ints, bytes, str, bool, None) canonically."""
+    if type(value) is int and MIN_INT <= value <= MAX_INT:
+        # balances, nonces, counters: the most frequent state value, checked in place
+        return _packb(value)  # type: ignore[no-any-return]
     _check(value, 0)
-    return msgpack.packb(value, use_bin_type=True, strict_types=False)  # type: ignore[no-any-return]
+    return _packb(value, use_bin_type=True, strict_types=False)  # type: ignore[no-any-return]
+
+
+def encode_array(encoded_items: list[bytes]) -> bytes:
+    """The encoding of an array whose items are already encoded (each by `encode`):
+    a msgpack array is its length header followed by its items' encodings, so
+    a list of stored or hashed objects is written without encoding each again."""
+    count = len(encoded_items)
+    if count < 16:
+        header = bytes([0x90 | count])
+    elif count < 1 << 16:
+        header = b"\xdc" + count.to_bytes(2, "big")
+    else:
+        header = b"\xdd" + count.to_bytes(4, "big")
+    return header + b"".join(encoded_items)
+
+
+def decode_stored(data: bytes) -> Any:
+    """Decode a state value read back from this node's own store.
+
+    Only `encode` output is ever stored as a state value (execution writes it, and
+    the state root commits to those exact bytes), so the canonical re-check of
+    `decode` would only encode again what `encode` wrote: execution reads
+    several values per transaction. Never use this on bytes from the network."""
+    try:
+        return msgpack.unpackb(data, raw=False, use_list=True, strict_map_key=True)
+    except (ValueError, msgpack.UnpackException, TypeError, UnicodeDecodeError) as exc:
+        raise CodecError("malformed", f"stored value is not valid msgpack: {exc}") from exc
 
 
 def decode(data: bytes, max_bytes: int = MAX_DECODE_BYTES) -> Any:

@@ -104,6 +104,9 @@ class BlockResult:
     receipts_root: bytes = ZERO_HASH
     state_root: bytes = ZERO_HASH
     tree_writes: dict[bytes, bytes | None] = field(default_factory=dict)
+    # the receipts' encodings (and the end-of-block receipt's): the leaves of the
+    # receipts root, kept so that storing the receipts does not encode them again
+    receipt_leaves: list[bytes] = field(default_factory=list)
 
     def state_batch(self) -> dict[bytes, bytes | None]:
         """The state write-set and the state tree's new nodes, as one store batch."""
@@ -124,14 +127,19 @@ def nonce_key(account: bytes) -> bytes:
 def account_nonce(reader: KVReader | StateView, account: bytes) -> int:
     """The nonce the account's next transaction must carry."""
     raw = reader.get(nonce_key(account))
-    return 0 if raw is None else int(codec.decode(raw))
+    return 0 if raw is None else int(codec.decode_stored(raw))
 
 
-def receipts_root(receipts: Sequence[Receipt], block_events: Sequence[Event]) -> bytes:
+def receipt_leaves(receipts: Sequence[Receipt], block_events: Sequence[Event]) -> list[bytes]:
+    """The encoded receipts of a block, the end-of-block receipt last if there is one."""
     leaves = [receipt.encode() for receipt in receipts]
     if block_events:
         leaves.append(end_block_receipt(block_events).encode())
-    return merkle_root(leaves)
+    return leaves
+
+
+def receipts_root(receipts: Sequence[Receipt], block_events: Sequence[Event]) -> bytes:
+    return merkle_root(receipt_leaves(receipts, block_events))
 
 
 def end_block_receipt(block_events: Sequence[Event]) -> Receipt:
@@ -247,14 +255,16 @@ def apply_block(
         block_events.extend(context.events)
     write_set = state.write_set()
     state_root, tree_writes = update_tree(base, block.height, prev_state_root, write_set)
+    leaves = receipt_leaves(receipts, block_events)
     return BlockResult(
         write_set=write_set,
         receipts=receipts,
         block_events=block_events,
         tx_root=tx_root(transactions),
-        receipts_root=receipts_root(receipts, block_events),
+        receipts_root=merkle_root(leaves),
         state_root=state_root,
         tree_writes=tree_writes,
+        receipt_leaves=leaves,
     )
 
 

@@ -52,7 +52,7 @@ class StateView:
     def get_value(self, key: bytes) -> Any:
         """Decode the canonical value stored at `key`, or None if absent."""
         raw = self.get(key)
-        return None if raw is None else codec.decode(raw)
+        return None if raw is None else codec.decode_stored(raw)
 
     def put_value(self, key: bytes, value: Any) -> None:
         self.put(key, codec.encode(value))
@@ -62,7 +62,7 @@ class StateView:
         raw = self.get(key)
         if raw is None:
             return 0
-        value = codec.decode(raw)
+        value = codec.decode_stored(raw)
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"state value at {key!r} is not an integer")
         return value

@@ -142,9 +142,9 @@ class SignedTransaction:
             return ENVELOPE_SINGLE
         return ENVELOPE_MULTI
 
-    @property
+    @cached_property
     def signers(self) -> tuple[bytes, ...]:
-        """The signing public keys, in envelope order."""
+        """The signing public keys, in envelope order (asked on admission and in execution)."""
         return tuple(key for key, _ in self.signatures)
 
     def to_list(self) -> list[Any]:

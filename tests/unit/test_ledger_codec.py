@@ -194,3 +194,27 @@ def test_expect_helpers() -> None:
         with pytest.raises(CodecError) as caught:
             call()
         assert caught.value.code == code
+
+
+@pytest.mark.parametrize("count", [0, 1, 15, 16, 17, 65_535, 65_536])
+def test_an_array_of_encoded_items_is_the_encoding_of_the_array(count: int) -> None:
+    # receipts are stored as one array spliced from the encodings their root hashed
+    items: list[Any] = [[i, b"x" * (i % 3), "r"] for i in range(count)]
+    assert codec.encode_array([codec.encode(item) for item in items]) == codec.encode(items)
+    assert codec.decode(codec.encode_array([codec.encode(item) for item in items])) == items
+
+
+@pytest.mark.parametrize(
+    "value", [0, 1, -1, -33, 127, 128, (1 << 63) - 1, (1 << 64) - 1, -(1 << 63), [1, "a", b"b"]]
+)
+def test_a_stored_value_reads_back_as_decode_reads_it(value: Any) -> None:
+    encoded = codec.encode(value)
+    assert codec.decode_stored(encoded) == codec.decode(encoded)
+    assert encoded == msgpack.packb(value, use_bin_type=True)  # the integer fast path too
+
+
+def test_a_damaged_stored_value_is_a_codec_error() -> None:
+    with pytest.raises(CodecError, match="stored value"):
+        codec.decode_stored(b"\xc1")
+    with pytest.raises(CodecError, match="stored value"):
+        codec.decode_stored(codec.encode(1) + b"\x00")
