@@ -71,7 +71,7 @@ def testnet(
 def node(home_dir: Path, passphrase_file: Path | None, log_level: str) -> None:
     """Run one validator from its home directory until SIGTERM or Ctrl-C."""
     from node import log
-    from node.chain import GenesisMismatch
+    from node.chain import GenesisMismatch, IncompatibleStore
     from node.node import run_node
     from node.storage import StorageError
 
@@ -87,7 +87,7 @@ def node(home_dir: Path, passphrase_file: Path | None, log_level: str) -> None:
     log.configure(home.config.name, log_level)
     try:
         asyncio.run(run_node(home, key))
-    except GenesisMismatch as exc:
+    except (GenesisMismatch, IncompatibleStore) as exc:
         raise click.ClickException(str(exc)) from exc
     except StorageError as exc:  # full disk, I/O error, damaged LevelDB files
         raise click.ClickException(f"{exc}; {exc.remedy}") from exc

@@ -28,23 +28,30 @@ What keeps a block's update cheap (it runs for every block, on every replica):
   key reads and writes the nodes above it and nothing for the leaf itself; so
   does a subtree of up to four leaves (a bucket), so the sparse nodes near the
   bottom of the tree, which would hold two or three leaves, are not nodes at all;
-- a node stores the hashes of the binary subtrees inside it, so changing one of
-  its 16 children rehashes the four levels above that child, not all fifteen;
-- a leaf's own hash is computed only when a sibling path needs it.
+- a node is stored as its child slots only: the hashes of the binary subtrees
+  inside it are recomputed from the slots when a path needs them (and kept with
+  the memoised upper nodes). Storing them made nodes a third bigger, and at a
+  million keys the bytes a block writes, and LevelDB then compacts again and
+  again, cost more CPU than the few dozen hashes per node they saved;
+- a node whose contents a block leaves as they were (keys written with the
+  values they hold) is neither rewritten nor retired;
+- a leaf's own hash is computed only when a path needs it.
 
 Stored bytes (a storage format, not part of the protocol):
 
     chain/tree/n/<version:8><path: one byte per nibble>
         00                                    the empty tree (only as a root)
         01 ‖ key_hash ‖ value_hash            a tree of one leaf (only as a root)
-        02 ‖ kinds of heap positions 1..31 (one byte each: 0 empty, 1 one leaf,
-             2 more) ‖ the hash of every position 1..15 of kind 2, in order
-             ‖ per child slot 0..15 in order: kind 1: key_hash ‖ value_hash;
-             kind 2: version (8, big-endian) ‖ hash; kind 3 (a bucket of 2 to 4
-             leaves kept inline): subtree hash ‖ count (1) ‖ count × (key_hash ‖
-             value_hash), sorted
+        04 ‖ kinds of heap positions 1..31 (one byte each: 0 empty, 1 one leaf,
+             2 more) ‖ per child slot 0..15 in order: kind 1: key_hash ‖
+             value_hash; kind 2: version (8, big-endian) ‖ hash; kind 3 (a bucket
+             of 2 to 4 leaves kept inline): subtree hash ‖ count (1) ‖ count ×
+             (key_hash ‖ value_hash), sorted
     chain/tree/stale/<since:8>  -> the node keys version `since` replaced, each
                                    preceded by its length (one byte)
+
+An internal node of the earlier layout (first byte 02, followed by the inner
+hashes) is refused: a data directory written before it must be synced again.
 
 Heap positions number the binary subtrees of a node: 1 is the node itself, the
 halves of position p are 2p and 2p + 1, and 16 + n is the child at nibble n.
@@ -83,12 +90,16 @@ KIND_EMPTY = 0
 KIND_LEAF = 1
 KIND_INTERNAL = 2
 KIND_BUCKET = 3  # a child slot holding 2..BUCKET_LEAVES leaves inline instead of a node
+# First byte of a stored internal node. Nodes of the earlier layout (which also stored
+# the inner hashes) began with 2: they are refused rather than misread.
+STORED_INTERNAL = 4
 
 RADIX = 16
 KEY_BITS = 256
 MAX_DEPTH = 64  # nibbles in a key hash
 FIRST_SLOT = 16  # heap position of the child at nibble 0
 LEAF_SIZE = 2 * HASH_SIZE  # a leaf inside its parent: key_hash ‖ value_hash
+_STORED_MARK = bytes((STORED_INTERNAL,))
 NIBBLES = tuple(bytes((n,)) for n in range(RADIX))
 _SLOT_SIZE = (0, LEAF_SIZE, 8 + HASH_SIZE)  # stored child slot by kind: leaf, internal
 # A subtree of at most this many leaves below a node is kept inside that node rather
@@ -106,13 +117,26 @@ def value_hash(value: bytes) -> bytes:
     return tagged_hash(STATE_VALUE, value)
 
 
-def leaf_hash(key_digest: bytes, value_digest: bytes) -> bytes:
-    return tagged_hash(STATE_LEAF, key_digest + value_digest)
-
-
 _KEY_STATE = tag_state(STATE_KEY)
 _VALUE_STATE = tag_state(STATE_VALUE)
+_LEAF_STATE = tag_state(STATE_LEAF)
 _NODE_STATE = tag_state(STATE_NODE)
+
+
+def leaf_hash(key_digest: bytes, value_digest: bytes) -> bytes:
+    hasher = _LEAF_STATE.copy()
+    hasher.update(key_digest)
+    hasher.update(value_digest)
+    digest: bytes = hasher.digest()
+    return digest
+
+
+def _leaf_digest(leaf: bytes) -> bytes:
+    """leaf_hash of a leaf held as key_hash ‖ value_hash."""
+    hasher = _LEAF_STATE.copy()
+    hasher.update(leaf)
+    digest: bytes = hasher.digest()
+    return digest
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
@@ -156,13 +180,12 @@ class Node:
 
     `kinds[p]` is 0 (empty), 1 (exactly one leaf), 2 (more) or, for a child slot
     only, 3 (a bucket: a few leaves kept inline, more than one); `hashes[p]` the
-    subtree's hash, or None where it is still to be taken from the child slot (a
+    subtree's hash, or None where it is still to be computed from the slots (a
     leaf's hash is computed only when a path needs it). `slots[n]` is the stored
     form of the child at nibble n: a leaf's key_hash ‖ value_hash, a bucket's hash ‖
     count ‖ leaves, or an internal child's version (8 bytes) ‖ hash. `kinds[0]` is
-    always 2, so the first 32 bytes of the stored node are `kinds`; then come the
-    hashes of the kind-2 positions 1..15 and the slots, all as they are held here,
-    so encoding is one join.
+    always 2; the stored node is a marker byte, `kinds[1:]` and the slots, all as
+    they are held here, so encoding is one join.
     """
 
     __slots__ = ("kinds", "hashes", "slots")
@@ -182,19 +205,21 @@ class Node:
 
     @staticmethod
     def decode(raw: bytes) -> Node:
-        if raw[0] != KIND_INTERNAL:
+        if raw[0] != STORED_INTERNAL:
+            if raw[0] == KIND_INTERNAL:
+                raise TreeError(
+                    "state tree node in the layout of an earlier release: "
+                    "the data directory must be synced again"
+                )
             raise TreeError("not an internal state tree node")
         kinds = bytearray(raw[:32])
+        kinds[0] = KIND_INTERNAL
         hashes: list[bytes | None] = [ZERO_HASH] * 32
         slots: list[bytes | None] = [None] * RADIX
         offset = 32
         for position in range(1, FIRST_SLOT):
-            kind = kinds[position]
-            if kind == KIND_INTERNAL:
-                hashes[position] = raw[offset : offset + HASH_SIZE]
-                offset += HASH_SIZE
-            elif kind:
-                hashes[position] = None
+            if kinds[position]:
+                hashes[position] = None  # computed from the slots when a path needs it
         for nibble in range(RADIX):
             kind = kinds[FIRST_SLOT + nibble]
             if kind:
@@ -208,9 +233,8 @@ class Node:
         return Node(kinds, hashes, slots)
 
     def encode(self) -> bytes:
-        kinds, hashes = self.kinds, self.hashes
-        inner = [hashes[p] for p in range(1, FIRST_SLOT) if kinds[p] == KIND_INTERNAL]
-        return b"".join([kinds, *inner, *[slot for slot in self.slots if slot is not None]])  # type: ignore[list-item]
+        slots = [slot for slot in self.slots if slot is not None]
+        return b"".join([_STORED_MARK, self.kinds[1:], *slots])
 
     def copy(self) -> Node:
         return Node(bytearray(self.kinds), list(self.hashes), list(self.slots))
@@ -240,6 +264,11 @@ class Node:
         known = self.hashes[position]
         if known is not None:
             return known
+        if position < FIRST_SLOT and self.kinds[position] == KIND_INTERNAL:
+            # not stored: from its halves
+            digest = node_hash(self.hash_at(2 * position), self.hash_at(2 * position + 1))
+            self.hashes[position] = digest
+            return digest
         slot = self.leaf_position(position)
         chunk = self.slot(slot - FIRST_SLOT)
         kind = self.kinds[slot]
@@ -248,10 +277,19 @@ class Node:
         elif kind == KIND_BUCKET:
             digest = chunk[:HASH_SIZE]
         else:
-            digest = leaf_hash(chunk[:HASH_SIZE], chunk[HASH_SIZE:])
+            digest = _leaf_digest(chunk)
         self.hashes[slot] = digest
         self.hashes[position] = digest
         return digest
+
+    def fill(self) -> None:
+        """Compute every inner hash the stored form left out."""
+        kinds, hashes = self.kinds, self.hashes
+        for position in range(FIRST_SLOT - 1, 0, -1):
+            if kinds[position] == KIND_INTERNAL and hashes[position] is None:
+                hashes[position] = node_hash(
+                    self.hash_at(2 * position), self.hash_at(2 * position + 1)
+                )
 
     def set_child(self, nibble: int, result: _Result) -> None:
         position = FIRST_SLOT + nibble
@@ -277,6 +315,31 @@ class Node:
         """Recompute the positions above the child slots `nibbles` (ascending), level by
         level from the bottom: one changed child costs four positions, not fifteen."""
         kinds, hashes = self.kinds, self.hashes
+        if len(nibbles) == 1:  # the common case deep in a big tree: walk the one path
+            position = (FIRST_SLOT + nibbles[0]) >> 1
+            while position:
+                left = position << 1
+                left_kind, right_kind = kinds[left], kinds[left + 1]
+                if left_kind == KIND_EMPTY and right_kind <= KIND_LEAF:
+                    kinds[position] = right_kind
+                    hashes[position] = hashes[left + 1]
+                elif right_kind == KIND_EMPTY and left_kind == KIND_LEAF:
+                    kinds[position] = KIND_LEAF
+                    hashes[position] = hashes[left]
+                else:
+                    kinds[position] = KIND_INTERNAL
+                    left_hash = hashes[left]
+                    if left_hash is None:
+                        left_hash = self.hash_at(left)
+                    right_hash = hashes[left + 1]
+                    if right_hash is None:
+                        right_hash = self.hash_at(left + 1)
+                    hasher = _NODE_STATE.copy()
+                    hasher.update(left_hash)
+                    hasher.update(right_hash)
+                    hashes[position] = hasher.digest()
+                position >>= 1
+            return
         level = [FIRST_SLOT + nibble for nibble in nibbles]
         while level and level[0] > 1:
             above: list[int] = []
@@ -319,6 +382,7 @@ _decoded: OrderedDict[bytes, Node] = OrderedDict()
 
 
 def _remember(raw: bytes, node: Node) -> None:
+    node.fill()  # every inner hash, once, rather than in each copy handed out
     _decoded[raw] = node
     if len(_decoded) > DECODED_NODES:
         with suppress(KeyError):  # another thread emptied it meanwhile
@@ -344,7 +408,7 @@ def read_node(reader: KVReader, version: int, path: bytes) -> bytes | None:
 
 def child_versions(raw: bytes) -> list[tuple[int, int]]:
     """(nibble, version) of every internal child of a stored node."""
-    if raw[0] != KIND_INTERNAL:
+    if raw[0] != STORED_INTERNAL:
         return []
     node = decode_node(raw)
     return [
@@ -384,11 +448,14 @@ class _Batch:
             self.writes[STALE_PREFIX + self.version.to_bytes(8, "big")] = b"".join(self.stale)
         return self.writes
 
-    def load(self, version: int, path: bytes) -> Node:
+    def load(self, version: int, path: bytes, digest: bytes) -> Node:
+        """The node stored at `version` and `path`, whose hash its parent holds."""
         raw = self.reader.get(node_key(version, path))
         if raw is None:
             raise TreeError(f"state tree node missing at version {version}")
-        return decode_node(raw, len(path))
+        node = decode_node(raw, len(path))
+        node.hashes[1] = digest
+        return node
 
     def close(self, path: bytes, node: Node) -> _Result:
         """What `node` (rehashed) becomes: nothing, a leaf floating up, or a written node."""
@@ -440,26 +507,40 @@ class _Batch:
 
     def apply(self, version: int, path: bytes, node: Node, updates: Sequence[Update]) -> _Result:
         """The subtree at `path` (the internal `node`, stored at `version`) after `updates`."""
-        self.retire(version, path)
+        before = node.hashes[1]
         kinds = node.kinds
         nibbles = []
         for nibble, group in _groups(updates, len(path)):
-            child_path = path + NIBBLES[nibble]
             kind = kinds[FIRST_SLOT + nibble]
             result: _Result
-            if kind == KIND_EMPTY:
-                result = self.build(child_path, [k + v for k, v in group if v is not None])
-            elif kind == KIND_LEAF:
-                result = self.merge(child_path, (node.slot(nibble),), group)
-            elif kind == KIND_BUCKET:
-                result = self.merge(child_path, _bucket_leaves(node.slot(nibble)), group)
-            else:
-                child_version = node.version_of(nibble)
-                child = self.load(child_version, child_path)
+            if kind == KIND_LEAF:
+                slot = node.slot(nibble)
+                key, value = group[0]
+                if len(group) == 1 and value is not None and key == slot[:HASH_SIZE]:
+                    result = key + value  # a key's new value: the leaf stays where it is
+                else:
+                    result = self.merge(path + NIBBLES[nibble], (slot,), group)
+            elif kind == KIND_INTERNAL:
+                child_path = path + NIBBLES[nibble]
+                chunk = node.slot(nibble)
+                child_version = int.from_bytes(chunk[:8], "big")
+                child = self.load(child_version, child_path, chunk[8:])
                 result = self.apply(child_version, child_path, child, group)
+            elif kind == KIND_BUCKET:
+                leaves = _bucket_leaves(node.slot(nibble))
+                result = self.merge(path + NIBBLES[nibble], leaves, group)
+            else:
+                leaves = [k + v for k, v in group if v is not None]
+                result = self.build(path + NIBBLES[nibble], leaves)
             node.set_child(nibble, result)
             nibbles.append(nibble)
         node.rehash(nibbles)
+        if path and before is not None and node.hashes[1] == before:
+            # Written with the values it already held: the stored node stays the
+            # version's node (the root is written for every version all the same;
+            # a node's hash changes whenever anything below it does).
+            return version, before
+        self.retire(version, path)
         return self.close(path, node)
 
 
@@ -489,7 +570,7 @@ def _subtree_hash(leaves: Sequence[bytes], bit: int) -> bytes:
     """Hash of the binary subtree holding exactly `leaves` (sorted, at least one), all of
     which agree on their first `bit` bits (docs/protocol.md §6, written directly)."""
     if len(leaves) == 1:
-        return leaf_hash(leaves[0][:HASH_SIZE], leaves[0][HASH_SIZE:])
+        return _leaf_digest(leaves[0])
     if bit >= KEY_BITS:
         raise TreeError("two leaves share a key hash")
     split = _split(leaves, bit)
@@ -571,6 +652,12 @@ def _root(reader: KVReader, version: int, expected_root: bytes) -> bytes:
     return raw
 
 
+def check_root(reader: KVReader, version: int, expected_root: bytes) -> None:
+    """Raise TreeError unless the store holds `version`'s root, in this layout, hashing
+    to `expected_root` (a node opening its data directory checks its head this way)."""
+    _root(reader, version, expected_root)
+
+
 def update_tree(
     reader: KVReader,
     version: int,
@@ -594,7 +681,7 @@ def update_tree(
     else:
         previous = _root(reader, version - 1, prev_root)
         stored = reader.get(node_key(version - 1, b"")) is not None
-        if previous[0] != KIND_INTERNAL and stored:
+        if previous[0] != STORED_INTERNAL and stored:
             batch.retire(version - 1, b"")  # `apply` retires an internal root itself
     result: _Result
     if previous[0] == KIND_EMPTY:
@@ -735,7 +822,7 @@ def prove(
     leaf: bytes | None = None
     if raw[0] == KIND_LEAF:
         leaf = raw[1 : 1 + LEAF_SIZE]
-    elif raw[0] == KIND_INTERNAL:
+    elif raw[0] == STORED_INTERNAL:
         node = decode_node(raw)
         path = b""
         while True:

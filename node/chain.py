@@ -26,6 +26,7 @@ from ledger.execution import (
     check_block,
 )
 from ledger.genesis import Genesis
+from ledger.state_tree import TreeError, check_root
 from ledger.tx import SignedTransaction
 from ledger.validators import validators_at
 from node.mempool import VerifiedCache
@@ -36,6 +37,10 @@ RESULT_CACHE_SIZE = 16
 
 class GenesisMismatch(Exception):
     """The data directory holds a different chain than the home's genesis.json."""
+
+
+class IncompatibleStore(Exception):
+    """The data directory was written in a storage layout this release cannot read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +91,13 @@ class Chain:
         stored = chainstore.read_genesis(self.store)
         if stored is None or stored.hash != self.genesis.hash:
             raise GenesisMismatch("the data directory belongs to a different genesis")
+        try:
+            check_root(self.store, head.height, head.state_root)
+        except TreeError as exc:
+            raise IncompatibleStore(
+                f"{exc}: move the data directory aside and start the node again "
+                "to rebuild it from its peers"
+            ) from exc
         return head
 
     # -- reads ----------------------------------------------------------------------------

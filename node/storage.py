@@ -103,6 +103,9 @@ class LevelDBStore:
                 lru_cache_size=CACHE_BYTES,
                 write_buffer_size=WRITE_BUFFER_BYTES,
                 paranoid_checks=True,
+                # Most of what is stored is hashes, keys and signatures, which snappy
+                # cannot shrink: compressing them only cost CPU in every compaction.
+                compression=None,
             )
         except plyvel.Error as exc:
             raise storage_error(self.path, exc) from exc

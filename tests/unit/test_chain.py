@@ -11,9 +11,9 @@ from ledger.block import Block, CommitCertificate, sign_commit_vote
 from ledger.errors import InvalidBlock
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey, address_to_text
-from ledger.state_tree import prove, read_node
+from ledger.state_tree import KIND_INTERNAL, node_key, prove, read_node
 from ledger.tx import SignedTransaction, Transaction
-from node.chain import Chain, GenesisMismatch
+from node.chain import Chain, GenesisMismatch, IncompatibleStore
 from node.home import genesis_from_json
 from node.storage import LevelDBStore
 
@@ -69,6 +69,22 @@ def test_propose_commit_and_reopen(tmp_path: Path) -> None:
         assert again.head_certificate is not None and again.block_with_certificate(2)
     with LevelDBStore(tmp_path / "db") as store, pytest.raises(GenesisMismatch):
         Chain(store, APPLICATION, genesis("other"))
+
+
+def test_a_data_directory_in_the_earlier_tree_layout_is_refused_at_open(tmp_path: Path) -> None:
+    with LevelDBStore(tmp_path / "db") as store:
+        chain = Chain(store, APPLICATION, genesis())
+        block = chain.propose(VALIDATOR.public_key, 2_000, [transfer(0, 1)])
+        chain.commit(block, certify(chain, block))
+        # The earlier layout began internal nodes with 2 (and stored inner hashes).
+        raw = read_node(store, 1, b"")
+        assert raw is not None
+        store.write({node_key(1, b""): bytes((KIND_INTERNAL,)) + raw[1:]})
+    with (
+        LevelDBStore(tmp_path / "db") as store,
+        pytest.raises(IncompatibleStore, match="synced again"),
+    ):
+        Chain(store, APPLICATION, genesis())
 
 
 def test_check_refuses_future_blocks_and_bad_certificates(tmp_path: Path) -> None:
