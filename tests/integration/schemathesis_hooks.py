@@ -45,10 +45,11 @@ def map_query(ctx: Any, query: dict[str, Any] | None) -> dict[str, Any] | None:
 
 @schemathesis.hook
 def filter_query(ctx: Any, query: dict[str, Any] | None) -> bool:
-    # GET /v1/orders takes exactly one of buyer and seller (OpenAPI 3.0 cannot say so).
+    # GET /v1/orders takes exactly one of buyer, seller and arbiter (OpenAPI 3.0 cannot
+    # say so).
     query = query or {}
     if ctx.operation.path == "/v1/orders":
-        return ("buyer" in query) != ("seller" in query)
+        return sum(name in query for name in ("buyer", "seller", "arbiter")) == 1
     # GET /v1/exchange/quote: exactly one of pay_amount and receive_amount.
     if ctx.operation.path == "/v1/exchange/quote":
         return ("pay_amount" in query) != ("receive_amount" in query)
