@@ -4,6 +4,8 @@ Every message is a canonical msgpack array `[tag, version, ...]` (ledger.codec);
 tags 20-29 are consensus tags and never collide with the ledger's 1-7.
 
     PrePrepare = [20, 1, height, view, Block, sender, signature]
+    PrePrepare = [20, 2, height, view, BlockHeader, [entry, ...], CommitCertificate | nil,
+                  sender, signature]              (compact; entry = tx_hash | SignedTransaction)
     PrepareVote = [21, 1, height, view, block_hash, sender, signature]
     CommitVote = [22, 1, height, view, block_hash, sender, commit_vote_signature]
     ViewChange = [23, 1, height, view, sender, PreparedCertificate | nil, Block | nil, signature]
@@ -21,12 +23,23 @@ block bytes, so a NewView can strip the blocks from the ViewChanges it carries).
 A COMMIT is signed differently: its signature is the ledger commit vote
 (`ledger.block.sign_commit_vote`), so a quorum of COMMITs is already a ledger
 CommitCertificate. A Decision is not signed: its certificate is the proof.
+
+A PRE-PREPARE travels between nodes in its compact form (version 2): the header,
+the parent certificate and, per transaction in block order, its 32-byte hash when
+it is in the single-signer envelope (any valid copy of it executes alike, so a
+replica may use the one it already holds), or the whole signed transaction
+otherwise (co-signed envelopes of one transaction may authorize differently, so
+only the proposer's copy will do). Both forms sign the same body, so one
+signature serves either. The replica sees a CompactPrePrepare until the node
+layer has found every transaction (node/proposals.py) and hands it the
+PrePrepare with the full block; version 1 (the whole block) is still accepted.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ledger import codec
@@ -34,6 +47,7 @@ from ledger.block import (
     MAX_BLOCK_BYTES,
     MAX_HEIGHT,
     Block,
+    BlockHeader,
     CommitCertificate,
     certificate_hash,
     commit_vote_digest,
@@ -44,6 +58,8 @@ from ledger.errors import CodecError
 from ledger.execution import tx_root
 from ledger.hashing import COMMIT_VOTE, CONSENSUS_MSG, HASH_SIZE, tagged_hash
 from ledger.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, verify
+from ledger.merkle import merkle_root
+from ledger.tx import ENVELOPE_SINGLE, SignedTransaction
 
 TAG_PRE_PREPARE = 20
 TAG_PREPARE = 21
@@ -55,6 +71,7 @@ TAG_STATUS = 26
 TAG_DECISION = 27
 TAG_PERSISTED_STATE = 28
 MESSAGE_VERSION = 1
+COMPACT_VERSION = 2  # a PRE-PREPARE that lists its transactions by hash
 MAX_VIEW = MAX_HEIGHT
 # A NEW-VIEW carries one block plus a quorum of small view changes.
 MAX_MESSAGE_BYTES = MAX_BLOCK_BYTES + (1 << 20)
@@ -132,15 +149,12 @@ class PrePrepare:
     sender: bytes
     signature: bytes
 
+    @property
+    def block_hash(self) -> bytes:
+        return self.block.hash
+
     def body(self) -> list[Any]:
-        return [
-            TAG_PRE_PREPARE,
-            MESSAGE_VERSION,
-            self.height,
-            self.view,
-            self.block.hash,
-            self.sender,
-        ]
+        return pre_prepare_body(self.height, self.view, self.block.hash, self.sender)
 
     def to_list(self) -> list[Any]:
         return [
@@ -166,6 +180,7 @@ class PrePrepare:
     @staticmethod
     def from_list(fields: list[Any]) -> PrePrepare:
         codec.expect_list(fields, 7, "pre-prepare")
+        _header(fields, TAG_PRE_PREPARE, "pre-prepare")
         return PrePrepare(
             height=_height(fields[2]),
             view=_view(fields[3]),
@@ -173,6 +188,136 @@ class PrePrepare:
             sender=_sender(fields[5]),
             signature=_signature(fields[6]),
         )
+
+
+def pre_prepare_body(height: int, view: int, block_hash: bytes, sender: bytes) -> list[Any]:
+    """What a PRE-PREPARE signs, whichever form carries it: version 1 in the body."""
+    return [TAG_PRE_PREPARE, MESSAGE_VERSION, height, view, block_hash, sender]
+
+
+TxEntry = bytes | SignedTransaction  # a compact proposal's transaction: hash, or inline
+
+
+@dataclass(frozen=True)
+class CompactPrePrepare:
+    """A PRE-PREPARE whose block lists its transactions by hash (see the module docstring).
+
+    Decoding checks that the list is the one the header commits to (count, no hash
+    twice, tx root) and that the certificate is the header's, so a block completed
+    from it has the very hash the primary signed."""
+
+    height: int
+    view: int
+    header: BlockHeader
+    entries: tuple[TxEntry, ...]
+    certificate: CommitCertificate | None
+    sender: bytes
+    signature: bytes
+
+    @property
+    def block_hash(self) -> bytes:
+        return self.header.hash
+
+    @cached_property
+    def tx_hashes(self) -> tuple[bytes, ...]:
+        return tuple(e if isinstance(e, bytes) else e.hash for e in self.entries)
+
+    def body(self) -> list[Any]:
+        return pre_prepare_body(self.height, self.view, self.header.hash, self.sender)
+
+    def to_list(self) -> list[Any]:
+        return [
+            TAG_PRE_PREPARE,
+            COMPACT_VERSION,
+            self.height,
+            self.view,
+            self.header.to_list(),
+            [e if isinstance(e, bytes) else e.to_list() for e in self.entries],
+            None if self.certificate is None else self.certificate.to_list(),
+            self.sender,
+            self.signature,
+        ]
+
+    def verify(self, chain_id: str) -> bool:
+        return _verify(self.sender, chain_id, self.body(), self.signature)
+
+    def fits(self, index: int, stx: SignedTransaction) -> bool:
+        """Whether `stx` may stand at `index` of the block: the inline copy itself, or
+        for a listed hash a single-signer envelope of that transaction."""
+        entry = self.entries[index]
+        if isinstance(entry, SignedTransaction):
+            return stx is entry or stx.encoded == entry.encoded
+        return stx.hash == entry and stx.version == ENVELOPE_SINGLE
+
+    def complete(self, transactions: Sequence[SignedTransaction]) -> PrePrepare:
+        """The full PRE-PREPARE, with the same signature; raise ValueError unless every
+        transaction fits its place."""
+        if len(transactions) != len(self.entries) or not all(
+            self.fits(index, stx) for index, stx in enumerate(transactions)
+        ):
+            raise ValueError("transactions do not fit the compact proposal")
+        block = Block(self.header, tuple(transactions), self.certificate)
+        return PrePrepare(self.height, self.view, block, self.sender, self.signature)
+
+    @staticmethod
+    def of(
+        message: PrePrepare, inline: Callable[[SignedTransaction], bool] | None = None
+    ) -> CompactPrePrepare:
+        """The compact form of a full PRE-PREPARE; `inline` picks one-key transactions
+        to carry whole too (ones the peers cannot hold yet)."""
+        block = message.block
+        return CompactPrePrepare(
+            message.height,
+            message.view,
+            block.header,
+            tuple(
+                stx.hash
+                if stx.version == ENVELOPE_SINGLE and (inline is None or not inline(stx))
+                else stx
+                for stx in block.transactions
+            ),
+            block.last_certificate,
+            message.sender,
+            message.signature,
+        )
+
+    @staticmethod
+    def from_list(fields: list[Any]) -> CompactPrePrepare:
+        codec.expect_list(fields, 9, "compact pre-prepare")
+        if isinstance(fields[1], bool) or fields[1] != COMPACT_VERSION:
+            raise CodecError("bad_version", "not a compact pre-prepare")
+        height = _height(fields[2])
+        header = BlockHeader.from_list(fields[4])
+        if not isinstance(fields[5], list):
+            raise CodecError("bad_type", "transaction entries must be an array")
+        entries: list[TxEntry] = []
+        for item in fields[5]:
+            if isinstance(item, bytes):
+                entries.append(_hash(item, "tx_hash"))
+            else:
+                entries.append(SignedTransaction.from_list(item))
+        certificate = None if fields[6] is None else CommitCertificate.from_list(fields[6])
+        message = CompactPrePrepare(
+            height=height,
+            view=_view(fields[3]),
+            header=header,
+            entries=tuple(entries),
+            certificate=certificate,
+            sender=_sender(fields[7]),
+            signature=_signature(fields[8]),
+        )
+        hashes = message.tx_hashes
+        if header.height != height:
+            raise CodecError("bad_height", "the header is for another height")
+        if header.tx_count != len(hashes):
+            raise CodecError("bad_tx_count", "the entries are not the header's tx_count")
+        if len(set(hashes)) != len(hashes):
+            raise CodecError("duplicate_tx", "a transaction is listed twice")
+        if merkle_root(hashes) != header.tx_root:
+            raise CodecError("bad_tx_root", "the listed hashes are not the header's tx_root")
+        if certificate_hash(certificate) != header.last_certificate_hash:
+            raise CodecError("bad_certificate_hash", "the certificate is not the header's")
+        return message
 
 
 @dataclass(frozen=True, slots=True)
@@ -413,6 +558,10 @@ class NewView:
             self.block.hash,
         ]
 
+    @property
+    def block_hash(self) -> bytes:
+        return self.block.hash
+
     def to_list(self) -> list[Any]:
         return [*self.body(), self.block.to_list(), self.signature]
 
@@ -538,11 +687,26 @@ class Decision:
 
 
 Message = (
-    PrePrepare | PrepareVote | CommitVote | ViewChange | NewView | Complaint | Status | Decision
+    PrePrepare
+    | CompactPrePrepare
+    | PrepareVote
+    | CommitVote
+    | ViewChange
+    | NewView
+    | Complaint
+    | Status
+    | Decision
 )
 
+
+def _decode_pre_prepare(fields: list[Any]) -> PrePrepare | CompactPrePrepare:
+    if fields[1] == COMPACT_VERSION and not isinstance(fields[1], bool):
+        return CompactPrePrepare.from_list(fields)
+    return PrePrepare.from_list(fields)
+
+
 _DECODERS: dict[int, Any] = {
-    TAG_PRE_PREPARE: PrePrepare.from_list,
+    TAG_PRE_PREPARE: _decode_pre_prepare,
     TAG_PREPARE: PrepareVote.from_list,
     TAG_COMMIT: CommitVote.from_list,
     TAG_VIEW_CHANGE: ViewChange.from_list,
@@ -554,8 +718,18 @@ _DECODERS: dict[int, Any] = {
 
 
 def encode_message(message: Message) -> bytes:
-    """The canonical wire bytes of a consensus message."""
+    """The canonical wire bytes of a consensus message (a PrePrepare whole, version 1)."""
     return codec.encode(message.to_list())
+
+
+def encode_for_peers(
+    message: Message, inline: Callable[[SignedTransaction], bool] | None = None
+) -> bytes:
+    """What a node sends: like `encode_message`, but a PRE-PREPARE in its compact form
+    (`inline` as in `CompactPrePrepare.of`)."""
+    if isinstance(message, PrePrepare):
+        return codec.encode(CompactPrePrepare.of(message, inline).to_list())
+    return encode_message(message)
 
 
 def decode_message(data: bytes) -> Message:
@@ -567,7 +741,8 @@ def decode_message(data: bytes) -> Message:
     decoder = None if isinstance(tag, bool) or not isinstance(tag, int) else _DECODERS.get(tag)
     if decoder is None:
         raise CodecError("bad_tag", f"unknown consensus message tag {tag!r}")
-    if isinstance(value[1], bool) or value[1] != MESSAGE_VERSION:
+    versions = (MESSAGE_VERSION, COMPACT_VERSION) if tag == TAG_PRE_PREPARE else (MESSAGE_VERSION,)
+    if isinstance(value[1], bool) or value[1] not in versions:
         raise CodecError("bad_version", f"unsupported consensus message version {value[1]!r}")
     message: Message = decoder(value)
     return message

@@ -27,6 +27,12 @@ Effects, applied in list order:
   - ForwardTransactions(to, tx_hashes): these pending transactions wait too long;
     gossip them to `to` (the primary) again.
   - ReportEvidence(evidence): a validator signed two conflicting messages; keep it.
+  - FetchProposal(message): a compact PRE-PREPARE from the primary passed the
+    checks (signature, primary, no equivocation) but lists transactions the
+    driver did not find: gather them (from peers) and hand the replica
+    `message.complete(transactions)`, the full PrePrepare with the same
+    signature. Until then the replica does not vote; the announcement restarts
+    the view timer once (it is progress), so the gathering has one view timeout.
 
 `now` is float seconds from the driver's monotonic clock; the replica never reads
 a clock, a socket or a disk. Messages that fail to decode, come from unknown
@@ -78,6 +84,7 @@ from typing import Any, Protocol
 
 from consensus.messages import (
     CommitVote,
+    CompactPrePrepare,
     Complaint,
     Decision,
     Message,
@@ -199,7 +206,21 @@ class ReportEvidence:
     evidence: Evidence
 
 
-Effect = Persist | Send | Broadcast | Commit | CatchUp | ForwardTransactions | ReportEvidence
+@dataclass(frozen=True, slots=True)
+class FetchProposal:
+    message: CompactPrePrepare
+
+
+Effect = (
+    Persist
+    | Send
+    | Broadcast
+    | Commit
+    | CatchUp
+    | ForwardTransactions
+    | ReportEvidence
+    | FetchProposal
+)
 
 METRIC_NAMES = (
     "messages_received",
@@ -214,6 +235,7 @@ METRIC_NAMES = (
     "dropped_duplicate",
     "dropped_own_key",
     "dropped_buffer_full",
+    "proposals_announced",  # compact PRE-PREPAREs whose transactions were fetched
     "blocks_committed",
     "blocks_synced",
     "view_changes",
@@ -447,7 +469,7 @@ class Replica:
         self._last_activity = now
         self._timer_since: float | None = None
         self._progress_at: float | None = None
-        self._proposal_messages: dict[int, PrePrepare | NewView] = {}
+        self._proposal_messages: dict[int, PrePrepare | CompactPrePrepare | NewView] = {}
         self._proposals: dict[int, Block] = {}
         self._blocks: dict[bytes, Block] = {}
         self._validation: dict[bytes, str | None] = {}
@@ -679,6 +701,8 @@ class Replica:
             return
         if isinstance(message, PrePrepare):
             self._on_pre_prepare(message, now, effects)
+        elif isinstance(message, CompactPrePrepare):
+            self._on_compact_pre_prepare(message, now, effects)
         elif isinstance(message, PrepareVote):
             self._on_prepare(message, now, effects)
         elif isinstance(message, CommitVote):
@@ -714,21 +738,38 @@ class Replica:
     def _screen_proposal(
         self,
         kind: str,
-        message: PrePrepare | NewView,
+        message: PrePrepare | CompactPrePrepare | NewView,
         signature_ok: Callable[[], bool],
         now: float,
         effects: list[Effect],
     ) -> bool:
         """Checks a PRE-PREPARE and a NEW-VIEW share: right primary, not a duplicate, a
         valid signature, and not a second proposal for the view (kept as evidence, and
-        a reason to leave the view). True when the message may be considered further."""
+        a reason to leave the view). True when the message may be considered further.
+
+        The full PRE-PREPARE of a proposal announced in compact form is no duplicate:
+        it completes the announcement (and carries the signature already checked)."""
         view = message.view
         if message.sender != self.primary(self.height, view):
             self.metrics["dropped_wrong_primary"] += 1
             return False
         known = self._proposal_messages.get(view)
-        if known is not None and known.block.hash == message.block.hash:
+        completes = (
+            isinstance(known, CompactPrePrepare)
+            and isinstance(message, PrePrepare)
+            and known.block_hash == message.block_hash
+            and view not in self._proposals
+        )
+        if completes:
+            assert known is not None
+            if known.signature == message.signature or signature_ok():
+                return True
+            self._bad_signature()
+            return False
+        if known is not None and known.block_hash == message.block_hash:
             self.metrics["dropped_duplicate"] += 1
+            if isinstance(known, CompactPrePrepare) and view not in self._proposals:
+                effects.append(FetchProposal(known))  # a resend: the gathering may have failed
             return False
         if not signature_ok():  # only now: the checks above are cheaper
             self._bad_signature()
@@ -755,6 +796,27 @@ class Replica:
             self.metrics["dropped_invalid_block"] += 1
             return
         self._accept_proposal(view, block, now, effects)
+
+    def _on_compact_pre_prepare(
+        self, message: CompactPrePrepare, now: float, effects: list[Effect]
+    ) -> None:
+        """A proposal whose transactions the driver has still to gather: no vote yet."""
+        view = message.view
+        if view != 0 or self.view != 0:
+            self.metrics["dropped_wrong_view"] += 1
+            return
+        if not self._screen_proposal(
+            "pre_prepare", message, lambda: message.verify(self.config.chain_id), now, effects
+        ):
+            return
+        self._proposal_messages[view] = message
+        if message.header.proposer != message.sender:
+            self.metrics["dropped_invalid_block"] += 1
+            return
+        self.metrics["proposals_announced"] += 1
+        self._arm_view_timer(now)
+        self._note_progress(now)  # a signed proposal is progress: once, as for each phase
+        effects.append(FetchProposal(message))
 
     def _accept_proposal(self, view: int, block: Block, now: float, effects: list[Effect]) -> None:
         self._proposals[view] = block

@@ -19,6 +19,12 @@ That is safe by construction: the replica asks `NodeConsensusApp.is_pending`
 (mempool membership) as it handles each notice, so a committed or dropped hash
 never becomes pending there, and an idle chain stays idle after load.
 
+PRE-PREPAREs travel compact (transactions by hash, consensus.messages): the
+driver sends its own that way, completes an arriving one from the mempool before
+the replica sees it, and otherwise lets the replica ask (FetchProposal) and fetches
+the missing transactions through node.proposals, which hands the completed
+proposal back through this queue.
+
 The replica's clock is `time.monotonic()`; block timestamps use the wall clock
 (`time.time()`), and a proposal dated more than `max_clock_drift_ms` ahead of
 our wall clock is refused (node.chain.Chain.check).
@@ -34,17 +40,20 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from consensus.messages import (
+    CompactPrePrepare,
+    Message,
     NewView,
     PrePrepare,
     block_matches_header,
     decode_message,
-    encode_message,
+    encode_for_peers,
 )
 from consensus.replica import (
     Broadcast,
     CatchUp,
     Commit,
     Effect,
+    FetchProposal,
     ForwardTransactions,
     Persist,
     Replica,
@@ -57,6 +66,7 @@ from ledger.block import Block, CommitCertificate
 from ledger.errors import CodecError, InvalidBlock
 from ledger.tx import SignedTransaction
 from node.log import log
+from node.proposals import ProposalTransactions
 from node.votestore import VoteStore
 
 if TYPE_CHECKING:
@@ -183,6 +193,10 @@ class ConsensusDriver:
         self._view_changes_seen = 0
         self._causes_seen: dict[str, int] = {}
         self._height_seen = 0
+        # completes compact PRE-PREPAREs; a completed one comes back through the queue
+        self.proposals = ProposalTransactions(
+            node, self.on_peer_message, lambda txs: node._verify_all(txs)
+        )
 
     # -- inputs (called from other tasks; they only enqueue) -------------------------------------
 
@@ -202,7 +216,8 @@ class ConsensusDriver:
         if not self._pending_hashes and not self._removed_hashes:
             self.queue.put_nowait(("pending",))
 
-    def on_peer_message(self, peer: bytes, raw: bytes) -> None:
+    def on_peer_message(self, peer: bytes, raw: bytes | Message) -> None:
+        """Wire bytes from a peer, or a proposal the node completed for the replica."""
         self.queue.put_nowait(("message", peer, raw))
 
     async def apply_synced(self, blocks: list[tuple[Block, CommitCertificate]]) -> int:
@@ -269,15 +284,28 @@ class ConsensusDriver:
     async def _check_arriving_proposal(
         self, replica: Replica, event: tuple[Any, ...]
     ) -> tuple[Any, ...]:
-        """A proposal for the next height from its primary: decode it once and check
-        its block on the worker, so the replica's `validate` finds the result."""
-        if event[0] != "message" or not isinstance(event[2], bytes):
+        """A proposal for the next height from its primary: decode it once, complete a
+        compact one from the transactions this node holds (else the replica gets it
+        compact and asks for a fetch), and check its block on the worker, so the
+        replica's `validate` finds the result."""
+        if event[0] != "message":
             return event
-        try:
-            message = decode_message(event[2])
-        except CodecError:
-            return event  # the replica counts it as malformed
+        if isinstance(event[2], bytes):
+            try:
+                message = decode_message(event[2])
+            except CodecError:
+                return event  # the replica counts it as malformed
+        elif isinstance(event[2], PrePrepare):
+            message = event[2]  # completed by node.proposals
+        else:
+            return event
         chain = self.node.chain
+        if (
+            isinstance(message, CompactPrePrepare)
+            and message.height == chain.height + 1
+            and message.sender == replica.primary(message.height, message.view)
+        ):
+            message = self.proposals.rebuild(message) or message
         if (
             isinstance(message, PrePrepare | NewView)
             and message.height == chain.height + 1
@@ -294,6 +322,7 @@ class ConsensusDriver:
             else:
                 if chain.height + 1 == block.height:
                     chain.remember(block, result)
+                    self.proposals.remember(block)
                     elapsed = time.perf_counter() - started
                     self.app.cost.observe(len(block.transactions), elapsed)
                     log(
@@ -321,6 +350,7 @@ class ConsensusDriver:
         return await loop.run_in_executor(self.worker, function, *args)
 
     def close(self) -> None:
+        self.proposals.close()
         self.worker.shutdown(wait=True, cancel_futures=True)
 
     async def _handle(self, replica: Replica, event: tuple[Any, ...]) -> None:
@@ -375,9 +405,15 @@ class ConsensusDriver:
                 # synced write waits on the worker, so the loop keeps serving meanwhile.
                 await self._off_loop(self.votes.write, effect.state)
             elif isinstance(effect, Broadcast):
-                node.peers.broadcast(["c", encode_message(effect.message)])
+                frame = self._frame(effect.message)
+                node.peers.broadcast(frame)
+                self._count_proposal(effect.message, frame, None)
             elif isinstance(effect, Send):
-                node.peers.send(effect.to, ["c", encode_message(effect.message)])
+                frame = self._frame(effect.message)
+                if node.peers.send(effect.to, frame):
+                    self._count_proposal(effect.message, frame, 1)
+            elif isinstance(effect, FetchProposal):
+                self.proposals.fetch(effect.message, node.config.view_timeout_ms / 1000)
             elif isinstance(effect, Commit):
                 if effect.block.height == node.chain.height + 1:
                     # the replica built the certificate from votes it verified
@@ -397,6 +433,40 @@ class ConsensusDriver:
                     node.peers.send(effect.to, ["txs", raws])
             elif isinstance(effect, ReportEvidence):
                 self._store_evidence(effect)
+
+    def _frame(self, message: Message) -> list[Any]:
+        """A consensus frame for peers; a PRE-PREPARE goes compact (its transactions by
+        hash: peers hold nearly all of them from gossip and fetch the rest from us)."""
+        if not isinstance(message, PrePrepare):
+            return ["c", encode_for_peers(message)]
+        self.proposals.remember(message.block)
+        # what this node's clients sent since the last gossip round reaches no peer
+        # before the proposal: carried whole, it spares every replica a fetch
+        unsent = self.node.ungossiped()
+        return ["c", encode_for_peers(message, lambda stx: stx.encoded in unsent)]
+
+    def _count_proposal(self, message: Message, frame: list[Any], copies: int | None) -> None:
+        """Bytes of PRE-PREPAREs sent; `copies` None for a broadcast (one per peer)."""
+        if not isinstance(message, PrePrepare):
+            return
+        if copies is None:
+            copies = len(self.node.peers.connected())
+        if copies:
+            metrics = self.node.metrics
+            metrics.proposals_sent.inc(copies)
+            metrics.proposal_bytes_sent.inc(copies * len(frame[1]))
+            txs = message.block.transactions
+            # tx_bytes: what the whole block carried besides its header and certificate
+            # (each transaction's bytes are kept from admission: nothing is encoded here)
+            log(
+                "proposal_sent",
+                height=message.height,
+                view=message.view,
+                txs=len(txs),
+                bytes=len(frame[1]),
+                tx_bytes=sum(len(stx.encoded) for stx in txs),
+                peers=copies,
+            )
 
     def _store_evidence(self, effect: ReportEvidence) -> None:
         evidence = effect.evidence

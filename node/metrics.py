@@ -71,6 +71,33 @@ class NodeMetrics:
         self.signatures_verified = Counter(
             "pasar_signatures_verified", "Transaction signatures verified", registry=r
         )
+        self.proposals_sent = Counter(
+            "pasar_proposals_sent",
+            "PRE-PREPARE messages queued to peers (one per peer)",
+            registry=r,
+        )
+        self.proposal_bytes_sent = Counter(
+            "pasar_proposal_bytes_sent",
+            "Bytes of PRE-PREPARE messages queued to peers",
+            registry=r,
+        )
+        self.proposal_txs_fetched = Counter(
+            "pasar_proposal_txs_fetched",
+            "Transactions of proposals this node lacked and fetched from peers",
+            registry=r,
+        )
+        self.proposal_fetches = Counter(
+            "pasar_proposal_fetches",
+            "Proposals completed by fetching transactions, by outcome",
+            ["outcome"],
+            registry=r,
+        )
+        self.proposal_requests = Counter(
+            "pasar_proposal_requests",
+            "Peers' requests for proposal transactions, by outcome",
+            ["outcome"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

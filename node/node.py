@@ -214,6 +214,10 @@ class Node:
             self._gossip.extend(accepted)
         return admissions
 
+    def ungossiped(self) -> set[bytes]:
+        """Transactions (encoded) admitted from clients and not yet gossiped to peers."""
+        return set(self._gossip)
+
     # -- admission -------------------------------------------------------------------------------
 
     async def _admit(
@@ -389,6 +393,8 @@ class Node:
             self.sync.on_frame(link, frame)
         elif kind == "c" and len(frame) == 2 and isinstance(frame[1], bytes):
             self.consensus.on_peer_message(link.peer, frame[1])
+        elif kind in ("get_txs", "txs_for"):  # transactions of a compact proposal
+            self.consensus.proposals.on_frame(link, frame)
 
     async def _intake_loop(self) -> None:
         """Admit gossiped transactions one batch at a time.

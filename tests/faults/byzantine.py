@@ -14,6 +14,9 @@ runs `pasar node` with these behaviours patched in (and logs each misdeed as an
   forge_sync      answers block sync with forged blocks: its own blocks with a
                   changed state root under their real certificates, a valid next
                   block certified by its own vote alone, garbage past that
+  withhold_gossip never gossips the transactions its clients submit, so as primary
+                  it proposes transactions no other validator holds (they must
+                  fetch them to vote)
 
 This module lives under tests/ only: nothing in the node, its configuration or
 the installed package imports it, so no production setting can turn it on.
@@ -33,9 +36,17 @@ from node.driver import ConsensusDriver, NodeConsensusApp, wall_ms
 from node.log import log
 from node.node import Node
 from node.peers import Link, PeerNetwork
+from node.service import Admission
 from node.sync import BATCH_BLOCKS, BlockSync
 
-MODES = ("equivocate", "invalid_blocks", "withhold_votes", "lie_height", "forge_sync")
+MODES = (
+    "equivocate",
+    "invalid_blocks",
+    "withhold_votes",
+    "lie_height",
+    "forge_sync",
+    "withhold_gossip",
+)
 LIE = 1_000
 
 
@@ -118,6 +129,15 @@ def patch(modes: set[str]) -> None:
 
         PeerNetwork.broadcast = broadcast  # type: ignore[method-assign]
         Node._on_peer_connect = on_connect  # type: ignore[method-assign]
+
+    if "withhold_gossip" in modes:
+
+        async def submit(self: Node, raw_transactions: list[bytes]) -> list[Admission]:
+            admissions, accepted = await self._admit(raw_transactions)
+            log("byzantine_withheld_gossip", txs=len(accepted))
+            return admissions
+
+        Node.submit = submit  # type: ignore[method-assign]
 
     if "forge_sync" in modes:
 

@@ -8,6 +8,7 @@ import pytest
 
 from consensus.messages import (
     CommitVote,
+    CompactPrePrepare,
     Complaint,
     Decision,
     NewView,
@@ -17,6 +18,7 @@ from consensus.messages import (
     Status,
     ViewChange,
     decode_message,
+    encode_for_peers,
     encode_message,
 )
 from consensus.replica import (
@@ -24,6 +26,7 @@ from consensus.replica import (
     CatchUp,
     Commit,
     Effect,
+    FetchProposal,
     ForwardTransactions,
     Persist,
     Replica,
@@ -31,8 +34,10 @@ from consensus.replica import (
     ReportEvidence,
 )
 from consensus.state import PersistedState
+from ledger import codec
 from ledger.block import Block, CommitCertificate, sign_commit_vote
 from ledger.errors import CodecError
+from ledger.merkle import merkle_root
 from ledger.tx import SignedTransaction, Transaction
 from tests.sim.simnet import CHAIN_ID, NODE_POLICY, SIM_CONFIG, START_TIME, SimApp, make_key
 from tests.sim.simnet import Simulation as _Simulation
@@ -532,3 +537,143 @@ def test_waiting_behind_blocks_that_commit_transactions_is_not_censorship() -> N
     # no block with transactions since: the clock runs out from the last progress
     (complaint,) = broadcasts(replica.on_timer(now + 1.95), Complaint)
     assert complaint.height == 2
+
+
+# -- compact proposals (PRE-PREPARE version 2) ----------------------------------------------
+
+
+def compact_round(
+    count: int = 2,
+) -> tuple[list[SimApp], list[Replica], int, int, PrePrepare]:
+    """Height 1 with `count` transactions everyone holds: the primary's proposal."""
+    apps, replicas = idle_four()
+    txs = [user_tx(f"compact{i}") for i in range(count)]
+    for app, replica in zip(apps, replicas, strict=True):
+        for tx in txs:
+            assert app.admit(tx)
+        replica.on_transactions_pending([tx.hash for tx in txs], START_TIME)
+    leader = primary_index(replicas[0])
+    (proposal,) = broadcasts(replicas[leader].on_timer(START_TIME), PrePrepare)
+    return apps, replicas, leader, (leader + 1) % 4, proposal
+
+
+def fetches(effects: list[Effect]) -> list[CompactPrePrepare]:
+    return [e.message for e in effects if isinstance(e, FetchProposal)]
+
+
+def test_a_compact_proposal_signs_the_same_body_and_round_trips() -> None:
+    *_, proposal = compact_round()
+    wire = encode_for_peers(proposal)
+    compact = decode_message(wire)
+    assert isinstance(compact, CompactPrePrepare)
+    assert wire[1:3] == bytes([20, 2])  # tag 20, version 2
+    assert encode_message(compact) == wire
+    assert compact.body() == proposal.body() and compact.verify(CHAIN_ID)
+    assert compact.tx_hashes == tuple(stx.hash for stx in proposal.block.transactions)
+    assert all(isinstance(entry, bytes) for entry in compact.entries)  # one-key envelopes
+    assert len(wire) < len(encode_message(proposal))
+    full = compact.complete(list(proposal.block.transactions))
+    assert full.block.hash == proposal.block.hash and full.signature == proposal.signature
+    # the whole block (version 1) is still accepted
+    assert decode_message(encode_message(proposal)) == proposal
+
+
+def test_a_co_signed_envelope_travels_inline_and_only_its_copy_fits() -> None:
+    *_, proposal = compact_round(1)
+    (single,) = proposal.block.transactions
+    sender, cosigner = make_key("unit-user-multi"), make_key("unit-user-cosigner")
+    tx = Transaction(CHAIN_ID, sender.public_key, 0, "coin.create", ("UM", "UM", 2, 10))
+    multi = tx.sign(sender, cosigner)
+    txs = (single, multi)
+    header = replace(
+        proposal.block.header, tx_count=2, tx_root=merkle_root([stx.hash for stx in txs])
+    )
+    block = Block(header, txs, proposal.block.last_certificate)
+    message = PrePrepare.create(KEYS[0], CHAIN_ID, 1, 0, block)
+    compact = decode_message(encode_for_peers(message))
+    assert isinstance(compact, CompactPrePrepare)
+    assert compact.entries[0] == single.hash
+    assert isinstance(compact.entries[1], SignedTransaction)
+    assert compact.entries[1].encoded == multi.encoded
+    assert compact.fits(0, single) and compact.fits(1, multi)
+    # a listed hash stands for the one-key envelope: another envelope of it does not fit
+    assert not compact.fits(0, single.tx.sign(KEYS[1], KEYS[2]))
+    with pytest.raises(ValueError):
+        compact.complete([multi, multi])
+    assert compact.complete([single, multi]).block.hash == block.hash
+
+
+def _mutated(proposal: PrePrepare, index: int, value: object) -> bytes:
+    fields = CompactPrePrepare.of(proposal).to_list()
+    fields[index] = value
+    return codec.encode(fields)
+
+
+def test_malformed_compact_proposals_are_refused_and_counted() -> None:
+    _, replicas, _, backup, proposal = compact_round(3)
+    fields = CompactPrePrepare.of(proposal).to_list()
+    hashes = fields[5]
+    header = fields[4]
+    other_height = list(header)
+    other_height[3] = 2
+    cases = {
+        "order": _mutated(proposal, 5, [hashes[1], hashes[0], hashes[2]]),  # not the tx root
+        "missing": _mutated(proposal, 5, hashes[:2]),  # not the header's tx_count
+        "twice": _mutated(proposal, 5, [hashes[0], hashes[0], hashes[2]]),
+        "short hash": _mutated(proposal, 5, [hashes[0], hashes[1], hashes[2][:31]]),
+        "not a list": _mutated(proposal, 5, hashes[0]),
+        "certificate": _mutated(
+            proposal, 6, CommitCertificate.build(0, 0, bytes(32), {}).to_list()
+        ),
+        "header height": _mutated(proposal, 4, other_height),
+        "version 3": _mutated(proposal, 1, 3),
+        "short": codec.encode(fields[:8]),
+    }
+    for name, wire in cases.items():
+        with pytest.raises(CodecError):
+            decode_message(wire)
+        before = replicas[backup].metrics["dropped_malformed"]
+        effects = replicas[backup].on_message(wire, START_TIME)
+        assert fetches(effects) == [] and broadcasts(effects, PrepareVote) == [], name
+        assert replicas[backup].metrics["dropped_malformed"] == before + 1, name
+
+
+def test_an_incomplete_proposal_asks_for_its_transactions_and_votes_once_completed() -> None:
+    _, replicas, leader, backup, proposal = compact_round()
+    replica = replicas[backup]
+    effects = replica.on_message(encode_for_peers(proposal), START_TIME + 0.1)
+    (compact,) = fetches(effects)
+    assert compact.block_hash == proposal.block.hash
+    assert broadcasts(effects, PrepareVote) == []  # no vote without the block
+    assert replica.metrics["proposals_announced"] == 1
+    # the primary re-sends: asked again (the first gathering may have failed), no vote
+    effects = replica.on_message(encode_for_peers(proposal), START_TIME + 0.2)
+    assert fetches(effects) == [compact] and broadcasts(effects, PrepareVote) == []
+    # a forged completion (another signature) is refused
+    forged = PrePrepare(1, 0, proposal.block, proposal.sender, bytes(64))
+    assert broadcasts(replica.on_message(forged, START_TIME + 0.25), PrepareVote) == []
+    assert replica.metrics["dropped_bad_signature"] == 1
+    effects = replica.on_message(
+        compact.complete(list(proposal.block.transactions)), START_TIME + 0.3
+    )
+    (vote,) = broadcasts(effects, PrepareVote)
+    assert vote.block_hash == proposal.block.hash
+    # completed once: a late completion or compact copy is a duplicate
+    assert replica.on_message(encode_for_peers(proposal), START_TIME + 0.4) == []
+
+
+def test_a_fetch_in_progress_holds_the_view_timer_once_and_a_stalled_one_times_out() -> None:
+    _, replicas, _, backup, proposal = compact_round()
+    replica = replicas[backup]
+    timeout = NODE_POLICY.base_timeout
+    received = START_TIME + 0.75 * timeout  # the view timer started at START_TIME
+    assert fetches(replica.on_message(encode_for_peers(proposal), received))
+    assert broadcasts(replica.on_timer(received), ViewChange) == []  # restarts from here
+    # past the first deadline: the fetch is still under way, no view change
+    assert broadcasts(replica.on_timer(START_TIME + 1.2 * timeout), ViewChange) == []
+    # re-sent announcements do not extend it: the primary never completes it
+    replica.on_message(encode_for_peers(proposal), received + 0.5 * timeout)
+    assert broadcasts(replica.on_timer(received + 0.99 * timeout), ViewChange) == []
+    effects = replica.on_timer(received + timeout)
+    assert broadcasts(effects, ViewChange) and replica.view == 1
+    assert broadcasts(effects, PrepareVote) == []

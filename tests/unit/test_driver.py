@@ -522,3 +522,37 @@ def test_gossip_from_several_peers_is_admitted_as_one_batch(tmp_path: Path) -> N
             await node.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_proposal_goes_compact_with_only_the_ungossiped_transactions_whole(
+    tmp_path: Path,
+) -> None:
+    # Peers hold gossiped transactions; the ones this node's clients sent since the
+    # last gossip round cannot be there yet, so they travel inside the proposal.
+    from consensus.messages import CompactPrePrepare, PrePrepare, decode_message, encode_message
+
+    async def scenario() -> None:
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+        gossiped, fresh = user_tx("gossiped"), user_tx("fresh")
+        try:
+            for stx in (gossiped, fresh):
+                (answer,) = await node.submit([stx.encoded])
+                assert answer.code == "accepted"
+            node._gossip = [fresh.encoded]  # the gossip round took `gossiped` already
+            block = node.chain.propose(VALIDATOR.public_key, 5_000, [gossiped, fresh])
+            message = PrePrepare.create(VALIDATOR, "t", 1, 0, block)
+            kind, wire = node.consensus._frame(message)
+            compact = decode_message(wire)
+            assert kind == "c" and isinstance(compact, CompactPrePrepare)
+            assert compact.entries[0] == gossiped.hash
+            assert isinstance(compact.entries[1], SignedTransaction)
+            assert compact.entries[1].encoded == fresh.encoded
+            assert compact.complete([gossiped, fresh]).block.hash == block.hash
+            assert len(wire) < len(encode_message(message))
+            # kept to serve peers that lack some of it, even once out of the mempool
+            node.mempool.remove([gossiped.hash])
+            assert node.consensus.proposals.lookup(gossiped.hash) is gossiped
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
