@@ -60,6 +60,9 @@ class Pasar:
         submitted = self(node, "tx", *args)
         outcome: dict[str, Any] = self(node, "query", "tx", submitted["hash"], "--wait", "30")
         assert outcome["status"] in ("committed", "rejected"), outcome
+        # The next command may go to another node, which reads what this block wrote
+        # (a listing, an order): wait until every node has committed it.
+        self.net.wait_height(range(len(self.net.nodes)), int(outcome["height"]))
         return outcome
 
     def receipt(self, node: int, *args: str) -> dict[str, Any]:
