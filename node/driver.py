@@ -194,9 +194,7 @@ class ConsensusDriver:
         self._causes_seen: dict[str, int] = {}
         self._height_seen = 0
         # completes compact PRE-PREPAREs; a completed one comes back through the queue
-        self.proposals = ProposalTransactions(
-            node, self.on_peer_message, lambda txs: node._verify_all(txs)
-        )
+        self.proposals = ProposalTransactions(node, self.on_peer_message, node.verify_all)
 
     # -- inputs (called from other tasks; they only enqueue) -------------------------------------
 

@@ -254,7 +254,7 @@ class Node:
                 from_sender[stx.tx.sender] += 1
                 candidates.append((index, stx))
         to_check = [(i, stx) for i, stx in candidates if stx.verification_key not in self.verified]
-        results = await self._verify_all([stx for _, stx in to_check])
+        results = await self.verify_all([stx for _, stx in to_check])
         self.metrics.signatures_verified.inc(len(to_check))
         bad = {i for (i, _), ok in zip(to_check, results, strict=True) if not ok}
         accepted: list[bytes] = []
@@ -310,7 +310,7 @@ class Node:
             self.consensus.transactions_pending(ready)
         return final, accepted
 
-    async def _verify_all(self, transactions: list[SignedTransaction]) -> list[bool]:
+    async def verify_all(self, transactions: list[SignedTransaction]) -> list[bool]:
         """Per transaction: do all of its signatures verify (checked in one batch)."""
         owners = [i for i, stx in enumerate(transactions) for _ in stx.signatures]
         checks = [check for stx in transactions for check in stx.signature_checks()]
