@@ -194,7 +194,10 @@ class ConsensusDriver:
         self._causes_seen: dict[str, int] = {}
         self._height_seen = 0
         # completes compact PRE-PREPAREs; a completed one comes back through the queue
-        self.proposals = ProposalTransactions(node, self.on_peer_message, node.verify_all)
+        # (a lambda: the node's verifier is looked up when a fetch completes)
+        self.proposals = ProposalTransactions(
+            node, self.on_peer_message, lambda txs: node.verify_all(txs)
+        )
 
     # -- inputs (called from other tasks; they only enqueue) -------------------------------------
 
