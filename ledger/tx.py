@@ -162,7 +162,13 @@ class SignedTransaction:
 
     @cached_property
     def hash(self) -> bytes:
-        return self.tx.hash
+        encoded = self.__dict__.get("encoded")
+        if encoded is None:
+            return self.tx.hash
+        # The transaction's own encoding is the middle of the envelope's, between its
+        # head and its signatures: with the envelope's bytes at hand (as received, or
+        # encoded already) hash that slice instead of encoding the transaction again.
+        return tagged_hash(TX, encoded[_ENVELOPE_HEAD : -_signatures_size(self)])
 
     @cached_property
     def verification_key(self) -> bytes:
@@ -217,8 +223,21 @@ class SignedTransaction:
     @staticmethod
     def decode(data: bytes) -> SignedTransaction:
         stx = SignedTransaction.from_list(codec.decode(data, MAX_TX_BYTES))
-        stx.__dict__["encoded"] = bytes(data)
+        stx.__dict__["encoded"] = bytes(data)  # canonical: `codec.decode` checked it
         return stx
+
+
+# [2, version, ...]: a fixarray of 4 items, then two positive fixints
+_ENVELOPE_HEAD = 3
+_PAIR_SIZE = 1 + (2 + PUBLIC_KEY_SIZE) + (2 + SIGNATURE_SIZE)  # fixarray 2, bin8 key, bin8 sig
+
+
+def _signatures_size(stx: SignedTransaction) -> int:
+    """Bytes the signatures take at the end of `stx`'s canonical encoding."""
+    if stx.version == ENVELOPE_SINGLE:
+        return 2 + SIGNATURE_SIZE  # bin8 header and the signature
+    count = len(stx.signatures)
+    return (1 if count < 16 else 3) + count * _PAIR_SIZE  # fixarray or array16 header
 
 
 def check_signatures(tx: Transaction, signatures: tuple[Signature, ...]) -> None:

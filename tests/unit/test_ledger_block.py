@@ -91,6 +91,18 @@ def test_block_round_trip_with_and_without_certificate() -> None:
         assert again.encoded == block.encode()
 
 
+@pytest.mark.parametrize("count", [0, 1, 15, 16, 300])
+def test_a_block_encodes_as_its_array_with_the_transactions_own_bytes(count: int) -> None:
+    # `encoded` splices each transaction's bytes in: the same bytes as encoding it whole
+    stxs = tuple(
+        signed(key(1 + i % 5), i, "coin.transfer", ["IDR", key(9).public_key, i])
+        for i in range(count)
+    )
+    for last in (None, certificate_by([0, 1, 2])):
+        block = Block(HEADER, stxs, last)
+        assert block.encoded == codec.encode(block.to_list())
+
+
 def test_block_hash_is_the_header_hash_only() -> None:
     stx = signed(key(1), 0, "coin.transfer", ["IDR", key(2).public_key, 1])
     assert Block(HEADER, (stx,), None).hash == Block(HEADER, (), None).hash

@@ -91,6 +91,21 @@ def test_signed_decode_keeps_the_received_bytes() -> None:
     assert SignedTransaction.decode(bytes(data)).encoded == bytes(data)
 
 
+@pytest.mark.parametrize(
+    "signers", [[1], [2], [1, 2], [2, 3], list(range(1, 16)), list(range(1, 17))]
+)
+@pytest.mark.parametrize("args", [(), ("IDR", BOB.public_key, 5, "m" * 300), (list(range(40)),)])
+def test_a_decoded_transaction_hashes_as_the_transaction_it_carries(
+    signers: list[int], args: tuple[Any, ...]
+) -> None:
+    # decode hashes the slice of the received bytes that holds the transaction: every
+    # envelope form (one signature, a fixarray or an array16 of pairs) must cut it right
+    tx = sample(args=args)
+    signed = tx.sign(*(key(n) for n in signers))
+    stx = SignedTransaction.decode(signed.encode())
+    assert stx.hash == signed.hash == tx.hash == tagged_hash(TX, codec.encode(tx.to_list()))
+
+
 def encoded_tx(fields: list[Any]) -> bytes:
     return codec.encode(fields)
 
