@@ -227,6 +227,7 @@ class Node:
         candidates: list[tuple[int, SignedTransaction]] = []
         seen: set[bytes] = set()
         from_sender: Counter[bytes] = Counter()  # candidates so far, by sender
+        committed_nonces: dict[bytes, int] = {}  # read once per sender, for the check below
         for index, raw in enumerate(raws):
             try:
                 stx = SignedTransaction.decode(raw)
@@ -240,7 +241,7 @@ class Node:
                 )
             elif tx_hash in seen or tx_hash in self.mempool:
                 answers[index] = Admission(tx_hash, True, pool.DUPLICATE, "already pending")
-            elif chainstore.find_tx(self._store, tx_hash) is not None:
+            elif self._is_committed(stx, committed_nonces):
                 answers[index] = Admission(tx_hash, True, pool.DUPLICATE, "already committed")
             elif (
                 room := self.mempool.check(
@@ -309,6 +310,20 @@ class Node:
         if ready:
             self.consensus.transactions_pending(ready)
         return final, accepted
+
+    def _is_committed(self, stx: SignedTransaction, committed_nonces: dict[bytes, int]) -> bool:
+        """Whether this very transaction is in a committed block.
+
+        A committed transaction used its nonce, so one at or above its sender's
+        committed nonce cannot be: the transaction index (a LevelDB miss per new
+        transaction, the usual case) is only read for a nonce already used."""
+        sender = stx.tx.sender
+        committed = committed_nonces.get(sender)
+        if committed is None:
+            committed = committed_nonces[sender] = self.chain.next_nonce(sender)
+        if stx.tx.nonce >= committed:
+            return False
+        return chainstore.find_tx(self._store, stx.hash) is not None
 
     async def verify_all(self, transactions: list[SignedTransaction]) -> list[bool]:
         """Per transaction: do all of its signatures verify (checked in one batch)."""

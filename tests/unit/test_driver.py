@@ -503,6 +503,46 @@ def test_a_single_submitted_signature_is_checked_on_the_pool_not_the_event_loop(
     asyncio.run(scenario())
 
 
+def test_the_transaction_index_is_read_only_for_a_nonce_already_used(tmp_path: Path) -> None:
+    # A LevelDB miss per new transaction (the usual case) showed in the profile; a
+    # transaction whose nonce its sender has not used yet cannot be in a block.
+    from ledger import chainstore
+
+    async def scenario() -> None:
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+        driver = node.consensus
+        replica = driver.replica = driver._make_replica()
+        replica.on_timer(time.monotonic())
+        lookups: list[bytes] = []
+        find_tx = chainstore.find_tx
+
+        def recording(reader: Any, tx_hash: bytes) -> Any:
+            lookups.append(tx_hash)
+            return find_tx(reader, tx_hash)
+
+        chainstore.find_tx = recording  # type: ignore[assignment]
+        try:
+            first = user_tx("idx")
+            (admission,) = await node.submit([first.encoded])
+            assert admission.code == "accepted" and lookups == []
+            while not driver.queue.empty():
+                await driver._handle(replica, driver.queue.get_nowait())
+            await driver._apply(replica.on_timer(time.monotonic() + 1))  # alone: decides
+            assert node.chain.height == 1
+            (again,) = await node.submit([first.encoded])  # nonce 0 is used now
+            assert (again.accepted, again.code, again.message) == (
+                True,
+                "duplicate",
+                "already committed",
+            )
+            assert lookups == [first.hash]
+        finally:
+            chainstore.find_tx = find_tx  # type: ignore[assignment]
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
 def test_gossip_from_several_peers_is_admitted_as_one_batch(tmp_path: Path) -> None:
     # one round of signature checks (one hand-off to the pool) for every frame waiting
     async def scenario() -> None:
