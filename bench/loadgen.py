@@ -38,6 +38,16 @@ from /metrics), CPU microseconds per committed transaction per validator and RSS
 (from /proc of the node processes), then waits for the backlog to drain and
 reports whether the chain stays idle (no new height, no view change) for 10 s.
 
+Commerce mix (`--mix`, ladder mode): the ladder with plain transfers, then on a
+fresh network with payments, invoices paid with a swap, escrowed orders (order,
+ship, confirm) and multi-key transfers (bench/loadmix.py); the same columns for
+each, plus the count of committed transactions whose result failed.
+
+    python bench/loadgen.py --validators 4 --ladder 500,1500,3000 --duration 30 --mix
+
+The single-rate mode also prints the generator's own CPU per transaction sent and
+the rate one generator process could offer at that cost.
+
 Profile (`--profile`, ladder mode): py-spy (`pip install py-spy`) records one
 validator (`--profile-node`, default v1: v0 also serves the generator's block
 reads) during each rate, and the samples are sorted into a CPU breakdown per
@@ -73,6 +83,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 
 from bench.cpu_breakdown import IDLE, breakdown, read_raw, render  # noqa: E402
+from bench.loadmix import CommerceMix  # noqa: E402
 from ledger.hashing import TX  # noqa: E402
 from ledger.keys import PrivateKey, address_to_text, verify  # noqa: E402
 from ledger.tx import Transaction  # noqa: E402
@@ -283,6 +294,7 @@ class Point:
     refused: int = 0  # refused for good (other codes)
     errors: int = 0
     committed: int = 0
+    rejected: int = 0  # committed with a failed result (e.g. a shipment before its order)
     latencies: list[float] = field(default_factory=list)
 
 
@@ -304,6 +316,11 @@ class Lane:
     cursor: int = 0
     outbox: list[tuple[bytes, str]] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
+    followups: bool = False  # fed by commits (escrow steps), not by the schedule
+
+    def send(self, item: tuple[bytes, str]) -> None:
+        self.outbox.append(item)
+        self.wake.set()
 
     def offer(self, count: int) -> int:
         chunk = self.stream[self.cursor : self.cursor + count]
@@ -415,17 +432,27 @@ async def run_point(
     duration: float,
     batch_size: int,
     poll: float,
+    mix: CommerceMix | None = None,
 ) -> tuple[Point, float]:
     """Offer `rate` tx/s for `duration` s, spread over the lanes in turn; returns the
-    point and the seconds it ran (submission plus the commit watch)."""
+    point and the seconds it ran (submission plus the commit watch). With a commerce
+    mix, what a commit calls for (a shipment, a confirm) is offered too and counts."""
     point = Point()
+    scheduled = [lane for lane in lanes if not lane.followups]
+    followup_lanes = [lane for lane in lanes if lane.followups]
     sent: dict[bytes, float] = {}
     start = time.monotonic()
     give_up_at = start + duration
     stop_watch = asyncio.Event()
 
-    async def watch() -> None:
-        height = (await heights(session, urls[:1]))[0][0]
+    # Heights are polled on their own so that a commit's time is when the poll first
+    # saw it; reading a large block can take longer than the next commit.
+    first_height = (await heights(session, urls[:1]))[0][0]
+    seen_at: dict[int, float] = {}
+    new_height = asyncio.Event()
+
+    async def poll_heights() -> None:
+        height = first_height
         while not stop_watch.is_set():
             await asyncio.sleep(poll)
             try:
@@ -434,15 +461,38 @@ async def run_point(
                 continue
             seen = time.monotonic()
             for next_height in range(height + 1, current + 1):
-                async with session.get(urls[0] + f"/v1/blocks/{next_height}") as response:
-                    block = await response.json()
-                for item in block.get("transactions", []):
-                    admitted_at = sent.get(bytes.fromhex(item["hash"]))
-                    if admitted_at is not None:
-                        point.committed += 1
-                        point.latencies.append(seen - admitted_at)
-            height = current
+                seen_at[next_height] = seen
+            if current > height:
+                height = current
+                new_height.set()
 
+    async def watch() -> None:
+        height = first_height
+        while not stop_watch.is_set() or height + 1 in seen_at:
+            if height + 1 not in seen_at:
+                new_height.clear()
+                if height + 1 not in seen_at:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(new_height.wait(), 0.5)
+                continue
+            height += 1
+            async with session.get(urls[0] + f"/v1/blocks/{height}") as response:
+                block = await response.json()
+            for item in block.get("transactions", []):
+                tx_hash = bytes.fromhex(item["hash"])
+                admitted_at = sent.get(tx_hash)
+                if admitted_at is not None:
+                    point.committed += 1
+                    point.latencies.append(seen_at[height] - admitted_at)
+                    if not item.get("result", {}).get("ok", True):
+                        point.rejected += 1
+                if mix is not None:
+                    follow = mix.committed(tx_hash)
+                    if follow is not None:
+                        followup_lanes[follow[0] % len(followup_lanes)].send(follow[1])
+                        point.offered += 1
+
+    poller_task = asyncio.create_task(poll_heights())
     watcher_task = asyncio.create_task(watch())
     senders = [
         asyncio.create_task(run_lane(session, lane, batch_size, sent, point, give_up_at))
@@ -454,15 +504,16 @@ async def run_point(
         delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        offered = lanes[turn].offer(batch_size)
-        turn = (turn + 1) % len(lanes)
-        if not offered and all(lane.cursor >= len(lane.stream) for lane in lanes):
+        offered = scheduled[turn].offer(batch_size)
+        turn = (turn + 1) % len(scheduled)
+        if not offered and all(lane.cursor >= len(lane.stream) for lane in scheduled):
             break
         point.offered += offered
     await asyncio.gather(*senders)
-    for lane in lanes:
+    for lane in scheduled:
         # offered, never sent: the next rate sends them first (skipping them would
-        # leave later nonces of these accounts behind a gap for good)
+        # leave later nonces of these accounts behind a gap for good); follow-up
+        # lanes simply keep their outbox for the next rate
         lane.cursor -= len(lane.outbox)
         lane.outbox.clear()
     # Everything admitted gets until twice the duration to commit (p99 counts it).
@@ -470,6 +521,7 @@ async def run_point(
     while point.committed < point.admitted and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     stop_watch.set()
+    await poller_task
     await watcher_task
     return point, time.monotonic() - start
 
@@ -492,17 +544,20 @@ async def stays_idle(
     return idle, f"heights {before}->{after} view_changes +{changes_after - changes:.0f}"
 
 
-def start_network(
-    args: argparse.Namespace, accounts: list[PrivateKey], mempool: MempoolLimits | None
-) -> tuple[Path, list[Any], list[subprocess.Popen[bytes]]]:
-    workdir = Path(tempfile.mkdtemp(prefix="pasar-loadgen-"))
+def transfer_app_state(accounts: list[PrivateKey]) -> dict[str, Any]:
     issuer = address_to_text(accounts[0].public_key)
-    app_state = {
+    return {
         "coin": [
             [[SYMBOL, "Load coin", 0, issuer, 10**15, "open"]],
             [[address_to_text(key.public_key), SYMBOL, 10**9] for key in accounts],
         ]
     }
+
+
+def start_network(
+    args: argparse.Namespace, app_state: dict[str, Any], mempool: MempoolLimits | None
+) -> tuple[Path, list[Any], list[subprocess.Popen[bytes]]]:
+    workdir = Path(tempfile.mkdtemp(prefix="pasar-loadgen-"))
     nodes = create_testnet(
         workdir,
         [f"v{i}" for i in range(args.validators)],
@@ -598,83 +653,142 @@ def presign_streams(
     return streams
 
 
+async def submit_setup(
+    session: aiohttp.ClientSession, urls: list[str], rounds: list[list[tuple[bytes, str]]]
+) -> None:
+    """Send each round of setup transactions to one node in order (retrying what is
+    refused for room), wait for every mempool to drain, and check that they committed."""
+    headers = {"Content-Type": "application/json"}
+    for items in rounds:
+        cursor = 0
+        while cursor < len(items):
+            chunk = items[cursor : cursor + 200]
+            body = json.dumps({"txs": [item[1] for item in chunk]}).encode()
+            async with session.post(urls[0] + "/v1/txs/batch", data=body, headers=headers) as r:
+                answer = None if r.status == 429 else await r.json()
+            done = 0
+            for result in [] if answer is None else answer.get("results", []):
+                if result.get("code") in BACKPRESSURE:
+                    break
+                if not result.get("accepted"):
+                    sys.exit(f"setup transaction refused: {result}")
+                done += 1
+            cursor += done
+            if done < len(chunk):
+                await asyncio.sleep(0.5)
+        while any(size for _, size in await heights(session, urls)):
+            await asyncio.sleep(0.5)
+        for tx_hash, _ in items[:: max(1, len(items) // 20)]:
+            async with session.get(urls[0] + f"/v1/txs/{tx_hash.hex()}?wait=30") as r:
+                outcome = await r.json()
+            if outcome.get("status") != "committed":
+                sys.exit(f"setup transaction {tx_hash.hex()} did not commit: {outcome}")
+
+
 async def run_ladder(args: argparse.Namespace) -> None:
     rates = [float(part) for part in args.ladder.split(",") if part.strip()]
     print(f"load_average={' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
-    accounts = [account_key(i) for i in range(args.accounts)]
     # each rate at most doubles the offered count with retries; presign what is offered
     total = int(sum(rates) * args.duration * 1.05) + args.accounts
+    for mix_name in ("transfer", "commerce") if args.mix else ("transfer",):
+        if args.mix:
+            print(f"mix={mix_name}", flush=True)
+        await run_mix(args, rates, total, mix_name)
+    print(f"load_average={' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
+
+
+async def run_mix(args: argparse.Namespace, rates: list[float], total: int, name: str) -> None:
+    """One network, the ladder of rates with one kind of traffic."""
     t0 = time.perf_counter()
     lane_count = args.validators * LANES_PER_NODE
-    streams = presign_streams(accounts, total, lane_count)
-    print(f"presigned {total:,} transfers in {time.perf_counter() - t0:.1f}s")
-    workdir, nodes, processes = start_network(args, accounts, None)
+    mix = None
+    if name == "commerce":
+        mix = CommerceMix(CHAIN_ID, args.accounts, total)
+        app_state = mix.app_state()
+        setup = mix.setup(int(time.time() * 1000))
+        streams = mix.streams(lane_count)
+    else:
+        accounts = [account_key(i) for i in range(args.accounts)]
+        app_state = transfer_app_state(accounts)
+        streams = presign_streams(accounts, total, lane_count)
+    print(f"presigned {total:,} transactions in {time.perf_counter() - t0:.1f}s")
+    workdir, nodes, processes = start_network(args, app_state, None)
     urls = [node.rpc_url for node in nodes]
-    print(
-        "rate_offered committed/offered p50_s p99_s 429s view_changes "
-        "cpu_us_per_tx_per_validator rss_mb_max idle_10s_after"
-    )
     try:
         connector = aiohttp.TCPConnector(limit=128)
         timeout = aiohttp.ClientTimeout(total=60)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             await wait_ready(session, urls, 60)
+            if mix is not None:
+                t0 = time.perf_counter()
+                await submit_setup(session, urls, setup)
+                count = sum(len(items) for items in setup)
+                print(f"setup: {count:,} transactions committed in {time.perf_counter() - t0:.1f}s")
+            print(
+                "rate_offered committed/offered p50_s p99_s 429s view_changes "
+                "cpu_us_per_tx_per_validator rss_mb_max idle_10s_after"
+            )
             # each account always goes through one lane, each lane to one node
             lanes = [Lane(urls[index % len(urls)], stream) for index, stream in enumerate(streams)]
+            if mix is not None:
+                lanes += [Lane(url, [], followups=True) for url in urls]
             for rate in rates:
-                batch_size = max(1, min(500, int(rate / (10 * args.validators)) or 1))
-                changes = await metric_sum(session, urls, "pasar_view_changes_total")
-                causes = await view_change_causes(session, urls)
-                cpu = [proc_cpu_seconds(p.pid) for p in processes]
-                spy = start_profile(args, workdir, processes, rate)
-                point, _ = await run_point(
-                    session,
-                    urls,
-                    lanes,
-                    rate,
-                    args.duration,
-                    batch_size,
-                    args.poll_ms / 1000,
-                )
-                cpu_used = [
-                    proc_cpu_seconds(p.pid) - c for p, c in zip(processes, cpu, strict=True)
-                ]
-                rss = max(proc_rss_mb(p.pid) for p in processes)
-                view_changes = await metric_sum(session, urls, "pasar_view_changes_total")
-                causes_after = await view_change_causes(session, urls)
-                why = ",".join(
-                    f"{cause}={count - causes.get(cause, 0):.0f}"
-                    for cause, count in sorted(causes_after.items())
-                    if count > causes.get(cause, 0)
-                )
-                idle, detail = await stays_idle(session, urls, 10.0)
-                per_tx = (
-                    sum(cpu_used) / len(cpu_used) / point.committed * 1e6
-                    if point.committed
-                    else float("nan")
-                )
-                offered_rate = point.offered / args.duration
-                print(
-                    f"{offered_rate:,.0f} {point.committed:,}/{point.offered:,} "
-                    f"({point.committed / max(1, point.offered):.0%}) "
-                    f"{percentile(point.latencies, 0.5):.2f} "
-                    f"{percentile(point.latencies, 0.99):.2f} {point.throttled:,} "
-                    f"{view_changes - changes:.0f} {per_tx:,.0f} {rss:.0f} "
-                    f"{'yes' if idle else 'NO'} ({detail}; admitted={point.admitted:,} "
-                    f"refused={point.refused} errors={point.errors}"
-                    f"{'; view changes started by ' + why if why else ''})",
-                    flush=True,
-                )
-                if spy is not None:
-                    node_cpu = cpu_used[args.profile_node]
-                    finish_profile(spy, node_cpu / point.committed * 1e6 if point.committed else 0)
+                await run_rate(args, session, urls, lanes, processes, workdir, rate, mix)
     finally:
         stop_network(processes)
-        print(f"load_average={' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
     if args.keep:
         print(f"homes and logs kept in {workdir}")
     else:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def run_rate(
+    args: argparse.Namespace,
+    session: aiohttp.ClientSession,
+    urls: list[str],
+    lanes: list[Lane],
+    processes: list[subprocess.Popen[bytes]],
+    workdir: Path,
+    rate: float,
+    mix: CommerceMix | None,
+) -> None:
+    """One rung of the ladder: offer `rate`, then print its row."""
+    batch_size = max(1, min(500, int(rate / (10 * args.validators)) or 1))
+    changes = await metric_sum(session, urls, "pasar_view_changes_total")
+    causes = await view_change_causes(session, urls)
+    cpu = [proc_cpu_seconds(p.pid) for p in processes]
+    spy = start_profile(args, workdir, processes, rate)
+    point, _ = await run_point(
+        session, urls, lanes, rate, args.duration, batch_size, args.poll_ms / 1000, mix
+    )
+    cpu_used = [proc_cpu_seconds(p.pid) - c for p, c in zip(processes, cpu, strict=True)]
+    rss = max(proc_rss_mb(p.pid) for p in processes)
+    view_changes = await metric_sum(session, urls, "pasar_view_changes_total")
+    causes_after = await view_change_causes(session, urls)
+    why = ",".join(
+        f"{cause}={count - causes.get(cause, 0):.0f}"
+        for cause, count in sorted(causes_after.items())
+        if count > causes.get(cause, 0)
+    )
+    idle, detail = await stays_idle(session, urls, 10.0)
+    per_tx = (
+        sum(cpu_used) / len(cpu_used) / point.committed * 1e6 if point.committed else float("nan")
+    )
+    offered_rate = point.offered / args.duration
+    print(
+        f"{offered_rate:,.0f} {point.committed:,}/{point.offered:,} "
+        f"({point.committed / max(1, point.offered):.0%}) "
+        f"{percentile(point.latencies, 0.5):.2f} "
+        f"{percentile(point.latencies, 0.99):.2f} {point.throttled:,} "
+        f"{view_changes - changes:.0f} {per_tx:,.0f} {rss:.0f} "
+        f"{'yes' if idle else 'NO'} ({detail}; admitted={point.admitted:,} "
+        f"refused={point.refused} errors={point.errors} rejected={point.rejected}"
+        f"{'; view changes started by ' + why if why else ''})",
+        flush=True,
+    )
+    if spy is not None:
+        node_cpu = cpu_used[args.profile_node]
+        finish_profile(spy, node_cpu / point.committed * 1e6 if point.committed else 0)
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -697,7 +811,7 @@ async def run(args: argparse.Namespace) -> None:
     mempool = MempoolLimits(
         max_txs=200_000, max_bytes=256 * 1024 * 1024, max_per_sender=5_000, floor_txs=200_000
     )
-    workdir, nodes, processes = start_network(args, accounts, mempool)
+    workdir, nodes, processes = start_network(args, transfer_app_state(accounts), mempool)
     urls = [node.rpc_url for node in nodes]
     stats = Stats()
     sent: dict[bytes, float] = {}
@@ -707,6 +821,7 @@ async def run(args: argparse.Namespace) -> None:
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             await wait_ready(session, urls, 30)
             cpu_start = [proc_cpu_seconds(p.pid) for p in processes]
+            own_cpu_start = time.process_time()
             start = time.monotonic()
             stop_at = start + args.duration + args.drain
             watch = asyncio.create_task(
@@ -714,6 +829,7 @@ async def run(args: argparse.Namespace) -> None:
             )
             await submitter(session, urls, batches, args.rate, sent, stats)
             submit_end = time.monotonic()
+            submit_cpu = time.process_time() - own_cpu_start
             await watch
             wall = time.monotonic() - start
             cpu = [
@@ -735,6 +851,14 @@ async def run(args: argparse.Namespace) -> None:
         f"blocks={stats.blocks}"
     )
     print(f"committed_tx_per_s={committed_rate:,.0f} (first submit to last commit: {span:.1f}s)")
+    # What this one generator process could offer: its CPU while submitting (the block
+    # watcher included) per transaction sent; one asyncio process uses one core.
+    generator_us = submit_cpu / max(1, total) * 1e6
+    print(
+        f"generator cpu_us_per_tx_sent={generator_us:.0f} "
+        f"ceiling_tx_per_s={1e6 / max(generator_us, 1e-9):,.0f} (one core, nothing else running) "
+        f"achieved_offer_tx_per_s={total / max(submit_end - start, 1e-9):,.0f}"
+    )
     print(
         f"latency_s p50={percentile(stats.latencies, 0.5):.3f} "
         f"p99={percentile(stats.latencies, 0.99):.3f} max={max(stats.latencies, default=0):.3f}"
@@ -763,6 +887,11 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep homes and logs")
     parser.add_argument(
         "--ladder", help="overload mode: comma-separated offered rates, --duration s each"
+    )
+    parser.add_argument(
+        "--mix",
+        action="store_true",
+        help="ladder mode: the ladder with plain transfers, then with the commerce mix",
     )
     parser.add_argument(
         "--profile", action="store_true", help="ladder mode: py-spy CPU breakdown of one node"

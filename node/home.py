@@ -65,15 +65,15 @@ class BlockLimits:
 class MempoolLimits:
     """How much the mempool admits (docs/node.md, "Admission").
 
-    The admit limit follows the measured committed rate: `backlog_seconds` of it, never
+    The admit limit follows the measured committed rate: `backlog_ms` of it, never
     below `floor_txs` nor above the hard cap `max_txs`; one sender holds at most
     `sender_share_percent` of that limit and never more than `max_per_sender`."""
 
     max_txs: int = 50_000
     max_bytes: int = 64 * 1024 * 1024
     max_per_sender: int = 1_000
-    floor_txs: int = 4_000
-    backlog_seconds: int = 4
+    floor_txs: int = 2_000
+    backlog_ms: int = 1_500
     sender_share_percent: int = 25
 
 
@@ -270,7 +270,7 @@ def config_to_toml(config: NodeConfig) -> str:
         f"max_bytes = {config.mempool.max_bytes}",
         f"max_per_sender = {config.mempool.max_per_sender}",
         f"floor_txs = {config.mempool.floor_txs}",
-        f"backlog_seconds = {config.mempool.backlog_seconds}",
+        f"backlog_ms = {config.mempool.backlog_ms}",
         f"sender_share_percent = {config.mempool.sender_share_percent}",
         "",
         "[limits]",

@@ -12,12 +12,16 @@ included and anything whose nonce the chain has moved past.
 
 The count it admits is sized in seconds of measured throughput, not a fixed
 number: the node reports each commit (`note_committed`), and the admit limit is
-`backlog_seconds` of the committed rate over the last few seconds, between
-`floor_txs` and the hard cap `max_txs`. A pool that holds only a few seconds of
-work keeps every admitted transaction's wait short; the excess is refused at
-once (`check`, before any signature is verified) with a retry time computed
-from the backlog and the rate. One sender may hold only a share of the limit,
-so a single flooding account cannot lock everyone else out.
+`backlog_ms` of the rate at which blocks drain the pool while it holds work (see
+`committed_rate`), between `floor_txs` and the hard cap `max_txs`. The pool also
+holds the block being decided, so under overload a pool of 1.5 s is about one
+block deciding and one waiting, each of about 0.75 s: an admitted transaction
+commits within about that time, and blocks stay large enough to keep most of
+the throughput.
+The excess is refused at once (`check`, before any signature is verified) with a
+retry time of about half the backlog, when there is room again and before the
+pool runs dry. One sender may hold only a share of the limit, so a single
+flooding account cannot lock everyone else out.
 
 The pool is plain synchronous code owned by the node's event loop; nothing here
 blocks or awaits.
@@ -69,9 +73,13 @@ class Mempool:
     def __init__(self, limits: MempoolLimits, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self._clock = clock
-        # (time, transactions committed) per block within the rate window
-        self._commits: deque[tuple[float, int]] = deque()
+        # (time, transactions committed, seconds the pool held work before it) per block
+        # within the rate window
+        self._commits: deque[tuple[float, int, float]] = deque()
         self._committed_in_window = 0
+        self._busy_in_window = 0.0
+        self._last_commit_at: float | None = None
+        self._busy_since: float | None = None  # since when the pool holds work (None: idle)
         self._by_hash: dict[bytes, SignedTransaction] = {}
         # sender -> {nonce: tx hash}; the outer dict keeps first-arrival order of senders,
         # which makes block filling fair between senders.
@@ -91,30 +99,46 @@ class Mempool:
     # -- admission limits ---------------------------------------------------------------------
 
     def note_committed(self, count: int) -> None:
-        """A block with `count` transactions committed: feeds the measured rate."""
-        self._commits.append((self._clock(), count))
+        """A block with `count` transactions committed: feeds the measured rate.
+
+        The block counts the time since the previous commit, or since the pool got
+        work if it was empty then: an idle spell (or clients waiting out a 429) is not
+        time the chain could have used, and counting it would shrink the limit just
+        when the pool runs dry."""
+        now = self._clock()
+        busy = 0.0
+        if self._busy_since is not None:
+            start = self._busy_since
+            if self._last_commit_at is not None and self._last_commit_at > start:
+                start = self._last_commit_at
+            busy = max(0.0, now - start)
+        self._last_commit_at = now
+        # after this block's recheck: an empty pool is idle until the next `add`
+        self._busy_since = now if self._by_hash else None
+        self._commits.append((now, count, busy))
         self._committed_in_window += count
-        self._expire(self._clock())
+        self._busy_in_window += busy
+        self._expire(now)
 
     def _expire(self, now: float) -> None:
         while self._commits and self._commits[0][0] < now - RATE_WINDOW_SECONDS:
-            self._committed_in_window -= self._commits.popleft()[1]
+            _, count, busy = self._commits.popleft()
+            self._committed_in_window -= count
+            self._busy_in_window -= busy
 
     def committed_rate(self) -> float:
-        """Committed transactions per second over the recent window (0 when idle)."""
-        now = self._clock()
-        self._expire(now)
+        """Transactions committed per second of busy time (the pool holding work) over
+        the recent window; 0 when nothing committed in it."""
+        self._expire(self._clock())
         if not self._commits:
             return 0.0
-        # From the first block in the window, but at least a second: one block right
-        # after an idle spell must not read as a huge rate.
-        span = max(1.0, now - self._commits[0][0])
-        return self._committed_in_window / span
+        # at least a second: one quick block after an idle spell is not a huge rate
+        return self._committed_in_window / max(1.0, self._busy_in_window)
 
     def admit_limit(self) -> int:
         """How many transactions the pool admits right now."""
         limits = self.limits
-        measured = int(self.committed_rate() * limits.backlog_seconds)
+        measured = int(self.committed_rate() * limits.backlog_ms / 1000)
         return min(limits.max_txs, max(limits.floor_txs, measured))
 
     def sender_limit(self, admit_limit: int | None = None) -> int:
@@ -127,12 +151,16 @@ class Mempool:
         return len(self._by_hash) >= self.admit_limit() or self._bytes >= self.limits.max_bytes
 
     def retry_after_seconds(self) -> int:
-        """When a refused client should try again: the time the current backlog needs
-        to commit at the measured rate (the configured backlog when nothing commits)."""
+        """When a refused client should try again: the time half the current backlog
+        needs to commit at the measured rate (the configured backlog when nothing
+        commits). By then there is room again while blocks still have work; waiting
+        for the whole backlog would let the pool run dry as every refused client
+        comes back at once."""
         rate = self.committed_rate()
         if rate <= 0:
-            return max(1, min(MAX_RETRY_AFTER_SECONDS, self.limits.backlog_seconds))
-        seconds = math.ceil(len(self._by_hash) / rate)
+            backlog = math.ceil(self.limits.backlog_ms / 1000)
+            return max(1, min(MAX_RETRY_AFTER_SECONDS, backlog))
+        seconds = math.ceil(len(self._by_hash) / 2 / rate)
         return max(1, min(MAX_RETRY_AFTER_SECONDS, seconds))
 
     def _limits(self, from_peer: bool) -> tuple[int, int]:
@@ -192,6 +220,8 @@ class Mempool:
         refusal = self._room_refusal(tx.sender, tx.nonce, 0, 0, from_peer)
         if refusal is not None:
             return refusal
+        if self._busy_since is None:
+            self._busy_since = self._clock()
         if pending is None:
             pending = self._by_sender[tx.sender] = {}
         pending[tx.nonce] = tx_hash

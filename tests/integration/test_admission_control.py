@@ -20,7 +20,7 @@ from node.home import MempoolLimits
 from tests.integration.harness import SYMBOL, LocalNet, http
 
 # an admit limit of 40 while little commits; one sender holds at most 10
-LIMITS = MempoolLimits(floor_txs=40, backlog_seconds=4, sender_share_percent=25)
+LIMITS = MempoolLimits(floor_txs=40, backlog_ms=4_000, sender_share_percent=25)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from node.home import ServiceLimits, load_home
+from node.home import MempoolLimits, ServiceLimits, load_home
 from node.peers import client_handshake, encode_frame
 from tests.integration.harness import LocalNet, http, wait_until
 
@@ -162,7 +162,8 @@ async def open_streams(
 
 
 def test_a_thousand_replaying_event_streams_do_not_stall_the_chain(net_factory: Any) -> None:
-    net: LocalNet = net_factory(count=4)
+    # the history goes in as fast as it is accepted: room for all of it at once
+    net: LocalNet = net_factory(count=4, mempool=MempoolLimits(floor_txs=4_000))
     net.start_all()
     build_history(net, per_sender=500)  # 4,000 committed transfers to replay
     limits = ServiceLimits()

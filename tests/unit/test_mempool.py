@@ -134,7 +134,7 @@ def rate_pool(clock: FakeClock, floor: int = 10, share: int = 50) -> Mempool:
         max_bytes=1 << 24,
         max_per_sender=1_000,
         floor_txs=floor,
-        backlog_seconds=4,
+        backlog_ms=4_000,
         sender_share_percent=share,
     )
     return Mempool(limits, clock)
@@ -144,31 +144,52 @@ def test_admit_limit_follows_the_measured_committed_rate_between_floor_and_cap()
     clock = FakeClock()
     mempool = rate_pool(clock)
     assert mempool.admit_limit() == 10  # nothing measured: the floor
+    assert mempool.add(tx(ALICE, 5), 0) == ACCEPTED  # stays pending: the pool holds work
     for _ in range(10):  # 10 s at 50 tx/s
-        mempool.note_committed(50)
         clock.now += 1.0
+        mempool.note_committed(50)
     assert mempool.committed_rate() == 50.0
     assert mempool.admit_limit() == 200  # 4 s of 50 tx/s
     for _ in range(10):  # 10 s at 1,000 tx/s: the hard cap holds
-        mempool.note_committed(1_000)
         clock.now += 1.0
+        mempool.note_committed(1_000)
     assert mempool.admit_limit() == 1_000
     clock.now += 60  # idle again: back to the floor
     assert mempool.committed_rate() == 0.0 and mempool.admit_limit() == 10
 
 
+def test_the_rate_counts_only_the_time_the_pool_held_work() -> None:
+    # Clients waiting out a 429 (or no traffic at all) leave the pool empty: that
+    # time is not throughput the chain lacked, and counting it would shrink the
+    # limit just when the pool runs dry.
+    clock = FakeClock()
+    mempool = rate_pool(clock)
+    assert mempool.add(tx(ALICE, 0), 0) == ACCEPTED
+    clock.now += 2.0
+    mempool.remove([tx(ALICE, 0).hash])  # as the node's recheck does before noting
+    mempool.note_committed(100)  # 100 in 2 busy seconds
+    clock.now += 5.0  # empty pool, nothing arrives
+    assert mempool.add(tx(BOB, 0), 0) == ACCEPTED
+    clock.now += 1.0
+    mempool.note_committed(50)  # 50 in the one second since Bob's arrived
+    assert mempool.committed_rate() == 50.0  # 150 / 3 busy seconds, not 150 / 8
+    assert mempool.admit_limit() == 200
+
+
 def test_a_full_pool_is_refused_before_verification_with_a_retry_time_from_the_backlog() -> None:
     clock = FakeClock()
-    mempool = rate_pool(clock, floor=4, share=100)
+    mempool = rate_pool(clock, floor=8, share=100)
     assert mempool.retry_after_seconds() == 4  # no rate yet: the configured backlog
-    for nonce in range(4):
+    for nonce in range(8):
         assert mempool.check(tx(ALICE, nonce)) is None
         assert mempool.add(tx(ALICE, nonce), 0) == ACCEPTED
     assert mempool.check(tx(BOB, 0)) == MEMPOOL_FULL
     assert mempool.add(tx(BOB, 0), 0) == MEMPOOL_FULL
-    mempool.note_committed(1)  # 1 tx/s measured, 4 pending: 4 s to drain
+    clock.now += 1.0
+    mempool.note_committed(1)  # 1 tx/s measured, 8 pending: half of them drain in 4 s
     assert mempool.retry_after_seconds() == 4
-    mempool.note_committed(3)  # 4 tx/s: one second
+    clock.now += 1.0
+    mempool.note_committed(7)  # 4 tx/s: one second until there is room again
     assert mempool.retry_after_seconds() == 1
 
 
@@ -185,8 +206,8 @@ def test_one_sender_holds_only_its_share_and_others_still_get_in() -> None:
     assert mempool.add(tx(BOB, 0), 0) == ACCEPTED
     # the share grows with the measured rate (and the limit it sets)
     for _ in range(5):
-        mempool.note_committed(10)
         clock.now += 1.0
+        mempool.note_committed(10)
     assert mempool.admit_limit() == 40 and mempool.sender_limit() == 10
     assert mempool.add(tx(ALICE, 5), 0) == ACCEPTED
 
