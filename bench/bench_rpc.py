@@ -10,6 +10,13 @@ and prints admitted transactions per second for each, plus the machine's
 single-thread Ed25519 verification rate for scale.
 
 Run from the repository root:  python bench/bench_rpc.py [--txs N] [--concurrency C] [--batch B]
+
+`--json` instead times what the RPC renders most, with the standard library's
+json.dumps against orjson.dumps (no server): GET /v1/blocks/{h} of a block of
+2,000 transfers with their receipts, a POST /v1/txs/batch answer of 1,000
+admission results, and the event stream's SSE frames of that block.
+
+    python bench/bench_rpc.py --json [--repeat R]
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +40,10 @@ from ledger.chainstore import Head  # noqa: E402
 from ledger.execution import Application  # noqa: E402
 from ledger.keys import PrivateKey  # noqa: E402
 from ledger.kv import MemoryStore  # noqa: E402
+from ledger.receipt import Event, Receipt  # noqa: E402
 from ledger.tx import SignedTransaction, Transaction  # noqa: E402
 from node.rpc.app import build_rpc_app  # noqa: E402
+from node.rpc.render import receipt_json, tx_json  # noqa: E402
 from node.service import Admission, NodeStatus  # noqa: E402
 
 CHAIN_ID = "bench"
@@ -145,6 +155,58 @@ def verify_rate(txs: list[str]) -> float:
     return len(decoded) / (time.perf_counter() - start)
 
 
+def rendered_documents(txs: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The JSON documents the RPC renders most, built by node/rpc/render.py's functions."""
+    transactions = []
+    frames = []
+    for index, item in enumerate(txs):
+        stx = SignedTransaction.decode(bytes.fromhex(item))
+        event = Event("coin.transfer", (("from", stx.tx.sender), ("amount", 1 + index)))
+        receipt = receipt_json(Receipt(stx.hash, True, "ok", "", (event,)))
+        transactions.append({**tx_json(stx), "result": receipt})
+        frames.append({"height": 7, "index": index, "hash": stx.hash.hex(), "receipt": receipt})
+    block = {"height": 7, "hash": "ab" * 32, "transactions": transactions, "certificate": None}
+    results = [
+        {"hash": frame["hash"], "accepted": True, "code": "accepted", "message": None}
+        for frame in frames[:1000]
+    ]
+    return {
+        f"block of {len(txs)} txs": [block],
+        "batch answer, 1,000 items": [{"results": results}],
+        f"{len(txs)} SSE tx frames": frames,
+    }
+
+
+def time_json(repeat: int) -> None:
+    """Best-of-`repeat` time to render each document with json.dumps and orjson.dumps."""
+    import json
+
+    import orjson
+
+    encoders: dict[str, Callable[[Any], bytes]] = {
+        "json.dumps": lambda value: json.dumps(value).encode(),
+        "orjson.dumps": orjson.dumps,
+    }
+    for name, documents in rendered_documents(signed_transfers(2000)).items():
+        # the same document either way (orjson only leaves out the spaces)
+        assert [json.loads(orjson.dumps(d)) for d in documents] == documents
+        times = {}
+        for label, encode in encoders.items():
+            best = float("inf")
+            for _ in range(repeat):
+                start = time.perf_counter()
+                for document in documents:
+                    encode(document)
+                best = min(best, time.perf_counter() - start)
+            times[label] = best
+        size = sum(len(json.dumps(document)) for document in documents)
+        print(
+            f"{name:<28} {size / 1e3:>7,.0f} kB  json {times['json.dumps'] * 1e3:7.2f} ms"
+            f"  orjson {times['orjson.dumps'] * 1e3:6.2f} ms"
+            f"  ({times['json.dumps'] / times['orjson.dumps']:.1f}x)"
+        )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -156,8 +218,13 @@ def main() -> None:
     parser.add_argument("--txs", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--json", action="store_true", help="time JSON rendering only")
+    parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args()
+    if options.json:
+        time_json(options.repeat)
+        return
     if options.serve:
         serve(options.serve)
         return

@@ -19,6 +19,7 @@ from aiohttp import web
 
 from node.log import log as log_event
 from node.rpc.errors import ApiError, error_body, error_response
+from node.rpc.jsonbody import json_response
 from node.service import NodeService
 
 log = logging.getLogger("pasar.rpc")
@@ -111,14 +112,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             message = f"request body is larger than the limit of {CLIENT_MAX_SIZE} bytes"
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         log_refusal(request, exc.status, code, None)
-        return web.json_response(error_body(code, message), status=exc.status, headers=headers)
+        return json_response(error_body(code, message), status=exc.status, headers=headers)
     except Exception:
         log.exception(
             "rpc handler failed: %s %s",
             _printable(request.method, 16),
             _printable(request.raw_path),
         )
-        return web.json_response(
+        return json_response(
             error_body("internal_error", "the node could not answer this request"), status=500
         )
 

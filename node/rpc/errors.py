@@ -12,6 +12,8 @@ from typing import Any
 from aiohttp import web
 from pydantic import ValidationError
 
+from node.rpc.jsonbody import json_response
+
 
 class ApiError(Exception):
     """An answer other than success, with a stable snake_case `code`."""
@@ -40,7 +42,7 @@ def error_body(code: str, message: str, field: str | None = None) -> dict[str, A
 
 
 def error_response(error: ApiError) -> web.Response:
-    return web.json_response(
+    return json_response(
         error_body(error.code, error.message, error.field),
         status=error.status,
         headers=error.headers,

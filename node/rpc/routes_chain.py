@@ -22,6 +22,7 @@ from node.rpc import routes_proofs
 from node.rpc.account_policy import account_policy_json
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
+from node.rpc.jsonbody import json_response
 from node.rpc.openapi import ADDRESS, get_operation, integer, page_params, path_param
 from node.rpc.params import parse_address, parse_int
 from node.rpc.render import block_json
@@ -51,12 +52,12 @@ def status_json(service: NodeService) -> dict[str, Any]:
 
 
 async def get_status(request: web.Request) -> web.Response:
-    return web.json_response(status_json(service_of(request)))
+    return json_response(status_json(service_of(request)))
 
 
 async def get_peers(request: web.Request) -> web.Response:
     status = service_of(request).status()
-    return web.json_response(
+    return json_response(
         {
             "height": status.height,
             "peers": [
@@ -87,7 +88,7 @@ def block_at(service: NodeService, height: int) -> dict[str, Any]:
 async def get_block(request: web.Request) -> web.Response:
     # Height 0 is the genesis state, which has no block: 404 like any height not committed.
     height = parse_int(request.match_info["height"], "height")
-    return web.json_response(block_at(service_of(request), height))
+    return json_response(block_at(service_of(request), height))
 
 
 async def get_latest_block(request: web.Request) -> web.Response:
@@ -95,7 +96,7 @@ async def get_latest_block(request: web.Request) -> web.Response:
     height = service.head().height
     if height == 0:
         raise not_found("block_not_found", "no block has been committed yet")
-    return web.json_response(block_at(service, height))
+    return json_response(block_at(service, height))
 
 
 async def get_account(request: web.Request) -> web.Response:
@@ -106,11 +107,9 @@ async def get_account(request: web.Request) -> web.Response:
             routes_proofs.parse_symbols(request),
             routes_proofs.trust_of(request),
         )
-        return web.json_response(
-            routes_proofs.account_proof_json(service, account, symbols, trusted)
-        )
+        return json_response(routes_proofs.account_proof_json(service, account, symbols, trusted))
     store = service.store
-    return web.json_response(
+    return json_response(
         {
             "address": address_to_text(account),
             "public_key": account.hex(),
@@ -151,7 +150,7 @@ async def get_assets(request: web.Request) -> web.Response:
             next_cursor = assets[-1]["symbol"]
             break
         assets.append(asset_json(Asset.from_list(codec.decode(value))))
-    return web.json_response({"assets": assets, "next_cursor": next_cursor})
+    return json_response({"assets": assets, "next_cursor": next_cursor})
 
 
 def genesis_json(genesis: Genesis) -> dict[str, Any]:
@@ -173,7 +172,7 @@ async def get_genesis(request: web.Request) -> web.Response:
     genesis = read_genesis(service_of(request).store)
     if genesis is None:
         raise RuntimeError("the store has a head but no genesis")
-    return web.json_response(genesis_json(genesis))
+    return json_response(genesis_json(genesis))
 
 
 async def get_validators(request: web.Request) -> web.Response:
@@ -183,7 +182,7 @@ async def get_validators(request: web.Request) -> web.Response:
     genesis = read_genesis(store)
     names = {} if genesis is None else dict(genesis.validators)
     validators = validators_at(store, height)
-    return web.json_response(
+    return json_response(
         {
             "height": height,
             "validators": [

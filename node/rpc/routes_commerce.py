@@ -30,6 +30,7 @@ from contracts.coin import SYMBOL_PATTERN
 from ledger.keys import address_to_text
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
+from node.rpc.jsonbody import json_response
 from node.rpc.openapi import (
     ADDRESS,
     HASH,
@@ -87,7 +88,7 @@ async def get_listings(request: web.Request) -> web.Response:
     cursor, limit = _page_args(request)
     store = service_of(request).store
     page, next_cursor = listing.listings_by_seller(store, seller, cursor, limit)
-    return web.json_response(
+    return json_response(
         {
             "listings": [listing_json(item) for item in page],
             "next_cursor": _cursor_text(next_cursor),
@@ -100,7 +101,7 @@ async def get_catalog(request: web.Request) -> web.Response:
     text = request.query.get("cursor", "")
     cursor = parse_hex(text, "cursor", listing.LISTING_ID_SIZE) if text else None
     page, next_cursor = listing.all_listings(service_of(request).store, cursor, limit)
-    return web.json_response(
+    return json_response(
         {
             "listings": [listing_json(item) for item in page],
             "next_cursor": _cursor_text(next_cursor),
@@ -113,7 +114,7 @@ async def get_listing(request: web.Request) -> web.Response:
     found = listing.load_listing(service_of(request).store, listing_id)
     if found is None:
         raise not_found("listing_not_found", "no listing with this id")
-    return web.json_response(listing_json(found))
+    return json_response(listing_json(found))
 
 
 ORDER_PARTIES = {
@@ -135,7 +136,7 @@ async def get_orders(request: web.Request) -> web.Response:
     account = parse_address(str(request.query[party]), party)
     cursor, limit = _page_args(request)
     page, next_cursor = ORDER_PARTIES[party](service_of(request).store, account, cursor, limit)
-    return web.json_response(
+    return json_response(
         {"orders": [order_json(item) for item in page], "next_cursor": _cursor_text(next_cursor)}
     )
 
@@ -170,13 +171,13 @@ async def get_order(request: web.Request) -> web.Response:
         if rated is None
         else {"stars": rated[0], "review_hash": rated[1].hex(), "time_ms": rated[2]}
     )
-    return web.json_response(data)
+    return json_response(data)
 
 
 async def get_seller_record(request: web.Request) -> web.Response:
     seller = parse_address(request.match_info["address"])
     record = reputation.seller_record(service_of(request).store, seller)
-    return web.json_response({"seller": address_to_text(seller), **record.to_json()})
+    return json_response({"seller": address_to_text(seller), **record.to_json()})
 
 
 async def get_arbiter(request: web.Request) -> web.Response:
@@ -184,7 +185,7 @@ async def get_arbiter(request: web.Request) -> web.Response:
     schedule = arbiter.load_schedule(service_of(request).store, account)
     if schedule is None:
         raise not_found("schedule_not_found", "this account has no published fee schedule")
-    return web.json_response(_addresses(schedule.to_json(), ("arbiter",)))
+    return json_response(_addresses(schedule.to_json(), ("arbiter",)))
 
 
 REDEMPTION_ACCOUNTS = ("requester", "platform")
@@ -199,7 +200,7 @@ async def get_redemptions(request: web.Request) -> web.Response:
     page, next_cursor = redemption.redemptions_of(
         service_of(request).store, requester, cursor, limit
     )
-    return web.json_response(
+    return json_response(
         {
             "redemptions": [_addresses(item.to_json(), REDEMPTION_ACCOUNTS) for item in page],
             "next_cursor": _cursor_text(next_cursor),
@@ -212,13 +213,13 @@ async def get_redemption(request: web.Request) -> web.Response:
     found = redemption.load_redemption(service_of(request).store, redemption_id)
     if found is None:
         raise not_found("redemption_not_found", "no redemption with this id")
-    return web.json_response(_addresses(found.to_json(), REDEMPTION_ACCOUNTS))
+    return json_response(_addresses(found.to_json(), REDEMPTION_ACCOUNTS))
 
 
 async def get_platform_redemptions(request: web.Request) -> web.Response:
     platform = parse_address(request.match_info["address"])
     summary = redemption.redemption_summary(service_of(request).store, platform)
-    return web.json_response(_addresses(summary, ("platform",)))
+    return json_response(_addresses(summary, ("platform",)))
 
 
 async def get_issuance(request: web.Request) -> web.Response:
@@ -231,7 +232,7 @@ async def get_issuance(request: web.Request) -> web.Response:
     if found is None:
         raise not_found("asset_not_found", f"no coin {symbol}")
     found["attestations"] = redemption.attestations(store, symbol, after, MAX_PAGE)
-    return web.json_response(_addresses(found, ("issuer",)))
+    return json_response(_addresses(found, ("issuer",)))
 
 
 def register(app: web.Application) -> None:

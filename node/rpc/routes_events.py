@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 from typing import Any
 
@@ -31,6 +30,7 @@ from ledger.kv import KVReader
 from ledger.receipt import Event, Receipt
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request
+from node.rpc.jsonbody import dumps
 from node.rpc.limits import Gates, client_of, gates_of, install
 from node.rpc.openapi import ADDRESS, query_param, stream_operation
 from node.rpc.params import parse_address
@@ -70,7 +70,8 @@ def event_mentions(event: Event, account: bytes) -> bool:
 
 
 def sse(event: str, event_id: str, data: dict[str, Any]) -> bytes:
-    return f"event: {event}\nid: {event_id}\ndata: {json.dumps(data)}\n\n".encode()
+    # Compact JSON has no newline in it, so the data fits on one `data:` line.
+    return f"event: {event}\nid: {event_id}\ndata: ".encode() + dumps(data) + b"\n\n"
 
 
 def block_events(

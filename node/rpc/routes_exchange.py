@@ -34,6 +34,7 @@ from ledger.keys import address_to_text
 from ledger.kv import KVReader
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
+from node.rpc.jsonbody import json_response
 from node.rpc.openapi import (
     ADDRESS,
     HASH,
@@ -162,7 +163,7 @@ async def get_book(request: web.Request) -> web.Response:
             for price, quantity, count in exchange.depth(store, base, quote, which, levels)
         ]
 
-    return web.json_response(
+    return json_response(
         {
             "base": base,
             "quote": quote,
@@ -202,7 +203,7 @@ async def get_quote(request: web.Request) -> web.Response:
     except InvalidTransaction as exc:
         # The swap would be refused: say why, with the code the transaction would get.
         raise bad_request(exc.code, exc.message) from None
-    return web.json_response(
+    return json_response(
         {
             "pay_symbol": pay,
             "receive_symbol": receive,
@@ -220,7 +221,7 @@ async def get_exchange_orders(request: web.Request) -> web.Response:
     limit = _limit(request)
     page = exchange.orders_of(service_of(request).store, owner, _int_cursor(request), limit)
     next_cursor = str(page[-1].id) if len(page) == limit else None
-    return web.json_response(
+    return json_response(
         {"orders": [order_json(item) for item in page], "next_cursor": next_cursor}
     )
 
@@ -230,7 +231,7 @@ async def get_exchange_order(request: web.Request) -> web.Response:
     found = exchange.load_order(service_of(request).store, order_id)
     if found is None:
         raise not_found("exchange_order_not_found", "no resting exchange order with this id")
-    return web.json_response(order_json(found))
+    return json_response(order_json(found))
 
 
 async def get_invoices(request: web.Request) -> web.Response:
@@ -240,7 +241,7 @@ async def get_invoices(request: web.Request) -> web.Response:
     page = invoices.invoices_of(service.store, merchant, _int_cursor(request), limit)
     now_ms = latest_time_ms(service)
     next_cursor = str(page[-1].number) if len(page) == limit else None
-    return web.json_response(
+    return json_response(
         {"invoices": [invoice_json(item, now_ms) for item in page], "next_cursor": next_cursor}
     )
 
@@ -251,7 +252,7 @@ async def get_invoice(request: web.Request) -> web.Response:
     found = invoices.load_invoice(service.store, invoice_id)
     if found is None:
         raise not_found("invoice_not_found", "no invoice with this id")
-    return web.json_response(invoice_json(found, latest_time_ms(service)))
+    return json_response(invoice_json(found, latest_time_ms(service)))
 
 
 async def get_proposals(request: web.Request) -> web.Response:
@@ -260,7 +261,7 @@ async def get_proposals(request: web.Request) -> web.Response:
     page = governance.proposals(service.store, _int_cursor(request), limit)
     now_ms = latest_time_ms(service)
     next_cursor = str(page[-1].id) if len(page) == limit else None
-    return web.json_response(
+    return json_response(
         {"proposals": [proposal_json(item, now_ms) for item in page], "next_cursor": next_cursor}
     )
 
@@ -271,12 +272,12 @@ async def get_proposal(request: web.Request) -> web.Response:
     found = governance.load_proposal(service.store, proposal_id)
     if found is None:
         raise not_found("proposal_not_found", "no governance proposal with this id")
-    return web.json_response(proposal_json(found, latest_time_ms(service)))
+    return json_response(proposal_json(found, latest_time_ms(service)))
 
 
 async def get_platforms(request: web.Request) -> web.Response:
     store = service_of(request).store
-    return web.json_response(
+    return json_response(
         {
             "platforms": [
                 {

@@ -23,6 +23,7 @@ from contracts import coin, franchise, loyalty
 from ledger.keys import address_to_text
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
+from node.rpc.jsonbody import json_response
 from node.rpc.openapi import ADDRESS, HASH, SYMBOL, get_operation, path_param
 from node.rpc.params import parse_address, parse_hash
 
@@ -92,15 +93,13 @@ def _require_group(request: web.Request) -> tuple[Any, coin.Asset, loyalty.Group
 
 async def get_group(request: web.Request) -> web.Response:
     store, asset, group = _require_group(request)
-    return web.json_response(group_json(store, asset, group))
+    return json_response(group_json(store, asset, group))
 
 
 async def get_members(request: web.Request) -> web.Response:
     store, asset, _ = _require_group(request)
     members = loyalty.group_members(store, asset.symbol)
-    return web.json_response(
-        {"symbol": asset.symbol, "members": [address_to_text(m) for m in members]}
-    )
+    return json_response({"symbol": asset.symbol, "members": [address_to_text(m) for m in members]})
 
 
 async def get_program(request: web.Request) -> web.Response:
@@ -108,7 +107,7 @@ async def get_program(request: web.Request) -> web.Response:
     tree = franchise.program_tree(service_of(request).store, program_id)
     if tree is None:
         raise not_found("program_not_found", "no franchise program with this id")
-    return web.json_response(tree_json(tree))
+    return json_response(tree_json(tree))
 
 
 async def get_franchisee_status(request: web.Request) -> web.Response:
@@ -118,7 +117,7 @@ async def get_franchisee_status(request: web.Request) -> web.Response:
     if found is None:
         raise not_found("program_not_found", "no franchise program with this id")
     found["account"] = address_to_text(account)
-    return web.json_response(found)
+    return json_response(found)
 
 
 def register(app: web.Application) -> None:

@@ -27,6 +27,7 @@ from ledger.keys import address_to_text
 from ledger.prover import ProofUnavailable, state_bundle, tx_bundle
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import ApiError, bad_request
+from node.rpc.jsonbody import json_response
 from node.rpc.openapi import (
     SYMBOL_PATTERN,
     _object,
@@ -202,9 +203,9 @@ async def get_state(request: web.Request) -> web.Response:
     if not key or len(key) > MAX_KEY_BYTES:
         raise bad_request("bad_parameter", f"key must be 1..{MAX_KEY_BYTES} bytes", "key")
     if wants_proof(request):
-        return web.json_response(state_proof_json(service, [key], trust_of(request)))
+        return json_response(state_proof_json(service, [key], trust_of(request)))
     value = service.store.get(key)
-    return web.json_response(
+    return json_response(
         {
             "key": key.hex(),
             "value": None if value is None else value.hex(),

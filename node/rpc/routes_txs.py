@@ -28,6 +28,7 @@ from ledger.tx import MAX_TX_BYTES, SignedTransaction, Transaction
 from node.rpc import routes_proofs
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import ApiError, bad_request
+from node.rpc.jsonbody import json_response
 from node.rpc.limits import client_of, gates_of, install
 from node.rpc.models import MAX_BATCH, EncodeTx, SubmitBatch, SubmitTx
 from node.rpc.openapi import HASH, get_operation, path_param, post_operation, query_param
@@ -114,7 +115,7 @@ async def submit_tx(request: web.Request) -> web.Response:
         stx = decode_signed(raw)
     (admission,) = await service.submit([raw])
     if admission.accepted:
-        return web.json_response(admission_json(admission, stx.hash), status=202)
+        return json_response(admission_json(admission, stx.hash), status=202)
     if admission.code in BACKPRESSURE_CODES:
         raise busy_error(
             service, admission.code, admission.message or "the node is busy; retry later"
@@ -141,7 +142,7 @@ async def submit_batch(request: web.Request) -> web.Response:
         admission_json(admission, tx_hash)
         for admission, tx_hash in zip(admissions, hashes, strict=True)
     ]
-    return web.json_response({"results": results})
+    return json_response({"results": results})
 
 
 async def encode_tx(request: web.Request) -> web.Response:
@@ -163,7 +164,7 @@ async def encode_tx(request: web.Request) -> web.Response:
         Transaction.decode(encoded)  # the same bounds a node applies on submission
     except CodecError as exc:
         raise bad_request("bad_value", f"args: {exc.message}", "args") from exc
-    return web.json_response(
+    return json_response(
         {
             "unsigned_tx": encoded.hex(),
             "hash": tx.hash.hex(),
@@ -232,8 +233,8 @@ def tx_answer(
 ) -> web.Response:
     if routes_proofs.wants_proof(request) and outcome["status"] in ("committed", "rejected"):
         trusted = routes_proofs.trust_of(request)
-        return web.json_response(routes_proofs.tx_proof_json(service, tx_hash, trusted))
-    return web.json_response(outcome)
+        return json_response(routes_proofs.tx_proof_json(service, tx_hash, trusted))
+    return json_response(outcome)
 
 
 def register(app: web.Application) -> None:
