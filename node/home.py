@@ -294,6 +294,22 @@ def _section(document: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     return value
 
 
+# Keys an older release wrote and what replaced them, so the refusal says what to do.
+RENAMED_KEYS = {"mempool.backlog_seconds": "mempool.backlog_ms (milliseconds)"}
+
+
+def _only_known(table: Mapping[str, Any], known: Sequence[str], where: str) -> None:
+    """Refuse a key the node would otherwise ignore: a typo or a renamed setting must
+    not silently leave the default in force."""
+    for key in table:
+        if key in known:
+            continue
+        name = f"{where}.{key}" if where else key
+        replaced = RENAMED_KEYS.get(name)
+        hint = f"it was replaced by {replaced}" if replaced else f"known: {', '.join(known)}"
+        raise HomeError(f"config.toml: unknown setting {name} ({hint})")
+
+
 def _int(table: Mapping[str, Any], key: str, default: int, where: str) -> int:
     value = table.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -308,6 +324,21 @@ def _str(table: Mapping[str, Any], key: str, default: str | None, where: str) ->
     return value
 
 
+TOP_LEVEL_KEYS = (
+    "chain_id",
+    "name",
+    "max_clock_drift_ms",
+    "view_timeout_ms",
+    "state_versions_kept",
+    "rpc",
+    "p2p",
+    "block",
+    "mempool",
+    "limits",
+    "peers",
+)
+
+
 def config_from_toml(text: str) -> NodeConfig:
     try:
         document = tomllib.loads(text)
@@ -316,9 +347,18 @@ def config_from_toml(text: str) -> NodeConfig:
     rpc, p2p = _section(document, "rpc"), _section(document, "p2p")
     block, mempool = _section(document, "block"), _section(document, "mempool")
     limits = _section(document, "limits")
+    _only_known(document, TOP_LEVEL_KEYS, "")
+    _only_known(rpc, ("host", "port"), "rpc")
+    _only_known(p2p, ("host", "port"), "p2p")
+    _only_known(block, BlockLimits.__slots__, "block")
+    _only_known(mempool, MempoolLimits.__slots__, "mempool")
+    _only_known(limits, ServiceLimits.__slots__, "limits")
     peers = []
     for index, item in enumerate(document.get("peers", [])):
         where = f"peers[{index}]"
+        if not isinstance(item, Mapping):
+            raise HomeError(f"config.toml: {where} must be a table")
+        _only_known(item, ("name", "key", "url"), where)
         try:
             key = address_from_text(_str(item, "key", None, where))
         except ValueError as exc:

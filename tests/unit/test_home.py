@@ -125,6 +125,26 @@ def test_hosts_are_assigned_per_validator(tmp_path: Path) -> None:
         create_testnet(tmp_path / "x", ["a", "b", "c"], hosts=["h1", "h2"], insecure=True)
 
 
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            "[mempool]\nbacklog_seconds = 4\n",
+            "mempool.backlog_seconds (it was replaced by mempool.backlog_ms",
+        ),
+        ("[block]\nmax_tx = 10\n", "unknown setting block.max_tx (known: max_txs,"),
+        ("view_timeout = 3000\n", "unknown setting view_timeout (known: chain_id,"),
+        ('[[peers]]\nname = "v1"\nadress = "x"\n', "unknown setting peers[0].adress"),
+        ("[rpc]\nbind = 1\n", "unknown setting rpc.bind"),
+    ],
+)
+def test_config_refuses_unknown_settings_with_what_to_write(extra: str, message: str) -> None:
+    """A typo or a renamed key would otherwise leave the default silently in force."""
+    with pytest.raises(HomeError) as raised:
+        config_from_toml('chain_id = "c"\nname = "a"\n' + extra)
+    assert message in str(raised.value)
+
+
 def test_config_defaults_fill_missing_tables() -> None:
     config = config_from_toml('chain_id = "c"\nname = "a"\n')
     assert config.block == BlockLimits()
