@@ -8,7 +8,7 @@
 import { fromHex, fromUtf8 } from "../lib/bytes.js";
 import { openOrderNote } from "../lib/sealedbox.js";
 import { assets, client, el, formatAmount, parseAmount, short, show } from "./common.js";
-import { duration, say, unlockForm, when } from "./signer.js";
+import { act, duration, say, unlockForm, when } from "./signer.js";
 
 const POLL_MS = 4000;
 const BASIS_POINTS = 10_000n;
@@ -28,17 +28,6 @@ export function arbiterFee(held, feeBps, minFee, maxFee) {
   const floor = rate > BigInt(minFee) ? rate : BigInt(minFee);
   const capped = floor < BigInt(maxFee) ? floor : BigInt(maxFee);
   return capped < BigInt(held) ? capped : BigInt(held);
-}
-
-async function act(button, action) {
-  if (button) button.disabled = true;
-  try {
-    await action();
-  } catch (error) {
-    say(error.message, "error");
-  } finally {
-    if (button) button.disabled = false;
-  }
 }
 
 function evidenceList(order) {

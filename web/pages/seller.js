@@ -7,7 +7,7 @@ import { fromHex, fromUtf8, toHex, utf8 } from "../lib/bytes.js";
 import { addressFromText } from "../lib/keys.js";
 import { MAX_NOTE_PLAINTEXT, openOrderNote, sealForOrder } from "../lib/sealedbox.js";
 import { assets, client, el, formatAmount, parseAmount, short, show } from "./common.js";
-import { say, unlockForm, when } from "./signer.js";
+import { act, say, unlockForm, when } from "./signer.js";
 
 const DAY_MS = 24n * 3600n * 1000n;
 const HOUR_MS = 3600n * 1000n;
@@ -21,17 +21,6 @@ let ordersShown = "";
 
 function money(minor, symbol) {
   return formatAmount(minor, bySymbol.get(symbol) ?? { symbol, decimals: 0 });
-}
-
-async function act(button, action) {
-  if (button) button.disabled = true;
-  try {
-    await action();
-  } catch (error) {
-    say(error.message, "error");
-  } finally {
-    if (button) button.disabled = false;
-  }
 }
 
 function coinOptions(select) {

@@ -28,6 +28,18 @@ export function say(text, kind = "info") {
   node.className = kind;
 }
 
+/** Run `action` with `button` disabled meanwhile; its error goes to the message line. */
+export async function act(button, action) {
+  if (button) button.disabled = true;
+  try {
+    await action();
+  } catch (error) {
+    say(error.message, "error");
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
 /** The unlocked wallet: its key stays in this object, in memory, until the page closes. */
 export class Signer {
   constructor(key, address) {
