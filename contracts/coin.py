@@ -75,12 +75,23 @@ def check_symbol(value: Any) -> str:
     return value
 
 
+# Stored encoding -> Asset: nearly every transaction of a block reads the same few
+# assets, and an Asset is immutable, so one decoded from the same bytes is shared.
+_ASSETS: dict[bytes, Asset] = {}
+_ASSETS_KEPT = 256
+
+
 def load_asset(state: StateView | KVReader, symbol: str) -> Asset | None:
     raw = state.get(asset_key(symbol))
     if raw is None:
         return None
-
-    return Asset.from_list(codec.decode_stored(raw))
+    asset = _ASSETS.get(raw)
+    if asset is None:
+        asset = Asset.from_list(codec.decode_stored(raw))
+        if len(_ASSETS) >= _ASSETS_KEPT:
+            _ASSETS.clear()
+        _ASSETS[raw] = asset
+    return asset
 
 
 def require_asset(state: StateView, symbol: Any) -> Asset:
@@ -234,9 +245,7 @@ def transfer(ctx: Context, args: tuple[Any, ...]) -> None:
     memo = "" if memo is None else A.text(memo, "memo", 256)
     if target == ctx.sender:
         raise InvalidTransaction("self_transfer", "sender and recipient are the same account")
-    from contracts.policy import check_transfer
-
-    check_transfer(ctx.state, asset, ctx.sender, target)
+    rules.check_transfer(ctx.state, asset, ctx.sender, target)
     move(ctx.state, asset.symbol, ctx.sender, target, amount)
     ctx.emit(
         "coin.transfer",
@@ -286,5 +295,9 @@ HANDLERS: dict[str, Handler] = {
     "coin.transfer": transfer,
 }
 GENESIS_HOOKS = (init_genesis,)
+
+# The transfer rules build on this module (Asset), so they are imported once it is
+# complete; `transfer` reaches them through the module at call time.
+from contracts import policy as rules  # noqa: E402
 
 __all__ = ["MAX_AMOUNT", "HANDLERS", "GENESIS_HOOKS", "Asset", "move", "credit", "debit"]

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from ledger import codec
+from ledger.cached import cached_attribute
 from ledger.errors import CodecError
 from ledger.hashing import (
     BLOCK,
@@ -235,7 +235,7 @@ class Block:
             None if self.last_certificate is None else self.last_certificate.to_list(),
         ]
 
-    @cached_property
+    @cached_attribute
     def encoded(self) -> bytes:
         # The same bytes as encoding `to_list()`, but each transaction contributes the
         # bytes it already has (as received, or as first encoded) instead of being
@@ -254,7 +254,7 @@ class Block:
     def encode(self) -> bytes:
         return self.encoded
 
-    @cached_property
+    @cached_attribute
     def hash(self) -> bytes:
         return self.header.hash
 

@@ -12,6 +12,7 @@ holds, which only `encode` ever wrote.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import msgpack
@@ -73,16 +74,44 @@ def _check_subclass(value: Any, depth: int) -> None:
     raise CodecError("bad_type", f"type {type(value).__name__} cannot be encoded canonically")
 
 
-_packb = msgpack.packb
+# `msgpack.packb` builds a Packer per call, which costs more than packing a small
+# value; each thread keeps one instead (a Packer holds a buffer, so threads that
+# encode at the same time, as the block worker and the event loop do, must not share).
+_local = threading.local()
+
+
+def _new_pack() -> Any:
+    pack = msgpack.Packer(use_bin_type=True, strict_types=False).pack
+    _local.pack = pack
+    return pack
+
+
+def pack_checked(value: Any) -> bytes:
+    """The msgpack bytes of a value every part of which `check` has accepted."""
+    try:
+        pack = _local.pack
+    except AttributeError:
+        pack = _new_pack()
+    return pack(value)  # type: ignore[no-any-return]
+
+
+def check(value: Any, depth: int = 0) -> None:
+    """Raise CodecError unless `encode` accepts `value` nested `depth` arrays deep
+    (for encoders that build an array themselves from parts of known type)."""
+    _check(value, depth)
 
 
 def encode(value: Any) -> bytes:
     """Encode a value (nested lists of ints, bytes, str, bool, None) canonically."""
+    try:
+        pack = _local.pack
+    except AttributeError:
+        pack = _new_pack()
     if type(value) is int and MIN_INT <= value <= MAX_INT:
         # balances, nonces, counters: the most frequent state value, checked in place
-        return _packb(value)  # type: ignore[no-any-return]
+        return pack(value)  # type: ignore[no-any-return]
     _check(value, 0)
-    return _packb(value, use_bin_type=True, strict_types=False)  # type: ignore[no-any-return]
+    return pack(value)  # type: ignore[no-any-return]
 
 
 def encode_array(encoded_items: list[bytes]) -> bytes:

@@ -167,7 +167,10 @@ def apply_tx(
         return _rejected(tx_hash, "bad_signature", "a signature does not match its key")
     if tx.expiry_ms and block.timestamp_ms > tx.expiry_ms:
         return _rejected(tx_hash, "expired", f"transaction expired at {tx.expiry_ms} ms")
-    expected = account_nonce(state, tx.sender)
+    sender = tx.sender
+    nonce_at = NONCE_PREFIX + sender  # read here, written below: built once
+    raw = state.get(nonce_at)
+    expected = 0 if raw is None else int(codec.decode_stored(raw))
     if tx.nonce < expected:
         return _rejected(tx_hash, "nonce_reused", f"nonce {tx.nonce} was used; next is {expected}")
     if tx.nonce > expected:
@@ -175,15 +178,15 @@ def apply_tx(
     handler = app.handlers.get(tx.method)
     if handler is None:
         return _rejected(tx_hash, "unknown_method", f"no contract method {tx.method!r}")
-    child = state.child()
-    context = Context(child, block, tx.sender, tx_hash)
+    child = StateView(state)
+    context = Context(child, block, sender, tx_hash)
     try:
         authorize(app, context, stx)
     except InvalidTransaction as exc:
         return _rejected(tx_hash, exc.code, exc.message)
     except CodecError as exc:
         return _rejected(tx_hash, "bad_args", exc.message)
-    state.put(nonce_key(tx.sender), codec.encode(expected + 1))
+    state.put(nonce_at, codec.encode(expected + 1))
     try:
         handler(context, tx.args)
     except InvalidTransaction as exc:
@@ -230,12 +233,14 @@ def apply_block(
     prev_state_root: bytes,
     executor: Executor | None = None,
     verified: Container[bytes] = (),
+    transactions_root: bytes | None = None,
 ) -> BlockResult:
     """Execute a block over `base` without writing to it; return writes, receipts, roots.
 
     `verified` holds the `SignedTransaction.verification_key` of signatures this
     node already checked (e.g. on mempool admission); `executor` spreads the other
-    checks over threads.
+    checks over threads. `transactions_root` is `tx_root(transactions)` when the
+    caller has computed it already.
     """
     # All signatures are checked before execution starts. Overlapping the two looks
     # attractive but loses on CPython: the executing thread holds the GIL, and the
@@ -260,7 +265,7 @@ def apply_block(
         write_set=write_set,
         receipts=receipts,
         block_events=block_events,
-        tx_root=tx_root(transactions),
+        tx_root=tx_root(transactions) if transactions_root is None else transactions_root,
         receipts_root=merkle_root(leaves),
         state_root=state_root,
         tree_writes=tree_writes,
@@ -375,10 +380,20 @@ def check_block(
         raise InvalidBlock("duplicate_tx", "a transaction appears twice in the block")
     if header.tx_count != len(block.transactions):
         raise InvalidBlock("bad_tx_count", "transaction count does not match the block")
-    if tx_root(block.transactions) != header.tx_root:
+    transactions_root = tx_root(block.transactions)
+    if transactions_root != header.tx_root:
         raise InvalidBlock("bad_tx_root", "transaction root does not match")
     info = BlockInfo(chain_id, header.height, header.timestamp_ms, header.proposer)
-    result = apply_block(app, base, info, block.transactions, prev_state_root, executor, verified)
+    result = apply_block(
+        app,
+        base,
+        info,
+        block.transactions,
+        prev_state_root,
+        executor,
+        verified,
+        transactions_root,
+    )
     if result.receipts_count != header.receipts_count:
         raise InvalidBlock("bad_receipts_count", "receipts count does not match execution")
     if result.receipts_root != header.receipts_root:

@@ -19,6 +19,8 @@ from ledger.hashing import HASH_SIZE
 TAG_RECEIPT = 6
 RECEIPT_VERSION = 1
 OK = "ok"
+# values `codec.encode` takes as they are at any depth a receipt reaches
+_PLAIN = frozenset({bytes, str, bool, type(None)})
 
 
 def _is_int(value: Any, expected: int) -> bool:
@@ -77,7 +79,34 @@ class Receipt:
         ]
 
     def encode(self) -> bytes:
-        return codec.encode(self.to_list())
+        """`codec.encode(self.to_list())`, without copying each event into lists: a
+        tuple packs as the array its list would, so only the values are checked
+        (the same checks `codec.encode` makes; a block encodes every receipt)."""
+        head: tuple[Any, ...] = (self.tx_hash, self.ok, self.code, self.message)
+        for item in head:
+            if type(item) not in _PLAIN:
+                codec.check(item, 1)
+        events = self.events
+        for event in events:
+            if type(event.name) not in _PLAIN:
+                codec.check(event.name, 3)
+            attributes = event.attributes
+            if type(attributes) is not tuple:
+                return codec.encode(self.to_list())
+            part: Any
+            for pair in attributes:
+                if type(pair) is not tuple or len(pair) != 2:
+                    return codec.encode(self.to_list())
+                for part in pair:
+                    kind = type(part)
+                    if kind is int:
+                        if not codec.MIN_INT <= part <= codec.MAX_INT:
+                            raise CodecError("int_out_of_range", "integer does not fit in 64 bits")
+                    elif kind not in _PLAIN:
+                        codec.check(part, 5)
+        value = [TAG_RECEIPT, RECEIPT_VERSION, self.tx_hash, self.ok, self.code, self.message]
+        value.append([(event.name, event.attributes) for event in events])
+        return codec.pack_checked(value)
 
     @staticmethod
     def from_list(value: Any) -> Receipt:

@@ -16,6 +16,9 @@ from ledger import codec
 from ledger.kv import KVReader
 
 _DELETED = None
+# Up to this many pending keys are inserted one by one; more are appended and the
+# whole list sorted again (Timsort merges the two sorted runs in linear time).
+_INSERT_LIMIT = 32
 
 
 class StateView:
@@ -24,23 +27,50 @@ class StateView:
     The written keys are also kept in a sorted list, so a prefix iteration finds
     its local writes by bisection instead of scanning every write of the block:
     contracts iterate (order books, group lookups) inside every transaction.
+    Until something first needs that order (an iteration, the write-set), a key
+    written for the first time only waits in `_pending`: blocks of plain
+    transfers never iterate, and each write then costs one append instead of
+    one sorted insert. From then on every new key is inserted in place as it is
+    written, so an iteration under way sees writes exactly as it always did.
     """
 
-    __slots__ = ("_base", "_writes", "_keys")
+    __slots__ = ("_base", "_writes", "_keys", "_pending")
 
     def __init__(self, base: KVReader) -> None:
         self._base = base
         self._writes: dict[bytes, bytes | None] = {}
         self._keys: list[bytes] = []
+        # written keys not yet in `_keys`; None once the order has been asked for
+        self._pending: list[bytes] | None = []
 
     def _record(self, key: bytes, value: bytes | None) -> None:
-        if key not in self._writes:
-            bisect.insort(self._keys, key)
-        self._writes[key] = value
+        writes = self._writes
+        if key not in writes:
+            pending = self._pending
+            if pending is None:
+                bisect.insort(self._keys, key)
+            else:
+                pending.append(key)
+        writes[key] = value
+
+    def _sorted_keys(self) -> list[bytes]:
+        """Every written key in order; new keys are inserted in order from now on."""
+        pending = self._pending
+        if pending is not None:
+            keys = self._keys
+            if len(pending) <= _INSERT_LIMIT:
+                for key in pending:
+                    bisect.insort(keys, key)
+            else:
+                keys.extend(pending)
+                keys.sort()
+            self._pending = None
+        return self._keys
 
     def get(self, key: bytes) -> bytes | None:
-        if key in self._writes:
-            return self._writes[key]
+        writes = self._writes
+        if key in writes:
+            return writes[key]
         return self._base.get(key)
 
     def put(self, key: bytes, value: bytes) -> None:
@@ -76,7 +106,7 @@ class StateView:
 
     def iterate(self, prefix: bytes, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
         """Merged view of base and local writes under `prefix`, in key order."""
-        keys = self._keys
+        keys = self._sorted_keys()
         local: list[tuple[bytes, bytes | None]] = []
         for index in range(bisect.bisect_left(keys, prefix), len(keys)):
             key = keys[index]
@@ -114,7 +144,7 @@ class StateView:
     def seek(self, prefix: bytes, start: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Merged view of base and local writes under `prefix` from key `start` on,
         ascending and lazy (see KVReader.seek)."""
-        keys = self._keys
+        keys = self._sorted_keys()
         writes = self._writes
         index = bisect.bisect_left(keys, max(prefix, start))
         base_iter = self._base.seek(prefix, start)
@@ -144,10 +174,18 @@ class StateView:
         parent = self._base
         if not isinstance(parent, StateView):
             raise TypeError("only a child view can be merged into its parent")
+        writes = parent._writes
+        pending = parent._pending
+        keys = parent._keys
         for key, value in self._writes.items():
-            parent._record(key, value)
+            if key not in writes:
+                if pending is None:
+                    bisect.insort(keys, key)
+                else:
+                    pending.append(key)
+            writes[key] = value
 
     def write_set(self) -> list[tuple[bytes, bytes | None]]:
         """This view's writes in key order (None marks a deletion)."""
         writes = self._writes
-        return [(key, writes[key]) for key in self._keys]
+        return [(key, writes[key]) for key in self._sorted_keys()]

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from ledger import codec
+from ledger.cached import cached_attribute
 from ledger.errors import CodecError
 from ledger.hashing import TX, tagged_hash
 from ledger.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, SignatureCheck, verify
@@ -82,17 +82,29 @@ class Transaction:
             raise CodecError("bad_tag", "not a transaction")
         if fields[1] != TX_VERSION or isinstance(fields[1], bool):
             raise CodecError("bad_version", f"unsupported transaction version {fields[1]!r}")
-        args = fields[6]
+        _, _, chain_id, sender, nonce, method, args, expiry_ms = fields
         if not isinstance(args, list):
             raise CodecError("bad_type", "transaction args must be an array")
-        return Transaction(
-            chain_id=codec.expect_str(fields[2], "chain_id", MAX_CHAIN_ID),
-            sender=codec.expect_bytes(fields[3], "sender", PUBLIC_KEY_SIZE),
-            nonce=codec.expect_int(fields[4], "nonce", 0, MAX_NONCE),
-            method=codec.expect_str(fields[5], "method", MAX_METHOD),
-            args=tuple(args),
-            expiry_ms=codec.expect_int(fields[7], "expiry_ms", 0, MAX_TIME_MS),
-        )
+        # Decoded fields have exact types: test them in place, and call the
+        # `expect_*` helpers (which name the first bad field) only if one fails.
+        if not (
+            type(chain_id) is str
+            and len(chain_id) <= MAX_CHAIN_ID
+            and type(sender) is bytes
+            and len(sender) == PUBLIC_KEY_SIZE
+            and type(nonce) is int
+            and 0 <= nonce <= MAX_NONCE
+            and type(method) is str
+            and len(method) <= MAX_METHOD
+            and type(expiry_ms) is int
+            and 0 <= expiry_ms <= MAX_TIME_MS
+        ):
+            chain_id = codec.expect_str(chain_id, "chain_id", MAX_CHAIN_ID)
+            sender = codec.expect_bytes(sender, "sender", PUBLIC_KEY_SIZE)
+            nonce = codec.expect_int(nonce, "nonce", 0, MAX_NONCE)
+            method = codec.expect_str(method, "method", MAX_METHOD)
+            expiry_ms = codec.expect_int(expiry_ms, "expiry_ms", 0, MAX_TIME_MS)
+        return Transaction(chain_id, sender, nonce, method, tuple(args), expiry_ms)
 
     @staticmethod
     def decode(data: bytes) -> Transaction:
@@ -142,7 +154,7 @@ class SignedTransaction:
             return ENVELOPE_SINGLE
         return ENVELOPE_MULTI
 
-    @cached_property
+    @cached_attribute
     def signers(self) -> tuple[bytes, ...]:
         """The signing public keys, in envelope order (asked on admission and in execution)."""
         return tuple(key for key, _ in self.signatures)
@@ -153,14 +165,14 @@ class SignedTransaction:
         pairs = [[key, signature] for key, signature in self.signatures]
         return [TAG_SIGNED_TX, ENVELOPE_MULTI, self.tx.to_list(), pairs]
 
-    @cached_property
+    @cached_attribute
     def encoded(self) -> bytes:
         return codec.encode(self.to_list())
 
     def encode(self) -> bytes:
         return self.encoded
 
-    @cached_property
+    @cached_attribute
     def hash(self) -> bytes:
         encoded = self.__dict__.get("encoded")
         if encoded is None:
@@ -170,7 +182,7 @@ class SignedTransaction:
         # encoded already) hash that slice instead of encoding the transaction again.
         return tagged_hash(TX, encoded[_ENVELOPE_HEAD : -_signatures_size(self)])
 
-    @cached_property
+    @cached_attribute
     def verification_key(self) -> bytes:
         """What a cache of checked signatures holds: the tx hash and every signature.
 

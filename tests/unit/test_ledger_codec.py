@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import threading
 from typing import Any
 
 import msgpack
@@ -218,3 +219,23 @@ def test_a_damaged_stored_value_is_a_codec_error() -> None:
         codec.decode_stored(b"\xc1")
     with pytest.raises(CodecError, match="stored value"):
         codec.decode_stored(codec.encode(1) + b"\x00")
+
+
+def test_threads_encoding_at_once_each_get_their_own_bytes() -> None:
+    # each thread packs with its own msgpack Packer: a shared one would mix buffers
+    values = [[n, b"x" * n, "t" * (n % 7), [n, [n]]] for n in range(200)]
+    expected = [msgpack.packb(value, use_bin_type=True) for value in values]
+    failures: list[int] = []
+
+    def work() -> None:
+        for _ in range(20):
+            for index, value in enumerate(values):
+                if codec.encode(value) != expected[index]:
+                    failures.append(index)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []

@@ -55,3 +55,40 @@ def test_decode_refuses_malformed_receipts(fields: list[object], code: str) -> N
     with pytest.raises(CodecError) as caught:
         Receipt.decode(codec.encode(fields))
     assert caught.value.code == code
+
+
+@pytest.mark.parametrize(
+    "events",
+    [
+        (),
+        (EVENT, Event("x", ())),
+        (Event("nested", (("list", [1, [b"x", (2, None)]]), ("flag", False), ("big", 2**64 - 1))),),
+        (Event("list attributes", [("a", 1)]),),  # type: ignore[arg-type]
+        (Event("list pairs", (["a", 1],)),),  # type: ignore[arg-type]
+        (Event("int subclass", (("a", True), ("b", codec.MIN_INT))),),
+    ],
+)
+def test_encode_is_the_codec_encoding_of_the_list_form(events: tuple[Event, ...]) -> None:
+    receipt = Receipt(b"\x02" * 32, True, "ok", "", events)
+    assert receipt.encode() == codec.encode(receipt.to_list())
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [
+        (1.5, "bad_type"),
+        ({"a": 1}, "bad_type"),
+        (2**64, "int_out_of_range"),
+        (-(2**63) - 1, "int_out_of_range"),
+        ([[1.0]], "bad_type"),
+    ],
+)
+def test_encode_refuses_what_the_codec_refuses(value: object, code: str) -> None:
+    receipt = Receipt(b"\x02" * 32, True, "ok", "", (Event("x", (("a", value),)),))
+    with pytest.raises(CodecError) as refused:
+        receipt.encode()
+    assert refused.value.code == code
+    with pytest.raises(CodecError):
+        Receipt(b"\x02" * 32, True, "ok", "", (Event("x", ((value, 1),)),)).encode()
+    with pytest.raises(CodecError):
+        Receipt(b"\x02" * 32, True, "ok", value, ()).encode()  # type: ignore[arg-type]
