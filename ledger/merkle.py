@@ -21,7 +21,7 @@ from typing import Any
 
 from ledger import codec
 from ledger.errors import CodecError
-from ledger.hashing import HASH_SIZE, MERKLE_LEAF, MERKLE_NODE, ZERO_HASH, tagged_hash
+from ledger.hashing import HASH_SIZE, MERKLE_LEAF, MERKLE_NODE, ZERO_HASH, tag_state, tagged_hash
 
 TAG_INCLUSION_PROOF = 30
 PROOF_VERSION = 1
@@ -47,10 +47,17 @@ def _split(count: int) -> int:
 def _root_of_hashes(hashes: Sequence[bytes]) -> bytes:
     # Pairing neighbours level by level, and lifting an unpaired last node to the
     # next level unchanged, builds exactly the tree of the "largest power of two
-    # below n" split described above, without recursion or slicing.
+    # below n" split described above, without recursion or slicing. Each node is
+    # `node_hash` written out (a block root hashes thousands of them).
+    prefixed = tag_state(MERKLE_NODE)
     level = list(hashes)
     while len(level) > 1:
-        paired = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        paired = []
+        for i in range(0, len(level) - 1, 2):
+            h = prefixed.copy()
+            h.update(level[i])
+            h.update(level[i + 1])
+            paired.append(h.digest())
         if len(level) % 2:
             paired.append(level[-1])
         level = paired
@@ -61,7 +68,13 @@ def merkle_root(leaves: Sequence[bytes]) -> bytes:
     """Root of the leaves; the empty list has the all-zero root."""
     if not leaves:
         return ZERO_HASH
-    return _root_of_hashes([leaf_hash(leaf) for leaf in leaves])
+    prefixed = tag_state(MERKLE_LEAF)
+    hashes = []
+    for leaf in leaves:  # `leaf_hash` written out, as in `_root_of_hashes`
+        h = prefixed.copy()
+        h.update(leaf)
+        hashes.append(h.digest())
+    return _root_of_hashes(hashes)
 
 
 def merkle_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
