@@ -68,7 +68,14 @@ from ledger.genesis import Genesis  # noqa: E402
 from ledger.hashing import ZERO_HASH, tagged_hash  # noqa: E402
 from ledger.inclusion import receipt_inclusion, tx_inclusion  # noqa: E402
 from ledger.keys import PrivateKey  # noqa: E402
-from ledger.state_tree import TREE_PREFIX, prove, prune, update_tree  # noqa: E402
+from ledger.state_tree import (  # noqa: E402
+    HASH_MEMO_ENTRY_BYTES,
+    TREE_PREFIX,
+    hash_memo_size,
+    prove,
+    prune,
+    update_tree,
+)
 from ledger.tx import SignedTransaction, Transaction  # noqa: E402
 from node.storage import LevelDBStore  # noqa: E402
 
@@ -416,6 +423,8 @@ def report(
     )
     old, new = row["chained"] + row["commit_old"], row["tree"] + row["commit_tree"]
     print(f"apply + commit: chained {ms(old)}, tree {ms(new)} (+{100 * (new / old - 1):.0f}%)")
+    memo = hash_memo_size()
+    print(f"  inner-hash memo: {memo:,} nodes, about {memo * HASH_MEMO_ENTRY_BYTES / 1e6:.0f} MB")
     print(
         f"untimed warm blocks: {ms(row['warm_wall']).strip()} each, "
         f"{ms(row['warm_cpu']).strip()} process CPU (all threads, LevelDB compactions too)"

@@ -29,10 +29,17 @@ What keeps a block's update cheap (it runs for every block, on every replica):
   does a subtree of up to four leaves (a bucket), so the sparse nodes near the
   bottom of the tree, which would hold two or three leaves, are not nodes at all;
 - a node is stored as its child slots only: the hashes of the binary subtrees
-  inside it are recomputed from the slots when a path needs them (and kept with
-  the memoised upper nodes). Storing them made nodes a third bigger, and at a
+  inside it are not written. Storing them made nodes a third bigger, and at a
   million keys the bytes a block writes, and LevelDB then compacts again and
   again, cost more CPU than the few dozen hashes per node they saved;
+- instead they are kept in memory, by the node's own hash (which commits to all
+  of them, so an entry is right whatever version, path or block it came from):
+  a node a block writes is remembered with all its inner hashes, and the next
+  block through it recomputes only the ~4 on each changed path and the new
+  leaves' hashes, not the ~30 a node costs from its slots alone. The memo is
+  bounded (`set_hash_memo_bytes`, config.toml's `state_tree_cache_mb`; about 90
+  bytes per state key keep every node) and holds the nodes written last; a node
+  it does not hold, after a restart for instance, is hashed from its slots;
 - a node whose contents a block leaves as they were (keys written with the
   values they hold) is neither rewritten nor retired;
 - a leaf's own hash is computed only when a path needs it.
@@ -62,6 +69,7 @@ children live in fixed 16-slot lists.
 
 from __future__ import annotations
 
+import struct
 from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import suppress
@@ -101,7 +109,7 @@ FIRST_SLOT = 16  # heap position of the child at nibble 0
 LEAF_SIZE = 2 * HASH_SIZE  # a leaf inside its parent: key_hash ‖ value_hash
 _STORED_MARK = bytes((STORED_INTERNAL,))
 NIBBLES = tuple(bytes((n,)) for n in range(RADIX))
-_SLOT_SIZE = (0, LEAF_SIZE, 8 + HASH_SIZE)  # stored child slot by kind: leaf, internal
+_INTERNAL_SLOT = 8 + HASH_SIZE  # an internal child in its parent: version ‖ hash
 # A subtree of at most this many leaves below a node is kept inside that node rather
 # than as a node of its own: in a tree of n keys most nodes at depth log16(n) would
 # hold two to four leaves, and each block would otherwise read, rewrite and retire
@@ -204,7 +212,9 @@ class Node:
         return Node(kinds, [ZERO_HASH] * 32, [None] * RADIX)
 
     @staticmethod
-    def decode(raw: bytes) -> Node:
+    def decode(raw: bytes, hashes: list[bytes | None] | None = None) -> Node:
+        """The node stored as `raw`; `hashes`, when the caller has them (the memo), are
+        its 32 hashes, else the ones inside it are left to compute when needed."""
         if raw[0] != STORED_INTERNAL:
             if raw[0] == KIND_INTERNAL:
                 raise TreeError(
@@ -214,27 +224,26 @@ class Node:
             raise TreeError("not an internal state tree node")
         kinds = bytearray(raw[:32])
         kinds[0] = KIND_INTERNAL
-        hashes: list[bytes | None] = [ZERO_HASH] * 32
+        if hashes is None:
+            # None where something is to be computed from the slots, zero where empty
+            hashes = [None if kind else ZERO_HASH for kind in kinds]
+            hashes[0] = ZERO_HASH  # no position 0: never to compute
         slots: list[bytes | None] = [None] * RADIX
         offset = 32
-        for position in range(1, FIRST_SLOT):
-            if kinds[position]:
-                hashes[position] = None  # computed from the slots when a path needs it
-        for nibble in range(RADIX):
-            kind = kinds[FIRST_SLOT + nibble]
+        for nibble, kind in enumerate(raw[FIRST_SLOT:32]):
             if kind:
-                if kind == KIND_BUCKET:
+                if kind == KIND_LEAF:
+                    end = offset + LEAF_SIZE
+                elif kind == KIND_INTERNAL:
+                    end = offset + _INTERNAL_SLOT
+                else:  # a bucket: its hash, its count, its leaves
                     end = offset + HASH_SIZE + 1 + LEAF_SIZE * raw[offset + HASH_SIZE]
-                else:
-                    end = offset + _SLOT_SIZE[kind]
                 slots[nibble] = raw[offset:end]
-                hashes[FIRST_SLOT + nibble] = None
                 offset = end
         return Node(kinds, hashes, slots)
 
     def encode(self) -> bytes:
-        slots = [slot for slot in self.slots if slot is not None]
-        return b"".join([_STORED_MARK, self.kinds[1:], *slots])
+        return b"".join([_STORED_MARK, self.kinds[1:], *filter(None, self.slots)])
 
     def copy(self) -> Node:
         return Node(bytearray(self.kinds), list(self.hashes), list(self.slots))
@@ -370,19 +379,99 @@ class Node:
             level = above
 
 
-# Decoded upper nodes by their stored bytes. Decoding is a pure function of the bytes, so
+# Decoded top nodes by their stored bytes. Decoding is a pure function of the bytes, so
 # this memo can never give a wrong node, whatever store or version the bytes came from;
-# it saves decoding the nodes near the root, which every block reads again (and which the
-# block before wrote: `_Batch.close` remembers what it encodes). Only nodes at most
-# MEMO_DEPTH nibbles deep are kept (4,369 positions): deeper ones are rarely read twice
-# before being rewritten, so remembering them would only push the upper ones out.
-MEMO_DEPTH = 3
-DECODED_NODES = 1 << 14
+# it saves decoding the root and its children, which every block reads again (and which
+# the block before wrote: `_Batch.close` remembers what it encodes), and which a block
+# reads more than once (the root is checked, then updated). Deeper nodes go through the
+# memo of inner hashes below: it holds all of a node's hashes in a fifth of the memory
+# (the slots are decoded from the stored bytes again, which costs less than copying a
+# decoded node out of this memo and remembering the one written: measured at 1M keys).
+MEMO_DEPTH = 1
+DECODED_NODES = 1 << 8
 _decoded: OrderedDict[bytes, Node] = OrderedDict()
+
+# The inner hashes of nodes (heap positions 2..31, packed), by the node's own hash. A
+# node's hash commits to every leaf below it and so to every hash inside it, whatever
+# version or path it is stored under: an entry can only ever be right, across versions,
+# blocks that were executed and never committed, pruning and restarts (nothing is kept
+# on disk). With it, updating k paths through a node costs about 4k hashes and the new
+# leaves' own, not the ~30 that recomputing the node from its slots costs. Each node a
+# block writes is added with all its hashes, the one it replaces dropped, so the memo
+# holds the live tree's nodes, the least recently written going first when it is full.
+HASH_MEMO_ENTRY_BYTES = 1_200  # 960 bytes of hashes, the 32-byte key and the dict's share
+DEFAULT_HASH_MEMO_BYTES = 96 * 1024 * 1024
+_INNER = 30  # positions 2..31
+_unpack_inner = struct.Struct(f"{HASH_SIZE}s" * _INNER).unpack
+_hash_memo: OrderedDict[bytes, bytes] = OrderedDict()
+_hash_memo_entries = DEFAULT_HASH_MEMO_BYTES // HASH_MEMO_ENTRY_BYTES
+
+
+def set_hash_memo_bytes(limit: int) -> None:
+    """Bound the memo of inner hashes to about `limit` bytes (0 turns it off); a tree of
+    n keys has about n / 14 nodes, so n * 90 bytes keep all of them."""
+    global _hash_memo_entries
+    if limit < 0:
+        raise ValueError("the memo bound is a number of bytes")
+    _hash_memo_entries = limit // HASH_MEMO_ENTRY_BYTES
+    _trim_hash_memo()
+
+
+def hash_memo_size() -> int:
+    """Nodes whose inner hashes the memo holds."""
+    return len(_hash_memo)
+
+
+def memoised_hashes(digest: bytes) -> bytes | None:
+    """The inner hashes (positions 2..31, packed) the memo holds for the node `digest`."""
+    return _hash_memo.get(digest)
+
+
+def clear_hash_memo() -> None:
+    """Forget every memoised node (what a restart does)."""
+    _hash_memo.clear()
+
+
+def _trim_hash_memo() -> None:
+    with suppress(KeyError):  # another thread emptied it meanwhile
+        while len(_hash_memo) > _hash_memo_entries:
+            _hash_memo.popitem(last=False)
+
+
+def _memo_hashes(node: Node) -> None:
+    """Remember `node`'s inner hashes (computing the ones still missing) by its hash."""
+    if not _hash_memo_entries:
+        return
+    hashes = node.hashes
+    if None in hashes:
+        for position in range(2, 32):
+            if hashes[position] is None:
+                node.hash_at(position)
+    digest = hashes[1]
+    if digest is not None:
+        _hash_memo[digest] = b"".join(hashes[2:])  # type: ignore[arg-type]
+        if len(_hash_memo) > _hash_memo_entries:
+            _trim_hash_memo()
+
+
+def _forget_hashes(digest: bytes) -> None:
+    _hash_memo.pop(digest, None)
+
+
+def _decode_known(raw: bytes, digest: bytes) -> Node:
+    """The node stored as `raw`, whose hash its parent holds: its inner hashes from the
+    memo when it has them."""
+    packed = _hash_memo.get(digest)
+    if packed is None:
+        node = Node.decode(raw)
+        node.hashes[1] = digest
+        return node
+    return Node.decode(raw, [digest, digest, *_unpack_inner(packed)])
 
 
 def _remember(raw: bytes, node: Node) -> None:
-    node.fill()  # every inner hash, once, rather than in each copy handed out
+    if None in node.hashes:
+        node.fill()  # every inner hash, once, rather than in each copy handed out
     _decoded[raw] = node
     if len(_decoded) > DECODED_NODES:
         with suppress(KeyError):  # another thread emptied it meanwhile
@@ -438,8 +527,8 @@ class _Batch:
         self.writes: dict[bytes, bytes | None] = {}
         self.stale: list[bytes] = []  # keys of the nodes this version replaces
 
-    def retire(self, version: int, path: bytes) -> None:
-        key = node_key(version, path)
+    def retire(self, key: bytes) -> None:
+        """Record the node stored under `key` as replaced by this version."""
         self.stale.append(bytes((len(key),)) + key)
 
     def finish(self) -> dict[bytes, bytes | None]:
@@ -448,12 +537,15 @@ class _Batch:
             self.writes[STALE_PREFIX + self.version.to_bytes(8, "big")] = b"".join(self.stale)
         return self.writes
 
-    def load(self, version: int, path: bytes, digest: bytes) -> Node:
-        """The node stored at `version` and `path`, whose hash its parent holds."""
-        raw = self.reader.get(node_key(version, path))
+    def load(self, key: bytes, depth: int, digest: bytes) -> Node:
+        """The node stored under `key`, `depth` nibbles deep, whose hash its parent holds."""
+        raw = self.reader.get(key)
         if raw is None:
+            version = int.from_bytes(key[len(NODE_PREFIX) : len(NODE_PREFIX) + 8], "big")
             raise TreeError(f"state tree node missing at version {version}")
-        node = decode_node(raw, len(path))
+        if depth > MEMO_DEPTH:
+            return _decode_known(raw, digest)
+        node = decode_node(raw, depth)
         node.hashes[1] = digest
         return node
 
@@ -471,6 +563,8 @@ class _Batch:
         self.writes[self.prefix + path] = raw
         if len(path) <= MEMO_DEPTH:
             _remember(raw, node)
+        else:
+            _memo_hashes(node)
         return self.version, digest
 
     def build(self, path: bytes, leaves: Sequence[bytes]) -> _Result:
@@ -505,8 +599,11 @@ class _Batch:
             merged.sort()
         return self.build(path, merged)
 
-    def apply(self, version: int, path: bytes, node: Node, updates: Sequence[Update]) -> _Result:
-        """The subtree at `path` (the internal `node`, stored at `version`) after `updates`."""
+    def apply(
+        self, version: int, path: bytes, stored: bytes, node: Node, updates: Sequence[Update]
+    ) -> _Result:
+        """The subtree at `path` (the internal `node`, stored at `version` under the key
+        `stored`) after `updates`."""
         before = node.hashes[1]
         kinds = node.kinds
         nibbles = []
@@ -523,9 +620,10 @@ class _Batch:
             elif kind == KIND_INTERNAL:
                 child_path = path + NIBBLES[nibble]
                 chunk = node.slot(nibble)
+                child_key = NODE_PREFIX + chunk[:8] + child_path
+                child = self.load(child_key, len(child_path), chunk[8:])
                 child_version = int.from_bytes(chunk[:8], "big")
-                child = self.load(child_version, child_path, chunk[8:])
-                result = self.apply(child_version, child_path, child, group)
+                result = self.apply(child_version, child_path, child_key, child, group)
             elif kind == KIND_BUCKET:
                 leaves = _bucket_leaves(node.slot(nibble))
                 result = self.merge(path + NIBBLES[nibble], leaves, group)
@@ -540,7 +638,9 @@ class _Batch:
             # version's node (the root is written for every version all the same;
             # a node's hash changes whenever anything below it does).
             return version, before
-        self.retire(version, path)
+        self.retire(stored)
+        if before is not None and len(path) > MEMO_DEPTH:
+            _forget_hashes(before)
         return self.close(path, node)
 
 
@@ -682,14 +782,15 @@ def update_tree(
         previous = _root(reader, version - 1, prev_root)
         stored = reader.get(node_key(version - 1, b"")) is not None
         if previous[0] != STORED_INTERNAL and stored:
-            batch.retire(version - 1, b"")  # `apply` retires an internal root itself
+            batch.retire(node_key(version - 1, b""))  # `apply` retires an internal root
     result: _Result
     if previous[0] == KIND_EMPTY:
         result = batch.build(b"", [k + v for k, v in updates if v is not None])
     elif previous[0] == KIND_LEAF:
         result = batch.merge(b"", (previous[1 : 1 + LEAF_SIZE],), updates)
     else:
-        result = batch.apply(version - 1, b"", decode_node(previous), updates)
+        stored_key = node_key(version - 1, b"")
+        result = batch.apply(version - 1, b"", stored_key, decode_node(previous), updates)
     root_key = node_key(version, b"")
     if result is None:
         batch.writes[root_key] = EMPTY_NODE

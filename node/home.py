@@ -30,6 +30,7 @@ from typing import Any
 from ledger.chainstore import KEEP_TREE_VERSIONS
 from ledger.genesis import Genesis
 from ledger.keys import PUBLIC_KEY_SIZE, PrivateKey, address_from_text, address_to_text
+from ledger.state_tree import DEFAULT_HASH_MEMO_BYTES
 from node import keyfile
 
 CONFIG_FILE = "config.toml"
@@ -104,6 +105,7 @@ class NodeConfig:
     max_clock_drift_ms: int = 5_000
     view_timeout_ms: int = 2_000
     state_versions_kept: int = KEEP_TREE_VERSIONS
+    state_tree_cache_mb: int = DEFAULT_HASH_MEMO_BYTES >> 20
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,7 @@ def config_to_toml(config: NodeConfig) -> str:
         f"max_clock_drift_ms = {config.max_clock_drift_ms}",
         f"view_timeout_ms = {config.view_timeout_ms}",
         f"state_versions_kept = {config.state_versions_kept}",
+        f"state_tree_cache_mb = {config.state_tree_cache_mb}",
         "",
         "[rpc]",
         f"host = {_toml_value(config.rpc_host)}",
@@ -330,6 +333,7 @@ TOP_LEVEL_KEYS = (
     "max_clock_drift_ms",
     "view_timeout_ms",
     "state_versions_kept",
+    "state_tree_cache_mb",
     "rpc",
     "p2p",
     "block",
@@ -395,6 +399,9 @@ def config_from_toml(text: str) -> NodeConfig:
         view_timeout_ms=_int(document, "view_timeout_ms", 2_000, "config"),
         state_versions_kept=max(
             1, _int(document, "state_versions_kept", KEEP_TREE_VERSIONS, "config")
+        ),
+        state_tree_cache_mb=max(
+            0, _int(document, "state_tree_cache_mb", DEFAULT_HASH_MEMO_BYTES >> 20, "config")
         ),
     )
 

@@ -36,6 +36,7 @@ from ledger.errors import CodecError
 from ledger.execution import Application, BlockInfo
 from ledger.keys import PrivateKey, SignatureCheck, address_to_text, verify
 from ledger.kv import KVReader
+from ledger.state_tree import set_hash_memo_bytes
 from ledger.tx import SignedTransaction
 from node import mempool as pool
 from node.chain import Chain, CommittedBlock
@@ -85,6 +86,7 @@ class Node:
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
         self.verified = VerifiedCache()
         self._store = LevelDBStore(home.data_dir)
+        set_hash_memo_bytes(self.config.state_tree_cache_mb << 20)  # one per process
         try:
             self.chain = Chain(
                 self._store,

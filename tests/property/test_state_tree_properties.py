@@ -8,22 +8,28 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger import state_tree
 from ledger.hashing import ZERO_HASH
 from ledger.kv import MemoryStore
 from ledger.state_tree import (
+    DEFAULT_HASH_MEMO_BYTES,
+    HASH_MEMO_ENTRY_BYTES,
     NODE_PREFIX,
     StateProof,
     bit_at,
     child_versions,
+    clear_hash_memo,
     key_hash,
     leaf_hash,
     node_hash,
     node_key,
     prove,
     prune,
+    set_hash_memo_bytes,
     update_tree,
     value_hash,
 )
@@ -159,3 +165,43 @@ def reachable(store: MemoryStore, versions: range) -> set[bytes]:
         for nibble, child_version in child_versions(raw):
             pending.append((child_version, path + bytes([nibble])))
     return found
+
+
+Numbered = st.integers(0, 160).map(lambda n: b"key-%d" % n)
+NumberedWrites = st.lists(st.tuples(Numbered, st.none() | Values), max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(NumberedWrites, st.sampled_from(("commit", "abandon", "restart"))),
+        max_size=8,
+    ),
+    st.integers(0, 40),
+)
+def test_memoised_inner_hashes_never_change_a_root_or_a_proof(
+    steps: list[tuple[list[tuple[bytes, bytes | None]], str]], bound: int
+) -> None:
+    # Every node below the root through the memo (by default only the deep ones are), a
+    # bound small enough to evict, blocks executed and never committed, restarts; on a
+    # tree of 160 keys first, so that there are nodes below the root to memoise.
+    tree = Tree()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(state_tree, "MEMO_DEPTH", 0)
+        set_hash_memo_bytes(bound * HASH_MEMO_ENTRY_BYTES)
+        try:
+            tree.commit([(b"key-%d" % n, b"first") for n in range(161)])
+            for writes, what in steps:
+                if what == "abandon":
+                    update_tree(
+                        tree.store, tree.version + 1, tree.root, sorted(dict(writes).items())
+                    )
+                    continue
+                if what == "restart":
+                    clear_hash_memo()
+                tree.commit(writes, keep=2)
+                assert tree.root == reference_root(tree.state)
+                for key, value in tree.state.items():
+                    assert prove(tree.store, tree.version, tree.root, key, value).verify(tree.root)
+        finally:
+            set_hash_memo_bytes(DEFAULT_HASH_MEMO_BYTES)

@@ -37,6 +37,7 @@ def test_config_round_trips_through_toml() -> None:
         peers=(peer,),
         block=BlockLimits(7, 8, 9),
         state_versions_kept=7,
+        state_tree_cache_mb=5,
     )
     assert config_from_toml(config_to_toml(config)) == config
 

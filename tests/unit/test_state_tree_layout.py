@@ -1,5 +1,5 @@
-"""How the state tree stores nodes (ledger.state_tree): buckets, memoised decoding,
-no inner hashes, nothing rewritten that did not change.
+"""How the state tree stores nodes (ledger.state_tree): buckets, memoised decoding and
+inner hashes, no inner hashes stored, nothing rewritten that did not change.
 
 The hashes are the protocol's (tests/property checks them against the definition);
 these tests pin the storage choices that keep a block's update cheap.
@@ -7,24 +7,34 @@ these tests pin the storage choices that keep a block's update cheap.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
+from ledger import state_tree
 from ledger.hashing import ZERO_HASH
 from ledger.kv import MemoryStore
 from ledger.state_tree import (
     BUCKET_LEAVES,
+    DEFAULT_HASH_MEMO_BYTES,
     FIRST_SLOT,
+    HASH_MEMO_ENTRY_BYTES,
     KIND_BUCKET,
     KIND_INTERNAL,
     NODE_PREFIX,
     STORED_INTERNAL,
+    Node,
     TreeError,
+    clear_hash_memo,
     decode_node,
+    hash_memo_size,
     key_hash,
+    memoised_hashes,
     nibble_at,
     node_key,
     prove,
     prune,
+    set_hash_memo_bytes,
     update_tree,
 )
 
@@ -110,3 +120,95 @@ def test_keys_written_with_the_values_they_hold_rewrite_only_the_root() -> None:
     assert store.get(node_key(0, b"")) is None
     assert store.get(node_key(0, b"\x00")) is not None
     assert all(prove(store, 1, root, key, b"v" + key).verify(root) for key in keys)
+
+
+@pytest.fixture
+def every_node_memoised(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every node below the root through the memo of inner hashes (by default only nodes
+    deeper than the upper levels are, which takes a tree of some 100,000 keys)."""
+    monkeypatch.setattr(state_tree, "MEMO_DEPTH", 0)
+    set_hash_memo_bytes(DEFAULT_HASH_MEMO_BYTES)
+    yield
+    set_hash_memo_bytes(DEFAULT_HASH_MEMO_BYTES)
+
+
+def many(count: int, tag: bytes = b"v") -> list[tuple[bytes, bytes | None]]:
+    return sorted((f"key-{n}".encode(), tag + str(n).encode()) for n in range(count))
+
+
+@pytest.mark.usefixtures("every_node_memoised")
+def test_memoised_inner_hashes_are_the_ones_the_slots_give() -> None:
+    store = MemoryStore()
+    root, writes = update_tree(store, 0, ZERO_HASH, many(400))
+    store.write(writes)
+    root, writes = update_tree(store, 1, root, many(400, b"w")[::3])
+    store.write(writes)
+    checked = 0
+    for key, raw in store.iterate(NODE_PREFIX):
+        if len(key) == len(node_key(0, b"")):
+            continue  # a root: the upper nodes' memo, by stored bytes
+        fresh = Node.decode(raw)  # nothing known: every hash from the slots
+        packed = memoised_hashes(fresh.hash_at(1))
+        if packed is None:
+            continue  # replaced by version 1: dropped from the memo
+        assert packed == b"".join(fresh.hash_at(position) for position in range(2, 32))
+        checked += 1
+    assert checked >= 16
+
+
+@pytest.mark.usefixtures("every_node_memoised")
+def test_a_block_executed_and_never_committed_leaves_nothing_wrong_behind() -> None:
+    # It memoises the hashes of nodes that are never stored and drops those of the nodes
+    # it would have replaced; the block committed instead at that height, and the next
+    # one, which reads the nodes that block wrote, must not care.
+    store = MemoryStore()
+    root, writes = update_tree(store, 0, ZERO_HASH, many(300))
+    store.write(writes)
+    final = dict(many(300))
+    update_tree(store, 1, root, many(300, b"abandoned")[::2])  # executed, never written
+    for version, tag, chosen in ((1, b"w", slice(None, None, 2)), (2, b"x", slice(None, None, 4))):
+        root, writes = update_tree(store, version, root, many(300, tag)[chosen])
+        store.write(writes)
+        final.update(dict(many(300, tag)[chosen]))
+        assert root == update_tree(MemoryStore(), 0, ZERO_HASH, sorted(final.items()))[0]
+    clear_hash_memo()  # a restart: the next block recomputes what it needs from the slots
+    again, writes = update_tree(store, 3, root, many(300)[:50])
+    store.write(writes)
+    final.update(dict(many(300)[:50]))
+    assert again == update_tree(MemoryStore(), 0, ZERO_HASH, sorted(final.items()))[0]
+    for key, value in final.items():
+        assert prove(store, 3, again, key, value).verify(again)
+
+
+@pytest.mark.usefixtures("every_node_memoised")
+def test_a_node_pruned_and_written_again_with_the_same_contents_hashes_the_same() -> None:
+    # The memo is keyed by a node's hash, not by where it is stored: contents that come
+    # back after their old node was pruned find the same (right) hashes.
+    store = MemoryStore()
+    root, writes = update_tree(store, 0, ZERO_HASH, many(300))
+    store.write(writes)
+    first = root
+    for version, tag in enumerate((b"w", b"v"), start=1):
+        root, writes = update_tree(store, version, root, many(300, tag)[:40])
+        writes.update(prune(store, version, 1))
+        store.write(writes)
+    assert root == first
+    store.write(prune(store, 2, 1))
+    assert store.get(node_key(0, b"")) is None
+    for key, value in many(300):
+        assert prove(store, 2, root, key, value).verify(root)
+
+
+def test_the_memo_keeps_to_its_bound_and_can_be_turned_off(
+    every_node_memoised: None,
+) -> None:
+    store = MemoryStore()
+    set_hash_memo_bytes(3 * HASH_MEMO_ENTRY_BYTES)
+    root, writes = update_tree(store, 0, ZERO_HASH, many(400))
+    assert 0 < hash_memo_size() <= 3
+    set_hash_memo_bytes(0)
+    assert hash_memo_size() == 0
+    without, _ = update_tree(MemoryStore(), 0, ZERO_HASH, many(400))
+    assert without == root and hash_memo_size() == 0
+    with pytest.raises(ValueError):
+        set_hash_memo_bytes(-1)
