@@ -276,6 +276,10 @@ class Replica:
         self._now = 0.0
         self._last_catch_up = -1e18
         self._tx_progress_at = -1e18  # when a decided block last held transactions
+        # Pending transactions that make a full block (the driver sets it from its
+        # block cap): with that many the primary proposes at once instead of waiting
+        # `min_block_interval`, which is there to fill a block, not to pace a full one.
+        self.full_block: int | None = None
         self._enter_height(app.committed_height() + 1, 0.0)
         if persisted_state is not None and persisted_state.height == self.height:
             self._restore(persisted_state)
@@ -633,6 +637,8 @@ class Replica:
             return None
         start = self._height_started + self.config.min_block_interval
         if self._pending:
+            if self.full_block is not None and len(self._pending) >= self.full_block:
+                return self._height_started
             return start
         if self.config.empty_block_interval is not None:
             return max(start, self._height_started + self.config.empty_block_interval)

@@ -246,6 +246,9 @@ class ConsensusDriver:
         replica = self.replica = self._make_replica()
         await self._apply(replica.on_timer(time.monotonic()))
         while True:
+            # a full block's worth of ready transactions is proposed without waiting
+            # for the block interval (which only gives a small block time to fill)
+            replica.full_block = self.app.proposal_cap()
             deadline = replica.next_deadline()
             timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
             event: tuple[Any, ...] | None = None

@@ -30,8 +30,9 @@ def _format_value(value: Any) -> str:
 
 
 def format_line(event: str, level: str, fields: dict[str, Any]) -> str:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-    parts = [f"ts={stamp}Z", f"level={level}", f"event={event}"]
+    now = time.time()
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now))
+    parts = [f"ts={stamp}.{int(now * 1000) % 1000:03d}Z", f"level={level}", f"event={event}"]
     parts += [f"{key}={_format_value(value)}" for key, value in _context.items()]
     parts += [f"{key}={_format_value(value)}" for key, value in fields.items()]
     return " ".join(parts)

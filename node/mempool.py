@@ -18,6 +18,14 @@ holds the block being decided, so under overload a pool of 1.5 s is about one
 block deciding and one waiting, each of about 0.75 s: an admitted transaction
 commits within about that time, and blocks stay large enough to keep most of
 the throughput.
+Every validator admits its own clients' transactions and gossips them to the
+others, so the limit is the network's, not each node's: a node counts what its
+peers sent but did not get admitted yet (`incoming`), and holds its own clients
+to its share of the limit (`local_limit`): the fraction of the pool's recent
+admissions that came through it, at least 1/N of N validators, plus a quarter
+for a share that is growing. Without that, after each commit every node saw the
+same room and filled it, and the pools held up to N times the limit (seconds
+more of waiting for what they admitted).
 The excess is refused at once (`check`, before any signature is verified) with a
 retry time of about half the backlog, when there is room again and before the
 pool runs dry. One sender may hold only a share of the limit, so a single
@@ -48,6 +56,10 @@ SENDER_FULL = "sender_backlog_full"
 NONCE_REUSED = "nonce_reused"
 NONCE_TAKEN = "nonce_taken"  # another pending tx from the sender already uses this nonce
 RATE_WINDOW_SECONDS = 10.0  # the committed rate is measured over this much recent time
+# the share of recent admissions that came from this node's clients is counted over
+# about this many admissions (both counts halve when the total reaches it)
+SHARE_WINDOW = 20_000
+SHARE_GROWTH = (5, 4)  # a node may hold 5/4 of its measured share: room for it to grow
 MAX_RETRY_AFTER_SECONDS = 30
 
 
@@ -85,6 +97,13 @@ class Mempool:
         # which makes block filling fair between senders.
         self._by_sender: OrderedDict[bytes, dict[int, bytes]] = OrderedDict()
         self._bytes = 0
+        self._local: set[bytes] = set()  # pending transactions admitted from our clients
+        self._admitted_local = 0  # recent admissions from our clients...
+        self._admitted_all = 0  # ...and from anyone (decayed, see SHARE_WINDOW)
+        # set by the node: validators sharing the limit, and transactions peers sent
+        # that wait to be admitted (they take room before our clients' next ones do)
+        self.validators = 1
+        self.incoming = 0
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -147,8 +166,32 @@ class Mempool:
         share = limit * self.limits.sender_share_percent // 100
         return max(1, min(self.limits.max_per_sender, share))
 
+    def local_limit(self, admit_limit: int | None = None) -> int:
+        """How many pending transactions from this node's own clients it holds at most:
+        its share of the limit, the share being the fraction of recent admissions
+        that came through it (at least 1/N), with room to grow by a quarter."""
+        limit = self.admit_limit() if admit_limit is None else admit_limit
+        validators = max(1, self.validators)
+        if validators == 1 or self._admitted_all == 0:
+            return limit
+        grow, over = SHARE_GROWTH
+        share_num = max(self._admitted_local * validators, self._admitted_all)
+        share_den = self._admitted_all * validators
+        return min(limit, max(1, limit * share_num * grow // (share_den * over)))
+
+    @property
+    def local_count(self) -> int:
+        """Pending transactions admitted from this node's clients."""
+        return len(self._local)
+
     def is_full(self) -> bool:
-        return len(self._by_hash) >= self.admit_limit() or self._bytes >= self.limits.max_bytes
+        """Whether this node's clients are refused right now (whatever they send)."""
+        limit = self.admit_limit()
+        return (
+            len(self._by_hash) + self.incoming >= limit
+            or len(self._local) >= self.local_limit(limit)
+            or self._bytes >= self.limits.max_bytes
+        )
 
     def retry_after_seconds(self) -> int:
         """When a refused client should try again: the time half the current backlog
@@ -163,17 +206,18 @@ class Mempool:
         seconds = math.ceil(len(self._by_hash) / 2 / rate)
         return max(1, min(MAX_RETRY_AFTER_SECONDS, seconds))
 
-    def _limits(self, from_peer: bool) -> tuple[int, int]:
-        """(pool limit, sender limit) for a client's transaction, or for one a peer
-        validator already admitted: that one only meets the hard caps. Each node's
-        clients are held to the measured limit, so what peers forward is bounded by
-        the sum of those; refusing it here would leave this pool with nonce gaps, and
-        this node, as primary, unable to propose what the other validators wait for
-        (their view timers then expire: load would cause view changes)."""
+    def _limits(self, from_peer: bool) -> tuple[int, int, int]:
+        """(pool limit, sender limit, limit on our clients' pending ones) for a
+        client's transaction, or for one a peer validator already admitted: that one
+        only meets the hard caps. Each node holds its clients to its share of the
+        limit, so what peers forward is bounded by the sum of those; refusing it here
+        would leave this pool with nonce gaps, and this node, as primary, unable to
+        propose what the other validators wait for (their view timers then expire:
+        load would cause view changes)."""
         if from_peer:
-            return self.limits.max_txs, self.limits.max_per_sender
+            return self.limits.max_txs, self.limits.max_per_sender, self.limits.max_txs
         limit = self.admit_limit()
-        return limit, self.sender_limit(limit)
+        return limit, self.sender_limit(limit), self.local_limit(limit)
 
     def check(
         self,
@@ -196,8 +240,16 @@ class Mempool:
     def _room_refusal(
         self, sender: bytes, nonce: int, ahead_total: int, ahead_from_sender: int, from_peer: bool
     ) -> str | None:
-        limit, sender_limit = self._limits(from_peer)
-        if len(self._by_hash) + ahead_total >= limit or self._bytes >= self.limits.max_bytes:
+        limit, sender_limit, local_limit = self._limits(from_peer)
+        in_pool = len(self._by_hash) + ahead_total
+        if from_peer:
+            if in_pool >= limit or self._bytes >= self.limits.max_bytes:
+                return MEMPOOL_FULL
+        elif (
+            in_pool + self.incoming >= limit
+            or len(self._local) + ahead_total >= local_limit
+            or self._bytes >= self.limits.max_bytes
+        ):
             return MEMPOOL_FULL
         pending = self._by_sender.get(sender)
         held = (0 if pending is None else len(pending)) + ahead_from_sender
@@ -227,6 +279,13 @@ class Mempool:
         pending[tx.nonce] = tx_hash
         self._by_hash[tx_hash] = stx
         self._bytes += len(stx.encoded)
+        if not from_peer:
+            self._local.add(tx_hash)
+            self._admitted_local += 1
+        self._admitted_all += 1
+        if self._admitted_all >= SHARE_WINDOW:
+            self._admitted_all //= 2
+            self._admitted_local //= 2
         return ACCEPTED
 
     def ready_run(self, sender: bytes, from_nonce: int, next_nonce: int) -> list[bytes]:
@@ -281,6 +340,7 @@ class Mempool:
             if stx is None:
                 continue
             self._bytes -= len(stx.encoded)
+            self._local.discard(tx_hash)
             pending = self._by_sender.get(stx.tx.sender)
             if pending is not None:
                 pending.pop(stx.tx.nonce, None)

@@ -57,7 +57,10 @@ GOSSIP_BATCH = 500
 INTAKE_LIMIT = 20_000
 INTAKE_BATCH = 2_000  # gossiped transactions admitted together
 STOP_TIMEOUT = 5.0
-VERIFY_CHUNK = 256
+# Checks per pool task, at least: a submission of a few hundred signatures is split
+# in two so both pool threads (both cores: PyNaCl releases the GIL) check it; a
+# handful is not worth a second hand-off.
+VERIFY_CHUNK = 16
 FIRST_SEEN_LIMIT = 200_000
 
 
@@ -105,6 +108,7 @@ class Node:
         self.fault: StorageError | None = None  # why the node stopped, if storage failed
         self._store.on_fault.append(self._storage_failed)
         self.mempool = Mempool(self.config.mempool)
+        self.mempool.validators = len(self.chain.validators())  # they share the limit
         self.peers = PeerNetwork(
             self.chain_id,
             key,
@@ -209,8 +213,11 @@ class Node:
                 await asyncio.wait_for(event.wait(), remaining)
         return self.chain.height
 
-    async def submit(self, raw_transactions: list[bytes]) -> list[Admission]:
-        """Admit transactions from a client; accepted ones are gossiped to peers."""
+    async def submit(
+        self, raw_transactions: Sequence[bytes | SignedTransaction]
+    ) -> list[Admission]:
+        """Admit transactions from a client (bytes, or already decoded by the RPC);
+        accepted ones are gossiped to peers."""
         admissions, accepted = await self._admit(raw_transactions)
         if accepted:
             self._gossip.extend(accepted)
@@ -223,7 +230,7 @@ class Node:
     # -- admission -------------------------------------------------------------------------------
 
     async def _admit(
-        self, raws: Sequence[bytes], from_peer: bool = False
+        self, raws: Sequence[bytes | SignedTransaction], from_peer: bool = False
     ) -> tuple[list[Admission], list[bytes]]:
         answers: list[Admission | None] = [None] * len(raws)
         candidates: list[tuple[int, SignedTransaction]] = []
@@ -231,11 +238,14 @@ class Node:
         from_sender: Counter[bytes] = Counter()  # candidates so far, by sender
         committed_nonces: dict[bytes, int] = {}  # read once per sender, for the check below
         for index, raw in enumerate(raws):
-            try:
-                stx = SignedTransaction.decode(raw)
-            except CodecError as exc:
-                answers[index] = Admission(None, False, exc.code, exc.message)
-                continue
+            if isinstance(raw, SignedTransaction):
+                stx = raw  # decoded by the RPC, which answered 400 for bad bytes
+            else:
+                try:
+                    stx = SignedTransaction.decode(raw)
+                except CodecError as exc:
+                    answers[index] = Admission(None, False, exc.code, exc.message)
+                    continue
             tx_hash = stx.hash
             if stx.tx.chain_id != self.chain_id:
                 answers[index] = Admission(
@@ -257,11 +267,14 @@ class Node:
                 from_sender[stx.tx.sender] += 1
                 candidates.append((index, stx))
         to_check = [(i, stx) for i, stx in candidates if stx.verification_key not in self.verified]
+        height = self.chain.height
         results = await self.verify_all([stx for _, stx in to_check])
         self.metrics.signatures_verified.inc(len(to_check))
         bad = {i for (i, _), ok in zip(to_check, results, strict=True) if not ok}
         accepted: list[bytes] = []
-        nonces: dict[bytes, int] = {}  # committed nonce per sender, read once per batch
+        # committed nonce per sender, read once per batch: those read above still hold
+        # unless a block committed while the signatures were checked
+        nonces = committed_nonces if self.chain.height == height else {}
         added_from: dict[bytes, int] = {}  # lowest nonce admitted per sender
         now = time.monotonic()
         head_info = BlockInfo(
@@ -360,15 +373,19 @@ class Node:
         now = time.monotonic()
         stale, ready = self.mempool.recheck(block.transactions, self.chain.next_nonce)
         self.mempool.note_committed(len(block.transactions))
+        self.mempool.validators = len(self.chain.validators())
         self.consensus.transactions_removed(stale)
         # Txs that waited behind a nonce the block just used are ready now: tell
         # consensus so none is stranded (others' readiness did not change).
         self.consensus.transactions_pending(ready)
         self.verified.discard(stx.verification_key for stx in block.transactions)
+        waited_max = 0.0
         for stx in block.transactions:
             first = self._first_seen.pop(stx.hash, None)
             if first is not None:
-                self.metrics.commit_latency.observe(now - first)
+                waited = now - first
+                self.metrics.commit_latency.observe(waited)
+                waited_max = max(waited_max, waited)
         if self._last_commit_time is not None:
             self.metrics.block_interval.observe(now - self._last_commit_time)
         self._last_commit_time = now
@@ -385,6 +402,9 @@ class Node:
             txs=len(block.transactions),
             hash=block.hash,
             mempool=len(self.mempool),
+            local=self.mempool.local_count,
+            # the longest a transaction of the block waited here since its admission
+            waited_ms=int(waited_max * 1000),
         )
         if len(self._first_seen) >= FIRST_SEEN_LIMIT:
             self._first_seen.clear()  # entries of txs that never committed here: forget them
@@ -403,6 +423,7 @@ class Node:
                 self.gossip_dropped += len(raws)  # overloaded: consensus comes first
                 return
             self._intake_size += len(raws)
+            self.mempool.incoming = self._intake_size  # room they take from our clients
             self._intake.put_nowait(raws)
         elif kind == "height" and len(frame) == 2 and isinstance(frame[1], int):
             self.sync.peer_height(link.peer, frame[1])
@@ -433,6 +454,7 @@ class Node:
         while len(raws) < INTAKE_BATCH and not self._intake.empty():
             raws.extend(self._intake.get_nowait())
         self._intake_size -= len(raws)
+        self.mempool.incoming = self._intake_size
         return raws
 
     async def _gossip_loop(self) -> None:

@@ -8,12 +8,14 @@ pending status and live notifications need the node core.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from ledger.chainstore import Head
 from ledger.execution import Application
 from ledger.kv import KVReader
+from ledger.tx import SignedTransaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +73,11 @@ class NodeService(Protocol):
 
     def status(self) -> NodeStatus: ...
 
-    async def submit(self, raw_transactions: list[bytes]) -> list[Admission]:
-        """Decode, verify and admit transactions to the mempool (gossiped to peers)."""
+    async def submit(
+        self, raw_transactions: Sequence[bytes | SignedTransaction]
+    ) -> list[Admission]:
+        """Decode (unless decoded already), verify and admit transactions to the
+        mempool (gossiped to peers)."""
         ...
 
     def is_pending(self, tx_hash: bytes) -> bool:

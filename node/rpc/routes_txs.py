@@ -113,7 +113,7 @@ async def submit_tx(request: web.Request) -> web.Response:
         refuse_when_full(service)
         raw = raw_from_submit(parse_model(SubmitTx, await read_json(request, SINGLE_JSON_LIMIT)))
         stx = decode_signed(raw)
-    (admission,) = await service.submit([raw])
+    (admission,) = await service.submit([stx])
     if admission.accepted:
         return json_response(admission_json(admission, stx.hash), status=202)
     if admission.code in BACKPRESSURE_CODES:
@@ -130,14 +130,12 @@ async def submit_batch(request: web.Request) -> web.Response:
     body = parse_model(SubmitBatch, await read_json(request, BATCH_JSON_LIMIT))
     if not body.txs:
         raise bad_request("invalid_request", "txs must hold at least one transaction", "txs")
-    raws: list[bytes] = []
-    hashes: list[bytes] = []
+    decoded: list[SignedTransaction] = []
     for index, item in enumerate(body.txs):
         field = f"txs.{index}"
-        raw = parse_hex(item, field)
-        hashes.append(decode_signed(raw, field).hash)
-        raws.append(raw)
-    admissions = await service.submit(raws)
+        decoded.append(decode_signed(parse_hex(item, field), field))
+    admissions = await service.submit(decoded)  # decoded once, here
+    hashes = [stx.hash for stx in decoded]
     results = [
         admission_json(admission, tx_hash)
         for admission, tx_hash in zip(admissions, hashes, strict=True)

@@ -2,7 +2,8 @@
 
 A flooding sender gets 429 `sender_backlog_full` with a Retry-After once it holds
 its share of the pool, while another sender is still admitted and commits; a full
-pool answers 429 `mempool_full` before reading the body at all.
+pool answers 429 `mempool_full` before reading the body at all. Among four
+validators, each holds its own clients to its share of the network's limit.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import pytest
 
 from ledger.tx import SignedTransaction, Transaction
 from node.home import MempoolLimits
-from tests.integration.harness import SYMBOL, LocalNet, http
+from tests.integration.harness import SYMBOL, LocalNet, http, wait_until
 
 # an admit limit of 40 while little commits; one sender holds at most 10
 LIMITS = MempoolLimits(floor_txs=40, backlog_ms=4_000, sender_share_percent=25)
@@ -90,3 +91,37 @@ def test_a_flood_is_refused_with_retry_after_while_others_are_admitted_and_commi
     code, body, _ = post_raw(net, b"not json")
     assert (code, error_code(body)) == (429, "mempool_full"), body
     assert net.status(0)["mempool_size"] == 40
+
+
+def test_each_validator_admits_its_clients_only_up_to_its_share_of_the_limit(
+    tmp_path: Path,
+) -> None:
+    # A limit of 100 whatever commits (the measured rate times 0.1 s stays below it).
+    limits = MempoolLimits(floor_txs=100, backlog_ms=100)
+    net = LocalNet(tmp_path / "net", count=4, accounts=200, mempool=limits)
+    try:
+        net.start_all()
+        # 180 transfers through v1: v0 admits them from gossip, none from its clients
+        for _ in range(2):
+            batch = [net.transfer(sender, 0) for sender in range(1, 91)]
+            assert all(r["code"] == "accepted" for r in net.submit(1, batch))
+            wait_until(
+                lambda: all(net.status(i)["mempool_size"] == 0 for i in range(4)),
+                60,
+                "the transfers to commit everywhere",
+            )
+        # v0's share is a quarter of the limit, and a quarter more: 31 of its clients'
+        # transactions pending (they wait behind a nonce gap), far from 100 in its pool
+        waiting = [gapped(net, sender, 5) for sender in range(150, 200)]
+        answers = net.submit(0, waiting)
+        codes = [r["code"] for r in answers]
+        assert codes == ["accepted"] * 31 + ["mempool_full"] * 19, codes
+        code, body, retry = post(net, gapped(net, 199, 6))
+        assert (code, error_code(body)) == (429, "mempool_full"), body
+        assert retry is not None and 1 <= int(retry) <= 30
+        assert net.status(0)["mempool_size"] < 100
+        # v1, through which most came, still has room for its clients
+        more = [gapped(net, sender, 7) for sender in range(150, 160)]
+        assert all(r["code"] == "accepted" for r in net.submit(1, more))
+    finally:
+        net.close()

@@ -10,6 +10,7 @@ store layout a real validator writes, without consensus or networking.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from contracts.registry import APPLICATION
@@ -114,15 +115,21 @@ class FakeNode:
             peers=self.peers,
         )
 
-    async def submit(self, raw_transactions: list[bytes]) -> list[Admission]:
+    async def submit(
+        self, raw_transactions: Sequence[bytes | SignedTransaction]
+    ) -> list[Admission]:
         results = []
         for raw in raw_transactions:
-            self.submitted.append(raw)
-            try:
-                stx = SignedTransaction.decode(raw)
-            except CodecError as exc:
-                results.append(Admission(None, False, "malformed_tx", exc.message))
-                continue
+            if isinstance(raw, SignedTransaction):  # the RPC decoded it already
+                self.submitted.append(raw.encoded)
+                stx = raw
+            else:
+                self.submitted.append(raw)
+                try:
+                    stx = SignedTransaction.decode(raw)
+                except CodecError as exc:
+                    results.append(Admission(None, False, "malformed_tx", exc.message))
+                    continue
             if any(p.hash == stx.hash for p in self.mempool):
                 results.append(Admission(stx.hash, True, "duplicate"))
             elif len(self.mempool) >= self.mempool_limit:

@@ -677,3 +677,29 @@ def test_a_fetch_in_progress_holds_the_view_timer_once_and_a_stalled_one_times_o
     effects = replica.on_timer(received + timeout)
     assert broadcasts(effects, ViewChange) and replica.view == 1
     assert broadcasts(effects, PrepareVote) == []
+
+
+def test_a_full_block_is_proposed_at_once_and_a_small_one_after_the_interval() -> None:
+    public = [k.public_key for k in KEYS]
+    apps = [app_for(public) for _ in KEYS]
+    for app, key in zip(apps, KEYS, strict=True):
+        app._proposer = key.public_key
+    config = replace(NODE_POLICY, min_block_interval=0.5)
+    replicas = [Replica(config, key, app) for key, app in zip(KEYS, apps, strict=True)]
+    leader = primary_index(replicas[0])
+    replica, app = replicas[leader], apps[leader]
+    replica.on_timer(START_TIME)
+    txs = [user_tx(f"full{i}") for i in range(3)]
+    for stx in txs[:2]:
+        assert app.admit(stx)
+    replica.full_block = 3
+    replica.on_transactions_pending([stx.hash for stx in txs[:2]], START_TIME)
+    # two of three: the interval gives the block time to fill
+    assert replica._propose_at() == START_TIME + 0.5
+    assert not replica.proposal_due(START_TIME + 0.1)
+    assert app.admit(txs[2])
+    replica.on_transactions_pending([txs[2].hash], START_TIME + 0.1)
+    # full: proposed now, not at the end of the interval
+    assert replica.proposal_due(START_TIME + 0.1)
+    (proposal,) = broadcasts(replica.on_timer(START_TIME + 0.1), PrePrepare)
+    assert len(proposal.block.transactions) == 3

@@ -503,6 +503,36 @@ def test_a_single_submitted_signature_is_checked_on_the_pool_not_the_event_loop(
     asyncio.run(scenario())
 
 
+def test_a_submission_of_a_few_dozen_signatures_is_split_over_both_pool_threads(
+    tmp_path: Path,
+) -> None:
+    import node.node as node_module
+
+    async def scenario() -> None:
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+        sizes: list[int] = []
+        check = node_module._verify_chunk
+
+        def recording(checks: Any) -> list[bool]:
+            sizes.append(len(checks))
+            return check(checks)
+
+        node_module._verify_chunk = recording  # type: ignore[assignment]
+        try:
+            txs = [user_tx(f"split{i}").encoded for i in range(40)]
+            admissions = await node.submit(txs)
+            assert [a.code for a in admissions] == ["accepted"] * 40
+            assert sizes == [20, 20]  # both threads, so both cores, check them
+            sizes.clear()
+            (admission,) = await node.submit([user_tx("alone").encoded])
+            assert admission.code == "accepted" and sizes == [1]
+        finally:
+            node_module._verify_chunk = check  # type: ignore[assignment]
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
 def test_the_transaction_index_is_read_only_for_a_nonce_already_used(tmp_path: Path) -> None:
     # A LevelDB miss per new transaction (the usual case) showed in the profile; a
     # transaction whose nonce its sender has not used yet cannot be in a block.

@@ -239,3 +239,54 @@ def test_what_a_peer_already_admitted_meets_only_the_hard_caps() -> None:
     hard = Mempool(MempoolLimits(max_txs=1, floor_txs=1))
     assert hard.add(tx(ALICE, 0), 0, from_peer=True) == ACCEPTED
     assert hard.add(tx(BOB, 0), 0, from_peer=True) == MEMPOOL_FULL
+
+
+def keys(count: int, first: int = 10) -> list[PrivateKey]:
+    return [PrivateKey.from_seed(bytes([first + i]) * 32) for i in range(count)]
+
+
+def test_each_validator_holds_its_clients_to_its_share_of_the_limit() -> None:
+    # Every validator admits its own clients and gossips to the others: with each
+    # filling the whole limit after a commit, the pools held N times the limit.
+    clock = FakeClock()
+    mempool = rate_pool(clock, floor=100, share=100)
+    mempool.validators = 4
+    assert mempool.local_limit() == 100  # nothing admitted yet: no share measured
+    peers, ours = [tx(key, 0) for key in keys(3)], tx(ALICE, 0)
+    for _ in range(300):  # three from peers for each of ours, each block committed
+        for stx in peers:
+            assert mempool.add(stx, 0, from_peer=True) == ACCEPTED
+        assert mempool.add(ours, 0) == ACCEPTED
+        mempool.remove([stx.hash for stx in [*peers, ours]])
+    # a quarter of the recent admissions came through here: a quarter of the limit,
+    # and a quarter more to let the share grow
+    assert mempool.local_limit() == 31 and len(mempool) == 0
+    admitted = 0
+    while mempool.check(tx(BOB, admitted)) is None:
+        assert mempool.add(tx(BOB, admitted), 0) == ACCEPTED
+        admitted += 1
+    # its own admissions raised the share a little (333 of 1,233): then no more
+    assert admitted == mempool.local_count == 33 and len(mempool) == 33
+    assert mempool.is_full() and mempool.add(tx(BOB, 33), 0) == MEMPOOL_FULL
+    # what peers admitted still comes in, and a batch counts its earlier items
+    assert mempool.add(tx(BOB, 33), 0, from_peer=True) == ACCEPTED
+    mempool.remove([tx(BOB, 32).hash])
+    assert mempool.check(tx(BOB, 32)) is None
+    assert mempool.check(tx(BOB, 34), batch_total=1, batch_from_sender=1) == MEMPOOL_FULL
+    # one validator alone holds the whole limit
+    mempool.validators = 1
+    assert mempool.local_limit() == 100 and not mempool.is_full()
+
+
+def test_transactions_peers_sent_take_room_before_the_clients_next_ones() -> None:
+    clock = FakeClock()
+    mempool = rate_pool(clock, floor=10, share=100)
+    mempool.validators = 4
+    assert mempool.add(tx(ALICE, 0), 0) == ACCEPTED
+    mempool.incoming = 9  # gossip waiting to be admitted: the pool is full with it
+    assert mempool.is_full()
+    assert mempool.check(tx(BOB, 0)) == MEMPOOL_FULL
+    assert mempool.check(tx(BOB, 0), from_peer=True) is None
+    assert mempool.add(tx(BOB, 0), 0, from_peer=True) == ACCEPTED
+    mempool.incoming = 0
+    assert mempool.check(tx(ALICE, 1)) is None and not mempool.is_full()
