@@ -1,11 +1,15 @@
 """Reads of committed data: status, blocks, accounts, assets and validators.
 
 Everything but `/v1/status` comes straight from the committed store, so these
-answers are the same on every validator at the same height.
+answers are the same on every validator at the same height. A block (read,
+decoded and rendered: tens of milliseconds for 2,000 transfers with their
+receipts) is made on a thread, not on the event loop that also runs consensus
+and admission; a committed block does not change under it.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -85,10 +89,14 @@ def block_at(service: NodeService, height: int) -> dict[str, Any]:
     return block_json(block, receipts, read_certificate(service.store, height))
 
 
+def block_answer(service: NodeService, height: int) -> web.Response:
+    return json_response(block_at(service, height))
+
+
 async def get_block(request: web.Request) -> web.Response:
     # Height 0 is the genesis state, which has no block: 404 like any height not committed.
     height = parse_int(request.match_info["height"], "height")
-    return json_response(block_at(service_of(request), height))
+    return await asyncio.to_thread(block_answer, service_of(request), height)
 
 
 async def get_latest_block(request: web.Request) -> web.Response:
@@ -96,7 +104,7 @@ async def get_latest_block(request: web.Request) -> web.Response:
     height = service.head().height
     if height == 0:
         raise not_found("block_not_found", "no block has been committed yet")
-    return json_response(block_at(service, height))
+    return await asyncio.to_thread(block_answer, service, height)
 
 
 async def get_account(request: web.Request) -> web.Response:

@@ -375,3 +375,32 @@ async def test_a_client_rebuilds_header_hash_and_receipts_root_from_the_json_alo
     assert len(leaves) == header["receipts_count"]
     assert merkle_root(leaves).hex() == header["receipts_root"]
     assert [tx["result"]["ok"] for tx in block["transactions"]] == [True, False]
+
+
+async def test_a_block_is_read_and_rendered_off_the_event_loop() -> None:
+    # tens of milliseconds for a full block: on the loop, consensus and admission
+    # (and every other request) would wait for it
+    import threading
+
+    from node.rpc import routes_chain
+
+    node = FakeNode()
+    node.commit_pending()
+    threads: list[str] = []
+    read = routes_chain.block_at
+
+    def recording(service: Any, height: int) -> dict[str, Any]:
+        threads.append(threading.current_thread().name)
+        return read(service, height)
+
+    routes_chain.block_at = recording  # type: ignore[assignment]
+    try:
+        async with served(node) as client:
+            assert (await client.get("/v1/blocks/1")).status == 200
+            assert (await client.get("/v1/blocks/latest")).status == 200
+            missing = await client.get("/v1/blocks/9")
+            assert missing.status == 404
+            assert (await missing.json())["error"]["code"] == "block_not_found"
+    finally:
+        routes_chain.block_at = read  # type: ignore[assignment]
+    assert len(threads) == 3 and threading.main_thread().name not in threads
