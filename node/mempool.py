@@ -37,6 +37,7 @@ blocks or awaits.
 
 from __future__ import annotations
 
+import heapq
 import math
 import time
 from collections import OrderedDict, deque
@@ -93,9 +94,10 @@ class Mempool:
         self._last_commit_at: float | None = None
         self._busy_since: float | None = None  # since when the pool holds work (None: idle)
         self._by_hash: dict[bytes, SignedTransaction] = {}
-        # sender -> {nonce: tx hash}; the outer dict keeps first-arrival order of senders,
-        # which makes block filling fair between senders.
-        self._by_sender: OrderedDict[bytes, dict[int, bytes]] = OrderedDict()
+        # tx hash -> its place in the order of admission: blocks take the oldest first
+        self._arrival: dict[bytes, int] = {}
+        self._arrivals = 0
+        self._by_sender: dict[bytes, dict[int, bytes]] = {}  # sender -> {nonce: tx hash}
         self._bytes = 0
         self._local: set[bytes] = set()  # pending transactions admitted from our clients
         self._admitted_local = 0  # recent admissions from our clients...
@@ -278,6 +280,8 @@ class Mempool:
             pending = self._by_sender[tx.sender] = {}
         pending[tx.nonce] = tx_hash
         self._by_hash[tx_hash] = stx
+        self._arrival[tx_hash] = self._arrivals
+        self._arrivals += 1
         self._bytes += len(stx.encoded)
         if not from_peer:
             self._local.add(tx_hash)
@@ -318,20 +322,38 @@ class Mempool:
     def reap(
         self, max_txs: int, max_bytes: int, next_nonce: Callable[[bytes], int]
     ) -> list[SignedTransaction]:
-        """Transactions for the next block: per sender a gapless nonce run from its
-        committed nonce, senders in turn (see `recheck`), within the count and byte limits."""
-        chosen: list[SignedTransaction] = []
-        used = 0
+        """Transactions for the next block, oldest admitted first, within the count and
+        byte limits: per sender a gapless nonce run from its committed nonce, its
+        transactions taken in nonce order, each when its turn by arrival comes.
+
+        A busy sender's later transactions wait behind the earlier ones of others. (A
+        sender's whole run at once, senders in turn, let a transaction that arrived
+        with its sender's previous one still pending wait a whole pool longer: under
+        load the oldest waited twice the median.)"""
+        arrival = self._arrival
+        heads: list[tuple[int, int, bytes]] = []  # (arrival, nonce, sender), one per sender
         for sender, pending in self._by_sender.items():
             nonce = next_nonce(sender)
-            while nonce in pending:
-                stx = self._by_hash[pending[nonce]]
-                size = len(stx.encoded)
-                if len(chosen) >= max_txs or used + size > max_bytes:
-                    return chosen
-                chosen.append(stx)
-                used += size
-                nonce += 1
+            head = pending.get(nonce)
+            if head is not None:
+                heads.append((arrival[head], nonce, sender))
+        heapq.heapify(heads)  # arrivals are unique: nothing compares past them
+        chosen: list[SignedTransaction] = []
+        used = 0
+        while heads:
+            _, nonce, sender = heads[0]
+            pending = self._by_sender[sender]
+            stx = self._by_hash[pending[nonce]]
+            size = len(stx.encoded)
+            if len(chosen) >= max_txs or used + size > max_bytes:
+                break
+            chosen.append(stx)
+            used += size
+            following = pending.get(nonce + 1)
+            if following is None:
+                heapq.heappop(heads)
+            else:
+                heapq.heapreplace(heads, (arrival[following], nonce + 1, sender))
         return chosen
 
     def remove(self, tx_hashes: Iterable[bytes]) -> None:
@@ -341,6 +363,7 @@ class Mempool:
                 continue
             self._bytes -= len(stx.encoded)
             self._local.discard(tx_hash)
+            del self._arrival[tx_hash]
             pending = self._by_sender.get(stx.tx.sender)
             if pending is not None:
                 pending.pop(stx.tx.nonce, None)
@@ -365,10 +388,6 @@ class Mempool:
             pending = self._by_sender.get(sender)
             if not pending:
                 continue
-            # A sender just served goes behind the others: under a full pool a
-            # busy sender at the front would otherwise fill every block, and the
-            # ones behind it would wait until their complaint timers fire.
-            self._by_sender.move_to_end(sender)
             floor = next_nonce(sender)
             stale = [tx_hash for nonce, tx_hash in pending.items() if nonce < floor]
             self.remove(stale)

@@ -107,17 +107,31 @@ def test_ready_means_a_gapless_run_from_the_committed_nonce() -> None:
     assert mempool.ready_run(BOB.public_key, 0, 0) == []
 
 
-def test_a_sender_just_served_goes_behind_the_others() -> None:
+def test_blocks_take_the_oldest_admitted_first_each_sender_in_nonce_order() -> None:
     mempool = pool()
-    for nonce in range(3):
-        mempool.add(tx(ALICE, nonce), 0)
-    mempool.add(tx(BOB, 0), 0)
-    nonces = {ALICE.public_key: 0, BOB.public_key: 0}
-    assert mempool.reap(1, 1 << 20, nonces.__getitem__)[0].tx.sender == ALICE.public_key
-    nonces[ALICE.public_key] = 1
+    carol = PrivateKey.from_seed(bytes([3]) * 32)
+    for stx in (tx(ALICE, 0), tx(ALICE, 1), tx(BOB, 0), tx(ALICE, 3), tx(ALICE, 2), tx(carol, 0)):
+        assert mempool.add(stx, 0) == ACCEPTED
+    nonces = {ALICE.public_key: 0, BOB.public_key: 0, carol.public_key: 0}
+
+    def order(count: int) -> list[tuple[bytes, int]]:
+        reaped = mempool.reap(count, 1 << 20, nonces.__getitem__)
+        return [(stx.tx.sender, stx.tx.nonce) for stx in reaped]
+
+    a, b, c = ALICE.public_key, BOB.public_key, carol.public_key
+    # alice's nonce 3 arrived before her nonce 2: it waits for it, and then both come
+    # in nonce order before carol's, which arrived after both
+    assert order(10) == [(a, 0), (a, 1), (b, 0), (a, 2), (a, 3), (c, 0)]
+    assert order(2) == [(a, 0), (a, 1)]
+    # a block took alice's first: her next one, which arrived before bob's, still
+    # comes first (it was not sent to the back of the pool for being hers)
+    nonces[a] = 1
     mempool.recheck([tx(ALICE, 0)], nonces.__getitem__)
-    # alice still has nonces 1 and 2 pending, but bob, who waited, comes first now
-    assert mempool.reap(1, 1 << 20, nonces.__getitem__)[0].tx.sender == BOB.public_key
+    assert order(2) == [(a, 1), (b, 0)]
+    # a busy sender's later transactions wait behind the earlier ones of others
+    for nonce in range(4, 8):
+        assert mempool.add(tx(ALICE, nonce), 0) == ACCEPTED
+    assert order(10)[-5:] == [(c, 0), (a, 4), (a, 5), (a, 6), (a, 7)]
 
 
 class FakeClock:
