@@ -6,9 +6,9 @@ the account policy of the committed state whether the signers may send the
 transaction, so a partially signed one (`insufficient_signatures`) never waits
 here for signatures that may never come. The pool keeps them by hash (dedup), by
 sender and nonce (so a block takes each sender's transactions in nonce order
-without gaps), and enforces caps on count, bytes and per-sender backlog so a
-flood cannot exhaust memory. After every commit `recheck` drops what the block
-included and anything whose nonce the chain has moved past.
+without gaps, the oldest admitted first), and enforces caps on count, bytes and
+per-sender backlog so a flood cannot exhaust memory. After every commit `recheck`
+drops what the block included and anything whose nonce the chain has moved past.
 
 The count it admits is sized in seconds of measured throughput, not a fixed
 number: the node reports each commit (`note_committed`), and the admit limit is
