@@ -26,7 +26,8 @@ the single-rate mode):
     python bench/loadgen.py --validators 4 --ladder 500,1500,3000 --duration 30
 
 The client behaves like a polite one: accounts are split into lanes (8 per
-node, each always sending to the same node, one request in flight); a 429
+node, each always sending to the same node, one request in flight, carrying
+all the lane has been offered up to LANE_REQUEST_MAX transactions); a 429
 (whole request, or single items refused as `mempool_full` /
 `sender_backlog_full`) holds the lane back for the `Retry-After` the node gave
 (at least 1 s for refused items), and then the refused transaction and
@@ -37,6 +38,9 @@ their admitted attempt), the number of 429s, view changes (sum over validators,
 from /metrics), CPU microseconds per committed transaction per validator and RSS
 (from /proc of the node processes), then waits for the backlog to drain and
 reports whether the chain stays idle (no new height, no view change) for 10 s.
+It also says where the offered load went (admitted, refused, still unsent in the
+lanes, time spent waiting out Retry-After) and the generator's own CPU per
+transaction offered.
 
 Commerce mix (`--mix`, ladder mode): the ladder with plain transfers, then on a
 fresh network with payments, invoices paid with a swap, escrowed orders (order,
@@ -44,6 +48,8 @@ ship, confirm) and multi-key transfers (bench/loadmix.py); the same columns for
 each, plus the count of committed transactions whose result failed.
 
     python bench/loadgen.py --validators 4 --ladder 500,1500,3000 --duration 30 --mix
+
+(`--commerce-only`: the commerce ladder alone.)
 
 The single-rate mode also prints the generator's own CPU per transaction sent and
 the rate one generator process could offer at that cost.
@@ -295,6 +301,10 @@ class Point:
     errors: int = 0
     committed: int = 0
     rejected: int = 0  # committed with a failed result (e.g. a shipment before its order)
+    unsent: int = 0  # offered, still in a lane's outbox when the rate ended
+    requests: int = 0  # batch requests sent
+    request_s: float = 0.0  # summed over requests: time to the node's answer
+    backoff_s: float = 0.0  # summed over lanes: time spent waiting out Retry-After
     latencies: list[float] = field(default_factory=list)
 
 
@@ -330,10 +340,17 @@ class Lane:
         return len(chunk)
 
 
+# The most one lane request carries. A lane sends all it has been offered up to this
+# (not one scheduled batch): after a Retry-After, or an answer slower than the
+# schedule, its outbox holds more than one batch, and sending one batch per round
+# trip would leave it behind for good, its load offered but never sent (the node
+# then sees less than the schedule, without refusing anything).
+LANE_REQUEST_MAX = 500
+
+
 async def run_lane(
     session: aiohttp.ClientSession,
     lane: Lane,
-    batch_size: int,
     sent: dict[bytes, float],
     point: Point,
     give_up_at: float,
@@ -346,7 +363,7 @@ async def run_lane(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(lane.wake.wait(), max(0.0, give_up_at - time.monotonic()))
             continue
-        items = lane.outbox[:batch_size]
+        items = lane.outbox[:LANE_REQUEST_MAX]
         body = json.dumps({"txs": [item[1] for item in items]}).encode()
         at = time.monotonic()
         retry = 0.0
@@ -364,6 +381,8 @@ async def run_lane(
             point.errors += 1
             await asyncio.sleep(0.2)
             continue
+        point.requests += 1
+        point.request_s += time.monotonic() - at
         if answer is not None:
             done = 0
             for item, result in zip(items, answer.get("results", []), strict=False):
@@ -379,7 +398,9 @@ async def run_lane(
                     point.refused += 1
             del lane.outbox[:done]
         if retry:
-            await asyncio.sleep(min(retry, max(0.0, give_up_at - time.monotonic())))
+            wait = min(retry, max(0.0, give_up_at - time.monotonic()))
+            point.backoff_s += wait
+            await asyncio.sleep(wait)
 
 
 async def metric_sum(session: aiohttp.ClientSession, urls: list[str], name: str) -> float:
@@ -495,8 +516,7 @@ async def run_point(
     poller_task = asyncio.create_task(poll_heights())
     watcher_task = asyncio.create_task(watch())
     senders = [
-        asyncio.create_task(run_lane(session, lane, batch_size, sent, point, give_up_at))
-        for lane in lanes
+        asyncio.create_task(run_lane(session, lane, sent, point, give_up_at)) for lane in lanes
     ]
     turn = 0
     while time.monotonic() < give_up_at:
@@ -510,6 +530,7 @@ async def run_point(
             break
         point.offered += offered
     await asyncio.gather(*senders)
+    point.unsent = sum(len(lane.outbox) for lane in lanes)
     for lane in scheduled:
         # offered, never sent: the next rate sends them first (skipping them would
         # leave later nonces of these accounts behind a gap for good); follow-up
@@ -690,7 +711,10 @@ async def run_ladder(args: argparse.Namespace) -> None:
     print(f"load_average={' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
     # each rate at most doubles the offered count with retries; presign what is offered
     total = int(sum(rates) * args.duration * 1.05) + args.accounts
-    for mix_name in ("transfer", "commerce") if args.mix else ("transfer",):
+    mixes = ("transfer", "commerce") if args.mix else ("transfer",)
+    if args.commerce_only:
+        mixes = ("commerce",)
+    for mix_name in mixes:
         if args.mix:
             print(f"mix={mix_name}", flush=True)
         await run_mix(args, rates, total, mix_name)
@@ -758,9 +782,11 @@ async def run_rate(
     causes = await view_change_causes(session, urls)
     cpu = [proc_cpu_seconds(p.pid) for p in processes]
     spy = start_profile(args, workdir, processes, rate)
+    own_cpu = time.process_time()
     point, _ = await run_point(
         session, urls, lanes, rate, args.duration, batch_size, args.poll_ms / 1000, mix
     )
+    own_cpu = time.process_time() - own_cpu
     cpu_used = [proc_cpu_seconds(p.pid) - c for p, c in zip(processes, cpu, strict=True)]
     rss = max(proc_rss_mb(p.pid) for p in processes)
     view_changes = await metric_sum(session, urls, "pasar_view_changes_total")
@@ -782,7 +808,11 @@ async def run_rate(
         f"{percentile(point.latencies, 0.99):.2f} {point.throttled:,} "
         f"{view_changes - changes:.0f} {per_tx:,.0f} {rss:.0f} "
         f"{'yes' if idle else 'NO'} ({detail}; admitted={point.admitted:,} "
-        f"refused={point.refused} errors={point.errors} rejected={point.rejected}"
+        f"refused={point.refused} errors={point.errors} rejected={point.rejected} "
+        f"unsent={point.unsent:,} requests={point.requests:,} "
+        f"answer_ms_mean={point.request_s / max(1, point.requests) * 1000:.0f} "
+        f"backoff_lane_s={point.backoff_s:.0f} "
+        f"generator_cpu_us_per_tx={own_cpu / max(1, point.offered) * 1e6:.0f}"
         f"{'; view changes started by ' + why if why else ''})",
         flush=True,
     )
@@ -892,6 +922,11 @@ def main() -> None:
         "--mix",
         action="store_true",
         help="ladder mode: the ladder with plain transfers, then with the commerce mix",
+    )
+    parser.add_argument(
+        "--commerce-only",
+        action="store_true",
+        help="ladder mode: only the commerce mix (no transfer ladder first)",
     )
     parser.add_argument(
         "--profile", action="store_true", help="ladder mode: py-spy CPU breakdown of one node"

@@ -15,6 +15,7 @@ directory is opened again.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
 from itertools import islice
 from pathlib import Path
@@ -27,6 +28,12 @@ from ledger.state_tree import NODE_PREFIX
 CACHE_BYTES = 64 * 1024 * 1024
 WRITE_BUFFER_BYTES = 16 * 1024 * 1024
 READ_CACHE_ENTRIES = 1 << 18
+# The read cache's values, in bytes, at most. State tree nodes are ~1 KB each, so the
+# entry cap alone let a larger state (the commerce mix: ~100,000 live nodes) hold
+# a quarter of a million of them, over 200 MB of the process, on top of LevelDB's
+# own block cache (CACHE_BYTES).
+READ_CACHE_BYTES = 48 * 1024 * 1024
+EMPTY_PREFIX_ENTRIES = 1 << 16
 _ABOVE_NAMESPACES = b"\xff" * 32  # above every key: all begin with an ASCII namespace
 
 NO_SPACE = "no_space"
@@ -80,7 +87,11 @@ class LevelDBStore:
     """A KVStore on a LevelDB directory."""
 
     def __init__(
-        self, path: str | Path, create: bool = True, cache_entries: int = READ_CACHE_ENTRIES
+        self,
+        path: str | Path,
+        create: bool = True,
+        cache_entries: int = READ_CACHE_ENTRIES,
+        cache_bytes: int = READ_CACHE_BYTES,
     ) -> None:
         self.path = Path(path)
         # Read cache in front of LevelDB (write-through, so it never goes stale: this
@@ -88,6 +99,17 @@ class LevelDBStore:
         # (nonce, asset, two balances); a dict hit is far cheaper than a LevelDB get.
         self._cache: dict[bytes, bytes | None] = {}
         self._cache_entries = cache_entries
+        self._cache_bytes = 0  # the cached values' lengths, roughly (two threads count)
+        self._cache_byte_limit = cache_bytes
+        # Prefixes (ending in "/") known to hold no key. Contracts scan such prefixes
+        # inside transactions, mostly finding nothing (a seller's loyalty groups on
+        # every sale), and each scan is a LevelDB seek through every level: tens to
+        # hundreds of microseconds under write load, against a set lookup here. A
+        # write drops every cached prefix of its keys; `_generation` keeps a scan
+        # that raced with a write from caching what it read before it.
+        self._empty: set[bytes] = set()
+        self._generation = 0
+        self._empty_lock = threading.Lock()  # the block worker writes, the event loop reads
         self.path.mkdir(parents=True, exist_ok=True)
         # Bloom filters make the common miss (is this tx hash already committed?) cheap;
         # the block cache keeps hot balances and nonces in memory.
@@ -158,26 +180,44 @@ class LevelDBStore:
         if self._cache_entries:
             self._make_room()
             self._cache[key] = value
+            self._cache_bytes += 0 if value is None else len(value)
         return value
 
     def _make_room(self) -> None:
-        """Drop the oldest eighth of the read cache when it is full. (Clearing it all
-        made every block after a clear read its state tree paths from LevelDB again.)"""
+        """Drop the oldest eighth of the read cache when it is full, by entries or by
+        bytes. (Clearing it all made every block after a clear read its state tree
+        paths from LevelDB again.)"""
         cache = self._cache
-        if len(cache) >= self._cache_entries:
-            for key in list(islice(cache, max(1, self._cache_entries // 8))):
+        if len(cache) >= self._cache_entries or self._cache_bytes >= self._cache_byte_limit:
+            freed = 0
+            for key in list(islice(cache, max(1, len(cache) // 8))):
                 # pop: the driver's worker thread and the event loop both read through
                 # this cache, and the other one may have evicted the key meanwhile
-                cache.pop(key, None)
+                value = cache.pop(key, None)
+                freed += 0 if value is None else len(value)
+            self._cache_bytes = max(0, self._cache_bytes - freed)
 
     def iterate(self, prefix: bytes, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
+        if prefix in self._empty:
+            return
+        cacheable = self._cache_entries > 0 and prefix.endswith(b"/")
+        generation = self._generation
+        found = False
         try:
             with self._db.iterator(
                 prefix=prefix, reverse=reverse, verify_checksums=True
             ) as iterator:
-                yield from iterator
+                for item in iterator:
+                    found = True
+                    yield item
         except plyvel.Error as exc:
             raise self._fault(exc) from exc
+        if cacheable and not found:
+            with self._empty_lock:
+                if generation == self._generation:
+                    if len(self._empty) >= EMPTY_PREFIX_ENTRIES:
+                        self._empty.clear()
+                    self._empty.add(prefix)
 
     def seek(self, prefix: bytes, start: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Keys under `prefix` from `start` on: one LevelDB seek, then a forward scan."""
@@ -205,17 +245,36 @@ class LevelDBStore:
                         wb.put(key, value)
         except plyvel.Error as exc:
             raise self._fault(exc) from exc
+        with self._empty_lock:
+            self._generation += 1
+            if self._empty:
+                self._forget_empty(batch)
         if self._cache_entries:
             cache = self._cache
             for key, value in batch.items():
                 if key in cache:
+                    old = cache.get(key)
                     cache[key] = None if value is None else bytes(value)
+                    self._cache_bytes += (0 if value is None else len(value)) - (
+                        0 if old is None else len(old)
+                    )
                 elif value is not None and key.startswith(NODE_PREFIX):
                     # State tree nodes just written are what the next block reads first
                     # (every path it updates starts at this version's root), and they
                     # never change once written (a version's node is only deleted).
                     self._make_room()
                     cache[key] = bytes(value)
+                    self._cache_bytes += len(value)
+
+    def _forget_empty(self, batch: WriteBatch) -> None:
+        """Drop the cached empty prefixes the batch's keys fall under: a cached
+        prefix ends in "/", so it is the key up to one of the key's "/" bytes."""
+        empty = self._empty
+        for key in batch:
+            slash = key.find(b"/")
+            while slash >= 0:
+                empty.discard(key[: slash + 1])
+                slash = key.find(b"/", slash + 1)
 
     def compact(self) -> None:
         """Compact the whole store now (LevelDB frees deleted entries only when it

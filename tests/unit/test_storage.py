@@ -45,6 +45,60 @@ def test_written_state_tree_nodes_are_cached_and_their_deletion_seen(tmp_path: P
         assert store.get(node) is None and store.get(NODE_PREFIX + b"\x01") == b"\x01"
 
 
+def test_the_read_cache_is_bounded_by_bytes_as_well_as_entries(tmp_path: Path) -> None:
+    nodes = {NODE_PREFIX + bytes([i]): bytes(1000) for i in range(40)}
+    with LevelDBStore(tmp_path / "db", cache_bytes=10_000) as store:
+        store.write(nodes)  # written tree nodes enter the cache, which stays under ~10 KB
+        assert 0 < len(store._cache) <= 11
+        assert store._cache_bytes == sum(len(v) for v in store._cache.values() if v)
+        for key, value in nodes.items():  # evicted or not, every read is right
+            assert store.get(key) == value
+        assert store._cache_bytes <= 11_000
+        store.write(dict.fromkeys(nodes))  # pruned: the cached copies shrink to nothing
+        assert store._cache_bytes == 0 and all(store.get(key) is None for key in nodes)
+
+
+def test_an_empty_prefix_is_remembered_until_a_write_falls_under_it(tmp_path: Path) -> None:
+    groups = b"loyalty/membership/" + b"acc/ount" + b"/"  # an account may hold "/" bytes
+    with LevelDBStore(tmp_path / "db") as store:
+        assert list(store.iterate(groups)) == []
+        assert groups in store._empty  # the next scan of it skips LevelDB
+        assert list(store.iterate(b"loyalty/member")) == []  # not ending in "/": not kept
+        assert b"loyalty/member" not in store._empty
+        store.write({b"loyalty/membership/other/GOLD": b"1"})  # another account's prefix
+        assert groups in store._empty
+        store.write({groups + b"GOLD": b"7"})
+        assert list(store.iterate(groups)) == [(groups + b"GOLD", b"7")]
+        store.write({groups + b"GOLD": None})
+        assert list(store.iterate(groups, reverse=True)) == []
+        # a shorter prefix cached empty is dropped by a write under a longer one
+        outer = b"loyalty/membership/"
+        store.write({b"loyalty/membership/other/GOLD": None})
+        assert list(store.iterate(outer)) == [] and outer in store._empty
+        store.write({groups + b"SILVER": b"2"})
+        assert list(store.iterate(outer)) == [(groups + b"SILVER", b"2")]
+
+
+def test_a_scan_racing_a_write_does_not_remember_what_it_read_before(tmp_path: Path) -> None:
+    prefix = b"escrow/by-buyer/x/"
+    with LevelDBStore(tmp_path / "db") as store:
+        db = store._db
+
+        class WriteDuringScan:
+            """The block worker commits while the event loop's scan is under way."""
+
+            def iterator(self, **options: object) -> object:
+                store._db = db
+                opened = db.iterator(**options)
+                store.write({b"unrelated": b"1"})
+                return opened
+
+        store._db = WriteDuringScan()  # type: ignore[assignment]
+        assert list(store.iterate(prefix)) == []
+        assert prefix not in store._empty  # it may have read before the write
+        assert list(store.iterate(prefix)) == [] and prefix in store._empty
+
+
 def test_leveldb_errors_are_classified_with_a_remedy(tmp_path: Path) -> None:
     path = tmp_path / "db"
     full = storage_error(path, plyvel.IOError(b"IO error: db/000003.log: No space left on device"))
