@@ -109,7 +109,9 @@ class LevelDBStore:
         # that raced with a write from caching what it read before it.
         self._empty: set[bytes] = set()
         self._generation = 0
-        self._empty_lock = threading.Lock()  # the block worker writes, the event loop reads
+        # the block worker writes, the event loop reads: guards `_generation` and what a
+        # read or scan that raced a write may keep
+        self._empty_lock = threading.Lock()
         self.path.mkdir(parents=True, exist_ok=True)
         # Bloom filters make the common miss (is this tx hash already committed?) cheap;
         # the block cache keeps hot balances and nonces in memory.
@@ -171,6 +173,7 @@ class LevelDBStore:
             return self._cache[key]
         except KeyError:
             pass
+        generation = self._generation
         try:
             # checksums verified: a damaged block is an error, never a wrong value
             raw = self._db.get(key, verify_checksums=True)
@@ -178,9 +181,17 @@ class LevelDBStore:
             raise self._fault(exc) from exc
         value = None if raw is None else bytes(raw)
         if self._cache_entries:
-            self._make_room()
-            self._cache[key] = value
-            self._cache_bytes += 0 if value is None else len(value)
+            # The event loop and the block worker both read through this cache while
+            # the worker writes. A value read before a write landed must not be cached
+            # after that write updated the cache (it found the key absent and left it):
+            # the stale value would then be served to every later block. The write
+            # bumps `_generation` under the lock once its batch is in LevelDB, so a read
+            # that began before it sees a changed generation here and is not kept.
+            with self._empty_lock:
+                if generation == self._generation:
+                    self._make_room()
+                    self._cache[key] = value
+                    self._cache_bytes += 0 if value is None else len(value)
         return value
 
     def _make_room(self) -> None:

@@ -99,6 +99,28 @@ def test_a_scan_racing_a_write_does_not_remember_what_it_read_before(tmp_path: P
         assert list(store.iterate(prefix)) == [] and prefix in store._empty
 
 
+def test_a_read_racing_a_write_does_not_cache_the_value_it_read_before(tmp_path: Path) -> None:
+    with LevelDBStore(tmp_path / "db") as store:
+        store.write({b"account/a": b"old"})
+        db = store._db
+
+        class WriteDuringRead:
+            """The event loop's read misses the cache and reads LevelDB; the block
+            worker commits a new value (finding the key uncached) before the read
+            gets to keep what it found."""
+
+            def get(self, key: bytes, **options: object) -> object:
+                store._db = db
+                found = db.get(key, **options)
+                store.write({b"account/a": b"new"})
+                return found
+
+        store._db = WriteDuringRead()  # type: ignore[assignment]
+        assert store.get(b"account/a") == b"old"  # what LevelDB held when it was read
+        assert store.get(b"account/a") == b"new"  # not the stale value, cached
+        assert store.get(b"account/a") == b"new"
+
+
 def test_leveldb_errors_are_classified_with_a_remedy(tmp_path: Path) -> None:
     path = tmp_path / "db"
     full = storage_error(path, plyvel.IOError(b"IO error: db/000003.log: No space left on device"))
