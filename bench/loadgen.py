@@ -36,8 +36,11 @@ node gapless. Per rate it
 prints committed/offered, p50/p99 submit->commit of admitted transactions (from
 their admitted attempt), the number of 429s, view changes (sum over validators,
 from /metrics), CPU microseconds per committed transaction per validator and RSS
-(from /proc of the node processes), then waits for the backlog to drain and
-reports whether the chain stays idle (no new height, no view change) for 10 s.
+(from /proc of the node processes), the time the validators spent in garbage
+collections per second of the rate (mean over validators) and the longest
+collection any of them had since it started serving (`pasar_gc_*`), then waits
+for the backlog to drain and reports whether the chain stays idle (no new
+height, no view change) for 10 s.
 It also says where the offered load went (admitted, refused, still unsent in the
 lanes, time spent waiting out Retry-After) and the generator's own CPU per
 transaction offered.
@@ -50,6 +53,9 @@ each, plus the count of committed transactions whose result failed.
     python bench/loadgen.py --validators 4 --ladder 500,1500,3000 --duration 30 --mix
 
 (`--commerce-only`: the commerce ladder alone.)
+
+`--gc interpreter` runs the validators with the interpreter's garbage collector
+settings instead of config.toml's default tuning (node/gc_tuning.py), to compare.
 
 The single-rate mode also prints the generator's own CPU per transaction sent and
 the rate one generator process could offer at that cost.
@@ -79,7 +85,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +99,15 @@ from bench.loadmix import CommerceMix  # noqa: E402
 from ledger.hashing import TX  # noqa: E402
 from ledger.keys import PrivateKey, address_to_text, verify  # noqa: E402
 from ledger.tx import Transaction  # noqa: E402
-from node.home import BlockLimits, MempoolLimits, create_testnet  # noqa: E402
+from node.home import (  # noqa: E402
+    CONFIG_FILE,
+    BlockLimits,
+    GcSettings,
+    MempoolLimits,
+    config_to_toml,
+    create_testnet,
+    load_home,
+)
 
 SYMBOL = "LOAD"
 CHAIN_ID = "pasar-bench"
@@ -435,6 +449,24 @@ async def view_change_causes(session: aiohttp.ClientSession, urls: list[str]) ->
     return found
 
 
+async def gc_figures(session: aiohttp.ClientSession, urls: list[str]) -> tuple[float, float]:
+    """Seconds inside garbage collections (sum over nodes and generations) and the
+    longest collection any node has had since it started (pasar_gc_*)."""
+    seconds, longest = 0.0, 0.0
+    for url in urls:
+        try:
+            async with session.get(url + "/metrics") as response:
+                text = await response.text()
+        except (aiohttp.ClientError, OSError):
+            continue
+        for line in text.splitlines():
+            if line.startswith("pasar_gc_seconds_total{"):
+                seconds += float(line.split()[-1])
+            elif line.startswith("pasar_gc_pause_max_seconds{"):
+                longest = max(longest, float(line.split()[-1]))
+    return seconds, longest
+
+
 async def heights(session: aiohttp.ClientSession, urls: list[str]) -> list[tuple[int, int]]:
     """(height, mempool size) per node."""
     found = []
@@ -589,6 +621,13 @@ def start_network(
         block=BlockLimits(max_txs=args.max_block_txs, interval_ms=args.block_interval_ms),
         mempool=mempool,
     )
+    if (
+        getattr(args, "gc", "config") == "interpreter"
+    ):  # the interpreter's collector settings (config.toml [gc])
+        for node in nodes:
+            config = load_home(node.home).config
+            untuned = replace(config, gc=GcSettings(gen0_threshold=0, freeze=False))
+            (node.home / CONFIG_FILE).write_text(config_to_toml(untuned))
     return workdir, nodes, start_nodes(workdir, nodes)
 
 
@@ -780,15 +819,18 @@ async def run_rate(
     batch_size = max(1, min(500, int(rate / (10 * args.validators)) or 1))
     changes = await metric_sum(session, urls, "pasar_view_changes_total")
     causes = await view_change_causes(session, urls)
+    gc_before, _ = await gc_figures(session, urls)
     cpu = [proc_cpu_seconds(p.pid) for p in processes]
     spy = start_profile(args, workdir, processes, rate)
     own_cpu = time.process_time()
-    point, _ = await run_point(
+    point, took = await run_point(
         session, urls, lanes, rate, args.duration, batch_size, args.poll_ms / 1000, mix
     )
     own_cpu = time.process_time() - own_cpu
     cpu_used = [proc_cpu_seconds(p.pid) - c for p, c in zip(processes, cpu, strict=True)]
     rss = max(proc_rss_mb(p.pid) for p in processes)
+    gc_after, gc_longest = await gc_figures(session, urls)
+    gc_ms_per_s = (gc_after - gc_before) / len(urls) / max(took, 1e-9) * 1000
     view_changes = await metric_sum(session, urls, "pasar_view_changes_total")
     causes_after = await view_change_causes(session, urls)
     why = ",".join(
@@ -812,7 +854,8 @@ async def run_rate(
         f"unsent={point.unsent:,} requests={point.requests:,} "
         f"answer_ms_mean={point.request_s / max(1, point.requests) * 1000:.0f} "
         f"backoff_lane_s={point.backoff_s:.0f} "
-        f"generator_cpu_us_per_tx={own_cpu / max(1, point.offered) * 1e6:.0f}"
+        f"generator_cpu_us_per_tx={own_cpu / max(1, point.offered) * 1e6:.0f} "
+        f"gc_ms_per_s={gc_ms_per_s:.1f} gc_pause_max_ms={gc_longest * 1000:.1f}"
         f"{'; view changes started by ' + why if why else ''})",
         flush=True,
     )
@@ -932,6 +975,13 @@ def main() -> None:
         "--profile", action="store_true", help="ladder mode: py-spy CPU breakdown of one node"
     )
     parser.add_argument("--profile-node", type=int, default=1, help="validator --profile samples")
+    parser.add_argument(
+        "--gc",
+        choices=("config", "interpreter"),
+        default="config",
+        help="the nodes' garbage collector: config.toml's default [gc] tuning, or the "
+        "interpreter's thresholds without freeze",
+    )
     args = parser.parse_args()
     if args.profile_node >= args.validators:
         args.profile_node = 0

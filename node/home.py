@@ -90,6 +90,21 @@ class ServiceLimits:
     handshake_timeout_ms: int = 5_000  # to finish the peer handshake after connecting
 
 
+@dataclass(frozen=True, slots=True)
+class GcSettings:
+    """How the node tunes CPython's cyclic garbage collector once started (node/gc_tuning.py).
+
+    `gen0_threshold = 0` and `freeze = false` keep the interpreter's behaviour."""
+
+    gen0_threshold: int = 50_000  # 0 keeps the interpreter's thresholds (700, 10, 10)
+    freeze: bool = True  # move the objects that exist once the node has started out of GC
+
+
+# what gen0_threshold may be besides 0: below 100 collections would run more often than
+# the interpreter's own; above a million, garbage cycles would hold memory for too long
+GC_GEN0_THRESHOLD_RANGE = (100, 1_000_000)
+
+
 @dataclass(frozen=True)
 class NodeConfig:
     chain_id: str
@@ -102,6 +117,7 @@ class NodeConfig:
     block: BlockLimits = field(default_factory=BlockLimits)
     mempool: MempoolLimits = field(default_factory=MempoolLimits)
     limits: ServiceLimits = field(default_factory=ServiceLimits)
+    gc: GcSettings = field(default_factory=GcSettings)
     max_clock_drift_ms: int = 5_000
     view_timeout_ms: int = 2_000
     state_versions_kept: int = KEEP_TREE_VERSIONS
@@ -278,6 +294,10 @@ def config_to_toml(config: NodeConfig) -> str:
         "",
         "[limits]",
         *(f"{name} = {getattr(config.limits, name)}" for name in ServiceLimits.__slots__),
+        "",
+        "[gc]",
+        f"gen0_threshold = {config.gc.gen0_threshold}",
+        f"freeze = {_toml_value(config.gc.freeze)}",
     ]
     for peer in config.peers:
         lines += [
@@ -320,6 +340,25 @@ def _int(table: Mapping[str, Any], key: str, default: int, where: str) -> int:
     return value
 
 
+def _gc_settings(table: Mapping[str, Any]) -> GcSettings:
+    defaults = GcSettings()
+    threshold = table.get("gen0_threshold", defaults.gen0_threshold)
+    low, high = GC_GEN0_THRESHOLD_RANGE
+    if (
+        isinstance(threshold, bool)
+        or not isinstance(threshold, int)
+        or (threshold != 0 and not low <= threshold <= high)
+    ):
+        raise HomeError(
+            f"config.toml: gc.gen0_threshold must be 0 (keep the interpreter's thresholds) "
+            f"or an integer from {low} to {high}, not {threshold!r}"
+        )
+    freeze = table.get("freeze", defaults.freeze)
+    if not isinstance(freeze, bool):
+        raise HomeError(f"config.toml: gc.freeze must be true or false, not {freeze!r}")
+    return GcSettings(gen0_threshold=threshold, freeze=freeze)
+
+
 def _str(table: Mapping[str, Any], key: str, default: str | None, where: str) -> str:
     value = table.get(key, default)
     if not isinstance(value, str):
@@ -339,6 +378,7 @@ TOP_LEVEL_KEYS = (
     "block",
     "mempool",
     "limits",
+    "gc",
     "peers",
 )
 
@@ -350,13 +390,14 @@ def config_from_toml(text: str) -> NodeConfig:
         raise HomeError(f"config.toml is not valid TOML: {exc}") from exc
     rpc, p2p = _section(document, "rpc"), _section(document, "p2p")
     block, mempool = _section(document, "block"), _section(document, "mempool")
-    limits = _section(document, "limits")
+    limits, gc_table = _section(document, "limits"), _section(document, "gc")
     _only_known(document, TOP_LEVEL_KEYS, "")
     _only_known(rpc, ("host", "port"), "rpc")
     _only_known(p2p, ("host", "port"), "p2p")
     _only_known(block, BlockLimits.__slots__, "block")
     _only_known(mempool, MempoolLimits.__slots__, "mempool")
     _only_known(limits, ServiceLimits.__slots__, "limits")
+    _only_known(gc_table, GcSettings.__slots__, "gc")
     peers = []
     for index, item in enumerate(document.get("peers", [])):
         where = f"peers[{index}]"
@@ -395,6 +436,7 @@ def config_from_toml(text: str) -> NodeConfig:
                 for name in ServiceLimits.__slots__
             }
         ),
+        gc=_gc_settings(gc_table),
         max_clock_drift_ms=_int(document, "max_clock_drift_ms", 5_000, "config"),
         view_timeout_ms=_int(document, "view_timeout_ms", 2_000, "config"),
         state_versions_kept=max(

@@ -14,6 +14,8 @@ from prometheus_client import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from node.gc_tuning import GcCollector
+
 __all__ = ["CONTENT_TYPE_LATEST", "NodeMetrics"]
 
 
@@ -98,6 +100,7 @@ class NodeMetrics:
             ["outcome"],
             registry=r,
         )
+        r.register(GcCollector())  # the process's garbage collections (node/gc_tuning.py)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

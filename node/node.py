@@ -38,6 +38,7 @@ from ledger.keys import PrivateKey, SignatureCheck, address_to_text, verify
 from ledger.kv import KVReader
 from ledger.state_tree import set_hash_memo_bytes
 from ledger.tx import SignedTransaction
+from node import gc_tuning
 from node import mempool as pool
 from node.chain import Chain, CommittedBlock
 from node.driver import ConsensusDriver
@@ -606,6 +607,7 @@ async def run_node(home: Home, key: PrivateKey, shutdown: asyncio.Event | None =
     node = Node(home, key, shutdown=stop_event)
     try:
         await node.start()
+        gc_tuning.apply(home.config.gc)  # once started: freeze what lives on (node/gc_tuning.py)
         await stop_event.wait()
     finally:
         await node.stop()
