@@ -70,10 +70,12 @@ children live in fixed 16-slot lists.
 from __future__ import annotations
 
 import struct
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from ledger import codec
@@ -153,13 +155,6 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     hasher = _NODE_STATE.copy()
     hasher.update(left)
     hasher.update(right)
-    digest: bytes = hasher.digest()
-    return digest
-
-
-def _digest(state: Any, data: bytes) -> bytes:
-    hasher = state.copy()
-    hasher.update(data)
     digest: bytes = hasher.digest()
     return digest
 
@@ -321,62 +316,56 @@ class Node:
             self.slots[nibble] = version.to_bytes(8, "big") + digest
 
     def rehash(self, nibbles: Sequence[int]) -> None:
-        """Recompute the positions above the child slots `nibbles` (ascending), level by
-        level from the bottom: one changed child costs four positions, not fifteen."""
+        """Recompute the positions above the child slots `nibbles` (ascending): one
+        changed child costs four positions, not fifteen; from three changed children on,
+        which change most of the positions anyway, all fifteen are recomputed rather
+        than worked out (fewer Python operations for a few more hashes)."""
         kinds, hashes = self.kinds, self.hashes
-        if len(nibbles) == 1:  # the common case deep in a big tree: walk the one path
-            position = (FIRST_SLOT + nibbles[0]) >> 1
-            while position:
-                left = position << 1
-                left_kind, right_kind = kinds[left], kinds[left + 1]
-                if left_kind == KIND_EMPTY and right_kind <= KIND_LEAF:
-                    kinds[position] = right_kind
-                    hashes[position] = hashes[left + 1]
-                elif right_kind == KIND_EMPTY and left_kind == KIND_LEAF:
-                    kinds[position] = KIND_LEAF
-                    hashes[position] = hashes[left]
-                else:
-                    kinds[position] = KIND_INTERNAL
-                    left_hash = hashes[left]
-                    if left_hash is None:
-                        left_hash = self.hash_at(left)
-                    right_hash = hashes[left + 1]
-                    if right_hash is None:
-                        right_hash = self.hash_at(left + 1)
-                    hasher = _NODE_STATE.copy()
-                    hasher.update(left_hash)
-                    hasher.update(right_hash)
-                    hashes[position] = hasher.digest()
-                position >>= 1
+        if not nibbles:
             return
-        level = [FIRST_SLOT + nibble for nibble in nibbles]
-        while level and level[0] > 1:
-            above: list[int] = []
-            for child in level:
-                position = child >> 1
-                if above and above[-1] == position:
-                    continue
-                above.append(position)
-                left = position << 1
-                left_kind, right_kind = kinds[left], kinds[left + 1]
-                # One leaf and nothing else takes that leaf's hash (kind 1), nothing at
-                # all the zero hash, anything else a node over its two halves.
-                if left_kind == KIND_EMPTY and right_kind <= KIND_LEAF:
-                    kinds[position] = right_kind
-                    hashes[position] = hashes[left + 1]
-                elif right_kind == KIND_EMPTY and left_kind == KIND_LEAF:
-                    kinds[position] = KIND_LEAF
-                    hashes[position] = hashes[left]
-                else:
-                    kinds[position] = KIND_INTERNAL
-                    left_hash = hashes[left]
-                    if left_hash is None:
-                        left_hash = self.hash_at(left)
-                    right_hash = hashes[left + 1]
-                    if right_hash is None:
-                        right_hash = self.hash_at(left + 1)
-                    hashes[position] = node_hash(left_hash, right_hash)
-            level = above
+        if len(nibbles) > 2:
+            order: Sequence[int] = _ALL_INNER
+        elif len(nibbles) == 1:
+            slot = FIRST_SLOT + nibbles[0]
+            order = (slot >> 1, slot >> 2, slot >> 3, 1)
+        else:
+            # both paths up, bottom-up (a child's position is above its parent's), the
+            # positions they share once
+            first, second = FIRST_SLOT + nibbles[0], FIRST_SLOT + nibbles[1]
+            path: list[int] = []
+            while first != second:
+                first, second = first >> 1, second >> 1
+                path += (second, first) if first != second else (first,)
+            while first > 1:
+                first >>= 1
+                path.append(first)
+            order = path
+        for position in order:
+            left = position << 1
+            left_kind, right_kind = kinds[left], kinds[left + 1]
+            # One leaf and nothing else takes that leaf's hash (kind 1), nothing at all
+            # the zero hash, anything else a node over its two halves.
+            if left_kind == KIND_EMPTY and right_kind <= KIND_LEAF:
+                kinds[position] = right_kind
+                hashes[position] = hashes[left + 1]
+            elif right_kind == KIND_EMPTY and left_kind == KIND_LEAF:
+                kinds[position] = KIND_LEAF
+                hashes[position] = hashes[left]
+            else:
+                kinds[position] = KIND_INTERNAL
+                left_hash = hashes[left]
+                if left_hash is None:
+                    left_hash = self.hash_at(left)
+                right_hash = hashes[left + 1]
+                if right_hash is None:
+                    right_hash = self.hash_at(left + 1)
+                hasher = _NODE_STATE.copy()
+                hasher.update(left_hash)
+                hasher.update(right_hash)
+                hashes[position] = hasher.digest()
+
+
+_ALL_INNER = tuple(range(FIRST_SLOT - 1, 0, -1))  # every inner position, bottom-up
 
 
 # Decoded top nodes by their stored bytes. Decoding is a pure function of the bytes, so
@@ -510,6 +499,7 @@ def child_versions(raw: bytes) -> list[tuple[int, int]]:
 # -- batch update ------------------------------------------------------------------------
 
 Update = tuple[bytes, bytes | None]  # (key_hash, value_hash or None to delete)
+_first = itemgetter(0)  # sort updates by key hash alone: they are distinct
 # What a subtree becomes after an update: nothing, one leaf (key_hash ‖ value_hash,
 # which floats up into the parent), a bucket of a few leaves (its stored slot form,
 # longer than a leaf) or an internal node (version, hash) just written.
@@ -586,18 +576,25 @@ class _Batch:
         node.rehash(nibbles)
         return self.close(path, node)
 
-    def merge(self, path: bytes, leaves: Sequence[bytes], updates: Sequence[Update]) -> _Result:
-        """The subtree at `path`, now holding only `leaves` (sorted), after `updates`."""
-        if len(leaves) == 1:
-            existing = leaves[0][:HASH_SIZE]
-            kept = [] if any(k == existing for k, _ in updates) else list(leaves)
-        else:
-            changed = {k for k, _ in updates}  # membership only
-            kept = [leaf for leaf in leaves if leaf[:HASH_SIZE] not in changed]
-        merged = kept + [k + v for k, v in updates if v is not None]
-        if kept:
-            merged.sort()
-        return self.build(path, merged)
+    def merge(self, path: bytes, leaves: list[bytes], updates: Sequence[Update]) -> _Result:
+        """The subtree at `path`, holding only `leaves` (sorted; the list is changed),
+        after `updates`: each key found by bisection (its hash alone sorts just before
+        its leaf) and its leaf replaced, inserted or deleted in place."""
+        for key, value in updates:
+            index = bisect_left(leaves, key)
+            if index < len(leaves) and leaves[index].startswith(key):
+                if value is None:
+                    del leaves[index]
+                else:
+                    leaves[index] = key + value
+            elif value is not None:
+                leaves.insert(index, key + value)
+        count = len(leaves)
+        if count <= 1:
+            return leaves[0] if leaves else None
+        if count <= BUCKET_LEAVES and path:
+            return _bucket(leaves, 4 * len(path))
+        return self.build(path, leaves)
 
     def apply(
         self, version: int, path: bytes, stored: bytes, node: Node, updates: Sequence[Update]
@@ -605,32 +602,48 @@ class _Batch:
         """The subtree at `path` (the internal `node`, stored at `version` under the key
         `stored`) after `updates`."""
         before = node.hashes[1]
-        kinds = node.kinds
+        kinds, hashes, slots = node.kinds, node.hashes, node.slots
         nibbles = []
+        # `set_child` written out: this loop runs for every slot a block changes
         for nibble, group in _groups(updates, len(path)):
-            kind = kinds[FIRST_SLOT + nibble]
-            result: _Result
-            if kind == KIND_LEAF:
-                slot = node.slot(nibble)
-                key, value = group[0]
-                if len(group) == 1 and value is not None and key == slot[:HASH_SIZE]:
-                    result = key + value  # a key's new value: the leaf stays where it is
-                else:
-                    result = self.merge(path + NIBBLES[nibble], (slot,), group)
-            elif kind == KIND_INTERNAL:
+            position = FIRST_SLOT + nibble
+            kind = kinds[position]
+            chunk = slots[nibble]
+            if kind == KIND_INTERNAL and chunk is not None:
                 child_path = path + NIBBLES[nibble]
-                chunk = node.slot(nibble)
                 child_key = NODE_PREFIX + chunk[:8] + child_path
                 child = self.load(child_key, len(child_path), chunk[8:])
                 child_version = int.from_bytes(chunk[:8], "big")
                 result = self.apply(child_version, child_path, child_key, child, group)
-            elif kind == KIND_BUCKET:
-                leaves = _bucket_leaves(node.slot(nibble))
-                result = self.merge(path + NIBBLES[nibble], leaves, group)
+            elif kind == KIND_LEAF and chunk is not None:
+                key, value = group[0]
+                if len(group) == 1 and value is not None and chunk.startswith(key):
+                    # a key's new value: the leaf stays where it is, hashed when needed
+                    slots[nibble] = key + value
+                    hashes[position] = None
+                    nibbles.append(nibble)
+                    continue
+                result = self.merge(path + NIBBLES[nibble], [chunk], group)
+            elif kind == KIND_BUCKET and chunk is not None:
+                result = self.merge(path + NIBBLES[nibble], _bucket_leaves(chunk), group)
             else:
-                leaves = [k + v for k, v in group if v is not None]
-                result = self.build(path + NIBBLES[nibble], leaves)
-            node.set_child(nibble, result)
+                result = self.merge(path + NIBBLES[nibble], [], group)
+            if result is None:
+                kinds[position] = KIND_EMPTY
+                hashes[position] = ZERO_HASH
+                slots[nibble] = None
+            elif isinstance(result, bytes):
+                if len(result) == LEAF_SIZE:
+                    kinds[position] = KIND_LEAF
+                    hashes[position] = None
+                else:
+                    kinds[position] = KIND_BUCKET
+                    hashes[position] = result[:HASH_SIZE]
+                slots[nibble] = result
+            else:
+                kinds[position] = KIND_INTERNAL
+                hashes[position] = result[1]
+                slots[nibble] = result[0].to_bytes(8, "big") + result[1]
             nibbles.append(nibble)
         node.rehash(nibbles)
         if path and before is not None and node.hashes[1] == before:
@@ -668,17 +681,57 @@ def _split(leaves: Sequence[bytes], bit: int) -> int:
 
 def _subtree_hash(leaves: Sequence[bytes], bit: int) -> bytes:
     """Hash of the binary subtree holding exactly `leaves` (sorted, at least one), all of
-    which agree on their first `bit` bits (docs/protocol.md §6, written directly)."""
+    which agree on their first `bit` bits (docs/protocol.md §6).
+
+    Rather than one step per bit, it finds the first bit the leaves do not all share
+    from the first and last key hashes (they are sorted), hashes the two halves there,
+    then the run of levels above with an empty other half: the same hashes, with a
+    few Python operations per level instead of a split and a call."""
     if len(leaves) == 1:
-        return _leaf_digest(leaves[0])
-    if bit >= KEY_BITS:
+        hasher = _LEAF_STATE.copy()
+        hasher.update(leaves[0])
+        only: bytes = hasher.digest()
+        return only
+    first = int.from_bytes(leaves[0][:HASH_SIZE], "big")
+    differ = first ^ int.from_bytes(leaves[-1][:HASH_SIZE], "big")
+    if not differ:
         raise TreeError("two leaves share a key hash")
-    split = _split(leaves, bit)
-    if split == 0:
-        return node_hash(ZERO_HASH, _subtree_hash(leaves, bit + 1))
-    if split == len(leaves):
-        return node_hash(_subtree_hash(leaves, bit + 1), ZERO_HASH)
-    return node_hash(_subtree_hash(leaves[:split], bit + 1), _subtree_hash(leaves[split:], bit + 1))
+    split_bit = KEY_BITS - differ.bit_length()
+    # the first leaf has the bit clear and the last has it set: find where it flips
+    index, shift = split_bit >> 3, 7 - (split_bit & 7)
+    split = 1
+    while not (leaves[split][index] >> shift) & 1:
+        split += 1
+    if split == 1:  # a leaf alone: its hash here rather than in a call
+        hasher = _LEAF_STATE.copy()
+        hasher.update(leaves[0])
+        left = hasher.digest()
+    else:
+        left = _subtree_hash(leaves[:split], split_bit + 1)
+    if split == len(leaves) - 1:
+        hasher = _LEAF_STATE.copy()
+        hasher.update(leaves[split])
+        right = hasher.digest()
+    else:
+        right = _subtree_hash(leaves[split:], split_bit + 1)
+    hasher = _NODE_STATE.copy()
+    hasher.update(left)
+    hasher.update(right)
+    digest: bytes = hasher.digest()
+    # levels bit .. split_bit - 1 above, bottom-up: every leaf shares the bit there,
+    # so the other half is empty, on the left where the bit is set
+    shared = first >> (KEY_BITS - split_bit)
+    for _ in range(split_bit - bit):
+        hasher = _NODE_STATE.copy()
+        if shared & 1:
+            hasher.update(ZERO_HASH)
+            hasher.update(digest)
+        else:
+            hasher.update(digest)
+            hasher.update(ZERO_HASH)
+        digest = hasher.digest()
+        shared >>= 1
+    return digest
 
 
 def _bucket_path(
@@ -769,10 +822,19 @@ def update_tree(
     Returns the new root and the tree's writes (new nodes and stale-index
     entries) for the block's commit batch; reads only, writes nothing itself.
     """
-    updates = sorted(
-        (_digest(_KEY_STATE, key), None if value is None else _digest(_VALUE_STATE, value))
-        for key, value in write_set
-    )
+    updates: list[Update] = []
+    append, key_state, value_state = updates.append, _KEY_STATE, _VALUE_STATE
+    for key, value in write_set:
+        hasher = key_state.copy()
+        hasher.update(key)
+        digest = hasher.digest()
+        if value is None:
+            append((digest, None))
+        else:
+            hasher = value_state.copy()
+            hasher.update(value)
+            append((digest, hasher.digest()))
+    updates.sort(key=_first)
     batch = _Batch(reader, version)
     if version == 0:
         if prev_root != ZERO_HASH:
@@ -787,7 +849,7 @@ def update_tree(
     if previous[0] == KIND_EMPTY:
         result = batch.build(b"", [k + v for k, v in updates if v is not None])
     elif previous[0] == KIND_LEAF:
-        result = batch.merge(b"", (previous[1 : 1 + LEAF_SIZE],), updates)
+        result = batch.merge(b"", [previous[1 : 1 + LEAF_SIZE]], updates)
     else:
         stored_key = node_key(version - 1, b"")
         result = batch.apply(version - 1, b"", stored_key, decode_node(previous), updates)
