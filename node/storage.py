@@ -263,13 +263,19 @@ class LevelDBStore:
         if self._cache_entries:
             cache = self._cache
             for key, value in batch.items():
-                if key in cache:
+                if value is None:
+                    # A deleted key leaves the cache rather than staying in it as None:
+                    # pruning deletes state tree nodes nobody reads again (thousands a
+                    # block in a big tree), which would push live entries out. A later
+                    # read asks LevelDB (its bloom filters make a miss cheap) and caches
+                    # the absence then.
+                    old = cache.pop(key, None)
+                    self._cache_bytes -= 0 if old is None else len(old)
+                elif key in cache:
                     old = cache.get(key)
-                    cache[key] = None if value is None else bytes(value)
-                    self._cache_bytes += (0 if value is None else len(value)) - (
-                        0 if old is None else len(old)
-                    )
-                elif value is not None and key.startswith(NODE_PREFIX):
+                    cache[key] = bytes(value)
+                    self._cache_bytes += len(value) - (0 if old is None else len(old))
+                elif key.startswith(NODE_PREFIX):
                     # State tree nodes just written are what the next block reads first
                     # (every path it updates starts at this version's root), and they
                     # never change once written (a version's node is only deleted).

@@ -121,6 +121,18 @@ def test_a_read_racing_a_write_does_not_cache_the_value_it_read_before(tmp_path:
         assert store.get(b"account/a") == b"new"
 
 
+def test_deleted_keys_leave_the_read_cache_and_make_room(tmp_path: Path) -> None:
+    old, live, newer, newest = (NODE_PREFIX + bytes([n]) for n in range(4))
+    with LevelDBStore(tmp_path / "db", cache_entries=3) as store:
+        store.write({old: b"\x00", live: b"\x01"})
+        assert store.get(b"state") is None  # a cached miss
+        store.write({old: None, b"state": None})  # pruned; a state key deleted
+        assert store._cache == {live: b"\x01"}  # no entry held by a deleted key
+        store.write({newer: b"\x02", newest: b"\x03"})  # fit without evicting `live`
+        assert store._cache == {live: b"\x01", newer: b"\x02", newest: b"\x03"}
+        assert store.get(old) is None and store.get(b"state") is None  # from LevelDB
+
+
 def test_leveldb_errors_are_classified_with_a_remedy(tmp_path: Path) -> None:
     path = tmp_path / "db"
     full = storage_error(path, plyvel.IOError(b"IO error: db/000003.log: No space left on device"))
