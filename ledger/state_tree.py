@@ -340,6 +340,7 @@ class Node:
                 first >>= 1
                 path.append(first)
             order = path
+        slots = self.slots
         for position in order:
             left = position << 1
             left_kind, right_kind = kinds[left], kinds[left + 1]
@@ -353,12 +354,24 @@ class Node:
                 hashes[position] = hashes[left]
             else:
                 kinds[position] = KIND_INTERNAL
+                # a leaf in its slot not hashed yet (a new value) is hashed here, the
+                # rest through `hash_at`
                 left_hash = hashes[left]
                 if left_hash is None:
-                    left_hash = self.hash_at(left)
+                    if left_kind == KIND_LEAF and left >= FIRST_SLOT:
+                        hasher = _LEAF_STATE.copy()
+                        hasher.update(slots[left - FIRST_SLOT])
+                        left_hash = hashes[left] = hasher.digest()
+                    else:
+                        left_hash = self.hash_at(left)
                 right_hash = hashes[left + 1]
                 if right_hash is None:
-                    right_hash = self.hash_at(left + 1)
+                    if right_kind == KIND_LEAF and left >= FIRST_SLOT:
+                        hasher = _LEAF_STATE.copy()
+                        hasher.update(slots[left + 1 - FIRST_SLOT])
+                        right_hash = hashes[left + 1] = hasher.digest()
+                    else:
+                        right_hash = self.hash_at(left + 1)
                 hasher = _NODE_STATE.copy()
                 hasher.update(left_hash)
                 hasher.update(right_hash)
@@ -660,7 +673,10 @@ class _Batch:
 def _bucket(leaves: Sequence[bytes], bit: int) -> bytes:
     """The slot form of a bucket whose leaves (sorted) share their first `bit` bits:
     its subtree hash ‖ the number of leaves ‖ the leaves."""
-    return _subtree_hash(leaves, bit) + bytes((len(leaves),)) + b"".join(leaves)
+    return b"".join([_subtree_hash(leaves, bit), _COUNTS[len(leaves)], *leaves])
+
+
+_COUNTS = tuple(bytes((count,)) for count in range(BUCKET_LEAVES + 1))
 
 
 def _bucket_leaves(chunk: bytes) -> list[bytes]:
