@@ -109,6 +109,7 @@ KEY_BITS = 256
 MAX_DEPTH = 64  # nibbles in a key hash
 FIRST_SLOT = 16  # heap position of the child at nibble 0
 LEAF_SIZE = 2 * HASH_SIZE  # a leaf inside its parent: key_hash ‖ value_hash
+LEAF_BITS = 8 * LEAF_SIZE
 _STORED_MARK = bytes((STORED_INTERNAL,))
 NIBBLES = tuple(bytes((n,)) for n in range(RADIX))
 _INTERNAL_SLOT = 8 + HASH_SIZE  # an internal child in its parent: version ‖ hash
@@ -708,16 +709,18 @@ def _subtree_hash(leaves: Sequence[bytes], bit: int) -> bytes:
         hasher.update(leaves[0])
         only: bytes = hasher.digest()
         return only
-    first = int.from_bytes(leaves[0][:HASH_SIZE], "big")
-    differ = first ^ int.from_bytes(leaves[-1][:HASH_SIZE], "big")
-    if not differ:
+    # whole leaves as numbers (key hash, then value hash): their first differing bit is
+    # in the key hash unless two leaves share one
+    first = int.from_bytes(leaves[0], "big")
+    split_bit = LEAF_BITS - (first ^ int.from_bytes(leaves[-1], "big")).bit_length()
+    if split_bit >= KEY_BITS:
         raise TreeError("two leaves share a key hash")
-    split_bit = KEY_BITS - differ.bit_length()
-    # the first leaf has the bit clear and the last has it set: find where it flips
-    index, shift = split_bit >> 3, 7 - (split_bit & 7)
     split = 1
-    while not (leaves[split][index] >> shift) & 1:
-        split += 1
+    if len(leaves) > 2:
+        # the first leaf has the bit clear and the last has it set: find where it flips
+        index, shift = split_bit >> 3, 7 - (split_bit & 7)
+        while not (leaves[split][index] >> shift) & 1:
+            split += 1
     if split == 1:  # a leaf alone: its hash here rather than in a call
         hasher = _LEAF_STATE.copy()
         hasher.update(leaves[0])
@@ -736,7 +739,7 @@ def _subtree_hash(leaves: Sequence[bytes], bit: int) -> bytes:
     digest: bytes = hasher.digest()
     # levels bit .. split_bit - 1 above, bottom-up: every leaf shares the bit there,
     # so the other half is empty, on the left where the bit is set
-    shared = first >> (KEY_BITS - split_bit)
+    shared = first >> (LEAF_BITS - split_bit)
     for _ in range(split_bit - bit):
         hasher = _NODE_STATE.copy()
         if shared & 1:
