@@ -75,7 +75,6 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 from ledger import codec
@@ -512,8 +511,10 @@ def child_versions(raw: bytes) -> list[tuple[int, int]]:
 
 # -- batch update ------------------------------------------------------------------------
 
-Update = tuple[bytes, bytes | None]  # (key_hash, value_hash or None to delete)
-_first = itemgetter(0)  # sort updates by key hash alone: they are distinct
+# An update is the leaf it writes (key_hash ‖ value_hash) or, to delete a key, its key_hash
+# alone: one bytes object per key, sorted as it is (the key hashes are distinct, and a
+# leaf sorts with its key hash), and a new leaf without a concatenation.
+Update = bytes
 # What a subtree becomes after an update: nothing, one leaf (key_hash ‖ value_hash,
 # which floats up into the parent), a bucket of a few leaves (its stored slot form,
 # longer than a leaf) or an internal node (version, hash) just written.
@@ -584,7 +585,7 @@ class _Batch:
             raise TreeError("two updates share a key hash")
         node = Node.empty()
         nibbles = []
-        for nibble, group in _leaf_groups(leaves, depth):
+        for nibble, group in _groups(leaves, depth):
             node.set_child(nibble, self.build(path + NIBBLES[nibble], group))
             nibbles.append(nibble)
         node.rehash(nibbles)
@@ -594,15 +595,16 @@ class _Batch:
         """The subtree at `path`, holding only `leaves` (sorted; the list is changed),
         after `updates`: each key found by bisection (its hash alone sorts just before
         its leaf) and its leaf replaced, inserted or deleted in place."""
-        for key, value in updates:
+        for update in updates:
+            key = update[:HASH_SIZE]
             index = bisect_left(leaves, key)
             if index < len(leaves) and leaves[index].startswith(key):
-                if value is None:
+                if len(update) == HASH_SIZE:
                     del leaves[index]
                 else:
-                    leaves[index] = key + value
-            elif value is not None:
-                leaves.insert(index, key + value)
+                    leaves[index] = update
+            elif len(update) != HASH_SIZE:
+                leaves.insert(index, update)
         count = len(leaves)
         if count <= 1:
             return leaves[0] if leaves else None
@@ -630,10 +632,14 @@ class _Batch:
                 child_version = int.from_bytes(chunk[:8], "big")
                 result = self.apply(child_version, child_path, child_key, child, group)
             elif kind == KIND_LEAF and chunk is not None:
-                key, value = group[0]
-                if len(group) == 1 and value is not None and chunk.startswith(key):
+                update = group[0]
+                if (
+                    len(group) == 1
+                    and len(update) == LEAF_SIZE
+                    and chunk.startswith(update[:HASH_SIZE])
+                ):
                     # a key's new value: the leaf stays where it is, hashed when needed
-                    slots[nibble] = key + value
+                    slots[nibble] = update
                     hashes[position] = None
                     nibbles.append(nibble)
                     continue
@@ -770,37 +776,21 @@ def _bucket_path(
     return siblings, leaves[0] if leaves else None
 
 
-def _groups(updates: Sequence[Update], depth: int) -> list[tuple[int, list[Update]]]:
-    """Split updates sorted by key hash by the nibble at `depth`, in nibble order."""
-    groups: list[tuple[int, list[Update]]] = []
+def _groups(items: Sequence[bytes], depth: int) -> list[tuple[int, list[bytes]]]:
+    """Split updates or leaves sorted by key hash by the nibble at `depth`, in nibble
+    order."""
+    groups: list[tuple[int, list[bytes]]] = []
     index, odd = depth >> 1, depth & 1
     current = -1
-    group: list[Update] = []
-    for item in updates:
-        byte = item[0][index]
+    group: list[bytes] = []
+    for item in items:
+        byte = item[index]
         nibble = byte & 0x0F if odd else byte >> 4
         if nibble != current:
             group = []
             groups.append((nibble, group))
             current = nibble
         group.append(item)
-    return groups
-
-
-def _leaf_groups(leaves: Sequence[bytes], depth: int) -> list[tuple[int, list[bytes]]]:
-    """`_groups` for sorted leaves (key_hash ‖ value_hash)."""
-    groups: list[tuple[int, list[bytes]]] = []
-    index, odd = depth >> 1, depth & 1
-    current = -1
-    group: list[bytes] = []
-    for leaf in leaves:
-        byte = leaf[index]
-        nibble = byte & 0x0F if odd else byte >> 4
-        if nibble != current:
-            group = []
-            groups.append((nibble, group))
-            current = nibble
-        group.append(leaf)
     return groups
 
 
@@ -846,14 +836,14 @@ def update_tree(
     for key, value in write_set:
         hasher = key_state.copy()
         hasher.update(key)
-        digest = hasher.digest()
         if value is None:
-            append((digest, None))
+            append(hasher.digest())
         else:
+            digest = hasher.digest()
             hasher = value_state.copy()
             hasher.update(value)
-            append((digest, hasher.digest()))
-    updates.sort(key=_first)
+            append(digest + hasher.digest())
+    updates.sort()
     batch = _Batch(reader, version)
     if version == 0:
         if prev_root != ZERO_HASH:
@@ -866,7 +856,7 @@ def update_tree(
             batch.retire(node_key(version - 1, b""))  # `apply` retires an internal root
     result: _Result
     if previous[0] == KIND_EMPTY:
-        result = batch.build(b"", [k + v for k, v in updates if v is not None])
+        result = batch.build(b"", [leaf for leaf in updates if len(leaf) == LEAF_SIZE])
     elif previous[0] == KIND_LEAF:
         result = batch.merge(b"", [previous[1 : 1 + LEAF_SIZE]], updates)
     else:
