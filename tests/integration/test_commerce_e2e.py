@@ -70,6 +70,14 @@ class Pasar:
         assert outcome["status"] == "committed", outcome
         receipt: dict[str, Any] = outcome["receipt"]
         assert receipt["ok"], receipt
+        # The next step may read from or submit to another node: let every node commit
+        # this height first (one that lags a block would otherwise answer from before it).
+        height = outcome["height"]
+        wait_until(
+            lambda: all(self.net.height(index) >= height for index in range(4)),
+            30,
+            f"every node at height {height}",
+        )
         return receipt
 
 
