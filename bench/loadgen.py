@@ -417,15 +417,22 @@ async def run_lane(
             await asyncio.sleep(wait)
 
 
-async def metric_sum(session: aiohttp.ClientSession, urls: list[str], name: str) -> float:
-    """The sum over nodes of one Prometheus sample (e.g. pasar_view_changes_total)."""
-    total = 0.0
+async def metrics_texts(session: aiohttp.ClientSession, urls: list[str]) -> list[str]:
+    """Each reachable node's /metrics page (a node that does not answer is left out)."""
+    texts = []
     for url in urls:
         try:
             async with session.get(url + "/metrics") as response:
-                text = await response.text()
+                texts.append(await response.text())
         except (aiohttp.ClientError, OSError):
             continue
+    return texts
+
+
+async def metric_sum(session: aiohttp.ClientSession, urls: list[str], name: str) -> float:
+    """The sum over nodes of one Prometheus sample (e.g. pasar_view_changes_total)."""
+    total = 0.0
+    for text in await metrics_texts(session, urls):
         for line in text.splitlines():
             if line.startswith(name + " "):
                 total += float(line.split()[1])
@@ -436,12 +443,7 @@ async def view_change_causes(session: aiohttp.ClientSession, urls: list[str]) ->
     """Per cause, the sum over nodes of pasar_view_change_causes_total."""
     found: dict[str, float] = {}
     prefix = 'pasar_view_change_causes_total{cause="'
-    for url in urls:
-        try:
-            async with session.get(url + "/metrics") as response:
-                text = await response.text()
-        except (aiohttp.ClientError, OSError):
-            continue
+    for text in await metrics_texts(session, urls):
         for line in text.splitlines():
             if line.startswith(prefix):
                 cause = line[len(prefix) :].split('"', 1)[0]
@@ -453,12 +455,7 @@ async def gc_figures(session: aiohttp.ClientSession, urls: list[str]) -> tuple[f
     """Seconds inside garbage collections (sum over nodes and generations) and the
     longest collection any node has had since it started (pasar_gc_*)."""
     seconds, longest = 0.0, 0.0
-    for url in urls:
-        try:
-            async with session.get(url + "/metrics") as response:
-                text = await response.text()
-        except (aiohttp.ClientError, OSError):
-            continue
+    for text in await metrics_texts(session, urls):
         for line in text.splitlines():
             if line.startswith("pasar_gc_seconds_total{"):
                 seconds += float(line.split()[-1])
