@@ -388,7 +388,25 @@ SCHEMAS: dict[str, Any] = {
             "header": _ref("BlockHeader"),
             "transactions": {
                 "type": "array",
-                "items": {"allOf": [_TX, _object({"result": _ref("Receipt")}, required=())]},
+                "items": {
+                    "anyOf": [
+                        # transactions=full (the default)
+                        {"allOf": [_TX, _object({"result": _ref("Receipt")}, required=())]},
+                        # transactions=summary
+                        _object(
+                            {
+                                "hash": OUT_HASH,
+                                "sender": OUT_ADDRESS,
+                                "nonce": _N,
+                                "method": _S,
+                                "ok": _B,
+                                "code": _S,
+                            },
+                            required=("hash", "sender", "nonce", "method"),
+                            closed=True,
+                        ),
+                    ]
+                },
             },
             "end_block_events": {"type": "array", "items": _EVENT},
             # Block 1 carries no certificate of a previous block.

@@ -5,6 +5,12 @@ answers are the same on every validator at the same height. A block (read,
 decoded and rendered: tens of milliseconds for 2,000 transfers with their
 receipts) is made on a thread, not on the event loop that also runs consensus
 and admission; a committed block does not change under it.
+
+`?transactions=summary` renders each transaction as its hash, sender, nonce,
+method and result code only: what a client following the chain to match its own
+submissions needs (a wallet, a merchant's reconciler, the load generator),
+without the arguments, signatures and events that make up most of a full
+block's bytes and of the node's time rendering it.
 """
 
 from __future__ import annotations
@@ -16,20 +22,28 @@ from aiohttp import web
 
 from contracts.coin import ASSET_PREFIX, Asset, balances_of
 from ledger import codec
-from ledger.block import max_faulty, quorum_size
+from ledger.block import Block, CommitCertificate, max_faulty, quorum_size
 from ledger.chainstore import read_block, read_certificate, read_genesis, read_receipts
 from ledger.execution import account_nonce
 from ledger.genesis import Genesis
 from ledger.keys import address_to_text
+from ledger.receipt import Receipt
 from ledger.validators import validators_at
 from node.rpc import routes_proofs
 from node.rpc.account_policy import account_policy_json
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
 from node.rpc.jsonbody import json_response
-from node.rpc.openapi import ADDRESS, get_operation, integer, page_params, path_param
+from node.rpc.openapi import (
+    ADDRESS,
+    get_operation,
+    integer,
+    page_params,
+    path_param,
+    query_param,
+)
 from node.rpc.params import parse_address, parse_int
-from node.rpc.render import block_json
+from node.rpc.render import block_json, certificate_json, event_json, header_json
 from node.rpc.values import to_json
 from node.service import NodeService
 
@@ -81,30 +95,74 @@ async def get_peers(request: web.Request) -> web.Response:
     )
 
 
-def block_at(service: NodeService, height: int) -> dict[str, Any]:
+TRANSACTION_VIEWS = ("full", "summary")
+
+
+def block_summary_json(
+    block: Block, receipts: list[Receipt], certificate: CommitCertificate | None
+) -> dict[str, Any]:
+    """A block as `block_json` renders it, but each transaction as its identity and result."""
+    transactions = []
+    for index, stx in enumerate(block.transactions):
+        tx = stx.tx
+        item: dict[str, Any] = {
+            "hash": stx.hash.hex(),
+            "sender": address_to_text(tx.sender),
+            "nonce": tx.nonce,
+            "method": tx.method,
+        }
+        if index < len(receipts):
+            item["ok"] = receipts[index].ok
+            item["code"] = receipts[index].code
+        transactions.append(item)
+    end_block = receipts[len(block.transactions) :]
+    return {
+        "height": block.height,
+        "hash": block.hash.hex(),
+        "header": header_json(block.header),
+        "transactions": transactions,
+        "end_block_events": [event_json(event) for r in end_block for event in r.events],
+        "last_certificate": certificate_json(block.last_certificate),
+        "certificate": certificate_json(certificate),
+    }
+
+
+def block_at(service: NodeService, height: int, view: str = "full") -> dict[str, Any]:
     block = read_block(service.store, height)
     if block is None:
         raise not_found("block_not_found", f"no committed block at height {height}")
     receipts = read_receipts(service.store, height)
-    return block_json(block, receipts, read_certificate(service.store, height))
+    render = block_summary_json if view == "summary" else block_json
+    return render(block, receipts, read_certificate(service.store, height))
 
 
-def block_answer(service: NodeService, height: int) -> web.Response:
-    return json_response(block_at(service, height))
+def block_answer(service: NodeService, height: int, view: str) -> web.Response:
+    return json_response(block_at(service, height, view))
+
+
+def transactions_view(request: web.Request) -> str:
+    view = request.query.get("transactions", "full")
+    if view not in TRANSACTION_VIEWS:
+        raise bad_request(
+            "bad_parameter", "transactions must be 'full' or 'summary'", "transactions"
+        )
+    return view
 
 
 async def get_block(request: web.Request) -> web.Response:
     # Height 0 is the genesis state, which has no block: 404 like any height not committed.
     height = parse_int(request.match_info["height"], "height")
-    return await asyncio.to_thread(block_answer, service_of(request), height)
+    view = transactions_view(request)
+    return await asyncio.to_thread(block_answer, service_of(request), height, view)
 
 
 async def get_latest_block(request: web.Request) -> web.Response:
     service = service_of(request)
+    view = transactions_view(request)
     height = service.head().height
     if height == 0:
         raise not_found("block_not_found", "no block has been committed yet")
-    return await asyncio.to_thread(block_answer, service, height)
+    return await asyncio.to_thread(block_answer, service, height, view)
 
 
 async def get_account(request: web.Request) -> web.Response:
@@ -220,6 +278,14 @@ def _get(
     return {"get": get_operation(summary, schema, parameters or [])}
 
 
+TRANSACTIONS_PARAM = query_param(
+    "transactions",
+    {"type": "string", "enum": list(TRANSACTION_VIEWS)},
+    "full (default): each transaction with its arguments, signatures and receipt;"
+    " summary: hash, sender, nonce, method, ok and code only",
+)
+
+
 def _paths() -> dict[str, dict[str, Any]]:
     block_by_height = {
         "operationId": "getBlock",
@@ -231,7 +297,10 @@ def _paths() -> dict[str, dict[str, Any]]:
         "/v1/genesis": _get("The genesis document; its hash is block 1's prev_hash", "Genesis"),
         "/v1/blocks/latest": {
             "get": get_operation(
-                "The newest committed block", "Block", [], links={"SameBlock": block_by_height}
+                "The newest committed block",
+                "Block",
+                [TRANSACTIONS_PARAM],
+                links={"SameBlock": block_by_height},
             )
         },
         "/v1/blocks/{height}": {
@@ -239,7 +308,7 @@ def _paths() -> dict[str, dict[str, Any]]:
                 **get_operation(
                     "A committed block with results and certificate",
                     "Block",
-                    [path_param("height", integer(), "block height, from 1")],
+                    [path_param("height", integer(), "block height, from 1"), TRANSACTIONS_PARAM],
                 ),
                 "operationId": "getBlock",
             }

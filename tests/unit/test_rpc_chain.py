@@ -101,6 +101,44 @@ async def test_blocks_accounts_on_leveldb(tmp_path: Path) -> None:
     assert alice["nonce"] == 1
 
 
+async def test_block_summary_gives_each_transaction_identity_and_result() -> None:
+    node = FakeNode()
+    a = node.accounts
+    ok = transfer(a.alice, a.bob.public_key, 3)
+    failed = transfer(a.bob, a.alice.public_key, 10**9)  # more than bob holds
+    node.mempool.append(ok)
+    node.mempool.append(failed)
+    node.commit_pending()
+    async with served(node) as client:
+        full = await (await client.get("/v1/blocks/1")).json()
+        summary = await (await client.get("/v1/blocks/1?transactions=summary")).json()
+        latest = await (await client.get("/v1/blocks/latest?transactions=summary")).json()
+        bad = await client.get("/v1/blocks/1?transactions=hashes")
+        bad_body = await bad.json()
+    assert summary["transactions"] == [
+        {
+            "hash": stx.hash.hex(),
+            "sender": address_to_text(stx.tx.sender),
+            "nonce": stx.tx.nonce,
+            "method": stx.tx.method,
+            "ok": expected_ok,
+            "code": full_item["result"]["code"],
+        }
+        for stx, expected_ok, full_item in zip(
+            (ok, failed), (True, False), full["transactions"], strict=True
+        )
+    ]
+    assert summary["transactions"][1]["code"] != "ok"
+    # everything but the transactions is the full block's
+    assert {k: v for k, v in summary.items() if k != "transactions"} == {
+        k: v for k, v in full.items() if k != "transactions"
+    }
+    assert latest == summary
+    assert bad.status == 400
+    assert bad_body["error"]["code"] == "bad_parameter"
+    assert bad_body["error"]["field"] == "transactions"
+
+
 async def test_assets_page_with_cursor() -> None:
     node = FakeNode()
     async with served(node) as client:
@@ -389,18 +427,19 @@ async def test_a_block_is_read_and_rendered_off_the_event_loop() -> None:
     threads: list[str] = []
     read = routes_chain.block_at
 
-    def recording(service: Any, height: int) -> dict[str, Any]:
+    def recording(service: Any, height: int, view: str = "full") -> dict[str, Any]:
         threads.append(threading.current_thread().name)
-        return read(service, height)
+        return read(service, height, view)
 
     routes_chain.block_at = recording  # type: ignore[assignment]
     try:
         async with served(node) as client:
             assert (await client.get("/v1/blocks/1")).status == 200
             assert (await client.get("/v1/blocks/latest")).status == 200
+            assert (await client.get("/v1/blocks/1?transactions=summary")).status == 200
             missing = await client.get("/v1/blocks/9")
             assert missing.status == 404
             assert (await missing.json())["error"]["code"] == "block_not_found"
     finally:
         routes_chain.block_at = read  # type: ignore[assignment]
-    assert len(threads) == 3 and threading.main_thread().name not in threads
+    assert len(threads) == 4 and threading.main_thread().name not in threads
