@@ -89,8 +89,10 @@ export class Client {
     return this.request("GET", `/v1/accounts/${address}`, { query, signal });
   }
 
-  block(height = "latest") {
-    return this.request("GET", `/v1/blocks/${height}`);
+  /** A committed block; `transactions: "summary"` gives each transaction as its hash,
+   * sender, nonce, method, ok and code only (a fraction of a full block's bytes). */
+  block(height = "latest", { transactions, signal } = {}) {
+    return this.request("GET", `/v1/blocks/${height}`, { query: { transactions }, signal });
   }
 
   /** The chain's genesis from GET /v1/genesis, decoded from its canonical bytes and
