@@ -346,7 +346,8 @@ def bench_bundles(ledger: Ledger) -> dict[str, float]:
         "balance_bundle_bytes": len(state_raw),
         "balance_bundle_verify": state_seconds / rounds,
         "state_proof_bytes": len(proof.encode()),
-        "state_proof_siblings": len(proof.siblings),
+        "state_proof_siblings": sum(len(siblings) for _, siblings in proof.levels),
+        "state_proof_levels": len(proof.levels),
         "state_proof_verify": proof_seconds / rounds,
     }
 
@@ -424,7 +425,7 @@ def report(
     old, new = row["chained"] + row["commit_old"], row["tree"] + row["commit_tree"]
     print(f"apply + commit: chained {ms(old)}, tree {ms(new)} (+{100 * (new / old - 1):.0f}%)")
     memo = hash_memo_size()
-    print(f"  inner-hash memo: {memo:,} nodes, about {memo * HASH_MEMO_ENTRY_BYTES / 1e6:.0f} MB")
+    print(f"  leaf-hash memo: {memo:,} nodes, about {memo * HASH_MEMO_ENTRY_BYTES / 1e6:.0f} MB")
     print(
         f"untimed warm blocks: {ms(row['warm_wall']).strip()} each, "
         f"{ms(row['warm_cpu']).strip()} process CPU (all threads, LevelDB compactions too)"
@@ -437,7 +438,8 @@ def report(
     print(
         f"balance bundle: {proofs['balance_bundle_bytes']:.0f} bytes, verified in "
         f"{ms(proofs['balance_bundle_verify'])}; its state proof {proofs['state_proof_bytes']:.0f}"
-        f" bytes ({proofs['state_proof_siblings']:.0f} siblings), "
+        f" bytes ({proofs['state_proof_levels']:.0f} levels, "
+        f"{proofs['state_proof_siblings']:.0f} siblings), "
         f"{proofs['state_proof_verify'] * 1e6:.0f} us to verify"
     )
     if options.blocks:

@@ -1,75 +1,75 @@
-"""The authenticated state tree: a sparse Merkle tree over hashed state keys.
+"""The authenticated state tree: a radix-16 sparse Merkle tree over hashed state keys.
 
-What is hashed (the part a verifier needs, docs/protocol.md §6) is a *binary*
-sparse Merkle tree over 256-bit key hashes, where
+What is hashed (the part a verifier needs, docs/protocol.md §6):
 
-    key_hash   = H("pasar/state/key", key)          bit 0 is the top bit of byte 0
+    key_hash   = H("pasar/state/key", key)       nibble 0 is the high half of byte 0
     value_hash = H("pasar/state/value", value)
     leaf       = H("pasar/state/leaf", key_hash ‖ value_hash)
-    node(l, r) = H("pasar/state/node", l ‖ r)
+    node       = H("pasar/state/node16", bitmap ‖ the non-empty children's hashes, in
+                   nibble order)          bitmap: 2 bytes big-endian, bit 1 << i set iff
+                                          child i is not empty
 
-a subtree with no leaf hashes to 32 zero bytes, a subtree with exactly one leaf
-hashes to that leaf's hash (the leaf sits as high as it can), and any other
-subtree to node(left, right). The root is the state root in the block header.
-A proof is the leaf found on the key's path (if any) and the sibling hashes
-along it, so it is about log2(number of keys) hashes long.
+A subtree with no leaf is empty (32 zero bytes as a root, absent from its parent's
+bitmap), a subtree with exactly one leaf hashes to that leaf's hash (the leaf sits as
+high as it can), and any other subtree at nibble depth d to the node over its sixteen
+children split by nibble d of the key hashes. The root is the state root in the block
+header. A proof gives, per level from the root down, the node's bitmap and the hashes
+of its non-empty children off the key's path, then the leaf met at the end of the path
+(if any): one hash per node, flat, which a pure-Python tree can afford per block (the
+binary tree inside each radix-16 node that this replaced cost up to fifteen hashes and
+a recursion per node).
 
-How it is stored follows the Jellyfish Merkle tree (Diem, Aptos): radix-16
-nodes, each covering four binary levels, keyed by (version, nibble path) in the
-key-value store; version h is the state after block h (0 is genesis). A block
-writes only the nodes on the paths its write-set touches, all at the new
-version, and leaves every other subtree shared with older versions. Each
-replaced node is recorded in a stale list under the version that replaced it,
-so `prune` can delete the nodes no kept version needs without scanning the tree.
+How it is stored follows the Jellyfish Merkle tree (Diem, Aptos): nodes keyed by
+(version, nibble path) in the key-value store; version h is the state after block h (0
+is genesis). A block writes only the nodes on the paths its write-set touches, all at
+the new version, and leaves every other subtree shared with older versions. Each
+replaced node is recorded in a stale list under the version that replaced it, so
+`prune` can delete the nodes no kept version needs without scanning the tree.
 
 What keeps a block's update cheap (it runs for every block, on every replica):
 
-- a leaf lives inside its parent node (its key and value hashes), so updating a
-  key reads and writes the nodes above it and nothing for the leaf itself; so
-  does a subtree of up to four leaves (a bucket), so the sparse nodes near the
-  bottom of the tree, which would hold two or three leaves, are not nodes at all;
-- a node is stored as its child slots only: the hashes of the binary subtrees
-  inside it are not written. Storing them made nodes a third bigger, and at a
-  million keys the bytes a block writes, and LevelDB then compacts again and
-  again, cost more CPU than the few dozen hashes per node they saved;
-- instead they are kept in memory, by the node's own hash (which commits to all
-  of them, so an entry is right whatever version, path or block it came from):
-  a node a block writes is remembered with all its inner hashes, and the next
-  block through it recomputes only the ~4 on each changed path and the new
-  leaves' hashes, not the ~30 a node costs from its slots alone. The memo is
-  bounded (`set_hash_memo_bytes`, config.toml's `state_tree_cache_mb`; about 90
-  bytes per state key keep every node) and holds the nodes written last; a node
-  it does not hold, after a restart for instance, is hashed from its slots;
-- a node whose contents a block leaves as they were (keys written with the
-  values they hold) is neither rewritten nor retired;
-- a leaf's own hash is computed only when a path needs it.
+- a leaf lives inside its parent node (its key and value hashes), so updating a key
+  reads and writes the nodes above it and nothing for the leaf itself; so does a
+  subtree of up to eight leaves (a bucket, with its hash), so the sparse nodes near the
+  bottom of the tree, which would hold two to eight leaves, are not nodes at all (with
+  four, a sixth of those subtrees were nodes, each read, rewritten and retired by
+  nearly every block at 10,000 keys);
+- a node is stored as its child slots: an internal child's version and hash, a bucket's
+  hash and leaves, a leaf's key and value hashes, but not a leaf's own hash (a third
+  more bytes per leaf, written again for every block that rewrites the node). The
+  leaf hashes a node needs are instead kept in memory by the node's own hash (which
+  commits to them, so an entry is right whatever version, path or block it came from):
+  the next block through a node hashes only the leaves it changes; the same for a
+  bucket's leaves, by the bucket's hash. The memo is bounded
+  (`set_hash_memo_bytes`, config.toml's `state_tree_cache_mb`) and holds the nodes
+  written last; a node it does not hold, after a restart for instance, hashes its
+  leaves again;
+- a node whose contents a block leaves as they were (keys written with the values they
+  hold) is neither rewritten nor retired.
 
 Stored bytes (a storage format, not part of the protocol):
 
+    chain/tree/format                         the format below: 05 (written with version 0)
     chain/tree/n/<version:8><path: one byte per nibble>
         00                                    the empty tree (only as a root)
         01 ‖ key_hash ‖ value_hash            a tree of one leaf (only as a root)
-        04 ‖ kinds of heap positions 1..31 (one byte each: 0 empty, 1 one leaf,
-             2 more) ‖ per child slot 0..15 in order: kind 1: key_hash ‖
-             value_hash; kind 2: version (8, big-endian) ‖ hash; kind 3 (a bucket
-             of 2 to 4 leaves kept inline): subtree hash ‖ count (1) ‖ count ×
-             (key_hash ‖ value_hash), sorted
+        05 ‖ the kinds of child slots 0..15 (one byte each: 0 empty, 1 leaf, 2 internal
+             node, 3 bucket) ‖ per non-empty slot in nibble order: a leaf: key_hash ‖
+             value_hash; a node: version (8, big-endian) ‖ hash; a bucket of 2 to 8
+             leaves: its subtree hash ‖ count (1) ‖ count × (key_hash ‖ value_hash),
+             sorted
     chain/tree/stale/<since:8>  -> the node keys version `since` replaced, each
                                    preceded by its length (one byte)
 
-An internal node of the earlier layout (first byte 02, followed by the inner
-hashes) is refused: a data directory written before it must be synced again.
+A store written by an earlier release (binary hashing, nodes beginning 02 or 04, no
+format entry) is refused with TreeError: its roots are not this tree's.
 
-Heap positions number the binary subtrees of a node: 1 is the node itself, the
-halves of position p are 2p and 2p + 1, and 16 + n is the child at nibble n.
-
-Nothing here depends on dict or set order: updates are sorted by key hash and
-children live in fixed 16-slot lists.
+Nothing here depends on dict or set order: updates are sorted by key hash and children
+live in fixed 16-slot lists.
 """
 
 from __future__ import annotations
 
-import struct
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -83,7 +83,7 @@ from ledger.hashing import (
     HASH_SIZE,
     STATE_KEY,
     STATE_LEAF,
-    STATE_NODE,
+    STATE_NODE16,
     STATE_VALUE,
     ZERO_HASH,
     tag_state,
@@ -94,29 +94,29 @@ from ledger.kv import KVReader
 TREE_PREFIX = b"chain/tree/"  # everything the tree stores; never a state key
 NODE_PREFIX = TREE_PREFIX + b"n/"
 STALE_PREFIX = TREE_PREFIX + b"stale/"
+FORMAT_KEY = TREE_PREFIX + b"format"
 
 KIND_EMPTY = 0
 KIND_LEAF = 1
 KIND_INTERNAL = 2
 KIND_BUCKET = 3  # a child slot holding 2..BUCKET_LEAVES leaves inline instead of a node
-# First byte of a stored internal node. Nodes of the earlier layout (which also stored
-# the inner hashes) began with 2: they are refused rather than misread.
-STORED_INTERNAL = 4
+# First byte of a stored internal node and the stored format. Earlier releases wrote
+# 02 and 04 (binary hashing inside each node): refused rather than misread.
+STORED_INTERNAL = 5
+FORMAT = bytes((STORED_INTERNAL,))
 
 RADIX = 16
-KEY_BITS = 256
 MAX_DEPTH = 64  # nibbles in a key hash
-FIRST_SLOT = 16  # heap position of the child at nibble 0
 LEAF_SIZE = 2 * HASH_SIZE  # a leaf inside its parent: key_hash ‖ value_hash
-LEAF_BITS = 8 * LEAF_SIZE
-_STORED_MARK = bytes((STORED_INTERNAL,))
 NIBBLES = tuple(bytes((n,)) for n in range(RADIX))
+_BITMAP_BYTES = tuple(bitmap.to_bytes(2, "big") for bitmap in range(1 << RADIX))
+_HEADER = 1 + RADIX  # marker ‖ kinds
 _INTERNAL_SLOT = 8 + HASH_SIZE  # an internal child in its parent: version ‖ hash
 # A subtree of at most this many leaves below a node is kept inside that node rather
-# than as a node of its own: in a tree of n keys most nodes at depth log16(n) would
-# hold two to four leaves, and each block would otherwise read, rewrite and retire
-# thousands of them.
-BUCKET_LEAVES = 4
+# than as a node of its own: in a tree of n keys most subtrees at depth log16(n) + 1
+# hold two to eight leaves, and each block would otherwise read, rewrite and retire
+# hundreds or thousands of them.
+BUCKET_LEAVES = 8
 
 
 def key_hash(key: bytes) -> bytes:
@@ -130,7 +130,7 @@ def value_hash(value: bytes) -> bytes:
 _KEY_STATE = tag_state(STATE_KEY)
 _VALUE_STATE = tag_state(STATE_VALUE)
 _LEAF_STATE = tag_state(STATE_LEAF)
-_NODE_STATE = tag_state(STATE_NODE)
+_NODE_STATE = tag_state(STATE_NODE16)
 
 
 def leaf_hash(key_digest: bytes, value_digest: bytes) -> bytes:
@@ -149,24 +149,19 @@ def _leaf_digest(leaf: bytes) -> bytes:
     return digest
 
 
-def node_hash(left: bytes, right: bytes) -> bytes:
-    # `tagged_hash(STATE_NODE, left + right)` without the lookup and the concatenation:
-    # a block computes tens of thousands of these.
+def node_hash(bitmap: int, children: Sequence[bytes]) -> bytes:
+    """The node whose non-empty children (in nibble order) hash to `children`."""
     hasher = _NODE_STATE.copy()
-    hasher.update(left)
-    hasher.update(right)
+    hasher.update(bitmap.to_bytes(2, "big"))
+    hasher.update(b"".join(children))
     digest: bytes = hasher.digest()
     return digest
 
 
-def bit_at(digest: bytes, index: int) -> int:
-    """Bit `index` of a key hash, 0 being the most significant bit of byte 0."""
-    return (digest[index >> 3] >> (7 - (index & 7))) & 1
-
-
 def nibble_at(digest: bytes, depth: int) -> int:
+    """Nibble `depth` of a key hash, 0 being the high half of byte 0."""
     byte = digest[depth >> 1]
-    return byte >> 4 if depth % 2 == 0 else byte & 0x0F
+    return byte & 0x0F if depth & 1 else byte >> 4
 
 
 def node_key(version: int, path: bytes) -> bytes:
@@ -175,73 +170,69 @@ def node_key(version: int, path: bytes) -> bytes:
 
 
 class TreeError(Exception):
-    """The store does not hold the tree version asked for (pruned, or never written)."""
+    """The store does not hold the tree version asked for (pruned, never written, or
+    written in another format)."""
 
 
 class Node:
-    """An internal node as the 31 binary subtrees it covers (heap positions 1..31).
+    """An internal node as its sixteen child slots.
 
-    `kinds[p]` is 0 (empty), 1 (exactly one leaf), 2 (more) or, for a child slot
-    only, 3 (a bucket: a few leaves kept inline, more than one); `hashes[p]` the
-    subtree's hash, or None where it is still to be computed from the slots (a
-    leaf's hash is computed only when a path needs it). `slots[n]` is the stored
-    form of the child at nibble n: a leaf's key_hash ‖ value_hash, a bucket's hash ‖
-    count ‖ leaves, or an internal child's version (8 bytes) ‖ hash. `kinds[0]` is
-    always 2; the stored node is a marker byte, `kinds[1:]` and the slots, all as
-    they are held here, so encoding is one join.
+    `kinds[n]` is the kind of the child at nibble n (0 empty, 1 one leaf, 2 an internal
+    node, 3 a bucket); `slots[n]` its stored form (a leaf's key_hash ‖ value_hash, an
+    internal child's version (8 bytes) ‖ hash, a bucket's hash ‖ count ‖ leaves);
+    `hashes[n]` its hash, None for an empty child or a leaf whose hash is still to be
+    computed (it is, only when the node is hashed). `digest` is the node's own hash,
+    None while a change is not rehashed.
     """
 
-    __slots__ = ("kinds", "hashes", "slots")
+    __slots__ = ("kinds", "hashes", "slots", "digest")
 
     def __init__(
-        self, kinds: bytearray, hashes: list[bytes | None], slots: list[bytes | None]
+        self,
+        kinds: bytearray,
+        hashes: list[bytes | None],
+        slots: list[bytes | None],
+        digest: bytes | None,
     ) -> None:
         self.kinds = kinds
         self.hashes = hashes
         self.slots = slots
+        self.digest = digest
 
     @staticmethod
     def empty() -> Node:
-        kinds = bytearray(32)
-        kinds[0] = KIND_INTERNAL
-        return Node(kinds, [ZERO_HASH] * 32, [None] * RADIX)
+        return Node(bytearray(RADIX), [None] * RADIX, [None] * RADIX, None)
 
     @staticmethod
-    def decode(raw: bytes, hashes: list[bytes | None] | None = None) -> Node:
-        """The node stored as `raw`; `hashes`, when the caller has them (the memo), are
-        its 32 hashes, else the ones inside it are left to compute when needed."""
+    def decode(raw: bytes, digest: bytes | None = None) -> Node:
+        """The node stored as `raw`, whose hash is `digest` when the caller knows it."""
         if raw[0] != STORED_INTERNAL:
-            if raw[0] == KIND_INTERNAL:
-                raise TreeError(
-                    "state tree node in the layout of an earlier release: "
-                    "the data directory must be synced again"
-                )
-            raise TreeError("not an internal state tree node")
-        kinds = bytearray(raw[:32])
-        kinds[0] = KIND_INTERNAL
-        if hashes is None:
-            # None where something is to be computed from the slots, zero where empty
-            hashes = [None if kind else ZERO_HASH for kind in kinds]
-            hashes[0] = ZERO_HASH  # no position 0: never to compute
+            raise TreeError("not a state tree node of this format")
+        kinds = bytearray(raw[1:_HEADER])
+        hashes: list[bytes | None] = [None] * RADIX
         slots: list[bytes | None] = [None] * RADIX
-        offset = 32
-        for nibble, kind in enumerate(raw[FIRST_SLOT:32]):
+        offset = _HEADER
+        for nibble, kind in enumerate(kinds):
             if kind:
                 if kind == KIND_LEAF:
                     end = offset + LEAF_SIZE
+                    slots[nibble] = raw[offset:end]
                 elif kind == KIND_INTERNAL:
                     end = offset + _INTERNAL_SLOT
+                    slots[nibble] = raw[offset:end]
+                    hashes[nibble] = raw[offset + 8 : end]
                 else:  # a bucket: its hash, its count, its leaves
                     end = offset + HASH_SIZE + 1 + LEAF_SIZE * raw[offset + HASH_SIZE]
-                slots[nibble] = raw[offset:end]
+                    slots[nibble] = raw[offset:end]
+                    hashes[nibble] = raw[offset : offset + HASH_SIZE]
                 offset = end
-        return Node(kinds, hashes, slots)
+        return Node(kinds, hashes, slots, digest)
 
     def encode(self) -> bytes:
-        return b"".join([_STORED_MARK, self.kinds[1:], *filter(None, self.slots)])
+        return b"".join([FORMAT, self.kinds, *filter(None, self.slots)])
 
     def copy(self) -> Node:
-        return Node(bytearray(self.kinds), list(self.hashes), list(self.slots))
+        return Node(bytearray(self.kinds), list(self.hashes), list(self.slots), self.digest)
 
     def slot(self, nibble: int) -> bytes:
         chunk = self.slots[nibble]
@@ -253,165 +244,88 @@ class Node:
         """The version an internal child was written at."""
         return int.from_bytes(self.slot(nibble)[:8], "big")
 
-    def leaf_position(self, position: int) -> int:
-        """The child slot holding the one leaf of a kind-1 position (a slot: itself)."""
-        kinds = self.kinds
-        while position < FIRST_SLOT:
-            position = 2 * position if kinds[2 * position] else 2 * position + 1
-        return position
+    def child_hash(self, nibble: int) -> bytes:
+        known = self.hashes[nibble]
+        if known is None:
+            known = self.hashes[nibble] = _leaf_digest(self.slot(nibble))
+        return known
 
-    def leaf(self, position: int) -> bytes:
-        """key_hash ‖ value_hash of the one leaf of a kind-1 position."""
-        return self.slot(self.leaf_position(position) - FIRST_SLOT)
+    def bitmap(self) -> int:
+        bitmap = 0
+        for nibble, kind in enumerate(self.kinds):
+            if kind:
+                bitmap |= 1 << nibble
+        return bitmap
 
-    def hash_at(self, position: int) -> bytes:
-        known = self.hashes[position]
-        if known is not None:
-            return known
-        if position < FIRST_SLOT and self.kinds[position] == KIND_INTERNAL:
-            # not stored: from its halves
-            digest = node_hash(self.hash_at(2 * position), self.hash_at(2 * position + 1))
-            self.hashes[position] = digest
-            return digest
-        slot = self.leaf_position(position)
-        chunk = self.slot(slot - FIRST_SLOT)
-        kind = self.kinds[slot]
-        if kind == KIND_INTERNAL:
-            digest = chunk[8:]
-        elif kind == KIND_BUCKET:
-            digest = chunk[:HASH_SIZE]
-        else:
-            digest = _leaf_digest(chunk)
-        self.hashes[slot] = digest
-        self.hashes[position] = digest
+    def rehash(self) -> bytes:
+        """The node's hash from its children's (computing the leaves' still missing)."""
+        hashes, slots = self.hashes, self.slots
+        bitmap = 0
+        parts: list[bytes] = []
+        for nibble, kind in enumerate(self.kinds):
+            if kind:
+                bitmap |= 1 << nibble
+                known = hashes[nibble]
+                if known is None:
+                    hasher = _LEAF_STATE.copy()
+                    hasher.update(slots[nibble])
+                    known = hashes[nibble] = hasher.digest()
+                parts.append(known)
+        hasher = _NODE_STATE.copy()
+        hasher.update(bitmap.to_bytes(2, "big"))
+        hasher.update(b"".join(parts))
+        digest: bytes = hasher.digest()
+        self.digest = digest
         return digest
 
-    def fill(self) -> None:
-        """Compute every inner hash the stored form left out."""
-        kinds, hashes = self.kinds, self.hashes
-        for position in range(FIRST_SLOT - 1, 0, -1):
-            if kinds[position] == KIND_INTERNAL and hashes[position] is None:
-                hashes[position] = node_hash(
-                    self.hash_at(2 * position), self.hash_at(2 * position + 1)
-                )
-
     def set_child(self, nibble: int, result: _Result) -> None:
-        position = FIRST_SLOT + nibble
         if result is None:
-            self.kinds[position] = KIND_EMPTY
-            self.hashes[position] = ZERO_HASH
+            self.kinds[nibble] = KIND_EMPTY
+            self.hashes[nibble] = None
             self.slots[nibble] = None
         elif isinstance(result, bytes):
             if len(result) == LEAF_SIZE:
-                self.kinds[position] = KIND_LEAF
-                self.hashes[position] = None
+                self.kinds[nibble] = KIND_LEAF
+                self.hashes[nibble] = None
             else:
-                self.kinds[position] = KIND_BUCKET
-                self.hashes[position] = result[:HASH_SIZE]
+                self.kinds[nibble] = KIND_BUCKET
+                self.hashes[nibble] = result[:HASH_SIZE]
             self.slots[nibble] = result
         else:
             version, digest = result
-            self.kinds[position] = KIND_INTERNAL
-            self.hashes[position] = digest
+            self.kinds[nibble] = KIND_INTERNAL
+            self.hashes[nibble] = digest
             self.slots[nibble] = version.to_bytes(8, "big") + digest
-
-    def rehash(self, nibbles: Sequence[int]) -> None:
-        """Recompute the positions above the child slots `nibbles` (ascending): one
-        changed child costs four positions, not fifteen; from three changed children on,
-        which change most of the positions anyway, all fifteen are recomputed rather
-        than worked out (fewer Python operations for a few more hashes)."""
-        kinds, hashes = self.kinds, self.hashes
-        if not nibbles:
-            return
-        if len(nibbles) > 2:
-            order: Sequence[int] = _ALL_INNER
-        elif len(nibbles) == 1:
-            slot = FIRST_SLOT + nibbles[0]
-            order = (slot >> 1, slot >> 2, slot >> 3, 1)
-        else:
-            # both paths up, bottom-up (a child's position is above its parent's), the
-            # positions they share once
-            first, second = FIRST_SLOT + nibbles[0], FIRST_SLOT + nibbles[1]
-            path: list[int] = []
-            while first != second:
-                first, second = first >> 1, second >> 1
-                path += (second, first) if first != second else (first,)
-            while first > 1:
-                first >>= 1
-                path.append(first)
-            order = path
-        slots = self.slots
-        for position in order:
-            left = position << 1
-            left_kind, right_kind = kinds[left], kinds[left + 1]
-            # One leaf and nothing else takes that leaf's hash (kind 1), nothing at all
-            # the zero hash, anything else a node over its two halves.
-            if left_kind == KIND_EMPTY and right_kind <= KIND_LEAF:
-                kinds[position] = right_kind
-                hashes[position] = hashes[left + 1]
-            elif right_kind == KIND_EMPTY and left_kind == KIND_LEAF:
-                kinds[position] = KIND_LEAF
-                hashes[position] = hashes[left]
-            else:
-                kinds[position] = KIND_INTERNAL
-                # a leaf in its slot not hashed yet (a new value) is hashed here, the
-                # rest through `hash_at`
-                left_hash = hashes[left]
-                if left_hash is None:
-                    if left_kind == KIND_LEAF and left >= FIRST_SLOT:
-                        hasher = _LEAF_STATE.copy()
-                        hasher.update(slots[left - FIRST_SLOT])
-                        left_hash = hashes[left] = hasher.digest()
-                    else:
-                        left_hash = self.hash_at(left)
-                right_hash = hashes[left + 1]
-                if right_hash is None:
-                    if right_kind == KIND_LEAF and left >= FIRST_SLOT:
-                        hasher = _LEAF_STATE.copy()
-                        hasher.update(slots[left + 1 - FIRST_SLOT])
-                        right_hash = hashes[left + 1] = hasher.digest()
-                    else:
-                        right_hash = self.hash_at(left + 1)
-                hasher = _NODE_STATE.copy()
-                hasher.update(left_hash)
-                hasher.update(right_hash)
-                hashes[position] = hasher.digest()
-
-
-_ALL_INNER = tuple(range(FIRST_SLOT - 1, 0, -1))  # every inner position, bottom-up
 
 
 # Decoded top nodes by their stored bytes. Decoding is a pure function of the bytes, so
 # this memo can never give a wrong node, whatever store or version the bytes came from;
-# it saves decoding the root and its children, which every block reads again (and which
-# the block before wrote: `_Batch.close` remembers what it encodes), and which a block
-# reads more than once (the root is checked, then updated). Deeper nodes go through the
-# memo of inner hashes below: it holds all of a node's hashes in a fifth of the memory
-# (the slots are decoded from the stored bytes again, which costs less than copying a
-# decoded node out of this memo and remembering the one written: measured at 1M keys).
+# it saves decoding the root and its children (and hashing their leaves), which every
+# block reads again and which the block before wrote (`_Batch.close` remembers what it
+# encodes). Deeper nodes go through the memo of leaf hashes below.
 MEMO_DEPTH = 1
-DECODED_NODES = 1 << 8
+DECODED_NODES = 1 << 10  # more than the 257 nodes of depths 0 and 1
 _decoded: OrderedDict[bytes, Node] = OrderedDict()
 
-# The inner hashes of nodes (heap positions 2..31, packed), by the node's own hash. A
-# node's hash commits to every leaf below it and so to every hash inside it, whatever
-# version or path it is stored under: an entry can only ever be right, across versions,
-# blocks that were executed and never committed, pruning and restarts (nothing is kept
-# on disk). With it, updating k paths through a node costs about 4k hashes and the new
-# leaves' own, not the ~30 that recomputing the node from its slots costs. Each node a
-# block writes is added with all its hashes, the one it replaces dropped, so the memo
-# holds the live tree's nodes, the least recently written going first when it is full.
-HASH_MEMO_ENTRY_BYTES = 1_200  # 960 bytes of hashes, the 32-byte key and the dict's share
+# The hashes of a node's leaf children (packed, in nibble order), by the node's own hash.
+# A node's hash commits to its children's hashes, whatever version or path it is stored
+# under: an entry can only ever be right, across versions, blocks that were executed and
+# never committed, pruning and restarts (nothing is kept on disk). With it, a block
+# through a node hashes only the leaves it changes, not every leaf the node holds. Each
+# node a block writes is added, the one it replaces dropped, so the memo holds the live
+# tree's nodes, the least recently written going first when it is full.
+# A node's entry (its leaves' hashes, the 32-byte key, the dict's share) and a bucket's:
+# the bound is a number of entries in each memo.
+HASH_MEMO_ENTRY_BYTES = 640
 DEFAULT_HASH_MEMO_BYTES = 96 * 1024 * 1024
-_INNER = 30  # positions 2..31
-_unpack_inner = struct.Struct(f"{HASH_SIZE}s" * _INNER).unpack
 _hash_memo: OrderedDict[bytes, bytes] = OrderedDict()
 _hash_memo_entries = DEFAULT_HASH_MEMO_BYTES // HASH_MEMO_ENTRY_BYTES
 
 
 def set_hash_memo_bytes(limit: int) -> None:
-    """Bound the memo of inner hashes to about `limit` bytes (0 turns it off); a tree of
-    n keys has about n / 14 nodes, so n * 90 bytes keep all of them."""
+    """Bound the memos of leaf hashes (of nodes and of buckets) to about `limit` bytes
+    (0 turns them off); a tree of n keys has about n / 15 nodes and up to n / 4
+    buckets, so n * 160 bytes keep all of them."""
     global _hash_memo_entries
     if limit < 0:
         raise ValueError("the memo bound is a number of bytes")
@@ -420,60 +334,58 @@ def set_hash_memo_bytes(limit: int) -> None:
 
 
 def hash_memo_size() -> int:
-    """Nodes whose inner hashes the memo holds."""
+    """Nodes whose leaf hashes the memo holds."""
     return len(_hash_memo)
 
 
 def memoised_hashes(digest: bytes) -> bytes | None:
-    """The inner hashes (positions 2..31, packed) the memo holds for the node `digest`."""
+    """The leaf children's hashes (packed, in nibble order) the memo holds for `digest`."""
     return _hash_memo.get(digest)
 
 
 def clear_hash_memo() -> None:
-    """Forget every memoised node (what a restart does)."""
+    """Forget every memoised node and bucket (what a restart does)."""
     _hash_memo.clear()
+    _bucket_memo.clear()
 
 
 def _trim_hash_memo() -> None:
     with suppress(KeyError):  # another thread emptied it meanwhile
         while len(_hash_memo) > _hash_memo_entries:
             _hash_memo.popitem(last=False)
+        while len(_bucket_memo) > _hash_memo_entries:
+            _bucket_memo.popitem(last=False)
 
 
-def _memo_hashes(node: Node) -> None:
-    """Remember `node`'s inner hashes (computing the ones still missing) by its hash."""
-    if not _hash_memo_entries:
+def _memo_hashes(node: Node, digest: bytes) -> None:
+    """Remember the hashes of `node`'s leaf children (all computed: it was just hashed)."""
+    if not _hash_memo_entries or KIND_LEAF not in node.kinds:
         return
     hashes = node.hashes
-    if None in hashes:
-        for position in range(2, 32):
-            if hashes[position] is None:
-                node.hash_at(position)
-    digest = hashes[1]
-    if digest is not None:
-        _hash_memo[digest] = b"".join(hashes[2:])  # type: ignore[arg-type]
-        if len(_hash_memo) > _hash_memo_entries:
-            _trim_hash_memo()
-
-
-def _forget_hashes(digest: bytes) -> None:
-    _hash_memo.pop(digest, None)
+    _hash_memo[digest] = b"".join(
+        [hashes[n] for n, kind in enumerate(node.kinds) if kind == KIND_LEAF]  # type: ignore[misc]
+    )
+    if len(_hash_memo) > _hash_memo_entries:
+        _trim_hash_memo()
 
 
 def _decode_known(raw: bytes, digest: bytes) -> Node:
-    """The node stored as `raw`, whose hash its parent holds: its inner hashes from the
+    """The node stored as `raw`, whose hash its parent holds: its leaves' hashes from the
     memo when it has them."""
+    node = Node.decode(raw, digest)
     packed = _hash_memo.get(digest)
-    if packed is None:
-        node = Node.decode(raw)
-        node.hashes[1] = digest
-        return node
-    return Node.decode(raw, [digest, digest, *_unpack_inner(packed)])
+    if packed is not None:
+        hashes, offset = node.hashes, 0
+        for nibble, kind in enumerate(node.kinds):
+            if kind == KIND_LEAF:
+                hashes[nibble] = packed[offset : offset + HASH_SIZE]
+                offset += HASH_SIZE
+    return node
 
 
 def _remember(raw: bytes, node: Node) -> None:
-    if None in node.hashes:
-        node.fill()  # every inner hash, once, rather than in each copy handed out
+    if node.digest is None or None in node.hashes:
+        node.rehash()  # every leaf hash, once, rather than in each copy handed out
     _decoded[raw] = node
     if len(_decoded) > DECODED_NODES:
         with suppress(KeyError):  # another thread emptied it meanwhile
@@ -505,7 +417,7 @@ def child_versions(raw: bytes) -> list[tuple[int, int]]:
     return [
         (nibble, node.version_of(nibble))
         for nibble in range(RADIX)
-        if node.kinds[FIRST_SLOT + nibble] == KIND_INTERNAL
+        if node.kinds[nibble] == KIND_INTERNAL
     ]
 
 
@@ -520,6 +432,28 @@ Update = bytes
 # longer than a leaf) or an internal node (version, hash) just written.
 _Result = bytes | tuple[int, bytes] | None
 EMPTY_NODE = bytes((KIND_EMPTY,))
+
+
+def _alone(node: Node) -> tuple[bool, bytes | None]:
+    """(True, what the node becomes) when it has no child or a single leaf child, which
+    floats up (the node is not a node); (False, None) otherwise."""
+    kinds = node.kinds
+    empty = kinds.count(KIND_EMPTY)
+    if empty == RADIX:
+        return True, None
+    if empty == RADIX - 1:
+        nibble = _only(kinds)
+        if kinds[nibble] == KIND_LEAF:
+            return True, node.slots[nibble]
+    return False, None
+
+
+def _only(kinds: bytearray) -> int:
+    """The nibble of the one non-empty child."""
+    for nibble, kind in enumerate(kinds):
+        if kind:
+            return nibble
+    raise TreeError("a node without children")  # unreachable: callers check
 
 
 class _Batch:
@@ -551,26 +485,25 @@ class _Batch:
         if depth > MEMO_DEPTH:
             return _decode_known(raw, digest)
         node = decode_node(raw, depth)
-        node.hashes[1] = digest
+        node.digest = digest
         return node
 
-    def close(self, path: bytes, node: Node) -> _Result:
-        """What `node` (rehashed) becomes: nothing, a leaf floating up, or a written node."""
-        kind = node.kinds[1]
-        if kind == KIND_EMPTY:
-            return None
-        if kind == KIND_LEAF:
-            return node.leaf(1)
-        digest = node.hashes[1]
-        if digest is None:  # unreachable: a kind-2 position is always hashed
-            raise TreeError("internal state tree node without a hash")
+    def write(self, path: bytes, node: Node, digest: bytes) -> _Result:
+        """Store `node` (hashed to `digest`) at `path` in this version."""
         raw = node.encode()
         self.writes[self.prefix + path] = raw
         if len(path) <= MEMO_DEPTH:
             _remember(raw, node)
         else:
-            _memo_hashes(node)
+            _memo_hashes(node, digest)
         return self.version, digest
+
+    def close(self, path: bytes, node: Node) -> _Result:
+        """What a new `node` becomes: nothing, a leaf floating up, or a written node."""
+        alone, result = _alone(node)
+        if alone:
+            return result
+        return self.write(path, node, node.rehash())
 
     def build(self, path: bytes, leaves: Sequence[bytes]) -> _Result:
         """A fresh subtree holding exactly `leaves` (sorted, distinct key hashes)."""
@@ -579,37 +512,24 @@ class _Batch:
         if len(leaves) == 1:
             return leaves[0]
         if len(leaves) <= BUCKET_LEAVES and path:
-            return _bucket(leaves, 4 * len(path))
+            return _bucket(leaves, len(path))
         depth = len(path)
         if depth >= MAX_DEPTH:
             raise TreeError("two updates share a key hash")
         node = Node.empty()
-        nibbles = []
         for nibble, group in _groups(leaves, depth):
             node.set_child(nibble, self.build(path + NIBBLES[nibble], group))
-            nibbles.append(nibble)
-        node.rehash(nibbles)
         return self.close(path, node)
 
     def merge(self, path: bytes, leaves: list[bytes], updates: Sequence[Update]) -> _Result:
         """The subtree at `path`, holding only `leaves` (sorted; the list is changed),
-        after `updates`: each key found by bisection (its hash alone sorts just before
-        its leaf) and its leaf replaced, inserted or deleted in place."""
-        for update in updates:
-            key = update[:HASH_SIZE]
-            index = bisect_left(leaves, key)
-            if index < len(leaves) and leaves[index].startswith(key):
-                if len(update) == HASH_SIZE:
-                    del leaves[index]
-                else:
-                    leaves[index] = update
-            elif len(update) != HASH_SIZE:
-                leaves.insert(index, update)
+        after `updates`."""
+        leaves = _merged(leaves, updates)
         count = len(leaves)
         if count <= 1:
             return leaves[0] if leaves else None
         if count <= BUCKET_LEAVES and path:
-            return _bucket(leaves, 4 * len(path))
+            return _bucket(leaves, len(path))
         return self.build(path, leaves)
 
     def apply(
@@ -617,13 +537,11 @@ class _Batch:
     ) -> _Result:
         """The subtree at `path` (the internal `node`, stored at `version` under the key
         `stored`) after `updates`."""
-        before = node.hashes[1]
+        before = node.digest
         kinds, hashes, slots = node.kinds, node.hashes, node.slots
-        nibbles = []
         # `set_child` written out: this loop runs for every slot a block changes
         for nibble, group in _groups(updates, len(path)):
-            position = FIRST_SLOT + nibble
-            kind = kinds[position]
+            kind = kinds[nibble]
             chunk = slots[nibble]
             if kind == KIND_INTERNAL and chunk is not None:
                 child_path = path + NIBBLES[nibble]
@@ -638,142 +556,192 @@ class _Batch:
                     and len(update) == LEAF_SIZE
                     and chunk.startswith(update[:HASH_SIZE])
                 ):
-                    # a key's new value: the leaf stays where it is, hashed when needed
-                    slots[nibble] = update
-                    hashes[position] = None
-                    nibbles.append(nibble)
+                    # a key's new value: the leaf stays where it is, hashed with the node
+                    if update != chunk:
+                        slots[nibble] = update
+                        hashes[nibble] = None
                     continue
                 result = self.merge(path + NIBBLES[nibble], [chunk], group)
             elif kind == KIND_BUCKET and chunk is not None:
-                result = self.merge(path + NIBBLES[nibble], _bucket_leaves(chunk), group)
+                result = _update_bucket(chunk, group, len(path) + 1)
+                if result is _OVERFLOW:
+                    child_path = path + NIBBLES[nibble]
+                    result = self.build(child_path, _merged(_bucket_leaves(chunk), group))
             else:
                 result = self.merge(path + NIBBLES[nibble], [], group)
             if result is None:
-                kinds[position] = KIND_EMPTY
-                hashes[position] = ZERO_HASH
+                kinds[nibble] = KIND_EMPTY
+                hashes[nibble] = None
                 slots[nibble] = None
             elif isinstance(result, bytes):
                 if len(result) == LEAF_SIZE:
-                    kinds[position] = KIND_LEAF
-                    hashes[position] = None
+                    kinds[nibble] = KIND_LEAF
+                    hashes[nibble] = None
                 else:
-                    kinds[position] = KIND_BUCKET
-                    hashes[position] = result[:HASH_SIZE]
+                    kinds[nibble] = KIND_BUCKET
+                    hashes[nibble] = result[:HASH_SIZE]
                 slots[nibble] = result
             else:
-                kinds[position] = KIND_INTERNAL
-                hashes[position] = result[1]
+                kinds[nibble] = KIND_INTERNAL
+                hashes[nibble] = result[1]
                 slots[nibble] = result[0].to_bytes(8, "big") + result[1]
-            nibbles.append(nibble)
-        node.rehash(nibbles)
-        if path and before is not None and node.hashes[1] == before:
+        alone, floated = _alone(node)
+        if alone:
+            self.retire(stored)
+            if before is not None and len(path) > MEMO_DEPTH:
+                _hash_memo.pop(before, None)
+            return floated
+        digest = node.rehash()
+        if path and digest == before:
             # Written with the values it already held: the stored node stays the
             # version's node (the root is written for every version all the same;
             # a node's hash changes whenever anything below it does).
-            return version, before
+            return version, digest
         self.retire(stored)
         if before is not None and len(path) > MEMO_DEPTH:
-            _forget_hashes(before)
-        return self.close(path, node)
+            _hash_memo.pop(before, None)
+        return self.write(path, node, digest)
 
 
-def _bucket(leaves: Sequence[bytes], bit: int) -> bytes:
-    """The slot form of a bucket whose leaves (sorted) share their first `bit` bits:
-    its subtree hash ‖ the number of leaves ‖ the leaves."""
-    return b"".join([_subtree_hash(leaves, bit), _COUNTS[len(leaves)], *leaves])
+def _bucket(leaves: Sequence[bytes], depth: int) -> bytes:
+    """The slot form of a bucket whose leaves (sorted) share their first `depth`
+    nibbles: its subtree hash ‖ the number of leaves ‖ the leaves."""
+    return _bucket_slot(leaves, [_leaf_digest(leaf) for leaf in leaves], depth)
+
+
+def _bucket_slot(leaves: Sequence[bytes], hashes: list[bytes], depth: int) -> bytes:
+    """`_bucket` given the leaves' hashes, which it memoises by the bucket's hash."""
+    count = len(leaves)
+    # Usually every leaf has its own nibble here: one node over the leaves' hashes.
+    index = depth >> 1
+    bitmap = 0
+    if depth & 1:
+        for leaf in leaves:
+            bitmap |= 1 << (leaf[index] & 0x0F)
+    else:
+        for leaf in leaves:
+            bitmap |= 1 << (leaf[index] >> 4)
+    joined = b"".join(hashes)
+    if bitmap.bit_count() == count:
+        hasher = _NODE_STATE.copy()
+        hasher.update(_BITMAP_BYTES[bitmap])
+        hasher.update(joined)
+        digest: bytes = hasher.digest()
+    else:
+        digest = _subtree_hash(leaves, depth, hashes)
+    if _hash_memo_entries:
+        _bucket_memo[digest] = joined
+        if len(_bucket_memo) > _hash_memo_entries:
+            _trim_hash_memo()
+    return b"".join([digest, _COUNTS[count], *leaves])
 
 
 _COUNTS = tuple(bytes((count,)) for count in range(BUCKET_LEAVES + 1))
+_OVERFLOW = b""  # what `_update_bucket` returns when the leaves no longer fit a bucket
+_LEAF_OFFSETS = tuple(
+    tuple(range(HASH_SIZE + 1, HASH_SIZE + 1 + LEAF_SIZE * count, LEAF_SIZE))
+    for count in range(BUCKET_LEAVES + 1)
+)
+_HASH_OFFSETS = tuple(
+    tuple(range(0, HASH_SIZE * count, HASH_SIZE)) for count in range(BUCKET_LEAVES + 1)
+)
+# The hashes of a bucket's leaves (packed, in order), by the bucket's hash, which commits
+# to them: a block changing one leaf of a bucket hashes that leaf only. Bounded like the
+# memo of nodes' leaf hashes; an entry is taken out when its bucket is updated.
+_bucket_memo: OrderedDict[bytes, bytes] = OrderedDict()
 
 
 def _bucket_leaves(chunk: bytes) -> list[bytes]:
-    start = HASH_SIZE + 1
-    return [
-        chunk[offset : offset + LEAF_SIZE]
-        for offset in range(start, start + LEAF_SIZE * chunk[HASH_SIZE], LEAF_SIZE)
-    ]
+    return [chunk[offset : offset + LEAF_SIZE] for offset in _LEAF_OFFSETS[chunk[HASH_SIZE]]]
 
 
-def _split(leaves: Sequence[bytes], bit: int) -> int:
-    """Index of the first of the sorted `leaves` whose key hash has bit `bit` set."""
-    index = 0
-    while index < len(leaves) and not bit_at(leaves[index], bit):
-        index += 1
-    return index
+def _merged(leaves: list[bytes], updates: Sequence[Update]) -> list[bytes]:
+    """`leaves` (sorted; the list is changed) after `updates`: each key found by bisection
+    (its hash alone sorts just before its leaf) and its leaf replaced, inserted or
+    deleted in place."""
+    for update in updates:
+        key = update[:HASH_SIZE]
+        index = bisect_left(leaves, key)
+        if index < len(leaves) and leaves[index].startswith(key):
+            if len(update) == HASH_SIZE:
+                del leaves[index]
+            else:
+                leaves[index] = update
+        elif len(update) != HASH_SIZE:
+            leaves.insert(index, update)
+    return leaves
 
 
-def _subtree_hash(leaves: Sequence[bytes], bit: int) -> bytes:
-    """Hash of the binary subtree holding exactly `leaves` (sorted, at least one), all of
-    which agree on their first `bit` bits (docs/protocol.md §6).
+def _update_bucket(chunk: bytes, updates: Sequence[Update], depth: int) -> bytes | None:
+    """What the bucket stored as `chunk`, at nibble depth `depth`, becomes after `updates`:
+    a bucket's slot form, a lone leaf, nothing, or `_OVERFLOW` when it holds too many
+    leaves (the caller makes it a node). `_merged` and `_bucket` in one, hashing only
+    the leaves that change when the memo holds the others: this runs for most keys a
+    block writes."""
+    count = chunk[HASH_SIZE]
+    leaves = [chunk[offset : offset + LEAF_SIZE] for offset in _LEAF_OFFSETS[count]]
+    packed = _bucket_memo.pop(chunk[:HASH_SIZE], None)
+    if packed is None:
+        hashes = [_leaf_digest(leaf) for leaf in leaves]
+    else:
+        hashes = [packed[offset : offset + HASH_SIZE] for offset in _HASH_OFFSETS[count]]
+    leaf_state = _LEAF_STATE
+    for update in updates:
+        key = update[:HASH_SIZE]
+        index = bisect_left(leaves, key)
+        if index < count and leaves[index].startswith(key):
+            if len(update) == HASH_SIZE:
+                del leaves[index]
+                del hashes[index]
+                count -= 1
+            elif leaves[index] != update:
+                leaves[index] = update
+                hasher = leaf_state.copy()
+                hasher.update(update)
+                hashes[index] = hasher.digest()
+        elif len(update) != HASH_SIZE:
+            leaves.insert(index, update)
+            hasher = leaf_state.copy()
+            hasher.update(update)
+            hashes.insert(index, hasher.digest())
+            count += 1
+    if count <= 1:
+        return leaves[0] if leaves else None
+    if count > BUCKET_LEAVES:
+        return _OVERFLOW
+    return _bucket_slot(leaves, hashes, depth)
 
-    Rather than one step per bit, it finds the first bit the leaves do not all share
-    from the first and last key hashes (they are sorted), hashes the two halves there,
-    then the run of levels above with an empty other half: the same hashes, with a
-    few Python operations per level instead of a split and a call."""
-    if len(leaves) == 1:
-        hasher = _LEAF_STATE.copy()
-        hasher.update(leaves[0])
-        only: bytes = hasher.digest()
-        return only
-    # whole leaves as numbers (key hash, then value hash): their first differing bit is
-    # in the key hash unless two leaves share one
-    first = int.from_bytes(leaves[0], "big")
-    split_bit = LEAF_BITS - (first ^ int.from_bytes(leaves[-1], "big")).bit_length()
-    if split_bit >= KEY_BITS:
+
+def _subtree_hash(
+    leaves: Sequence[bytes], depth: int, hashes: Sequence[bytes] | None = None
+) -> bytes:
+    """Hash of the subtree at nibble depth `depth` holding exactly `leaves` (sorted, at
+    least one; `hashes` their hashes if known), all of which agree on their first
+    `depth` nibbles (docs/protocol.md §6)."""
+    count = len(leaves)
+    if hashes is None:
+        hashes = [_leaf_digest(leaf) for leaf in leaves]
+    if count == 1:
+        return hashes[0]
+    if depth >= MAX_DEPTH:
         raise TreeError("two leaves share a key hash")
-    split = 1
-    if len(leaves) > 2:
-        # the first leaf has the bit clear and the last has it set: find where it flips
-        index, shift = split_bit >> 3, 7 - (split_bit & 7)
-        while not (leaves[split][index] >> shift) & 1:
-            split += 1
-    if split == 1:  # a leaf alone: its hash here rather than in a call
-        hasher = _LEAF_STATE.copy()
-        hasher.update(leaves[0])
-        left = hasher.digest()
-    else:
-        left = _subtree_hash(leaves[:split], split_bit + 1)
-    if split == len(leaves) - 1:
-        hasher = _LEAF_STATE.copy()
-        hasher.update(leaves[split])
-        right = hasher.digest()
-    else:
-        right = _subtree_hash(leaves[split:], split_bit + 1)
-    hasher = _NODE_STATE.copy()
-    hasher.update(left)
-    hasher.update(right)
-    digest: bytes = hasher.digest()
-    # levels bit .. split_bit - 1 above, bottom-up: every leaf shares the bit there,
-    # so the other half is empty, on the left where the bit is set
-    shared = first >> (LEAF_BITS - split_bit)
-    for _ in range(split_bit - bit):
-        hasher = _NODE_STATE.copy()
-        if shared & 1:
-            hasher.update(ZERO_HASH)
-            hasher.update(digest)
+    index, odd = depth >> 1, depth & 1
+    nibbles = [leaf[index] & 0x0F if odd else leaf[index] >> 4 for leaf in leaves]
+    bitmap = 0
+    parts = []
+    start = 0
+    while start < count:
+        nibble = nibbles[start]
+        end = start + 1
+        while end < count and nibbles[end] == nibble:
+            end += 1
+        bitmap |= 1 << nibble
+        if end == start + 1:
+            parts.append(hashes[start])
         else:
-            hasher.update(digest)
-            hasher.update(ZERO_HASH)
-        digest = hasher.digest()
-        shared >>= 1
-    return digest
-
-
-def _bucket_path(
-    leaves: Sequence[bytes], bit: int, digest: bytes
-) -> tuple[list[bytes], bytes | None]:
-    """Walk `digest`'s path through a bucket from bit `bit`: the siblings (top-down) and
-    the leaf where the path ends alone, or None where it ends in an empty subtree."""
-    siblings = []
-    while len(leaves) > 1:
-        split = _split(leaves, bit)
-        if bit_at(digest, bit):
-            ours, other = leaves[split:], leaves[:split]
-        else:
-            ours, other = leaves[:split], leaves[split:]
-        siblings.append(_subtree_hash(other, bit + 1) if other else ZERO_HASH)
-        leaves, bit = ours, bit + 1
-    return siblings, leaves[0] if leaves else None
+            parts.append(_subtree_hash(leaves[start:end], depth + 1, hashes[start:end]))
+        start = end
+    return node_hash(bitmap, parts)
 
 
 def _groups(items: Sequence[bytes], depth: int) -> list[tuple[int, list[bytes]]]:
@@ -806,17 +774,23 @@ def _root(reader: KVReader, version: int, expected_root: bytes) -> bytes:
     if raw[0] == KIND_EMPTY:
         digest = ZERO_HASH
     elif raw[0] == KIND_LEAF:
-        digest = leaf_hash(raw[1 : 1 + HASH_SIZE], raw[1 + HASH_SIZE : 1 + LEAF_SIZE])
+        digest = _leaf_digest(raw[1 : 1 + LEAF_SIZE])
     else:
-        digest = decode_node(raw).hash_at(1)
+        digest = decode_node(raw).rehash()
     if digest != expected_root:
         raise TreeError(f"the state tree at version {version} does not match the root")
     return raw
 
 
 def check_root(reader: KVReader, version: int, expected_root: bytes) -> None:
-    """Raise TreeError unless the store holds `version`'s root, in this layout, hashing
+    """Raise TreeError unless the store holds `version`'s root, in this format, hashing
     to `expected_root` (a node opening its data directory checks its head this way)."""
+    written = reader.get(node_key(version, b"")) is not None or expected_root != ZERO_HASH
+    if written and reader.get(FORMAT_KEY) != FORMAT:
+        raise TreeError(
+            "the state tree in this data directory was written by an earlier release "
+            "(another tree format)"
+        )
     _root(reader, version, expected_root)
 
 
@@ -836,10 +810,10 @@ def update_tree(
     for key, value in write_set:
         hasher = key_state.copy()
         hasher.update(key)
+        digest = hasher.digest()
         if value is None:
-            append(hasher.digest())
+            append(digest)
         else:
-            digest = hasher.digest()
             hasher = value_state.copy()
             hasher.update(value)
             append(digest + hasher.digest())
@@ -849,6 +823,7 @@ def update_tree(
         if prev_root != ZERO_HASH:
             raise TreeError("version 0 starts from the empty tree")
         previous = EMPTY_NODE
+        batch.writes[FORMAT_KEY] = FORMAT
     else:
         previous = _root(reader, version - 1, prev_root)
         stored = reader.get(node_key(version - 1, b"")) is not None
@@ -868,7 +843,7 @@ def update_tree(
         return ZERO_HASH, batch.finish()
     if isinstance(result, bytes):
         batch.writes[root_key] = bytes((KIND_LEAF,)) + result
-        return leaf_hash(result[:HASH_SIZE], result[HASH_SIZE:]), batch.finish()
+        return _leaf_digest(result), batch.finish()
     return result[1], batch.finish()
 
 
@@ -898,25 +873,30 @@ def prune(reader: KVReader, version: int, keep_versions: int) -> dict[bytes, byt
 # -- proofs --------------------------------------------------------------------------------
 
 TAG_STATE_PROOF = 31
-PROOF_VERSION = 1
+PROOF_VERSION = 2
+MAX_BITMAP = (1 << RADIX) - 1
+
+Level = tuple[int, tuple[bytes, ...]]  # a node on the path: bitmap, siblings in nibble order
 
 
 @dataclass(frozen=True, slots=True)
 class StateProof:
     """A key's value (or its absence) under a state root.
 
-        StateProof = [31, 1, key, value or nil, [key_hash, value_hash] or nil,
-                      [sibling, ...]]          (siblings bottom-up, at most 256)
+        StateProof = [31, 2, key, value or nil, [key_hash, value_hash] or nil,
+                      [[bitmap, [sibling, ...]], ...]]     (levels from the root down,
+                                                            at most 64)
 
-    `leaf` is the leaf met on the key's path: the key's own (membership), another
-    key's that shares the path so far (absence), or nil where the path ends in an
-    empty subtree (absence).
+    Each level is a node on the key's path: its bitmap and the hashes of its non-empty
+    children other than the one on the path, in nibble order. `leaf` is the leaf met
+    where the path leaves the last node: the key's own (membership), another key's that
+    shares the path so far (absence), or nil where the path meets an empty slot (absence).
     """
 
     key: bytes
     value: bytes | None
     leaf: tuple[bytes, bytes] | None
-    siblings: tuple[bytes, ...]
+    levels: tuple[Level, ...]
 
     def to_list(self) -> list[Any]:
         return [
@@ -925,7 +905,7 @@ class StateProof:
             self.key,
             self.value,
             None if self.leaf is None else list(self.leaf),
-            list(self.siblings),
+            [[bitmap, list(siblings)] for bitmap, siblings in self.levels],
         ]
 
     def encode(self) -> bytes:
@@ -947,40 +927,100 @@ class StateProof:
                 codec.expect_bytes(pair[0], "leaf key_hash", HASH_SIZE),
                 codec.expect_bytes(pair[1], "leaf value_hash", HASH_SIZE),
             )
-        siblings = fields[5]
-        if not isinstance(siblings, list) or len(siblings) > KEY_BITS:
-            raise CodecError("bad_type", f"siblings must be an array of at most {KEY_BITS}")
-        return StateProof(
-            key,
-            stored,
-            leaf,
-            tuple(codec.expect_bytes(item, "sibling", HASH_SIZE) for item in siblings),
-        )
+        levels = fields[5]
+        if not isinstance(levels, list) or len(levels) > MAX_DEPTH:
+            raise CodecError("bad_type", f"levels must be an array of at most {MAX_DEPTH}")
+        decoded: list[Level] = []
+        for item in levels:
+            level = codec.expect_list(item, 2, "level")
+            bitmap = codec.expect_int(level[0], "bitmap", 1, MAX_BITMAP)
+            siblings = level[1]
+            if not isinstance(siblings, list) or len(siblings) > RADIX - 1:
+                raise CodecError("bad_type", "siblings must be an array of at most 15")
+            decoded.append(
+                (bitmap, tuple(codec.expect_bytes(s, "sibling", HASH_SIZE) for s in siblings))
+            )
+        return StateProof(key, stored, leaf, tuple(decoded))
 
     @staticmethod
     def decode(data: bytes) -> StateProof:
         return StateProof.from_list(codec.decode(data))
 
-    def verify(self, root: bytes) -> bool:
-        """True when the proof shows `value` (None: absence) at `key` under `root`."""
+    def problem(self, root: bytes) -> str | None:
+        """Why the proof does not show `value` (None: absence) at `key` under `root`, or
+        None when it does."""
         digest = key_hash(self.key)
-        depth = len(self.siblings)
-        if depth > KEY_BITS:
-            return False
+        depth = len(self.levels)
+        if depth > MAX_DEPTH:
+            return f"a state proof has at most {MAX_DEPTH} levels"
         if self.value is not None:
             if self.leaf is None or self.leaf != (digest, value_hash(self.value)):
-                return False
+                return "the proof's leaf is not this key with this value"
         elif self.leaf is not None:
             other = self.leaf[0]
             if other == digest:
-                return False  # the key is present: this cannot prove its absence
-            if any(bit_at(other, i) != bit_at(digest, i) for i in range(depth)):
-                return False  # that leaf is not on this key's path
-        current = ZERO_HASH if self.leaf is None else leaf_hash(*self.leaf)
-        for level, sibling in enumerate(self.siblings):
-            bit = bit_at(digest, depth - 1 - level)
-            current = node_hash(sibling, current) if bit else node_hash(current, sibling)
-        return current == root
+                return "the key is present: this cannot prove its absence"
+            if any(nibble_at(other, i) != nibble_at(digest, i) for i in range(depth)):
+                return "the proof's leaf is not on this key's path"
+        current = None if self.leaf is None else leaf_hash(*self.leaf)
+        for level in range(depth - 1, -1, -1):
+            bitmap, siblings = self.levels[level]
+            if not 0 < bitmap <= MAX_BITMAP:
+                return "a bitmap is not 1 to 65535"
+            nibble = nibble_at(digest, level)
+            on_path = (bitmap >> nibble) & 1
+            if current is None:
+                if on_path:
+                    return "the path's child is in the bitmap but the proof ends empty"
+            elif not on_path:
+                return "the path's child is not in the bitmap"
+            children = bin(bitmap).count("1")
+            if len(siblings) != children - on_path:
+                return "the siblings do not match the bitmap"
+            if children == 1 and level == depth - 1 and current is not None:
+                return "a node with a single leaf (the leaf sits in the node's place)"
+            parts: list[bytes] = []
+            given = iter(siblings)
+            for child in range(RADIX):
+                if (bitmap >> child) & 1:
+                    parts.append(current if child == nibble else next(given))  # type: ignore[arg-type]
+            current = node_hash(bitmap, parts)
+        if current is None:
+            current = ZERO_HASH  # no level and no leaf: the empty tree
+        return None if current == root else "the state proof does not lead to the state root"
+
+    def verify(self, root: bytes) -> bool:
+        """True when the proof shows `value` (None: absence) at `key` under `root`."""
+        return self.problem(root) is None
+
+
+def _level(node: Node, nibble: int) -> Level:
+    """The proof level of `node` for a path through `nibble`."""
+    return node.bitmap(), tuple(
+        node.child_hash(child) for child in range(RADIX) if child != nibble and node.kinds[child]
+    )
+
+
+def _bucket_levels(
+    leaves: Sequence[bytes], depth: int, digest: bytes
+) -> tuple[list[Level], bytes | None]:
+    """Walk `digest`'s path through a bucket from nibble `depth`: the levels (top-down)
+    and the leaf where the path ends alone, or None where it meets an empty slot."""
+    levels: list[Level] = []
+    while len(leaves) > 1:
+        nibble = nibble_at(digest, depth)
+        bitmap, siblings, ours = 0, [], []
+        for child, group in _groups(leaves, depth):
+            bitmap |= 1 << child
+            if child == nibble:
+                ours = group
+            else:
+                siblings.append(_subtree_hash(group, depth + 1))
+        levels.append((bitmap, tuple(siblings)))
+        if not ours:
+            return levels, None
+        leaves, depth = ours, depth + 1
+    return levels, leaves[0]
 
 
 def prove(
@@ -990,7 +1030,7 @@ def prove(
     in that version (from the state store), None when absent."""
     digest = key_hash(key)
     raw = _root(reader, version, root)
-    siblings: list[bytes] = []  # top-down while walking
+    levels: list[Level] = []
     leaf: bytes | None = None
     if raw[0] == KIND_LEAF:
         leaf = raw[1 : 1 + LEAF_SIZE]
@@ -998,26 +1038,19 @@ def prove(
         node = decode_node(raw)
         path = b""
         while True:
-            depth = len(path) * 4
-            position = 1
-            for step in range(4):
-                bit = bit_at(digest, depth + step)
-                siblings.append(node.hash_at(2 * position + 1 - bit))
-                position = 2 * position + bit
-                if node.kinds[position] != KIND_INTERNAL:
-                    break
-            kind = node.kinds[position]
+            nibble = nibble_at(digest, len(path))
+            levels.append(_level(node, nibble))
+            kind = node.kinds[nibble]
             if kind == KIND_LEAF:
-                leaf = node.leaf(position)
+                leaf = node.slot(nibble)
                 break
             if kind == KIND_EMPTY:
                 break
-            nibble = position - FIRST_SLOT
             if kind == KIND_BUCKET:
-                inside, leaf = _bucket_path(
-                    _bucket_leaves(node.slot(nibble)), 4 * (len(path) + 1), digest
+                inside, leaf = _bucket_levels(
+                    _bucket_leaves(node.slot(nibble)), len(path) + 1, digest
                 )
-                siblings.extend(inside)
+                levels.extend(inside)
                 break
             # an internal child: walk on inside it
             path = path + NIBBLES[nibble]
@@ -1029,5 +1062,4 @@ def prove(
     pair = None if leaf is None else (leaf[:HASH_SIZE], leaf[HASH_SIZE:])
     if value is not None and (pair is None or pair != (digest, value_hash(value))):
         raise TreeError("the value given does not match the tree")
-    siblings.reverse()
-    return StateProof(key, value, pair, tuple(siblings))
+    return StateProof(key, value, pair, tuple(levels))

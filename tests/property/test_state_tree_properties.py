@@ -1,7 +1,8 @@
 """The state tree: its root depends only on the final contents, and its proofs are sound.
 
 The reference is the definition of docs/protocol.md §6 written directly as a
-recursion over key bits; the stored radix-16 tree must always agree with it.
+recursion over key nibbles; the stored tree (leaves and buckets inside nodes, nodes by
+version and path) must always agree with it.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from ledger.state_tree import (
     HASH_MEMO_ENTRY_BYTES,
     NODE_PREFIX,
     StateProof,
-    bit_at,
     child_versions,
     clear_hash_memo,
     key_hash,
     leaf_hash,
+    nibble_at,
     node_hash,
     node_key,
     prove,
@@ -47,9 +48,9 @@ def reference_root(state: dict[bytes, bytes]) -> bytes:
             return ZERO_HASH
         if len(items) == 1:
             return leaf_hash(*items[0])
-        left = [item for item in items if not bit_at(item[0], depth)]
-        right = [item for item in items if bit_at(item[0], depth)]
-        return node_hash(root(left, depth + 1), root(right, depth + 1))
+        groups = [[item for item in items if nibble_at(item[0], depth) == n] for n in range(16)]
+        bitmap = sum(1 << n for n, group in enumerate(groups) if group)
+        return node_hash(bitmap, [root(group, depth + 1) for group in groups if group])
 
     return root(leaves, 0)
 
@@ -134,6 +135,34 @@ def test_any_tampered_proof_fails(
         assert tampered.value == tree.state.get(tampered.key)
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(Keys, Values), min_size=2, max_size=60), Keys)
+def test_every_bitmap_change_and_every_sibling_dropped_or_added_is_refused(
+    entries: list[tuple[bytes, bytes]], asked: bytes
+) -> None:
+    tree = Tree()
+    tree.commit(entries)
+    proof = prove(tree.store, 0, tree.root, asked, tree.state.get(asked))
+    assert proof.verify(tree.root)
+    for index, (bitmap, siblings) in enumerate(proof.levels):
+
+        def at(level: tuple[int, tuple[bytes, ...]], index: int = index) -> StateProof:
+            levels = (*proof.levels[:index], level, *proof.levels[index + 1 :])
+            return replace(proof, levels=levels)
+
+        for bit in range(16):
+            changed = bitmap ^ (1 << bit)
+            if changed:
+                assert not at((changed, siblings)).verify(tree.root)
+        assert not at((bitmap, (*siblings, ZERO_HASH))).verify(tree.root)
+        if siblings:
+            assert not at((bitmap, siblings[1:])).verify(tree.root)
+            assert not at((bitmap, siblings[::-1])).verify(tree.root) or len(set(siblings)) == 1
+    if proof.levels:
+        assert not replace(proof, levels=proof.levels[:-1]).verify(tree.root)
+    assert not replace(proof, levels=(*proof.levels, (1, ()))).verify(tree.root)
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.lists(Writes, min_size=2, max_size=10), st.integers(1, 4))
 def test_pruning_keeps_the_newest_versions_provable(
@@ -179,7 +208,7 @@ NumberedWrites = st.lists(st.tuples(Numbered, st.none() | Values), max_size=40)
     ),
     st.integers(0, 40),
 )
-def test_memoised_inner_hashes_never_change_a_root_or_a_proof(
+def test_memoised_leaf_hashes_never_change_a_root_or_a_proof(
     steps: list[tuple[list[tuple[bytes, bytes | None]], str]], bound: int
 ) -> None:
     # Every node below the root through the memo (by default only the deep ones are), a

@@ -11,7 +11,7 @@ from ledger.block import Block, CommitCertificate, sign_commit_vote
 from ledger.errors import InvalidBlock
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey, address_to_text
-from ledger.state_tree import KIND_INTERNAL, node_key, prove, read_node
+from ledger.state_tree import FORMAT_KEY, node_key, prove, read_node
 from ledger.tx import SignedTransaction, Transaction
 from node.chain import Chain, GenesisMismatch, IncompatibleStore
 from node.home import genesis_from_json
@@ -76,13 +76,14 @@ def test_a_data_directory_in_the_earlier_tree_layout_is_refused_at_open(tmp_path
         chain = Chain(store, APPLICATION, genesis())
         block = chain.propose(VALIDATOR.public_key, 2_000, [transfer(0, 1)])
         chain.commit(block, certify(chain, block))
-        # The earlier layout began internal nodes with 2 (and stored inner hashes).
+        # An earlier release hashed a binary tree inside each node, began its nodes with
+        # 02 or 04 and wrote no format entry.
         raw = read_node(store, 1, b"")
         assert raw is not None
-        store.write({node_key(1, b""): bytes((KIND_INTERNAL,)) + raw[1:]})
+        store.write({node_key(1, b""): b"\x04" + raw[1:], FORMAT_KEY: None})
     with (
         LevelDBStore(tmp_path / "db") as store,
-        pytest.raises(IncompatibleStore, match="synced again"),
+        pytest.raises(IncompatibleStore, match="earlier release"),
     ):
         Chain(store, APPLICATION, genesis())
 

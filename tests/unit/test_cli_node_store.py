@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from cli.main import cli
 from contracts.registry import APPLICATION
 from ledger.keys import PrivateKey, address_to_text
-from ledger.state_tree import KIND_INTERNAL, STORED_INTERNAL, node_key, read_node
+from ledger.state_tree import FORMAT_KEY, STORED_INTERNAL, node_key, read_node
 from node.chain import Chain
 from node.home import create_testnet, load_home
 from node.storage import LevelDBStore
@@ -31,10 +31,10 @@ def test_a_data_directory_in_the_earlier_tree_layout_stops_the_node_in_one_line(
         Chain(store, APPLICATION, home.genesis)  # genesis written, as on a first start
         root = read_node(store, 0, b"")
         assert root is not None and root[0] == STORED_INTERNAL
-        # What a release before this layout left: internal nodes began with 2.
-        store.write({node_key(0, b""): bytes((KIND_INTERNAL,)) + root[1:]})
+        # What a release before this format left: no format entry, nodes beginning 04.
+        store.write({node_key(0, b""): b"\x04" + root[1:], FORMAT_KEY: None})
     result = CliRunner().invoke(cli, ["node", "--home", str(node.home)])
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     lines = [line for line in result.output.splitlines() if line.startswith("Error")]
-    assert len(lines) == 1 and "synced again" in lines[0] and "move the data" in lines[0]
+    assert len(lines) == 1 and "earlier release" in lines[0] and "move the data" in lines[0]

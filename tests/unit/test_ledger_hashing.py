@@ -24,7 +24,7 @@ def test_domains_separate_equal_data() -> None:
         hashing.STATE_KEY,
         hashing.STATE_VALUE,
         hashing.STATE_LEAF,
-        hashing.STATE_NODE,
+        hashing.STATE_NODE16,
         hashing.VALIDATOR_SET,
         hashing.CERTIFICATE,
         hashing.CONSENSUS_MSG,

@@ -1,5 +1,5 @@
 """How the state tree stores nodes (ledger.state_tree): buckets, memoised decoding and
-inner hashes, no inner hashes stored, nothing rewritten that did not change.
+leaf hashes, no leaf hashes stored, a format entry, nothing rewritten that did not change.
 
 The hashes are the protocol's (tests/property checks them against the definition);
 these tests pin the storage choices that keep a block's update cheap.
@@ -17,7 +17,7 @@ from ledger.kv import MemoryStore
 from ledger.state_tree import (
     BUCKET_LEAVES,
     DEFAULT_HASH_MEMO_BYTES,
-    FIRST_SLOT,
+    FORMAT_KEY,
     HASH_MEMO_ENTRY_BYTES,
     KIND_BUCKET,
     KIND_INTERNAL,
@@ -25,6 +25,7 @@ from ledger.state_tree import (
     STORED_INTERNAL,
     Node,
     TreeError,
+    check_root,
     clear_hash_memo,
     decode_node,
     hash_memo_size,
@@ -62,7 +63,7 @@ def stored(count: int) -> tuple[MemoryStore, bytes, list[bytes]]:
 def test_a_few_leaves_under_one_nibble_stay_inside_the_root_node() -> None:
     store, root, keys = stored(BUCKET_LEAVES)
     raw = store.get(node_key(0, b""))
-    assert raw is not None and raw[FIRST_SLOT] == KIND_BUCKET  # slot 0 of the root
+    assert raw is not None and raw[1] == KIND_BUCKET  # slot 0 of the root
     assert [k for k, _ in store.iterate(NODE_PREFIX)] == [node_key(0, b"")]
     for key in [*keys, b"absent"]:
         value = None if key == b"absent" else b"v" + key
@@ -72,7 +73,7 @@ def test_a_few_leaves_under_one_nibble_stay_inside_the_root_node() -> None:
 def test_one_leaf_more_makes_the_bucket_a_node_of_its_own() -> None:
     store, root, keys = stored(BUCKET_LEAVES + 1)
     raw = store.get(node_key(0, b""))
-    assert raw is not None and raw[FIRST_SLOT] == KIND_INTERNAL
+    assert raw is not None and raw[1] == KIND_INTERNAL
     assert store.get(node_key(0, b"\x00")) is not None
     assert all(prove(store, 0, root, key, b"v" + key).verify(root) for key in keys)
 
@@ -82,31 +83,46 @@ def test_decoded_nodes_are_copies_the_caller_may_change() -> None:
     raw = store.get(node_key(0, b""))
     assert raw is not None
     first = decode_node(raw)
-    first.kinds[1] = 0
-    first.hashes[1] = ZERO_HASH
+    first.kinds[0] = 0
+    first.hashes[0] = ZERO_HASH
+    first.digest = ZERO_HASH
     second = decode_node(raw)
-    assert second.kinds[1] == KIND_INTERNAL and second.hashes[1] != ZERO_HASH
+    assert second.kinds[0] == KIND_INTERNAL and second.hashes[0] != ZERO_HASH
+    assert second.digest not in (None, ZERO_HASH)
     assert second.encode() == raw
 
 
-def test_a_stored_node_is_its_kinds_and_its_slots_without_inner_hashes() -> None:
-    # The hashes inside a node are recomputed from its slots when a path needs them:
-    # writing them cost more (bytes per block, LevelDB compaction) than hashing.
+def test_a_stored_node_is_its_kinds_and_its_slots_without_leaf_hashes() -> None:
+    # A leaf's hash is computed again (or found in the memo) when its node is hashed:
+    # writing it would add half again to every leaf a block rewrites.
     store, _, _ = stored(BUCKET_LEAVES + 1)
     raw = store.get(node_key(0, b"\x00"))
     assert raw is not None
     node = decode_node(raw, 1)
     slots = [slot for slot in node.slots if slot is not None]
-    assert raw == bytes((STORED_INTERNAL,)) + bytes(node.kinds[1:]) + b"".join(slots)
+    assert raw == bytes((STORED_INTERNAL,)) + bytes(node.kinds) + b"".join(slots)
+    assert all(len(slot) == 64 for n, slot in enumerate(node.slots) if node.kinds[n] == 1)
 
 
-def test_a_node_of_the_earlier_layout_is_refused_not_misread() -> None:
+def test_a_node_of_an_earlier_layout_is_refused_not_misread() -> None:
     store, root, _ = stored(BUCKET_LEAVES + 1)
     raw = store.get(node_key(0, b""))
     assert raw is not None
-    store.write({node_key(0, b""): bytes((KIND_INTERNAL,)) + raw[1:]})
-    with pytest.raises(TreeError, match="synced again"):
-        prove(store, 0, root, b"elsewhere-1", b"velsewhere-1")
+    for earlier in (2, 4):  # binary hashing inside each node, with and without inner hashes
+        store.write({node_key(0, b""): bytes((earlier,)) + raw[1:]})
+        with pytest.raises(TreeError, match="format"):
+            prove(store, 0, root, b"elsewhere-1", b"velsewhere-1")
+
+
+def test_a_store_without_the_format_entry_is_refused_at_opening() -> None:
+    # What a data directory of an earlier release looks like: its roots are not this
+    # tree's, and the node says so in one line rather than computing wrong roots.
+    store, root, _ = stored(BUCKET_LEAVES + 1)
+    check_root(store, 0, root)
+    store.write({FORMAT_KEY: None})
+    with pytest.raises(TreeError, match="earlier release"):
+        check_root(store, 0, root)
+    check_root(MemoryStore(), 0, ZERO_HASH)  # a fresh store is not an old one
 
 
 def test_keys_written_with_the_values_they_hold_rewrite_only_the_root() -> None:
@@ -124,8 +140,8 @@ def test_keys_written_with_the_values_they_hold_rewrite_only_the_root() -> None:
 
 @pytest.fixture
 def every_node_memoised(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every node below the root through the memo of inner hashes (by default only nodes
-    deeper than the upper levels are, which takes a tree of some 100,000 keys)."""
+    """Every node below the root through the memo of leaf hashes (by default only nodes
+    deeper than the upper levels are, which takes a tree of some 10,000 keys)."""
     monkeypatch.setattr(state_tree, "MEMO_DEPTH", 0)
     set_hash_memo_bytes(DEFAULT_HASH_MEMO_BYTES)
     yield
@@ -137,7 +153,7 @@ def many(count: int, tag: bytes = b"v") -> list[tuple[bytes, bytes | None]]:
 
 
 @pytest.mark.usefixtures("every_node_memoised")
-def test_memoised_inner_hashes_are_the_ones_the_slots_give() -> None:
+def test_memoised_leaf_hashes_are_the_ones_the_slots_give() -> None:
     store = MemoryStore()
     root, writes = update_tree(store, 0, ZERO_HASH, many(400))
     store.write(writes)
@@ -147,11 +163,12 @@ def test_memoised_inner_hashes_are_the_ones_the_slots_give() -> None:
     for key, raw in store.iterate(NODE_PREFIX):
         if len(key) == len(node_key(0, b"")):
             continue  # a root: the upper nodes' memo, by stored bytes
-        fresh = Node.decode(raw)  # nothing known: every hash from the slots
-        packed = memoised_hashes(fresh.hash_at(1))
+        fresh = Node.decode(raw)  # nothing known: every leaf hashed from its slot
+        packed = memoised_hashes(fresh.rehash())
         if packed is None:
-            continue  # replaced by version 1: dropped from the memo
-        assert packed == b"".join(fresh.hash_at(position) for position in range(2, 32))
+            continue  # replaced by version 1 (dropped from the memo), or no leaf child
+        leaves = [n for n in range(16) if fresh.kinds[n] == 1]
+        assert packed == b"".join(fresh.child_hash(n) for n in leaves)
         checked += 1
     assert checked >= 16
 
@@ -171,7 +188,7 @@ def test_a_block_executed_and_never_committed_leaves_nothing_wrong_behind() -> N
         store.write(writes)
         final.update(dict(many(300, tag)[chosen]))
         assert root == update_tree(MemoryStore(), 0, ZERO_HASH, sorted(final.items()))[0]
-    clear_hash_memo()  # a restart: the next block recomputes what it needs from the slots
+    clear_hash_memo()  # a restart: the next block hashes the leaves it needs again
     again, writes = update_tree(store, 3, root, many(300)[:50])
     store.write(writes)
     final.update(dict(many(300)[:50]))

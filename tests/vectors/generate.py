@@ -56,6 +56,7 @@ from ledger.state_tree import (  # noqa: E402
     StateProof,
     key_hash,
     leaf_hash,
+    nibble_at,
     prove,
     update_tree,
     value_hash,
@@ -528,7 +529,7 @@ def tree_with(entries: list[tuple[bytes, bytes]]) -> tuple[MemoryStore, bytes]:
 def state_proof_vectors() -> dict[str, Any]:
     """State tree roots, proofs of presence and absence, and proofs a verifier refuses."""
     trees = []
-    for size in (0, 1, 2, 3, 24):
+    for size in (0, 1, 2, 3, 24, 300):
         entries = [(f"key-{i}".encode(), f"value {i}".encode()) for i in range(size)]
         store, root = tree_with(entries)
         present = dict(entries)
@@ -548,7 +549,7 @@ def state_proof_vectors() -> dict[str, Any]:
                 ],
             }
         )
-    entries = [(f"key-{i}".encode(), f"value {i}".encode()) for i in range(24)]
+    entries = [(f"key-{i}".encode(), f"value {i}".encode()) for i in range(300)]
     store, root = tree_with(entries)
     member = prove(store, 0, root, b"key-5", b"value 5")
     absent = prove(store, 0, root, b"absent-1", None)
@@ -557,45 +558,89 @@ def state_proof_vectors() -> dict[str, Any]:
         for i in range(1000)
         if prove(store, 0, root, f"missing-{i}".encode(), None).leaf is not None
     )
-    siblings = member.siblings
-    flipped = (bytes([siblings[0][0] ^ 1]) + siblings[0][1:], *siblings[1:])
     assert with_leaf.leaf is not None and member.leaf is not None
     off_path = (bytes([with_leaf.leaf[0][0] ^ 0x80]) + with_leaf.leaf[0][1:], with_leaf.leaf[1])
+    empty_end = next(
+        proof
+        for proof in (prove(store, 0, root, f"gap-{i}".encode(), None) for i in range(1000))
+        if proof.leaf is None and proof.levels
+    )
+    levels = member.levels
+    last_bitmap, last_siblings = levels[-1]
+    altered = (bytes([last_siblings[0][0] ^ 1]) + last_siblings[0][1:], *last_siblings[1:])
+    path_bit = 1 << nibble_at(key_hash(b"key-5"), len(levels) - 1)
+    other_bits = [1 << n for n in range(16) if last_bitmap & (1 << n) and 1 << n != path_bit]
+    free_bits = [1 << n for n in range(16) if not last_bitmap & (1 << n)]
+    moved = last_bitmap ^ other_bits[0] ^ free_bits[0]  # a sibling at another nibble
+    deeper = 1 << nibble_at(key_hash(b"key-5"), len(levels))  # the leaf alone one level down
+    gap_bitmap, gap_siblings = empty_end.levels[-1]
+    gap_bit = 1 << nibble_at(key_hash(empty_end.key), len(empty_end.levels) - 1)
+
+    def with_last(proof: StateProof, level: tuple[int, tuple[bytes, ...]]) -> StateProof:
+        return replace(proof, levels=(*proof.levels[:-1], level))
 
     def case(proof: StateProof | bytes, why: str) -> dict[str, Any]:
         raw = proof if isinstance(proof, bytes) else proof.encode()
         return {"root": root.hex(), "proof_hex": raw.hex(), "why": why}
 
+    def raw_levels(items: list[Any], why: str) -> dict[str, Any]:
+        return case(codec.encode([*member.to_list()[:5], items]), why)
+
+    good_levels = [[bitmap, list(siblings)] for bitmap, siblings in levels]
     rejected = [
         case(replace(member, value=b"value 6"), "another value for a present key"),
         case(replace(member, value=None), "absence claimed for a present key (its own leaf)"),
-        case(replace(member, siblings=flipped), "a sibling altered"),
-        case(replace(member, siblings=siblings[:-1]), "a sibling missing"),
-        case(replace(member, siblings=(*siblings, ZERO_HASH)), "an extra sibling"),
+        case(with_last(member, (last_bitmap, altered)), "a sibling altered"),
+        case(with_last(member, (last_bitmap, last_siblings[:-1])), "a sibling missing"),
+        case(with_last(member, (last_bitmap, (*last_siblings, ZERO_HASH))), "an extra sibling"),
+        case(with_last(member, (moved, last_siblings)), "a sibling moved to another nibble"),
+        case(
+            with_last(member, (last_bitmap ^ path_bit, last_siblings)),
+            "the path's child missing from the bitmap",
+        ),
+        case(
+            with_last(empty_end, (gap_bitmap | gap_bit, gap_siblings)),
+            "absence at an empty slot the bitmap says is not empty",
+        ),
+        case(
+            replace(member, levels=(*levels, (deeper, ()))),
+            "a node holding a single leaf (the leaf must sit in its place)",
+        ),
+        case(replace(member, levels=levels[:-1]), "a level missing"),
+        case(replace(member, levels=levels[1:]), "the top level missing"),
         case(replace(member, key=b"key-6"), "the proof of another key"),
         case(replace(member, leaf=None), "value given without a leaf"),
         case(replace(absent, value=b"anything"), "a value for an absent key"),
         case(replace(with_leaf, leaf=off_path), "absence shown by a leaf off the key's path"),
         case(replace(with_leaf, leaf=None), "absence with the neighbouring leaf dropped"),
-        case(replace(absent, siblings=(ZERO_HASH,) * 257), "more than 256 siblings"),
-        case(codec.encode([31, 2, *member.to_list()[2:]]), "unknown version"),
-        case(codec.encode([30, 1, *member.to_list()[2:]]), "wrong tag"),
+        case(replace(empty_end, levels=empty_end.levels[:-1]), "absence one level short"),
+        raw_levels([[1, []]] * 65, "more than 64 levels"),
+        raw_levels([[0, []], *good_levels[1:]], "a bitmap of 0"),
+        raw_levels([[1 << 16, []], *good_levels[1:]], "a bitmap above 65535"),
+        raw_levels([[0xFFFF, [ZERO_HASH] * 16]], "more than 15 siblings in a level"),
+        raw_levels([[good_levels[0][0], [good_levels[0][1][0] + b"\x00"]]], "a 33-byte sibling"),
+        raw_levels([good_levels[0][1]], "a level that is not [bitmap, siblings]"),
+        case(codec.encode([31, 1, *member.to_list()[2:]]), "the earlier version (binary tree)"),
+        case(codec.encode([31, 3, *member.to_list()[2:]]), "unknown version"),
+        case(codec.encode([30, 2, *member.to_list()[2:]]), "wrong tag"),
         case(
             codec.encode(
                 [
                     31,
-                    1,
+                    2,
                     b"key-5",
                     b"value 5",
                     [member.leaf[0] + b"\x00", member.leaf[1]],
-                    list(siblings),
+                    good_levels,
                 ]
             ),
             "a 33-byte key hash",
         ),
     ]
     return {
-        "description": "State tree (binary sparse Merkle tree over hashed keys): roots and proofs.",
+        "description": (
+            "State tree (radix-16 sparse Merkle tree over hashed keys): roots and proofs."
+        ),
         "hashing": [
             {
                 "key": k.hex(),

@@ -265,19 +265,23 @@ def test_block_vectors() -> None:
     assert state_root_of(entries).hex() == state["state_root"] == block.header.state_root.hex()
 
 
-def bit(digest: bytes, index: int) -> int:
-    return (digest[index // 8] >> (7 - index % 8)) & 1
+def nibble(digest: bytes, index: int) -> int:
+    return digest[index // 2] >> 4 if index % 2 == 0 else digest[index // 2] & 15
+
+
+def node16(bitmap: int, children: list[bytes]) -> bytes:
+    return tagged(b"pasar/state/node16", bitmap.to_bytes(2, "big") + b"".join(children))
 
 
 def smt_root(leaves: list[tuple[bytes, bytes]], depth: int = 0) -> bytes:
-    """Binary sparse Merkle tree over (key_hash, value_hash), one leaf floats up alone."""
+    """Radix-16 sparse Merkle tree over (key_hash, value_hash), one leaf floats up alone."""
     if not leaves:
         return bytes(32)
     if len(leaves) == 1:
         return tagged(b"pasar/state/leaf", leaves[0][0] + leaves[0][1])
-    left = [leaf for leaf in leaves if bit(leaf[0], depth) == 0]
-    right = [leaf for leaf in leaves if bit(leaf[0], depth) == 1]
-    return tagged(b"pasar/state/node", smt_root(left, depth + 1) + smt_root(right, depth + 1))
+    groups = [[leaf for leaf in leaves if nibble(leaf[0], depth) == n] for n in range(16)]
+    bitmap = sum(1 << n for n, group in enumerate(groups) if group)
+    return node16(bitmap, [smt_root(group, depth + 1) for group in groups if group])
 
 
 def state_root_of(entries: list[tuple[bytes, bytes]]) -> bytes:
@@ -286,42 +290,61 @@ def state_root_of(entries: list[tuple[bytes, bytes]]) -> bytes:
     )
 
 
+def is_hash(value: object) -> bool:
+    return isinstance(value, bytes) and len(value) == 32
+
+
 def check_state_proof(root: bytes, raw: bytes) -> tuple[bytes, bytes | None] | None:
     """(key, value or None for absence) if the proof holds under `root`, else None."""
     try:
         fields = codec.decode(raw)
     except CodecError:
         return None
-    if not isinstance(fields, list) or len(fields) != 6 or fields[:2] != [31, 1]:
+    if not isinstance(fields, list) or len(fields) != 6 or fields[:2] != [31, 2]:
         return None
-    _, _, key, value, leaf, siblings = fields
+    _, _, key, value, leaf, levels = fields
     if not isinstance(key, bytes) or not (value is None or isinstance(value, bytes)):
         return None
-    if not isinstance(siblings, list) or len(siblings) > 256:
+    if not isinstance(levels, list) or len(levels) > 64:
         return None
-    if not all(isinstance(s, bytes) and len(s) == 32 for s in siblings):
-        return None
+    for level in levels:
+        if not (isinstance(level, list) and len(level) == 2 and isinstance(level[1], list)):
+            return None
+        bitmap, siblings = level
+        if type(bitmap) is not int or not 1 <= bitmap <= 0xFFFF:
+            return None
+        if len(siblings) > 15 or not all(is_hash(s) for s in siblings):
+            return None
     if leaf is not None and not (
-        isinstance(leaf, list)
-        and len(leaf) == 2
-        and all(isinstance(h, bytes) and len(h) == 32 for h in leaf)
+        isinstance(leaf, list) and len(leaf) == 2 and all(is_hash(h) for h in leaf)
     ):
         return None
     digest = tagged(b"pasar/state/key", key)
-    depth = len(siblings)
+    depth = len(levels)
     if value is not None:
         if leaf != [digest, tagged(b"pasar/state/value", value)]:
             return None
     elif leaf is not None and (
-        leaf[0] == digest or any(bit(leaf[0], i) != bit(digest, i) for i in range(depth))
+        leaf[0] == digest or any(nibble(leaf[0], i) != nibble(digest, i) for i in range(depth))
     ):
         return None
-    node = bytes(32) if leaf is None else tagged(b"pasar/state/leaf", leaf[0] + leaf[1])
-    for level, sibling in enumerate(siblings):
-        if bit(digest, depth - 1 - level):
-            node = tagged(b"pasar/state/node", sibling + node)
-        else:
-            node = tagged(b"pasar/state/node", node + sibling)
+    node = None if leaf is None else tagged(b"pasar/state/leaf", leaf[0] + leaf[1])
+    for index in reversed(range(depth)):
+        bitmap, siblings = levels[index]
+        ours = nibble(digest, index)
+        on_path = node is not None
+        if bool(bitmap >> ours & 1) != on_path:
+            return None  # the path's child must be in the bitmap exactly when it is not empty
+        count = bin(bitmap).count("1")
+        if len(siblings) != count - on_path:
+            return None
+        if count == 1 and on_path and index == depth - 1:
+            return None  # a lone leaf is never a node's only child: it floats up
+        rest = iter(siblings)
+        children = [node if n == ours else next(rest) for n in range(16) if bitmap >> n & 1]
+        node = node16(bitmap, children)  # type: ignore[arg-type]
+    if node is None:
+        node = bytes(32)
     return (key, value) if node == root else None
 
 

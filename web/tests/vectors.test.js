@@ -196,14 +196,20 @@ test("blocks: header bytes and hash, block decoding, validator set, tx root, rec
     };
     assert.deepEqual(Object.keys(broken).filter((code) => broken[code]), [item.code]);
   }
-  // State root: the binary sparse Merkle tree over hashed keys (docs/protocol.md §6).
-  const bit = (digest, i) => (digest[i >> 3] >> (7 - (i & 7))) & 1;
+  // State root: the radix-16 sparse Merkle tree over hashed keys (docs/protocol.md §6).
+  const nibble = (digest, d) => (d & 1 ? digest[d >> 1] & 0x0f : digest[d >> 1] >> 4);
   const smtRoot = async (leaves, depth) => {
     if (leaves.length === 0) return new Uint8Array(32);
     if (leaves.length === 1) return taggedHash("pasar/state/leaf", concat(leaves[0][0], leaves[0][1]));
-    const left = await smtRoot(leaves.filter(([k]) => bit(k, depth) === 0), depth + 1);
-    const right = await smtRoot(leaves.filter(([k]) => bit(k, depth) === 1), depth + 1);
-    return taggedHash("pasar/state/node", concat(left, right));
+    let bitmap = 0;
+    const children = [];
+    for (let n = 0; n < 16; n++) {
+      const group = leaves.filter(([k]) => nibble(k, depth) === n);
+      if (group.length === 0) continue;
+      bitmap |= 1 << n;
+      children.push(await smtRoot(group, depth + 1));
+    }
+    return taggedHash("pasar/state/node16", concat(Uint8Array.of(bitmap >> 8, bitmap & 0xff), ...children));
   };
   const leaves = [];
   for (const [key, value] of untyped(v.state.write_set)) {
