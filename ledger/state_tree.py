@@ -204,27 +204,30 @@ class Node:
         return Node(bytearray(RADIX), [None] * RADIX, [None] * RADIX, None)
 
     @staticmethod
-    def decode(raw: bytes, digest: bytes | None = None) -> Node:
-        """The node stored as `raw`, whose hash is `digest` when the caller knows it."""
+    def decode(raw: bytes, digest: bytes | None = None, packed: bytes | None = None) -> Node:
+        """The node stored as `raw`, whose hash is `digest` when the caller knows it and
+        whose leaf children's hashes are `packed` (in nibble order) when it has them."""
         if raw[0] != STORED_INTERNAL:
             raise TreeError("not a state tree node of this format")
         kinds = bytearray(raw[1:_HEADER])
         hashes: list[bytes | None] = [None] * RADIX
         slots: list[bytes | None] = [None] * RADIX
         offset = _HEADER
+        known = 0
         for nibble, kind in enumerate(kinds):
             if kind:
                 if kind == KIND_LEAF:
                     end = offset + LEAF_SIZE
-                    slots[nibble] = raw[offset:end]
+                    if packed is not None:
+                        hashes[nibble] = packed[known : known + HASH_SIZE]
+                        known += HASH_SIZE
                 elif kind == KIND_INTERNAL:
                     end = offset + _INTERNAL_SLOT
-                    slots[nibble] = raw[offset:end]
                     hashes[nibble] = raw[offset + 8 : end]
                 else:  # a bucket: its hash, its count, its leaves
                     end = offset + HASH_SIZE + 1 + LEAF_SIZE * raw[offset + HASH_SIZE]
-                    slots[nibble] = raw[offset:end]
                     hashes[nibble] = raw[offset : offset + HASH_SIZE]
+                slots[nibble] = raw[offset:end]
                 offset = end
         return Node(kinds, hashes, slots, digest)
 
@@ -372,15 +375,7 @@ def _memo_hashes(node: Node, digest: bytes) -> None:
 def _decode_known(raw: bytes, digest: bytes) -> Node:
     """The node stored as `raw`, whose hash its parent holds: its leaves' hashes from the
     memo when it has them."""
-    node = Node.decode(raw, digest)
-    packed = _hash_memo.get(digest)
-    if packed is not None:
-        hashes, offset = node.hashes, 0
-        for nibble, kind in enumerate(node.kinds):
-            if kind == KIND_LEAF:
-                hashes[nibble] = packed[offset : offset + HASH_SIZE]
-                offset += HASH_SIZE
-    return node
+    return Node.decode(raw, digest, _hash_memo.get(digest))
 
 
 def _remember(raw: bytes, node: Node) -> None:
