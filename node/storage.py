@@ -34,6 +34,9 @@ READ_CACHE_ENTRIES = 1 << 18
 # own block cache (CACHE_BYTES).
 READ_CACHE_BYTES = 48 * 1024 * 1024
 EMPTY_PREFIX_ENTRIES = 1 << 16
+# Up to this many lengths of cached empty prefixes, a write cuts its keys at each
+# length; beyond, it looks at each key's "/" bytes (a key has three or four).
+EMPTY_PREFIX_LENGTHS_CUT = 4
 _ABOVE_NAMESPACES = b"\xff" * 32  # above every key: all begin with an ASCII namespace
 
 NO_SPACE = "no_space"
@@ -249,11 +252,12 @@ class LevelDBStore:
             # a write batch atomically whatever its order, so sorting (a block at a
             # million accounts writes some 25,000 entries) would only cost time.
             with self._db.write_batch(sync=sync, transaction=True) as wb:
+                put, delete = wb.put, wb.delete
                 for key, value in batch.items():
                     if value is None:
-                        wb.delete(key)
+                        delete(key)
                     else:
-                        wb.put(key, value)
+                        put(key, value)
         except plyvel.Error as exc:
             raise self._fault(exc) from exc
         with self._empty_lock:
@@ -284,10 +288,20 @@ class LevelDBStore:
                     self._cache_bytes += len(value)
 
     def _forget_empty(self, batch: WriteBatch) -> None:
-        """Drop the cached empty prefixes the batch's keys fall under: a cached
-        prefix ends in "/", so it is the key up to one of the key's "/" bytes."""
+        """Drop the cached empty prefixes the batch's keys fall under.
+
+        A cached prefix ends in "/", so a key falls under one exactly when the key's
+        first len(prefix) bytes are that prefix. The cached prefixes come in a few
+        lengths (one per kind of scan), so this cuts every key at each of those
+        lengths, in C, instead of at each of its "/" bytes in a Python loop: a
+        block's batch holds thousands of keys (state tree nodes mostly)."""
         empty = self._empty
-        for key in batch:
+        lengths = {len(prefix) for prefix in empty}
+        if len(lengths) <= EMPTY_PREFIX_LENGTHS_CUT:
+            for length in lengths:
+                empty.difference_update({key[:length] for key in batch})
+            return
+        for key in batch:  # many lengths: each key's own "/" bytes are fewer
             slash = key.find(b"/")
             while slash >= 0:
                 empty.discard(key[: slash + 1])

@@ -21,6 +21,7 @@ def cases() -> list[tuple[str, str, dict[str, Any], int, str]]:
     a = node.accounts
     good = transfer(a.alice, a.bob.public_key, 1)
     forged = SignedTransaction.single(good.tx, bytes(64)).encode().hex()
+    spaced = " ".join(good.encode().hex()[i : i + 2] for i in range(0, 2 * len(good.encode()), 2))
     alice = address_to_text(a.alice.public_key)
     json_headers = {"Content-Type": "application/json"}
     msgpack = {"Content-Type": "application/msgpack"}
@@ -51,6 +52,13 @@ def cases() -> list[tuple[str, str, dict[str, Any], int, str]]:
         ),
         ("POST", "/v1/txs", {"json": {"tx": forged}}, 422, "bad_signature"),
         ("POST", "/v1/txs/batch", {"json": {"txs": [good.encode().hex(), "zz"]}}, 400, "bad_hex"),
+        # what bytes.fromhex alone would take or trip over: spaces and other ASCII
+        # whitespace between bytes, an odd digit count, non-ASCII digits
+        ("POST", "/v1/txs", {"json": {"tx": spaced}}, 400, "bad_hex"),
+        ("POST", "/v1/txs", {"json": {"tx": good.encode().hex() + "\n"}}, 400, "bad_hex"),
+        ("POST", "/v1/txs", {"json": {"tx": good.encode().hex()[:-1]}}, 400, "bad_hex"),
+        ("POST", "/v1/txs/batch", {"json": {"txs": [spaced]}}, 400, "bad_hex"),
+        ("POST", "/v1/txs/batch", {"json": {"txs": ["\u0661\u0662"]}}, 400, "bad_hex"),
         ("POST", "/v1/txs/batch", {"json": {"txs": []}}, 400, "invalid_request"),
         ("POST", "/v1/txs/batch", {"json": {"txs": ["00"] * 1001}}, 400, "invalid_request"),
         ("POST", "/v1/txs/batch", {"json": {"txs": "00"}}, 400, "invalid_request"),

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import plyvel
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger.state_tree import NODE_PREFIX
 from node.storage import (
@@ -77,6 +79,26 @@ def test_an_empty_prefix_is_remembered_until_a_write_falls_under_it(tmp_path: Pa
         assert list(store.iterate(outer)) == [] and outer in store._empty
         store.write({groups + b"SILVER": b"2"})
         assert list(store.iterate(outer)) == [(groups + b"SILVER", b"2")]
+
+
+# few distinct bytes, so that keys often fall under the prefixes
+_KEY_BYTES = st.text("ab/", min_size=1, max_size=6).map(str.encode)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    prefixes=st.sets(_KEY_BYTES.map(lambda raw: raw + b"/"), max_size=12),
+    keys=st.lists(_KEY_BYTES, max_size=12),
+)
+def test_a_write_forgets_exactly_the_empty_prefixes_its_keys_fall_under(
+    tmp_path_factory: pytest.TempPathFactory, prefixes: set[bytes], keys: list[bytes]
+) -> None:
+    # prefixes of up to 7 lengths: both the cut-at-each-length and the per-key paths
+    with LevelDBStore(tmp_path_factory.mktemp("db")) as store:
+        store._empty = set(prefixes)
+        store.write(dict.fromkeys(keys, b"v"))
+        kept = {p for p in prefixes if not any(key.startswith(p) for key in keys)}
+        assert store._empty == kept
 
 
 def test_a_scan_racing_a_write_does_not_remember_what_it_read_before(tmp_path: Path) -> None:
