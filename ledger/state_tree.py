@@ -109,7 +109,6 @@ RADIX = 16
 MAX_DEPTH = 64  # nibbles in a key hash
 LEAF_SIZE = 2 * HASH_SIZE  # a leaf inside its parent: key_hash ‖ value_hash
 NIBBLES = tuple(bytes((n,)) for n in range(RADIX))
-_BITMAP_BYTES = tuple(bitmap.to_bytes(2, "big") for bitmap in range(1 << RADIX))
 _HEADER = 1 + RADIX  # marker ‖ kinds
 _INTERNAL_SLOT = 8 + HASH_SIZE  # an internal child in its parent: version ‖ hash
 # A subtree of at most this many leaves below a node is kept inside that node rather
@@ -307,7 +306,7 @@ class Node:
 # block reads again and which the block before wrote (`_Batch.close` remembers what it
 # encodes). Deeper nodes go through the memo of leaf hashes below.
 MEMO_DEPTH = 1
-DECODED_NODES = 1 << 10  # more than the 257 nodes of depths 0 and 1
+DECODED_NODES = 1 << 8
 _decoded: OrderedDict[bytes, Node] = OrderedDict()
 
 # The hashes of a node's leaf children (packed, in nibble order), by the node's own hash.
@@ -619,7 +618,7 @@ def _bucket_slot(leaves: Sequence[bytes], hashes: list[bytes], depth: int) -> by
     joined = b"".join(hashes)
     if bitmap.bit_count() == count:
         hasher = _NODE_STATE.copy()
-        hasher.update(_BITMAP_BYTES[bitmap])
+        hasher.update(bitmap.to_bytes(2, "big"))
         hasher.update(joined)
         digest: bytes = hasher.digest()
     else:
