@@ -324,6 +324,11 @@ class Point:
     unsent: int = 0  # offered, still in a lane's outbox when the rate ended
     requests: int = 0  # batch requests sent
     request_s: float = 0.0  # summed over requests: time to the node's answer
+    # each request's answer time: refused whole (429), and answered item by item
+    refused_answers: list[float] = field(default_factory=list)
+    item_answers: list[float] = field(default_factory=list)
+    answered_at: dict[bytes, float] = field(default_factory=dict)  # admitted: answer's arrival
+    after_answer: list[float] = field(default_factory=list)  # admitted: answer -> commit
     backoff_s: float = 0.0  # summed over lanes: time spent waiting out Retry-After
     latencies: list[float] = field(default_factory=list)
 
@@ -402,7 +407,9 @@ async def run_lane(
             await asyncio.sleep(0.2)
             continue
         point.requests += 1
-        point.request_s += time.monotonic() - at
+        answered = time.monotonic() - at
+        point.request_s += answered
+        (point.item_answers if answer is not None else point.refused_answers).append(answered)
         if answer is not None:
             done = 0
             for item, result in zip(items, answer.get("results", []), strict=False):
@@ -413,6 +420,7 @@ async def run_lane(
                 done += 1
                 if result.get("code") == "accepted":
                     sent.setdefault(item[0], at)
+                    point.answered_at.setdefault(item[0], at + answered)
                     point.admitted += 1
                 elif not result.get("accepted"):
                     point.refused += 1
@@ -540,6 +548,8 @@ async def run_point(
                 if admitted_at is not None:
                     point.committed += 1
                     point.latencies.append(seen_at[height] - admitted_at)
+                    answered_at = point.answered_at.get(tx_hash, admitted_at)
+                    point.after_answer.append(seen_at[height] - answered_at)
                     if not item.get("ok", True):
                         point.rejected += 1
                 if mix is not None:
@@ -856,6 +866,9 @@ async def run_rate(
         f"refused={point.refused} errors={point.errors} rejected={point.rejected} "
         f"unsent={point.unsent:,} requests={point.requests:,} "
         f"answer_ms_mean={point.request_s / max(1, point.requests) * 1000:.0f} "
+        f"answer_ms_429_p50/p99={ms_percentiles(point.refused_answers)} "
+        f"answer_ms_items_p50/p99={ms_percentiles(point.item_answers)} "
+        f"answer_to_commit_ms_p50/p99={ms_percentiles(point.after_answer)} "
         f"backoff_lane_s={point.backoff_s:.0f} "
         f"generator_cpu_us_per_tx={own_cpu / max(1, point.offered) * 1e6:.0f} "
         f"gc_ms_per_s={gc_ms_per_s:.1f} gc_pause_max_ms={gc_longest * 1000:.1f}"
@@ -865,6 +878,11 @@ async def run_rate(
     if spy is not None:
         node_cpu = cpu_used[args.profile_node]
         finish_profile(spy, node_cpu / point.committed * 1e6 if point.committed else 0)
+
+
+def ms_percentiles(values: list[float]) -> str:
+    """'p50/p99' of durations in seconds, as whole milliseconds."""
+    return f"{percentile(values, 0.5) * 1000:.0f}/{percentile(values, 0.99) * 1000:.0f}"
 
 
 def percentile(values: list[float], fraction: float) -> float:

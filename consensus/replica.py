@@ -639,7 +639,11 @@ class Replica:
         if self._pending:
             if self.full_block is not None and len(self._pending) >= self.full_block:
                 return self._height_started
-            return start
+            # The interval gives a block time to fill: transactions that already
+            # waited that long (under load, through the previous height) gave it that
+            # time, and waiting again would only add it to their latency.
+            oldest = next(iter(self._pending.values()))
+            return max(self._height_started, min(start, oldest + self.config.min_block_interval))
         if self.config.empty_block_interval is not None:
             return max(start, self._height_started + self.config.empty_block_interval)
         return None

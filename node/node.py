@@ -63,6 +63,9 @@ STOP_TIMEOUT = 5.0
 # handful is not worth a second hand-off.
 VERIFY_CHUNK = 16
 FIRST_SEEN_LIMIT = 200_000
+# Admission adds a verified batch to the mempool this many at a time, giving the event
+# loop back in between (each is an authorization check and the pool's bookkeeping)
+ADMIT_CHUNK = 256
 
 
 def _verify_chunk(checks: Sequence[SignatureCheck]) -> list[bool]:
@@ -281,7 +284,18 @@ class Node:
         head_info = BlockInfo(
             self.chain_id, self.chain.height + 1, self.chain.parent_timestamp_ms(), bytes(32)
         )
-        for index, stx in candidates:
+        height = self.chain.height
+        for done, (index, stx) in enumerate(candidates):
+            if done and done % ADMIT_CHUNK == 0:
+                # let votes, commits and quick 429s through between chunks of a large
+                # batch (gossip brings thousands at once); a block may commit meanwhile
+                await asyncio.sleep(0)
+                if self.chain.height != height:
+                    height = self.chain.height
+                    nonces = {}  # the committed nonces moved: read them again
+                    head_info = BlockInfo(
+                        self.chain_id, height + 1, self.chain.parent_timestamp_ms(), bytes(32)
+                    )
             tx_hash = stx.hash
             if index in bad:
                 answers[index] = Admission(
@@ -322,7 +336,10 @@ class Node:
         # a nonce gap is not the primary's fault. Filling a gap readies the run after it.
         ready: list[bytes] = []
         for sender, lowest in added_from.items():
-            ready.extend(self.mempool.ready_run(sender, lowest, nonces[sender]))
+            next_nonce = nonces.get(sender)
+            if next_nonce is None:  # read before a commit between chunks: read it again
+                next_nonce = nonces[sender] = self.chain.next_nonce(sender)
+            ready.extend(self.mempool.ready_run(sender, lowest, next_nonce))
         if ready:
             self.consensus.transactions_pending(ready)
         return final, accepted
@@ -406,6 +423,7 @@ class Node:
             local=self.mempool.local_count,
             # the longest a transaction of the block waited here since its admission
             waited_ms=int(waited_max * 1000),
+            limit=self.mempool.admit_limit(),  # what this node admits now
         )
         if len(self._first_seen) >= FIRST_SEEN_LIMIT:
             self._first_seen.clear()  # entries of txs that never committed here: forget them

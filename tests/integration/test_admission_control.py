@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from ledger.keys import address_to_text
 from ledger.tx import SignedTransaction, Transaction
 from node.home import MempoolLimits
+from node.node import ADMIT_CHUNK
 from tests.integration.harness import SYMBOL, LocalNet, http, wait_until
 
 # an admit limit of 40 while little commits; one sender holds at most 10
@@ -123,5 +125,38 @@ def test_each_validator_admits_its_clients_only_up_to_its_share_of_the_limit(
         # v1, through which most came, still has room for its clients
         more = [gapped(net, sender, 7) for sender in range(150, 160)]
         assert all(r["code"] == "accepted" for r in net.submit(1, more))
+    finally:
+        net.close()
+
+
+def test_a_batch_admitted_in_several_chunks_commits_each_transaction_once(
+    tmp_path: Path,
+) -> None:
+    # more than ADMIT_CHUNK transactions at once, at the node the client sent them to
+    # and again at each peer's gossip intake: admission gives the event loop back
+    # between chunks, and blocks commit meanwhile (each sender's later nonces then
+    # meet a committed nonce that moved under the batch)
+    net = LocalNet(tmp_path / "net", count=4, accounts=8)
+    try:
+        net.start_all()
+        senders = range(4)
+        per_sender = (ADMIT_CHUNK * 3) // (2 * len(senders)) + 1
+        batch = [net.transfer(sender, 7) for _ in range(per_sender) for sender in senders]
+        assert len(batch) > ADMIT_CHUNK
+        answers = net.submit(1, batch)
+        assert [r["code"] for r in answers] == ["accepted"] * len(batch), answers
+        wait_until(
+            lambda: all(net.status(i)["mempool_size"] == 0 for i in range(4)),
+            60,
+            "the batch to commit everywhere",
+        )
+        for index in range(4):
+            for sender in senders:
+                address = address_to_text(net.accounts[sender].public_key)
+                code, account = http("GET", net.url(index, f"/v1/accounts/{address}"))
+                assert code == 200 and account["nonce"] == per_sender, account
+        for stx in (batch[0], batch[-1]):
+            code, outcome = http("GET", net.url(0, f"/v1/txs/{stx.hash.hex()}"))
+            assert (code, outcome["status"]) == (200, "committed"), outcome
     finally:
         net.close()

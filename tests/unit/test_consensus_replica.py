@@ -703,3 +703,66 @@ def test_a_full_block_is_proposed_at_once_and_a_small_one_after_the_interval() -
     assert replica.proposal_due(START_TIME + 0.1)
     (proposal,) = broadcasts(replica.on_timer(START_TIME + 0.1), PrePrepare)
     assert len(proposal.block.transactions) == 3
+
+
+def primary_of_height_two(
+    interval: float,
+) -> tuple[Replica, SimApp, Block, CommitCertificate]:
+    """Four replicas with a block interval, height 1's block (one transaction) ready to
+    commit, and the replica that is primary at height 2 with its app."""
+    apps = [app_for([k.public_key for k in KEYS]) for _ in KEYS]
+    for app, key in zip(apps, KEYS, strict=True):
+        app._proposer = key.public_key
+    config = replace(NODE_POLICY, min_block_interval=interval)
+    replicas = [Replica(config, key, app) for key, app in zip(KEYS, apps, strict=True)]
+    for replica in replicas:
+        replica.on_timer(START_TIME)
+    builder = apps[primary_index(replicas[0])]
+    assert builder.admit(user_tx("inblock"))
+    block = builder.propose(1, 0, int(START_TIME * 1000))
+    index = [k.public_key for k in KEYS].index(replicas[0].primary(2, 0))
+    return replicas[index], apps[index], block, certify(block)
+
+
+def test_transactions_that_waited_through_the_last_height_are_proposed_when_it_commits() -> None:
+    replica, app, block, certificate = primary_of_height_two(0.5)
+    # one transaction pending since before height 1 committed (it waited the whole
+    # height), another since just before the commit
+    early, late = user_tx("early"), user_tx("late")
+    assert app.admit(early) and app.admit(late)
+    replica.on_transactions_pending([early.hash], START_TIME)
+    committed_at = START_TIME + 0.6
+    replica.on_transactions_pending([late.hash], committed_at - 0.1)
+    app.apply(block, certificate)
+    replica.on_block_synced(block, certificate, committed_at)
+    assert replica.height == 2
+    # proposed as the height starts, not an interval later
+    assert replica.proposal_due(committed_at)
+    (proposal,) = broadcasts(replica.on_timer(committed_at), PrePrepare)
+    assert {stx.hash for stx in proposal.block.transactions} == {early.hash, late.hash}
+
+
+def test_a_transaction_from_the_last_height_waits_only_the_rest_of_the_interval() -> None:
+    replica, app, block, certificate = primary_of_height_two(0.5)
+    tx = user_tx("during")
+    assert app.admit(tx)
+    arrived = START_TIME + 0.4
+    replica.on_transactions_pending([tx.hash], arrived)
+    app.apply(block, certificate)
+    replica.on_block_synced(block, certificate, START_TIME + 0.6)
+    # it has waited 0.2 s of the 0.5 s interval: 0.3 s more, not a whole interval
+    assert replica._propose_at() == pytest.approx(arrived + 0.5)
+    assert not replica.proposal_due(arrived + 0.45)
+    assert replica.proposal_due(arrived + 0.5)
+
+
+def test_a_transaction_arriving_after_the_height_started_waits_the_whole_interval() -> None:
+    replica, app, block, certificate = primary_of_height_two(0.5)
+    committed_at = START_TIME + 0.6
+    app.apply(block, certificate)
+    replica.on_block_synced(block, certificate, committed_at)
+    tx = user_tx("after")
+    assert app.admit(tx)
+    replica.on_transactions_pending([tx.hash], committed_at + 0.2)
+    # a light load: the block still gets its interval to fill, from the height's start
+    assert replica._propose_at() == pytest.approx(committed_at + 0.5)
