@@ -17,6 +17,13 @@ json.dumps against orjson.dumps (no server): GET /v1/blocks/{h} of a block of
 admission results, and the event stream's SSE frames of that block.
 
     python bench/bench_rpc.py --json [--repeat R]
+
+`--parse` times each step a `POST /v1/txs/batch` body of B transactions goes
+through before admission (no server), in microseconds per transaction: the
+JSON body parsed (the RPC's `decode_json`, and `orjson.loads` for scale), the
+model checked, each hex string parsed and each transaction decoded and hashed.
+
+    python bench/bench_rpc.py --parse [--batch B] [--repeat R]
 """
 
 from __future__ import annotations
@@ -207,6 +214,36 @@ def time_json(repeat: int) -> None:
         )
 
 
+def time_parse(batch: int, repeat: int) -> None:
+    """Best-of-`repeat` µs per transaction of each step of a batch submission's parsing."""
+    import json
+
+    import orjson
+
+    from node.rpc.models import SubmitBatch
+    from node.rpc.params import decode_json, parse_hex, parse_model
+    from node.rpc.routes_txs import decode_signed
+
+    txs = signed_transfers(batch)
+    body = json.dumps({"txs": txs}).encode()
+    value = decode_json(body)
+    raws = [bytes.fromhex(item) for item in txs]
+    steps: dict[str, Callable[[], object]] = {
+        "decode_json (body)": lambda: decode_json(body),
+        "orjson.loads (body, for scale)": lambda: orjson.loads(body),
+        "parse_model(SubmitBatch)": lambda: parse_model(SubmitBatch, value),
+        "parse_hex": lambda: [parse_hex(item, "tx") for item in txs],
+        "decode_signed + hash": lambda: [decode_signed(raw).hash for raw in raws],
+    }
+    for name, step in steps.items():
+        best = float("inf")
+        for _ in range(repeat):
+            start = time.perf_counter()
+            step()
+            best = min(best, time.perf_counter() - start)
+        print(f"{name:<32} {best / batch * 1e6:6.2f} us/tx")
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -219,11 +256,17 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--json", action="store_true", help="time JSON rendering only")
+    parser.add_argument(
+        "--parse", action="store_true", help="time a batch submission's parsing only"
+    )
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.json:
         time_json(options.repeat)
+        return
+    if options.parse:
+        time_parse(options.batch, options.repeat)
         return
     if options.serve:
         serve(options.serve)
