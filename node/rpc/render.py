@@ -87,15 +87,38 @@ def certificate_json(certificate: CommitCertificate | None) -> dict[str, Any] | 
     }
 
 
+def tx_summary_json(stx: SignedTransaction, receipt: Receipt | None) -> dict[str, Any]:
+    """A transaction as its identity and result: what matching submissions to commits needs."""
+    tx = stx.tx
+    item: dict[str, Any] = {
+        "hash": stx.hash.hex(),
+        "sender": address_to_text(tx.sender),
+        "nonce": tx.nonce,
+        "method": tx.method,
+    }
+    if receipt is not None:
+        item["ok"] = receipt.ok
+        item["code"] = receipt.code
+    return item
+
+
 def block_json(
-    block: Block, receipts: list[Receipt], certificate: CommitCertificate | None
+    block: Block,
+    receipts: list[Receipt],
+    certificate: CommitCertificate | None,
+    summary: bool = False,
 ) -> dict[str, Any]:
-    """A block with each transaction's result, end-of-block events and its certificate."""
+    """A block with each transaction's result, end-of-block events and its certificate;
+    with `summary`, each transaction as `tx_summary_json` gives it."""
     transactions = []
     for index, stx in enumerate(block.transactions):
+        receipt = receipts[index] if index < len(receipts) else None
+        if summary:
+            transactions.append(tx_summary_json(stx, receipt))
+            continue
         item = tx_json(stx)
-        if index < len(receipts):
-            item["result"] = receipt_json(receipts[index])
+        if receipt is not None:
+            item["result"] = receipt_json(receipt)
         transactions.append(item)
     end_block = receipts[len(block.transactions) :]
     return {

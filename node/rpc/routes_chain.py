@@ -22,12 +22,11 @@ from aiohttp import web
 
 from contracts.coin import ASSET_PREFIX, Asset, balances_of
 from ledger import codec
-from ledger.block import Block, CommitCertificate, max_faulty, quorum_size
+from ledger.block import max_faulty, quorum_size
 from ledger.chainstore import read_block, read_certificate, read_genesis, read_receipts
 from ledger.execution import account_nonce
 from ledger.genesis import Genesis
 from ledger.keys import address_to_text
-from ledger.receipt import Receipt
 from ledger.validators import validators_at
 from node.rpc import routes_proofs
 from node.rpc.account_policy import account_policy_json
@@ -43,7 +42,7 @@ from node.rpc.openapi import (
     query_param,
 )
 from node.rpc.params import parse_address, parse_int
-from node.rpc.render import block_json, certificate_json, event_json, header_json
+from node.rpc.render import block_json
 from node.rpc.values import to_json
 from node.service import NodeService
 
@@ -98,42 +97,13 @@ async def get_peers(request: web.Request) -> web.Response:
 TRANSACTION_VIEWS = ("full", "summary")
 
 
-def block_summary_json(
-    block: Block, receipts: list[Receipt], certificate: CommitCertificate | None
-) -> dict[str, Any]:
-    """A block as `block_json` renders it, but each transaction as its identity and result."""
-    transactions = []
-    for index, stx in enumerate(block.transactions):
-        tx = stx.tx
-        item: dict[str, Any] = {
-            "hash": stx.hash.hex(),
-            "sender": address_to_text(tx.sender),
-            "nonce": tx.nonce,
-            "method": tx.method,
-        }
-        if index < len(receipts):
-            item["ok"] = receipts[index].ok
-            item["code"] = receipts[index].code
-        transactions.append(item)
-    end_block = receipts[len(block.transactions) :]
-    return {
-        "height": block.height,
-        "hash": block.hash.hex(),
-        "header": header_json(block.header),
-        "transactions": transactions,
-        "end_block_events": [event_json(event) for r in end_block for event in r.events],
-        "last_certificate": certificate_json(block.last_certificate),
-        "certificate": certificate_json(certificate),
-    }
-
-
 def block_at(service: NodeService, height: int, view: str = "full") -> dict[str, Any]:
     block = read_block(service.store, height)
     if block is None:
         raise not_found("block_not_found", f"no committed block at height {height}")
     receipts = read_receipts(service.store, height)
-    render = block_summary_json if view == "summary" else block_json
-    return render(block, receipts, read_certificate(service.store, height))
+    certificate = read_certificate(service.store, height)
+    return block_json(block, receipts, certificate, summary=view == "summary")
 
 
 def block_answer(service: NodeService, height: int, view: str) -> web.Response:
