@@ -340,6 +340,15 @@ def _int(table: Mapping[str, Any], key: str, default: int, where: str) -> int:
     return value
 
 
+def _positive_int(table: Mapping[str, Any], key: str, default: int, where: str) -> int:
+    """An integer setting where 0 means nothing sensible (a tree that keeps no version
+    could not prove even the latest state): refused rather than quietly raised to 1."""
+    value = _int(table, key, default, where)
+    if value == 0:
+        raise HomeError(f"config.toml: {where}.{key} must be at least 1")
+    return value
+
+
 def _gc_settings(table: Mapping[str, Any]) -> GcSettings:
     defaults = GcSettings()
     threshold = table.get("gen0_threshold", defaults.gen0_threshold)
@@ -439,11 +448,11 @@ def config_from_toml(text: str) -> NodeConfig:
         gc=_gc_settings(gc_table),
         max_clock_drift_ms=_int(document, "max_clock_drift_ms", 5_000, "config"),
         view_timeout_ms=_int(document, "view_timeout_ms", 2_000, "config"),
-        state_versions_kept=max(
-            1, _int(document, "state_versions_kept", KEEP_TREE_VERSIONS, "config")
+        state_versions_kept=_positive_int(
+            document, "state_versions_kept", KEEP_TREE_VERSIONS, "config"
         ),
-        state_tree_cache_mb=max(
-            0, _int(document, "state_tree_cache_mb", DEFAULT_HASH_MEMO_BYTES >> 20, "config")
+        state_tree_cache_mb=_int(
+            document, "state_tree_cache_mb", DEFAULT_HASH_MEMO_BYTES >> 20, "config"
         ),
     )
 

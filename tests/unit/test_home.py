@@ -47,6 +47,18 @@ def test_config_rejects_wrong_types() -> None:
         config_from_toml('chain_id = "c"\nname = "a"\n[rpc]\nport = "x"\n')
 
 
+def test_config_refuses_tree_settings_that_cannot_work() -> None:
+    # a tree keeping no version could not prove even the latest state; a negative cache
+    # size means nothing: both are refused with the setting named, not quietly clamped
+    base = 'chain_id = "c"\nname = "a"\n'
+    with pytest.raises(HomeError, match="state_versions_kept must be at least 1"):
+        config_from_toml(base + "state_versions_kept = 0\n")
+    with pytest.raises(HomeError, match="state_tree_cache_mb must be a non-negative integer"):
+        config_from_toml(base + "state_tree_cache_mb = -1\n")
+    assert config_from_toml(base + "state_tree_cache_mb = 0\n").state_tree_cache_mb == 0
+    assert config_from_toml(base + "state_versions_kept = 1\n").state_versions_kept == 1
+
+
 def test_json_mapping_turns_addresses_and_hex_into_bytes() -> None:
     key = PrivateKey.from_seed(bytes([1]) * 32).public_key
     value = json_to_canonical([address_to_text(key), {"hex": "00ff"}, "pasar1nope", 5, None])
