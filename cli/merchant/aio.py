@@ -2,7 +2,9 @@
 
 Each call runs the synchronous `Merchant` in a worker thread (`asyncio.to_thread`),
 so there is still one HTTP client library; waiting for a payment sleeps on the
-event loop between polls instead of holding a thread.
+event loop between reads of the invoice instead of holding a thread (the
+synchronous wait follows the event stream, which would hold one of the few
+default worker threads for the whole wait).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ holds a key that can move the merchant's money. Every failure is a
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from cli.client import NodeClient, NodeReplyError
+from cli.client import NodeClient, NodeReplyError, StreamQuiet
 from cli.common import CliError
 from cli.merchant.errors import (
     InvoiceClosed,
@@ -43,7 +44,8 @@ P = ParamSpec("P")
 DEFAULT_EXPIRY_S = 3600
 DEFAULT_WAIT_S = 30.0
 MAX_WAIT_S = 60.0  # the node's longest single long-poll (docs/api.md)
-POLL_S = 1.0
+POLL_S = 1.0  # how often a wait reads the invoice when the node refuses event streams
+STREAM_READ_S = 20.0  # the longest one read of the event stream waits for a byte
 
 
 def node_call(function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -181,17 +183,68 @@ class Merchant:
         self, invoice_id: str, timeout_s: float = 300.0, poll_s: float = POLL_S
     ) -> Invoice:
         """Block until the invoice is paid and answer it; InvoiceClosed when it is
-        cancelled or expires unpaid, PaymentTimeout after `timeout_s`."""
+        cancelled or expires unpaid, PaymentTimeout after `timeout_s`.
+
+        It follows the node's event stream for the merchant's account
+        (`GET /v1/events?account=`) and reads the invoice again only when a
+        transaction mentioning the merchant commits or a block passes the invoice's
+        expiry: the payment is seen as soon as its block commits, with no request a
+        second meanwhile. The stream resumes from its last cursor after a quiet spell
+        or a dropped connection; when the node refuses streams (all its slots busy),
+        the wait reads the invoice every `poll_s` seconds instead."""
         deadline = time.monotonic() + timeout_s
+        identifier = _hex_id(invoice_id, "invoice id")
+        # The cursor is taken before the first read, so a payment committed in
+        # between is replayed by the stream rather than missed.
+        cursor = str(int(node_call(self.client.status)["height"]))
+        invoice = self.invoice(identifier)
         while True:
-            invoice = self.invoice(invoice_id)
             check_payment(invoice)
             if invoice.paid:
                 return invoice
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise PaymentTimeout(invoice.id, timeout_s)
-            time.sleep(min(poll_s, remaining))
+            try:
+                cursor = self._next_relevant_event(invoice, cursor, deadline)
+            except NodeReplyError:
+                time.sleep(min(poll_s, remaining))  # no stream to be had: poll
+            invoice = self.invoice(identifier)
+
+    def _next_relevant_event(self, invoice: Invoice, cursor: str, deadline: float) -> str:
+        """Follow the merchant's event stream from `cursor` until an event that may
+        change the invoice (a transaction mentioning the merchant, a block past the
+        expiry) or the deadline; answers the cursor to resume from. NodeReplyError
+        when the node refuses the stream."""
+        while (remaining := deadline - time.monotonic()) > 0:
+            # The node sends a keepalive after 15 s without a block, so a read of
+            # STREAM_READ_S never times out on a live stream; near the deadline the
+            # read is shortened so a quiet stream cannot hold the wait past it.
+            read_s = min(STREAM_READ_S, remaining)
+            query = {"account": self.account, "cursor": cursor}
+            try:
+                with contextlib.closing(
+                    self.client.events(query, read_timeout=read_s, keepalives=True)
+                ) as events:
+                    for event in events:
+                        left = deadline - time.monotonic()
+                        if event.get("event") == "keepalive":
+                            if left < read_s:
+                                break  # reconnect with a read timeout that ends by the deadline
+                            continue
+                        cursor = str(event.get("id", cursor))
+                        if _may_change(invoice, event) or left <= 0:
+                            return cursor
+            except StreamQuiet:
+                continue
+            except NodeReplyError:
+                raise
+            except CliError:
+                # The stream broke: the caller's next invoice read says whether the
+                # node is still there; the pause keeps a failing stream from spinning.
+                time.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
+                return cursor
+        return cursor
 
     # -- orders ------------------------------------------------------------------------
 
@@ -295,6 +348,18 @@ class Merchant:
         if outcome["status"] != "committed":
             raise NotCommitted(tx_hash, str(outcome["status"]))
         return tx_hash
+
+
+def _may_change(invoice: Invoice, event: dict[str, Any]) -> bool:
+    """Whether an event of the merchant's stream can change the invoice's status: a
+    committed transaction mentioning the merchant, or a block whose time passes the
+    expiry (an invoice expires by block time)."""
+    if event.get("event") == "tx":
+        return True
+    if event.get("event") != "block":
+        return False
+    timestamp = event.get("data", {}).get("timestamp_ms", 0)
+    return isinstance(timestamp, int) and timestamp > invoice.expiry_ms
 
 
 def check_payment(invoice: Invoice) -> None:

@@ -16,6 +16,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,7 @@ import pytest
 
 from cli.merchant import (
     AsyncMerchant,
+    Invoice,
     InvoiceClosed,
     Merchant,
     NodeError,
@@ -65,8 +67,35 @@ def test_invoice_checkout_payment_and_offline_proof(shop: ShopNet) -> None:
         merchant.wait_for_payment(invoice.id, timeout_s=0.3, poll_s=0.1)
     assert timed_out.value.code == "payment_timeout"
 
+    # The wait follows the merchant's event stream: it is already waiting (its first
+    # read done) when the buyer pays, and the payment's block ends it.
+    reads: list[str] = []
+    first_read = threading.Event()
+    read_invoice = merchant.invoice
+
+    def counted(identifier: str) -> Invoice:
+        reads.append(identifier)
+        first_read.set()
+        return read_invoice(identifier)
+
+    merchant.invoice = counted  # type: ignore[method-assign]
+    waited: list[Invoice] = []
+    waiter = threading.Thread(
+        target=lambda: waited.append(
+            merchant.wait_for_payment(invoice.id, timeout_s=30, poll_s=0.02)
+        )
+    )
+    waiter.start()
+    assert first_read.wait(10)
+    time.sleep(0.5)  # a shop waits a while before its buyer pays
     pay_hash = shop.pay_invoice(invoice.id, 2_500)
-    paid = merchant.wait_for_payment(invoice.id, timeout_s=30)
+    waiter.join(35)
+    merchant.invoice = read_invoice  # type: ignore[method-assign]
+    # one read before the stream, one per block event that could change it (the
+    # payment's transaction, at most one replayed from the starting block): a poll
+    # every 20 ms would have read it on every round while the payment committed
+    assert len(waited) == 1 and 2 <= len(reads) <= 3
+    paid = waited[0]
     assert (paid.status, paid.payer, paid.pay_amount) == ("paid", shop.buyer, 2_500)
     assert [item.id for item in merchant.invoices().items] == [invoice.id]
 
