@@ -105,16 +105,54 @@ export class Merchant {
   /**
    * Resolve with the invoice once paid; reject with MerchantError `invoice_cancelled`
    * or `invoice_expired` when it can no longer be paid, `payment_timeout` after `timeoutMs`.
+   * Like the Python SDK, it follows the merchant's event stream (GET /v1/events?account=)
+   * and reads the invoice again only when a transaction mentioning the merchant commits
+   * or a block passes the expiry; it reads every `pollMs` only while the node refuses
+   * event streams. `signal` aborts the wait.
    */
   async waitForPayment(invoiceId, { timeoutMs = 300_000, pollMs = 1000, signal } = {}) {
     const deadline = Date.now() + timeoutMs;
+    // The cursor is taken before the first read, so a payment committed in between is
+    // replayed by the stream rather than missed.
+    let cursor = String((await this.client.status()).height);
+    let invoice = await this.invoice(invoiceId);
     for (;;) {
-      const invoice = await this.invoice(invoiceId);
       if (PAID.has(invoice.status)) return invoice;
       if (CLOSED.has(invoice.status)) throw new MerchantError(`invoice_${invoice.status}`, `invoice ${invoice.id} is ${invoice.status}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new MerchantError("payment_timeout", `invoice ${invoice.id} was not paid within ${timeoutMs} ms`);
-      await sleep(Math.min(pollMs, left), signal);
+      try {
+        cursor = await this.nextInvoiceEvent(invoice, cursor, deadline, signal);
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        await sleep(Math.min(pollMs, left), signal); // the node refuses streams: poll
+      }
+      invoice = await this.invoice(invoiceId);
+    }
+  }
+
+  /** Follow the merchant's events from `cursor` until one may change `invoice`, the
+   * deadline passes or the stream ends; resolves with the cursor to resume from. */
+  async nextInvoiceEvent(invoice, cursor, deadline, signal) {
+    const stop = new AbortController();
+    const abort = () => stop.abort();
+    const timer = setTimeout(abort, Math.max(0, deadline - Date.now()));
+    signal?.addEventListener("abort", abort, { once: true });
+    try {
+      for await (const event of this.client.events({ cursor, account: await this.account(), signal: stop.signal })) {
+        cursor = event.id ?? cursor;
+        if (event.event === "tx") return cursor;
+        if (event.event === "block" && Number(event.data.timestamp_ms) > Number(invoice.expiry_ms)) return cursor;
+      }
+      // the node closed the stream: the caller's next read says whether it is still there
+      return cursor;
+    } catch (err) {
+      if (signal?.aborted) throw signal.reason;
+      if (stop.signal.aborted) return cursor; // the deadline
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", abort);
     }
   }
 

@@ -6,6 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 
+import { Client } from "../lib/client.js";
 import { Genesis } from "../lib/genesis.js";
 import { PrivateKey } from "../lib/keys.js";
 import { Merchant, MerchantError, WebhookVerificationError, verifyPayment, verifyWebhook, webhookSignature } from "../lib/merchant.js";
@@ -66,4 +67,51 @@ test("a bundle that is not an invoice payment proves no payment", async () => {
   await assert.rejects(verifyPayment(hex(v.state_bundle.hex), anchor), ProofError);
   await assert.rejects(verifyPayment("zz", anchor), ProofError);
   await assert.rejects(verifyPayment(new Uint8Array([1, 2, 3]), anchor), ProofError);
+});
+
+// A node stand-in for waitForPayment: invoice statuses answered in turn, and scripted
+// event streams (SSE text, or an HTTP status the node refuses the stream with).
+function streamingNode(statuses, streams) {
+  const seen = { reads: 0, cursors: [] };
+  const json = (status, body) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
+  const fetch = async (url) => {
+    const { pathname, searchParams } = new URL(url);
+    if (pathname === "/v1/status") return json(200, { chain_id: "t", height: 7 });
+    if (pathname === `/v1/invoices/${"ab".repeat(32)}`) {
+      const status = statuses[Math.min(seen.reads, statuses.length - 1)];
+      seen.reads += 1;
+      return json(200, { id: "ab".repeat(32), status, expiry_ms: 5000 });
+    }
+    assert.equal(pathname, "/v1/events");
+    assert.equal(searchParams.get("account"), "pasar1merchant");
+    seen.cursors.push(searchParams.get("cursor"));
+    const script = streams.shift();
+    if (typeof script === "number") return json(script, { error: { code: "too_many_streams", message: "busy" } });
+    return new Response(script, { status: 200, headers: { "content-type": "text/event-stream" } });
+  };
+  const merchant = new Merchant("http://127.0.0.1:1", { account: "pasar1merchant", client: new Client("http://127.0.0.1:1", { fetch }) });
+  return { merchant, seen };
+}
+
+test("waitForPayment reads the invoice again only when an event may change it", async () => {
+  const { merchant, seen } = streamingNode(["open", "paid"], [
+    ': keepalive\n\nevent: block\nid: 8\ndata: {"timestamp_ms":4000}\n\nevent: tx\nid: 8/0\ndata: {}\n\n',
+  ]);
+  assert.equal((await merchant.waitForPayment("ab".repeat(32), { timeoutMs: 30_000 })).status, "paid");
+  assert.deepEqual([seen.reads, seen.cursors], [2, ["7"]]);
+});
+
+test("waitForPayment ends as expired on a block past the expiry, and resumes a closed stream", async () => {
+  const { merchant, seen } = streamingNode(["open", "open", "expired"], [
+    'event: block\nid: 8\ndata: {"timestamp_ms":1}\n\n',
+    'event: block\nid: 9\ndata: {"timestamp_ms":5001}\n\n',
+  ]);
+  await assert.rejects(merchant.waitForPayment("ab".repeat(32), { timeoutMs: 30_000 }), (err) => err instanceof MerchantError && err.code === "invoice_expired");
+  assert.deepEqual([seen.reads, seen.cursors], [3, ["7", "8"]]);
+});
+
+test("waitForPayment polls while the node refuses event streams", async () => {
+  const { merchant, seen } = streamingNode(["open", "open", "paid"], [429, 429, 429]);
+  assert.equal((await merchant.waitForPayment("ab".repeat(32), { timeoutMs: 30_000, pollMs: 5 })).status, "paid");
+  assert.deepEqual([seen.reads, seen.cursors.length], [3, 2]);
 });
