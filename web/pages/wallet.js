@@ -113,20 +113,7 @@ async function startHistory() {
 async function unlockWith(newKey) {
   key = newKey;
   address = await addressToText(key.publicKey);
-  $("policy-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  try {
-    const text = $("policy-account").value.trim();
-    await addressFromText(text); // a typo is named before asking the node
-    await showPolicy(text, address);
-  } catch (error) {
-    show("policy", el("p", { class: "error" }, error instanceof ApiError && error.status === 404 ? "No such account." : error.message));
-  }
-});
-
-setupCosign(() => key);
-
-render();
+  render();
   startHistory();
 }
 
@@ -186,20 +173,7 @@ $("unlock-form").addEventListener("submit", async (event) => {
 $("forget").addEventListener("click", () => {
   if (!confirm("Remove the encrypted key from this browser? Without an exported key file the coins are lost.")) return;
   localStorage.removeItem(STORE_KEY);
-  $("policy-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  try {
-    const text = $("policy-account").value.trim();
-    await addressFromText(text); // a typo is named before asking the node
-    await showPolicy(text, address);
-  } catch (error) {
-    show("policy", el("p", { class: "error" }, error instanceof ApiError && error.status === 404 ? "No such account." : error.message));
-  }
-});
-
-setupCosign(() => key);
-
-render();
+  render();
 });
 
 $("lock").addEventListener("click", () => {
@@ -208,20 +182,7 @@ $("lock").addEventListener("click", () => {
   clearTimeout(refreshTimer);
   historyStop?.abort();
   say("Locked.");
-  $("policy-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  try {
-    const text = $("policy-account").value.trim();
-    await addressFromText(text); // a typo is named before asking the node
-    await showPolicy(text, address);
-  } catch (error) {
-    show("policy", el("p", { class: "error" }, error instanceof ApiError && error.status === 404 ? "No such account." : error.message));
-  }
-});
-
-setupCosign(() => key);
-
-render();
+  render();
 });
 
 $("copy").addEventListener("click", async () => {
