@@ -37,13 +37,16 @@ What keeps a block's update cheap (it runs for every block, on every replica):
 - a node is stored as its child slots: an internal child's version and hash, a bucket's
   hash and leaves, a leaf's key and value hashes, but not a leaf's own hash (a third
   more bytes per leaf, written again for every block that rewrites the node). The
-  leaf hashes a node needs are instead kept in memory by the node's own hash (which
-  commits to them, so an entry is right whatever version, path or block it came from):
-  the next block through a node hashes only the leaves it changes; the same for a
-  bucket's leaves, by the bucket's hash. The memo is bounded
-  (`set_hash_memo_bytes`, config.toml's `state_tree_cache_mb`) and holds the nodes
-  written last; a node it does not hold, after a restart for instance, hashes its
-  leaves again;
+  children's hashes a node is hashed over are instead kept in memory by the node's
+  own hash (which commits to them, so an entry is right whatever version, path or
+  block it came from); the same for a bucket's leaves, by the bucket's hash. The
+  memo is bounded (`set_hash_memo_bytes`, config.toml's `state_tree_cache_mb`) and
+  holds the nodes written last; a node it does not hold, after a restart for
+  instance, hashes its leaves again;
+- a block does not decode the nodes it updates: the slots it changes are cut out of
+  the stored bytes and the new ones put in their place, their hashes likewise in the
+  memo's, and the node is hashed once; a bucket whose keys get new values is changed
+  the same way;
 - a node whose contents a block leaves as they were (keys written with the values they
   hold) is neither rewritten nor retired.
 
@@ -203,23 +206,18 @@ class Node:
         return Node(bytearray(RADIX), [None] * RADIX, [None] * RADIX, None)
 
     @staticmethod
-    def decode(raw: bytes, digest: bytes | None = None, packed: bytes | None = None) -> Node:
-        """The node stored as `raw`, whose hash is `digest` when the caller knows it and
-        whose leaf children's hashes are `packed` (in nibble order) when it has them."""
+    def decode(raw: bytes, digest: bytes | None = None) -> Node:
+        """The node stored as `raw`, whose hash is `digest` when the caller knows it."""
         if raw[0] != STORED_INTERNAL:
             raise TreeError("not a state tree node of this format")
         kinds = bytearray(raw[1:_HEADER])
         hashes: list[bytes | None] = [None] * RADIX
         slots: list[bytes | None] = [None] * RADIX
         offset = _HEADER
-        known = 0
         for nibble, kind in enumerate(kinds):
             if kind:
                 if kind == KIND_LEAF:
                     end = offset + LEAF_SIZE
-                    if packed is not None:
-                        hashes[nibble] = packed[known : known + HASH_SIZE]
-                        known += HASH_SIZE
                 elif kind == KIND_INTERNAL:
                     end = offset + _INTERNAL_SLOT
                     hashes[nibble] = raw[offset + 8 : end]
@@ -300,24 +298,26 @@ class Node:
             self.slots[nibble] = version.to_bytes(8, "big") + digest
 
 
-# Decoded top nodes by their stored bytes. Decoding is a pure function of the bytes, so
-# this memo can never give a wrong node, whatever store or version the bytes came from;
-# it saves decoding the root and its children (and hashing their leaves), which every
-# block reads again and which the block before wrote (`_Batch.close` remembers what it
-# encodes). Deeper nodes go through the memo of leaf hashes below.
+# Decoded top nodes by their stored bytes, for proofs and the check of a version's root.
+# Decoding is a pure function of the bytes, so this memo can never give a wrong node,
+# whatever store or version the bytes came from; it saves decoding the root and its
+# children (and hashing their leaves) for each proof. A block's update does not decode
+# nodes (`_Batch.apply`).
 MEMO_DEPTH = 1
 DECODED_NODES = 1 << 8
 _decoded: OrderedDict[bytes, Node] = OrderedDict()
 
-# The hashes of a node's leaf children (packed, in nibble order), by the node's own hash.
-# A node's hash commits to its children's hashes, whatever version or path it is stored
-# under: an entry can only ever be right, across versions, blocks that were executed and
-# never committed, pruning and restarts (nothing is kept on disk). With it, a block
-# through a node hashes only the leaves it changes, not every leaf the node holds. Each
-# node a block writes is added, the one it replaces dropped, so the memo holds the live
-# tree's nodes, the least recently written going first when it is full.
-# A node's entry (its leaves' hashes, the 32-byte key, the dict's share) and a bucket's:
-# the bound is a number of entries in each memo.
+# The hashes of a node's non-empty children (packed, in nibble order: what the node's
+# own hash is taken over, after its bitmap), by the node's own hash. A node's hash
+# commits to its children's hashes, whatever version or path it is stored under: an
+# entry can only ever be right, across versions, blocks that were executed and never
+# committed, pruning and restarts (nothing is kept on disk). With it, a block through a
+# node splices in the hashes of the children it changes and hashes the node once, not
+# every leaf the node holds. Each node a block writes is added, the one it replaces
+# dropped, so the memo holds the live tree's nodes, the least recently written going
+# first when it is full.
+# A node's entry (its children's hashes, the 32-byte key, the dict's share) and a
+# bucket's: the bound is a number of entries in each memo.
 HASH_MEMO_ENTRY_BYTES = 640
 DEFAULT_HASH_MEMO_BYTES = 96 * 1024 * 1024
 _hash_memo: OrderedDict[bytes, bytes] = OrderedDict()
@@ -336,12 +336,12 @@ def set_hash_memo_bytes(limit: int) -> None:
 
 
 def hash_memo_size() -> int:
-    """Nodes whose leaf hashes the memo holds."""
+    """Nodes whose children's hashes the memo holds."""
     return len(_hash_memo)
 
 
 def memoised_hashes(digest: bytes) -> bytes | None:
-    """The leaf children's hashes (packed, in nibble order) the memo holds for `digest`."""
+    """The children's hashes (packed, in nibble order) the memo holds for `digest`."""
     return _hash_memo.get(digest)
 
 
@@ -359,22 +359,12 @@ def _trim_hash_memo() -> None:
             _bucket_memo.popitem(last=False)
 
 
-def _memo_hashes(node: Node, digest: bytes) -> None:
-    """Remember the hashes of `node`'s leaf children (all computed: it was just hashed)."""
-    if not _hash_memo_entries or KIND_LEAF not in node.kinds:
-        return
-    hashes = node.hashes
-    _hash_memo[digest] = b"".join(
-        [hashes[n] for n, kind in enumerate(node.kinds) if kind == KIND_LEAF]  # type: ignore[misc]
-    )
-    if len(_hash_memo) > _hash_memo_entries:
-        _trim_hash_memo()
-
-
-def _decode_known(raw: bytes, digest: bytes) -> Node:
-    """The node stored as `raw`, whose hash its parent holds: its leaves' hashes from the
-    memo when it has them."""
-    return Node.decode(raw, digest, _hash_memo.get(digest))
+def _memo_hashes(digest: bytes, children: bytes) -> None:
+    """Remember the hashes of the children (packed) of the node hashing to `digest`."""
+    if _hash_memo_entries:
+        _hash_memo[digest] = children
+        if len(_hash_memo) > _hash_memo_entries:
+            _trim_hash_memo()
 
 
 def _remember(raw: bytes, node: Node) -> None:
@@ -470,26 +460,10 @@ class _Batch:
             self.writes[STALE_PREFIX + self.version.to_bytes(8, "big")] = b"".join(self.stale)
         return self.writes
 
-    def load(self, key: bytes, depth: int, digest: bytes) -> Node:
-        """The node stored under `key`, `depth` nibbles deep, whose hash its parent holds."""
-        raw = self.reader.get(key)
-        if raw is None:
-            version = int.from_bytes(key[len(NODE_PREFIX) : len(NODE_PREFIX) + 8], "big")
-            raise TreeError(f"state tree node missing at version {version}")
-        if depth > MEMO_DEPTH:
-            return _decode_known(raw, digest)
-        node = decode_node(raw, depth)
-        node.digest = digest
-        return node
-
     def write(self, path: bytes, node: Node, digest: bytes) -> _Result:
-        """Store `node` (hashed to `digest`) at `path` in this version."""
-        raw = node.encode()
-        self.writes[self.prefix + path] = raw
-        if len(path) <= MEMO_DEPTH:
-            _remember(raw, node)
-        else:
-            _memo_hashes(node, digest)
+        """Store the fresh `node` (hashed to `digest`) at `path` in this version."""
+        self.writes[self.prefix + path] = node.encode()
+        _memo_hashes(digest, b"".join([h for h in node.hashes if h is not None]))
         return self.version, digest
 
     def close(self, path: bytes, node: Node) -> _Result:
@@ -527,74 +501,167 @@ class _Batch:
         return self.build(path, leaves)
 
     def apply(
-        self, version: int, path: bytes, stored: bytes, node: Node, updates: Sequence[Update]
+        self,
+        version: int,
+        path: bytes,
+        stored: bytes,
+        raw: bytes,
+        before: bytes,
+        updates: Sequence[Update],
     ) -> _Result:
-        """The subtree at `path` (the internal `node`, stored at `version` under the key
-        `stored`) after `updates`."""
-        before = node.digest
-        kinds, hashes, slots = node.kinds, node.hashes, node.slots
-        # `set_child` written out: this loop runs for every slot a block changes
-        for nibble, group in _groups(updates, len(path)):
-            kind = kinds[nibble]
-            chunk = slots[nibble]
-            if kind == KIND_INTERNAL and chunk is not None:
-                child_path = path + NIBBLES[nibble]
-                child_key = NODE_PREFIX + chunk[:8] + child_path
-                child = self.load(child_key, len(child_path), chunk[8:])
-                child_version = int.from_bytes(chunk[:8], "big")
-                result = self.apply(child_version, child_path, child_key, child, group)
-            elif kind == KIND_LEAF and chunk is not None:
+        """The subtree at `path` (the internal node stored as `raw` at `version` under
+        the key `stored`, hashing to `before`) after `updates`.
+
+        The node is never decoded: the slots a block changes are cut out of its stored
+        bytes and the new ones put in their place, and the node is hashed once, over
+        its children's hashes with the changed ones spliced in (from the memo, by
+        `before`; a node it does not hold hashes its children once). This runs for
+        every node a block writes: at a million keys, one bottom node per written key.
+        """
+        if raw[0] != STORED_INTERNAL:
+            raise TreeError("not a state tree node of this format")
+        packed = _hash_memo.get(before)
+        if packed is None:
+            packed = _child_hashes(raw)
+        depth = len(path)
+        child_depth = depth + 1
+        # Where a slot starts: from the kinds before it, with fixed-size slots only
+        # (three byte counts), or from every slot's size when the node holds buckets.
+        offsets = None if raw.find(KIND_BUCKET, 1, _HEADER) < 0 else _slot_offsets(raw)
+        changes: list[tuple[int, int, int, int, int, bytes, bytes]] = []
+        for nibble, group in _groups(updates, depth):
+            kind = raw[1 + nibble]
+            if offsets is None:
+                start = (
+                    _HEADER
+                    + LEAF_SIZE * raw.count(KIND_LEAF, 1, 1 + nibble)
+                    + _INTERNAL_SLOT * raw.count(KIND_INTERNAL, 1, 1 + nibble)
+                )
+            else:
+                start = offsets[nibble]
+            result: _Result
+            if kind == KIND_LEAF:
+                end = start + LEAF_SIZE
                 update = group[0]
                 if (
                     len(group) == 1
                     and len(update) == LEAF_SIZE
-                    and chunk.startswith(update[:HASH_SIZE])
+                    and raw.startswith(update[:HASH_SIZE], start)
                 ):
-                    # a key's new value: the leaf stays where it is, hashed with the node
-                    if update != chunk:
-                        slots[nibble] = update
-                        hashes[nibble] = None
+                    # a key's new value: the leaf stays where it is
+                    if raw.startswith(update, start):
+                        continue
+                    hasher = _LEAF_STATE.copy()
+                    hasher.update(update)
+                    changes.append((nibble, start, end, kind, KIND_LEAF, update, hasher.digest()))
                     continue
-                result = self.merge(path + NIBBLES[nibble], [chunk], group)
-            elif kind == KIND_BUCKET and chunk is not None:
-                result = _update_bucket(chunk, group, len(path) + 1)
+                result = self.merge(path + NIBBLES[nibble], [raw[start:end]], group)
+            elif kind == KIND_INTERNAL:
+                end = start + _INTERNAL_SLOT
+                child_path = path + NIBBLES[nibble]
+                child_key = NODE_PREFIX + raw[start : start + 8] + child_path
+                child = self.reader.get(child_key)
+                if child is None:
+                    missing = int.from_bytes(raw[start : start + 8], "big")
+                    raise TreeError(f"state tree node missing at version {missing}")
+                old = raw[start + 8 : end]
+                child_version = int.from_bytes(raw[start : start + 8], "big")
+                result = self.apply(child_version, child_path, child_key, child, old, group)
+                if isinstance(result, tuple) and result[1] == old:
+                    continue  # written with the values it held: the same node
+            elif kind == KIND_BUCKET:
+                end = start + HASH_SIZE + 1 + LEAF_SIZE * raw[start + HASH_SIZE]
+                chunk = raw[start:end]
+                result = _update_bucket(chunk, group, child_depth)
                 if result is _OVERFLOW:
                     child_path = path + NIBBLES[nibble]
                     result = self.build(child_path, _merged(_bucket_leaves(chunk), group))
+                elif result == chunk:
+                    continue
             else:
+                end = start
                 result = self.merge(path + NIBBLES[nibble], [], group)
             if result is None:
-                kinds[nibble] = KIND_EMPTY
-                hashes[nibble] = None
-                slots[nibble] = None
+                changes.append((nibble, start, end, kind, KIND_EMPTY, b"", b""))
             elif isinstance(result, bytes):
                 if len(result) == LEAF_SIZE:
-                    kinds[nibble] = KIND_LEAF
-                    hashes[nibble] = None
+                    changes.append(
+                        (nibble, start, end, kind, KIND_LEAF, result, _leaf_digest(result))
+                    )
                 else:
-                    kinds[nibble] = KIND_BUCKET
-                    hashes[nibble] = result[:HASH_SIZE]
-                slots[nibble] = result
+                    changes.append(
+                        (nibble, start, end, kind, KIND_BUCKET, result, result[:HASH_SIZE])
+                    )
             else:
-                kinds[nibble] = KIND_INTERNAL
-                hashes[nibble] = result[1]
-                slots[nibble] = result[0].to_bytes(8, "big") + result[1]
-        alone, floated = _alone(node)
-        if alone:
+                slot = result[0].to_bytes(8, "big") + result[1]
+                changes.append((nibble, start, end, kind, KIND_INTERNAL, slot, result[1]))
+        if not changes and path:
+            return version, before  # nothing changed: the stored node stays the version's
+        kinds = bytearray(raw[1:_HEADER])
+        parts: list[bytes | bytearray] = [FORMAT, kinds]
+        hashes: list[bytes] = []
+        at, hashed = _HEADER, 0
+        for nibble, start, end, kind, new_kind, slot, digest in changes:
+            kinds[nibble] = new_kind
+            parts.append(raw[at:start])
+            parts.append(slot)
+            at = end
+            # the old child's hash is the one after those of the non-empty children before it
+            first = HASH_SIZE * (nibble - raw.count(KIND_EMPTY, 1, 1 + nibble))
+            hashes.append(packed[hashed:first])
+            hashes.append(digest)
+            hashed = first + HASH_SIZE if kind else first
+        parts.append(raw[at:])
+        hashes.append(packed[hashed:])
+        empty = kinds.count(KIND_EMPTY)
+        if empty >= RADIX - 1 and (empty == RADIX or KIND_LEAF in kinds):
+            # no child, or a single leaf, which floats up: the node is not a node
             self.retire(stored)
-            if before is not None and len(path) > MEMO_DEPTH:
-                _hash_memo.pop(before, None)
-            return floated
-        digest = node.rehash()
+            _hash_memo.pop(before, None)
+            return b"".join(parts[2:]) if empty < RADIX else None
+        children = b"".join(hashes)
+        hasher = _NODE_STATE.copy()
+        hasher.update(int(kinds[::-1].translate(_BITS), 2).to_bytes(2, "big"))
+        hasher.update(children)
+        digest = hasher.digest()
         if path and digest == before:
             # Written with the values it already held: the stored node stays the
             # version's node (the root is written for every version all the same;
             # a node's hash changes whenever anything below it does).
-            return version, digest
+            return version, before
         self.retire(stored)
-        if before is not None and len(path) > MEMO_DEPTH:
-            _hash_memo.pop(before, None)
-        return self.write(path, node, digest)
+        _hash_memo.pop(before, None)
+        encoded = b"".join(parts)
+        self.writes[self.prefix + path] = encoded
+        _memo_hashes(digest, children)
+        return self.version, digest
+
+
+# Byte of a node's kinds -> "0" for an empty child, "1" for any other: the kinds in
+# reverse order, translated, are the bitmap in binary.
+_BITS = bytes((0x30,)) + bytes((0x31,)) * 255
+_SLOT_SIZES = (0, LEAF_SIZE, _INTERNAL_SLOT)
+
+
+def _slot_offsets(raw: bytes) -> list[int]:
+    """Where each of the sixteen child slots of the stored node `raw` starts."""
+    offsets: list[int] = []
+    offset = _HEADER
+    for kind in raw[1:_HEADER]:
+        offsets.append(offset)
+        if kind == KIND_BUCKET:
+            offset += HASH_SIZE + 1 + LEAF_SIZE * raw[offset + HASH_SIZE]
+        else:
+            offset += _SLOT_SIZES[kind]
+    return offsets
+
+
+def _child_hashes(raw: bytes) -> bytes:
+    """The hashes of the stored node's non-empty children, packed in nibble order (what
+    the memo holds by the node's hash), computing its leaves'."""
+    node = Node.decode(raw)
+    node.rehash()
+    return b"".join([digest for digest in node.hashes if digest is not None])
 
 
 def _bucket(leaves: Sequence[bytes], depth: int) -> bytes:
@@ -615,16 +682,16 @@ def _bucket_slot(leaves: Sequence[bytes], hashes: list[bytes], depth: int) -> by
     else:
         for leaf in leaves:
             bitmap |= 1 << (leaf[index] >> 4)
-    joined = b"".join(hashes)
     if bitmap.bit_count() == count:
+        entry = b"".join([bitmap.to_bytes(2, "big"), *hashes])
         hasher = _NODE_STATE.copy()
-        hasher.update(bitmap.to_bytes(2, "big"))
-        hasher.update(joined)
+        hasher.update(entry)
         digest: bytes = hasher.digest()
     else:
+        entry = b"".join([_NOT_FLAT, *hashes])
         digest = _subtree_hash(leaves, depth, hashes)
     if _hash_memo_entries:
-        _bucket_memo[digest] = joined
+        _bucket_memo[digest] = entry
         if len(_bucket_memo) > _hash_memo_entries:
             _trim_hash_memo()
     return b"".join([digest, _COUNTS[count], *leaves])
@@ -637,12 +704,16 @@ _LEAF_OFFSETS = tuple(
     for count in range(BUCKET_LEAVES + 1)
 )
 _HASH_OFFSETS = tuple(
-    tuple(range(0, HASH_SIZE * count, HASH_SIZE)) for count in range(BUCKET_LEAVES + 1)
+    tuple(range(2, 2 + HASH_SIZE * count, HASH_SIZE)) for count in range(BUCKET_LEAVES + 1)
 )
 # The hashes of a bucket's leaves (packed, in order), by the bucket's hash, which commits
-# to them: a block changing one leaf of a bucket hashes that leaf only. Bounded like the
-# memo of nodes' leaf hashes; an entry is taken out when its bucket is updated.
+# to them: a block changing one leaf of a bucket hashes that leaf only. Each entry
+# begins with the bitmap of the one node the bucket is when its leaves differ in their
+# first nibble (what the bucket's hash is then taken over, with the leaves' hashes), or
+# with `_NOT_FLAT` (two zero bytes, never a bitmap of two or more leaves). Bounded like
+# the memo of nodes' hashes; an entry is taken out when its bucket is updated.
 _bucket_memo: OrderedDict[bytes, bytes] = OrderedDict()
+_NOT_FLAT = bytes(2)
 
 
 def _bucket_leaves(chunk: bytes) -> list[bytes]:
@@ -672,13 +743,17 @@ def _update_bucket(chunk: bytes, updates: Sequence[Update], depth: int) -> bytes
     leaves (the caller makes it a node). `_merged` and `_bucket` in one, hashing only
     the leaves that change when the memo holds the others: this runs for most keys a
     block writes."""
+    entry = _bucket_memo.pop(chunk[:HASH_SIZE], None)
+    if entry is not None and entry[0] | entry[1]:
+        spliced = _splice_bucket(chunk, entry, updates)
+        if spliced is not None:
+            return spliced
     count = chunk[HASH_SIZE]
     leaves = [chunk[offset : offset + LEAF_SIZE] for offset in _LEAF_OFFSETS[count]]
-    packed = _bucket_memo.pop(chunk[:HASH_SIZE], None)
-    if packed is None:
+    if entry is None:
         hashes = [_leaf_digest(leaf) for leaf in leaves]
     else:
-        hashes = [packed[offset : offset + HASH_SIZE] for offset in _HASH_OFFSETS[count]]
+        hashes = [entry[offset : offset + HASH_SIZE] for offset in _HASH_OFFSETS[count]]
     leaf_state = _LEAF_STATE
     for update in updates:
         key = update[:HASH_SIZE]
@@ -704,6 +779,49 @@ def _update_bucket(chunk: bytes, updates: Sequence[Update], depth: int) -> bytes
     if count > BUCKET_LEAVES:
         return _OVERFLOW
     return _bucket_slot(leaves, hashes, depth)
+
+
+def _splice_bucket(chunk: bytes, entry: bytes, updates: Sequence[Update]) -> bytes | None:
+    """What the bucket stored as `chunk` becomes when each update gives a key it holds a
+    new value, or None when one does not (`entry` is its memo entry, of a bucket whose
+    leaves differ in their first nibble): the keys keep their places, so the new leaves
+    and their hashes are put in the old ones' and the bucket is hashed once. This is how
+    most buckets a block touches change."""
+    parts: list[bytes] = []
+    hashes: list[bytes] = []
+    at, hashed = HASH_SIZE, 0
+    for update in updates:
+        if len(update) != LEAF_SIZE:
+            return None
+        start = chunk.find(update[:HASH_SIZE], HASH_SIZE + 1)
+        # a leaf begins 33 + 64 i bytes in; a key hash found elsewhere is not a key
+        if start < 0 or (start - HASH_SIZE - 1) % LEAF_SIZE:
+            return None
+        if chunk.startswith(update, start):
+            continue  # the value it holds
+        parts.append(chunk[at:start])
+        parts.append(update)
+        at = start + LEAF_SIZE
+        first = 2 + (start - HASH_SIZE - 1) // 2  # its hash, after the bitmap
+        hashes.append(entry[hashed:first])
+        hasher = _LEAF_STATE.copy()
+        hasher.update(update)
+        hashes.append(hasher.digest())
+        hashed = first + HASH_SIZE
+    if not parts:
+        _bucket_memo[chunk[:HASH_SIZE]] = entry
+        return chunk
+    parts.append(chunk[at:])
+    hashes.append(entry[hashed:])
+    joined = b"".join(hashes)
+    hasher = _NODE_STATE.copy()
+    hasher.update(joined)  # the bitmap, the leaves' hashes
+    digest: bytes = hasher.digest()
+    if _hash_memo_entries:
+        _bucket_memo[digest] = joined
+        if len(_bucket_memo) > _hash_memo_entries:
+            _trim_hash_memo()
+    return digest + b"".join(parts)
 
 
 def _subtree_hash(
@@ -830,7 +948,7 @@ def update_tree(
         result = batch.merge(b"", [previous[1 : 1 + LEAF_SIZE]], updates)
     else:
         stored_key = node_key(version - 1, b"")
-        result = batch.apply(version - 1, b"", stored_key, decode_node(previous), updates)
+        result = batch.apply(version - 1, b"", stored_key, previous, prev_root, updates)
     root_key = node_key(version, b"")
     if result is None:
         batch.writes[root_key] = EMPTY_NODE

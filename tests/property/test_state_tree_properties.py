@@ -211,9 +211,9 @@ NumberedWrites = st.lists(st.tuples(Numbered, st.none() | Values), max_size=40)
 def test_memoised_leaf_hashes_never_change_a_root_or_a_proof(
     steps: list[tuple[list[tuple[bytes, bytes | None]], str]], bound: int
 ) -> None:
-    # Every node below the root through the memo (by default only the deep ones are), a
-    # bound small enough to evict, blocks executed and never committed, restarts; on a
-    # tree of 160 keys first, so that there are nodes below the root to memoise.
+    # Proofs decoding every node below the root from its bytes, a memo bound small
+    # enough to evict, blocks executed and never committed, restarts; on a tree of 160
+    # keys first, so that there are nodes below the root to memoise.
     tree = Tree()
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(state_tree, "MEMO_DEPTH", 0)

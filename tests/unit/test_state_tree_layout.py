@@ -140,8 +140,8 @@ def test_keys_written_with_the_values_they_hold_rewrite_only_the_root() -> None:
 
 @pytest.fixture
 def every_node_memoised(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every node below the root through the memo of leaf hashes (by default only nodes
-    deeper than the upper levels are, which takes a tree of some 10,000 keys)."""
+    """The memo of hashes on and the memo of decoded nodes (for proofs) off below the
+    root: every node a proof reads is decoded from its stored bytes."""
     monkeypatch.setattr(state_tree, "MEMO_DEPTH", 0)
     set_hash_memo_bytes(DEFAULT_HASH_MEMO_BYTES)
     yield
@@ -153,7 +153,7 @@ def many(count: int, tag: bytes = b"v") -> list[tuple[bytes, bytes | None]]:
 
 
 @pytest.mark.usefixtures("every_node_memoised")
-def test_memoised_leaf_hashes_are_the_ones_the_slots_give() -> None:
+def test_memoised_child_hashes_are_the_ones_the_slots_give() -> None:
     store = MemoryStore()
     root, writes = update_tree(store, 0, ZERO_HASH, many(400))
     store.write(writes)
@@ -166,9 +166,9 @@ def test_memoised_leaf_hashes_are_the_ones_the_slots_give() -> None:
         fresh = Node.decode(raw)  # nothing known: every leaf hashed from its slot
         packed = memoised_hashes(fresh.rehash())
         if packed is None:
-            continue  # replaced by version 1 (dropped from the memo), or no leaf child
-        leaves = [n for n in range(16) if fresh.kinds[n] == 1]
-        assert packed == b"".join(fresh.child_hash(n) for n in leaves)
+            continue  # replaced by version 1 (dropped from the memo)
+        children = [n for n in range(16) if fresh.kinds[n]]
+        assert packed == b"".join(fresh.child_hash(n) for n in children)
         checked += 1
     assert checked >= 16
 
@@ -229,3 +229,31 @@ def test_the_memo_keeps_to_its_bound_and_can_be_turned_off(
     assert without == root and hash_memo_size() == 0
     with pytest.raises(ValueError):
         set_hash_memo_bytes(-1)
+
+
+def test_new_values_spliced_into_nodes_and_buckets_give_the_roots_of_a_fresh_tree() -> None:
+    # 3,000 keys: leaves and buckets (with and without a shared first nibble) inside
+    # nodes two and three levels down. Blocks give keys new values (spliced in place),
+    # the values they hold, delete and add keys, with the memo warm, then after a restart.
+    store = MemoryStore()
+    state = dict(many(3000))
+    root, writes = update_tree(store, 0, ZERO_HASH, sorted(state.items()))
+    store.write(writes)
+    blocks: list[dict[bytes, bytes | None]] = [
+        dict(many(3000, b"w")[::3]),
+        {**dict(many(3000, b"w")[::5]), **dict(many(3000, b"x")[1::7])},
+        {b"key-%d" % n: None for n in range(0, 3000, 11)}
+        | {b"new-%d" % n: b"n" for n in range(40)},
+        dict(many(3000, b"y")[2::3]),
+    ]
+    for version, block in enumerate(blocks, start=1):
+        if version == 4:
+            clear_hash_memo()
+        root, writes = update_tree(store, version, root, sorted(block.items()))
+        store.write(writes)
+        state.update(block)
+        state = {k: v for k, v in state.items() if v is not None}
+        fresh, _ = update_tree(MemoryStore(), 0, ZERO_HASH, sorted(state.items()))
+        assert root == fresh
+    for key in [*list(state)[::97], b"key-0", b"absent"]:
+        assert prove(store, 4, root, key, state.get(key)).verify(root)
