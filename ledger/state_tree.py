@@ -307,8 +307,8 @@ MEMO_DEPTH = 1
 DECODED_NODES = 1 << 8
 _decoded: OrderedDict[bytes, Node] = OrderedDict()
 
-# The hashes of a node's non-empty children (packed, in nibble order: what the node's
-# own hash is taken over, after its bitmap), by the node's own hash. A node's hash
+# A node's bitmap and the hashes of its non-empty children (packed, in nibble order:
+# what the node's own hash is taken over), by the node's own hash. A node's hash
 # commits to its children's hashes, whatever version or path it is stored under: an
 # entry can only ever be right, across versions, blocks that were executed and never
 # committed, pruning and restarts (nothing is kept on disk). With it, a block through a
@@ -341,7 +341,8 @@ def hash_memo_size() -> int:
 
 
 def memoised_hashes(digest: bytes) -> bytes | None:
-    """The children's hashes (packed, in nibble order) the memo holds for `digest`."""
+    """The bitmap (2 bytes) and the children's hashes (packed, in nibble order) the memo
+    holds for the node hashing to `digest`: the node's hash is taken over them."""
     return _hash_memo.get(digest)
 
 
@@ -360,7 +361,7 @@ def _trim_hash_memo() -> None:
 
 
 def _memo_hashes(digest: bytes, children: bytes) -> None:
-    """Remember the hashes of the children (packed) of the node hashing to `digest`."""
+    """Remember the bitmap and the children's hashes of the node hashing to `digest`."""
     if _hash_memo_entries:
         _hash_memo[digest] = children
         if len(_hash_memo) > _hash_memo_entries:
@@ -463,7 +464,7 @@ class _Batch:
     def write(self, path: bytes, node: Node, digest: bytes) -> _Result:
         """Store the fresh `node` (hashed to `digest`) at `path` in this version."""
         self.writes[self.prefix + path] = node.encode()
-        _memo_hashes(digest, b"".join([h for h in node.hashes if h is not None]))
+        _memo_hashes(digest, _memo_entry(node))
         return self.version, digest
 
     def close(self, path: bytes, node: Node) -> _Result:
@@ -527,9 +528,13 @@ class _Batch:
         child_depth = depth + 1
         # Where a slot starts: from the kinds before it, with fixed-size slots only
         # (three byte counts), or from every slot's size when the node holds buckets.
-        offsets = None if raw.find(KIND_BUCKET, 1, _HEADER) < 0 else _slot_offsets(raw)
+        groups = _groups(updates, depth)
+        offsets = None
+        if groups and raw.find(KIND_BUCKET, 1, _HEADER) >= 0:
+            offsets = _slot_offsets(raw, groups[-1][0] + 1)
         changes: list[tuple[int, int, int, int, int, bytes, bytes]] = []
-        for nibble, group in _groups(updates, depth):
+        reshaped = False  # whether a child is added, removed or changes kind
+        for nibble, group in groups:
             kind = raw[1 + nibble]
             if offsets is None:
                 start = (
@@ -582,46 +587,54 @@ class _Batch:
                 end = start
                 result = self.merge(path + NIBBLES[nibble], [], group)
             if result is None:
-                changes.append((nibble, start, end, kind, KIND_EMPTY, b"", b""))
+                new_kind, slot, digest = KIND_EMPTY, b"", b""
             elif isinstance(result, bytes):
                 if len(result) == LEAF_SIZE:
-                    changes.append(
-                        (nibble, start, end, kind, KIND_LEAF, result, _leaf_digest(result))
-                    )
+                    new_kind, slot, digest = KIND_LEAF, result, _leaf_digest(result)
                 else:
-                    changes.append(
-                        (nibble, start, end, kind, KIND_BUCKET, result, result[:HASH_SIZE])
-                    )
+                    new_kind, slot, digest = KIND_BUCKET, result, result[:HASH_SIZE]
             else:
-                slot = result[0].to_bytes(8, "big") + result[1]
-                changes.append((nibble, start, end, kind, KIND_INTERNAL, slot, result[1]))
+                new_kind, slot, digest = (
+                    KIND_INTERNAL,
+                    result[0].to_bytes(8, "big") + result[1],
+                    result[1],
+                )
+            if new_kind != kind:
+                reshaped = True
+            changes.append((nibble, start, end, kind, new_kind, slot, digest))
         if not changes and path:
             return version, before  # nothing changed: the stored node stays the version's
-        kinds = bytearray(raw[1:_HEADER])
-        parts: list[bytes | bytearray] = [FORMAT, kinds]
-        hashes: list[bytes] = []
-        at, hashed = _HEADER, 0
-        for nibble, start, end, kind, new_kind, slot, digest in changes:
-            kinds[nibble] = new_kind
+        if reshaped:  # a child came or went: new kinds, a new bitmap
+            kinds = bytearray(raw[1:_HEADER])
+            for change in changes:
+                kinds[change[0]] = change[4]
+            parts: list[bytes | bytearray] = [FORMAT, kinds]
+            hashes = [int(kinds[::-1].translate(_BITS), 2).to_bytes(2, "big")]
+            at = _HEADER
+        else:
+            parts, hashes, at = [], [packed[:2]], 0
+        hashed = 2
+        for nibble, start, end, kind, _, slot, digest in changes:
             parts.append(raw[at:start])
             parts.append(slot)
             at = end
-            # the old child's hash is the one after those of the non-empty children before it
-            first = HASH_SIZE * (nibble - raw.count(KIND_EMPTY, 1, 1 + nibble))
+            # the old child's hash is the one after those of the non-empty children before
+            # it (and the bitmap)
+            first = 2 + HASH_SIZE * (nibble - raw.count(KIND_EMPTY, 1, 1 + nibble))
             hashes.append(packed[hashed:first])
             hashes.append(digest)
             hashed = first + HASH_SIZE if kind else first
         parts.append(raw[at:])
         hashes.append(packed[hashed:])
-        empty = kinds.count(KIND_EMPTY)
-        if empty >= RADIX - 1 and (empty == RADIX or KIND_LEAF in kinds):
-            # no child, or a single leaf, which floats up: the node is not a node
-            self.retire(stored)
-            _hash_memo.pop(before, None)
-            return b"".join(parts[2:]) if empty < RADIX else None
-        children = b"".join(hashes)
+        if reshaped:
+            empty = kinds.count(KIND_EMPTY)
+            if empty >= RADIX - 1 and (empty == RADIX or KIND_LEAF in kinds):
+                # no child, or a single leaf, which floats up: the node is not a node
+                self.retire(stored)
+                _hash_memo.pop(before, None)
+                return b"".join(parts[2:]) if empty < RADIX else None
+        children = b"".join(hashes)  # the bitmap, the children's hashes
         hasher = _NODE_STATE.copy()
-        hasher.update(int(kinds[::-1].translate(_BITS), 2).to_bytes(2, "big"))
         hasher.update(children)
         digest = hasher.digest()
         if path and digest == before:
@@ -643,11 +656,11 @@ _BITS = bytes((0x30,)) + bytes((0x31,)) * 255
 _SLOT_SIZES = (0, LEAF_SIZE, _INTERNAL_SLOT)
 
 
-def _slot_offsets(raw: bytes) -> list[int]:
-    """Where each of the sixteen child slots of the stored node `raw` starts."""
+def _slot_offsets(raw: bytes, slots: int) -> list[int]:
+    """Where each of the first `slots` child slots of the stored node `raw` starts."""
     offsets: list[int] = []
     offset = _HEADER
-    for kind in raw[1:_HEADER]:
+    for kind in raw[1 : 1 + slots]:
         offsets.append(offset)
         if kind == KIND_BUCKET:
             offset += HASH_SIZE + 1 + LEAF_SIZE * raw[offset + HASH_SIZE]
@@ -657,11 +670,16 @@ def _slot_offsets(raw: bytes) -> list[int]:
 
 
 def _child_hashes(raw: bytes) -> bytes:
-    """The hashes of the stored node's non-empty children, packed in nibble order (what
-    the memo holds by the node's hash), computing its leaves'."""
+    """The memo entry of the stored node `raw`, computing its leaves' hashes."""
     node = Node.decode(raw)
     node.rehash()
-    return b"".join([digest for digest in node.hashes if digest is not None])
+    return _memo_entry(node)
+
+
+def _memo_entry(node: Node) -> bytes:
+    """What the memo holds for a hashed node: its bitmap, its children's hashes."""
+    bitmap = node.bitmap().to_bytes(2, "big")
+    return b"".join([bitmap, *[digest for digest in node.hashes if digest is not None]])
 
 
 def _bucket(leaves: Sequence[bytes], depth: int) -> bytes:
@@ -859,8 +877,11 @@ def _subtree_hash(
 def _groups(items: Sequence[bytes], depth: int) -> list[tuple[int, list[bytes]]]:
     """Split updates or leaves sorted by key hash by the nibble at `depth`, in nibble
     order."""
-    groups: list[tuple[int, list[bytes]]] = []
     index, odd = depth >> 1, depth & 1
+    if len(items) == 1:  # a bottom node's usual update at a million keys
+        byte = items[0][index]
+        return [(byte & 0x0F if odd else byte >> 4, [items[0]])]
+    groups: list[tuple[int, list[bytes]]] = []
     current = -1
     group: list[bytes] = []
     for item in items:

@@ -168,7 +168,8 @@ def test_memoised_child_hashes_are_the_ones_the_slots_give() -> None:
         if packed is None:
             continue  # replaced by version 1 (dropped from the memo)
         children = [n for n in range(16) if fresh.kinds[n]]
-        assert packed == b"".join(fresh.child_hash(n) for n in children)
+        bitmap = fresh.bitmap().to_bytes(2, "big")
+        assert packed == bitmap + b"".join(fresh.child_hash(n) for n in children)
         checked += 1
     assert checked >= 16
 
