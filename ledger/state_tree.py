@@ -874,6 +874,10 @@ def _subtree_hash(
     return node_hash(bitmap, parts)
 
 
+_BISECT_GROUPS = 64  # more items than this are split by bisection
+_BYTES = tuple(bytes((byte,)) for byte in range(256))
+
+
 def _groups(items: Sequence[bytes], depth: int) -> list[tuple[int, list[bytes]]]:
     """Split updates or leaves sorted by key hash by the nibble at `depth`, in nibble
     order."""
@@ -882,6 +886,23 @@ def _groups(items: Sequence[bytes], depth: int) -> list[tuple[int, list[bytes]]]
         byte = items[0][index]
         return [(byte & 0x0F if odd else byte >> 4, [items[0]])]
     groups: list[tuple[int, list[bytes]]] = []
+    if len(items) > _BISECT_GROUPS:
+        # Many items (a node near the root): find where each nibble's run begins by
+        # bisection, with the smallest key hash whose nibble `depth` is the next one.
+        first = items[0]
+        head = first[:index]
+        high = first[index] & 0xF0 if odd else 0
+        start, count = 0, len(items)
+        for nibble in range(RADIX):
+            if nibble == RADIX - 1:
+                end = count
+            else:
+                byte = high | (nibble + 1) if odd else (nibble + 1) << 4
+                end = bisect_left(items, head + _BYTES[byte], start)
+            if end > start:
+                groups.append((nibble, list(items[start:end])))
+                start = end
+        return groups
     current = -1
     group: list[bytes] = []
     for item in items:
