@@ -448,6 +448,7 @@ class _Batch:
         self.reader = reader
         self.version = version
         self.prefix = node_key(version, b"")
+        self.version_bytes = version.to_bytes(8, "big")
         self.writes: dict[bytes, bytes | None] = {}
         self.stale: list[bytes] = []  # keys of the nodes this version replaces
 
@@ -587,6 +588,8 @@ class _Batch:
                 end = start
                 result = self.merge(path + NIBBLES[nibble], [], group)
             if result is None:
+                if kind == KIND_EMPTY:
+                    continue  # keys deleted that were not there
                 new_kind, slot, digest = KIND_EMPTY, b"", b""
             elif isinstance(result, bytes):
                 if len(result) == LEAF_SIZE:
@@ -596,7 +599,9 @@ class _Batch:
             else:
                 new_kind, slot, digest = (
                     KIND_INTERNAL,
-                    result[0].to_bytes(8, "big") + result[1],
+                    self.version_bytes + result[1]
+                    if result[0] == self.version
+                    else result[0].to_bytes(8, "big") + result[1],
                     result[1],
                 )
             if new_kind != kind:
@@ -604,6 +609,43 @@ class _Batch:
             changes.append((nibble, start, end, kind, new_kind, slot, digest))
         if not changes and path:
             return version, before  # nothing changed: the stored node stays the version's
+        if len(changes) == 1 and not reshaped:
+            # one child changed, as in most nodes a block writes at a million keys
+            nibble, start, end, kind, _, slot, digest = changes[0]
+            first = 2 + HASH_SIZE * (nibble - raw.count(KIND_EMPTY, 1, 1 + nibble))
+            children = b"".join((packed[:first], digest, packed[first + HASH_SIZE :]))
+            encoded = b"".join((raw[:start], slot, raw[end:]))
+        else:
+            children, encoded = self.splice(raw, packed, changes, reshaped)
+            if not children:
+                # no child, or a single leaf, which floats up: the node is not a node
+                self.retire(stored)
+                _hash_memo.pop(before, None)
+                return encoded or None
+        hasher = _NODE_STATE.copy()
+        hasher.update(children)  # the bitmap, the children's hashes
+        digest = hasher.digest()
+        if path and digest == before:
+            # Written with the values it already held: the stored node stays the
+            # version's node (the root is written for every version all the same;
+            # a node's hash changes whenever anything below it does).
+            return version, before
+        self.retire(stored)
+        _hash_memo.pop(before, None)
+        self.writes[self.prefix + path] = encoded
+        _memo_hashes(digest, children)
+        return self.version, digest
+
+    @staticmethod
+    def splice(
+        raw: bytes,
+        packed: bytes,
+        changes: list[tuple[int, int, int, int, int, bytes, bytes]],
+        reshaped: bool,
+    ) -> tuple[bytes, bytes]:
+        """The memo entry and the stored bytes of the node stored as `raw` (whose memo
+        entry is `packed`) after `changes`; (b"", the lone leaf) or (b"", b"") when it
+        is left with a single leaf or nothing."""
         if reshaped:  # a child came or went: new kinds, a new bitmap
             kinds = bytearray(raw[1:_HEADER])
             for change in changes:
@@ -629,25 +671,8 @@ class _Batch:
         if reshaped:
             empty = kinds.count(KIND_EMPTY)
             if empty >= RADIX - 1 and (empty == RADIX or KIND_LEAF in kinds):
-                # no child, or a single leaf, which floats up: the node is not a node
-                self.retire(stored)
-                _hash_memo.pop(before, None)
-                return b"".join(parts[2:]) if empty < RADIX else None
-        children = b"".join(hashes)  # the bitmap, the children's hashes
-        hasher = _NODE_STATE.copy()
-        hasher.update(children)
-        digest = hasher.digest()
-        if path and digest == before:
-            # Written with the values it already held: the stored node stays the
-            # version's node (the root is written for every version all the same;
-            # a node's hash changes whenever anything below it does).
-            return version, before
-        self.retire(stored)
-        _hash_memo.pop(before, None)
-        encoded = b"".join(parts)
-        self.writes[self.prefix + path] = encoded
-        _memo_hashes(digest, children)
-        return self.version, digest
+                return b"", b"".join(parts[2:]) if empty < RADIX else b""
+        return b"".join(hashes), b"".join(parts)
 
 
 # Byte of a node's kinds -> "0" for an empty child, "1" for any other: the kinds in

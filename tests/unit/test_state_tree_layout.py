@@ -235,7 +235,8 @@ def test_the_memo_keeps_to_its_bound_and_can_be_turned_off(
 def test_new_values_spliced_into_nodes_and_buckets_give_the_roots_of_a_fresh_tree() -> None:
     # 3,000 keys: leaves and buckets (with and without a shared first nibble) inside
     # nodes two and three levels down. Blocks give keys new values (spliced in place),
-    # the values they hold, delete and add keys, with the memo warm, then after a restart.
+    # the values they hold, delete keys (some never there) and add keys, with the memo warm,
+    # then after a restart.
     store = MemoryStore()
     state = dict(many(3000))
     root, writes = update_tree(store, 0, ZERO_HASH, sorted(state.items()))
@@ -244,7 +245,8 @@ def test_new_values_spliced_into_nodes_and_buckets_give_the_roots_of_a_fresh_tre
         dict(many(3000, b"w")[::3]),
         {**dict(many(3000, b"w")[::5]), **dict(many(3000, b"x")[1::7])},
         {b"key-%d" % n: None for n in range(0, 3000, 11)}
-        | {b"new-%d" % n: b"n" for n in range(40)},
+        | {b"new-%d" % n: b"n" for n in range(40)}
+        | {b"never-there-%d" % n: None for n in range(40)},
         dict(many(3000, b"y")[2::3]),
     ]
     for version, block in enumerate(blocks, start=1):
