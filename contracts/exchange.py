@@ -46,7 +46,7 @@ Only coins `contracts.policy.check_exchangeable` accepts (platform coins) trade.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from contracts import args as A
@@ -109,6 +109,23 @@ class Order:
     @staticmethod
     def from_list(value: list[Any]) -> Order:
         return Order(*value)
+
+    def filled(self, amount: int, unlocked: int) -> Order:
+        """This order after `amount` base of it traded, releasing `unlocked` from the vault
+        (what `dataclasses.replace` gives, built directly: it runs once per fill)."""
+        return Order(
+            self.id,
+            self.owner,
+            self.base,
+            self.quote,
+            self.side,
+            self.price,
+            self.quantity,
+            self.remaining - amount,
+            self.locked - unlocked,
+            self.height,
+            self.time_ms,
+        )
 
     @property
     def locked_symbol(self) -> str:
@@ -177,12 +194,13 @@ def load_order(reader: Reader, order_id: int) -> Order | None:
     if key is None:
         return None
     raw = reader.get(key)
-    return None if raw is None else Order.from_list(codec.decode(raw))
+    return None if raw is None else Order.from_list(codec.decode_stored(raw))
 
 
 def _resting(reader: Reader, prefix: bytes) -> Iterator[Order]:
+    # State values are read back as `codec.encode` stored them: no canonical re-check.
     for _, value in reader.iterate(prefix):
-        yield Order.from_list(codec.decode(value))
+        yield Order.from_list(codec.decode_stored(value))
 
 
 def best_order(reader: Reader, base: str, quote: str, side: str) -> Order | None:
@@ -211,7 +229,7 @@ def orders_of(reader: Reader, owner: bytes, after_id: int = 0, limit: int = 50) 
     for _, book in reader.seek(prefix, owner_index_key(owner, after_id + 1)):
         raw = reader.get(book)
         if raw is not None:
-            found.append(Order.from_list(codec.decode(raw)))
+            found.append(Order.from_list(codec.decode_stored(raw)))
         if len(found) >= limit:
             break
     return found
@@ -306,7 +324,7 @@ def buy_from_asks(
         cost = quote_ceil(amount, maker.price)
         move(ctx.state, quote, taker, maker.owner, cost)
         move(ctx.state, base, EXCHANGE_VAULT, taker, amount)
-        maker = replace(maker, remaining=maker.remaining - amount, locked=maker.locked - amount)
+        maker = maker.filled(amount, amount)
         _fill_event(ctx, maker, taker, amount, cost)
         if maker.remaining == 0:
             _close(ctx, maker, "filled")
@@ -348,7 +366,7 @@ def sell_to_bids(
         proceeds = quote_floor(amount, maker.price)
         move(ctx.state, base, taker, maker.owner, amount)
         move(ctx.state, quote, EXCHANGE_VAULT, taker, proceeds)
-        maker = replace(maker, remaining=maker.remaining - amount, locked=maker.locked - proceeds)
+        maker = maker.filled(amount, proceeds)
         _fill_event(ctx, maker, taker, amount, proceeds)
         if maker.remaining == 0:
             _close(ctx, maker, "filled")

@@ -124,7 +124,8 @@ def merchant_key(merchant: bytes, number: int) -> bytes:
 
 def load_invoice(reader: Reader, invoice_id: bytes) -> Invoice | None:
     raw = reader.get(record_key(invoice_id))
-    return None if raw is None else Invoice.from_list(codec.decode(raw))
+    # a state value read back as `codec.encode` stored it: no canonical re-check
+    return None if raw is None else Invoice.from_list(codec.decode_stored(raw))
 
 
 def invoices_of(

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ledger import codec
-from ledger.kv import KVReader
+from ledger.kv import KVReader, prefix_end
 
 _DELETED = None
 # Up to this many pending keys are inserted one by one; more are appended and the
@@ -105,41 +105,87 @@ class StateView:
             self.put(key, codec.encode(value))
 
     def iterate(self, prefix: bytes, reverse: bool = False) -> Iterator[tuple[bytes, bytes]]:
-        """Merged view of base and local writes under `prefix`, in key order."""
-        keys = self._sorted_keys()
-        local: list[tuple[bytes, bytes | None]] = []
-        for index in range(bisect.bisect_left(keys, prefix), len(keys)):
-            key = keys[index]
-            if not key.startswith(prefix):
-                break
-            local.append((key, self._writes[key]))
-        if not local:
-            yield from self._base.iterate(prefix, reverse)
-            return
+        """Merged view of base and local writes under `prefix`, in key order.
+
+        Lazy on both sides: reading the first n items costs n steps, not a pass
+        over every key this view wrote under the prefix (an order book's best
+        order is read with one `next` while the block's view holds every order
+        placed before it). Callers do not write to the view while iterating it;
+        if one did, nothing would be produced twice or out of order."""
         if reverse:
-            local.reverse()
-        base_iter = self._base.iterate(prefix, reverse)
+            yield from self._iterate_reverse(prefix)
+            return
+        keys = self._sorted_keys()
+        writes = self._writes
+        index = bisect.bisect_left(keys, prefix)
+        if index == len(keys) or not keys[index].startswith(prefix):
+            yield from self._base.iterate(prefix)
+            return
+        base_iter = self._base.iterate(prefix)
         base_item = next(base_iter, None)
-        index = 0
-
-        def before(a: bytes, b: bytes) -> bool:
-            return a > b if reverse else a < b
-
-        while base_item is not None or index < len(local):
-            if index < len(local) and (
-                base_item is None or not before(base_item[0], local[index][0])
-            ):
-                key, value = local[index]
-                index += 1
-                if base_item is not None and base_item[0] == key:
-                    base_item = next(base_iter, None)
-                if value is not None:
-                    yield key, value
-            else:
-                if base_item is None:  # unreachable: the loop condition ensures it
-                    break
+        count = len(keys)
+        last: bytes | None = None  # the last local key produced
+        while True:
+            if len(keys) != count:  # a key was written meanwhile: find our place again
+                index = (
+                    bisect.bisect_left(keys, prefix)
+                    if last is None
+                    else bisect.bisect_right(keys, last)
+                )
+                count = len(keys)
+            local_key = keys[index] if index < count else None
+            if local_key is None or not local_key.startswith(prefix):
+                if base_item is not None:
+                    yield base_item
+                    yield from base_iter
+                return
+            if base_item is not None and base_item[0] < local_key:
                 yield base_item
                 base_item = next(base_iter, None)
+                continue
+            index += 1
+            last = local_key
+            if base_item is not None and base_item[0] == local_key:
+                base_item = next(base_iter, None)
+            value = writes[local_key]
+            if value is not None:
+                yield local_key, value
+
+    def _iterate_reverse(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """`iterate(prefix, reverse=True)`: the same merge from the last key down."""
+        keys = self._sorted_keys()
+        writes = self._writes
+        low = bisect.bisect_left(keys, prefix)
+        end = prefix_end(prefix)
+        index = (len(keys) if end is None else bisect.bisect_left(keys, end)) - 1
+        if index < low:
+            yield from self._base.iterate(prefix, True)
+            return
+        base_iter = self._base.iterate(prefix, True)
+        base_item = next(base_iter, None)
+        count = len(keys)
+        last = keys[index] + b"\x00"  # just above the first local key produced
+        while True:
+            if len(keys) != count:  # a key was written meanwhile: find our place again
+                index = bisect.bisect_left(keys, last) - 1
+                count = len(keys)
+            local_key = keys[index] if index >= 0 else None
+            if local_key is None or not local_key.startswith(prefix):
+                if base_item is not None:
+                    yield base_item
+                    yield from base_iter
+                return
+            if base_item is not None and base_item[0] > local_key:
+                yield base_item
+                base_item = next(base_iter, None)
+                continue
+            index -= 1
+            last = local_key
+            if base_item is not None and base_item[0] == local_key:
+                base_item = next(base_iter, None)
+            value = writes[local_key]
+            if value is not None:
+                yield local_key, value
 
     def seek(self, prefix: bytes, start: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Merged view of base and local writes under `prefix` from key `start` on,

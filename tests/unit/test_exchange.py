@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from contracts import exchange
 from contracts.exchange import BUY, PRICE_SCALE, SELL
 from contracts.vaults import EXCHANGE_VAULT
@@ -202,3 +207,20 @@ def test_queries_depth_and_orders_of_an_owner() -> None:
     assert exchange.depth(c.store, "AAA", "BBB", BUY) == [[p(1), 2, 1]]
     assert [o.id for o in exchange.orders_of(c.store, ANN.public_key)] == [1, 3, 4]
     assert [o.id for o in exchange.orders_of(c.store, ANN.public_key, after_id=1, limit=1)] == [3]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    remaining=st.integers(min_value=0, max_value=10**12),
+    locked=st.integers(min_value=0, max_value=10**12),
+    amount=st.integers(min_value=0, max_value=10**12),
+    unlocked=st.integers(min_value=0, max_value=10**12),
+    side=st.sampled_from([BUY, SELL]),
+)
+def test_a_filled_order_is_the_order_with_remaining_and_locked_reduced(
+    remaining: int, locked: int, amount: int, unlocked: int, side: str
+) -> None:
+    order = exchange.Order(7, b"o" * 32, "AAA", "BBB", side, 3, 10**12, remaining, locked, 4, 5)
+    expected = replace(order, remaining=remaining - amount, locked=locked - unlocked)
+    filled = order.filled(amount, unlocked)
+    assert filled == expected and filled.to_list() == expected.to_list()

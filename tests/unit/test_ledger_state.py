@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger import codec
 from ledger.kv import MemoryStore
@@ -116,3 +118,75 @@ def test_grandchild_reads_through_two_views() -> None:
 def test_root_view_cannot_be_merged() -> None:
     with pytest.raises(TypeError):
         StateView(MemoryStore()).merge_into_parent()
+
+
+# Keys over a tiny alphabet, so prefixes, shared stems, b"\xff" runs and a key
+# equal to its prefix all come up.
+_KEYS = st.lists(st.sampled_from([b"", b"\x00", b"\x01", b"\x02", b"\xff"]), max_size=3).map(
+    b"".join
+)
+# One view's writes: (key, value) with None for a deletion.
+_WRITES = st.lists(st.tuples(_KEYS, st.one_of(st.none(), st.binary(max_size=2))), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.dictionaries(_KEYS, st.binary(max_size=2), max_size=12),
+    layers=st.lists(_WRITES, min_size=1, max_size=4),
+    prefix=_KEYS,
+    take=st.integers(min_value=0, max_value=14),
+    ordered=st.booleans(),
+)
+def test_iterate_matches_a_model_through_nested_views(
+    base: dict[bytes, bytes],
+    layers: list[list[tuple[bytes, bytes | None]]],
+    prefix: bytes,
+    take: int,
+    ordered: bool,
+) -> None:
+    """Whatever the nesting, the keys written and deleted at each level, and
+    whether the view's sorted key order was already asked for (`ordered`), a
+    (possibly partial) iteration gives the model's items: the base overlaid with
+    each level's writes, in key order both ways."""
+    model = dict(base)
+    view = StateView(store_with(base))
+    for depth, writes in enumerate(layers):
+        if depth:
+            view = view.child()
+        if ordered:
+            view.write_set()  # from now on this view inserts each new key in order
+        for key, value in writes:
+            if value is None:
+                view.delete(key)
+                model.pop(key, None)
+            else:
+                view.put(key, value)
+                model[key] = value
+    expected = sorted((k, v) for k, v in model.items() if k.startswith(prefix))
+    assert list(view.iterate(prefix)) == expected
+    assert list(view.iterate(prefix, reverse=True)) == expected[::-1]
+    forward, backward = view.iterate(prefix), view.iterate(prefix, reverse=True)
+    assert [item for _, item in zip(range(take), forward, strict=False)] == expected[:take]
+    assert [item for _, item in zip(range(take), backward, strict=False)] == expected[::-1][:take]
+
+
+def test_iterate_reads_only_what_it_produces() -> None:
+    """The best order of a book is one `next`: a view holding many writes under
+    the prefix does not go through them all to produce the first."""
+    view = StateView(MemoryStore())
+    for n in range(1000):
+        view.put(b"book/" + n.to_bytes(4, "big"), b"o")
+    view.write_set()
+    reads = 0
+    writes = view._writes  # noqa: SLF001 - counting the view's own reads of its writes
+
+    class Counting(dict[bytes, bytes | None]):
+        def __getitem__(self, key: bytes) -> bytes | None:
+            nonlocal reads
+            reads += 1
+            return super().__getitem__(key)
+
+    view._writes = Counting(writes)  # noqa: SLF001
+    assert next(view.iterate(b"book/")) == (b"book/" + bytes(4), b"o")
+    assert next(view.iterate(b"book/", reverse=True))[0] == b"book/" + (999).to_bytes(4, "big")
+    assert reads == 2
