@@ -12,11 +12,24 @@ or a pool thread waiting for work, is idle time py-spy could not tell apart
 from work: it is left out (IDLE_LEAVES).
 
     python bench/cpu_breakdown.py profile.txt 296   # a raw py-spy file, CPU µs/tx
+
+py-spy sees Python threads only, and counts a thread waiting (for the GIL, for
+an fsync) as busy. The CPU each thread of the process really used, LevelDB's
+own compaction thread included, is in /proc: `thread_cpu` reads it, and
+`--threads PID SECONDS TX_PER_S` prints it per thread (named from a `py-spy
+dump`) as µs per transaction at the given committed rate:
+
+    python bench/cpu_breakdown.py --threads 12345 15 1500
 """
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -81,9 +94,71 @@ def render(rows: list[tuple[str, float, float]], samples: int) -> str:
     return "\n".join(lines)
 
 
+def thread_cpu(pid: int) -> dict[int, tuple[float, float]]:
+    """CPU seconds (user, system) used so far by each thread of process `pid`."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    times = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+        except OSError:  # the thread ended meanwhile
+            continue
+        fields = stat.rpartition(")")[2].split()  # after the command name, which may hold spaces
+        times[int(tid)] = (int(fields[11]) / ticks, int(fields[12]) / ticks)
+    return times
+
+
+def thread_names(pid: int) -> dict[int, str]:
+    """Python thread names by thread id, from `py-spy dump` (empty without py-spy)."""
+    spy = shutil.which("py-spy")
+    if spy is None:
+        return {}
+    dump = subprocess.run(
+        [spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=30
+    ).stdout
+    return {
+        int(tid): name for tid, name in re.findall(r'^Thread (\d+) \(\w+\): "([^"]*)"', dump, re.M)
+    }
+
+
+def render_threads(
+    before: dict[int, tuple[float, float]],
+    after: dict[int, tuple[float, float]],
+    names: dict[int, str],
+    transactions: float,
+) -> str:
+    """Each thread's CPU between two `thread_cpu` readings, in µs per transaction."""
+    rows = []
+    for tid, (user, system) in after.items():
+        user0, system0 = before.get(tid, (0.0, 0.0))
+        rows.append((user - user0 + system - system0, system - system0, tid))
+    rows.sort(reverse=True)
+    total = sum(row[0] for row in rows)
+    per_tx = total / transactions * 1e6
+    lines = [f"thread cpu, us_per_tx (of it in the kernel): {per_tx:.0f} in all"]
+    for used, system, tid in rows:
+        if used > 0:
+            name = names.get(tid) or f"thread {tid}" + (
+                ", no Python frames (LevelDB)" if names else ""
+            )
+            share = used / transactions * 1e6
+            lines.append(f"  {name:<40} {share:7.1f} ({system / transactions * 1e6:.1f})")
+    return "\n".join(lines)
+
+
 def main() -> None:
+    if len(sys.argv) == 5 and sys.argv[1] == "--threads":
+        pid, seconds, rate = int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+        names = thread_names(pid)
+        before = thread_cpu(pid)
+        time.sleep(seconds)
+        print(render_threads(before, thread_cpu(pid), names, seconds * rate))
+        return
     if len(sys.argv) != 3:
-        sys.exit("usage: cpu_breakdown.py RAW_PYSPY_FILE CPU_US_PER_TX")
+        sys.exit(
+            "usage: cpu_breakdown.py RAW_PYSPY_FILE CPU_US_PER_TX\n"
+            "       cpu_breakdown.py --threads PID SECONDS COMMITTED_TX_PER_S"
+        )
     counts = read_raw(Path(sys.argv[1]))
     busy = sum(count for bucket, count in counts.items() if bucket != IDLE)
     print(render(breakdown(counts, float(sys.argv[2])), busy))

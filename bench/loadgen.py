@@ -95,7 +95,15 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
-from bench.cpu_breakdown import IDLE, breakdown, read_raw, render  # noqa: E402
+from bench.cpu_breakdown import (  # noqa: E402
+    IDLE,
+    breakdown,
+    read_raw,
+    render,
+    render_threads,
+    thread_cpu,
+    thread_names,
+)
 from bench.loadmix import CommerceMix  # noqa: E402
 from ledger.hashing import TX  # noqa: E402
 from ledger.keys import PrivateKey, address_to_text, verify  # noqa: E402
@@ -835,12 +843,15 @@ async def run_rate(
     gc_before, _ = await gc_figures(session, urls)
     cpu = [proc_cpu_seconds(p.pid) for p in processes]
     spy = start_profile(args, workdir, processes, rate)
+    profiled = processes[args.profile_node].pid
+    threads = thread_cpu(profiled) if spy is not None else {}
     own_cpu = time.process_time()
     point, took = await run_point(
         session, urls, lanes, rate, args.duration, batch_size, args.poll_ms / 1000, mix
     )
     own_cpu = time.process_time() - own_cpu
     cpu_used = [proc_cpu_seconds(p.pid) - c for p, c in zip(processes, cpu, strict=True)]
+    threads_after = thread_cpu(profiled) if spy is not None else {}
     rss = max(proc_rss_mb(p.pid) for p in processes)
     gc_after, gc_longest = await gc_figures(session, urls)
     gc_ms_per_s = (gc_after - gc_before) / len(urls) / max(took, 1e-9) * 1000
@@ -878,6 +889,8 @@ async def run_rate(
     if spy is not None:
         node_cpu = cpu_used[args.profile_node]
         finish_profile(spy, node_cpu / point.committed * 1e6 if point.committed else 0)
+        names = thread_names(profiled)
+        print(render_threads(threads, threads_after, names, max(1, point.committed)), flush=True)
 
 
 def ms_percentiles(values: list[float]) -> str:

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
-from bench.cpu_breakdown import IDLE, breakdown, classify, read_raw
+from bench.cpu_breakdown import (
+    IDLE,
+    breakdown,
+    classify,
+    read_raw,
+    render_threads,
+    thread_cpu,
+)
 
 LOOP = "<module> (cli/main.py:1);run_forever (asyncio/base_events.py:607)"
 
@@ -21,3 +30,17 @@ def test_the_first_matching_bucket_wins_and_idle_waits_are_left_out(tmp_path: Pa
     rows = {bucket: (share, micros) for bucket, share, micros in breakdown(read_raw(raw), 200)}
     assert rows["signature"] == (0.75, 150.0)  # idle samples do not dilute the shares
     assert rows["execution"] == (0.25, 50.0)
+
+
+def test_thread_cpu_reads_every_thread_of_a_process_and_renders_us_per_tx() -> None:
+    own = thread_cpu(os.getpid())
+    assert threading.get_native_id() in own
+    assert all(user >= 0 and system >= 0 for user, system in own.values())
+    before = {1: (1.0, 0.5), 2: (2.0, 0.0)}
+    after = {1: (1.5, 0.75), 2: (2.0, 0.0), 3: (0.25, 0.25)}  # thread 3 started meanwhile
+    text = render_threads(before, after, {1: "MainThread"}, 1000)
+    lines = text.splitlines()
+    assert lines[0].endswith(" 1250 in all")  # 1.25 s of CPU over 1,000 transactions
+    assert lines[1].split() == ["MainThread", "750.0", "(250.0)"]  # the busiest first
+    assert lines[2].split()[:2] == ["thread", "3,"] and lines[2].endswith("500.0 (250.0)")
+    assert len(lines) == 3  # a thread that used nothing is left out
