@@ -5,10 +5,14 @@ from __future__ import annotations
 import string
 from concurrent.futures import ThreadPoolExecutor
 
+import nacl.signing
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ledger import keys
 from ledger.hashing import BLOCK, TX
+from ledger.keys import PrivateKey, signing_message
 
 SEED = bytes(range(32))
 DIGEST = bytes(32)
@@ -119,3 +123,17 @@ def test_swapped_neighbours_are_caught() -> None:
 def test_malformed_addresses_are_refused(text: str) -> None:
     with pytest.raises(ValueError):
         keys.address_from_text(text)
+
+
+@settings(max_examples=50, deadline=None)
+@given(seed=st.binary(min_size=32, max_size=32), digest=st.binary(min_size=32, max_size=32))
+def test_a_key_signs_as_its_seed_does_and_keeps_its_pair(seed: bytes, digest: bytes) -> None:
+    """The key pair is derived once and kept: public key and signatures are still
+    exactly what a signing key made from the seed gives, first use or later."""
+    reference = nacl.signing.SigningKey(seed)
+    key = PrivateKey.from_seed(seed)
+    for _ in range(2):
+        assert key.public_key == bytes(reference.verify_key)
+        expected = reference.sign(signing_message(b"domain", "chain", digest)).signature
+        assert key.sign(b"domain", "chain", digest) == expected
+    assert key == PrivateKey.from_seed(seed) and hash(key) == hash(PrivateKey.from_seed(seed))
