@@ -53,10 +53,11 @@ from ledger.block import (
     commit_vote_digest,
     quorum_size,
     sign_commit_vote,
+    verify_commit_vote,
 )
 from ledger.errors import CodecError
 from ledger.execution import tx_root
-from ledger.hashing import COMMIT_VOTE, CONSENSUS_MSG, HASH_SIZE, tagged_hash
+from ledger.hashing import CONSENSUS_MSG, HASH_SIZE, tagged_hash
 from ledger.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, verify
 from ledger.merkle import merkle_root
 from ledger.tx import ENVELOPE_SINGLE, SignedTransaction
@@ -386,7 +387,7 @@ class CommitVote:
 
     def verify(self, chain_id: str) -> bool:
         digest = commit_vote_digest(self.height, self.view, self.block_hash)
-        return verify(self.sender, COMMIT_VOTE, chain_id, digest, self.signature)
+        return verify_commit_vote(self.sender, chain_id, digest, self.signature)
 
     @staticmethod
     def create(

@@ -65,6 +65,28 @@ def commit_vote_digest(height: int, view: int, block_hash: bytes) -> bytes:
     return tagged_hash(COMMIT_VOTE, codec.encode([height, view, block_hash]))
 
 
+# Commit votes that verified, as (validator, signature, digest, chain id): a node
+# checks each vote as it arrives and then again inside the certificate the next
+# block carries (and a synced block's), three or four Ed25519 checks per block.
+# Only successes are kept, keyed by every input, so a hit is the answer `verify`
+# would give again. Bounded: emptied when full (a few blocks' votes are in use).
+_VERIFIED_VOTES: set[tuple[bytes, bytes, bytes, str]] = set()
+_VERIFIED_VOTES_KEPT = 4096
+
+
+def verify_commit_vote(validator: bytes, chain_id: str, digest: bytes, signature: bytes) -> bool:
+    """`verify` of one commit vote over `digest` (`commit_vote_digest`), remembered."""
+    seen = (validator, signature, digest, chain_id)
+    if seen in _VERIFIED_VOTES:
+        return True
+    if not verify(validator, COMMIT_VOTE, chain_id, digest, signature):
+        return False
+    if len(_VERIFIED_VOTES) >= _VERIFIED_VOTES_KEPT:
+        _VERIFIED_VOTES.clear()
+    _VERIFIED_VOTES.add(seen)
+    return True
+
+
 def _expect_tag(fields: list[Any], tag: int, what: str) -> None:
     if isinstance(fields[0], bool) or fields[0] != tag:
         raise CodecError("bad_tag", f"not a {what}")
@@ -207,7 +229,7 @@ class CommitCertificate:
             if validator <= previous or validator not in members:
                 return False  # unsorted, duplicate or outsider: not canonical
             previous = validator
-            if not verify(validator, COMMIT_VOTE, chain_id, digest, signature):
+            if not verify_commit_vote(validator, chain_id, digest, signature):
                 return False
             seen.add(validator)
         return len(seen) >= quorum_size(len(members))

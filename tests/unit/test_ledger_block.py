@@ -6,7 +6,10 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import ledger.block
 from ledger import codec
 from ledger.block import (
     Block,
@@ -18,6 +21,7 @@ from ledger.block import (
     quorum_size,
     sign_commit_vote,
     validator_set_hash,
+    verify_commit_vote,
 )
 from ledger.errors import CodecError
 from ledger.hashing import BLOCK, CERTIFICATE, COMMIT_VOTE, VALIDATOR_SET, ZERO_HASH, tagged_hash
@@ -206,3 +210,47 @@ def test_certificate_decode_refuses_malformed_signatures() -> None:
         with pytest.raises(CodecError) as caught:
             CommitCertificate.decode(codec.encode(fields))
         assert caught.value.code == code
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    signer=st.integers(min_value=0, max_value=3),
+    claimed=st.integers(min_value=0, max_value=3),
+    height=st.integers(min_value=1, max_value=10),
+    flip=st.one_of(st.none(), st.integers(min_value=0, max_value=63)),
+    chain=st.sampled_from([CHAIN_ID, "other-chain"]),
+)
+def test_a_remembered_commit_vote_verifies_exactly_as_verify_does(
+    signer: int, claimed: int, height: int, flip: int | None, chain: str
+) -> None:
+    """Whatever was checked before (the same vote, a good one for the same digest),
+    the memo answers as `verify` does: it keeps only successes, keyed by every input."""
+    digest = commit_vote_digest(height, 0, b"\x09" * 32)
+    signature = sign_commit_vote(VALIDATOR_KEYS[signer], CHAIN_ID, height, 0, b"\x09" * 32)
+    good = verify_commit_vote(VALIDATORS[signer], CHAIN_ID, digest, signature)
+    assert good  # and now remembered
+    if flip is not None:
+        signature = signature[:flip] + bytes([signature[flip] ^ 1]) + signature[flip + 1 :]
+    expected = verify(VALIDATORS[claimed], COMMIT_VOTE, chain, digest, signature)
+    for _ in range(2):
+        assert verify_commit_vote(VALIDATORS[claimed], chain, digest, signature) == expected
+
+
+def test_a_certificate_of_votes_already_verified_needs_no_signature_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    block_hash = b"\x07" * 32
+    certificate = certificate_by([0, 1, 2], block_hash)
+    digest = commit_vote_digest(7, 0, block_hash)
+    for validator, signature in certificate.signatures[:2]:  # as the votes arrived
+        assert verify_commit_vote(validator, CHAIN_ID, digest, signature)
+    checked: list[bytes] = []
+
+    def counting(public_key: bytes, *rest: Any) -> bool:
+        checked.append(public_key)
+        return verify(public_key, *rest)
+
+    monkeypatch.setattr(ledger.block, "verify", counting)
+    assert certificate.verify(CHAIN_ID, VALIDATORS)
+    assert checked == [certificate.signatures[2][0]]  # only the vote not seen before
+    assert certificate.verify(CHAIN_ID, VALIDATORS) and len(checked) == 1
