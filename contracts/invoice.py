@@ -108,6 +108,34 @@ class Invoice:
     def from_list(value: list[Any]) -> Invoice:
         return Invoice(*value)
 
+    def settled(
+        self, payer: bytes, paid_ms: int, pay_symbol: str, pay_amount: int, commission: int
+    ) -> Invoice:
+        """This invoice once paid: what `dataclasses.replace` gives with these fields and
+        the status PAID, built directly (it runs once per payment)."""
+        return Invoice(
+            self.id,
+            self.number,
+            self.merchant,
+            self.symbol,
+            self.amount,
+            self.expiry_ms,
+            self.reference,
+            self.metadata,
+            self.platform,
+            self.commission_bps,
+            self.created_ms,
+            PAID,
+            payer,
+            paid_ms,
+            pay_symbol,
+            pay_amount,
+            commission,
+            self.refunded,
+            self.refund_share_bps,
+            self.commission_returned,
+        )
+
     def status_at(self, now_ms: int) -> str:
         if self.status == OPEN and now_ms > self.expiry_ms:
             return EXPIRED
@@ -245,15 +273,7 @@ def pay(ctx: Context, args: tuple[Any, ...]) -> None:
         move(ctx.state, asset.symbol, ctx.sender, invoice.platform, commission)
     _save(
         ctx.state,
-        replace(
-            invoice,
-            status=PAID,
-            payer=ctx.sender,
-            paid_ms=ctx.block.timestamp_ms,
-            pay_symbol=pay_asset.symbol,
-            pay_amount=paid,
-            commission=commission,
-        ),
+        invoice.settled(ctx.sender, ctx.block.timestamp_ms, pay_asset.symbol, paid, commission),
     )
     ctx.emit(
         "invoice.paid",

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from contracts import invoice as inv
 from contracts.exchange import PRICE_SCALE
 from ledger.receipt import Receipt
@@ -199,3 +204,31 @@ def test_a_platform_invoice_in_an_exclusive_coin_needs_a_member_platform() -> No
     c.ok(MERCHANT, "loyalty.add_member", "LOYAL", SHOP.public_key)
     assert pay(c, invoice_id, "LOYAL").ok
     assert c.balance(SHOP, "LOYAL") == 20
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    platform=st.one_of(st.none(), st.just(b"p" * 32)),
+    refunded=st.integers(min_value=0, max_value=10**9),
+    paid_ms=st.integers(min_value=0, max_value=10**13),
+    pay_amount=st.integers(min_value=1, max_value=10**12),
+    commission=st.integers(min_value=0, max_value=10**9),
+)
+def test_a_settled_invoice_is_the_invoice_replaced_with_its_payment(
+    platform: bytes | None, refunded: int, paid_ms: int, pay_amount: int, commission: int
+) -> None:
+    invoice = inv.Invoice(
+        b"i" * 32, 3, b"m" * 32, "IDRX", 25_000, 10**13, "order-1", b"meta", platform,
+        250, 10**12, inv.OPEN, refunded=refunded, refund_share_bps=40, commission_returned=7,
+    )  # fmt: skip
+    expected = replace(
+        invoice,
+        status=inv.PAID,
+        payer=b"b" * 32,
+        paid_ms=paid_ms,
+        pay_symbol="EMAS",
+        pay_amount=pay_amount,
+        commission=commission,
+    )
+    settled = invoice.settled(b"b" * 32, paid_ms, "EMAS", pay_amount, commission)
+    assert settled == expected and settled.to_list() == expected.to_list()
