@@ -12,6 +12,10 @@ from ledger.errors import InvalidTransaction
 
 MAX_AMOUNT = (1 << 63) - 1
 BASIS_POINTS = 10_000
+# 20%: a platform cannot take more than a fifth of a sale (roles; franchise royalties
+# stay within what is left). Here, not in roles: franchise needs it while roles is
+# still importing coin, whose transfer rules import franchise.
+MAX_COMMISSION_BPS = 2_000
 
 
 def check_amount(value: Any, what: str = "amount", allow_zero: bool = False) -> int:

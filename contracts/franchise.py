@@ -47,8 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from contracts import args as A
 from contracts import coin, loyalty
-from contracts.amounts import check_amount, check_basis_points, share
-from contracts.roles import MAX_COMMISSION_BPS
+from contracts.amounts import MAX_COMMISSION_BPS, check_amount, check_basis_points, share
 from ledger import codec
 from ledger.errors import InvalidTransaction
 from ledger.execution import Context, Handler

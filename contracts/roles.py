@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts import args as A
-from contracts.amounts import check_basis_points
+from contracts.amounts import MAX_COMMISSION_BPS, check_basis_points
 from contracts.coin import genesis_section
 from ledger import codec
 from ledger.errors import InvalidTransaction
@@ -26,7 +26,6 @@ from ledger.state import StateView
 
 PLATFORM_PREFIX = b"roles/platform/"
 REFUND_SHARE_PREFIX = b"roles/refund-share/"
-MAX_COMMISSION_BPS = 2_000  # 20%: a platform cannot take more than a fifth of a sale
 MAX_PLATFORM_NAME = 64
 
 

@@ -7,6 +7,8 @@ import downwards.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,39 @@ def test_checker_catches_a_violation(tmp_path: Path) -> None:
     sample = tmp_path / "bad.py"
     sample.write_text("import time\nfrom aiohttp import web\n")
     assert imported_modules(sample) == ["time", "aiohttp"]
+
+
+# Run in a fresh interpreter: each module is imported first, with every module of the
+# deterministic layers forgotten before it, so an import cycle that only works in
+# one order (contracts.roles -> coin -> policy -> franchise -> roles) fails here.
+_IMPORT_EACH_FIRST = """
+import importlib, sys
+failed = []
+layers = ("ledger", "contracts", "consensus")
+for name in sys.argv[1:]:
+    for loaded in [m for m in sys.modules if m.split(".")[0] in layers]:
+        del sys.modules[loaded]
+    try:
+        importlib.import_module(name)
+    except ImportError as exc:
+        failed.append(f"{name}: {exc}")
+print("\\n".join(failed))
+"""
+
+
+def test_every_deterministic_module_imports_first() -> None:
+    modules = [
+        ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        for layer in ("ledger", "contracts", "consensus")
+        for path in python_files(layer)
+        if path.name != "__init__.py"
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", _IMPORT_EACH_FIRST, *modules],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert result.stdout.strip() == ""
