@@ -420,7 +420,8 @@ def report(
     entries, written = row["tree_entries"], row["tree_bytes"]
     print(
         f"  tree entries written per block {entries:,.0f}, {written / 1e6:.2f} MB "
-        f"({written / max(entries, 1):,.0f} bytes each, values only)"
+        f"({written / max(entries, 1):,.0f} bytes each, values only); update_tree "
+        f"{row['update_tree_cpu'] * 1e6 / max(entries, 1):.1f} us of thread CPU per entry"
     )
     old, new = row["chained"] + row["commit_old"], row["tree"] + row["commit_tree"]
     print(f"apply + commit: chained {ms(old)}, tree {ms(new)} (+{100 * (new / old - 1):.0f}%)")
