@@ -426,7 +426,9 @@ def report(
     old, new = row["chained"] + row["commit_old"], row["tree"] + row["commit_tree"]
     print(f"apply + commit: chained {ms(old)}, tree {ms(new)} (+{100 * (new / old - 1):.0f}%)")
     memo = hash_memo_size()
-    print(f"  leaf-hash memo: {memo:,} nodes, about {memo * HASH_MEMO_ENTRY_BYTES / 1e6:.0f} MB")
+    print(
+        f"  memo of node hashes: {memo:,} nodes, about {memo * HASH_MEMO_ENTRY_BYTES / 1e6:.0f} MB"
+    )
     print(
         f"untimed warm blocks: {ms(row['warm_wall']).strip()} each, "
         f"{ms(row['warm_cpu']).strip()} process CPU (all threads, LevelDB compactions too)"
