@@ -505,6 +505,7 @@ async def run_point(
     batch_size: int,
     poll: float,
     mix: CommerceMix | None = None,
+    report_every: float = 0.0,
 ) -> tuple[Point, float]:
     """Offer `rate` tx/s for `duration` s, spread over the lanes in turn; returns the
     point and the seconds it ran (submission plus the commit watch). With a commerce
@@ -567,6 +568,11 @@ async def run_point(
                         point.offered += 1
 
     poller_task = asyncio.create_task(poll_heights())
+    reporter = (
+        asyncio.create_task(report_intervals(session, urls, lanes, point, report_every, stop_watch))
+        if report_every > 0
+        else None
+    )
     watcher_task = asyncio.create_task(watch())
     senders = [
         asyncio.create_task(run_lane(session, lane, sent, point, give_up_at)) for lane in lanes
@@ -596,8 +602,84 @@ async def run_point(
         await asyncio.sleep(0.2)
     stop_watch.set()
     await poller_task
+    if reporter is not None:
+        await reporter
     await watcher_task
     return point, time.monotonic() - start
+
+
+# What the interval report shows per validator: (column, metric) from /metrics
+NODE_COLUMNS = (
+    ("pool", "pasar_mempool_size"),
+    ("limit", "pasar_mempool_admit_limit"),
+    ("local", "pasar_mempool_local"),
+    ("local_limit", "pasar_mempool_local_limit"),
+    ("rate", "pasar_mempool_committed_rate"),
+    ("intake", "pasar_gossip_intake"),
+    ("dropped", "pasar_gossip_dropped_total"),
+    ("oldest_s", "pasar_mempool_oldest_seconds"),
+    ("gap", "pasar_mempool_behind_gap"),
+    ("evicted", "pasar_mempool_evicted_total"),
+    ("lag_max_s", "pasar_event_loop_lag_max_seconds"),
+    ("views", "pasar_view_changes_total"),
+)
+
+
+def unlabelled_samples(text: str) -> dict[str, float]:
+    """name -> value of the samples without labels on one /metrics page."""
+    found = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            name, _, value = line.partition(" ")
+            with contextlib.suppress(ValueError):
+                found[name] = float(value)
+    return found
+
+
+async def report_intervals(
+    session: aiohttp.ClientSession,
+    urls: list[str],
+    lanes: list[Lane],
+    point: Point,
+    every: float,
+    stop: asyncio.Event,
+) -> None:
+    """Every `every` seconds until `stop`: one row for the generator (what it offered,
+    got admitted, saw committed and was refused in the interval, what waits in its
+    lanes, the p99 answer time of 429s) and one per validator (its mempool, admit
+    limit, local share, measured rate, gossip intake and drops, oldest pending
+    transaction, transactions behind a nonce gap, evictions, view changes); a metric
+    the node does not export shows as '-'."""
+    start = time.monotonic()
+    last = (point.offered, point.admitted, point.committed, point.throttled)
+    refused_seen = 0
+    print(
+        "  interval: t_s offered/s admitted/s committed/s 429s/s unsent 429_p99_ms | per node: "
+        + " ".join(column for column, _ in NODE_COLUMNS),
+        flush=True,
+    )
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+        now = (point.offered, point.admitted, point.committed, point.throttled)
+        rates = " ".join(f"{(b - a) / every:,.0f}" for a, b in zip(last, now, strict=True))
+        last = now
+        refused = point.refused_answers[refused_seen:]
+        refused_seen += len(refused)
+        unsent = sum(len(lane.outbox) for lane in lanes)
+        rows = []
+        for index, text in enumerate(await metrics_texts(session, urls)):
+            samples = unlabelled_samples(text)
+            values = []
+            for _, name in NODE_COLUMNS:
+                value = samples.get(name)
+                values.append("-" if value is None else f"{value:g}")
+            rows.append(f"v{index} " + " ".join(values))
+        print(
+            f"  interval: {time.monotonic() - start:.0f} {rates} {unsent:,} "
+            f"{percentile(refused, 0.99) * 1000:.0f} | " + " | ".join(rows),
+            flush=True,
+        )
 
 
 async def stays_idle(
@@ -796,7 +878,10 @@ async def run_mix(args: argparse.Namespace, rates: list[float], total: int, name
         app_state = transfer_app_state(accounts)
         streams = presign_streams(accounts, total, lane_count)
     print(f"presigned {total:,} transactions in {time.perf_counter() - t0:.1f}s")
-    workdir, nodes, processes = start_network(args, app_state, None)
+    mempool = None
+    if args.backlog_ms is not None:  # the pool's window instead of config.toml's default
+        mempool = replace(MempoolLimits(), backlog_ms=args.backlog_ms)
+    workdir, nodes, processes = start_network(args, app_state, mempool)
     urls = [node.rpc_url for node in nodes]
     try:
         connector = aiohttp.TCPConnector(limit=128)
@@ -847,7 +932,15 @@ async def run_rate(
     threads = thread_cpu(profiled) if spy is not None else {}
     own_cpu = time.process_time()
     point, took = await run_point(
-        session, urls, lanes, rate, args.duration, batch_size, args.poll_ms / 1000, mix
+        session,
+        urls,
+        lanes,
+        rate,
+        args.duration,
+        batch_size,
+        args.poll_ms / 1000,
+        mix,
+        args.interval_report,
     )
     own_cpu = time.process_time() - own_cpu
     cpu_used = [proc_cpu_seconds(p.pid) - c for p, c in zip(processes, cpu, strict=True)]
@@ -1009,6 +1102,19 @@ def main() -> None:
         "--profile", action="store_true", help="ladder mode: py-spy CPU breakdown of one node"
     )
     parser.add_argument("--profile-node", type=int, default=1, help="validator --profile samples")
+    parser.add_argument(
+        "--backlog-ms",
+        type=int,
+        help="ladder mode: the validators' [mempool] backlog_ms instead of the default",
+    )
+    parser.add_argument(
+        "--interval-report",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="ladder mode: every SECONDS, a row of the generator's and each validator's "
+        "figures (mempool, admit limit, local share, gossip drops, oldest pending, nonce gaps)",
+    )
     parser.add_argument(
         "--gc",
         choices=("config", "interpreter"),

@@ -62,6 +62,13 @@ RATE_WINDOW_SECONDS = 10.0  # the committed rate is measured over this much rece
 SHARE_WINDOW = 20_000
 SHARE_GROWTH = (5, 4)  # a node may hold 5/4 of its measured share: room for it to grow
 MAX_RETRY_AFTER_SECONDS = 30
+# The admit limit is sized from the best committed rate of this recent past, not only the
+# latest: a slow moment (a long collection, other work on the machine) must not shrink
+# the pool, and with it the blocks and the rate, into a spiral
+RATE_MEMORY_SECONDS = 60.0
+# A transaction behind a nonce gap this long is evicted: its sender's earlier nonce did
+# not come (the client re-sends), and it takes room no block can use
+GAP_TIMEOUT_SECONDS = 30.0
 
 
 def authorization_refusal(
@@ -92,11 +99,14 @@ class Mempool:
         self._committed_in_window = 0
         self._busy_in_window = 0.0
         self._last_commit_at: float | None = None
+        # (time, window rate) after each commit, the rates decreasing: the best recent one first
+        self._best_rates: deque[tuple[float, float]] = deque()
         self._busy_since: float | None = None  # since when the pool holds work (None: idle)
         self._by_hash: dict[bytes, SignedTransaction] = {}
         # tx hash -> its place in the order of admission: blocks take the oldest first
         self._arrival: dict[bytes, int] = {}
         self._arrivals = 0
+        self._admitted_at: dict[bytes, float] = {}  # tx hash -> when it was admitted (clock)
         self._by_sender: dict[bytes, dict[int, bytes]] = {}  # sender -> {nonce: tx hash}
         self._bytes = 0
         self._local: set[bytes] = set()  # pending transactions admitted from our clients
@@ -106,6 +116,7 @@ class Mempool:
         # that wait to be admitted (they take room before our clients' next ones do)
         self.validators = 1
         self.incoming = 0
+        self.evicted = 0  # transactions evicted from behind a nonce gap (GAP_TIMEOUT_SECONDS)
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -140,6 +151,11 @@ class Mempool:
         self._committed_in_window += count
         self._busy_in_window += busy
         self._expire(now)
+        rate = self.committed_rate()
+        best = self._best_rates
+        while best and best[-1][1] <= rate:
+            best.pop()
+        best.append((now, rate))
 
     def _expire(self, now: float) -> None:
         while self._commits and self._commits[0][0] < now - RATE_WINDOW_SECONDS:
@@ -156,10 +172,21 @@ class Mempool:
         # at least a second: one quick block after an idle spell is not a huge rate
         return self._committed_in_window / max(1.0, self._busy_in_window)
 
+    def best_recent_rate(self) -> float:
+        """The highest committed rate measured after a commit in the last
+        RATE_MEMORY_SECONDS (0 when nothing committed then)."""
+        best = self._best_rates
+        horizon = self._clock() - RATE_MEMORY_SECONDS
+        while best and best[0][0] < horizon:
+            best.popleft()
+        return best[0][1] if best else 0.0
+
     def admit_limit(self) -> int:
-        """How many transactions the pool admits right now."""
+        """How many transactions the pool admits right now: `backlog_ms` of the best
+        recent committed rate, between `floor_txs` and `max_txs`."""
         limits = self.limits
-        measured = int(self.committed_rate() * limits.backlog_ms / 1000)
+        rate = max(self.committed_rate(), self.best_recent_rate())
+        measured = int(rate * limits.backlog_ms / 1000)
         return min(limits.max_txs, max(limits.floor_txs, measured))
 
     def sender_limit(self, admit_limit: int | None = None) -> int:
@@ -282,6 +309,7 @@ class Mempool:
         self._by_hash[tx_hash] = stx
         self._arrival[tx_hash] = self._arrivals
         self._arrivals += 1
+        self._admitted_at[tx_hash] = self._clock()
         self._bytes += len(stx.encoded)
         if not from_peer:
             self._local.add(tx_hash)
@@ -318,6 +346,25 @@ class Mempool:
 
     def get(self, tx_hash: bytes) -> SignedTransaction | None:
         return self._by_hash.get(tx_hash)
+
+    def oldest_age(self) -> float:
+        """Seconds the oldest pending transaction has waited here (0 when empty)."""
+        # insertion order is admission order, and removals keep it
+        oldest = next(iter(self._admitted_at.values()), None)
+        return 0.0 if oldest is None else max(0.0, self._clock() - oldest)
+
+    def behind_gap(self, next_nonce: Callable[[bytes], int]) -> list[bytes]:
+        """Hashes of pending transactions no block can take yet: an earlier nonce of
+        their sender, at or above its committed `next_nonce`, is not pending."""
+        stuck: list[bytes] = []
+        for sender, pending in self._by_sender.items():
+            nonce = next_nonce(sender)
+            run = 0
+            while nonce + run in pending:
+                run += 1
+            if run < len(pending):
+                stuck.extend(h for n, h in pending.items() if n >= nonce + run)
+        return stuck
 
     def reap(
         self, max_txs: int, max_bytes: int, next_nonce: Callable[[bytes], int]
@@ -356,6 +403,22 @@ class Mempool:
                 heapq.heapreplace(heads, (arrival[following], nonce + 1, sender))
         return chosen
 
+    def evict_stuck(
+        self, next_nonce: Callable[[bytes], int], timeout: float = GAP_TIMEOUT_SECONDS
+    ) -> list[bytes]:
+        """Remove the transactions that have waited behind a nonce gap for longer than
+        `timeout` seconds; returns their hashes. The client learns it from the
+        transaction's status (no longer pending) and sends the missing nonce and these
+        again."""
+        if self.oldest_age() <= timeout:
+            return []  # nothing has waited that long, gapped or not
+        horizon = self._clock() - timeout
+        admitted_at = self._admitted_at
+        stuck = [h for h in self.behind_gap(next_nonce) if admitted_at[h] < horizon]
+        self.remove(stuck)
+        self.evicted += len(stuck)
+        return stuck
+
     def remove(self, tx_hashes: Iterable[bytes]) -> None:
         for tx_hash in tx_hashes:
             stx = self._by_hash.pop(tx_hash, None)
@@ -364,6 +427,7 @@ class Mempool:
             self._bytes -= len(stx.encoded)
             self._local.discard(tx_hash)
             del self._arrival[tx_hash]
+            del self._admitted_at[tx_hash]
             pending = self._by_sender.get(stx.tx.sender)
             if pending is not None:
                 pending.pop(stx.tx.nonce, None)

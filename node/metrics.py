@@ -34,6 +34,57 @@ class NodeMetrics:
         )
         self.mempool_size = Gauge("pasar_mempool_size", "Transactions in the mempool", registry=r)
         self.mempool_bytes = Gauge("pasar_mempool_bytes", "Bytes in the mempool", registry=r)
+        # admission state, set when /metrics is read (docs/node.md, "Admission")
+        self.admit_limit = Gauge(
+            "pasar_mempool_admit_limit", "Transactions the mempool admits now", registry=r
+        )
+        self.local_limit = Gauge(
+            "pasar_mempool_local_limit",
+            "Pending transactions from this node's own clients it holds at most",
+            registry=r,
+        )
+        self.local_pending = Gauge(
+            "pasar_mempool_local", "Pending transactions from this node's own clients", registry=r
+        )
+        self.committed_rate = Gauge(
+            "pasar_mempool_committed_rate",
+            "Transactions committed per second of busy time over the last 10 s",
+            registry=r,
+        )
+        self.oldest_pending = Gauge(
+            "pasar_mempool_oldest_seconds",
+            "Age of the oldest pending transaction (0 when the pool is empty)",
+            registry=r,
+        )
+        self.behind_gap = Gauge(
+            "pasar_mempool_behind_gap",
+            "Pending transactions no block can take yet: an earlier nonce of the sender is missing",
+            registry=r,
+        )
+        self.txs_evicted = Counter(
+            "pasar_mempool_evicted",
+            "Pending transactions evicted after waiting behind a nonce gap too long",
+            registry=r,
+        )
+        self.loop_lag = Histogram(
+            "pasar_event_loop_lag_seconds",
+            "How late the event loop ran a timer that was due (sampled every 50 ms)",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=r,
+        )
+        self.loop_lag_max = Gauge(
+            "pasar_event_loop_lag_max_seconds",
+            "The event loop's longest lag since /metrics was last read",
+            registry=r,
+        )
+        self.gossip_intake = Gauge(
+            "pasar_gossip_intake", "Gossiped transactions waiting to be admitted", registry=r
+        )
+        self.gossip_dropped = Counter(
+            "pasar_gossip_dropped",
+            "Gossiped transactions dropped because the intake was full",
+            registry=r,
+        )
         self.txs_committed = Counter(
             "pasar_txs_committed", "Transactions committed in blocks", registry=r
         )

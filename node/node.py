@@ -66,6 +66,7 @@ FIRST_SEEN_LIMIT = 200_000
 # Admission adds a verified batch to the mempool this many at a time, giving the event
 # loop back in between (each is an authorization check and the pool's bookkeeping)
 ADMIT_CHUNK = 256
+LAG_PROBE_INTERVAL = 0.05  # the event loop's lag is sampled this often
 
 
 def _verify_chunk(checks: Sequence[SignatureCheck]) -> list[bool]:
@@ -130,6 +131,7 @@ class Node:
         self._intake: asyncio.Queue[list[bytes]] = asyncio.Queue()
         self._intake_size = 0
         self.gossip_dropped = 0
+        self._lag_max = 0.0  # the event loop's longest lag since /metrics was last read
         self._height_event = asyncio.Event()
         self._last_commit_time: float | None = None
         self._runners: list[web.AppRunner] = []
@@ -241,6 +243,10 @@ class Node:
         seen: set[bytes] = set()
         from_sender: Counter[bytes] = Counter()  # candidates so far, by sender
         committed_nonces: dict[bytes, int] = {}  # read once per sender, for the check below
+        # per sender, the lowest nonce of this submission refused for room, and why: its
+        # later nonces are refused too, so what is admitted never waits behind a gap the
+        # client only fills after its Retry-After (docs/node.md, "Admission")
+        held_back: dict[bytes, tuple[int, str]] = {}
         for index, raw in enumerate(raws):
             if isinstance(raw, SignedTransaction):
                 stx = raw  # decoded by the RPC, which answered 400 for bad bytes
@@ -260,11 +266,11 @@ class Node:
             elif self._is_committed(stx, committed_nonces):
                 answers[index] = Admission(tx_hash, True, pool.DUPLICATE, "already committed")
             elif (
-                room := self.mempool.check(
-                    stx, len(candidates), from_sender[stx.tx.sender], from_peer
-                )
+                room := _held_back(held_back, stx)
+                or self.mempool.check(stx, len(candidates), from_sender[stx.tx.sender], from_peer)
             ) is not None:
                 # refused before its signature is checked: a flood costs no verification
+                _hold_back(held_back, stx, room)
                 answers[index] = Admission(tx_hash, False, room, _REFUSALS[room])
             else:
                 seen.add(tx_hash)
@@ -303,6 +309,10 @@ class Node:
                 )
                 continue
             self.verified.add(stx.verification_key)
+            room = _held_back(held_back, stx)
+            if room is not None:
+                answers[index] = Admission(tx_hash, False, room, _REFUSALS[room])
+                continue
             refusal = pool.authorization_refusal(self.chain.app, self.chain.store, head_info, stx)
             if refusal is not None:
                 answers[index] = Admission(tx_hash, False, *refusal)
@@ -323,6 +333,8 @@ class Node:
             elif code == pool.DUPLICATE:
                 answers[index] = Admission(tx_hash, True, code, "already pending")
             else:
+                if code in _ROOM_CODES:  # a commit between chunks can free room again
+                    _hold_back(held_back, stx, code)
                 answers[index] = Admission(tx_hash, False, code, _REFUSALS.get(code, code))
         final = [answer for answer in answers if answer is not None]
         admitted = sum(1 for a in final if a.accepted and a.code == pool.ACCEPTED)
@@ -440,6 +452,7 @@ class Node:
             raws = [item for item in frame[1] if isinstance(item, bytes)]
             if self._intake_size + len(raws) > INTAKE_LIMIT:
                 self.gossip_dropped += len(raws)  # overloaded: consensus comes first
+                self.metrics.gossip_dropped.inc(len(raws))
                 return
             self._intake_size += len(raws)
             self.mempool.incoming = self._intake_size  # room they take from our clients
@@ -483,6 +496,17 @@ class Node:
             for start in range(0, len(backlog), GOSSIP_BATCH):
                 self.peers.broadcast(["txs", backlog[start : start + GOSSIP_BATCH]])
 
+    async def _lag_loop(self) -> None:
+        """How late the event loop runs a callback that is due (`pasar_event_loop_lag_*`):
+        the longest step that did not give it back, or the process waiting for a core,
+        delays everything the loop serves (votes, 429 answers) by as much."""
+        while True:
+            due = time.monotonic() + LAG_PROBE_INTERVAL
+            await asyncio.sleep(LAG_PROBE_INTERVAL)
+            lag = max(0.0, time.monotonic() - due)
+            self.metrics.loop_lag.observe(lag)
+            self._lag_max = max(self._lag_max, lag)
+
     async def _height_loop(self) -> None:
         """Tell peers our height every second: it is how a lagging node notices."""
         while True:
@@ -492,7 +516,19 @@ class Node:
             if refused > 0:
                 self.metrics.peers_refused.inc(refused)
                 self._refused_reported += refused
+            self.evict_stuck()
             await asyncio.sleep(1.0)
+
+    def evict_stuck(self) -> None:
+        """Drop what has waited behind a nonce gap for too long (node.mempool
+        GAP_TIMEOUT_SECONDS): no block can take it, and it holds room."""
+        evicted = self.mempool.evict_stuck(self.chain.next_nonce)
+        if evicted:
+            self.metrics.txs_evicted.inc(len(evicted))
+            self.metrics.mempool_size.set(len(self.mempool))
+            self.metrics.mempool_bytes.set(self.mempool.size_bytes)
+            self.consensus.transactions_removed(evicted)  # none was ready; to be sure
+            log("txs_evicted", count=len(evicted), reason="nonce_gap")
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -542,12 +578,28 @@ class Node:
         self.metrics.peers_connected.set(len(self.peers.connected()))
         self.metrics.catching_up.set(1 if self.catching_up else 0)
         self.metrics.view.set(self.view)
+        self._publish_admission()
         if self._gates is not None:
             for gate in (self._gates.event_streams, self._gates.long_polls):
                 self.metrics.rpc_slots.labels(gate.name).set(gate.open)
         return web.Response(
             body=self.metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )
+
+    def _publish_admission(self) -> None:
+        """The mempool's admission state for /metrics (read when scraped: the gap count
+        walks the pool, which is bounded by the admit limit)."""
+        mempool, metrics = self.mempool, self.metrics
+        limit = mempool.admit_limit()
+        metrics.admit_limit.set(limit)
+        metrics.local_limit.set(mempool.local_limit(limit))
+        metrics.local_pending.set(mempool.local_count)
+        metrics.committed_rate.set(round(mempool.committed_rate(), 1))
+        metrics.oldest_pending.set(round(mempool.oldest_age(), 3))
+        metrics.behind_gap.set(len(mempool.behind_gap(self.chain.next_nonce)))
+        metrics.gossip_intake.set(self._intake_size)
+        metrics.loop_lag_max.set(round(self._lag_max, 4))
+        self._lag_max = 0.0
 
     async def start(self) -> None:
         rpc_app = self.build_http_app()
@@ -573,6 +625,7 @@ class Node:
         self._spawn(self._gossip_loop())
         self._spawn(self._intake_loop())
         self._spawn(self._height_loop())
+        self._spawn(self._lag_loop())
         self._spawn(self.sync.run())
         self._spawn(self.consensus.run())
         self.ready = True
@@ -601,6 +654,24 @@ class Node:
         self.executor.shutdown(wait=True, cancel_futures=True)
         self._store.close()
         log("node_stopped", height=self.chain.height)
+
+
+_ROOM_CODES = (pool.MEMPOOL_FULL, pool.SENDER_FULL)
+
+
+def _held_back(held_back: dict[bytes, tuple[int, str]], stx: SignedTransaction) -> str | None:
+    """The room refusal of an earlier nonce of this sender in the same submission."""
+    earlier = held_back.get(stx.tx.sender)
+    if earlier is not None and stx.tx.nonce > earlier[0]:
+        return earlier[1]
+    return None
+
+
+def _hold_back(held_back: dict[bytes, tuple[int, str]], stx: SignedTransaction, code: str) -> None:
+    sender, nonce = stx.tx.sender, stx.tx.nonce
+    earlier = held_back.get(sender)
+    if earlier is None or nonce < earlier[0]:
+        held_back[sender] = (nonce, code)
 
 
 _REFUSALS = {

@@ -22,7 +22,9 @@ from ledger.tx import SignedTransaction, Transaction
 from node.chain import Chain
 from node.driver import ConsensusDriver
 from node.home import BlockLimits, Home, MempoolLimits, NodeConfig, genesis_from_json
-from node.node import Node
+from node.mempool import GAP_TIMEOUT_SECONDS
+from node.node import ADMIT_CHUNK, Node
+from node.rpc.routes_txs import tx_outcome
 from node.storage import LevelDBStore
 from node.votestore import BLOCK_PREFIX, PERSISTED_STATE_KEY
 
@@ -622,6 +624,73 @@ def test_a_proposal_goes_compact_with_only_the_ungossiped_transactions_whole(
             # kept to serve peers that lack some of it, even once out of the mempool
             node.mempool.remove([gossiped.hash])
             assert node.consensus.proposals.lookup(gossiped.hash) is gossiped
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_sender_refused_for_room_in_a_batch_has_its_later_nonces_refused_too(
+    tmp_path: Path,
+) -> None:
+    # A block that commits while a batch is added chunk by chunk frees room: without
+    # holding the sender back, nonce 1 got in after nonce 0 was refused, and waited
+    # behind that gap until the client's retry after its Retry-After.
+    async def scenario() -> None:
+        limits = MempoolLimits(floor_txs=1_000)
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v", mempool=limits), genesis()), OTHER)
+        batch = [account_tx("held", 0)]
+        batch += [user_tx(f"filler-{i}") for i in range(ADMIT_CHUNK - 1)]
+        batch.append(account_tx("held", 1))  # in the next chunk
+        verify_all = node.verify_all
+
+        async def room_taken_while_verifying(txs: list[SignedTransaction]) -> list[bool]:
+            # gossip fills the room during the checks; it is free again (a commit)
+            # by the time admission gives the loop back after the first chunk
+            results = await verify_all(txs)
+            node.mempool.incoming = 10_000
+            asyncio.get_running_loop().call_soon(setattr, node.mempool, "incoming", 0)
+            return results
+
+        node.verify_all = room_taken_while_verifying  # type: ignore[method-assign]
+        try:
+            answers = await node.submit([stx.encoded for stx in batch])
+            assert answers[0].code == "mempool_full"
+            assert answers[-1].code == "mempool_full"
+            assert batch[-1].hash not in node.mempool
+            # the room was there for it: another sender's transaction gets in
+            node.verify_all = verify_all  # type: ignore[method-assign]
+            (again,) = await node.submit([account_tx("other", 0).encoded])
+            assert again.code == "accepted"
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_transaction_evicted_from_behind_a_nonce_gap_is_no_longer_reported_pending(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+        now = [1_000.0]
+        node.mempool._clock = lambda: now[0]
+        try:
+            gapped, ready = account_tx("stuck", 1), account_tx("fine", 0)
+            answers = await node.submit([gapped.encoded, ready.encoded])
+            assert [a.code for a in answers] == ["accepted", "accepted"]
+            now[0] += GAP_TIMEOUT_SECONDS / 2
+            node.evict_stuck()
+            assert tx_outcome(node, gapped.hash)["status"] == "pending"
+            now[0] += GAP_TIMEOUT_SECONDS
+            node.evict_stuck()
+            assert tx_outcome(node, gapped.hash)["status"] == "unknown"
+            assert tx_outcome(node, ready.hash)["status"] == "pending"  # no gap: it stays
+            assert node.metrics.txs_evicted._value.get() == 1
+            # sent again with the nonce it waited for, it is admitted and ready
+            answers = await node.submit([account_tx("stuck", 0).encoded, gapped.encoded])
+            assert [a.code for a in answers] == ["accepted", "accepted"]
+            assert node.mempool.behind_gap(node.chain.next_nonce) == []
         finally:
             await node.stop()
 

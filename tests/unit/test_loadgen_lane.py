@@ -3,13 +3,16 @@ its schedule sends its whole backlog, in order, instead of one batch per answer.
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bench.loadgen import LANE_REQUEST_MAX, Lane, Point, run_lane
+from bench.loadgen import LANE_REQUEST_MAX, Lane, Point, report_intervals, run_lane
 
 
 async def test_a_lane_behind_its_schedule_sends_its_backlog_in_order() -> None:
@@ -39,3 +42,53 @@ async def test_a_lane_behind_its_schedule_sends_its_backlog_in_order() -> None:
     assert [tx for body in bodies for tx in body] == [item[1] for item in stream]
     assert point.admitted == len(stream) and point.requests == 2 and not lane.outbox
     assert set(sent) == {item[0] for item in stream}
+
+
+async def test_the_interval_report_prints_a_row_per_interval_with_each_validators_figures(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    pages = [
+        "# HELP x\npasar_mempool_size 1200.0\npasar_mempool_behind_gap 7.0\n"
+        'pasar_txs_refused_total{code="mempool_full"} 3.0\n',
+        "pasar_mempool_size 300.0\n",
+    ]
+
+    def metrics(page: str) -> Any:
+        async def handler(request: web.Request) -> web.Response:
+            return web.Response(text=page)
+
+        return handler
+
+    servers = []
+    for page in pages:
+        app = web.Application()
+        app.router.add_get("/metrics", metrics(page))
+        server = TestServer(app)
+        await server.start_server()
+        servers.append(server)
+    point = Point()
+    stop = asyncio.Event()
+    try:
+        async with aiohttp.ClientSession() as session:
+            urls = [str(server.make_url("")).rstrip("/") for server in servers]
+            task = asyncio.create_task(report_intervals(session, urls, [], point, 0.2, stop))
+            await asyncio.sleep(0)  # it took its starting figures
+            point.offered, point.admitted, point.committed = 100, 40, 30
+            point.refused_answers.extend([0.004, 0.006])
+            await asyncio.sleep(0.25)  # the first interval is over
+            stop.set()
+            await task
+    finally:
+        for server in servers:
+            await server.close()
+    rows = [line for line in capsys.readouterr().out.splitlines() if "interval:" in line]
+    header, first = rows[0], rows[1]
+    columns = header.split("| per node: ")[1].split()
+    v0 = first.split(" | ")[1].split()
+    assert v0[0] == "v0" and len(v0) == len(columns) + 1
+    assert v0[1 + columns.index("pool")] == "1200" and v0[1 + columns.index("gap")] == "7"
+    assert v0[1 + columns.index("limit")] == "-"  # not exported: shown, not guessed
+    assert first.split(" | ")[2].split()[:2] == ["v1", "300"]
+    # the generator's figures are per second of the interval: 100 offered in 0.2 s
+    assert first.split()[2:5] == ["500", "200", "150"]
+    assert first.split(" | ")[0].split()[-1] == "6"  # p99 of the 429 answers, in ms

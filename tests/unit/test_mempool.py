@@ -11,6 +11,7 @@ from node.mempool import (
     MEMPOOL_FULL,
     NONCE_REUSED,
     NONCE_TAKEN,
+    RATE_MEMORY_SECONDS,
     SENDER_FULL,
     Mempool,
     VerifiedCache,
@@ -168,8 +169,29 @@ def test_admit_limit_follows_the_measured_committed_rate_between_floor_and_cap()
         clock.now += 1.0
         mempool.note_committed(1_000)
     assert mempool.admit_limit() == 1_000
-    clock.now += 60  # idle again: back to the floor
+    clock.now += RATE_MEMORY_SECONDS + 1  # idle again: back to the floor
     assert mempool.committed_rate() == 0.0 and mempool.admit_limit() == 10
+
+
+def test_a_slow_moment_does_not_shrink_the_limit_into_a_spiral() -> None:
+    # A lower rate made a smaller pool, smaller blocks and a lower rate again: the limit
+    # follows the best rate of the last minute, and lets go of it only after that.
+    clock = FakeClock()
+    mempool = rate_pool(clock)
+    assert mempool.add(tx(ALICE, 5), 0) == ACCEPTED  # the pool holds work throughout
+    for _ in range(10):  # 10 s at 100 tx/s
+        clock.now += 1.0
+        mempool.note_committed(100)
+    assert mempool.admit_limit() == 400  # 4 s of 100 tx/s
+    for _ in range(20):  # then 20 s at 25 tx/s
+        clock.now += 1.0
+        mempool.note_committed(25)
+    assert mempool.committed_rate() == 25.0
+    assert mempool.admit_limit() == 400  # sized from the best rate of the last minute
+    for _ in range(int(RATE_MEMORY_SECONDS)):
+        clock.now += 1.0
+        mempool.note_committed(25)
+    assert mempool.admit_limit() == 100  # a minute later, the lower rate is the best one
 
 
 def test_the_rate_counts_only_the_time_the_pool_held_work() -> None:
@@ -304,3 +326,25 @@ def test_transactions_peers_sent_take_room_before_the_clients_next_ones() -> Non
     assert mempool.add(tx(BOB, 0), 0, from_peer=True) == ACCEPTED
     mempool.incoming = 0
     assert mempool.check(tx(ALICE, 1)) is None and not mempool.is_full()
+
+
+def test_transactions_stuck_behind_a_nonce_gap_are_evicted_after_the_timeout() -> None:
+    clock = FakeClock()
+    mempool = rate_pool(clock)
+    nonces = {ALICE.public_key: 0, BOB.public_key: 0}
+    assert mempool.add(tx(ALICE, 0), 0) == ACCEPTED  # ready: stays however long it waits
+    assert mempool.add(tx(BOB, 2), 0) == ACCEPTED  # nonces 0 and 1 missing
+    clock.now += 20.0
+    assert mempool.add(tx(BOB, 3), 0) == ACCEPTED
+    assert mempool.behind_gap(nonces.__getitem__) == [tx(BOB, 2).hash, tx(BOB, 3).hash]
+    assert mempool.evict_stuck(nonces.__getitem__, timeout=30.0) == []
+    clock.now += 15.0  # Bob's nonce 2 has waited 35 s, nonce 3 15 s
+    assert mempool.evict_stuck(nonces.__getitem__, timeout=30.0) == [tx(BOB, 2).hash]
+    assert tx(BOB, 2).hash not in mempool and mempool.evicted == 1
+    assert tx(ALICE, 0).hash in mempool and tx(BOB, 3).hash in mempool
+    assert mempool.oldest_age() == 35.0  # Alice's, ready, waits on
+    # the missing nonces arrive: the run is whole again, nothing is stuck
+    assert mempool.add(tx(BOB, 0), 0) == ACCEPTED
+    assert mempool.add(tx(BOB, 1), 0) == ACCEPTED
+    assert mempool.add(tx(BOB, 2), 0) == ACCEPTED
+    assert mempool.behind_gap(nonces.__getitem__) == []
