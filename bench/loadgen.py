@@ -338,6 +338,9 @@ class Point:
     answered_at: dict[bytes, float] = field(default_factory=dict)  # admitted: answer's arrival
     after_answer: list[float] = field(default_factory=list)  # admitted: answer -> commit
     backoff_s: float = 0.0  # summed over lanes: time spent waiting out Retry-After
+    # how late the generator's own event loop ran a timer due every LAG_PROBE_S: its
+    # timings (answers, commits) are late by as much when it waits for a core
+    lags: list[float] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
 
 
@@ -568,6 +571,7 @@ async def run_point(
                         point.offered += 1
 
     poller_task = asyncio.create_task(poll_heights())
+    lag_probe = asyncio.create_task(probe_lag(point, stop_watch))
     reporter = (
         asyncio.create_task(report_intervals(session, urls, lanes, point, report_every, stop_watch))
         if report_every > 0
@@ -602,10 +606,22 @@ async def run_point(
         await asyncio.sleep(0.2)
     stop_watch.set()
     await poller_task
+    await lag_probe
     if reporter is not None:
         await reporter
     await watcher_task
     return point, time.monotonic() - start
+
+
+LAG_PROBE_S = 0.05
+
+
+async def probe_lag(point: Point, stop: asyncio.Event) -> None:
+    """Sample the generator's own event loop lag into `point.lags` until `stop`."""
+    while not stop.is_set():
+        due = time.monotonic() + LAG_PROBE_S
+        await asyncio.sleep(LAG_PROBE_S)
+        point.lags.append(max(0.0, time.monotonic() - due))
 
 
 # What the interval report shows per validator: (column, metric) from /metrics
@@ -653,9 +669,10 @@ async def report_intervals(
     start = time.monotonic()
     last = (point.offered, point.admitted, point.committed, point.throttled)
     refused_seen = 0
+    lags_seen = 0
     print(
-        "  interval: t_s offered/s admitted/s committed/s 429s/s unsent 429_p99_ms | per node: "
-        + " ".join(column for column, _ in NODE_COLUMNS),
+        "  interval: t_s offered/s admitted/s committed/s 429s/s unsent 429_p99_ms "
+        "generator_lag_max_ms | per node: " + " ".join(column for column, _ in NODE_COLUMNS),
         flush=True,
     )
     while not stop.is_set():
@@ -666,6 +683,8 @@ async def report_intervals(
         last = now
         refused = point.refused_answers[refused_seen:]
         refused_seen += len(refused)
+        lags = point.lags[lags_seen:]
+        lags_seen += len(lags)
         unsent = sum(len(lane.outbox) for lane in lanes)
         rows = []
         for index, text in enumerate(await metrics_texts(session, urls)):
@@ -677,7 +696,8 @@ async def report_intervals(
             rows.append(f"v{index} " + " ".join(values))
         print(
             f"  interval: {time.monotonic() - start:.0f} {rates} {unsent:,} "
-            f"{percentile(refused, 0.99) * 1000:.0f} | " + " | ".join(rows),
+            f"{percentile(refused, 0.99) * 1000:.0f} {max(lags, default=0) * 1000:.0f} | "
+            + " | ".join(rows),
             flush=True,
         )
 
@@ -731,18 +751,20 @@ def start_network(
             config = load_home(node.home).config
             untuned = replace(config, gc=GcSettings(gen0_threshold=0, freeze=False))
             (node.home / CONFIG_FILE).write_text(config_to_toml(untuned))
-    return workdir, nodes, start_nodes(workdir, nodes)
+    return workdir, nodes, start_nodes(workdir, nodes, getattr(args, "node_nice", 0))
 
 
-def start_nodes(workdir: Path, nodes: list[Any]) -> list[subprocess.Popen[bytes]]:
-    """One `pasar node` process per home, each logging to `<workdir>/<name>.log`."""
+def start_nodes(workdir: Path, nodes: list[Any], nice: int = 0) -> list[subprocess.Popen[bytes]]:
+    """One `pasar node` process per home, each logging to `<workdir>/<name>.log`;
+    `nice` > 0 runs them at that much lower CPU priority than the generator."""
     processes = []
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     for node in nodes:
         log = open(workdir / f"{node.name}.log", "wb")  # noqa: SIM115 - lives with the process
         processes.append(
             subprocess.Popen(
-                [sys.executable, "-m", "cli.main", "node", "--home", str(node.home)],
+                [*(["nice", "-n", str(nice)] if nice > 0 else [])]
+                + [sys.executable, "-m", "cli.main", "node", "--home", str(node.home)],
                 cwd=ROOT,
                 env=env,
                 stdout=log,
@@ -974,6 +996,8 @@ async def run_rate(
         f"answer_ms_items_p50/p99={ms_percentiles(point.item_answers)} "
         f"answer_to_commit_ms_p50/p99={ms_percentiles(point.after_answer)} "
         f"backoff_lane_s={point.backoff_s:.0f} "
+        f"generator_lag_ms_p50/p99/max={ms_percentiles(point.lags)}/"
+        f"{max(point.lags, default=0) * 1000:.0f} "
         f"generator_cpu_us_per_tx={own_cpu / max(1, point.offered) * 1e6:.0f} "
         f"gc_ms_per_s={gc_ms_per_s:.1f} gc_pause_max_ms={gc_longest * 1000:.1f}"
         f"{'; view changes started by ' + why if why else ''})",
@@ -1102,6 +1126,15 @@ def main() -> None:
         "--profile", action="store_true", help="ladder mode: py-spy CPU breakdown of one node"
     )
     parser.add_argument("--profile-node", type=int, default=1, help="validator --profile samples")
+    parser.add_argument(
+        "--node-nice",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the validators N steps of CPU priority below the generator, which on a "
+        "real network has machines of its own (its timings are then not late for want of "
+        "a core)",
+    )
     parser.add_argument(
         "--backlog-ms",
         type=int,
