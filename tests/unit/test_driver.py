@@ -23,7 +23,7 @@ from node.chain import Chain
 from node.driver import ConsensusDriver
 from node.home import BlockLimits, Home, MempoolLimits, NodeConfig, genesis_from_json
 from node.mempool import GAP_TIMEOUT_SECONDS
-from node.node import ADMIT_CHUNK, Node
+from node.node import ADMIT_CHUNK, INTAKE_LIMIT, Node
 from node.rpc.routes_txs import tx_outcome
 from node.storage import LevelDBStore
 from node.votestore import BLOCK_PREFIX, PERSISTED_STATE_KEY
@@ -691,6 +691,43 @@ def test_a_transaction_evicted_from_behind_a_nonce_gap_is_no_longer_reported_pen
             answers = await node.submit([account_tx("stuck", 0).encoded, gapped.encoded])
             assert [a.code for a in answers] == ["accepted", "accepted"]
             assert node.mempool.behind_gap(node.chain.next_nonce) == []
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_metrics_show_the_admission_state_and_transactions_behind_a_gap(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        limits = MempoolLimits(floor_txs=40)
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v", mempool=limits), genesis()), OTHER)
+        try:
+            answers = await node.submit(
+                [
+                    account_tx("m", 0).encoded,
+                    account_tx("gap", 2).encoded,
+                    account_tx("gap", 3).encoded,
+                ]
+            )
+            assert [a.code for a in answers] == ["accepted"] * 3
+            response = await node.metrics_handler(None)  # type: ignore[arg-type]
+            assert isinstance(response.body, bytes)
+            samples = dict(
+                line.rsplit(" ", 1)
+                for line in response.body.decode().splitlines()
+                if line and not line.startswith("#")
+            )
+            assert float(samples["pasar_mempool_size"]) == 3
+            assert float(samples["pasar_mempool_behind_gap"]) == 2
+            assert float(samples["pasar_mempool_admit_limit"]) == 40
+            assert float(samples["pasar_mempool_local"]) == 3
+            assert float(samples["pasar_mempool_evicted_total"]) == 0
+            assert float(samples["pasar_gossip_dropped_total"]) == 0
+            assert float(samples["pasar_mempool_oldest_seconds"]) >= 0
+            # a frame that does not fit the gossip intake is dropped, and counted
+            link = SimpleNamespace(peer=VALIDATOR.public_key)
+            node._on_frame(link, ["txs", [b"x"] * (INTAKE_LIMIT + 1)])  # type: ignore[arg-type]
+            assert node.metrics.gossip_dropped._value.get() == INTAKE_LIMIT + 1
         finally:
             await node.stop()
 
