@@ -533,8 +533,13 @@ class _Batch:
         offsets = None
         if groups and raw.find(KIND_BUCKET, 1, _HEADER) >= 0:
             offsets = _slot_offsets(raw, groups[-1][0] + 1)
-        changes: list[tuple[int, int, int, int, int, bytes, bytes]] = []
-        reshaped = False  # whether a child is added, removed or changes kind
+        # The new node's bytes and memo entry, pieced together in nibble order: the
+        # header and the bitmap go first once known, the unchanged runs between the
+        # changed slots (and hashes) are cut from the old ones.
+        parts: list[bytes | bytearray] = [b""]
+        hashes: list[bytes] = [b""]
+        at, hashed = _HEADER, 2
+        kinds: bytearray | None = None  # new kinds, once a child comes, goes or changes kind
         for nibble, group in groups:
             kind = raw[1 + nibble]
             if offsets is None:
@@ -559,9 +564,10 @@ class _Batch:
                         continue
                     hasher = _LEAF_STATE.copy()
                     hasher.update(update)
-                    changes.append((nibble, start, end, kind, KIND_LEAF, update, hasher.digest()))
-                    continue
-                result = self.merge(path + NIBBLES[nibble], [raw[start:end]], group)
+                    new_kind, slot, digest = KIND_LEAF, update, hasher.digest()
+                else:
+                    result = self.merge(path + NIBBLES[nibble], [raw[start:end]], group)
+                    new_kind, slot, digest = _slot_of(result)
             elif kind == KIND_INTERNAL:
                 end = start + _INTERNAL_SLOT
                 child_path = path + NIBBLES[nibble]
@@ -573,8 +579,16 @@ class _Batch:
                 old = raw[start + 8 : end]
                 child_version = int.from_bytes(raw[start : start + 8], "big")
                 result = self.apply(child_version, child_path, child_key, child, old, group)
-                if isinstance(result, tuple) and result[1] == old:
-                    continue  # written with the values it held: the same node
+                if isinstance(result, tuple):
+                    if result[1] == old:
+                        continue  # written with the values it held: the same node
+                    new_kind, digest = KIND_INTERNAL, result[1]
+                    if result[0] == self.version:
+                        slot = self.version_bytes + digest
+                    else:
+                        slot = result[0].to_bytes(8, "big") + digest
+                else:
+                    new_kind, slot, digest = _slot_of(result)
             elif kind == KIND_BUCKET:
                 end = start + HASH_SIZE + 1 + LEAF_SIZE * raw[start + HASH_SIZE]
                 chunk = raw[start:end]
@@ -584,46 +598,47 @@ class _Batch:
                     result = self.build(child_path, _merged(_bucket_leaves(chunk), group))
                 elif result == chunk:
                     continue
+                if isinstance(result, bytes) and len(result) > LEAF_SIZE:
+                    new_kind, slot, digest = KIND_BUCKET, result, result[:HASH_SIZE]
+                else:
+                    new_kind, slot, digest = _slot_of(result)
             else:
                 end = start
                 result = self.merge(path + NIBBLES[nibble], [], group)
-            if result is None:
-                if kind == KIND_EMPTY:
+                if result is None:
                     continue  # keys deleted that were not there
-                new_kind, slot, digest = KIND_EMPTY, b"", b""
-            elif isinstance(result, bytes):
-                if len(result) == LEAF_SIZE:
-                    new_kind, slot, digest = KIND_LEAF, result, _leaf_digest(result)
-                else:
-                    new_kind, slot, digest = KIND_BUCKET, result, result[:HASH_SIZE]
-            else:
-                new_kind, slot, digest = (
-                    KIND_INTERNAL,
-                    self.version_bytes + result[1]
-                    if result[0] == self.version
-                    else result[0].to_bytes(8, "big") + result[1],
-                    result[1],
-                )
-            if new_kind != kind:
-                reshaped = True
-            changes.append((nibble, start, end, kind, new_kind, slot, digest))
-        if not changes and path:
-            return version, before  # nothing changed: the stored node stays the version's
-        if len(changes) == 1 and not reshaped:
-            # one child changed, as in most nodes a block writes at a million keys
-            nibble, start, end, kind, _, slot, digest = changes[0]
+                new_kind, slot, digest = _slot_of(result)
+            # cut the old slot and its hash out, put the new ones in
+            parts.append(raw[at:start])
+            parts.append(slot)
+            at = end
             first = 2 + HASH_SIZE * (nibble - raw.count(KIND_EMPTY, 1, 1 + nibble))
-            children = b"".join((packed[:first], digest, packed[first + HASH_SIZE :]))
-            encoded = b"".join((raw[:start], slot, raw[end:]))
+            hashes.append(packed[hashed:first])
+            hashes.append(digest)
+            hashed = first + HASH_SIZE if kind else first
+            if new_kind != kind:
+                if kinds is None:
+                    kinds = bytearray(raw[1:_HEADER])
+                kinds[nibble] = new_kind
+        if len(parts) == 1 and path:
+            return version, before  # nothing changed: the stored node stays the version's
+        parts.append(raw[at:])
+        hashes.append(packed[hashed:])
+        if kinds is None:
+            parts[0] = raw[:_HEADER]
+            hashes[0] = packed[:2]
         else:
-            children, encoded = self.splice(raw, packed, changes, reshaped)
-            if not children:
+            empty = kinds.count(KIND_EMPTY)
+            if empty >= RADIX - 1 and (empty == RADIX or KIND_LEAF in kinds):
                 # no child, or a single leaf, which floats up: the node is not a node
                 self.retire(stored)
                 _hash_memo.pop(before, None)
-                return encoded or None
+                return b"".join(parts[1:]) if empty < RADIX else None
+            parts[0] = FORMAT + kinds
+            hashes[0] = int(kinds[::-1].translate(_BITS), 2).to_bytes(2, "big")
+        children = b"".join(hashes)  # the bitmap, the children's hashes
         hasher = _NODE_STATE.copy()
-        hasher.update(children)  # the bitmap, the children's hashes
+        hasher.update(children)
         digest = hasher.digest()
         if path and digest == before:
             # Written with the values it already held: the stored node stays the
@@ -632,47 +647,20 @@ class _Batch:
             return version, before
         self.retire(stored)
         _hash_memo.pop(before, None)
-        self.writes[self.prefix + path] = encoded
+        self.writes[self.prefix + path] = b"".join(parts)
         _memo_hashes(digest, children)
         return self.version, digest
 
-    @staticmethod
-    def splice(
-        raw: bytes,
-        packed: bytes,
-        changes: list[tuple[int, int, int, int, int, bytes, bytes]],
-        reshaped: bool,
-    ) -> tuple[bytes, bytes]:
-        """The memo entry and the stored bytes of the node stored as `raw` (whose memo
-        entry is `packed`) after `changes`; (b"", the lone leaf) or (b"", b"") when it
-        is left with a single leaf or nothing."""
-        if reshaped:  # a child came or went: new kinds, a new bitmap
-            kinds = bytearray(raw[1:_HEADER])
-            for change in changes:
-                kinds[change[0]] = change[4]
-            parts: list[bytes | bytearray] = [FORMAT, kinds]
-            hashes = [int(kinds[::-1].translate(_BITS), 2).to_bytes(2, "big")]
-            at = _HEADER
-        else:
-            parts, hashes, at = [], [packed[:2]], 0
-        hashed = 2
-        for nibble, start, end, kind, _, slot, digest in changes:
-            parts.append(raw[at:start])
-            parts.append(slot)
-            at = end
-            # the old child's hash is the one after those of the non-empty children before
-            # it (and the bitmap)
-            first = 2 + HASH_SIZE * (nibble - raw.count(KIND_EMPTY, 1, 1 + nibble))
-            hashes.append(packed[hashed:first])
-            hashes.append(digest)
-            hashed = first + HASH_SIZE if kind else first
-        parts.append(raw[at:])
-        hashes.append(packed[hashed:])
-        if reshaped:
-            empty = kinds.count(KIND_EMPTY)
-            if empty >= RADIX - 1 and (empty == RADIX or KIND_LEAF in kinds):
-                return b"", b"".join(parts[2:]) if empty < RADIX else b""
-        return b"".join(hashes), b"".join(parts)
+
+def _slot_of(result: _Result) -> tuple[int, bytes, bytes]:
+    """The kind, slot and hash of what a child subtree became."""
+    if result is None:
+        return KIND_EMPTY, b"", b""
+    if isinstance(result, bytes):
+        if len(result) == LEAF_SIZE:
+            return KIND_LEAF, result, _leaf_digest(result)
+        return KIND_BUCKET, result, result[:HASH_SIZE]
+    return KIND_INTERNAL, result[0].to_bytes(8, "big") + result[1], result[1]
 
 
 # Byte of a node's kinds -> "0" for an empty child, "1" for any other: the kinds in
