@@ -18,6 +18,11 @@ from ledger.hashing import tagged_hash
 from ledger.keys import PUBLIC_KEY_SIZE
 from ledger.tx import MAX_CHAIN_ID, MAX_TIME_MS
 
+# Genesis is the operator's own input, not a peer's, and a platform that moves its
+# existing customers' balances onto the chain lists each of them there: the default
+# 1 MiB decode limit would stop it at roughly 15,000 balances.
+MAX_GENESIS_BYTES = 64 << 20
+
 TAG_GENESIS = 7
 GENESIS_VERSION = 1
 GENESIS_DOMAIN = b"pasar/genesis"
@@ -87,4 +92,4 @@ class Genesis:
 
     @staticmethod
     def decode(data: bytes) -> Genesis:
-        return Genesis.from_list(codec.decode(data))
+        return Genesis.from_list(codec.decode(data, MAX_GENESIS_BYTES))

@@ -9,7 +9,8 @@ import pytest
 from contracts import coin
 from contracts.amounts import MAX_AMOUNT, check_amount, checked_add
 from contracts.registry import APPLICATION
-from ledger.errors import InvalidBlock, InvalidTransaction
+from ledger import codec
+from ledger.errors import CodecError, InvalidBlock, InvalidTransaction
 from ledger.execution import apply_genesis
 from ledger.genesis import Genesis
 from ledger.kv import MemoryStore
@@ -235,3 +236,27 @@ def test_bad_genesis_sections_are_refused(app_state: Any) -> None:
 def test_genesis_without_a_coin_section_creates_nothing() -> None:
     result = apply_genesis(APPLICATION, MemoryStore(), genesis_with([["other", 1]]))
     assert all(not k.startswith(coin.ASSET_PREFIX) for k, _ in result.write_set)
+
+
+def test_a_genesis_larger_than_the_default_decode_limit_round_trips_and_applies() -> None:
+    # A platform moving 30,000 customers' balances onto the chain (over 1 MiB encoded):
+    # stored, read back (chainstore decodes it) and applied like a small one.
+    holders = [bytes([i >> 8, i & 0xFF]) + bytes(30) for i in range(30_000)]
+    app_state = [
+        [
+            "coin",
+            [
+                [["IDR", "r", 2, ISSUER.public_key, 10**15, "open"]],
+                [[holder, "IDR", 1_000 + index] for index, holder in enumerate(holders)],
+            ],
+        ]
+    ]
+    genesis = genesis_with(app_state)
+    encoded = genesis.encode()
+    assert len(encoded) > codec.MAX_DECODE_BYTES
+    assert Genesis.decode(encoded) == genesis
+    with pytest.raises(CodecError):  # other values keep the default limit
+        codec.decode(encoded)
+    result = apply_genesis(APPLICATION, MemoryStore(), Genesis.decode(encoded))
+    balances = [k for k, _ in result.write_set if k.startswith(coin.BALANCE_PREFIX)]
+    assert len(balances) == 30_000

@@ -13,6 +13,9 @@ import { MAX_CHAIN_ID, MAX_TIME_MS } from "./tx.js";
 
 export const TAG_GENESIS = 7;
 export const GENESIS_VERSION = 1;
+// The operator's own input (a platform may list every migrated balance): larger than
+// the default decode limit, as in ledger/genesis.py.
+export const MAX_GENESIS_BYTES = 64 * 1024 * 1024;
 
 export class Genesis {
   constructor({ chainId, genesisTimeMs, validators, appState }) {
@@ -60,6 +63,6 @@ export class Genesis {
   }
 
   static decode(data) {
-    return Genesis.fromList(codec.decode(data));
+    return Genesis.fromList(codec.decode(data, MAX_GENESIS_BYTES));
   }
 }

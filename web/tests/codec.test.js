@@ -4,7 +4,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 
 import { toHex, fromHex } from "../lib/bytes.js";
-import { CodecError, decode, encode, expectStr, MAX_DEPTH } from "../lib/codec.js";
+import { CodecError, decode, encode, expectStr, MAX_DECODE_BYTES, MAX_DEPTH } from "../lib/codec.js";
+import { Genesis } from "../lib/genesis.js";
 import { Transaction } from "../lib/tx.js";
 import { load, untyped } from "./vectors.js";
 
@@ -81,4 +82,23 @@ test("object heads: a boolean where the tag or version goes is refused", () => {
   const wrongNonce = [...fields];
   wrongNonce[4] = -1n;
   assert.throws(() => Transaction.fromList(wrongNonce), (e) => e.code === "out_of_range");
+});
+
+test("a genesis over the default decode limit decodes (the operator's own input may list every balance)", () => {
+  const holders = Array.from({ length: 30_000 }, (_, i) => {
+    const key = new Uint8Array(32);
+    key[0] = i >> 8;
+    key[1] = i & 0xff;
+    return [key, "IDR", BigInt(1_000 + i)];
+  });
+  const genesis = new Genesis({
+    chainId: "pasar-test",
+    genesisTimeMs: 1n,
+    validators: [[new Uint8Array(32).fill(7), "v0"]],
+    appState: [["coin", [[["IDR", "r", 2n, new Uint8Array(32).fill(7), 10n ** 15n, "open"]], holders]]],
+  });
+  const encoded = genesis.encode();
+  assert.ok(encoded.length > MAX_DECODE_BYTES);
+  assert.equal(toHex(Genesis.decode(encoded).encode()), toHex(encoded));
+  assert.throws(() => decode(encoded), CodecError); // everything else keeps the default limit
 });
