@@ -67,6 +67,11 @@ FIRST_SEEN_LIMIT = 200_000
 # loop back in between (each is an authorization check and the pool's bookkeeping)
 ADMIT_CHUNK = 256
 LAG_PROBE_INTERVAL = 0.05  # the event loop's lag is sampled this often
+# Counting transactions behind a nonce gap walks the whole pool and reads each sender's
+# committed nonce: /metrics recounts at most this often (scrapes, however frequent,
+# cannot make it hold the event loop), and the eviction walk runs at most this often
+GAP_COUNT_INTERVAL = 5.0
+EVICT_INTERVAL = 10.0
 
 
 def _verify_chunk(checks: Sequence[SignatureCheck]) -> list[bool]:
@@ -132,6 +137,9 @@ class Node:
         self._intake_size = 0
         self.gossip_dropped = 0
         self._lag_max = 0.0  # the event loop's longest lag since /metrics was last read
+        self._gap_count = 0  # transactions behind a nonce gap at the last count...
+        self._gap_counted_at = -GAP_COUNT_INTERVAL  # ...taken then (monotonic clock)
+        self._evict_due = 0.0  # when the next eviction walk may run (monotonic clock)
         self._height_event = asyncio.Event()
         self._last_commit_time: float | None = None
         self._runners: list[web.AppRunner] = []
@@ -516,7 +524,9 @@ class Node:
             if refused > 0:
                 self.metrics.peers_refused.inc(refused)
                 self._refused_reported += refused
-            self.evict_stuck()
+            if time.monotonic() >= self._evict_due:
+                self._evict_due = time.monotonic() + EVICT_INTERVAL
+                self.evict_stuck()
             await asyncio.sleep(1.0)
 
     def evict_stuck(self) -> None:
@@ -587,8 +597,8 @@ class Node:
         )
 
     def _publish_admission(self) -> None:
-        """The mempool's admission state for /metrics (read when scraped: the gap count
-        walks the pool, which is bounded by the admit limit)."""
+        """The mempool's admission state for /metrics, read when scraped; the gap count,
+        which walks the pool, at most every GAP_COUNT_INTERVAL seconds."""
         mempool, metrics = self.mempool, self.metrics
         limit = mempool.admit_limit()
         metrics.admit_limit.set(limit)
@@ -596,7 +606,11 @@ class Node:
         metrics.local_pending.set(mempool.local_count)
         metrics.committed_rate.set(round(mempool.committed_rate(), 1))
         metrics.oldest_pending.set(round(mempool.oldest_age(), 3))
-        metrics.behind_gap.set(len(mempool.behind_gap(self.chain.next_nonce)))
+        now = time.monotonic()
+        if now - self._gap_counted_at >= GAP_COUNT_INTERVAL:
+            self._gap_count = len(mempool.behind_gap(self.chain.next_nonce))
+            self._gap_counted_at = now
+        metrics.behind_gap.set(self._gap_count)
         metrics.gossip_intake.set(self._intake_size)
         metrics.loop_lag_max.set(round(self._lag_max, 4))
         self._lag_max = 0.0
