@@ -476,17 +476,24 @@ async def view_change_causes(session: aiohttp.ClientSession, urls: list[str]) ->
     return found
 
 
-async def gc_figures(session: aiohttp.ClientSession, urls: list[str]) -> tuple[float, float]:
-    """Seconds inside garbage collections (sum over nodes and generations) and the
-    longest collection any node has had since it started (pasar_gc_*)."""
-    seconds, longest = 0.0, 0.0
+async def gc_figures(
+    session: aiohttp.ClientSession, urls: list[str]
+) -> tuple[float, list[float], list[float]]:
+    """Seconds inside garbage collections (sum over nodes and generations), the
+    longest collection of each generation any node has had since it started, and
+    the collections of each generation (sum over nodes) (pasar_gc_*)."""
+    seconds, longest, counts = 0.0, [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]
     for text in await metrics_texts(session, urls):
         for line in text.splitlines():
             if line.startswith("pasar_gc_seconds_total{"):
                 seconds += float(line.split()[-1])
             elif line.startswith("pasar_gc_pause_max_seconds{"):
-                longest = max(longest, float(line.split()[-1]))
-    return seconds, longest
+                generation = int(line.split('generation="', 1)[1][0])
+                longest[generation] = max(longest[generation], float(line.split()[-1]))
+            elif line.startswith("pasar_gc_collections_total{"):
+                generation = int(line.split('generation="', 1)[1][0])
+                counts[generation] += float(line.split()[-1])
+    return seconds, longest, counts
 
 
 async def heights(session: aiohttp.ClientSession, urls: list[str]) -> list[tuple[int, int]]:
@@ -901,8 +908,14 @@ async def run_mix(args: argparse.Namespace, rates: list[float], total: int, name
         streams = presign_streams(accounts, total, lane_count)
     print(f"presigned {total:,} transactions in {time.perf_counter() - t0:.1f}s")
     mempool = None
-    if args.backlog_ms is not None:  # the pool's window instead of config.toml's default
-        mempool = replace(MempoolLimits(), backlog_ms=args.backlog_ms)
+    if args.backlog_ms is not None or args.floor_txs is not None:
+        # the pool's window and floor instead of config.toml's defaults
+        defaults = MempoolLimits()
+        mempool = replace(
+            defaults,
+            backlog_ms=defaults.backlog_ms if args.backlog_ms is None else args.backlog_ms,
+            floor_txs=defaults.floor_txs if args.floor_txs is None else args.floor_txs,
+        )
     workdir, nodes, processes = start_network(args, app_state, mempool)
     urls = [node.rpc_url for node in nodes]
     try:
@@ -947,7 +960,7 @@ async def run_rate(
     batch_size = max(1, min(500, int(rate / (10 * args.validators)) or 1))
     changes = await metric_sum(session, urls, "pasar_view_changes_total")
     causes = await view_change_causes(session, urls)
-    gc_before, _ = await gc_figures(session, urls)
+    gc_before, _, gc_counts_before = await gc_figures(session, urls)
     cpu = [proc_cpu_seconds(p.pid) for p in processes]
     spy = start_profile(args, workdir, processes, rate)
     profiled = processes[args.profile_node].pid
@@ -968,7 +981,8 @@ async def run_rate(
     cpu_used = [proc_cpu_seconds(p.pid) - c for p, c in zip(processes, cpu, strict=True)]
     threads_after = thread_cpu(profiled) if spy is not None else {}
     rss = max(proc_rss_mb(p.pid) for p in processes)
-    gc_after, gc_longest = await gc_figures(session, urls)
+    gc_after, gc_longest, gc_counts_after = await gc_figures(session, urls)
+    gc_counts = list(zip(gc_counts_after, gc_counts_before, strict=True))
     gc_ms_per_s = (gc_after - gc_before) / len(urls) / max(took, 1e-9) * 1000
     view_changes = await metric_sum(session, urls, "pasar_view_changes_total")
     causes_after = await view_change_causes(session, urls)
@@ -999,7 +1013,10 @@ async def run_rate(
         f"generator_lag_ms_p50/p99/max={ms_percentiles(point.lags)}/"
         f"{max(point.lags, default=0) * 1000:.0f} "
         f"generator_cpu_us_per_tx={own_cpu / max(1, point.offered) * 1e6:.0f} "
-        f"gc_ms_per_s={gc_ms_per_s:.1f} gc_pause_max_ms={gc_longest * 1000:.1f}"
+        f"gc_ms_per_s={gc_ms_per_s:.1f} gc_pause_max_ms_by_generation="
+        f"{'/'.join(f'{longest * 1000:.1f}' for longest in gc_longest)} "
+        f"gc_collections_by_generation="
+        f"{'/'.join(f'{a - b:.0f}' for a, b in gc_counts)}"
         f"{'; view changes started by ' + why if why else ''})",
         flush=True,
     )
@@ -1139,6 +1156,11 @@ def main() -> None:
         "--backlog-ms",
         type=int,
         help="ladder mode: the validators' [mempool] backlog_ms instead of the default",
+    )
+    parser.add_argument(
+        "--floor-txs",
+        type=int,
+        help="ladder mode: the validators' [mempool] floor_txs instead of the default",
     )
     parser.add_argument(
         "--interval-report",

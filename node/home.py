@@ -73,8 +73,8 @@ class MempoolLimits:
     max_txs: int = 50_000
     max_bytes: int = 64 * 1024 * 1024
     max_per_sender: int = 1_000
-    floor_txs: int = 4_000  # two full blocks of the default [block] max_txs
-    backlog_ms: int = 1_500
+    floor_txs: int = 2_000  # one full block of the default [block] max_txs
+    backlog_ms: int = 700
     sender_share_percent: int = 25
 
 
