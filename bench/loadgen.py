@@ -31,7 +31,10 @@ node, each always sending to the same node, one request in flight, carrying
 all the lane has been offered up to LANE_REQUEST_MAX transactions); a 429
 (whole request, or single items refused as `mempool_full` /
 `sender_backlog_full`) holds the lane back for the `Retry-After` the node gave
-(at least 1 s for refused items), and then the refused transaction and
+(at least 1 s for refused items) times a factor drawn from [1, 1.5) for each
+refusal (`--retry-jitter`), as clients that back off with jitter do (lanes that
+waited exactly the whole second the node gave all came back at the same instant,
+one burst every second), and then the refused transaction and
 everything after it are sent again in order, so an account's nonces reach the
 node gapless. Per rate it
 prints committed/offered, p50/p99 submit->commit of admitted transactions (from
@@ -79,6 +82,7 @@ import contextlib
 import hashlib
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -363,6 +367,10 @@ class Lane:
     outbox: list[tuple[bytes, str]] = field(default_factory=list)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     followups: bool = False  # fed by commits (escrow steps), not by the schedule
+    # a refused lane waits Retry-After × (1 + up to this fraction), drawn per refusal:
+    # clients that all came back at the same instant would arrive as one burst
+    retry_jitter: float = 0.0
+    rng: random.Random = field(default_factory=random.Random)
 
     def send(self, item: tuple[bytes, str]) -> None:
         self.outbox.append(item)
@@ -437,7 +445,8 @@ async def run_lane(
                     point.refused += 1
             del lane.outbox[:done]
         if retry:
-            wait = min(retry, max(0.0, give_up_at - time.monotonic()))
+            spread = lane.rng.uniform(1.0, 1.0 + lane.retry_jitter)
+            wait = min(retry * spread, max(0.0, give_up_at - time.monotonic()))
             point.backoff_s += wait
             await asyncio.sleep(wait)
 
@@ -933,9 +942,14 @@ async def run_mix(args: argparse.Namespace, rates: list[float], total: int, name
                 "cpu_us_per_tx_per_validator rss_mb_max idle_10s_after"
             )
             # each account always goes through one lane, each lane to one node
-            lanes = [Lane(urls[index % len(urls)], stream) for index, stream in enumerate(streams)]
+            lanes = [
+                Lane(urls[index % len(urls)], stream, retry_jitter=args.retry_jitter)
+                for index, stream in enumerate(streams)
+            ]
             if mix is not None:
-                lanes += [Lane(url, [], followups=True) for url in urls]
+                lanes += [
+                    Lane(url, [], followups=True, retry_jitter=args.retry_jitter) for url in urls
+                ]
             for rate in rates:
                 await run_rate(args, session, urls, lanes, processes, workdir, rate, mix)
     finally:
@@ -1161,6 +1175,15 @@ def main() -> None:
         "--floor-txs",
         type=int,
         help="ladder mode: the validators' [mempool] floor_txs instead of the default",
+    )
+    parser.add_argument(
+        "--retry-jitter",
+        type=float,
+        default=0.5,
+        metavar="FRACTION",
+        help="ladder mode: a lane refused with a 429 waits Retry-After times a factor drawn "
+        "from [1, 1 + FRACTION), as clients that back off with jitter do (0: exactly "
+        "Retry-After, every refused lane back at the same instant)",
     )
     parser.add_argument(
         "--interval-report",
