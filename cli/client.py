@@ -27,11 +27,19 @@ class NodeReplyError(CliError):
     """The node answered with an error; `code`, `status` and `field` (the offending
     input, when the node names one) let callers react to it."""
 
-    def __init__(self, message: str, code: str, status: int, field: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        code: str,
+        status: int,
+        field: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
         self.field = field
+        self.retry_after = retry_after  # seconds, from a 429's Retry-After header
 
 
 class NodeClient:
@@ -80,9 +88,14 @@ class NodeClient:
             message = f"{error['message']} ({code}, HTTP {exc.code})"
         except (ValueError, KeyError, TypeError, AttributeError):
             message = f"HTTP {exc.code} {exc.reason}"
+        retry_after = None
         if exc.code == 429 and exc.headers.get("Retry-After"):
             message += f"; retry after {exc.headers['Retry-After']} s"
-        return NodeReplyError(message, code, exc.code, field)
+            try:
+                retry_after = max(0.0, float(exc.headers["Retry-After"]))
+            except ValueError:
+                retry_after = None  # an HTTP date: the node always sends seconds
+        return NodeReplyError(message, code, exc.code, field, retry_after)
 
     def status(self) -> Any:
         return self.request("GET", "/v1/status")

@@ -334,9 +334,10 @@ class Merchant:
                 Transaction.decode(tx.encode())  # the bounds a node applies, checked first
             except CodecError as exc:
                 raise MerchantError(exc.code, f"cannot encode {method}: {exc.message}") from exc
-            stx, _ = node_call(sign_and_submit, self.client, tx, [self.key])
+            # a busy node (429) is waited out within the call's own budget
+            deadline = time.monotonic() + wait_s
+            stx, _ = node_call(sign_and_submit, self.client, tx, [self.key], busy_until=deadline)
         tx_hash = stx.hash.hex()
-        deadline = time.monotonic() + wait_s
         while True:  # long-polls of at most MAX_WAIT_S each, until the block or the deadline
             remaining = max(0.0, deadline - time.monotonic())
             outcome = node_call(self.client.tx, tx_hash, min(remaining, MAX_WAIT_S))

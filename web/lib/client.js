@@ -11,13 +11,21 @@ import { TrustAnchor, verifyBundle } from "./proof.js";
 
 /** A 4xx/5xx answer: `status`, and the API's stable `code`, `message` and `field`. */
 export class ApiError extends Error {
-  constructor(status, code, message, field = null) {
+  /** `retryAfter`: the seconds of a 429's Retry-After header, else null. */
+  constructor(status, code, message, field = null, retryAfter = null) {
     super(`${status} ${code}: ${message}`);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.field = field;
+    this.retryAfter = retryAfter;
   }
+}
+
+function retryAfterOf(response) {
+  if (response.status !== 429) return null;
+  const seconds = Number(response.headers.get("retry-after"));
+  return Number.isFinite(seconds) && seconds >= 0 ? seconds : null; // the node sends seconds
 }
 
 const DONE = new Set(["committed", "rejected"]);
@@ -48,7 +56,7 @@ export class Client {
     }
     if (!response.ok) {
       const error = (answer && answer.error) || {};
-      throw new ApiError(response.status, error.code || "http_error", error.message || response.statusText, error.field ?? null);
+      throw new ApiError(response.status, error.code || "http_error", error.message || response.statusText, error.field ?? null, retryAfterOf(response));
     }
     return answer;
   }
@@ -149,7 +157,7 @@ export class Client {
       } catch {
         // not JSON: keep the status alone
       }
-      throw new ApiError(response.status, error.code || "http_error", error.message || response.statusText, error.field ?? null);
+      throw new ApiError(response.status, error.code || "http_error", error.message || response.statusText, error.field ?? null, retryAfterOf(response));
     }
     const decoder = new TextDecoder();
     let buffer = "";

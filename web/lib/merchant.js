@@ -18,6 +18,11 @@ import { Transaction } from "./tx.js";
 export const SECRET_PREFIX = "whsec_";
 export const DEFAULT_TOLERANCE_S = 300;
 const MAX_NONCE_STEPS = 64;
+// A busy node (429) is waited out within the call's budget: Retry-After times a
+// factor drawn from [1, 1 + RETRY_JITTER), so refused clients do not all come back
+// in the same instant (as cli/submission.py does).
+const BUSY_CODES = new Set(["mempool_full", "sender_backlog_full"]);
+export const RETRY_JITTER = 0.5;
 const PAID = new Set(["paid", "refunded"]);
 const CLOSED = new Set(["cancelled", "expired"]);
 const HEX_ID = /^[0-9a-f]{64}$/;
@@ -62,9 +67,10 @@ export class Merchant {
    * PrivateKey (keys.js) that signs for it, normally a scoped key; `checkoutBase`:
    * the node URL buyers' browsers reach, when it differs from `nodeUrl`.
    */
-  constructor(nodeUrl, { account, key, checkoutBase, client } = {}) {
+  constructor(nodeUrl, { account, key, checkoutBase, client, random } = {}) {
     this.client = client ?? new Client(nodeUrl);
     this.key = key ?? null;
+    this.random = random ?? Math.random; // the jitter of busy retries (tests fix it)
     this.checkoutBase = (checkoutBase ?? nodeUrl).replace(/\/+$/, "");
     if (account === undefined && !key) throw new MerchantError("bad_account", "give the merchant account, its key, or both");
     this._account = account;
@@ -162,22 +168,32 @@ export class Merchant {
     const address = await this.account();
     const sender = await addressFromText(address);
     const chainId = await this.chainId();
+    const deadline = Date.now() + waitMs;
     let nonce = BigInt((await this.client.account(address)).nonce);
     let stx = null;
-    for (let step = 0; stx === null; step++) {
-      if (step === MAX_NONCE_STEPS) throw new MerchantError("nonce_taken", `${MAX_NONCE_STEPS} pending transactions already use the next nonces`);
-      const signed = await new Transaction({ chainId, sender, nonce, method, args }).sign(this.key);
+    let signed = await new Transaction({ chainId, sender, nonce, method, args }).sign(this.key);
+    for (let step = 0; stx === null; ) {
       try {
         await this.client.submitTx(signed);
         stx = signed;
       } catch (err) {
-        // A transaction still in the mempool holds the committed nonce: take the next one.
-        if (!(err instanceof ApiError) || err.code !== "nonce_taken") throw err;
-        nonce += 1n;
+        if (!(err instanceof ApiError)) throw err;
+        if (err.code === "nonce_taken") {
+          // A transaction still in the mempool holds the committed nonce: take the next one.
+          step += 1;
+          if (step === MAX_NONCE_STEPS) throw new MerchantError("nonce_taken", `${MAX_NONCE_STEPS} pending transactions already use the next nonces`);
+          nonce += 1n;
+          signed = await new Transaction({ chainId, sender, nonce, method, args }).sign(this.key);
+          continue;
+        }
+        if (err.status !== 429 || !BUSY_CODES.has(err.code)) throw err;
+        const waitForMs = (err.retryAfter ?? 1) * 1000 * (1 + this.random() * RETRY_JITTER);
+        if (Date.now() + waitForMs >= deadline) throw err;
+        await sleep(waitForMs); // then the same signed bytes again
       }
     }
     const hash = toHex(await stx.hash());
-    const outcome = await this.client.waitTx(hash, { timeoutMs: waitMs });
+    const outcome = await this.client.waitTx(hash, { timeoutMs: Math.max(0, deadline - Date.now()) });
     if (outcome.status === "rejected") throw new MerchantError(outcome.receipt.code, outcome.receipt.message, { txHash: hash });
     if (outcome.status !== "committed") throw new MerchantError("not_committed", `tx ${hash} is still ${outcome.status}`, { txHash: hash });
     return hash;

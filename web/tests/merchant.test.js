@@ -115,3 +115,49 @@ test("waitForPayment polls while the node refuses event streams", async () => {
   assert.equal((await merchant.waitForPayment("ab".repeat(32), { timeoutMs: 30_000, pollMs: 5 })).status, "paid");
   assert.deepEqual([seen.reads, seen.cursors.length], [3, 2]);
 });
+
+// A node stand-in for send: POST /v1/txs answers each scripted status in turn (429s
+// carry `retryAfter` seconds), and the transaction then reads as committed.
+async function submittingNode(answers, retryAfter, randoms = [0.5]) {
+  const key = await PrivateKey.fromSeed(new Uint8Array(32).fill(4));
+  const bodies = [];
+  const json = (status, body, headers = {}) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
+  const fetch = async (url, init) => {
+    const { pathname } = new URL(url);
+    if (pathname === "/v1/status") return json(200, { chain_id: "t", height: 7 });
+    if (pathname.startsWith("/v1/accounts/")) return json(200, { nonce: 3 });
+    if (pathname === "/v1/txs" && init.method === "POST") {
+      bodies.push(init.body);
+      const status = answers.shift();
+      if (status === 429) return json(429, { error: { code: "mempool_full", message: "the node's mempool is full" } }, { "retry-after": String(retryAfter) });
+      return json(202, { hash: "00", accepted: true, code: "accepted", message: null });
+    }
+    assert.match(pathname, /^\/v1\/txs\/[0-9a-f]{64}$/);
+    return json(200, { status: "committed", receipt: { code: "ok" } });
+  };
+  const draws = [];
+  const random = () => {
+    draws.push(randoms[draws.length % randoms.length]);
+    return draws.at(-1);
+  };
+  const merchant = new Merchant("http://127.0.0.1:1", { key, random, client: new Client("http://127.0.0.1:1", { fetch }) });
+  return { merchant, bodies, draws };
+}
+
+test("send waits out a busy node and sends the same signed bytes again", async () => {
+  const { merchant, bodies, draws } = await submittingNode([429, 429, 202], 0.01);
+  const hash = await merchant.send("escrow.ship", ["ab".repeat(32), new Uint8Array(32), null], 30_000);
+  assert.match(hash, /^[0-9a-f]{64}$/);
+  assert.equal(bodies.length, 3);
+  assert.equal(new Set(bodies).size, 1); // one signature, not a new nonce per attempt
+  assert.equal(draws.length, 2); // each wait drew its own jitter
+});
+
+test("send gives up with the 429 when the Retry-After passes its budget", async () => {
+  const { merchant, bodies, draws } = await submittingNode([429, 202], 5);
+  await assert.rejects(
+    merchant.send("escrow.ship", ["ab".repeat(32), new Uint8Array(32), null], 2_000),
+    (err) => err.status === 429 && err.code === "mempool_full" && err.retryAfter === 5,
+  );
+  assert.deepEqual([bodies.length, draws.length], [1, 1]);
+});
