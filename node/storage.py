@@ -30,8 +30,10 @@ WRITE_BUFFER_BYTES = 16 * 1024 * 1024
 READ_CACHE_ENTRIES = 1 << 18
 # The read cache's values, in bytes, at most. State tree nodes are ~1 KB each, so the
 # entry cap alone let a larger state (the commerce mix: ~100,000 live nodes) hold
-# a quarter of a million of them, over 200 MB of the process, on top of LevelDB's
-# own block cache (CACHE_BYTES).
+# a quarter of a million of them, over 200 MB of the process. Reads that miss it go
+# to LevelDB, which maps its table files: the pages they touch count in the process's
+# RSS as clean, file-backed memory (docs/node.md, "What holds a commerce validator's
+# memory"), and LevelDB's block cache (CACHE_BYTES) keeps only blocks it did not map.
 READ_CACHE_BYTES = 48 * 1024 * 1024
 EMPTY_PREFIX_ENTRIES = 1 << 16
 # Up to this many lengths of cached empty prefixes, a write cuts its keys at each
@@ -116,8 +118,9 @@ class LevelDBStore:
         # read or scan that raced a write may keep
         self._empty_lock = threading.Lock()
         self.path.mkdir(parents=True, exist_ok=True)
-        # Bloom filters make the common miss (is this tx hash already committed?) cheap;
-        # the block cache keeps hot balances and nonces in memory.
+        # Bloom filters make the common miss (is this tx hash already committed?) cheap.
+        # LevelDB reads its tables (up to 1,000) through mmap, so the kernel's page
+        # cache, not the block cache, holds what it read of them.
         self.failed: StorageError | None = None
         self.on_fault: list[Callable[[StorageError], None]] = []
         try:
