@@ -40,9 +40,10 @@ node gapless. Per rate it
 prints committed/offered, p50/p99 submit->commit of admitted transactions (from
 their admitted attempt), the number of 429s, view changes (sum over validators,
 from /metrics), CPU microseconds per committed transaction per validator and RSS
-(from /proc of the node processes), the time the validators spent in garbage
-collections per second of the rate (mean over validators) and the longest
-collection any of them had since it started serving (`pasar_gc_*`), then waits
+(from /proc of the node processes; also split into the nodes' own memory and
+mapped files), the time the validators spent in garbage collections per second
+of the rate (mean over validators) and the longest collection of each generation
+any of them had since it started serving (`pasar_gc_*`), then waits
 for the backlog to drain and reports whether the chain stays idle (no new
 height, no view change) for 10 s.
 It also says where the offered load went (admitted, refused, still unsent in the
@@ -311,10 +312,13 @@ async def watcher(
 SUMMARY = "?transactions=summary"
 
 
-def proc_rss_mb(pid: int) -> float:
+def proc_rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """A resident-memory line of /proc/PID/status in MB: `VmRSS` (all of it), `RssAnon`
+    (the process's own memory) or `RssFile` (mapped files: LevelDB's table pages, clean
+    page cache the kernel takes back under pressure; docs/node.md, Performance)."""
     with open(f"/proc/{pid}/status") as handle:
         for line in handle:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -995,6 +999,8 @@ async def run_rate(
     cpu_used = [proc_cpu_seconds(p.pid) - c for p, c in zip(processes, cpu, strict=True)]
     threads_after = thread_cpu(profiled) if spy is not None else {}
     rss = max(proc_rss_mb(p.pid) for p in processes)
+    rss_anon = max(proc_rss_mb(p.pid, "RssAnon") for p in processes)
+    rss_file = max(proc_rss_mb(p.pid, "RssFile") for p in processes)
     gc_after, gc_longest, gc_counts_after = await gc_figures(session, urls)
     gc_counts = list(zip(gc_counts_after, gc_counts_before, strict=True))
     gc_ms_per_s = (gc_after - gc_before) / len(urls) / max(took, 1e-9) * 1000
@@ -1027,6 +1033,7 @@ async def run_rate(
         f"generator_lag_ms_p50/p99/max={ms_percentiles(point.lags)}/"
         f"{max(point.lags, default=0) * 1000:.0f} "
         f"generator_cpu_us_per_tx={own_cpu / max(1, point.offered) * 1e6:.0f} "
+        f"rss_anon_mb_max={rss_anon:.0f} rss_file_mb_max={rss_file:.0f} "
         f"gc_ms_per_s={gc_ms_per_s:.1f} gc_pause_max_ms_by_generation="
         f"{'/'.join(f'{longest * 1000:.1f}' for longest in gc_longest)} "
         f"gc_collections_by_generation="
