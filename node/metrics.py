@@ -15,6 +15,7 @@ from prometheus_client import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from node.gc_tuning import GcCollector
+from node.memory_metrics import MemoryCollector
 
 __all__ = ["CONTENT_TYPE_LATEST", "NodeMetrics"]
 
@@ -152,6 +153,7 @@ class NodeMetrics:
             registry=r,
         )
         r.register(GcCollector())  # the process's garbage collections (node/gc_tuning.py)
+        r.register(MemoryCollector())  # resident memory by kind (node/memory_metrics.py)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

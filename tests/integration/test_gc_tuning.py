@@ -1,5 +1,6 @@
 """The garbage collector tuning of config.toml's `[gc]`, applied in real validator
-processes once they have started, and reported on /metrics (node/gc_tuning.py)."""
+processes once they have started, and reported on /metrics (node/gc_tuning.py), next
+to the process's resident memory by kind (node/memory_metrics.py)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ def test_each_node_applies_its_gc_settings_and_reports_them(tmp_path: Path) -> N
         assert sample(untuned, 'pasar_gc_threshold{generation="0"}') == 700
         assert sample(untuned, "pasar_gc_frozen_objects") == 0
         for text in texts:
+            # the process's memory by kind sits next to its collections
+            assert sample(text, 'pasar_memory_resident_bytes{kind="anonymous"}') > 10e6
+            assert sample(text, 'pasar_memory_resident_bytes{kind="file"}') > 0
+            assert sample(text, "pasar_memory_resident_peak_bytes") > 10e6
             for generation in "012":
                 sample(text, f'pasar_gc_seconds_total{{generation="{generation}"}}')
                 sample(text, f'pasar_gc_pause_max_seconds{{generation="{generation}"}}')
