@@ -74,7 +74,7 @@ class MempoolLimits:
     max_bytes: int = 64 * 1024 * 1024
     max_per_sender: int = 1_000
     floor_txs: int = 2_000  # one full block of the default [block] max_txs
-    backlog_ms: int = 700
+    backlog_ms: int = 600
     sender_share_percent: int = 25
 
 

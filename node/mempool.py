@@ -14,7 +14,7 @@ The count it admits is sized in seconds of measured throughput, not a fixed
 number: the node reports each commit (`note_committed`), and the admit limit is
 `backlog_ms` of the rate at which blocks drain the pool while it holds work (see
 `committed_rate`), between `floor_txs` and the hard cap `max_txs`. The pool also
-holds the block being decided, so under overload a pool of 0.7 s is about one
+holds the block being decided, so under overload a pool of 0.6 s is about one
 full block deciding and the start of the next: by Little's law an admitted
 transaction waits about that long before its block is cut, so the window sets
 the latency of what is admitted, while the floor of one full block keeps
