@@ -110,6 +110,7 @@ from bench.cpu_breakdown import (  # noqa: E402
     thread_names,
 )
 from bench.loadmix import CommerceMix  # noqa: E402
+from cli.submission import RETRY_JITTER  # noqa: E402
 from ledger.hashing import TX  # noqa: E402
 from ledger.keys import PrivateKey, address_to_text, verify  # noqa: E402
 from ledger.tx import Transaction  # noqa: E402
@@ -122,6 +123,7 @@ from node.home import (  # noqa: E402
     create_testnet,
     load_home,
 )
+from node.memory_metrics import read_status  # noqa: E402
 
 SYMBOL = "LOAD"
 CHAIN_ID = "pasar-bench"
@@ -196,14 +198,6 @@ def proc_cpu_seconds(pid: int) -> float:
         fields = handle.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
-
-
-def proc_peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def wait_ready(session: aiohttp.ClientSession, urls: list[str], timeout: float) -> None:
@@ -313,14 +307,11 @@ SUMMARY = "?transactions=summary"
 
 
 def proc_rss_mb(pid: int, field: str = "VmRSS") -> float:
-    """A resident-memory line of /proc/PID/status in MB: `VmRSS` (all of it), `RssAnon`
-    (the process's own memory) or `RssFile` (mapped files: LevelDB's table pages, clean
-    page cache the kernel takes back under pressure; docs/node.md, Performance)."""
-    with open(f"/proc/{pid}/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    """A memory line of /proc/PID/status in MB: `VmRSS` (all resident memory), `VmHWM`
+    (its peak), `RssAnon` (the process's own memory) or `RssFile` (mapped files:
+    LevelDB's table pages, clean page cache the kernel takes back under pressure;
+    docs/node.md, Performance); 0 when the line is absent."""
+    return read_status(Path(f"/proc/{pid}/status")).get(field, 0) / (1024 * 1024)
 
 
 BACKPRESSURE = ("mempool_full", "sender_backlog_full")
@@ -1098,7 +1089,7 @@ async def run(args: argparse.Namespace) -> None:
                 (proc_cpu_seconds(p.pid) - c) / wall
                 for p, c in zip(processes, cpu_start, strict=True)
             ]
-            rss = [proc_peak_rss_mb(p.pid) for p in processes]
+            rss = [proc_rss_mb(p.pid, "VmHWM") for p in processes]
     finally:
         stop_network(processes)
     span = (stats.last_commit or start) - start
@@ -1186,7 +1177,7 @@ def main() -> None:
     parser.add_argument(
         "--retry-jitter",
         type=float,
-        default=0.5,
+        default=RETRY_JITTER,  # what the project's client library does
         metavar="FRACTION",
         help="ladder mode: a lane refused with a 429 waits Retry-After times a factor drawn "
         "from [1, 1 + FRACTION), as clients that back off with jitter do (0: exactly "

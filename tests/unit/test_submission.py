@@ -55,18 +55,25 @@ class FakeTime:
         self.now += seconds
 
 
-def test_a_busy_node_is_retried_with_the_same_bytes_after_a_jittered_retry_after() -> None:
-    node = ScriptedNode([busy(retry_after=2), busy("sender_backlog_full", 1), {"ok": 1}])
-    time = FakeTime()
-    stx, answer = sign_and_submit(
+def submit(
+    node: ScriptedNode, time: FakeTime, budget: float | None, seed: int = 0
+) -> tuple[SignedTransaction, Any]:
+    """sign_and_submit TX on `node` with a deadline `budget` seconds away (None: none)."""
+    return sign_and_submit(
         node,  # type: ignore[arg-type]
         TX,
         [KEY],
-        busy_until=time.now + 30,
+        busy_until=None if budget is None else time.now + budget,
         clock=time.clock,
         sleep=time.sleep,
-        rng=random.Random(7),
+        rng=random.Random(seed),
     )
+
+
+def test_a_busy_node_is_retried_with_the_same_bytes_after_a_jittered_retry_after() -> None:
+    node = ScriptedNode([busy(retry_after=2), busy("sender_backlog_full", 1), {"ok": 1}])
+    time = FakeTime()
+    stx, answer = submit(node, time, 30, seed=7)
     assert answer == {"ok": 1}
     assert node.submitted == [stx.encode()] * 3  # one signature, sent again as it was
     assert SignedTransaction.decode(node.submitted[0]).tx.nonce == TX.nonce
@@ -80,15 +87,7 @@ def test_the_waits_are_spread_so_refused_clients_do_not_return_together() -> Non
     for seed in range(20):
         node = ScriptedNode([busy(retry_after=1), {"ok": 1}])
         time = FakeTime()
-        sign_and_submit(
-            node,  # type: ignore[arg-type]
-            TX,
-            [KEY],
-            busy_until=time.now + 30,
-            clock=time.clock,
-            sleep=time.sleep,
-            rng=random.Random(seed),
-        )
+        submit(node, time, 30, seed)
         waits.extend(time.slept)
     assert all(1 <= wait < 1 + RETRY_JITTER for wait in waits)
     assert max(waits) - min(waits) > RETRY_JITTER / 2  # not one instant for all
@@ -98,14 +97,7 @@ def test_a_429_is_raised_when_the_wait_would_pass_the_deadline() -> None:
     node = ScriptedNode([busy(retry_after=5), {"ok": 1}])
     time = FakeTime()
     with pytest.raises(NodeReplyError) as refused:
-        sign_and_submit(
-            node,  # type: ignore[arg-type]
-            TX,
-            [KEY],
-            busy_until=time.now + 4,
-            clock=time.clock,
-            sleep=time.sleep,
-        )
+        submit(node, time, 4)
     assert refused.value.code == "mempool_full" and time.slept == []
     assert len(node.submitted) == 1
 
@@ -114,7 +106,7 @@ def test_without_a_deadline_a_429_is_raised_at_once() -> None:
     node = ScriptedNode([busy(), {"ok": 1}])
     time = FakeTime()
     with pytest.raises(NodeReplyError):
-        sign_and_submit(node, TX, [KEY], clock=time.clock, sleep=time.sleep)  # type: ignore[arg-type]
+        submit(node, time, None)
     assert time.slept == [] and len(node.submitted) == 1
 
 
@@ -126,14 +118,7 @@ def test_other_refusals_are_not_retried() -> None:
         node = ScriptedNode([error, {"ok": 1}])
         time = FakeTime()
         with pytest.raises(NodeReplyError) as raised:
-            sign_and_submit(
-                node,  # type: ignore[arg-type]
-                TX,
-                [KEY],
-                busy_until=time.now + 30,
-                clock=time.clock,
-                sleep=time.sleep,
-            )
+            submit(node, time, 30)
         assert raised.value is error and time.slept == []
 
 
