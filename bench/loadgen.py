@@ -46,6 +46,8 @@ of the rate (mean over validators) and the longest collection of each generation
 any of them had since it started serving (`pasar_gc_*`), then waits
 for the backlog to drain and reports whether the chain stays idle (no new
 height, no view change) for 10 s.
+A separate process (bench/refusal_probe.py, `--probe-hz`) times the nodes'
+answers to submissions that add no load, without the generator's own lag.
 It also says where the offered load went (admitted, refused, still unsent in the
 lanes, time spent waiting out Retry-After) and the generator's own CPU per
 transaction offered.
@@ -975,6 +977,7 @@ async def run_rate(
     profiled = processes[args.profile_node].pid
     threads = thread_cpu(profiled) if spy is not None else {}
     own_cpu = time.process_time()
+    probe = await start_probe(urls, args.probe_hz, args.duration)
     point, took = await run_point(
         session,
         urls,
@@ -987,6 +990,7 @@ async def run_rate(
         args.interval_report,
     )
     own_cpu = time.process_time() - own_cpu
+    probed = await finish_probe(probe)
     cpu_used = [proc_cpu_seconds(p.pid) - c for p, c in zip(processes, cpu, strict=True)]
     threads_after = thread_cpu(profiled) if spy is not None else {}
     rss = max(proc_rss_mb(p.pid) for p in processes)
@@ -1029,6 +1033,7 @@ async def run_rate(
         f"{'/'.join(f'{longest * 1000:.1f}' for longest in gc_longest)} "
         f"gc_collections_by_generation="
         f"{'/'.join(f'{a - b:.0f}' for a, b in gc_counts)}"
+        f"{probed}"
         f"{'; view changes started by ' + why if why else ''})",
         flush=True,
     )
@@ -1037,6 +1042,42 @@ async def run_rate(
         finish_profile(spy, node_cpu / point.committed * 1e6 if point.committed else 0)
         names = thread_names(profiled)
         print(render_threads(threads, threads_after, names, max(1, point.committed)), flush=True)
+
+
+async def start_probe(
+    urls: list[str], hz: float, seconds: float
+) -> asyncio.subprocess.Process | None:
+    """Start bench/refusal_probe.py on the nodes for the rate's submission period."""
+    if hz <= 0:
+        return None
+    targets = [part for url in urls for part in ("--url", url)]
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(ROOT / "bench" / "refusal_probe.py"),
+        *targets,
+        "--hz",
+        str(hz),
+        "--seconds",
+        str(seconds),
+        stdout=asyncio.subprocess.PIPE,
+    )
+
+
+async def finish_probe(probe: asyncio.subprocess.Process | None) -> str:
+    """The probe's answer times as ' probe_ms_<status>_p50/p99/max=a/b/c(n)' fields."""
+    if probe is None:
+        return ""
+    out, _ = await probe.communicate()
+    try:
+        found = json.loads(out)
+    except ValueError:
+        return f" probe_failed={probe.returncode}"
+    fields = [
+        f" probe_ms_{status}_p50/p99/max={a['p50_ms']:.0f}/{a['p99_ms']:.0f}/{a['max_ms']:.0f}"
+        f"({a['count']})"
+        for status, a in found["answers"].items()
+    ]
+    return "".join(fields) + (f" probe_errors={found['errors']}" if found["errors"] else "")
 
 
 def ms_percentiles(values: list[float]) -> str:
@@ -1182,6 +1223,14 @@ def main() -> None:
         help="ladder mode: a lane refused with a 429 waits Retry-After times a factor drawn "
         "from [1, 1 + FRACTION), as clients that back off with jitter do (0: exactly "
         "Retry-After, every refused lane back at the same instant)",
+    )
+    parser.add_argument(
+        "--probe-hz",
+        type=float,
+        default=20.0,
+        metavar="HZ",
+        help="ladder mode: a separate process (bench/refusal_probe.py) times HZ submissions "
+        "a second that never add load, so 429 times without the generator's own lag (0: off)",
     )
     parser.add_argument(
         "--interval-report",
