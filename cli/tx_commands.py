@@ -14,6 +14,11 @@ The nonce and chain id are fetched from the node unless given. Offline signing:
 `pasar tx sign` signs them on another machine, and `pasar tx submit` sends them.
 `--offline` (with `--chain-id` and `--nonce`) signs without contacting a node.
 
+A busy node (429 `mempool_full` or `sender_backlog_full`) is waited out for up to
+`--busy-wait` seconds (default 30, 0 = not at all): the same signed bytes are sent
+again after the node's jittered `Retry-After` (cli/submission.py), each wait told
+in one line on stderr, so `--json` output on stdout stays one JSON document.
+
 Co-signing (an account whose policy needs several keys): `--unsigned --out FILE`
 writes a signing file (`cli.signing`), each key holder runs `pasar tx sign FILE
 --key NAME`, and `pasar tx submit FILE` sends it once enough keys signed.
@@ -27,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
@@ -52,7 +57,13 @@ from cli.signing import (
     signed_from_file,
     write_signing_file,
 )
-from cli.submission import sign_and_submit
+from cli.submission import (
+    WaitNotice,
+    busy_deadline,
+    is_busy,
+    sign_and_submit,
+    submit_signed,
+)
 from ledger.errors import CodecError
 from ledger.keys import address_to_text
 from ledger.tx import MAX_NONCE, SignedTransaction, Transaction
@@ -60,6 +71,8 @@ from node.rpc.values import JsonValueError, args_from_json
 
 MAX_WAIT = 60.0
 DEFAULT_WAIT = 30.0
+DEFAULT_BUSY_WAIT = 30.0
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -79,6 +92,7 @@ class SendOptions:
     json_mode: bool
     out: Path | None = None
     sign_with: tuple[str, ...] = ()
+    busy_wait: float = DEFAULT_BUSY_WAIT
 
     def client(self) -> NodeClient:
         return NodeClient(self.node_url)
@@ -102,6 +116,46 @@ def wait_option(function: F) -> F:
     )(function)
 
 
+def busy_wait_option(function: F) -> F:
+    """`--busy-wait SECONDS`: how long a busy node (429) is waited out."""
+    return click.option(
+        "--busy-wait",
+        type=click.FloatRange(0),
+        metavar="SECONDS",
+        default=DEFAULT_BUSY_WAIT,
+        show_default=True,
+        help="wait out a busy node (429) for up to SECONDS, resending the same signed "
+        "transaction after its Retry-After; 0 = do not wait",
+    )(function)
+
+
+def ride_out_busy(busy_wait: float, submit: Callable[[float | None, WaitNotice], R]) -> R:
+    """Run `submit(busy_until, on_wait)` with a deadline `busy_wait` seconds away: each
+    wait is told on stderr (stdout stays the command's output), and a node still
+    busy at the end is one line saying what to do."""
+    waits: list[float] = []
+
+    def announce(exc: NodeReplyError, wait: float) -> None:
+        waits.append(wait)
+        click.echo(f"node busy ({exc.code}): retrying in {wait:.1f} s", err=True)
+
+    try:
+        return submit(busy_deadline(busy_wait), announce)
+    except NodeReplyError as exc:
+        if not is_busy(exc):
+            raise
+        if busy_wait <= 0:
+            raise CliError(
+                f"node busy: {exc.message}; not waited (--busy-wait 0): "
+                "send it again later, or with --busy-wait SECONDS"
+            ) from exc
+        retries = f"{len(waits)} {'retry' if len(waits) == 1 else 'retries'}"
+        raise CliError(
+            f"node still busy after {retries} within --busy-wait {busy_wait:g} s: "
+            f"{exc.message}; send it again later, or with a longer --busy-wait"
+        ) from exc
+
+
 def send_options(function: Callable[..., Any]) -> Callable[..., Any]:
     """Add the sending options to a command and pass them as one `options` argument."""
 
@@ -121,6 +175,7 @@ def send_options(function: Callable[..., Any]) -> Callable[..., Any]:
             "json_mode",
             "out",
             "sign_with",
+            "busy_wait",
         )
         options = SendOptions(**{name: kwargs.pop(name) for name in names})
         return function(options, **kwargs)
@@ -136,6 +191,7 @@ def send_options(function: Callable[..., Any]) -> Callable[..., Any]:
             click.option("--chain-id", help="default: from the node"),
             click.option("--expiry-ms", type=click.IntRange(0), default=0, help="0 = never"),
             wait_option,
+            busy_wait_option,
             click.option("--unsigned", is_flag=True, help="print the unsigned tx, do not sign"),
             click.option("--offline", is_flag=True, help="sign and print only"),
             click.option(
@@ -197,7 +253,17 @@ def send(options: SendOptions, method: str, args: tuple[Any, ...]) -> None:
         output.emit({"signed_tx": stx.encode().hex(), "hash": stx.hash.hex()})
         return
     client = options.client()
-    stx, admission = sign_and_submit(client, tx, keys, nonce_fixed=options.nonce is not None)
+    stx, admission = ride_out_busy(
+        options.busy_wait,
+        lambda until, on_wait: sign_and_submit(
+            client,
+            tx,
+            keys,
+            nonce_fixed=options.nonce is not None,
+            busy_until=until,
+            on_wait=on_wait,
+        ),
+    )
     report(client, stx, admission, options.wait, output)
 
 
@@ -386,8 +452,9 @@ def sign(
 @click.argument("target")
 @node_url_option
 @wait_option
+@busy_wait_option
 @json_option
-def submit(target: str, node_url: str, wait: float, json_mode: bool) -> None:
+def submit(target: str, node_url: str, wait: float, busy_wait: float, json_mode: bool) -> None:
     """Submit a signed transaction: a signing file, or hex from `pasar tx sign`/--offline."""
     if is_signing_file(target):
         stx = signed_from_file(Path(target))
@@ -398,7 +465,9 @@ def submit(target: str, node_url: str, wait: float, json_mode: bool) -> None:
             raise CliError(f"not a signed transaction or a signing file: {exc}") from exc
     client = NodeClient(node_url)
     try:
-        admission = client.submit(stx.encode())
+        admission = ride_out_busy(
+            busy_wait, lambda until, on_wait: submit_signed(client, stx, until, on_wait=on_wait)
+        )
     except NodeReplyError as exc:
         if exc.code == "insufficient_signatures" and is_signing_file(target):
             raise CliError(

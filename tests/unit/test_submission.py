@@ -1,6 +1,7 @@
 """Signing and submitting (cli/submission.py): stepping past pending nonces, and riding
-out a busy node (429) within a deadline, with jittered waits; plus NodeClient reading
-a 429's Retry-After from a real HTTP answer."""
+out a busy node (429) within a deadline, with jittered waits, for a transaction signed
+here or already signed; plus NodeClient reading a 429's Retry-After from a real HTTP
+answer."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from cli.client import NodeClient, NodeReplyError
 from cli.common import CliError
-from cli.submission import MAX_NONCE_STEPS, RETRY_JITTER, sign_and_submit
+from cli.submission import MAX_NONCE_STEPS, RETRY_JITTER, sign_and_submit, submit_signed
 from ledger.keys import PrivateKey
 from ledger.tx import SignedTransaction, Transaction
 
@@ -108,6 +109,77 @@ def test_without_a_deadline_a_429_is_raised_at_once() -> None:
     with pytest.raises(NodeReplyError):
         submit(node, time, None)
     assert time.slept == [] and len(node.submitted) == 1
+
+
+class LowestDraw(random.Random):
+    """A jitter factor of exactly 1: each wait is the node's Retry-After itself."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return a
+
+
+# Retry-After 1 s: with 2 s of budget the retry at 1 s is made, the one that would start
+# at 2 s (the deadline itself) is not; a moment more of budget allows it
+@pytest.mark.parametrize(("budget", "retries"), [(2.0, 1), (2.001, 2)])
+def test_the_last_retry_starts_before_the_deadline_and_none_at_it(
+    budget: float, retries: int
+) -> None:
+    node = ScriptedNode([busy(retry_after=1)] * 3 + [{"ok": 1}])
+    time = FakeTime()
+    told: list[tuple[str, float]] = []
+    stx = TX.sign(KEY)
+    with pytest.raises(NodeReplyError) as refused:
+        submit_signed(
+            node,  # type: ignore[arg-type]
+            stx,
+            time.now + budget,
+            clock=time.clock,
+            sleep=time.sleep,
+            rng=LowestDraw(),
+            on_wait=lambda exc, wait: told.append((exc.code, wait)),
+        )
+    assert refused.value.code == "mempool_full"
+    assert time.slept == [1.0] * retries and told == [("mempool_full", 1.0)] * retries
+    assert node.submitted == [stx.encode()] * (retries + 1)  # signed once, sent as it was
+
+
+def test_a_signed_transaction_is_sent_again_unchanged_once_the_node_has_room() -> None:
+    signed = TX.sign(KEY)
+    node = ScriptedNode([busy("sender_backlog_full", 3), busy(retry_after=None), {"ok": 1}])
+    time = FakeTime()
+    told: list[float] = []
+    answer = submit_signed(
+        node,  # type: ignore[arg-type]
+        signed,
+        time.now + 30,
+        clock=time.clock,
+        sleep=time.sleep,
+        rng=random.Random(3),
+        on_wait=lambda exc, wait: told.append(wait),
+    )
+    assert answer == {"ok": 1} and node.submitted == [signed.encode()] * 3
+    assert told == time.slept  # each wait told before it is slept
+    assert 3 <= time.slept[0] < 3 * (1 + RETRY_JITTER)
+    assert 1 <= time.slept[1] < 1 + RETRY_JITTER  # no Retry-After header: a second
+
+
+def test_one_deadline_covers_the_busy_waits_of_every_nonce_tried() -> None:
+    taken = NodeReplyError("taken", "nonce_taken", 422)
+    node = ScriptedNode([busy(retry_after=1), taken, busy(retry_after=1), {"ok": 1}])
+    time = FakeTime()
+    with pytest.raises(NodeReplyError) as refused:
+        sign_and_submit(
+            node,  # type: ignore[arg-type]
+            TX,
+            [KEY],
+            busy_until=time.now + 1.5,
+            clock=time.clock,
+            sleep=time.sleep,
+            rng=LowestDraw(),
+        )
+    assert refused.value.code == "mempool_full" and time.slept == [1.0]
+    first, second, third = (SignedTransaction.decode(raw) for raw in node.submitted)
+    assert first == second and third.tx.nonce == TX.nonce + 1
 
 
 def test_other_refusals_are_not_retried() -> None:
