@@ -117,7 +117,6 @@ class Mempool:
         # that wait to be admitted (they take room before our clients' next ones do)
         self.validators = 1
         self.incoming = 0
-        self.evicted = 0  # transactions evicted from behind a nonce gap (GAP_TIMEOUT_SECONDS)
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -417,7 +416,6 @@ class Mempool:
         admitted_at = self._admitted_at
         stuck = [h for h in self.behind_gap(next_nonce) if admitted_at[h] < horizon]
         self.remove(stuck)
-        self.evicted += len(stuck)
         return stuck
 
     def remove(self, tx_hashes: Iterable[bytes]) -> None:
