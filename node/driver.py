@@ -239,6 +239,7 @@ class ConsensusDriver:
             max_timeout=8 * node.config.view_timeout_ms / 1000,
             min_block_interval=node.config.block.interval_ms / 1000,
             empty_block_interval=None,  # idle chains produce no blocks
+            censorship_timeout=node.config.censorship_timeout_ms / 1000,
         )
         return Replica(config, node.key, self.app, persisted)
 

@@ -120,6 +120,7 @@ class NodeConfig:
     gc: GcSettings = field(default_factory=GcSettings)
     max_clock_drift_ms: int = 5_000
     view_timeout_ms: int = 2_000
+    censorship_timeout_ms: int = 10_000
     state_versions_kept: int = KEEP_TREE_VERSIONS
     state_tree_cache_mb: int = DEFAULT_HASH_MEMO_BYTES >> 20
 
@@ -267,6 +268,7 @@ def config_to_toml(config: NodeConfig) -> str:
         f"name = {_toml_value(config.name)}",
         f"max_clock_drift_ms = {config.max_clock_drift_ms}",
         f"view_timeout_ms = {config.view_timeout_ms}",
+        f"censorship_timeout_ms = {config.censorship_timeout_ms}",
         f"state_versions_kept = {config.state_versions_kept}",
         f"state_tree_cache_mb = {config.state_tree_cache_mb}",
         "",
@@ -380,6 +382,7 @@ TOP_LEVEL_KEYS = (
     "name",
     "max_clock_drift_ms",
     "view_timeout_ms",
+    "censorship_timeout_ms",
     "state_versions_kept",
     "state_tree_cache_mb",
     "rpc",
@@ -448,6 +451,7 @@ def config_from_toml(text: str) -> NodeConfig:
         gc=_gc_settings(gc_table),
         max_clock_drift_ms=_int(document, "max_clock_drift_ms", 5_000, "config"),
         view_timeout_ms=_int(document, "view_timeout_ms", 2_000, "config"),
+        censorship_timeout_ms=_positive_int(document, "censorship_timeout_ms", 10_000, "config"),
         state_versions_kept=_positive_int(
             document, "state_versions_kept", KEEP_TREE_VERSIONS, "config"
         ),

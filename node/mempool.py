@@ -104,6 +104,9 @@ class Mempool:
         self._best_rates: deque[tuple[float, float]] = deque()
         self._busy_since: float | None = None  # since when the pool holds work (None: idle)
         self._by_hash: dict[bytes, SignedTransaction] = {}
+        # the encoded bytes of each pending transaction: gossip of one already held (a
+        # peer resending its pool on connect) is recognised before it is decoded
+        self._encoded: set[bytes] = set()
         # tx hash -> its place in the order of admission: blocks take the oldest first
         self._arrival: dict[bytes, int] = {}
         self._arrivals = 0
@@ -123,6 +126,16 @@ class Mempool:
 
     def __contains__(self, tx_hash: object) -> bool:
         return tx_hash in self._by_hash
+
+    def holds_encoded(self, raw: bytes) -> bool:
+        """Whether these exact bytes are a pending transaction (no decoding: one set
+        lookup). Other bytes of the same transaction (other signatures) are not found
+        here; admission still finds them by hash."""
+        return raw in self._encoded
+
+    def pending_in_order(self) -> list[bytes]:
+        """Hashes of every pending transaction, the oldest admitted first."""
+        return list(self._by_hash)  # insertion order is admission order; removals keep it
 
     @property
     def size_bytes(self) -> int:
@@ -311,6 +324,7 @@ class Mempool:
         self._arrivals += 1
         self._admitted_at[tx_hash] = self._clock()
         self._bytes += len(stx.encoded)
+        self._encoded.add(stx.encoded)
         if not from_peer:
             self._local.add(tx_hash)
             self._admitted_local += 1
@@ -424,6 +438,7 @@ class Mempool:
             if stx is None:
                 continue
             self._bytes -= len(stx.encoded)
+            self._encoded.discard(stx.encoded)
             self._local.discard(tx_hash)
             del self._arrival[tx_hash]
             del self._admitted_at[tx_hash]

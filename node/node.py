@@ -47,6 +47,7 @@ from node.log import log
 from node.mempool import Mempool, VerifiedCache
 from node.metrics import CONTENT_TYPE_LATEST, NodeMetrics
 from node.peers import Link, PeerNetwork
+from node.pool_resend import PoolResend
 from node.rpc.limits import GATES_KEY, Gates
 from node.service import Admission, NodeStatus, PeerStatus
 from node.storage import LevelDBStore, StorageError
@@ -128,6 +129,7 @@ class Node:
             self._on_peer_connect,
             self.config.limits,
         )
+        self.resend = PoolResend(self.mempool, self.peers.link, self._spawn, GOSSIP_BATCH)
         self.catching_up = False
         self.view = 0
         self.primary: bytes | None = None
@@ -453,11 +455,20 @@ class Node:
     def _on_peer_connect(self, link: Link) -> None:
         link.send(["height", self.chain.height])
         self.metrics.peers_connected.set(len(self.peers.connected()))
+        if self.peers.link_count(link.peer) == 1:
+            # the peer was not connected: what was gossiped meanwhile never reached it
+            # (a second link means it was connected all along)
+            self.resend.peer_connected(link.peer)
 
     def _on_frame(self, link: Link, frame: list[Any]) -> None:
         kind = frame[0]
         if kind == "txs" and len(frame) == 2 and isinstance(frame[1], list):
-            raws = [item for item in frame[1] if isinstance(item, bytes)]
+            # what the pool holds already (a peer resending its pool on connect) is
+            # dropped here, before it takes intake room or is decoded
+            held = self.mempool.holds_encoded
+            raws = [item for item in frame[1] if isinstance(item, bytes) and not held(item)]
+            if not raws:
+                return
             if self._intake_size + len(raws) > INTAKE_LIMIT:
                 self.gossip_dropped += len(raws)  # overloaded: consensus comes first
                 self.metrics.gossip_dropped.inc(len(raws))

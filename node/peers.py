@@ -138,6 +138,9 @@ class Link:
         default_factory=lambda: asyncio.Queue(maxsize=SEND_QUEUE_FRAMES)
     )
     dropped: int = 0
+    # bytes of the frames in `queue`: a sender of bulk (the pool resent on connect)
+    # waits for this to fall instead of filling the queue with a slow peer's backlog
+    queued_bytes: int = 0
 
     def send(self, frame: list[Any] | bytes) -> bool:
         data = frame if isinstance(frame, bytes) else encode_frame(frame)
@@ -146,12 +149,18 @@ class Link:
         except asyncio.QueueFull:
             self.dropped += 1
             return False
+        self.queued_bytes += len(data)
         return True
+
+    async def next_frame(self) -> bytes:
+        """The oldest queued frame, taken off the queue (and its bytes off the count)."""
+        data = await self.queue.get()
+        self.queued_bytes -= len(data)
+        return data
 
     async def writer(self) -> None:
         while True:
-            data = await self.queue.get()
-            await self.ws.send_bytes(data)
+            await self.ws.send_bytes(await self.next_frame())
 
     async def reader(self, handler: FrameHandler) -> None:
         async for message in self.ws:
@@ -214,13 +223,21 @@ class PeerNetwork:
         keys.update(peer for peer, links in self._links.items() if links)
         return sorted(keys)
 
-    def send(self, peer: bytes, frame: list[Any] | bytes) -> bool:
+    def link(self, peer: bytes) -> Link | None:
+        """The link frames to `peer` go over (None when it is not connected)."""
         links = self._links.get(peer)
         if not links:
-            return False
+            return None
         # Prefer our own dial: its lifetime is under our control.
-        link = next((item for item in links if item.outbound), links[0])
-        return link.send(frame)
+        return next((item for item in links if item.outbound), links[0])
+
+    def link_count(self, peer: bytes) -> int:
+        """How many links to `peer` are up (a pair shares up to two, one per dial)."""
+        return len(self._links.get(peer, ()))
+
+    def send(self, peer: bytes, frame: list[Any] | bytes) -> bool:
+        link = self.link(peer)
+        return False if link is None else link.send(frame)
 
     def broadcast(self, frame: list[Any] | bytes) -> None:
         data = frame if isinstance(frame, bytes) else encode_frame(frame)

@@ -14,7 +14,8 @@ runs `pasar node` with these behaviours patched in (and logs each misdeed as an
   forge_sync      answers block sync with forged blocks: its own blocks with a
                   changed state root under their real certificates, a valid next
                   block certified by its own vote alone, garbage past that
-  withhold_gossip never gossips the transactions its clients submit, so as primary
+  withhold_gossip never gossips the transactions its clients submit (nor sends its
+                  pool to a peer that connects), so as primary
                   it proposes transactions no other validator holds (they must
                   fetch them to vote)
 
@@ -36,6 +37,7 @@ from node.driver import ConsensusDriver, NodeConsensusApp, wall_ms
 from node.log import log
 from node.node import Node
 from node.peers import Link, PeerNetwork
+from node.pool_resend import PoolResend
 from node.service import Admission
 from node.sync import BATCH_BLOCKS, BlockSync
 
@@ -137,7 +139,11 @@ def patch(modes: set[str]) -> None:
             log("byzantine_withheld_gossip", txs=len(accepted))
             return admissions
 
+        def peer_connected(self: PoolResend, peer: bytes) -> None:
+            pass  # nor sends its pool to a peer that connects
+
         Node.submit = submit  # type: ignore[method-assign]
+        PoolResend.peer_connected = peer_connected  # type: ignore[method-assign]
 
     if "forge_sync" in modes:
 

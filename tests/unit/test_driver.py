@@ -77,7 +77,9 @@ def make_driver(tmp_path: Path, journal: list[str]) -> tuple[ConsensusDriver, Ch
         chain=chain,
         peers=RecordingPeers(journal),
         config=SimpleNamespace(
-            block=BlockLimits(max_txs=100, max_bytes=1 << 20), view_timeout_ms=1_000
+            block=BlockLimits(max_txs=100, max_bytes=1 << 20),
+            view_timeout_ms=1_000,
+            censorship_timeout_ms=10_000,
         ),
         key=VALIDATOR,
         chain_id="t",
@@ -270,6 +272,17 @@ def test_stale_removal_batched_with_the_older_pending_notice_leaves_the_node_idl
             await node.stop()
 
     asyncio.run(scenario())
+
+
+def test_the_replica_forwards_and_complains_after_the_configured_censorship_timeout(
+    tmp_path: Path,
+) -> None:
+    config = NodeConfig("t", "v", censorship_timeout_ms=60_000)
+    node = Node(Home(tmp_path / "node", config, genesis()), VALIDATOR)
+    try:
+        assert node.consensus._make_replica().config.censorship_timeout == 60.0
+    finally:
+        asyncio.run(node.stop())
 
 
 def test_proposals_hold_no_more_than_validates_well_within_the_view_timeout(
@@ -591,6 +604,43 @@ def test_gossip_from_several_peers_is_admitted_as_one_batch(tmp_path: Path) -> N
             assert [a.code for a in answers] == ["accepted"] * 9
             assert node.metrics.signatures_verified._value.get() == 9
         finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_resent_pool_costs_the_receiver_no_decoding_and_no_intake_room(
+    tmp_path: Path,
+) -> None:
+    # a peer that reconnects is sent the whole pool (node.pool_resend): what this node
+    # holds already is recognised by its bytes in the frame handler, before the intake
+    async def scenario() -> None:
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+        decode = SignedTransaction.decode
+        decoded: list[bytes] = []
+
+        def counting_decode(data: bytes) -> SignedTransaction:
+            decoded.append(data)
+            return decode(data)
+
+        try:
+            held = [user_tx(f"held-{i}").encoded for i in range(5)]
+            answers, _ = await node._admit(held, from_peer=True)
+            assert [a.code for a in answers] == ["accepted"] * 5
+            verified = node.metrics.signatures_verified._value.get()
+            SignedTransaction.decode = counting_decode  # type: ignore[method-assign]
+            link = SimpleNamespace(peer=OTHER.public_key)
+            node._on_frame(link, ["txs", held])  # type: ignore[arg-type]
+            assert node._intake.empty() and node._intake_size == 0
+            new = user_tx("new").encoded
+            node._on_frame(link, ["txs", [*held, new]])  # type: ignore[arg-type]
+            assert await node._next_intake() == [new]  # only what it lacks goes on
+            answers, _ = await node._admit([new], from_peer=True)
+            assert [a.code for a in answers] == ["accepted"]
+            assert decoded == [new]
+            assert node.metrics.signatures_verified._value.get() == verified + 1
+        finally:
+            SignedTransaction.decode = decode  # type: ignore[method-assign]
             await node.stop()
 
     asyncio.run(scenario())

@@ -38,8 +38,11 @@ def test_config_round_trips_through_toml() -> None:
         block=BlockLimits(7, 8, 9),
         state_versions_kept=7,
         state_tree_cache_mb=5,
+        censorship_timeout_ms=60_000,
     )
     assert config_from_toml(config_to_toml(config)) == config
+    with pytest.raises(HomeError, match="censorship_timeout_ms must be at least 1"):
+        config_from_toml('chain_id = "c"\nname = "a"\ncensorship_timeout_ms = 0\n')
 
 
 def test_config_rejects_wrong_types() -> None:
