@@ -7,8 +7,8 @@ it answers 429 `mempool_full` (Retry-After 1 s) and stays full. The CLI with
 it retries, then fails with one line; a CLI call and a merchant SDK call that are
 waiting when the other two validators start are admitted once blocks commit, and
 commit. (Two of four running, not one: their VIEW-CHANGEs are the f + 1 that pull
-the starting validators into their view at once, where a lone validator's would
-leave the others idle until its transactions' censorship timeout.)
+the starting validators into their view at once; a lone validator's could not, and
+its pool reaches them only as their links come up, node/pool_resend.py.)
 """
 
 from __future__ import annotations
