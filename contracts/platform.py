@@ -4,7 +4,7 @@ Each e-commerce platform's virtual currency becomes a coin with policy
 "platform": tradeable on the exchange and accepted anywhere (subject to
 `contracts.policy`). The platform is the coin's issuer and mints it with
 `coin.mint` while it holds the role. The commission rate (basis points, at most
-`roles.MAX_COMMISSION_BPS`) applies to every payment through the platform
+`amounts.MAX_COMMISSION_BPS`) applies to every payment through the platform
 executed after the change (later transactions of the same block included);
 invoices and orders snapshot the rate in force when they are created.
 

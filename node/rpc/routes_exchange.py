@@ -25,7 +25,7 @@ from aiohttp import web
 
 from contracts import exchange, governance, roles
 from contracts import invoice as invoices
-from contracts.amounts import MAX_AMOUNT
+from contracts.amounts import MAX_AMOUNT, MAX_COMMISSION_BPS
 from contracts.coin import SYMBOL_PATTERN
 from ledger.chainstore import read_block, read_genesis
 from ledger.errors import InvalidTransaction
@@ -288,7 +288,7 @@ async def get_platforms(request: web.Request) -> web.Response:
                 }
                 for account, name, bps in roles.platforms(store)
             ],
-            "max_commission_bps": roles.MAX_COMMISSION_BPS,
+            "max_commission_bps": MAX_COMMISSION_BPS,
         }
     )
 
