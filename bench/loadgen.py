@@ -112,6 +112,7 @@ from bench.cpu_breakdown import (  # noqa: E402
     thread_names,
 )
 from bench.loadmix import CommerceMix  # noqa: E402
+from bench.refusal_probe import percentile  # noqa: E402
 from cli.submission import RETRY_JITTER  # noqa: E402
 from ledger.hashing import TX  # noqa: E402
 from ledger.keys import PrivateKey, address_to_text, verify  # noqa: E402
@@ -1083,13 +1084,6 @@ async def finish_probe(probe: asyncio.subprocess.Process | None) -> str:
 def ms_percentiles(values: list[float]) -> str:
     """'p50/p99' of durations in seconds, as whole milliseconds."""
     return f"{percentile(values, 0.5) * 1000:.0f}/{percentile(values, 0.99) * 1000:.0f}"
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 async def run(args: argparse.Namespace) -> None:

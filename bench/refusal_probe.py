@@ -30,12 +30,13 @@ BODY = json.dumps({"txs": ["00"]}).encode()
 HEADERS = {"Content-Type": "application/json"}
 
 
-def percentile_ms(values: list[float], fraction: float) -> float:
-    """The `fraction` percentile of durations in seconds, in milliseconds (nearest rank)."""
+def percentile(values: list[float], fraction: float) -> float:
+    """The `fraction` percentile of `values` by nearest rank (nan when there are none);
+    bench/loadgen.py uses it too."""
     if not values:
         return float("nan")
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
 def summary(times: dict[int, list[float]], errors: int) -> dict[str, object]:
@@ -44,8 +45,8 @@ def summary(times: dict[int, list[float]], errors: int) -> dict[str, object]:
     for status, values in sorted(times.items()):
         answers[str(status)] = {
             "count": len(values),
-            "p50_ms": round(percentile_ms(values, 0.5), 1),
-            "p99_ms": round(percentile_ms(values, 0.99), 1),
+            "p50_ms": round(percentile(values, 0.5) * 1000, 1),
+            "p99_ms": round(percentile(values, 0.99) * 1000, 1),
             "max_ms": round(max(values) * 1000, 1),
         }
     return {"answers": answers, "errors": errors}

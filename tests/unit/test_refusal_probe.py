@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.refusal_probe import percentile_ms, probe, summary
+from bench.refusal_probe import percentile, probe, summary
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,8 +90,9 @@ def test_a_node_that_is_down_counts_as_errors() -> None:
 
 def test_percentiles_and_summary() -> None:
     times = [n / 1000 for n in range(1, 101)]  # 1..100 ms
-    assert percentile_ms(times, 0.5) == pytest.approx(51)
-    assert percentile_ms(times, 0.99) == pytest.approx(100)
+    assert percentile(times, 0.5) * 1000 == pytest.approx(51)
+    assert percentile(times, 0.99) * 1000 == pytest.approx(100)
+    assert percentile([], 0.5) != percentile([], 0.5)  # nan
     assert summary({429: times}, 2) == {
         "answers": {"429": {"count": 100, "p50_ms": 51.0, "p99_ms": 100.0, "max_ms": 100.0}},
         "errors": 2,
