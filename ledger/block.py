@@ -303,6 +303,15 @@ class Block:
         block.__dict__["encoded"] = bytes(data)
         return block
 
+    @staticmethod
+    def decode_stored(data: bytes) -> Block:
+        """`decode` for a block read back from this node's own store, which holds only
+        blocks that were encoded here or decoded canonically: the canonical re-check
+        would encode every transaction again (`codec.decode_stored`)."""
+        block = Block.from_list(codec.decode_stored(data))
+        block.__dict__["encoded"] = bytes(data)
+        return block
+
 
 def certificate_hash(certificate: CommitCertificate | None) -> bytes:
     """Hash a header commits to for the previous block's certificate (zero if none)."""

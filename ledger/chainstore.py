@@ -30,10 +30,11 @@ from dataclasses import dataclass
 
 from ledger import codec
 from ledger.block import Block, CommitCertificate
+from ledger.errors import CodecError
 from ledger.execution import BlockResult, receipt_leaves
 from ledger.genesis import Genesis
 from ledger.kv import KVReader, KVStore
-from ledger.receipt import Receipt
+from ledger.receipt import Outcome, Receipt
 from ledger.state import StateView
 from ledger.state_tree import StateProof, prove, prune
 from ledger.validators import VALIDATOR_SCHEDULE_KEY, VALIDATORS_SCHEDULED_EVENT
@@ -179,7 +180,7 @@ def commit_block(
 
 def read_block(reader: KVReader, height: int) -> Block | None:
     raw = reader.get(height_key(BLOCK_PREFIX, height))
-    return None if raw is None else Block.decode(raw)
+    return None if raw is None else Block.decode_stored(raw)
 
 
 def read_certificate(reader: KVReader, height: int) -> CommitCertificate | None:
@@ -189,7 +190,22 @@ def read_certificate(reader: KVReader, height: int) -> CommitCertificate | None:
 
 def read_receipts(reader: KVReader, height: int) -> list[Receipt]:
     raw = reader.get(height_key(RECEIPTS_PREFIX, height))
-    return [] if raw is None else [Receipt.from_list(item) for item in codec.decode(raw)]
+    return [] if raw is None else [Receipt.from_list(item) for item in codec.decode_stored(raw)]
+
+
+def read_outcomes(
+    reader: KVReader, height: int, tx_count: int
+) -> tuple[list[Outcome], list[Receipt]]:
+    """The outcomes of the block's first `tx_count` receipts (its transactions'), and
+    the receipts after them (the end of the block's) whole, events included."""
+    raw = reader.get(height_key(RECEIPTS_PREFIX, height))
+    items = [] if raw is None else codec.decode_stored(raw)
+    if not isinstance(items, list):
+        raise CodecError("bad_type", "receipts must be an array")
+    return (
+        [Outcome.from_list(item) for item in items[:tx_count]],
+        [Receipt.from_list(item) for item in items[tx_count:]],
+    )
 
 
 def find_tx(reader: KVReader, tx_hash: bytes) -> tuple[int, int] | None:

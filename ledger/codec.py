@@ -6,8 +6,8 @@ booleans and nil. Floats and maps are refused. msgpack does not promise one
 encoding per value, so `decode` re-encodes what it read and rejects input whose
 bytes differ: the same value always has exactly one accepted byte string, and a
 signed object cannot be re-serialised into a different valid form.
-`decode_stored` skips that re-check for state values this node's own store
-holds, which only `encode` ever wrote.
+`decode_stored` skips that re-check for what this node's own store holds (state
+values, blocks, receipts), which only `encode` or a canonical `decode` produced.
 """
 
 from __future__ import annotations

@@ -126,3 +126,30 @@ class Receipt:
     @staticmethod
     def decode(data: bytes) -> Receipt:
         return Receipt.from_list(codec.decode(data))
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A receipt without its events: which transaction, and whether it applied.
+
+    What a block's summary shows for each transaction. Building every event of a
+    large block only to drop them cost more than the rest of the summary."""
+
+    tx_hash: bytes
+    ok: bool
+    code: str
+
+    @staticmethod
+    def from_list(value: Any) -> Outcome:
+        """The fields read here get `Receipt.from_list`'s checks; the events only the
+        check that they are an array."""
+        fields = codec.expect_list(value, 7, "receipt")
+        if not _is_int(fields[0], TAG_RECEIPT) or not _is_int(fields[1], RECEIPT_VERSION):
+            raise CodecError("bad_tag", "not a receipt")
+        if not isinstance(fields[6], list):
+            raise CodecError("bad_type", "receipt events must be an array")
+        return Outcome(
+            tx_hash=codec.expect_bytes(fields[2], "tx_hash", HASH_SIZE),
+            ok=codec.expect_bool(fields[3], "ok"),
+            code=codec.expect_str(fields[4], "code"),
+        )

@@ -11,7 +11,7 @@ from typing import Any
 
 from ledger.block import Block, BlockHeader, CommitCertificate
 from ledger.keys import address_to_text
-from ledger.receipt import Event, Receipt
+from ledger.receipt import Event, Outcome, Receipt
 from ledger.tx import SignedTransaction
 from node.rpc.values import to_json
 
@@ -87,40 +87,65 @@ def certificate_json(certificate: CommitCertificate | None) -> dict[str, Any] | 
     }
 
 
-def tx_summary_json(stx: SignedTransaction, receipt: Receipt | None) -> dict[str, Any]:
-    """A transaction as its identity and result: what matching submissions to commits needs."""
+def tx_summary_json(
+    stx: SignedTransaction, outcome: Outcome | None, senders: dict[bytes, str]
+) -> dict[str, Any]:
+    """A transaction as its identity and result: what matching submissions to commits
+    needs. The hash is the receipt's, which is the transaction's: hashing it again
+    would mean encoding it again. `senders` keeps each sender's text form for the
+    rest of the block, where most senders send more than once."""
     tx = stx.tx
+    sender = senders.get(tx.sender)
+    if sender is None:
+        sender = senders[tx.sender] = address_to_text(tx.sender)
     item: dict[str, Any] = {
-        "hash": stx.hash.hex(),
-        "sender": address_to_text(tx.sender),
+        "hash": (stx.hash if outcome is None else outcome.tx_hash).hex(),
+        "sender": sender,
         "nonce": tx.nonce,
         "method": tx.method,
     }
-    if receipt is not None:
-        item["ok"] = receipt.ok
-        item["code"] = receipt.code
+    if outcome is not None:
+        item["ok"] = outcome.ok
+        item["code"] = outcome.code
     return item
+
+
+def block_summary_json(
+    block: Block,
+    outcomes: list[Outcome],
+    end_block: list[Receipt],
+    certificate: CommitCertificate | None,
+) -> dict[str, Any]:
+    """`block_json` with each transaction as `tx_summary_json` gives it."""
+    senders: dict[bytes, str] = {}
+    transactions = [
+        tx_summary_json(stx, outcomes[index] if index < len(outcomes) else None, senders)
+        for index, stx in enumerate(block.transactions)
+    ]
+    return _block_json(block, transactions, end_block, certificate)
 
 
 def block_json(
     block: Block,
     receipts: list[Receipt],
     certificate: CommitCertificate | None,
-    summary: bool = False,
 ) -> dict[str, Any]:
-    """A block with each transaction's result, end-of-block events and its certificate;
-    with `summary`, each transaction as `tx_summary_json` gives it."""
+    """A block with each transaction's result, end-of-block events and its certificate."""
     transactions = []
     for index, stx in enumerate(block.transactions):
-        receipt = receipts[index] if index < len(receipts) else None
-        if summary:
-            transactions.append(tx_summary_json(stx, receipt))
-            continue
         item = tx_json(stx)
-        if receipt is not None:
-            item["result"] = receipt_json(receipt)
+        if index < len(receipts):
+            item["result"] = receipt_json(receipts[index])
         transactions.append(item)
-    end_block = receipts[len(block.transactions) :]
+    return _block_json(block, transactions, receipts[len(block.transactions) :], certificate)
+
+
+def _block_json(
+    block: Block,
+    transactions: list[dict[str, Any]],
+    end_block: list[Receipt],
+    certificate: CommitCertificate | None,
+) -> dict[str, Any]:
     return {
         "height": block.height,
         "hash": block.hash.hex(),

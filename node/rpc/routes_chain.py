@@ -23,7 +23,13 @@ from aiohttp import web
 from contracts.coin import ASSET_PREFIX, Asset, balances_of
 from ledger import codec
 from ledger.block import max_faulty, quorum_size
-from ledger.chainstore import read_block, read_certificate, read_genesis, read_receipts
+from ledger.chainstore import (
+    read_block,
+    read_certificate,
+    read_genesis,
+    read_outcomes,
+    read_receipts,
+)
 from ledger.execution import account_nonce
 from ledger.genesis import Genesis
 from ledger.keys import address_to_text
@@ -42,7 +48,7 @@ from node.rpc.openapi import (
     query_param,
 )
 from node.rpc.params import parse_address, parse_int
-from node.rpc.render import block_json
+from node.rpc.render import block_json, block_summary_json
 from node.rpc.values import to_json
 from node.service import NodeService
 
@@ -101,9 +107,11 @@ def block_at(service: NodeService, height: int, view: str = "full") -> dict[str,
     block = read_block(service.store, height)
     if block is None:
         raise not_found("block_not_found", f"no committed block at height {height}")
-    receipts = read_receipts(service.store, height)
     certificate = read_certificate(service.store, height)
-    return block_json(block, receipts, certificate, summary=view == "summary")
+    if view == "summary":
+        outcomes, end_block = read_outcomes(service.store, height, len(block.transactions))
+        return block_summary_json(block, outcomes, end_block, certificate)
+    return block_json(block, read_receipts(service.store, height), certificate)
 
 
 def block_answer(service: NodeService, height: int, view: str) -> web.Response:

@@ -6,6 +6,7 @@ import pytest
 
 from contracts.coin import balance
 from ledger import codec
+from ledger.block import Block
 from ledger.chainstore import (
     HEAD_KEY,
     commit_batch,
@@ -16,11 +17,13 @@ from ledger.chainstore import (
     read_certificate,
     read_genesis,
     read_head,
+    read_outcomes,
     read_receipts,
 )
+from ledger.errors import CodecError
 from ledger.execution import END_BLOCK_CODE, apply_genesis
 from ledger.kv import MemoryStore
-from ledger.receipt import Event
+from ledger.receipt import Event, Outcome
 from tests.ledgerkit import VALIDATOR_KEYS, Chain, certify, key, make_genesis, signed
 
 ALICE = key(1)
@@ -110,6 +113,49 @@ def test_end_of_block_events_are_stored_as_a_pseudo_receipt() -> None:
     receipts = read_receipts(chain.store, 1)
     assert len(receipts) == 1 and receipts[0].code == END_BLOCK_CODE
     assert receipts[0].events == (Event("test.tick", (("n", 1),)),)
+
+
+def test_outcomes_are_the_receipts_without_events_and_end_of_block_stays_whole() -> None:
+    chain = Chain(MemoryStore(), GENESIS)
+    good = signed(ALICE, 0, "coin.transfer", ["IDR", BOB.public_key, 10])
+    rejected = signed(BOB, 0, "coin.transfer", ["IDR", ALICE.public_key, 11])
+    block, result = chain.next_block([good, rejected])
+    result.block_events.append(Event("test.tick", (("n", 1),)))
+    commit_block(chain.store, block, certify(block), result)
+    receipts = read_receipts(chain.store, 1)
+    outcomes, end_block = read_outcomes(chain.store, 1, len(block.transactions))
+    assert outcomes == [Outcome(r.tx_hash, r.ok, r.code) for r in receipts[:2]]
+    assert [o.tx_hash for o in outcomes] == [good.hash, rejected.hash]
+    assert [(o.ok, o.code) for o in outcomes] == [(True, "ok"), (False, "insufficient_funds")]
+    assert end_block == receipts[2:] and end_block[0].code == END_BLOCK_CODE
+    assert end_block[0].events == (Event("test.tick", (("n", 1),)),)
+    assert read_outcomes(chain.store, 2, 0) == ([], [])
+
+
+def test_an_outcome_is_checked_like_its_receipt() -> None:
+    receipt = [6, 1, bytes(32), True, "ok", "", []]
+    assert Outcome.from_list(receipt) == Outcome(bytes(32), True, "ok")
+    for bad in (
+        [7, *receipt[1:]],  # not a receipt's tag
+        [6, True, *receipt[2:]],  # a boolean for the version
+        [*receipt[:2], bytes(31), *receipt[3:]],  # a short hash
+        [*receipt[:3], 1, *receipt[4:]],  # ok that is not a boolean
+        [*receipt[:6], "not events"],
+        receipt[:6],
+    ):
+        with pytest.raises(CodecError):
+            Outcome.from_list(bad)
+
+
+def test_a_stored_block_reads_back_as_the_canonical_decoder_gives_it() -> None:
+    chain = Chain(MemoryStore(), GENESIS)
+    chain.commit([signed(ALICE, 0, "coin.transfer", ["IDR", BOB.public_key, 3])])
+    stored = read_block(chain.store, 1)
+    assert stored is not None
+    assert stored == Block.decode(stored.encoded)
+    assert stored.encoded == codec.encode(stored.to_list())
+    with pytest.raises(CodecError):
+        Block.decode_stored(b"\xc1")  # not msgpack at all
 
 
 def test_many_blocks_keep_chaining() -> None:
