@@ -38,7 +38,7 @@ PrePrepare with the full block; version 1 (the whole block) is still accepted.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -100,6 +100,16 @@ def carried_block(message: Message) -> Block | None:
     return None
 
 
+def carried_block_matches(message: Message) -> bool:
+    """False when the message carries a block whose body is not the one its header
+    commits to (`block_matches_header`); a PrePrepare marked `header_checked` is
+    not hashed again."""
+    if isinstance(message, PrePrepare) and message.header_checked:
+        return True
+    block = carried_block(message)
+    return block is None or block_matches_header(block)
+
+
 def message_digest(body: list[Any]) -> bytes:
     """What a consensus message's signature covers."""
     return tagged_hash(CONSENSUS_MSG, codec.encode(body))
@@ -142,13 +152,20 @@ def _header(fields: list[Any], tag: int, what: str) -> None:
 
 @dataclass(frozen=True)
 class PrePrepare:
-    """The primary's proposal of `block` for (height, view)."""
+    """The primary's proposal of `block` for (height, view).
+
+    `header_checked` (not on the wire, not compared) is True when the block's body is
+    known to be the one its header commits to (`block_matches_header`): a proposal
+    completed from a decoded compact one, whose decoding checked the listed hashes
+    and the certificate against the header, or one the driver already checked. The
+    replica then skips computing the transaction root and certificate hash again."""
 
     height: int
     view: int
     block: Block
     sender: bytes
     signature: bytes
+    header_checked: bool = field(default=False, compare=False, repr=False)
 
     @property
     def block_hash(self) -> bytes:
@@ -214,6 +231,8 @@ class CompactPrePrepare:
     certificate: CommitCertificate | None
     sender: bytes
     signature: bytes
+    # set by `from_list` alone, whose checks make a completed block match its header
+    header_checked: bool = field(default=False, compare=False, repr=False)
 
     @property
     def block_hash(self) -> bytes:
@@ -258,7 +277,9 @@ class CompactPrePrepare:
         ):
             raise ValueError("transactions do not fit the compact proposal")
         block = Block(self.header, tuple(transactions), self.certificate)
-        return PrePrepare(self.height, self.view, block, self.sender, self.signature)
+        return PrePrepare(
+            self.height, self.view, block, self.sender, self.signature, self.header_checked
+        )
 
     @staticmethod
     def of(
@@ -318,7 +339,7 @@ class CompactPrePrepare:
             raise CodecError("bad_tx_root", "the listed hashes are not the header's tx_root")
         if certificate_hash(certificate) != header.last_certificate_hash:
             raise CodecError("bad_certificate_hash", "the certificate is not the header's")
-        return message
+        return replace(message, header_checked=True)
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,8 +94,7 @@ from consensus.messages import (
     PrePrepare,
     Status,
     ViewChange,
-    block_matches_header,
-    carried_block,
+    carried_block_matches,
     decode_message,
 )
 from consensus.state import PersistedState
@@ -680,8 +679,7 @@ class Replica:
     # -------------------------------------------------------------- dispatch
 
     def _dispatch(self, message: Message, now: float, effects: list[Effect]) -> None:
-        block = carried_block(message)
-        if block is not None and not block_matches_header(block):
+        if not carried_block_matches(message):
             self.metrics["dropped_malformed"] += 1
             return
         if isinstance(message, Decision):

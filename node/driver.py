@@ -33,10 +33,10 @@ our wall clock is refused (node.chain.Chain.check).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from consensus.messages import (
@@ -44,7 +44,7 @@ from consensus.messages import (
     Message,
     NewView,
     PrePrepare,
-    block_matches_header,
+    carried_block_matches,
     decode_message,
     encode_for_peers,
 )
@@ -80,6 +80,7 @@ MIN_BLOCK_CAP = 100
 # the rest is for gossip, votes and a slower peer.
 VALIDATION_BUDGET_DIVISOR = 4
 MIN_COST_SAMPLE_TXS = 20  # smaller blocks measure fixed costs, not per-tx ones
+TIMER = "timer"  # the queued event of the replica's deadline (ConsensusDriver._arm_timer)
 VIEW_CHANGE_CAUSES = ("timeout", "complaints", "equivocation", "followed")
 
 
@@ -193,6 +194,8 @@ class ConsensusDriver:
         self._view_changes_seen = 0
         self._causes_seen: dict[str, int] = {}
         self._height_seen = 0
+        self._timer: asyncio.TimerHandle | None = None  # see _arm_timer
+        self._timer_at: float | None = None
         # completes compact PRE-PREPAREs; a completed one comes back through the queue
         # (a lambda: the node's verifier is looked up when a fetch completes)
         self.proposals = ProposalTransactions(
@@ -250,16 +253,13 @@ class ConsensusDriver:
             # a full block's worth of ready transactions is proposed without waiting
             # for the block interval (which only gives a small block time to fill)
             replica.full_block = self.app.proposal_cap()
-            deadline = replica.next_deadline()
-            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-            event: tuple[Any, ...] | None = None
-            if timeout is None:
-                event = await self.queue.get()
-            else:
-                with contextlib.suppress(TimeoutError):
-                    event = await asyncio.wait_for(self.queue.get(), timeout)
+            self._arm_timer(replica.next_deadline())
+            event: tuple[Any, ...] | None = await self.queue.get()
             handled = 0
             while event is not None:
+                if event[0] == TIMER:
+                    event = None if self.queue.empty() else self.queue.get_nowait()
+                    continue
                 event = await self._check_arriving_proposal(replica, event)
                 await self._handle(replica, event)
                 handled += 1
@@ -276,6 +276,27 @@ class ConsensusDriver:
             self._publish(replica)
             if handled >= MAX_EVENTS_PER_TURN:
                 await asyncio.sleep(0)  # let the network and RPC breathe
+
+    def _arm_timer(self, deadline: float | None) -> None:
+        """One timer at the replica's next deadline, which queues a TIMER event.
+
+        Waiting on the queue with a timeout (`asyncio.wait_for`) wrapped each wait in a
+        new task with its own timeout handle, several times a block; the deadline
+        rarely moves between waits, so the handle is kept until it does. The loop's
+        clock is `time.monotonic()`, the replica's too."""
+        if deadline == self._timer_at and (self._timer is not None or deadline is None):
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = deadline
+        if deadline is not None:
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._timer_fired)
+
+    def _timer_fired(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.queue.put_nowait((TIMER,))
 
     # -- block execution off the event loop ----------------------------------------------------
     #
@@ -316,8 +337,10 @@ class ConsensusDriver:
             and message.height == chain.height + 1
             and message.sender == replica.primary(message.height, message.view)
             and not chain.is_checked(message.block.hash)
-            and block_matches_header(message.block)
+            and carried_block_matches(message)
         ):
+            if isinstance(message, PrePrepare) and not message.header_checked:
+                message = replace(message, header_checked=True)  # the replica's check: done
             block = message.block
             started = time.perf_counter()
             try:
@@ -355,6 +378,8 @@ class ConsensusDriver:
         return await loop.run_in_executor(self.worker, function, *args)
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         self.proposals.close()
         self.worker.shutdown(wait=True, cancel_futures=True)
 

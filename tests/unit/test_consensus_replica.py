@@ -662,6 +662,48 @@ def test_an_incomplete_proposal_asks_for_its_transactions_and_votes_once_complet
     assert replica.on_message(encode_for_peers(proposal), START_TIME + 0.4) == []
 
 
+def test_a_completed_compact_proposal_is_not_hashed_again_but_other_blocks_are(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Decoding a compact proposal checks its hashes and certificate against the
+    # header; the driver and the replica each recomputed the transaction root and the
+    # certificate hash of the completed block (a Merkle root over every transaction).
+    import consensus.messages as messages
+
+    _, replicas, leader, backup, proposal = compact_round(3)
+    compact = decode_message(encode_for_peers(proposal))
+    assert isinstance(compact, CompactPrePrepare) and compact.header_checked
+    completed = compact.complete(list(proposal.block.transactions))
+    assert completed.header_checked and completed == proposal  # the mark is not compared
+    assert encode_message(completed) == encode_message(proposal)  # nor on the wire
+    # built here rather than decoded: its hashes were never checked against the header
+    local = CompactPrePrepare.of(proposal)
+    assert not local.complete(list(proposal.block.transactions)).header_checked
+    whole = decode_message(encode_message(proposal))
+    assert isinstance(whole, PrePrepare) and not whole.header_checked
+    checked: list[Block] = []
+    original = messages.block_matches_header
+
+    def counting(block: Block) -> bool:
+        checked.append(block)
+        return original(block)
+
+    monkeypatch.setattr(messages, "block_matches_header", counting)
+    (vote,) = broadcasts(replicas[backup].on_message(completed, START_TIME), PrepareVote)
+    assert vote.block_hash == proposal.block.hash and checked == []
+    # a whole block from the wire is still checked, and a tampered body still dropped
+    other = (backup + 1) % 4 if (backup + 1) % 4 != leader else (backup + 2) % 4
+    assert broadcasts(replicas[other].on_message(whole, START_TIME), PrepareVote)
+    assert len(checked) == 1
+    intruder = make_key("sim-user-y")
+    extra = Transaction(CHAIN_ID, intruder.public_key, 0, "coin.create", ("ZY", "z", 0, 5))
+    tampered = replace(proposal.block, transactions=(extra.sign(intruder),))
+    third = next(i for i in range(4) if i not in (leader, backup, other))
+    forged = PrePrepare(1, 0, tampered, proposal.sender, proposal.signature)
+    assert replicas[third].on_message(forged, START_TIME) == []
+    assert replicas[third].metrics["dropped_malformed"] == 1
+
+
 def test_a_fetch_in_progress_holds_the_view_timer_once_and_a_stalled_one_times_out() -> None:
     _, replicas, _, backup, proposal = compact_round()
     replica = replicas[backup]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -401,6 +402,7 @@ def test_a_proposal_is_checked_on_the_worker_thread_and_the_replica_finds_the_re
             assert threading.current_thread().name not in threads
             assert node.chain.is_checked(block.hash)
             assert isinstance(event[2], PrePrepare)  # decoded once, handed on decoded
+            assert event[2].header_checked  # its body matched: the replica need not hash it
             assert driver.app.validate(block) is None
             assert len(threads) == 1  # the replica's validate did not execute it again
         finally:
@@ -797,6 +799,43 @@ def test_metrics_show_the_admission_state_and_transactions_behind_a_gap(tmp_path
             await node.metrics_handler(None)  # type: ignore[arg-type]
             assert (len(walks), node.metrics.behind_gap._value.get()) == (1, 3)
         finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_the_driver_wakes_for_the_replicas_deadline_on_one_kept_timer(tmp_path: Path) -> None:
+    # Waiting on the queue with asyncio.wait_for made a task and a timeout handle per
+    # wait, several times a block; the driver now keeps one timer handle until the
+    # replica's deadline moves, and the proposal a lone validator waits
+    # `interval_ms` for is made by that timer alone (no event arrives meanwhile).
+    async def scenario() -> None:
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+        driver = node.consensus
+        task = asyncio.create_task(driver.run())
+        try:
+            await asyncio.sleep(0.05)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 60
+            driver._arm_timer(deadline)
+            kept = driver._timer
+            driver._arm_timer(deadline)
+            assert kept is not None and driver._timer is kept and not kept.cancelled()
+            driver._arm_timer(deadline + 1)
+            assert kept.cancelled() and driver._timer is not kept
+            driver._arm_timer(None)
+            assert driver._timer is None
+            (admission,) = await node.submit([user_tx("t").encoded])
+            assert admission.code == "accepted"
+            for _ in range(200):  # bounded: 10 s
+                if node.chain.height == 1:
+                    break
+                await asyncio.sleep(0.05)
+            assert node.chain.height == 1
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
             await node.stop()
 
     asyncio.run(scenario())
