@@ -268,7 +268,11 @@ class LevelDBStore:
             if self._empty:
                 self._forget_empty(batch)
         if self._cache_entries:
+            # `_make_room` only when the cache is full: a block's batch holds a
+            # thousand keys or more, each passing through here.
             cache = self._cache
+            pop = cache.pop
+            entries, byte_limit = self._cache_entries, self._cache_byte_limit
             for key, value in batch.items():
                 if value is None:
                     # A deleted key leaves the cache rather than staying in it as None:
@@ -276,19 +280,23 @@ class LevelDBStore:
                     # block in a big tree), which would push live entries out. A later
                     # read asks LevelDB (its bloom filters make a miss cheap) and caches
                     # the absence then.
-                    old = cache.pop(key, None)
-                    self._cache_bytes -= 0 if old is None else len(old)
-                elif key in cache:
-                    old = cache.get(key)
-                    cache[key] = bytes(value)
-                    self._cache_bytes += len(value) - (0 if old is None else len(old))
+                    old = pop(key, None)
+                    if old is not None:
+                        self._cache_bytes -= len(old)
+                    continue
+                if key in cache:
+                    old = cache.get(key)  # another thread may have evicted it meanwhile
                 elif key.startswith(NODE_PREFIX):
                     # State tree nodes just written are what the next block reads first
                     # (every path it updates starts at this version's root), and they
                     # never change once written (a version's node is only deleted).
-                    self._make_room()
-                    cache[key] = bytes(value)
-                    self._cache_bytes += len(value)
+                    if len(cache) >= entries or self._cache_bytes >= byte_limit:
+                        self._make_room()
+                    old = None
+                else:
+                    continue
+                cache[key] = bytes(value)
+                self._cache_bytes += len(value) - (0 if old is None else len(old))
 
     def _forget_empty(self, batch: WriteBatch) -> None:
         """Drop the cached empty prefixes the batch's keys fall under.
@@ -301,8 +309,14 @@ class LevelDBStore:
         empty = self._empty
         lengths = {len(prefix) for prefix in empty}
         if len(lengths) <= EMPTY_PREFIX_LENGTHS_CUT:
-            for length in lengths:
-                empty.difference_update({key[:length] for key in batch})
+            # A key can only fall under a cached prefix if it begins as one does over
+            # the shortest length: one cut of every key finds the few that do (often
+            # none), and only those are cut at the other lengths.
+            shortest = min(lengths)
+            heads = {prefix[:shortest] for prefix in empty}
+            keys = [key for key in batch if key[:shortest] in heads]
+            for length in lengths if keys else ():
+                empty.difference_update({key[:length] for key in keys})
             return
         for key in batch:  # many lengths: each key's own "/" bytes are fewer
             slash = key.find(b"/")

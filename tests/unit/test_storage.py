@@ -47,6 +47,23 @@ def test_written_state_tree_nodes_are_cached_and_their_deletion_seen(tmp_path: P
         assert store.get(node) is None and store.get(NODE_PREFIX + b"\x01") == b"\x01"
 
 
+def test_a_mixed_batch_keeps_the_cached_values_and_their_byte_count_exact(
+    tmp_path: Path,
+) -> None:
+    # what a block's batch holds: state keys read before (a value, a known absence),
+    # new tree nodes, pruned nodes, keys nobody read (the transaction index)
+    pruned, node = NODE_PREFIX + b"\x00", NODE_PREFIX + b"\x01"
+    with LevelDBStore(tmp_path / "db") as store:
+        store.write({b"bal/a": b"12345", pruned: bytes(50)})
+        assert store.get(b"bal/a") == b"12345" and store.get(b"bal/new") is None
+        store.write(
+            {b"bal/a": b"9", b"bal/new": b"777", node: bytes(60), pruned: None, b"tx/1": b"i"}
+        )
+        assert store._cache == {b"bal/a": b"9", b"bal/new": b"777", node: bytes(60)}
+        assert store._cache_bytes == 1 + 3 + 60
+        assert store.get(b"tx/1") == b"i" and store.get(pruned) is None
+
+
 def test_the_read_cache_is_bounded_by_bytes_as_well_as_entries(tmp_path: Path) -> None:
     nodes = {NODE_PREFIX + bytes([i]): bytes(1000) for i in range(40)}
     with LevelDBStore(tmp_path / "db", cache_bytes=10_000) as store:
