@@ -54,8 +54,10 @@ def body_deadline(seconds: float) -> Middleware:
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.body_exists:
             try:
-                # read() keeps the bytes: the handler's own read returns them at once
-                await asyncio.wait_for(request.read(), seconds)
+                # read() keeps the bytes: the handler's own read returns them at once;
+                # a timeout scope, not wait_for, which wraps the read in a task of its own
+                async with asyncio.timeout(seconds):
+                    await request.read()
             except TimeoutError:
                 response = web.json_response(
                     error_body("request_timeout", f"the body did not arrive within {seconds:g} s"),
