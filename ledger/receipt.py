@@ -110,15 +110,11 @@ class Receipt:
 
     @staticmethod
     def from_list(value: Any) -> Receipt:
-        fields = codec.expect_list(value, 7, "receipt")
-        if not _is_int(fields[0], TAG_RECEIPT) or not _is_int(fields[1], RECEIPT_VERSION):
-            raise CodecError("bad_tag", "not a receipt")
-        if not isinstance(fields[6], list):
-            raise CodecError("bad_type", "receipt events must be an array")
+        fields, tx_hash, ok, code = _receipt_head(value)
         return Receipt(
-            tx_hash=codec.expect_bytes(fields[2], "tx_hash", HASH_SIZE),
-            ok=codec.expect_bool(fields[3], "ok"),
-            code=codec.expect_str(fields[4], "code"),
+            tx_hash=tx_hash,
+            ok=ok,
+            code=code,
             message=codec.expect_str(fields[5], "message", 1024),
             events=tuple(Event.from_list(event) for event in fields[6]),
         )
@@ -143,13 +139,21 @@ class Outcome:
     def from_list(value: Any) -> Outcome:
         """The fields read here get `Receipt.from_list`'s checks; the events only the
         check that they are an array."""
-        fields = codec.expect_list(value, 7, "receipt")
-        if not _is_int(fields[0], TAG_RECEIPT) or not _is_int(fields[1], RECEIPT_VERSION):
-            raise CodecError("bad_tag", "not a receipt")
-        if not isinstance(fields[6], list):
-            raise CodecError("bad_type", "receipt events must be an array")
-        return Outcome(
-            tx_hash=codec.expect_bytes(fields[2], "tx_hash", HASH_SIZE),
-            ok=codec.expect_bool(fields[3], "ok"),
-            code=codec.expect_str(fields[4], "code"),
-        )
+        _, tx_hash, ok, code = _receipt_head(value)
+        return Outcome(tx_hash, ok, code)
+
+
+def _receipt_head(value: Any) -> tuple[list[Any], bytes, bool, str]:
+    """A receipt's array, checked as far as its transaction's hash, `ok` and `code`
+    (and that its events are an array), with those three."""
+    fields = codec.expect_list(value, 7, "receipt")
+    if not _is_int(fields[0], TAG_RECEIPT) or not _is_int(fields[1], RECEIPT_VERSION):
+        raise CodecError("bad_tag", "not a receipt")
+    if not isinstance(fields[6], list):
+        raise CodecError("bad_type", "receipt events must be an array")
+    return (
+        fields,
+        codec.expect_bytes(fields[2], "tx_hash", HASH_SIZE),
+        codec.expect_bool(fields[3], "ok"),
+        codec.expect_str(fields[4], "code"),
+    )
