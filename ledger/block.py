@@ -81,10 +81,14 @@ def verify_commit_vote(validator: bytes, chain_id: str, digest: bytes, signature
         return True
     if not verify(validator, COMMIT_VOTE, chain_id, digest, signature):
         return False
+    _remember_vote(seen)
+    return True
+
+
+def _remember_vote(seen: tuple[bytes, bytes, bytes, str]) -> None:
     if len(_VERIFIED_VOTES) >= _VERIFIED_VOTES_KEPT:
         _VERIFIED_VOTES.clear()
     _VERIFIED_VOTES.add(seen)
-    return True
 
 
 def _expect_tag(fields: list[Any], tag: int, what: str) -> None:
@@ -238,8 +242,14 @@ class CommitCertificate:
 def sign_commit_vote(
     key: PrivateKey, chain_id: str, height: int, view: int, block_hash: bytes
 ) -> bytes:
-    """A validator's commit vote, as it appears in certificates."""
-    return key.sign(COMMIT_VOTE, chain_id, commit_vote_digest(height, view, block_hash))
+    """A validator's commit vote, as it appears in certificates.
+
+    Remembered as verified: a signature this key just made is valid, and the next
+    block's certificate carries it (an Ed25519 check per block otherwise)."""
+    digest = commit_vote_digest(height, view, block_hash)
+    signature = key.sign(COMMIT_VOTE, chain_id, digest)
+    _remember_vote((key.public_key, signature, digest, chain_id))
+    return signature
 
 
 @dataclass(frozen=True)

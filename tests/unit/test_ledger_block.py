@@ -241,6 +241,7 @@ def test_a_certificate_of_votes_already_verified_needs_no_signature_check(
 ) -> None:
     block_hash = b"\x07" * 32
     certificate = certificate_by([0, 1, 2], block_hash)
+    ledger.block._VERIFIED_VOTES.clear()  # signed here: remembered; as if signed elsewhere
     digest = commit_vote_digest(7, 0, block_hash)
     for validator, signature in certificate.signatures[:2]:  # as the votes arrived
         assert verify_commit_vote(validator, CHAIN_ID, digest, signature)
@@ -254,3 +255,34 @@ def test_a_certificate_of_votes_already_verified_needs_no_signature_check(
     assert certificate.verify(CHAIN_ID, VALIDATORS)
     assert checked == [certificate.signatures[2][0]]  # only the vote not seen before
     assert certificate.verify(CHAIN_ID, VALIDATORS) and len(checked) == 1
+
+
+def test_a_nodes_own_commit_vote_needs_no_signature_check_in_a_certificate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    block_hash = b"\x0b" * 32
+    certificate = certificate_by([0, 1, 2], block_hash)  # signs all three, in this process
+    ledger.block._VERIFIED_VOTES.clear()  # as if the other two were signed elsewhere
+    own = sign_commit_vote(VALIDATOR_KEYS[1], CHAIN_ID, 7, 0, block_hash)  # this node's vote
+    assert dict(certificate.signatures)[VALIDATORS[1]] == own
+    checked: list[bytes] = []
+
+    def counting(public_key: bytes, *rest: Any) -> bool:
+        checked.append(public_key)
+        return verify(public_key, *rest)
+
+    monkeypatch.setattr(ledger.block, "verify", counting)
+    assert certificate.verify(CHAIN_ID, VALIDATORS)
+    assert sorted(checked) == sorted([VALIDATORS[0], VALIDATORS[2]])  # not the own vote
+    # what is remembered is the exact vote: the own key with another signature is checked
+    other = dict(certificate.signatures)[VALIDATORS[0]]
+    forged = replace(
+        certificate,
+        signatures=tuple(
+            (validator, other if validator == VALIDATORS[1] else signature)
+            for validator, signature in certificate.signatures
+        ),
+    )
+    checked.clear()
+    assert not forged.verify(CHAIN_ID, VALIDATORS)
+    assert VALIDATORS[1] in checked
