@@ -46,6 +46,19 @@ HEADER = BlockHeader(
 )
 
 
+@pytest.fixture
+def checked(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The keys `ledger.block` runs an Ed25519 check for, in order, from now on."""
+    keys: list[bytes] = []
+
+    def counting(public_key: bytes, *rest: Any) -> bool:
+        keys.append(public_key)
+        return verify(public_key, *rest)
+
+    monkeypatch.setattr(ledger.block, "verify", counting)
+    return keys
+
+
 def certificate_by(signers: list[int], block_hash: bytes = b"\x09" * 32) -> CommitCertificate:
     votes = {
         VALIDATOR_KEYS[i].public_key: sign_commit_vote(
@@ -237,7 +250,7 @@ def test_a_remembered_commit_vote_verifies_exactly_as_verify_does(
 
 
 def test_a_certificate_of_votes_already_verified_needs_no_signature_check(
-    monkeypatch: pytest.MonkeyPatch,
+    checked: list[bytes],
 ) -> None:
     block_hash = b"\x07" * 32
     certificate = certificate_by([0, 1, 2], block_hash)
@@ -245,33 +258,20 @@ def test_a_certificate_of_votes_already_verified_needs_no_signature_check(
     digest = commit_vote_digest(7, 0, block_hash)
     for validator, signature in certificate.signatures[:2]:  # as the votes arrived
         assert verify_commit_vote(validator, CHAIN_ID, digest, signature)
-    checked: list[bytes] = []
-
-    def counting(public_key: bytes, *rest: Any) -> bool:
-        checked.append(public_key)
-        return verify(public_key, *rest)
-
-    monkeypatch.setattr(ledger.block, "verify", counting)
+    checked.clear()
     assert certificate.verify(CHAIN_ID, VALIDATORS)
     assert checked == [certificate.signatures[2][0]]  # only the vote not seen before
     assert certificate.verify(CHAIN_ID, VALIDATORS) and len(checked) == 1
 
 
 def test_a_nodes_own_commit_vote_needs_no_signature_check_in_a_certificate(
-    monkeypatch: pytest.MonkeyPatch,
+    checked: list[bytes],
 ) -> None:
     block_hash = b"\x0b" * 32
     certificate = certificate_by([0, 1, 2], block_hash)  # signs all three, in this process
     ledger.block._VERIFIED_VOTES.clear()  # as if the other two were signed elsewhere
     own = sign_commit_vote(VALIDATOR_KEYS[1], CHAIN_ID, 7, 0, block_hash)  # this node's vote
     assert dict(certificate.signatures)[VALIDATORS[1]] == own
-    checked: list[bytes] = []
-
-    def counting(public_key: bytes, *rest: Any) -> bool:
-        checked.append(public_key)
-        return verify(public_key, *rest)
-
-    monkeypatch.setattr(ledger.block, "verify", counting)
     assert certificate.verify(CHAIN_ID, VALIDATORS)
     assert sorted(checked) == sorted([VALIDATORS[0], VALIDATORS[2]])  # not the own vote
     # what is remembered is the exact vote: the own key with another signature is checked
