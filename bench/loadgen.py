@@ -203,6 +203,31 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def child_pids(pid: int) -> list[int]:
+    """The processes `pid` started that still run (a validator's RPC front)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found.extend(int(part) for part in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+def front_cpu_seconds(pid: int) -> float:
+    """CPU time of the validator's RPC front process (node/rpc_front.py), 0 without one."""
+    total = 0.0
+    for child in child_pids(pid):
+        with contextlib.suppress(OSError):
+            total += proc_cpu_seconds(child)
+    return total
+
+
+def validator_cpu_seconds(pid: int) -> float:
+    """A validator's CPU time: the node process and its RPC front."""
+    return proc_cpu_seconds(pid) + front_cpu_seconds(pid)
+
+
 async def wait_ready(session: aiohttp.ClientSession, urls: list[str], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for url in urls:
@@ -973,7 +998,8 @@ async def run_rate(
     changes = await metric_sum(session, urls, "pasar_view_changes_total")
     causes = await view_change_causes(session, urls)
     gc_before, _, gc_counts_before = await gc_figures(session, urls)
-    cpu = [proc_cpu_seconds(p.pid) for p in processes]
+    cpu = [validator_cpu_seconds(p.pid) for p in processes]
+    front_cpu = [front_cpu_seconds(p.pid) for p in processes]
     spy = start_profile(args, workdir, processes, rate)
     profiled = processes[args.profile_node].pid
     threads = thread_cpu(profiled) if spy is not None else {}
@@ -992,7 +1018,11 @@ async def run_rate(
     )
     own_cpu = time.process_time() - own_cpu
     probed = await finish_probe(probe)
-    cpu_used = [proc_cpu_seconds(p.pid) - c for p, c in zip(processes, cpu, strict=True)]
+    cpu_used = [validator_cpu_seconds(p.pid) - c for p, c in zip(processes, cpu, strict=True)]
+    front_used = [front_cpu_seconds(p.pid) - c for p, c in zip(processes, front_cpu, strict=True)]
+    front_rss = max(
+        (proc_rss_mb(child) for p in processes for child in child_pids(p.pid)), default=0.0
+    )
     threads_after = thread_cpu(profiled) if spy is not None else {}
     rss = max(proc_rss_mb(p.pid) for p in processes)
     rss_anon = max(proc_rss_mb(p.pid, "RssAnon") for p in processes)
@@ -1010,6 +1040,11 @@ async def run_rate(
     idle, detail = await stays_idle(session, urls, 10.0)
     per_tx = (
         sum(cpu_used) / len(cpu_used) / point.committed * 1e6 if point.committed else float("nan")
+    )
+    front_per_tx = (
+        sum(front_used) / len(front_used) / point.committed * 1e6
+        if point.committed
+        else float("nan")
     )
     offered_rate = point.offered / args.duration
     print(
@@ -1030,6 +1065,7 @@ async def run_rate(
         f"{max(point.lags, default=0) * 1000:.0f} "
         f"generator_cpu_us_per_tx={own_cpu / max(1, point.offered) * 1e6:.0f} "
         f"rss_anon_mb_max={rss_anon:.0f} rss_file_mb_max={rss_file:.0f} "
+        f"front_cpu_us_per_tx={front_per_tx:.1f} front_rss_mb_max={front_rss:.0f} "
         f"gc_ms_per_s={gc_ms_per_s:.1f} gc_pause_max_ms_by_generation="
         f"{'/'.join(f'{longest * 1000:.1f}' for longest in gc_longest)} "
         f"gc_collections_by_generation="
@@ -1108,7 +1144,7 @@ async def run(args: argparse.Namespace) -> None:
         timeout = aiohttp.ClientTimeout(total=60)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             await wait_ready(session, urls, 30)
-            cpu_start = [proc_cpu_seconds(p.pid) for p in processes]
+            cpu_start = [validator_cpu_seconds(p.pid) for p in processes]
             own_cpu_start = time.process_time()
             start = time.monotonic()
             stop_at = start + args.duration + args.drain
@@ -1121,7 +1157,7 @@ async def run(args: argparse.Namespace) -> None:
             await watch
             wall = time.monotonic() - start
             cpu = [
-                (proc_cpu_seconds(p.pid) - c) / wall
+                (validator_cpu_seconds(p.pid) - c) / wall
                 for p, c in zip(processes, cpu_start, strict=True)
             ]
             rss = [proc_rss_mb(p.pid, "VmHWM") for p in processes]

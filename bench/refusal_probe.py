@@ -65,10 +65,10 @@ def probe(urls: list[str], hz: float, seconds: float) -> dict[str, object]:
     start = time.monotonic()
     sent = 0
     while True:
+        if sent / hz >= seconds:  # not due - start: start + x - start need not be x
+            break
         due = start + sent / hz
         now = time.monotonic()
-        if due - start >= seconds:
-            break
         if due > now:
             time.sleep(due - now)
         index = sent % len(urls)

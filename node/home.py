@@ -111,6 +111,8 @@ class NodeConfig:
     name: str
     rpc_host: str = "127.0.0.1"
     rpc_port: int = DEFAULT_BASE_PORT
+    # a process of its own owns the RPC port and answers 429s itself (node/rpc_front.py)
+    rpc_front: bool = True
     p2p_host: str = "127.0.0.1"
     p2p_port: int = DEFAULT_BASE_PORT + 1
     peers: tuple[PeerConfig, ...] = ()
@@ -275,6 +277,7 @@ def config_to_toml(config: NodeConfig) -> str:
         "[rpc]",
         f"host = {_toml_value(config.rpc_host)}",
         f"port = {config.rpc_port}",
+        f"front = {'true' if config.rpc_front else 'false'}",
         "",
         "[p2p]",
         f"host = {_toml_value(config.p2p_host)}",
@@ -342,6 +345,13 @@ def _int(table: Mapping[str, Any], key: str, default: int, where: str) -> int:
     return value
 
 
+def _bool(table: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise HomeError(f"config.toml: {where}.{key} must be true or false, not {value!r}")
+    return value
+
+
 def _positive_int(table: Mapping[str, Any], key: str, default: int, where: str) -> int:
     """An integer setting where 0 means nothing sensible (a tree that keeps no version
     could not prove even the latest state): refused rather than quietly raised to 1."""
@@ -364,10 +374,9 @@ def _gc_settings(table: Mapping[str, Any]) -> GcSettings:
             f"config.toml: gc.gen0_threshold must be 0 (keep the interpreter's thresholds) "
             f"or an integer from {low} to {high}, not {threshold!r}"
         )
-    freeze = table.get("freeze", defaults.freeze)
-    if not isinstance(freeze, bool):
-        raise HomeError(f"config.toml: gc.freeze must be true or false, not {freeze!r}")
-    return GcSettings(gen0_threshold=threshold, freeze=freeze)
+    return GcSettings(
+        gen0_threshold=threshold, freeze=_bool(table, "freeze", defaults.freeze, "gc")
+    )
 
 
 def _str(table: Mapping[str, Any], key: str, default: str | None, where: str) -> str:
@@ -404,7 +413,7 @@ def config_from_toml(text: str) -> NodeConfig:
     block, mempool = _section(document, "block"), _section(document, "mempool")
     limits, gc_table = _section(document, "limits"), _section(document, "gc")
     _only_known(document, TOP_LEVEL_KEYS, "")
-    _only_known(rpc, ("host", "port"), "rpc")
+    _only_known(rpc, ("host", "port", "front"), "rpc")
     _only_known(p2p, ("host", "port"), "p2p")
     _only_known(block, BlockLimits.__slots__, "block")
     _only_known(mempool, MempoolLimits.__slots__, "mempool")
@@ -427,6 +436,7 @@ def config_from_toml(text: str) -> NodeConfig:
         name=_str(document, "name", None, "config"),
         rpc_host=_str(rpc, "host", defaults.rpc_host, "rpc"),
         rpc_port=_int(rpc, "port", defaults.rpc_port, "rpc"),
+        rpc_front=_bool(rpc, "front", defaults.rpc_front, "rpc"),
         p2p_host=_str(p2p, "host", defaults.p2p_host, "p2p"),
         p2p_port=_int(p2p, "port", defaults.p2p_port, "p2p"),
         peers=tuple(peers),

@@ -228,12 +228,18 @@ class Mempool:
 
     def is_full(self) -> bool:
         """Whether this node's clients are refused right now (whatever they send)."""
+        return self.room() == 0
+
+    def room(self, reserve_percent: int = 0) -> int:
+        """How many more transactions this node's clients may add right now (0: full),
+        keeping back `reserve_percent` of the pool's limit and of their share of it."""
+        if self._bytes >= self.limits.max_bytes:
+            return 0
         limit = self.admit_limit()
-        return (
-            len(self._by_hash) + self.incoming >= limit
-            or len(self._local) >= self.local_limit(limit)
-            or self._bytes >= self.limits.max_bytes
-        )
+        local_limit = self.local_limit(limit)
+        pool_room = limit * (100 - reserve_percent) // 100 - len(self._by_hash) - self.incoming
+        local_room = local_limit * (100 - reserve_percent) // 100 - len(self._local)
+        return max(0, min(pool_room, local_room))
 
     def retry_after_seconds(self) -> int:
         """When a refused client should try again: the time half the current backlog

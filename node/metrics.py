@@ -112,6 +112,11 @@ class NodeMetrics:
         self.peers_refused = Counter(
             "pasar_peers_refused", "Peer connections refused at the handshake", registry=r
         )
+        self.front_refusals = Counter(
+            "pasar_rpc_front_refusals",
+            "Submissions the RPC front answered 429 mempool_full itself (node/rpc_front.py)",
+            registry=r,
+        )
         self.catching_up = Gauge("pasar_catching_up", "1 while block sync runs", registry=r)
         self.blocks_synced = Counter(
             "pasar_blocks_synced", "Blocks applied through block sync", registry=r

@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import signal
 import time
 from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -42,13 +44,15 @@ from node import gc_tuning
 from node import mempool as pool
 from node.chain import Chain, CommittedBlock
 from node.driver import ConsensusDriver
+from node.front_process import FrontProcess, front_run_dir
+from node.front_state import StateWriter
 from node.home import Home
 from node.log import log
 from node.mempool import Mempool, VerifiedCache
 from node.metrics import CONTENT_TYPE_LATEST, NodeMetrics
 from node.peers import Link, PeerNetwork
 from node.pool_resend import PoolResend
-from node.rpc.limits import GATES_KEY, Gates
+from node.rpc.limits import GATES_KEY, TRUST_CLIENT_HEADER, Gates
 from node.service import Admission, NodeStatus, PeerStatus
 from node.storage import LevelDBStore, StorageError
 from node.sync import BlockSync
@@ -68,6 +72,11 @@ FIRST_SEEN_LIMIT = 200_000
 # loop back in between (each is an authorization check and the pool's bookkeeping)
 ADMIT_CHUNK = 256
 LAG_PROBE_INTERVAL = 0.05  # the event loop's lag is sampled this often
+# The RPC front refuses this node's clients once the pool is this close to its
+# limit: what arrives while the node's loop runs late (gossip, relayed batches)
+# then finds room, instead of a refusal from the node as slow as the loop
+# (docs/node.md, "RPC front")
+FRONT_RESERVE_PERCENT = 10
 # Counting transactions behind a nonce gap walks the whole pool and reads each sender's
 # committed nonce: /metrics recounts at most this often (scrapes, however frequent,
 # cannot make it hold the event loop), and the eviction walk runs at most this often
@@ -145,6 +154,10 @@ class Node:
         self._height_event = asyncio.Event()
         self._last_commit_time: float | None = None
         self._runners: list[web.AppRunner] = []
+        self.front: FrontProcess | None = None
+        self._front_state: StateWriter | None = None
+        self._front_refusals = 0
+        self._run_dir: Path | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopped = False
         self._refused_reported = 0
@@ -364,6 +377,7 @@ class Node:
             ready.extend(self.mempool.ready_run(sender, lowest, next_nonce))
         if ready:
             self.consensus.transactions_pending(ready)
+        self._publish_room()
         return final, accepted
 
     def _is_committed(self, stx: SignedTransaction, committed_nonces: dict[bytes, int]) -> bool:
@@ -434,6 +448,7 @@ class Node:
         self.metrics.txs_committed.inc(len(block.transactions))
         self.metrics.mempool_size.set(len(self.mempool))
         self.metrics.mempool_bytes.set(self.mempool.size_bytes)
+        self._publish_room()
         event, self._height_event = self._height_event, asyncio.Event()
         event.set()
         log(
@@ -476,6 +491,7 @@ class Node:
             self._intake_size += len(raws)
             self.mempool.incoming = self._intake_size  # room they take from our clients
             self._intake.put_nowait(raws)
+            self._publish_room()
         elif kind == "height" and len(frame) == 2 and isinstance(frame[1], int):
             self.sync.peer_height(link.peer, frame[1])
         elif kind in ("get_blocks", "blocks"):
@@ -506,6 +522,7 @@ class Node:
             raws.extend(self._intake.get_nowait())
         self._intake_size -= len(raws)
         self.mempool.incoming = self._intake_size
+        self._publish_room()
         return raws
 
     async def _gossip_loop(self) -> None:
@@ -525,6 +542,9 @@ class Node:
             lag = max(0.0, time.monotonic() - due)
             self.metrics.loop_lag.observe(lag)
             self._lag_max = max(self._lag_max, lag)
+            # the pool's limit follows the measured rate, which moves with time alone;
+            # the front trusts "full" only while this heartbeat is fresh
+            self._publish_room()
 
     async def _height_loop(self) -> None:
         """Tell peers our height every second: it is how a lagging node notices."""
@@ -600,6 +620,11 @@ class Node:
         self.metrics.catching_up.set(1 if self.catching_up else 0)
         self.metrics.view.set(self.view)
         self._publish_admission()
+        if self._front_state is not None:
+            refused = self._front_state.refused_by_front()
+            if refused > self._front_refusals:
+                self.metrics.front_refusals.inc(refused - self._front_refusals)
+            self._front_refusals = refused
         if self._gates is not None:
             for gate in (self._gates.event_streams, self._gates.long_polls):
                 self.metrics.rpc_slots.labels(gate.name).set(gate.open)
@@ -631,21 +656,20 @@ class Node:
         self._gates = rpc_app[GATES_KEY]
         p2p_app = web.Application()
         self.peers.add_routes(p2p_app)
-        for app, host, port in (
-            (rpc_app, self.config.rpc_host, self.config.rpc_port),
-            (p2p_app, self.config.p2p_host, self.config.p2p_port),
-        ):
-            # aiohttp closes a connection whose request headers have not all
-            # arrived when the keep-alive timeout fires (also on a new connection)
-            runner = web.AppRunner(
-                app,
-                access_log=None,
-                handle_signals=False,
-                keepalive_timeout=self.config.limits.request_timeout_ms / 1000,
-            )
-            await runner.setup()
-            self._runners.append(runner)
-            await web.TCPSite(runner, host, port, reuse_address=True).start()
+        front = self.config.rpc_front
+        if front:
+            rpc_app[TRUST_CLIENT_HEADER] = True
+        rpc_runner = await self._serve(rpc_app)
+        if front:
+            await self._start_front(rpc_runner)
+        else:
+            await web.TCPSite(
+                rpc_runner, self.config.rpc_host, self.config.rpc_port, reuse_address=True
+            ).start()
+        p2p_runner = await self._serve(p2p_app)
+        await web.TCPSite(
+            p2p_runner, self.config.p2p_host, self.config.p2p_port, reuse_address=True
+        ).start()
         await self.peers.start()
         self._spawn(self._gossip_loop())
         self._spawn(self._intake_loop())
@@ -661,12 +685,54 @@ class Node:
             validators=len(self.chain.validators()),
         )
 
+    async def _serve(self, app: web.Application) -> web.AppRunner:
+        # aiohttp closes a connection whose request headers have not all
+        # arrived when the keep-alive timeout fires (also on a new connection)
+        runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=self.config.limits.request_timeout_ms / 1000,
+        )
+        await runner.setup()
+        self._runners.append(runner)
+        return runner
+
+    async def _start_front(self, runner: web.AppRunner) -> None:
+        """Serve the RPC on a Unix socket and start the front process on the RPC port."""
+        run_dir = front_run_dir(self.home.path)
+        self._run_dir = run_dir
+        socket_path = run_dir / "rpc.sock"
+        socket_path.unlink(missing_ok=True)
+        await web.UnixSite(runner, str(socket_path)).start()
+        self._front_state = StateWriter(run_dir / "admission")
+        self._publish_room()
+        self.front = FrontProcess(
+            self.config.rpc_host,
+            self.config.rpc_port,
+            socket_path,
+            run_dir / "admission",
+            self.config.limits.request_timeout_ms / 1000,
+        )
+        await self.front.start()
+
+    def _publish_room(self) -> None:
+        """Tell the front how many more transactions clients may add now, and when
+        to come back if none."""
+        state = self._front_state
+        if state is not None:
+            mempool = self.mempool
+            state.publish(mempool.room(FRONT_RESERVE_PERCENT), mempool.retry_after_seconds())
+
     async def stop(self) -> None:
         if self._stopped:
             return
         self._stopped = True
         self.ready = False
         log("node_stopping", height=self.chain.height)
+        if self.front is not None:  # stop taking requests first
+            with contextlib.suppress(Exception):
+                await self.front.stop()
         for runner in self._runners:  # stop taking requests first
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(runner.cleanup(), STOP_TIMEOUT / 2)
@@ -678,6 +744,11 @@ class Node:
         self.consensus.close()
         self.executor.shutdown(wait=True, cancel_futures=True)
         self._store.close()
+        if self._front_state is not None:
+            self._front_state.close()
+        if self._run_dir is not None:
+            with contextlib.suppress(OSError):
+                shutil.rmtree(self._run_dir)
         log("node_stopped", height=self.chain.height)
 
 

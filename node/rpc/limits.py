@@ -111,6 +111,17 @@ def gates_of(request: web.Request) -> Gates:
     return request.app[GATES_KEY]
 
 
+# Set on the node's application when its RPC is served only through its front
+# process (node/rpc_front.py), which names the client in CLIENT_HEADER and drops any
+# copy a client sent: only then is the header the client's address.
+TRUST_CLIENT_HEADER = web.AppKey("pasar_rpc_trust_client_header", bool)
+CLIENT_HEADER = "Pasar-Client-Address"
+
+
 def client_of(request: web.Request) -> str:
-    """The client's address as the node sees it (a proxy in front shares one)."""
+    """The client's address as the node sees it (another proxy in front shares one)."""
+    if request.config_dict.get(TRUST_CLIENT_HEADER, False):
+        named = request.headers.get(CLIENT_HEADER)
+        if named:
+            return named
     return request.remote or "unknown"

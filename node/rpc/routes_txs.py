@@ -25,6 +25,7 @@ from ledger.hashing import TX
 from ledger.keys import SIGNATURE_SIZE, signing_message
 from ledger.merkle import merkle_proof
 from ledger.tx import MAX_TX_BYTES, SignedTransaction, Transaction
+from node.front_state import MEMPOOL_FULL, MEMPOOL_FULL_MESSAGE
 from node.rpc import routes_proofs
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import ApiError, bad_request
@@ -62,7 +63,7 @@ def busy_error(service: NodeService, code: str, message: str) -> ApiError:
 def refuse_when_full(service: NodeService) -> None:
     """Refuse before reading or decoding the body: a full node spends nothing more."""
     if service.mempool_full():
-        raise busy_error(service, "mempool_full", "the node's mempool is full; retry later")
+        raise busy_error(service, MEMPOOL_FULL, MEMPOOL_FULL_MESSAGE)
 
 
 def decode_signed(raw: bytes, field: str = "tx") -> SignedTransaction:

@@ -348,3 +348,22 @@ def test_transactions_stuck_behind_a_nonce_gap_are_evicted_after_the_timeout() -
     assert mempool.add(tx(BOB, 1), 0) == ACCEPTED
     assert mempool.add(tx(BOB, 2), 0) == ACCEPTED
     assert mempool.behind_gap(nonces.__getitem__) == []
+
+
+def test_the_room_published_to_the_front_keeps_a_reserve_of_the_limit() -> None:
+    clock = FakeClock()
+    mempool = rate_pool(clock, floor=100, share=100)
+    mempool.validators = 1
+    assert (mempool.room(), mempool.room(10)) == (100, 90)
+    for nonce in range(85):
+        assert mempool.add(tx(ALICE, nonce), 0) == ACCEPTED
+    mempool.incoming = 5  # gossip waiting takes room too
+    assert (mempool.room(), mempool.room(10)) == (10, 0)
+    assert not mempool.is_full()  # the node itself still admits up to its limit
+    mempool.incoming = 15
+    assert mempool.room() == 0 and mempool.is_full()
+    # a node's clients hold at most their share: the reserve is taken from it too
+    mempool.incoming = 0
+    mempool.validators = 4
+    local = mempool.local_limit()
+    assert mempool.room(10) == max(0, min(90 - 85, local * 90 // 100 - 85))

@@ -1,0 +1,542 @@
+"""The RPC front: a small process that owns a validator's public RPC port.
+
+    python -m node.rpc_front --host 127.0.0.1 --port 26600 --upstream RUN/rpc.sock
+        --state RUN/admission [--request-timeout 10]
+
+The node starts it (node/front_process.py) and serves its RPC on a Unix socket
+that only the front connects to. Under overload the node's event loop shares the
+interpreter lock with the block worker and its process shares the machine's
+cores with the other validators' work, so an answer, even a refusal that reads
+nothing, waits its turn behind blocks being checked and committed: a probe timed
+the node's 429s at a p99 above 100 ms with a median of 7. The front has nothing
+else to do. While the node publishes that its mempool refuses clients
+(node/front_state.py), the front answers `POST /v1/txs` and `POST /v1/txs/batch`
+itself with the node's own 429 `mempool_full` and `Retry-After`, and relays
+every other request, byte for byte, to the node.
+
+What it understands of HTTP/1.1 is only what framing needs. A request with a
+`Content-Length` (or none) is relayed to the node over one of the front's own
+kept-alive connections, with the client's address in `Pasar-Client-Address`
+(the node trusts that header only behind its front; any copy from the client is
+dropped); the answer comes back to its last byte, counted or chunked, and the
+client's connection stays open or closes as the client asked. Anything else (a
+chunked request body, `Expect`, `Upgrade`, a request line it cannot read) is
+passed through untouched for the rest of the connection, and the node's aiohttp
+answers it. A request whose headers do not arrive within `--request-timeout`
+seconds is dropped, as the node drops it; the node keeps its own deadline for
+the body.
+
+The front exits when its standard input closes: the node holds the other end,
+so a node that stops, or is killed, takes its front with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from node.front_state import MEMPOOL_FULL, MEMPOOL_FULL_MESSAGE, StateReader
+
+CLIENT_HEADER = b"pasar-client-address"
+SUBMIT_PATHS = (b"/v1/txs", b"/v1/txs/batch")
+MSGPACK = b"application/msgpack"
+MAX_HEAD = 64 * 1024  # a request's or a response's headers, at most
+CHUNK = 64 * 1024
+# a refused body up to this size is read and dropped so the connection stays open;
+# a larger one is not worth reading: the answer says close
+DISCARD_LIMIT = 8 * 1024 * 1024
+BIND_RETRY_SECONDS = 3.0
+EARLY_ANSWER_WAIT = 0.05
+MAX_IDLE = 32  # idle connections to the node kept for the next requests
+# a msgpack submission larger than one transaction is the node's 413, not a 429
+MAX_TX_BYTES = 64 * 1024
+# a batch's JSON bytes per transaction, at least: a signed transaction encodes to
+# more than 100 bytes (sender, nonce, chain, method, signature), 200 as hex
+MIN_TX_JSON_BYTES = 200
+
+
+@dataclass(frozen=True, slots=True)
+class RequestHead:
+    """A request's head, parsed as far as relaying needs."""
+
+    method: bytes
+    path: bytes
+    version: bytes
+    lines: tuple[bytes, ...]  # header lines, minus Connection and the client header
+    content_length: int
+    content_type: bytes
+    keep_alive: bool
+    framed: bool  # False: chunked, Expect or Upgrade; pass the connection through
+
+
+def parse_request_head(head: bytes) -> RequestHead | None:
+    """The head (request line and headers, the blank line included), or None when
+    it is not a request line this relay can read."""
+    lines = head[:-4].split(b"\r\n")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3 or parts[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
+        return None
+    method, target, version = parts
+    kept: list[bytes] = []
+    length: int | None = None
+    content_type = b""
+    connection: list[bytes] = []
+    framed = True
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon or not name or name != name.strip() or line[:1] in (b" ", b"\t"):
+            return None
+        key = name.lower()
+        value = value.strip()
+        if key == CLIENT_HEADER:
+            continue
+        if key == b"connection":
+            connection.extend(token.strip().lower() for token in value.split(b","))
+            continue
+        if key == b"content-length":
+            if not value.isdigit() or (length is not None and int(value) != length):
+                return None
+            length = int(value)
+        elif key in (b"transfer-encoding", b"expect", b"upgrade"):
+            framed = False
+        elif key == b"content-type":
+            content_type = value.split(b";")[0].strip().lower()
+        kept.append(line)
+    if b"upgrade" in connection:
+        framed = False
+    if version == b"HTTP/1.1":
+        keep_alive = b"close" not in connection
+    else:
+        keep_alive = b"keep-alive" in connection
+    return RequestHead(
+        method=method,
+        path=target.split(b"?", 1)[0],
+        version=version,
+        lines=tuple(kept),
+        content_length=length or 0,
+        content_type=content_type,
+        keep_alive=keep_alive,
+        framed=framed,
+    )
+
+
+def request_line(head: bytes) -> bytes:
+    return head.split(b"\r\n", 1)[0]
+
+
+def upstream_head(request: RequestHead, first_line: bytes, client: str) -> bytes:
+    """The head sent to the node, over a kept-alive connection of the front's own,
+    with the client's address."""
+    lines = [first_line, *request.lines, _client_line(client)]
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseHead:
+    """The node's response head as the client gets it."""
+
+    head: bytes
+    stays: bool  # the client's connection stays open after this answer
+    length: int | None  # the body's bytes when counted (0: none), else None
+    chunked: bool  # the body comes in chunks, the last one empty
+    reusable: bool  # the node keeps the connection open after this answer
+
+
+def response_head(head: bytes, keep_alive: bool, version: bytes, method: bytes) -> ResponseHead:
+    """The client's connection and the node's stay open when the answer's end is
+    marked (a length, chunks, or no body at all); the node's also needs the node's
+    consent, the client's its own."""
+    lines = head[:-4].split(b"\r\n")
+    kept = [lines[0]]
+    length: int | None = None
+    chunked = False
+    node_closes = False
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        key = name.strip().lower()
+        if key == b"connection":
+            node_closes = node_closes or b"close" in value.lower()
+            continue
+        if key == b"content-length" and value.strip().isdigit():
+            length = int(value.strip())
+        elif key == b"transfer-encoding":
+            chunked = True
+        kept.append(line)
+    status = lines[0].split(b" ", 2)
+    code = status[1] if len(status) > 1 else b""
+    no_body = method == b"HEAD" or code in (b"204", b"304") or code.startswith(b"1")
+    marked = length is not None or chunked or no_body
+    stays = keep_alive and marked
+    if stays:
+        if version == b"HTTP/1.0":
+            kept.append(b"Connection: keep-alive")
+    else:
+        kept.append(b"Connection: close")
+    if no_body:
+        length, chunked = 0, False
+    elif chunked:
+        length = None
+    reusable = marked and not node_closes and lines[0].startswith(b"HTTP/1.1")
+    return ResponseHead(b"\r\n".join(kept) + b"\r\n\r\n", stays, length, chunked, reusable)
+
+
+def refusal(retry_after: int, keep_alive: bool, version: bytes) -> bytes:
+    """The node's 429 `mempool_full`, byte for byte as far as a client can tell."""
+    body = json.dumps(
+        {"error": {"code": MEMPOOL_FULL, "message": MEMPOOL_FULL_MESSAGE}},
+        separators=(",", ":"),
+    ).encode()
+    lines = [
+        b"HTTP/1.1 429 Too Many Requests",
+        b"Content-Type: application/json; charset=utf-8",
+        b"Retry-After: " + str(retry_after).encode(),
+        b"Content-Length: " + str(len(body)).encode(),
+    ]
+    if not keep_alive:
+        lines.append(b"Connection: close")
+    elif version == b"HTTP/1.0":
+        lines.append(b"Connection: keep-alive")
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def unavailable(keep_alive: bool) -> bytes:
+    body = json.dumps(
+        {"error": {"code": "node_unavailable", "message": "the node is not answering; retry"}},
+        separators=(",", ":"),
+    ).encode()
+    lines = [
+        b"HTTP/1.1 503 Service Unavailable",
+        b"Content-Type: application/json; charset=utf-8",
+        b"Retry-After: 1",
+        b"Content-Length: " + str(len(body)).encode(),
+    ]
+    if not keep_alive:
+        lines.append(b"Connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy until `reader` ends, then end `writer`'s side."""
+    while chunk := await reader.read(CHUNK):
+        writer.write(chunk)
+        await writer.drain()
+    if writer.can_write_eof():
+        with contextlib.suppress(OSError):
+            writer.write_eof()
+
+
+async def forward_body(
+    reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter, count: int
+) -> bool:
+    """Copy a `count`-byte body to the node: True when it all went; False when the
+    node stopped taking it (it answers on its own); raises when the client's ends."""
+    while count > 0:
+        chunk = await reader.read(min(CHUNK, count))
+        if not chunk:
+            raise asyncio.IncompleteReadError(b"", count)
+        count -= len(chunk)
+        try:
+            up_writer.write(chunk)
+            await up_writer.drain()
+        except OSError:
+            return False
+    return True
+
+
+async def copy_exact(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter | None, count: int
+) -> None:
+    """Copy (with no writer: drop) exactly `count` bytes; raise if the reader ends first."""
+    while count > 0:
+        chunk = await reader.read(min(CHUNK, count))
+        if not chunk:
+            raise asyncio.IncompleteReadError(b"", count)
+        count -= len(chunk)
+        if writer is not None:
+            writer.write(chunk)
+            await writer.drain()
+
+
+async def copy_chunks(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy a chunked body through its last, empty chunk and the trailers after it."""
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        writer.write(line)
+        size = int(line.split(b";", 1)[0].strip(), 16)  # ValueError: not chunks
+        if size == 0:
+            break
+        await copy_exact(reader, writer, size + 2)
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        writer.write(line)
+        if line == b"\r\n":
+            break
+    await writer.drain()
+
+
+class Front:
+    def __init__(self, upstream: str, state: StateReader, request_timeout: float) -> None:
+        self.upstream = upstream
+        self.state = state
+        self.request_timeout = request_timeout
+        self.idle_seconds = request_timeout / 2
+        # connections to the node between requests, newest last
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+
+    def refuses(self, request: RequestHead) -> int | None:
+        """The Retry-After to refuse this request with, or None to relay it."""
+        if request.method != b"POST" or request.path not in SUBMIT_PATHS:
+            return None
+        if (
+            request.path == SUBMIT_PATHS[0]
+            and request.content_type == MSGPACK
+            and request.content_length > MAX_TX_BYTES
+        ):
+            return None  # the node answers 413 before it looks at the pool
+        if request.path == SUBMIT_PATHS[0]:
+            cost = 1
+        else:  # at least as many as the batch holds: no transaction is this short
+            cost = max(1, request.content_length // MIN_TX_JSON_BYTES)
+        return self.state.refusing(cost)
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        client = peer[0] if isinstance(peer, tuple) and peer else "unknown"
+        try:
+            while await self.one_request(reader, writer, client):
+                pass
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass  # the client or the node went away: so does this connection
+        except asyncio.CancelledError:
+            # the front is stopping (the node closed our standard input): end quietly,
+            # as asyncio's stream callback reports a cancelled handler as an error
+            pass
+        finally:
+            writer.close()
+
+    async def one_request(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, client: str
+    ) -> bool:
+        """Answer or relay one request; whether the connection stays open."""
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                head = await reader.readuntil(b"\r\n\r\n")
+        except (TimeoutError, asyncio.IncompleteReadError):
+            return False
+        except asyncio.LimitOverrunError:
+            writer.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+            writer.write(b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+            return False
+        request = parse_request_head(head)
+        if request is None or not request.framed:
+            first = request_line(head)
+            if request is not None:
+                head = b"\r\n".join((first, *request.lines, _client_line(client))) + b"\r\n\r\n"
+            await self.pass_through(head, reader, writer)
+            return False
+        retry_after = self.refuses(request)
+        if retry_after is not None:
+            return await self.refuse(request, retry_after, reader, writer)
+        return await self.relay(request, request_line(head), reader, writer, client)
+
+    async def refuse(
+        self,
+        request: RequestHead,
+        retry_after: int,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> bool:
+        keep = request.keep_alive and request.content_length <= DISCARD_LIMIT
+        writer.write(refusal(retry_after, keep, request.version))
+        self.state.count_refusal()
+        await writer.drain()
+        if not keep:
+            return False
+        try:
+            async with asyncio.timeout(self.request_timeout):
+                await copy_exact(reader, None, request.content_length)
+        except TimeoutError:
+            return False
+        return True
+
+    async def connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection to the node: an idle one it has not closed, or a new one."""
+        now = time.monotonic()
+        while self._idle:
+            up_reader, up_writer, since = self._idle.pop()
+            # the node closes a connection idle for its keep-alive time (the request
+            # timeout): one idle for half of that is not reused, so a request is never
+            # sent down a connection the node is closing at that moment
+            if now - since < self.idle_seconds and not up_reader.at_eof():
+                return up_reader, up_writer
+            up_writer.close()
+        return await asyncio.open_unix_connection(self.upstream, limit=MAX_HEAD)
+
+    def release(self, up_reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter) -> None:
+        if len(self._idle) < MAX_IDLE and not up_writer.is_closing():
+            self._idle.append((up_reader, up_writer, time.monotonic()))
+        else:
+            up_writer.close()
+
+    async def relay(
+        self,
+        request: RequestHead,
+        first_line: bytes,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        client: str,
+    ) -> bool:
+        try:
+            up_reader, up_writer = await self.connect()
+        except OSError:
+            keep = request.keep_alive and request.content_length == 0
+            writer.write(unavailable(keep))
+            await writer.drain()
+            return keep
+        up_writer.write(upstream_head(request, first_line, client))
+        body = asyncio.ensure_future(forward_body(reader, up_writer, request.content_length))
+        answer = asyncio.ensure_future(self.relay_answer(up_reader, writer, request, body))
+        reusable = False
+        try:
+            done, _ = await asyncio.wait((body, answer), return_when=asyncio.FIRST_COMPLETED)
+            if body in done and body.exception() is not None:
+                return False  # the client went away mid-body: so does the request
+            stays, reusable = await answer
+            # the node answered before it took the whole body (408, 413): the
+            # connection's framing is lost, as it is for the node's own clients
+            whole = body.done() and body.result()
+            reusable = reusable and whole
+            return stays and whole
+        finally:
+            for task in (body, answer):
+                task.cancel()
+            if reusable:
+                self.release(up_reader, up_writer)
+            else:
+                up_writer.close()
+
+    async def relay_answer(
+        self,
+        up_reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        request: RequestHead,
+        body: asyncio.Future[bool],
+    ) -> tuple[bool, bool]:
+        """Relay the node's answer; (the client's connection stays, the node's can
+        be reused)."""
+        try:
+            head = await up_reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            writer.write(unavailable(False))
+            await writer.drain()
+            return False, False
+        if not body.done():
+            # the last bytes of the body may still be on their way; if the node answered
+            # before it took them all (408, 413), the connection cannot carry another request
+            await asyncio.wait((body,), timeout=EARLY_ANSWER_WAIT)
+        whole = body.done() and not body.cancelled() and body.exception() is None and body.result()
+        answer = response_head(head, request.keep_alive and whole, request.version, request.method)
+        writer.write(answer.head)
+        try:
+            if answer.chunked:
+                await copy_chunks(up_reader, writer)
+            elif answer.length is not None:
+                await copy_exact(up_reader, writer, answer.length)
+            else:  # the answer ends when the node closes
+                while chunk := await up_reader.read(CHUNK):
+                    writer.write(chunk)
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
+            return False, False
+        await writer.drain()
+        return answer.stays, answer.reusable
+
+    async def pass_through(
+        self, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Hand the rest of the connection to the node, both ways, untouched."""
+        try:
+            up_reader, up_writer = await asyncio.open_unix_connection(self.upstream)
+        except OSError:
+            writer.write(unavailable(False))
+            await writer.drain()
+            return
+        try:
+            up_writer.write(head)
+            ways = (
+                asyncio.ensure_future(pipe(reader, up_writer)),
+                asyncio.ensure_future(pipe(up_reader, writer)),
+            )
+            # the node's answer ending ends the connection; the client's side ending
+            # only half-closes it, as the node may still be answering
+            await ways[1]
+            ways[0].cancel()
+        finally:
+            up_writer.close()
+
+
+def _client_line(client: str) -> bytes:
+    return CLIENT_HEADER + b": " + client.encode()
+
+
+async def bind(host: str, port: int, handler: object) -> asyncio.Server:
+    """Listen on host:port, retrying a port a stopped front may still hold for a moment."""
+    deadline = time.monotonic() + BIND_RETRY_SECONDS
+    while True:
+        try:
+            return await asyncio.start_server(
+                handler,  # type: ignore[arg-type]
+                host,
+                port,
+                reuse_address=True,
+                limit=MAX_HEAD,
+            )
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(0.05)
+
+
+async def watch_stdin() -> None:
+    """Return when the node, which holds our standard input, closes it or exits."""
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.buffer.read)
+
+
+async def run(args: argparse.Namespace) -> int:
+    state = StateReader(Path(args.state))
+    front = Front(args.upstream, state, args.request_timeout)
+    try:
+        server = await bind(args.host, args.port, front.serve)
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", flush=True)
+        return 2
+    print("ready", flush=True)
+    async with server:
+        await watch_stdin()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--upstream", required=True, help="the node's Unix socket")
+    parser.add_argument("--state", required=True, help="the shared admission state file")
+    parser.add_argument("--request-timeout", type=float, default=10.0)
+    args = parser.parse_args(argv)
+    # Ctrl-C in a terminal reaches the whole process group: the node stops, then
+    # closes our standard input, and we go after the requests in flight
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    return asyncio.run(run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""A validator's RPC front process (node/rpc_front.py), with a real node behind it.
+
+The front owns the RPC port; the node serves on a Unix socket. While the pool is
+full the front itself answers submissions 429 `mempool_full` with a Retry-After
+(the node counts those in `pasar_rpc_front_refusals_total`); a front that dies is
+started again; a node that dies takes its front with it and frees the port.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.tx import SignedTransaction, Transaction
+from node.home import MempoolLimits
+from tests.integration.harness import SYMBOL, LocalNet, http, wait_until
+
+# an admit limit of 40 while little commits; one sender holds at most 10
+LIMITS = MempoolLimits(floor_txs=40, backlog_ms=4_000, sender_share_percent=25)
+
+
+@pytest.fixture
+def net(tmp_path: Path) -> Iterator[LocalNet]:
+    net = LocalNet(tmp_path / "net", count=1, mempool=LIMITS)
+    try:
+        net.start_all()
+        yield net
+    finally:
+        net.close()
+
+
+def front_pids(net: LocalNet) -> list[int]:
+    pid = net.processes[0].pid
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            found.extend(int(part) for part in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+def gapped(net: LocalNet, sender: int, nonce: int) -> SignedTransaction:
+    """A transfer that waits for the sender's earlier nonces: it stays pending."""
+    key = net.accounts[sender]
+    to = net.accounts[7].public_key
+    return Transaction(net.chain_id, key.public_key, nonce, "coin.transfer", (SYMBOL, to, 1)).sign(
+        key
+    )
+
+
+def post(net: LocalNet, stx: SignedTransaction) -> tuple[int, dict[str, object], str | None]:
+    body = json.dumps({"tx": stx.encode().hex()}).encode()
+    request = urllib.request.Request(
+        net.url(0, "/v1/txs"), data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read()), response.headers["Retry-After"]
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read()), exc.headers["Retry-After"]
+
+
+def front_refusals(net: LocalNet) -> float:
+    code, text = http("GET", net.url(0, "/metrics"))
+    assert code == 200
+    for line in str(text).splitlines():
+        if line.startswith("pasar_rpc_front_refusals_total "):
+            return float(line.split()[1])
+    raise AssertionError("no pasar_rpc_front_refusals_total in /metrics")
+
+
+def test_a_full_pool_is_refused_by_the_front(net: LocalNet) -> None:
+    assert len(front_pids(net)) == 1
+    # six senders hold ten pending transfers each behind a nonce gap: 60 >= the 40 limit
+    for sender in range(6):
+        for nonce in range(1, 11):
+            status, _, _ = post(net, gapped(net, sender, nonce))
+            if status == 429:
+                break
+    before = front_refusals(net)
+
+    def refused_by_front() -> bool:
+        status, body, retry = post(net, gapped(net, 6, 1))
+        assert status == 429, body
+        assert body["error"]["code"] == "mempool_full"  # type: ignore[index]
+        assert retry is not None and int(retry) >= 1
+        return front_refusals(net) > before
+
+    wait_until(refused_by_front, 10, "the front to answer a 429 itself")
+    # reads still reach the node
+    assert net.status(0)["chain_id"] == net.chain_id
+
+
+def test_a_front_that_dies_is_started_again(net: LocalNet) -> None:
+    (first,) = front_pids(net)
+    os.kill(first, signal.SIGKILL)
+    wait_until(lambda: front_pids(net) and front_pids(net) != [first], 20, "a new front")
+    wait_until(lambda: net.status(0), 20, "the RPC to answer again")
+    assert "event=rpc_front_exited" in net.log_text(0)
+
+
+def test_a_killed_node_takes_its_front_and_port_with_it(net: LocalNet) -> None:
+    (front,) = front_pids(net)
+    port = int(net.nodes[0].rpc_url.rsplit(":", 1)[1])
+    net.kill(0)
+
+    def gone() -> bool:
+        return not Path(f"/proc/{front}").exists() or "Z" in _state(front)
+
+    wait_until(gone, 10, "the front to exit")
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
+        pass
+    # and the node starts again on the same port
+    net.start(0)
+    net.wait_up(0)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"

@@ -1,0 +1,318 @@
+"""The RPC front (node/rpc_front.py) in front of a real aiohttp application on a Unix socket.
+
+What a client sends through the front reaches the application unchanged but for
+`Connection` and the client's address; what the application answers comes back
+with the client's keep-alive; while the shared state says "full", submissions are
+answered 429 by the front alone; anything it does not frame passes through.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from ledger.keys import PrivateKey
+from ledger.tx import MAX_TX_BYTES, Transaction
+from node import rpc_front
+from node.front_state import STALE_MS, StateReader, StateWriter
+from node.rpc.limits import CLIENT_HEADER, TRUST_CLIENT_HEADER, client_of
+from node.rpc_front import Front, parse_request_head, response_head
+
+
+@dataclass
+class Upstream:
+    seen: list[dict[str, object]]
+    writer: StateWriter
+    port: int
+
+
+async def read_answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 answer with a Content-Length or a chunked body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head[:-4].decode().split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if "content-length" in headers:
+        body = await reader.readexactly(int(headers["content-length"]))
+    else:
+        body = b""
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).strip(), 16)
+            chunk = await reader.readexactly(size + 2)
+            if size == 0:
+                break
+            body += chunk[:-2]
+    return status, headers, body
+
+
+def request(method: str, path: str, body: bytes = b"", extra: str = "") -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    return head.encode() + body
+
+
+@pytest.fixture
+async def upstream(tmp_path: Path) -> AsyncIterator[Upstream]:
+    seen: list[dict[str, object]] = []
+
+    async def echo(req: web.Request) -> web.Response:
+        body = await req.read()
+        seen.append(
+            {
+                "path": req.path_qs,
+                "body": body,
+                "client": client_of(req),
+                "connection": req.headers.get("Connection"),
+                "link": id(req.transport),
+            }
+        )
+        return web.json_response({"path": req.path_qs, "size": len(body)})
+
+    async def small(req: web.Request) -> web.Response:
+        # answers before reading a large body, as the node's 413 does
+        return web.json_response({"too": "large"}, status=413)
+
+    async def stream(req: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        await response.prepare(req)
+        for part in (b"one ", b"two"):
+            await response.write(part)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app[TRUST_CLIENT_HEADER] = True
+    app.router.add_route("*", "/v1/txs", echo)
+    app.router.add_route("*", "/v1/txs/batch", echo)
+    app.router.add_get("/v1/status", echo)
+    app.router.add_post("/small", small)
+    app.router.add_get("/stream", stream)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    socket_path = tmp_path / "rpc.sock"
+    await web.UnixSite(runner, str(socket_path)).start()
+    writer = StateWriter(tmp_path / "admission")
+    front = Front(str(socket_path), StateReader(tmp_path / "admission"), request_timeout=2.0)
+    server = await asyncio.start_server(front.serve, "127.0.0.1", 0, limit=rpc_front.MAX_HEAD)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield Upstream(seen, writer, port)
+    finally:
+        server.close()
+        await server.wait_closed()
+        await runner.cleanup()
+        writer.close()
+
+
+async def test_requests_are_relayed_on_one_kept_alive_connection(upstream: Upstream) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    writer.write(request("GET", "/v1/status?x=1"))
+    status, headers, body = await read_answer(reader)
+    assert (status, json.loads(body)) == (200, {"path": "/v1/status?x=1", "size": 0})
+    assert headers.get("connection") is None  # HTTP/1.1 default: kept alive
+    payload = json.dumps({"txs": ["00" * 3000]}).encode()
+    writer.write(request("POST", "/v1/txs/batch", payload))
+    status, _, body = await read_answer(reader)
+    assert (status, json.loads(body)["size"]) == (200, len(payload))
+    assert upstream.seen[1]["body"] == payload
+    # the application saw the client's address, and the front's own kept-alive connection
+    assert [seen["connection"] for seen in upstream.seen] == [None, None]
+    assert {seen["client"] for seen in upstream.seen} == {"127.0.0.1"}
+    writer.close()
+    # another client's request goes down the same connection to the node
+    reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    writer.write(request("GET", "/v1/status", extra="Connection: close\r\n"))
+    status, headers, _ = await read_answer(reader)
+    assert (status, headers["connection"]) == (200, "close")
+    assert len({seen["link"] for seen in upstream.seen}) == 1
+    assert await reader.read() == b""
+    writer.close()
+
+
+async def test_a_client_cannot_name_its_own_address(upstream: Upstream) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    writer.write(request("GET", "/v1/status", extra=f"{CLIENT_HEADER}: 10.9.9.9\r\n"))
+    status, _, _ = await read_answer(reader)
+    assert status == 200
+    assert upstream.seen[0]["client"] == "127.0.0.1"
+    writer.close()
+
+
+async def test_submissions_are_refused_by_the_front_while_the_node_is_full(
+    upstream: Upstream,
+) -> None:
+    upstream.writer.publish(0, 7)
+    reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    for path in ("/v1/txs", "/v1/txs/batch?x=1"):
+        writer.write(request("POST", path, b'{"txs": ["00"]}'))
+        status, headers, body = await read_answer(reader)
+        assert status == 429
+        assert headers["retry-after"] == "7"
+        assert json.loads(body)["error"]["code"] == "mempool_full"
+    # reads are relayed; nothing of the refused submissions reached the node
+    writer.write(request("GET", "/v1/status"))
+    status, _, _ = await read_answer(reader)
+    assert status == 200
+    assert [seen["path"] for seen in upstream.seen] == ["/v1/status"]
+    assert upstream.writer.refused_by_front() == 2
+    upstream.writer.publish(10, 1)
+    writer.write(request("POST", "/v1/txs", b"{}"))
+    status, _, _ = await read_answer(reader)
+    assert status == 200
+    writer.close()
+
+
+async def test_a_stale_node_state_is_not_trusted(tmp_path: Path) -> None:
+    writer = StateWriter(tmp_path / "state")
+    now = [1_000_000]
+    reader = StateReader(tmp_path / "state", clock_ms=lambda: now[0])
+    assert reader.refusing(1) is None  # nothing published yet: the node decides
+    writer.publish(0, 3, now_ms=now[0])
+    assert reader.refusing(1) == 3
+    now[0] += STALE_MS + 1
+    assert reader.refusing(1) is None
+    writer.publish(5, 3, now_ms=now[0])
+    assert reader.refusing(1) is None
+
+
+def test_the_front_spends_the_room_until_the_node_publishes_again(tmp_path: Path) -> None:
+    writer = StateWriter(tmp_path / "state")
+    reader = StateReader(tmp_path / "state")
+    writer.publish(5, 2)
+    # a batch of about 4, then a single one: the room is spent, the next is refused
+    assert reader.refusing(4) is None
+    assert reader.refusing(1) is None
+    assert reader.refusing(1) == 2
+    writer.publish(1, 2)  # the node's own count again, whatever the front spent
+    assert reader.refusing(3) is None  # one left: a larger batch still goes (the node splits it)
+    assert reader.refusing(1) == 2
+    writer.publish(0, 4)
+    assert reader.refusing(1) == 4
+
+
+async def test_a_msgpack_submission_too_large_for_a_tx_goes_to_the_node(
+    upstream: Upstream,
+) -> None:
+    upstream.writer.publish(0, 2)
+    reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    body = bytes(MAX_TX_BYTES + 1)
+    writer.write(request("POST", "/v1/txs", body, "Content-Type: application/msgpack\r\n"))
+    status, _, _ = await read_answer(reader)
+    assert status == 200  # the echo: the node's own 413 comes from the node
+    writer.close()
+
+
+async def test_an_early_answer_closes_the_connection(upstream: Upstream) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    writer.write(
+        b"POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n" + bytes(1000)
+    )
+    status, headers, _ = await read_answer(reader)
+    assert status == 413
+    assert headers["connection"] == "close"
+    assert await reader.read() == b""
+    writer.close()
+
+
+async def test_chunked_requests_and_streamed_answers_pass_through(upstream: Upstream) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    writer.write(
+        b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"5\r\nhello\r\n0\r\n\r\n"
+    )
+    status, _, body = await read_answer(reader)
+    assert (status, json.loads(body)["size"]) == (200, 5)
+    reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    for _ in range(2):  # the chunks' end is the answer's: the connection carries on
+        writer.write(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, body = await read_answer(reader)
+        assert (status, body) == (200, b"one two")
+        assert headers["transfer-encoding"] == "chunked"
+    writer.close()
+
+
+async def test_the_front_answers_503_while_the_node_is_down(tmp_path: Path) -> None:
+    StateWriter(tmp_path / "admission").close()
+    front = Front(str(tmp_path / "missing.sock"), StateReader(tmp_path / "admission"), 2.0)
+    server = await asyncio.start_server(front.serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request("GET", "/v1/status"))
+    status, headers, body = await read_answer(reader)
+    assert status == 503
+    assert json.loads(body)["error"]["code"] == "node_unavailable"
+    assert headers["retry-after"] == "1"
+    writer.close()
+    server.close()
+
+
+async def test_headers_that_do_not_arrive_in_time_end_the_connection(
+    upstream: Upstream,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    writer.write(b"GET /v1/status HTTP/1.1\r\nHost:")
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    ("head", "framed", "keep_alive"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", True, True),
+        (b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", True, False),
+        (b"GET / HTTP/1.0\r\n\r\n", True, False),
+        (b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", True, True),
+        (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", False, True),
+        (b"GET / HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", False, True),
+        (b"POST / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", False, True),
+    ],
+)
+def test_request_heads(head: bytes, framed: bool, keep_alive: bool) -> None:
+    parsed = parse_request_head(head)
+    assert parsed is not None
+    assert (parsed.framed, parsed.keep_alive) == (framed, keep_alive)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"GET /\r\n\r\n",
+        b"GET / HTTP/2\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
+        b"GET / HTTP/1.1\r\nno colon\r\n\r\n",
+    ],
+)
+def test_heads_the_front_does_not_read_are_left_to_the_node(head: bytes) -> None:
+    assert parse_request_head(head) is None
+
+
+def test_an_answer_keeps_the_clients_connection_only_when_framed() -> None:
+    framed = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n"
+    answer = response_head(framed, True, b"HTTP/1.1", b"GET")
+    assert answer.head == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+    assert (answer.stays, answer.length) == (True, 2)
+    assert response_head(framed, True, b"HTTP/1.1", b"HEAD").length == 0
+    unframed = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"
+    assert response_head(unframed, True, b"HTTP/1.1", b"GET").stays is False
+    closing = response_head(framed, False, b"HTTP/1.1", b"GET")
+    assert closing.head.endswith(b"Connection: close\r\n\r\n")
+
+
+def test_the_front_knows_the_largest_transaction() -> None:
+    assert rpc_front.MAX_TX_BYTES == MAX_TX_BYTES
+
+
+def test_no_transaction_is_shorter_in_a_batch_than_the_fronts_estimate() -> None:
+    key = PrivateKey.from_seed(bytes(32))
+    shortest = Transaction("x", key.public_key, 0, "a", ()).sign(key)
+    assert len(json.dumps(shortest.encode().hex())) > rpc_front.MIN_TX_JSON_BYTES
