@@ -783,13 +783,16 @@ def start_network(
         block=BlockLimits(max_txs=args.max_block_txs, interval_ms=args.block_interval_ms),
         mempool=mempool,
     )
-    if (
-        getattr(args, "gc", "config") == "interpreter"
-    ):  # the interpreter's collector settings (config.toml [gc])
+    interpreter_gc = getattr(args, "gc", "config") == "interpreter"
+    no_front = getattr(args, "no_front", False)
+    if interpreter_gc or no_front:
         for node in nodes:
             config = load_home(node.home).config
-            untuned = replace(config, gc=GcSettings(gen0_threshold=0, freeze=False))
-            (node.home / CONFIG_FILE).write_text(config_to_toml(untuned))
+            if interpreter_gc:  # the interpreter's collector settings (config.toml [gc])
+                config = replace(config, gc=GcSettings(gen0_threshold=0, freeze=False))
+            if no_front:  # the node answers its RPC port itself ([rpc] front = false)
+                config = replace(config, rpc_front=False)
+            (node.home / CONFIG_FILE).write_text(config_to_toml(config))
     return workdir, nodes, start_nodes(workdir, nodes, getattr(args, "node_nice", 0))
 
 
@@ -1239,6 +1242,12 @@ def main() -> None:
         "--backlog-ms",
         type=int,
         help="ladder mode: the validators' [mempool] backlog_ms instead of the default",
+    )
+    parser.add_argument(
+        "--no-front",
+        action="store_true",
+        help="run the validators with [rpc] front = false: each node process answers its "
+        "RPC port itself, without the RPC front process (node/rpc_front.py)",
     )
     parser.add_argument(
         "--floor-txs",

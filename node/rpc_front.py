@@ -70,6 +70,7 @@ class RequestHead:
     path: bytes
     version: bytes
     lines: tuple[bytes, ...]  # header lines, minus Connection and the client header
+    connection: tuple[bytes, ...]  # the Connection lines, for a request passed through
     content_length: int
     content_type: bytes
     keep_alive: bool
@@ -88,6 +89,7 @@ def parse_request_head(head: bytes) -> RequestHead | None:
     length: int | None = None
     content_type = b""
     connection: list[bytes] = []
+    connection_lines: list[bytes] = []
     framed = True
     for line in lines[1:]:
         name, colon, value = line.partition(b":")
@@ -99,6 +101,7 @@ def parse_request_head(head: bytes) -> RequestHead | None:
             continue
         if key == b"connection":
             connection.extend(token.strip().lower() for token in value.split(b","))
+            connection_lines.append(line)
             continue
         if key == b"content-length":
             if not value.isdigit() or (length is not None and int(value) != length):
@@ -120,6 +123,7 @@ def parse_request_head(head: bytes) -> RequestHead | None:
         path=target.split(b"?", 1)[0],
         version=version,
         lines=tuple(kept),
+        connection=tuple(connection_lines),
         content_length=length or 0,
         content_type=content_type,
         keep_alive=keep_alive,
@@ -187,39 +191,45 @@ def response_head(head: bytes, keep_alive: bool, version: bytes, method: bytes) 
     return ResponseHead(b"\r\n".join(kept) + b"\r\n\r\n", stays, length, chunked, reusable)
 
 
-def refusal(retry_after: int, keep_alive: bool, version: bytes) -> bytes:
-    """The node's 429 `mempool_full`, byte for byte as far as a client can tell."""
-    body = json.dumps(
-        {"error": {"code": MEMPOOL_FULL, "message": MEMPOOL_FULL_MESSAGE}},
-        separators=(",", ":"),
-    ).encode()
+def answer(
+    status: bytes,
+    code: str,
+    message: str,
+    headers: tuple[bytes, ...],
+    keep_alive: bool,
+    version: bytes = b"HTTP/1.1",
+) -> bytes:
+    """An answer of the front's own, in the node's error shape."""
+    body = json.dumps({"error": {"code": code, "message": message}}, separators=(",", ":"))
     lines = [
-        b"HTTP/1.1 429 Too Many Requests",
+        b"HTTP/1.1 " + status,
         b"Content-Type: application/json; charset=utf-8",
-        b"Retry-After: " + str(retry_after).encode(),
+        *headers,
         b"Content-Length: " + str(len(body)).encode(),
     ]
     if not keep_alive:
         lines.append(b"Connection: close")
     elif version == b"HTTP/1.0":
         lines.append(b"Connection: keep-alive")
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body.encode()
+
+
+def refusal(retry_after: int, keep_alive: bool, version: bytes) -> bytes:
+    """The node's 429 `mempool_full`, the same as far as a client can tell."""
+    retry = b"Retry-After: " + str(retry_after).encode()
+    status = b"429 Too Many Requests"
+    return answer(status, MEMPOOL_FULL, MEMPOOL_FULL_MESSAGE, (retry,), keep_alive, version)
+
+
+def malformed() -> bytes:
+    message = "not an HTTP/1.1 request this node reads"
+    return answer(b"400 Bad Request", "malformed_request", message, (), keep_alive=False)
 
 
 def unavailable(keep_alive: bool) -> bytes:
-    body = json.dumps(
-        {"error": {"code": "node_unavailable", "message": "the node is not answering; retry"}},
-        separators=(",", ":"),
-    ).encode()
-    lines = [
-        b"HTTP/1.1 503 Service Unavailable",
-        b"Content-Type: application/json; charset=utf-8",
-        b"Retry-After: 1",
-        b"Content-Length: " + str(len(body)).encode(),
-    ]
-    if not keep_alive:
-        lines.append(b"Connection: close")
-    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+    message = "the node is not answering (it may be restarting); retry"
+    status = b"503 Service Unavailable"
+    return answer(status, "node_unavailable", message, (b"Retry-After: 1",), keep_alive)
 
 
 async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -335,11 +345,17 @@ class Front:
             writer.write(b"Content-Length: 0\r\nConnection: close\r\n\r\n")
             return False
         request = parse_request_head(head)
-        if request is None or not request.framed:
-            first = request_line(head)
-            if request is not None:
-                head = b"\r\n".join((first, *request.lines, _client_line(client))) + b"\r\n\r\n"
-            await self.pass_through(head, reader, writer)
+        if request is None:
+            # not a request the node's parser would take either; answered here, since
+            # passing it on would pass on any client address header it carries
+            writer.write(malformed())
+            await writer.drain()
+            return False
+        if not request.framed:
+            lines = (*request.lines, *request.connection, _client_line(client))
+            await self.pass_through(
+                b"\r\n".join((request_line(head), *lines)) + b"\r\n\r\n", reader, writer
+            )
             return False
         retry_after = self.refuses(request)
         if retry_after is not None:
@@ -468,17 +484,18 @@ class Front:
             writer.write(unavailable(False))
             await writer.drain()
             return
+        up_writer.write(head)
+        ways = (
+            asyncio.ensure_future(pipe(reader, up_writer)),
+            asyncio.ensure_future(pipe(up_reader, writer)),
+        )
         try:
-            up_writer.write(head)
-            ways = (
-                asyncio.ensure_future(pipe(reader, up_writer)),
-                asyncio.ensure_future(pipe(up_reader, writer)),
-            )
             # the node's answer ending ends the connection; the client's side ending
             # only half-closes it, as the node may still be answering
             await ways[1]
-            ways[0].cancel()
         finally:
+            for way in ways:
+                way.cancel()
             up_writer.close()
 
 

@@ -292,8 +292,38 @@ def test_request_heads(head: bytes, framed: bool, keep_alive: bool) -> None:
         b"GET / HTTP/1.1\r\nno colon\r\n\r\n",
     ],
 )
-def test_heads_the_front_does_not_read_are_left_to_the_node(head: bytes) -> None:
+def test_heads_the_front_does_not_read_are_refused(head: bytes) -> None:
     assert parse_request_head(head) is None
+
+
+async def test_a_malformed_head_is_answered_400_and_never_reaches_the_node(
+    upstream: Upstream,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    writer.write(
+        b"GET /v1/status HTTP/1.1\r\nHost: x\r\n folded\r\n"
+        + CLIENT_HEADER.encode()
+        + b": 10.1.1.1\r\n\r\n"
+    )
+    status, headers, body = await read_answer(reader)
+    assert (status, headers["connection"]) == (400, "close")
+    assert json.loads(body)["error"]["code"] == "malformed_request"
+    assert upstream.seen == []
+    writer.close()
+
+
+async def test_an_upgrade_passes_through_with_its_connection_header(
+    upstream: Upstream,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    writer.write(
+        b"GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+    )
+    status, _, _ = await read_answer(reader)
+    assert status == 200
+    assert upstream.seen[0]["connection"] == "Upgrade"
+    assert upstream.seen[0]["client"] == "127.0.0.1"
+    writer.close()
 
 
 def test_an_answer_keeps_the_clients_connection_only_when_framed() -> None:
