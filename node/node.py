@@ -77,6 +77,7 @@ LAG_PROBE_INTERVAL = 0.05  # the event loop's lag is sampled this often
 # then finds room, instead of a refusal from the node as slow as the loop
 # (docs/node.md, "RPC front")
 FRONT_RESERVE_PERCENT = 10
+LISTEN_BACKLOG = 4096  # connections waiting to be accepted (the kernel may cap it lower)
 # Counting transactions behind a nonce gap walks the whole pool and reads each sender's
 # committed nonce: /metrics recounts at most this often (scrapes, however frequent,
 # cannot make it hold the event loop), and the eviction walk runs at most this often
@@ -704,7 +705,9 @@ class Node:
         self._run_dir = run_dir
         socket_path = run_dir / "rpc.sock"
         socket_path.unlink(missing_ok=True)
-        await web.UnixSite(runner, str(socket_path)).start()
+        # every request in flight through the front is a connection of its own here:
+        # a burst of long-polls must not find the accept queue full
+        await web.UnixSite(runner, str(socket_path), backlog=LISTEN_BACKLOG).start()
         self._front_state = StateWriter(run_dir / "admission")
         self._publish_room()
         self.front = FrontProcess(
