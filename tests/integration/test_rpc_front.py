@@ -8,6 +8,7 @@ started again; a node that dies takes its front with it and frees the port.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from ledger.tx import SignedTransaction, Transaction
-from node.home import MempoolLimits
+from node.home import CONFIG_FILE, MempoolLimits, config_to_toml, load_home
 from tests.integration.harness import SYMBOL, LocalNet, http, wait_until
 
 # an admit limit of 40 while little commits; one sender holds at most 10
@@ -129,3 +130,17 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+def test_without_the_front_the_node_answers_its_port_itself(tmp_path: Path) -> None:
+    net = LocalNet(tmp_path / "net", count=1, mempool=LIMITS)
+    home = net.nodes[0].home
+    config = dataclasses.replace(load_home(home).config, rpc_front=False)
+    (home / CONFIG_FILE).write_text(config_to_toml(config))
+    try:
+        net.start_all()
+        assert front_pids(net) == []
+        assert net.status(0)["chain_id"] == net.chain_id
+        assert not (home / "run").exists()
+    finally:
+        net.close()

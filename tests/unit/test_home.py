@@ -34,6 +34,7 @@ def test_config_round_trips_through_toml() -> None:
         chain_id="c",
         name="a",
         rpc_port=1234,
+        rpc_front=False,
         peers=(peer,),
         block=BlockLimits(7, 8, 9),
         state_versions_kept=7,
@@ -48,6 +49,9 @@ def test_config_round_trips_through_toml() -> None:
 def test_config_rejects_wrong_types() -> None:
     with pytest.raises(HomeError, match="rpc.port"):
         config_from_toml('chain_id = "c"\nname = "a"\n[rpc]\nport = "x"\n')
+    with pytest.raises(HomeError, match="rpc.front must be true or false, not 'yes'"):
+        config_from_toml('chain_id = "c"\nname = "a"\n[rpc]\nfront = "yes"\n')
+    assert config_from_toml('chain_id = "c"\nname = "a"\n').rpc_front is True
 
 
 def test_config_refuses_tree_settings_that_cannot_work() -> None:
