@@ -37,6 +37,9 @@ def front_run_dir(home: Path) -> Path:
     run_dir = home.resolve() / "run"
     if len(str(run_dir / "rpc.sock")) <= MAX_SOCKET_PATH:
         run_dir.mkdir(mode=0o700, exist_ok=True)
+        # whoever reaches the socket reaches the node past its front, and may name
+        # any client address: only this user, whatever the umask made of it before
+        run_dir.chmod(0o700)
         return run_dir
     return Path(tempfile.mkdtemp(prefix="pasar-rpc-"))
 
@@ -50,6 +53,8 @@ def package_root() -> str:
 
 
 class FrontProcess:
+    """One node's front: its command line, the running process, and its supervisor."""
+
     def __init__(
         self, host: str, port: int, upstream: Path, state: Path, request_timeout: float
     ) -> None:
@@ -71,7 +76,6 @@ class FrontProcess:
         self.process: asyncio.subprocess.Process | None = None
         self._watch: asyncio.Task[None] | None = None
         self._stopping = False
-        self.restarts = 0
 
     @property
     def pid(self) -> int | None:
@@ -83,6 +87,7 @@ class FrontProcess:
         self._watch = asyncio.ensure_future(self._supervise())
 
     async def _spawn(self) -> asyncio.subprocess.Process:
+        """Start a front and return it once it listens (FrontError if it cannot)."""
         env = dict(os.environ)
         path = env.get("PYTHONPATH")
         env["PYTHONPATH"] = package_root() + (os.pathsep + path if path else "")
@@ -97,6 +102,11 @@ class FrontProcess:
             line = await asyncio.wait_for(process.stdout.readline(), READY_TIMEOUT)
         except TimeoutError:
             line = b"error: did not start within %d s" % READY_TIMEOUT
+        except BaseException:  # the node stops meanwhile: no front outlives it
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await asyncio.shield(process.wait())
+            raise
         if line.strip() != b"ready":
             with contextlib.suppress(ProcessLookupError):
                 process.kill()
@@ -106,6 +116,7 @@ class FrontProcess:
         return process
 
     async def _supervise(self) -> None:
+        """Start the front again whenever it exits, until the node stops."""
         failures = 0
         loop = asyncio.get_running_loop()
         while not self._stopping:
@@ -122,7 +133,6 @@ class FrontProcess:
             while not self._stopping:
                 try:
                     self.process = await self._spawn()
-                    self.restarts += 1
                     log("rpc_front_restarted", pid=self.process.pid)
                     break
                 except (FrontError, OSError) as exc:
@@ -132,6 +142,7 @@ class FrontProcess:
                     await asyncio.sleep(pause)
 
     async def stop(self) -> None:
+        """Close the front's standard input and wait for it to go (kill it after 3 s)."""
         self._stopping = True
         if self._watch is not None:
             self._watch.cancel()

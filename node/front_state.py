@@ -55,6 +55,12 @@ MAX_RETRY_AFTER = 0xFFFF
 # (node/rpc/routes_txs.py) and from the front.
 MEMPOOL_FULL = "mempool_full"
 MEMPOOL_FULL_MESSAGE = "the node's mempool is full; retry later"
+# The header in which the front names the client to the node (node/rpc/limits.py).
+CLIENT_HEADER = "Pasar-Client-Address"
+# Connections waiting to be accepted, on the front's port and the node's socket
+# (the kernel may cap it lower): every request in flight through the front is a
+# connection of its own to the node, and a burst of long-polls must find room.
+LISTEN_BACKLOG = 4096
 
 
 def monotonic_ms() -> int:
@@ -109,19 +115,22 @@ class StateReader:
         self._serial: int | None = None
         self._room = 0
 
-    def refusing(self, cost: int) -> int | None:
-        """The Retry-After to refuse a submission of about `cost` transactions with,
-        or None to relay it (its cost then comes out of the room the node published)."""
+    def refusing(self) -> int | None:
+        """The Retry-After to refuse a submission with now, or None to relay it."""
         version, retry, room, stamp = _HEAD.unpack_from(self._map, 0)
         if version != VERSION or self._clock() - stamp > STALE_MS:
+            self._room = 0
             return None
         serial = _SERIAL.unpack_from(self._map, _SERIAL_AT)[0]
         if serial != self._serial:
             self._serial, self._room = serial, int(room)
         if self._room <= 0:
             return max(1, int(retry))
-        self._room -= cost
         return None
+
+    def spend(self, cost: int) -> None:
+        """Take a relayed submission's `cost` out of the room until the node writes again."""
+        self._room -= cost
 
     def count_refusal(self) -> None:
         self.refused += 1

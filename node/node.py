@@ -45,7 +45,7 @@ from node import mempool as pool
 from node.chain import Chain, CommittedBlock
 from node.driver import ConsensusDriver
 from node.front_process import FrontProcess, front_run_dir
-from node.front_state import StateWriter
+from node.front_state import LISTEN_BACKLOG, StateWriter
 from node.home import Home
 from node.log import log
 from node.mempool import Mempool, VerifiedCache
@@ -77,7 +77,6 @@ LAG_PROBE_INTERVAL = 0.05  # the event loop's lag is sampled this often
 # then finds room, instead of a refusal from the node as slow as the loop
 # (docs/node.md, "RPC front")
 FRONT_RESERVE_PERCENT = 10
-LISTEN_BACKLOG = 4096  # connections waiting to be accepted (the kernel may cap it lower)
 # Counting transactions behind a nonce gap walks the whole pool and reads each sender's
 # committed nonce: /metrics recounts at most this often (scrapes, however frequent,
 # cannot make it hold the event loop), and the eviction walk runs at most this often
@@ -705,8 +704,6 @@ class Node:
         self._run_dir = run_dir
         socket_path = run_dir / "rpc.sock"
         socket_path.unlink(missing_ok=True)
-        # every request in flight through the front is a connection of its own here:
-        # a burst of long-polls must not find the accept queue full
         await web.UnixSite(runner, str(socket_path), backlog=LISTEN_BACKLOG).start()
         self._front_state = StateWriter(run_dir / "admission")
         self._publish_room()
@@ -749,6 +746,7 @@ class Node:
         self._store.close()
         if self._front_state is not None:
             self._front_state.close()
+            self._front_state = None
         if self._run_dir is not None:
             with contextlib.suppress(OSError):
                 shutil.rmtree(self._run_dir)

@@ -12,19 +12,22 @@ the node's 429s at a p99 above 100 ms with a median of 7. The front has nothing
 else to do. While the node publishes that its mempool refuses clients
 (node/front_state.py), the front answers `POST /v1/txs` and `POST /v1/txs/batch`
 itself with the node's own 429 `mempool_full` and `Retry-After`, and relays
-every other request, byte for byte, to the node.
+every other request to the node.
 
 What it understands of HTTP/1.1 is only what framing needs. A request with a
-`Content-Length` (or none) is relayed to the node over one of the front's own
-kept-alive connections, with the client's address in `Pasar-Client-Address`
-(the node trusts that header only behind its front; any copy from the client is
-dropped); the answer comes back to its last byte, counted or chunked, and the
-client's connection stays open or closes as the client asked. Anything else (a
-chunked request body, `Expect`, `Upgrade`, a request line it cannot read) is
-passed through untouched for the rest of the connection, and the node's aiohttp
-answers it. A request whose headers do not arrive within `--request-timeout`
-seconds is dropped, as the node drops it; the node keeps its own deadline for
-the body.
+`Content-Length` (or none) is relayed over one of the front's own kept-alive
+connections to the node, unchanged but for `Connection` and the client's
+address in `Pasar-Client-Address` (the node trusts that header only behind its
+front; any copy from the client is dropped); the answer comes back to its last
+byte, counted or chunked, and the client's connection stays open or closes as
+the client asked. A request the front does not frame (a chunked body, `Expect`,
+`Upgrade`) goes to the node over a connection of its own with `Connection:
+close`, both ways untouched until the node's answer ends, and the client's
+connection ends with it: nothing the client sends after it reaches the node
+unread by the front. A request line or header it cannot read is answered 400
+`malformed_request`. A request whose headers do not arrive within
+`--request-timeout` seconds is dropped, as the node drops it; the node keeps its
+own deadline for the body.
 
 The front exits when its standard input closes: the node holds the other end,
 so a node that stops, or is killed, takes its front with it.
@@ -36,15 +39,25 @@ import argparse
 import asyncio
 import contextlib
 import json
+import resource
 import signal
 import sys
 import time
+from asyncio import FIRST_COMPLETED
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from node.front_state import MEMPOOL_FULL, MEMPOOL_FULL_MESSAGE, StateReader
+from node.front_state import (
+    CLIENT_HEADER,
+    LISTEN_BACKLOG,
+    MEMPOOL_FULL,
+    MEMPOOL_FULL_MESSAGE,
+    StateReader,
+)
 
-CLIENT_HEADER = b"pasar-client-address"
+CLIENT_NAME = CLIENT_HEADER.lower().encode()
 SUBMIT_PATHS = (b"/v1/txs", b"/v1/txs/batch")
 MSGPACK = b"application/msgpack"
 MAX_HEAD = 64 * 1024  # a request's or a response's headers, at most
@@ -55,15 +68,17 @@ DISCARD_LIMIT = 8 * 1024 * 1024
 BIND_RETRY_SECONDS = 3.0
 EARLY_ANSWER_WAIT = 0.05
 MAX_IDLE = 32  # idle connections to the node kept for the next requests
+LINGER_SECONDS = 1.0  # reading what a client still sends after our last answer...
+LINGER_BYTES = 1024 * 1024  # ...at most this much
 # a body up to this size is read before the request goes to the node, in one write;
 # a larger one streams through while the node may already answer (413)
 INLINE_BODY = 256 * 1024
-LISTEN_BACKLOG = 4096  # connections waiting to be accepted (the kernel may cap it lower)
 # a msgpack submission larger than one transaction is the node's 413, not a 429
 MAX_TX_BYTES = 64 * 1024
 # a batch's JSON bytes per transaction, at least: a signed transaction encodes to
 # more than 100 bytes (sender, nonce, chain, method, signature), 200 as hex
 MIN_TX_JSON_BYTES = 200
+MAX_BATCH = 1000  # transactions in one batch (node/rpc/models.py): a batch costs no more
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +116,7 @@ def parse_request_head(head: bytes) -> RequestHead | None:
             return None
         key = name.lower()
         value = value.strip()
-        if key == CLIENT_HEADER:
+        if key == CLIENT_NAME:
             continue
         if key == b"connection":
             connection.extend(token.strip().lower() for token in value.split(b","))
@@ -236,14 +251,39 @@ def unavailable(keep_alive: bool) -> bytes:
     return answer(status, "node_unavailable", message, (b"Retry-After: 1",), keep_alive)
 
 
-async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy until `reader` ends, then end `writer`'s side."""
+async def finish(*tasks: asyncio.Future[Any]) -> None:
+    """Cancel what still runs and collect every outcome (none is left unread)."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def copy_all(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy until `reader` ends."""
     while chunk := await reader.read(CHUNK):
         writer.write(chunk)
         await writer.drain()
+
+
+async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Copy until `reader` ends, then end `writer`'s side."""
+    await copy_all(reader, writer)
     if writer.can_write_eof():
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, RuntimeError):
             writer.write_eof()
+
+
+async def linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """End our side, then read what the client still sends for a moment before
+    closing: closing over unread bytes makes the kernel send a reset, and the
+    client may lose the answer written just before (a 429 to a body not read)."""
+    with contextlib.suppress(OSError, RuntimeError):
+        if not reader.at_eof() and writer.can_write_eof():
+            writer.write_eof()
+            async with asyncio.timeout(LINGER_SECONDS):
+                left = LINGER_BYTES
+                while left > 0 and (chunk := await reader.read(CHUNK)):
+                    left -= len(chunk)
 
 
 async def forward_body(
@@ -296,6 +336,9 @@ async def copy_chunks(reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 
 
 class Front:
+    """The relay: one `serve` task per client connection, a few kept connections to
+    the node, and the shared admission state."""
+
     def __init__(self, upstream: str, state: StateReader, request_timeout: float) -> None:
         self.upstream = upstream
         self.state = state
@@ -314,11 +357,18 @@ class Front:
             and request.content_length > MAX_TX_BYTES
         ):
             return None  # the node answers 413 before it looks at the pool
+        return self.state.refusing()
+
+    def spend(self, request: RequestHead) -> None:
+        """Take a submission's transactions out of the room once its body arrived
+        (headers alone spend nothing): at least as many as it holds."""
+        if request.method != b"POST" or request.path not in SUBMIT_PATHS:
+            return
         if request.path == SUBMIT_PATHS[0]:
             cost = 1
-        else:  # at least as many as the batch holds: no transaction is this short
-            cost = max(1, request.content_length // MIN_TX_JSON_BYTES)
-        return self.state.refusing(cost)
+        else:
+            cost = min(MAX_BATCH, max(1, request.content_length // MIN_TX_JSON_BYTES))
+        self.state.spend(cost)
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -326,11 +376,18 @@ class Front:
         try:
             while await self.one_request(reader, writer, client):
                 pass
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
-            pass  # the client or the node went away: so does this connection
+        except (OSError, RuntimeError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            # the client or the node went away: so does this connection (uvloop raises
+            # RuntimeError for a write to a transport that is closing)
+            pass
         except asyncio.CancelledError:
             # the front is stopping (the node closed our standard input): end quietly,
             # as asyncio's stream callback reports a cancelled handler as an error
+            writer.close()
+            return
+        try:
+            await linger(reader, writer)
+        except (TimeoutError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
@@ -356,7 +413,9 @@ class Front:
             await writer.drain()
             return False
         if not request.framed:
-            lines = (*request.lines, *request.connection, _client_line(client))
+            # the node answers this one request and closes: whatever the client sends
+            # after it on this connection is never read past the front unparsed
+            lines = (*request.lines, b"Connection: close", _client_line(client))
             await self.pass_through(
                 b"\r\n".join((request_line(head), *lines)) + b"\r\n\r\n", reader, writer
             )
@@ -423,6 +482,7 @@ class Front:
         head = upstream_head(request, first_line, client)
         if request.content_length <= INLINE_BODY:
             return await self.relay_whole(request, head, reader, writer, up_reader, up_writer)
+        self.spend(request)
         up_writer.write(head)
         body = asyncio.ensure_future(forward_body(reader, up_writer, request.content_length))
         answer = asyncio.ensure_future(self.relay_answer(up_reader, writer, request, body))
@@ -438,8 +498,7 @@ class Front:
             reusable = reusable and whole
             return stays and whole
         finally:
-            for task in (body, answer):
-                task.cancel()
+            await finish(body, answer)
             if reusable:
                 self.release(up_reader, up_writer)
             else:
@@ -471,8 +530,10 @@ class Front:
                     )
                     await writer.drain()
                     return False
+                self.spend(request)
                 up_writer.write(head + body)
             else:
+                self.spend(request)
                 up_writer.write(head)
             stays, reusable = await self.relay_answer(up_reader, writer, request, None)
             return stays
@@ -514,9 +575,7 @@ class Front:
             elif answer.length is not None:
                 await copy_exact(up_reader, writer, answer.length)
             else:  # the answer ends when the node closes
-                while chunk := await up_reader.read(CHUNK):
-                    writer.write(chunk)
-                    await writer.drain()
+                await copy_all(up_reader, writer)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             return False, False
         await writer.drain()
@@ -533,31 +592,33 @@ class Front:
             await writer.drain()
             return
         up_writer.write(head)
-        ways = (
-            asyncio.ensure_future(pipe(reader, up_writer)),
-            asyncio.ensure_future(pipe(up_reader, writer)),
-        )
+        sending = asyncio.ensure_future(pipe(reader, up_writer))
+        answering = asyncio.ensure_future(pipe(up_reader, writer))
         try:
             # the node's answer ending ends the connection; the client's side ending
-            # only half-closes it, as the node may still be answering
-            await ways[1]
+            # only half-closes it, as the node may still be answering, unless it failed
+            done, _ = await asyncio.wait((sending, answering), return_when=FIRST_COMPLETED)
+            if answering not in done and sending.exception() is None:
+                await answering
         finally:
-            for way in ways:
-                way.cancel()
+            await finish(sending, answering)
             up_writer.close()
 
 
 def _client_line(client: str) -> bytes:
-    return CLIENT_HEADER + b": " + client.encode()
+    return CLIENT_HEADER.encode() + b": " + client.encode()
 
 
-async def bind(host: str, port: int, handler: object) -> asyncio.Server:
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def bind(host: str, port: int, handler: Handler) -> asyncio.Server:
     """Listen on host:port, retrying a port a stopped front may still hold for a moment."""
     deadline = time.monotonic() + BIND_RETRY_SECONDS
     while True:
         try:
             return await asyncio.start_server(
-                handler,  # type: ignore[arg-type]
+                handler,
                 host,
                 port,
                 reuse_address=True,
@@ -576,7 +637,17 @@ async def watch_stdin() -> None:
     await loop.run_in_executor(None, sys.stdin.buffer.read)
 
 
+def raise_file_limit() -> None:
+    """Every request relayed holds two descriptors here (the client's and the node's
+    socket): take the hard limit, not the soft one that is often 1,024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 async def run(args: argparse.Namespace) -> int:
+    raise_file_limit()
     state = StateReader(Path(args.state))
     front = Front(args.upstream, state, args.request_timeout)
     try:

@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
+from node.front_state import CLIENT_HEADER
 from node.home import ServiceLimits
 from node.rpc.errors import ApiError
 
@@ -115,7 +116,6 @@ def gates_of(request: web.Request) -> Gates:
 # process (node/rpc_front.py), which names the client in CLIENT_HEADER and drops any
 # copy a client sent: only then is the header the client's address.
 TRUST_CLIENT_HEADER = web.AppKey("pasar_rpc_trust_client_header", bool)
-CLIENT_HEADER = "Pasar-Client-Address"
 
 
 def client_of(request: web.Request) -> str:

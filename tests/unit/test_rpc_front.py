@@ -20,8 +20,8 @@ from aiohttp import web
 from ledger.keys import PrivateKey
 from ledger.tx import MAX_TX_BYTES, Transaction
 from node import rpc_front
-from node.front_state import STALE_MS, StateReader, StateWriter
-from node.rpc.limits import CLIENT_HEADER, TRUST_CLIENT_HEADER, client_of
+from node.front_state import CLIENT_HEADER, STALE_MS, StateReader, StateWriter
+from node.rpc.limits import TRUST_CLIENT_HEADER, client_of
 from node.rpc_front import Front, parse_request_head, response_head
 
 
@@ -174,13 +174,13 @@ async def test_a_stale_node_state_is_not_trusted(tmp_path: Path) -> None:
     writer = StateWriter(tmp_path / "state")
     now = [1_000_000]
     reader = StateReader(tmp_path / "state", clock_ms=lambda: now[0])
-    assert reader.refusing(1) is None  # nothing published yet: the node decides
+    assert reader.refusing() is None  # nothing published yet: the node decides
     writer.publish(0, 3, now_ms=now[0])
-    assert reader.refusing(1) == 3
+    assert reader.refusing() == 3
     now[0] += STALE_MS + 1
-    assert reader.refusing(1) is None
+    assert reader.refusing() is None
     writer.publish(5, 3, now_ms=now[0])
-    assert reader.refusing(1) is None
+    assert reader.refusing() is None
 
 
 def test_the_front_spends_the_room_until_the_node_publishes_again(tmp_path: Path) -> None:
@@ -188,14 +188,37 @@ def test_the_front_spends_the_room_until_the_node_publishes_again(tmp_path: Path
     reader = StateReader(tmp_path / "state")
     writer.publish(5, 2)
     # a batch of about 4, then a single one: the room is spent, the next is refused
-    assert reader.refusing(4) is None
-    assert reader.refusing(1) is None
-    assert reader.refusing(1) == 2
+    for cost in (4, 1):
+        assert reader.refusing() is None
+        reader.spend(cost)
+    assert reader.refusing() == 2
     writer.publish(1, 2)  # the node's own count again, whatever the front spent
-    assert reader.refusing(3) is None  # one left: a larger batch still goes (the node splits it)
-    assert reader.refusing(1) == 2
+    assert reader.refusing() is None  # one left: a larger batch still goes (the node splits it)
+    reader.spend(3)
+    assert reader.refusing() == 2
     writer.publish(0, 4)
-    assert reader.refusing(1) == 4
+    assert reader.refusing() == 4
+
+
+async def test_headers_alone_spend_no_room_and_a_batch_at_most_its_limit(
+    upstream: Upstream,
+) -> None:
+    upstream.writer.publish(rpc_front.MAX_BATCH + 1, 3)
+    reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    # a batch that says it is huge and sends nothing yet: the room is still there
+    writer.write(b"POST /v1/txs/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 200000\r\n\r\n")
+    other_reader, other_writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    other_writer.write(request("POST", "/v1/txs", b"{}"))
+    status, _, _ = await read_answer(other_reader)
+    assert status == 200
+    # once its body arrives it counts at most a full batch: one transaction is left
+    writer.write(bytes(200_000))
+    status, _, _ = await read_answer(reader)
+    assert status == 200
+    other_writer.write(request("POST", "/v1/txs", b"{}"))
+    assert (await read_answer(other_reader))[0] == 429
+    writer.close()
+    other_writer.close()
 
 
 async def test_a_msgpack_submission_too_large_for_a_tx_goes_to_the_node(
@@ -312,17 +335,32 @@ async def test_a_malformed_head_is_answered_400_and_never_reaches_the_node(
     writer.close()
 
 
-async def test_an_upgrade_passes_through_with_its_connection_header(
+async def test_what_the_front_does_not_frame_is_the_last_request_of_its_connection(
     upstream: Upstream,
 ) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    # a request behind one passed through must not reach the node with its own address
+    writer.write(
+        b"GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+        + request("GET", "/v1/status", extra=f"{CLIENT_HEADER}: 6.6.6.6\r\n")
+    )
+    # aiohttp refuses bytes after a request marked `Connection: close` (400); either way
+    # the second request is never served, and the connection ends
+    status, headers, _ = await read_answer(reader)
+    assert status in (200, 400)
+    assert await reader.read() == b""
+    assert all(seen["client"] == "127.0.0.1" for seen in upstream.seen)
+    assert len(upstream.seen) <= 1
+    writer.close()
+    # alone on its connection, such a request is served
     reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
     writer.write(
         b"GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
     )
-    status, _, _ = await read_answer(reader)
-    assert status == 200
-    assert upstream.seen[0]["connection"] == "Upgrade"
-    assert upstream.seen[0]["client"] == "127.0.0.1"
+    status, headers, _ = await read_answer(reader)
+    assert (status, headers["connection"]) == (200, "close")
+    assert upstream.seen[-1]["connection"] == "close"
+    assert upstream.seen[-1]["client"] == "127.0.0.1"
     writer.close()
 
 
