@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import http.client
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -120,6 +121,7 @@ def main() -> None:
         process.terminate()
         process.wait(timeout=20)
         log.close()
+        shutil.rmtree(home_root, ignore_errors=True)
 
 
 if __name__ == "__main__":
