@@ -458,8 +458,11 @@ class Front:
             up_writer.close()
         return await asyncio.open_unix_connection(self.upstream, limit=MAX_HEAD)
 
-    def release(self, up_reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter) -> None:
-        if len(self._idle) < MAX_IDLE and not up_writer.is_closing():
+    def release(
+        self, up_reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter, reusable: bool
+    ) -> None:
+        """Keep a connection to the node for the next request, or close it."""
+        if reusable and len(self._idle) < MAX_IDLE and not up_writer.is_closing():
             self._idle.append((up_reader, up_writer, time.monotonic()))
         else:
             up_writer.close()
@@ -499,10 +502,7 @@ class Front:
             return stays and whole
         finally:
             await finish(body, answer)
-            if reusable:
-                self.release(up_reader, up_writer)
-            else:
-                up_writer.close()
+            self.release(up_reader, up_writer, reusable)
 
     async def relay_whole(
         self,
@@ -530,18 +530,13 @@ class Front:
                     )
                     await writer.drain()
                     return False
-                self.spend(request)
-                up_writer.write(head + body)
-            else:
-                self.spend(request)
-                up_writer.write(head)
+                head += body
+            self.spend(request)
+            up_writer.write(head)
             stays, reusable = await self.relay_answer(up_reader, writer, request, None)
             return stays
         finally:
-            if reusable:
-                self.release(up_reader, up_writer)
-            else:
-                up_writer.close()
+            self.release(up_reader, up_writer, reusable)
 
     async def relay_answer(
         self,

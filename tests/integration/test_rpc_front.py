@@ -9,23 +9,19 @@ started again; a node that dies takes its front with it and frees the port.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import signal
 import socket
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from ledger.tx import SignedTransaction, Transaction
-from node.home import CONFIG_FILE, MempoolLimits, config_to_toml, load_home
-from tests.integration.harness import SYMBOL, LocalNet, http, wait_until
+from node.home import CONFIG_FILE, config_to_toml, load_home
+from tests.integration.harness import LocalNet, http, wait_until
 
-# an admit limit of 40 while little commits; one sender holds at most 10
-LIMITS = MempoolLimits(floor_txs=40, backlog_ms=4_000, sender_share_percent=25)
+# the same small pool and the same pending transfers as the admission tests
+from tests.integration.test_admission_control import LIMITS, gapped, post
 
 
 @pytest.fixture
@@ -47,27 +43,6 @@ def front_pids(net: LocalNet) -> list[int]:
         except OSError:
             continue
     return found
-
-
-def gapped(net: LocalNet, sender: int, nonce: int) -> SignedTransaction:
-    """A transfer that waits for the sender's earlier nonces: it stays pending."""
-    key = net.accounts[sender]
-    to = net.accounts[7].public_key
-    return Transaction(net.chain_id, key.public_key, nonce, "coin.transfer", (SYMBOL, to, 1)).sign(
-        key
-    )
-
-
-def post(net: LocalNet, stx: SignedTransaction) -> tuple[int, dict[str, object], str | None]:
-    body = json.dumps({"tx": stx.encode().hex()}).encode()
-    request = urllib.request.Request(
-        net.url(0, "/v1/txs"), data=body, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read()), response.headers["Retry-After"]
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read()), exc.headers["Retry-After"]
 
 
 def front_refusals(net: LocalNet) -> float:
