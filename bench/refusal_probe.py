@@ -15,6 +15,10 @@ it and answers 400, a node whose mempool is full answers 429 `mempool_full`
 before reading the body (docs/node.md, "Admission"). At the end it prints one
 JSON object on stdout: for each status, how many answers and their p50, p99 and
 largest time in milliseconds, from the request's first byte to the answer's last.
+Answers without a `Server` header are counted a second time under
+`<status>_front`: a node's RPC front (node/rpc_front.py) names nothing, while the
+node behind it (aiohttp) does, so the two sets tell the front's own refusals from
+those the node decided after the front let the request through.
 """
 
 from __future__ import annotations
@@ -39,11 +43,11 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def summary(times: dict[int, list[float]], errors: int) -> dict[str, object]:
+def summary(times: dict[str, list[float]], errors: int) -> dict[str, object]:
     """Per status: count, p50, p99 and max (ms); plus the requests that got no answer."""
     answers: dict[str, object] = {}
     for status, values in sorted(times.items()):
-        answers[str(status)] = {
+        answers[status] = {
             "count": len(values),
             "p50_ms": round(percentile(values, 0.5) * 1000, 1),
             "p99_ms": round(percentile(values, 0.99) * 1000, 1),
@@ -60,7 +64,7 @@ def connect(url: str) -> http.client.HTTPConnection:
 def probe(urls: list[str], hz: float, seconds: float) -> dict[str, object]:
     """Send the probe requests on a fixed schedule for `seconds`; answer the summary."""
     connections = [connect(url) for url in urls]
-    times: dict[int, list[float]] = {}
+    times: dict[str, list[float]] = {}
     errors = 0
     start = time.monotonic()
     sent = 0
@@ -84,7 +88,10 @@ def probe(urls: list[str], hz: float, seconds: float) -> dict[str, object]:
             connections[index].close()
             connections[index] = connect(urls[index])
             continue
-        times.setdefault(response.status, []).append(time.perf_counter() - began)
+        took = time.perf_counter() - began
+        times.setdefault(str(response.status), []).append(took)
+        if response.getheader("Server") is None:
+            times.setdefault(f"{response.status}_front", []).append(took)
         if response.getheader("Connection", "").lower() == "close":
             connections[index].close()
             connections[index] = connect(urls[index])

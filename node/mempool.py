@@ -120,6 +120,13 @@ class Mempool:
         # that wait to be admitted (they take room before our clients' next ones do)
         self.validators = 1
         self.incoming = 0
+        # set by a node behind its RPC front, which hands out the room up to the limits:
+        # a request is refused at the door (`is_full`) only this share beyond them. What
+        # the front relayed on the node's last word (a request behind a batch that took
+        # the last of the room, while gossip came in) then gets its answer, admitted up
+        # to the limits and refused per transaction beyond them, instead of a refusal
+        # from the node at the pace of its busy loop (docs/node.md, "RPC front")
+        self.door_headroom_percent = 0
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -228,11 +235,12 @@ class Mempool:
 
     def is_full(self) -> bool:
         """Whether this node's clients are refused right now (whatever they send)."""
-        return self.room() == 0
+        return self.room(-self.door_headroom_percent) == 0
 
     def room(self, reserve_percent: int = 0) -> int:
         """How many more transactions this node's clients may add right now (0: full),
-        keeping back `reserve_percent` of the pool's limit and of their share of it."""
+        keeping back `reserve_percent` of the pool's limit and of their share of it (a
+        negative one counts that much beyond them)."""
         if self._bytes >= self.limits.max_bytes:
             return 0
         limit = self.admit_limit()

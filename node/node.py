@@ -72,11 +72,12 @@ FIRST_SEEN_LIMIT = 200_000
 # loop back in between (each is an authorization check and the pool's bookkeeping)
 ADMIT_CHUNK = 256
 LAG_PROBE_INTERVAL = 0.05  # the event loop's lag is sampled this often
-# The RPC front refuses this node's clients once the pool is this close to its
-# limit: what arrives while the node's loop runs late (gossip, relayed batches)
-# then finds room, instead of a refusal from the node as slow as the loop
-# (docs/node.md, "RPC front")
-FRONT_RESERVE_PERCENT = 10
+# The RPC front refuses this node's clients once the pool is at its limits, and the
+# node refuses a request at its door only this far beyond them: what the front
+# relayed while the node's loop ran late (behind a batch that took the last room,
+# with gossip coming in) then finds the door open, instead of a refusal from the node
+# as slow as the loop (docs/node.md, "RPC front")
+FRONT_HEADROOM_PERCENT = 10
 # Counting transactions behind a nonce gap walks the whole pool and reads each sender's
 # committed nonce: /metrics recounts at most this often (scrapes, however frequent,
 # cannot make it hold the event loop), and the eviction walk runs at most this often
@@ -659,6 +660,7 @@ class Node:
         front = self.config.rpc_front
         if front:
             rpc_app[TRUST_CLIENT_HEADER] = True
+            self.mempool.door_headroom_percent = FRONT_HEADROOM_PERCENT
         rpc_runner = await self._serve(rpc_app)
         if front:
             await self._start_front(rpc_runner)
@@ -722,7 +724,7 @@ class Node:
         state = self._front_state
         if state is not None:
             mempool = self.mempool
-            state.publish(mempool.room(FRONT_RESERVE_PERCENT), mempool.retry_after_seconds())
+            state.publish(mempool.room(), mempool.retry_after_seconds())
 
     async def stop(self) -> None:
         if self._stopped:

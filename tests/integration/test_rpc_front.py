@@ -9,14 +9,17 @@ started again; a node that dies takes its front with it and frees the port.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import socket
 from collections.abc import Iterator
+from http.client import HTTPConnection
 from pathlib import Path
 
 import pytest
 
+from node.front_process import front_run_dir
 from node.home import CONFIG_FILE, config_to_toml, load_home
 from tests.integration.harness import LocalNet, http, wait_until
 
@@ -74,6 +77,44 @@ def test_a_full_pool_is_refused_by_the_front(net: LocalNet) -> None:
     wait_until(refused_by_front, 10, "the front to answer a 429 itself")
     # reads still reach the node
     assert net.status(0)["chain_id"] == net.chain_id
+
+
+class UnixConnection(HTTPConnection):
+    """HTTP to the node's own socket, past its front (as a request the front relayed)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__("localhost", timeout=10)
+        self.path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(10)
+        self.sock.connect(str(self.path))
+
+
+def test_behind_its_front_the_node_still_reads_a_relayed_request_at_its_limit(
+    net: LocalNet,
+) -> None:
+    """The front hands out the room up to the limits and refuses once there is none;
+    what it relayed just before (a request behind a batch that took the last room)
+    still passes the node's door, a tenth beyond the limits, and its transactions
+    are refused one by one instead of the whole request at the pace of a busy node."""
+    for sender in range(6):  # fill the pool to its limit of 40
+        for nonce in range(1, 11):
+            status, _, _ = post(net, gapped(net, sender, nonce))
+            if status == 429:
+                break
+    wait_until(lambda: post(net, gapped(net, 6, 1))[0] == 429, 10, "the pool to be full")
+    node = UnixConnection(front_run_dir(net.nodes[0].home) / "rpc.sock")
+    try:
+        body = json.dumps({"txs": [gapped(net, 6, 1).encode().hex()]})
+        node.request("POST", "/v1/txs/batch", body, {"Content-Type": "application/json"})
+        answer = node.getresponse()
+        found = json.loads(answer.read())
+    finally:
+        node.close()
+    assert answer.status == 200, found
+    assert [(r["accepted"], r["code"]) for r in found["results"]] == [(False, "mempool_full")]
 
 
 def test_a_front_that_dies_is_started_again(net: LocalNet) -> None:

@@ -350,20 +350,37 @@ def test_transactions_stuck_behind_a_nonce_gap_are_evicted_after_the_timeout() -
     assert mempool.behind_gap(nonces.__getitem__) == []
 
 
-def test_the_room_published_to_the_front_keeps_a_reserve_of_the_limit() -> None:
+def test_behind_a_front_the_door_stays_open_a_tenth_beyond_the_limits() -> None:
+    """The front hands out the room up to the limits; a request it relayed on the
+    node's last word still passes the door (`is_full`) until the pool is a tenth
+    beyond them, and its transactions are refused one by one past the limits."""
     clock = FakeClock()
     mempool = rate_pool(clock, floor=100, share=100)
     mempool.validators = 1
-    assert (mempool.room(), mempool.room(10)) == (100, 90)
-    for nonce in range(85):
+    mempool.door_headroom_percent = 10
+    assert (mempool.room(), mempool.room(-10)) == (100, 110)
+    for nonce in range(95):
         assert mempool.add(tx(ALICE, nonce), 0) == ACCEPTED
     mempool.incoming = 5  # gossip waiting takes room too
-    assert (mempool.room(), mempool.room(10)) == (10, 0)
-    assert not mempool.is_full()  # the node itself still admits up to its limit
-    mempool.incoming = 15
-    assert mempool.room() == 0 and mempool.is_full()
-    # a node's clients hold at most their share: the reserve is taken from it too
+    assert mempool.room() == 0 and mempool.room(-10) == 10 and not mempool.is_full()
+    assert mempool.add(tx(ALICE, 95), 0) == MEMPOOL_FULL  # the clients' limit holds
+    # what peers admitted goes on to the hard cap, and then the door is shut
     mempool.incoming = 0
+    for nonce in range(95, 110):
+        assert mempool.add(tx(ALICE, nonce), 0, from_peer=True) == ACCEPTED
+    assert mempool.is_full()
+    # the clients' share counts beyond itself the same way
+    mempool = rate_pool(clock, floor=1_000, share=100)
     mempool.validators = 4
-    local = mempool.local_limit()
-    assert mempool.room(10) == max(0, min(90 - 85, local * 90 // 100 - 85))
+    mempool.door_headroom_percent = 10
+    peers = [tx(ALICE, nonce) for nonce in range(300)]
+    for stx in peers:
+        assert mempool.add(stx, 0, from_peer=True) == ACCEPTED
+    mempool.remove([stx.hash for stx in peers])
+    assert mempool.local_limit() == 312  # a quarter of 1,000, and a quarter more to grow
+    assert mempool.room() == 312 and mempool.room(-10) == 343
+    # without a front the door is the limits themselves
+    mempool.door_headroom_percent = 0
+    for nonce in range(312):
+        assert mempool.check(tx(BOB, nonce), batch_total=nonce) is None
+    assert mempool.check(tx(BOB, 312), batch_total=312) == MEMPOOL_FULL

@@ -19,12 +19,21 @@ from bench.refusal_probe import percentile, probe, summary
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def serve(status: int, close: bool = False) -> tuple[ThreadingHTTPServer, list[bytes]]:
-    """A server answering every POST with `status` (and `Connection: close` if asked)."""
+def serve(
+    status: int, close: bool = False, named: bool = True
+) -> tuple[ThreadingHTTPServer, list[bytes]]:
+    """A server answering every POST with `status` (and `Connection: close` if asked),
+    naming itself in a `Server` header unless not `named` (as an RPC front)."""
     bodies: list[bytes] = []
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+
+        def send_response(self, code: int, message: str | None = None) -> None:
+            if named:
+                super().send_response(code, message)
+            else:
+                self.send_response_only(code, message)
 
         def do_POST(self) -> None:  # noqa: N802 (the stdlib's name)
             if self.path != "/v1/txs/batch":
@@ -79,6 +88,21 @@ def test_answers_are_counted_per_status_in_turn_over_the_nodes(
         assert 0 <= figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
 
 
+def test_answers_naming_no_server_are_counted_again_as_the_fronts() -> None:
+    front, _ = serve(429, named=False)
+    node, _ = serve(429)
+    try:
+        found = probe([url(front), url(node)], hz=200, seconds=0.1)
+    finally:
+        for server in (front, node):
+            server.shutdown()
+            server.server_close()
+    answers = found["answers"]
+    assert isinstance(answers, dict)
+    assert set(answers) == {"429", "429_front"}
+    assert answers["429"]["count"] == 20 and answers["429_front"]["count"] == 10
+
+
 def test_a_node_that_is_down_counts_as_errors() -> None:
     server, _ = serve(429)
     address = url(server)
@@ -93,7 +117,7 @@ def test_percentiles_and_summary() -> None:
     assert percentile(times, 0.5) * 1000 == pytest.approx(51)
     assert percentile(times, 0.99) * 1000 == pytest.approx(100)
     assert percentile([], 0.5) != percentile([], 0.5)  # nan
-    assert summary({429: times}, 2) == {
+    assert summary({"429": times}, 2) == {
         "answers": {"429": {"count": 100, "p50_ms": 51.0, "p99_ms": 100.0, "max_ms": 100.0}},
         "errors": 2,
     }
