@@ -471,10 +471,12 @@ class Node:
     def _on_peer_connect(self, link: Link) -> None:
         link.send(["height", self.chain.height])
         self.metrics.peers_connected.set(len(self.peers.connected()))
-        if self.peers.link_count(link.peer) == 1:
-            # the peer was not connected: what was gossiped meanwhile never reached it
-            # (a second link means it was connected all along)
-            self.resend.peer_connected(link.peer)
+        # Every new link gets the pool walked to it, not only a peer's first: an older
+        # link that still looks up may be a dead one not noticed yet (the peer
+        # restarted behind a partition, its connection's close never arrived), and the
+        # restarted peer then holds nothing that was gossiped before. PoolResend bounds
+        # the walks per peer; the peer screens what it already holds by its bytes.
+        self.resend.peer_connected(link.peer)
 
     def _on_frame(self, link: Link, frame: list[Any]) -> None:
         kind = frame[0]

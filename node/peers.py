@@ -231,10 +231,6 @@ class PeerNetwork:
         # Prefer our own dial: its lifetime is under our control.
         return next((item for item in links if item.outbound), links[0])
 
-    def link_count(self, peer: bytes) -> int:
-        """How many links to `peer` are up (a pair shares up to two, one per dial)."""
-        return len(self._links.get(peer, ()))
-
     def send(self, peer: bytes, frame: list[Any] | bytes) -> bool:
         link = self.link(peer)
         return False if link is None else link.send(frame)

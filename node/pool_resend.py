@@ -3,10 +3,12 @@
 Gossip goes to the peers connected when a transaction is admitted. A validator
 that was down, restarting or cut off meanwhile never receives those: when it
 becomes primary it cannot propose them, and they wait for the censorship
-timeout's view change. So when a peer's first link comes up (dialed or
-accepted: a pair shares up to two links, and a second one means the peer was
-connected all along), this node walks its pool for that peer, oldest admitted
-first, in the gossip's own `["txs", [tx, ...]]` frames and batch size.
+timeout's view change. So when a link to a peer comes up (dialed or accepted),
+this node walks its pool for that peer, oldest admitted first, in the gossip's
+own `["txs", [tx, ...]]` frames and batch size. Not only on a peer's first link:
+a pair shares up to two links, but an older one that still looks up may be dead
+and not noticed yet (the peer restarted behind a partition, its connection's
+close never arrived), and the restarted peer holds nothing.
 
 The walk never holds the event loop for the whole pool (one batch, then the loop
 again) nor buffers the pool for a slow peer: it puts a batch on the peer's link
