@@ -249,6 +249,7 @@ class ConsensusDriver:
     async def run(self) -> None:
         replica = self.replica = self._make_replica()
         await self._apply(replica.on_timer(time.monotonic()))
+        self._publish(replica)  # /v1/status names the primary before the first event
         while True:
             # a full block's worth of ready transactions is proposed without waiting
             # for the block interval (which only gives a small block time to fill)

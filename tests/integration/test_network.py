@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ledger.keys import address_from_text
+from ledger.keys import address_from_text, address_to_text
+from node.home import load_home
 from tests.integration.harness import LocalNet, http, wait_until
 
 
@@ -93,6 +94,10 @@ def test_txs_to_different_nodes_commit_everywhere_with_one_state(net: LocalNet) 
 def test_kill_non_primary_then_primary_and_restart_both(net: LocalNet) -> None:
     net.start_all()
     wait_until(lambda: net.status(0)["peers_connected"] == 3, 15, "full mesh")
+    # before any block every node names the primary of height 1, view 0
+    keys = load_home(net.nodes[0].home).genesis.validator_keys
+    first = address_to_text(keys[1 % len(keys)])
+    assert [net.status(i)["primary"] for i in range(4)] == [first] * 4
     push_blocks(net, [0, 1, 2, 3], 2)
     primary = index_of(net, net.status(0)["primary"])
     victim = (primary + 1) % 4
