@@ -112,6 +112,12 @@ class NodeMetrics:
         self.peers_refused = Counter(
             "pasar_peers_refused", "Peer connections refused at the handshake", registry=r
         )
+        self.frames_dropped = Counter(
+            "pasar_peer_frames_dropped",
+            "Frames to peers dropped because the link's send queue was full (gossip, "
+            "votes): a peer that reads too slowly",
+            registry=r,
+        )
         self.front_refusals = Counter(
             "pasar_rpc_front_refusals",
             "Submissions the RPC front answered 429 mempool_full itself (node/rpc_front.py)",

@@ -158,6 +158,7 @@ class Node:
         self.front: FrontProcess | None = None
         self._front_state: StateWriter | None = None
         self._front_refusals = 0
+        self._frames_dropped = 0
         self._run_dir: Path | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopped = False
@@ -623,6 +624,10 @@ class Node:
         self.metrics.catching_up.set(1 if self.catching_up else 0)
         self.metrics.view.set(self.view)
         self._publish_admission()
+        dropped = self.peers.frames_dropped()
+        if dropped > self._frames_dropped:
+            self.metrics.frames_dropped.inc(dropped - self._frames_dropped)
+            self._frames_dropped = dropped
         if self._front_state is not None:
             refused = self._front_state.refused_by_front()
             if refused > self._front_refusals:

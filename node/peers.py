@@ -202,6 +202,7 @@ class PeerNetwork:
         self._session: aiohttp.ClientSession | None = None
         self._closing = False
         self.refused = 0
+        self._dropped_on_closed = 0  # frames dropped on links that have since closed
 
     # -- state ----------------------------------------------------------------------------
 
@@ -216,6 +217,11 @@ class PeerNetwork:
             any(not link.outbound for link in links),
             sum(link.dropped for link in links),
         )
+
+    def frames_dropped(self) -> int:
+        """Frames dropped on full send queues since this node started, all links."""
+        current = sum(link.dropped for links in self._links.values() for link in links)
+        return self._dropped_on_closed + current
 
     def known(self) -> list[bytes]:
         """Every peer configured or linked, in key order."""
@@ -374,6 +380,7 @@ class PeerNetwork:
             links = self._links.get(link.peer, [])
             if link in links:
                 links.remove(link)
+                self._dropped_on_closed += link.dropped
             if not links:
                 self._links.pop(link.peer, None)
             log("peer_disconnected", peer=address_to_text(link.peer)[:16])

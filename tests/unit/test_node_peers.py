@@ -1,0 +1,103 @@
+"""A validator and its peer links: it walks its pending pool to every link that
+comes up, a peer's second link included (the older one may be dead and not
+noticed yet, the peer restarted behind it and holding nothing: node/pool_resend.py),
+and it counts the frames dropped on full send queues, those of links that closed
+too, in `pasar_peer_frames_dropped_total`."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from ledger.keys import PrivateKey, address_to_text
+from node.home import Home, NodeConfig, genesis_from_json
+from node.node import Node
+from node.peers import Link
+
+VALIDATOR = PrivateKey.from_seed(bytes([9]) * 32)
+PEER = PrivateKey.from_seed(bytes([8]) * 32).public_key
+
+
+class FakeLink:
+    """What the node's connect listener touches of a link: its peer and `send`."""
+
+    def __init__(self) -> None:
+        self.peer = PEER
+        self.sent: list[Any] = []
+
+    def send(self, frame: Any) -> bool:
+        self.sent.append(frame)
+        return True
+
+
+class Walks:
+    def __init__(self) -> None:
+        self.peers: list[bytes] = []
+
+    def peer_connected(self, peer: bytes) -> None:
+        self.peers.append(peer)
+
+
+class ClosedSocket:
+    """A websocket whose peer has gone: nothing to read, and a send that never ends."""
+
+    def __aiter__(self) -> ClosedSocket:
+        return self
+
+    async def __anext__(self) -> Any:
+        raise StopAsyncIteration
+
+    async def send_bytes(self, data: bytes) -> None:
+        await asyncio.sleep(3600)
+
+
+def make_node(tmp_path: Path) -> Node:
+    document = {
+        "chain_id": "t",
+        "genesis_time_ms": 1_000,
+        "validators": [{"name": "v", "key": address_to_text(VALIDATOR.public_key)}],
+    }
+    home = Home(tmp_path / "node", NodeConfig("t", "v"), genesis_from_json(document))
+    return Node(home, VALIDATOR)
+
+
+def test_every_link_that_comes_up_gets_the_pool_and_the_height(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        node = make_node(tmp_path)
+        walks = Walks()
+        node.resend = walks  # type: ignore[assignment]
+        try:
+            first, second = FakeLink(), FakeLink()
+            node._on_peer_connect(first)  # type: ignore[arg-type]
+            node._on_peer_connect(second)  # type: ignore[arg-type]
+            assert walks.peers == [PEER, PEER]
+            assert first.sent == second.sent == [["height", 0]]
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_frames_dropped_on_full_queues_are_counted_also_after_their_link_closed(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        node = make_node(tmp_path)
+        try:
+            closing = Link(PEER, True, ClosedSocket(), asyncio.Queue(maxsize=1))  # type: ignore[arg-type]
+            assert [closing.send([b"frame", n]) for n in range(3)] == [True, False, False]
+            await node.peers._run_link(closing)  # its peer has gone: it closes at once
+            assert node.peers.link(PEER) is None
+            # the two above and the height the node sends on every connect
+            assert node.peers.frames_dropped() == 3
+            live = Link(PEER, False, ClosedSocket(), asyncio.Queue(maxsize=1))  # type: ignore[arg-type]
+            node.peers._links[PEER] = [live]
+            assert live.send([b"frame"]) and not live.send([b"frame"])
+            assert node.peers.frames_dropped() == 4
+            response = await node.metrics_handler(None)  # type: ignore[arg-type]
+            assert b"pasar_peer_frames_dropped_total 4.0" in response.body  # type: ignore[operator]
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
