@@ -145,6 +145,7 @@ class Node:
         self.primary: bytes | None = None
         self._first_seen: dict[bytes, float] = {}
         self._gossip: list[bytes] = []
+        self._gossip_waiting = asyncio.Event()  # set when `_gossip` has something
         self._intake: asyncio.Queue[list[bytes]] = asyncio.Queue()
         self._intake_size = 0
         self.gossip_dropped = 0
@@ -252,6 +253,7 @@ class Node:
         admissions, accepted = await self._admit(raw_transactions)
         if accepted:
             self._gossip.extend(accepted)
+            self._gossip_waiting.set()
         return admissions
 
     def ungossiped(self) -> set[bytes]:
@@ -530,7 +532,12 @@ class Node:
         return raws
 
     async def _gossip_loop(self) -> None:
+        """Every GOSSIP_INTERVAL while clients' transactions come in, what they sent
+        meanwhile goes to the peers in frames; an idle node waits, with no wake-ups."""
         while True:
+            if not self._gossip:
+                self._gossip_waiting.clear()
+                await self._gossip_waiting.wait()
             await asyncio.sleep(GOSSIP_INTERVAL)
             backlog, self._gossip = self._gossip, []
             for start in range(0, len(backlog), GOSSIP_BATCH):

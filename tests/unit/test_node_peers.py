@@ -1,5 +1,6 @@
-"""A validator and its peer links: it walks its pending pool to every link that
-comes up, a peer's second link included (the older one may be dead and not
+"""A validator and its peer links: its gossip loop sleeps until a client's
+transaction is admitted, then sends what came in frames; it walks its pending pool
+to every link that comes up, a peer's second link included (the older one may be dead and not
 noticed yet, the peer restarted behind it and holding nothing: node/pool_resend.py),
 and it counts the frames dropped on full send queues, those of links that closed
 too, in `pasar_peer_frames_dropped_total`."""
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.keys import PrivateKey, address_to_text
+from ledger.tx import Transaction
 from node.home import Home, NodeConfig, genesis_from_json
 from node.node import Node
 from node.peers import Link
@@ -98,6 +100,35 @@ def test_frames_dropped_on_full_queues_are_counted_also_after_their_link_closed(
             response = await node.metrics_handler(None)  # type: ignore[arg-type]
             assert b"pasar_peer_frames_dropped_total 4.0" in response.body  # type: ignore[operator]
         finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_the_gossip_loop_waits_for_admitted_transactions_then_sends_them(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        node = make_node(tmp_path)
+        sent: list[Any] = []
+        node.peers.broadcast = sent.append  # type: ignore[method-assign]
+        loop = asyncio.create_task(node._gossip_loop())
+        try:
+            await asyncio.sleep(0.1)  # five gossip intervals with nothing admitted
+            assert sent == [] and node._gossip_waiting.is_set() is False
+            sender = PrivateKey.from_seed(bytes([7]) * 32)
+            transfer = Transaction("t", sender.public_key, 0, "coin.transfer", ("IDR", PEER, 1))
+            stx = transfer.sign(sender)
+            (admission,) = await node.submit([stx])
+            assert admission.accepted, admission
+            for _ in range(100):  # bounded: 100 x 10 ms
+                if sent:
+                    break
+                await asyncio.sleep(0.01)
+            assert sent == [["txs", [stx.encode()]]] and node._gossip == []
+        finally:
+            loop.cancel()
+            await asyncio.gather(loop, return_exceptions=True)
             await node.stop()
 
     asyncio.run(scenario())
