@@ -71,7 +71,11 @@ FIRST_SEEN_LIMIT = 200_000
 # Admission adds a verified batch to the mempool this many at a time, giving the event
 # loop back in between (each is an authorization check and the pool's bookkeeping)
 ADMIT_CHUNK = 256
-LAG_PROBE_INTERVAL = 0.05  # the event loop's lag is sampled this often
+LAG_PROBE_INTERVAL = 0.05  # the event loop's lag is sampled this often...
+# ...and this often while the pool and the gossip intake are empty: a step that holds
+# the loop still shows whole in the next sample, and the front's room stays fresh
+# (its STALE_MS is 2 s); an idle node then wakes once a second for it, not 20 times
+LAG_PROBE_IDLE_INTERVAL = 1.0
 # The RPC front refuses this node's clients once the pool is at its limits, and the
 # node refuses a request at its door only this far beyond them: what the front
 # relayed while the node's loop ran late (behind a batch that took the last room,
@@ -548,8 +552,10 @@ class Node:
         the longest step that did not give it back, or the process waiting for a core,
         delays everything the loop serves (votes, 429 answers) by as much."""
         while True:
-            due = time.monotonic() + LAG_PROBE_INTERVAL
-            await asyncio.sleep(LAG_PROBE_INTERVAL)
+            busy = len(self.mempool) > 0 or self._intake_size > 0
+            interval = LAG_PROBE_INTERVAL if busy else LAG_PROBE_IDLE_INTERVAL
+            due = time.monotonic() + interval
+            await asyncio.sleep(interval)
             lag = max(0.0, time.monotonic() - due)
             self.metrics.loop_lag.observe(lag)
             self._lag_max = max(self._lag_max, lag)

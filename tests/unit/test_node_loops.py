@@ -1,9 +1,15 @@
-"""A validator and its peer links: its gossip loop sleeps until a client's
-transaction is admitted, then sends what came in frames; it walks its pending pool
-to every link that comes up, a peer's second link included (the older one may be dead and not
-noticed yet, the peer restarted behind it and holding nothing: node/pool_resend.py),
-and it counts the frames dropped on full send queues, those of links that closed
-too, in `pasar_peer_frames_dropped_total`."""
+"""A validator's periodic loops and its peer links.
+
+- The event loop's lag probe samples every 50 ms while there is work and once a
+  second while idle.
+- The gossip loop sleeps until a client's transaction is admitted, then sends
+  what came in frames.
+- The pending pool is walked to every link that comes up, a peer's second link
+  included: the older one may be dead and not noticed yet, the peer restarted
+  behind it and holding nothing (node/pool_resend.py).
+- Frames dropped on full send queues are counted, those of links that closed
+  too, in `pasar_peer_frames_dropped_total`.
+"""
 
 from __future__ import annotations
 
@@ -129,6 +135,39 @@ def test_the_gossip_loop_waits_for_admitted_transactions_then_sends_them(
         finally:
             loop.cancel()
             await asyncio.gather(loop, return_exceptions=True)
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def lag_samples(node: Node) -> float:
+    for metric in node.metrics.loop_lag.collect():
+        for sample in metric.samples:
+            if sample.name.endswith("_count"):
+                return sample.value
+    raise AssertionError("no count in pasar_event_loop_lag_seconds")
+
+
+def test_the_lag_probe_samples_often_only_while_there_is_work(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        node = make_node(tmp_path)
+        probe = asyncio.create_task(node._lag_loop())
+        try:
+            await asyncio.sleep(0.3)  # idle: the first sample is a second away
+            assert lag_samples(node) == 0
+            await asyncio.sleep(1.0)
+            assert lag_samples(node) >= 1
+            sender = PrivateKey.from_seed(bytes([7]) * 32)
+            transfer = Transaction("t", sender.public_key, 0, "coin.transfer", ("IDR", PEER, 1))
+            (admission,) = await node.submit([transfer.sign(sender)])
+            assert admission.accepted, admission
+            await asyncio.sleep(1.0)  # one idle interval may still run out first
+            before = lag_samples(node)
+            await asyncio.sleep(0.5)  # with work: every 50 ms
+            assert lag_samples(node) - before >= 3
+        finally:
+            probe.cancel()
+            await asyncio.gather(probe, return_exceptions=True)
             await node.stop()
 
     asyncio.run(scenario())
