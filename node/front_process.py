@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -31,9 +32,18 @@ STEADY_SECONDS = 30.0
 MAX_SOCKET_PATH = 100
 
 
+# a file in the home naming the private temporary run directory in use, when the
+# home's own `run/` is too deep for a socket
+RUN_DIR_POINTER = "run-dir"
+TEMP_RUN_PREFIX = "pasar-rpc-"
+
+
 def front_run_dir(home: Path) -> Path:
     """Where the node's RPC socket and the shared admission state live: the home's
-    `run/`, or a private temporary directory when that path is too long for a socket."""
+    `run/`, or a private temporary directory when that path is too long for a socket.
+
+    The temporary directory is named in the home (`run-dir`), so the next start
+    removes the one a killed node left behind before making its own."""
     run_dir = home.resolve() / "run"
     if len(str(run_dir / "rpc.sock")) <= MAX_SOCKET_PATH:
         run_dir.mkdir(mode=0o700, exist_ok=True)
@@ -41,7 +51,40 @@ def front_run_dir(home: Path) -> Path:
         # any client address: only this user, whatever the umask made of it before
         run_dir.chmod(0o700)
         return run_dir
-    return Path(tempfile.mkdtemp(prefix="pasar-rpc-"))
+    pointer = home / RUN_DIR_POINTER
+    remove_temporary_run_dir(pointer)
+    made = Path(tempfile.mkdtemp(prefix=TEMP_RUN_PREFIX))
+    pointer.write_text(str(made) + "\n")
+    return made
+
+
+def rpc_socket_path(home: Path) -> Path:
+    """The node's RPC socket, past its front, as `front_run_dir` placed it (changes
+    nothing)."""
+    pointer = home / RUN_DIR_POINTER
+    with contextlib.suppress(OSError):
+        return Path(pointer.read_text().strip()) / "rpc.sock"
+    return home.resolve() / "run" / "rpc.sock"
+
+
+def remove_temporary_run_dir(pointer: Path) -> None:
+    """Remove the temporary run directory `pointer` names, and the pointer; only a
+    directory `front_run_dir` could have made (this user's, in the temporary
+    directory, with its prefix), whatever the file says."""
+    try:
+        named = Path(pointer.read_text().strip())
+    except OSError:
+        return
+    with contextlib.suppress(OSError):
+        if (
+            named.parent == Path(tempfile.gettempdir())
+            and named.name.startswith(TEMP_RUN_PREFIX)
+            and not named.is_symlink()
+            and named.is_dir()
+            and named.stat().st_uid == os.getuid()
+        ):
+            shutil.rmtree(named)
+    pointer.unlink(missing_ok=True)
 
 
 class FrontError(OSError):

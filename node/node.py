@@ -44,7 +44,12 @@ from node import gc_tuning
 from node import mempool as pool
 from node.chain import Chain, CommittedBlock
 from node.driver import ConsensusDriver
-from node.front_process import FrontProcess, front_run_dir
+from node.front_process import (
+    RUN_DIR_POINTER,
+    FrontProcess,
+    front_run_dir,
+    remove_temporary_run_dir,
+)
 from node.front_state import LISTEN_BACKLOG, StateWriter
 from node.home import Home
 from node.log import log
@@ -772,6 +777,7 @@ class Node:
         if self._run_dir is not None:
             with contextlib.suppress(OSError):
                 shutil.rmtree(self._run_dir)
+            remove_temporary_run_dir(self.home.path / RUN_DIR_POINTER)
         log("node_stopped", height=self.chain.height)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from node.front_process import front_run_dir
+from node.front_process import MAX_SOCKET_PATH, rpc_socket_path
 from node.home import CONFIG_FILE, config_to_toml, load_home
 from tests.integration.harness import LocalNet, http, wait_until
 
@@ -105,7 +105,7 @@ def test_behind_its_front_the_node_still_reads_a_relayed_request_at_its_limit(
             if status == 429:
                 break
     wait_until(lambda: post(net, gapped(net, 6, 1))[0] == 429, 10, "the pool to be full")
-    node = UnixConnection(front_run_dir(net.nodes[0].home) / "rpc.sock")
+    node = UnixConnection(rpc_socket_path(net.nodes[0].home))
     try:
         body = json.dumps({"txs": [gapped(net, 6, 1).encode().hex()]})
         node.request("POST", "/v1/txs/batch", body, {"Content-Type": "application/json"})
@@ -115,6 +115,26 @@ def test_behind_its_front_the_node_still_reads_a_relayed_request_at_its_limit(
         node.close()
     assert answer.status == 200, found
     assert [(r["accepted"], r["code"]) for r in found["results"]] == [(False, "mempool_full")]
+
+
+def test_a_deep_home_serves_from_a_temporary_directory_no_kill_leaves_behind(
+    tmp_path: Path,
+) -> None:
+    net = LocalNet(tmp_path / ("d" * MAX_SOCKET_PATH), count=1)
+    try:
+        net.start_all()
+        killed = rpc_socket_path(net.nodes[0].home).parent
+        assert killed.is_dir() and not str(killed).startswith(str(tmp_path))
+        assert net.status(0)["chain_id"] == net.chain_id  # through the front
+        net.kill(0)
+        net.start(0)
+        net.wait_up(0)
+        again = rpc_socket_path(net.nodes[0].home).parent
+        assert again != killed and again.is_dir() and not killed.exists()
+        assert net.terminate(0) == 0
+        assert not again.exists()
+    finally:
+        net.close()
 
 
 def test_a_front_that_dies_is_started_again(net: LocalNet) -> None:
