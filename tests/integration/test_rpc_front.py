@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.loadgen import child_pids
 from node.front_process import MAX_SOCKET_PATH, rpc_socket_path
 from node.home import CONFIG_FILE, config_to_toml, load_home
 from tests.integration.harness import LocalNet, http, wait_until
@@ -38,14 +39,8 @@ def net(tmp_path: Path) -> Iterator[LocalNet]:
 
 
 def front_pids(net: LocalNet) -> list[int]:
-    pid = net.processes[0].pid
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            found.extend(int(part) for part in (task / "children").read_text().split())
-        except OSError:
-            continue
-    return found
+    """The processes the node started that still run: its front."""
+    return child_pids(net.processes[0].pid)
 
 
 def front_refusals(net: LocalNet) -> float:
