@@ -1,7 +1,7 @@
 """The RPC front: a small process that owns a validator's public RPC port.
 
     python -m node.rpc_front --host 127.0.0.1 --port 26600 --upstream RUN/rpc.sock
-        --state RUN/admission [--request-timeout 10]
+        --state RUN/admission [--request-timeout 10] [--answer-timeout 30]
 
 The node starts it (node/front_process.py) and serves its RPC on a Unix socket
 that only the front connects to. Under overload the node's event loop shares the
@@ -27,7 +27,12 @@ connection ends with it: nothing the client sends after it reaches the node
 unread by the front. A request line or header it cannot read is answered 400
 `malformed_request`. A request whose headers do not arrive within
 `--request-timeout` seconds is dropped, as the node drops it; the node keeps its
-own deadline for the body.
+own deadline for the body. A relayed request whose answer does not begin within
+`--answer-timeout` seconds (plus the `wait=` of a long-poll, at most
+MAX_WAIT_SECONDS) is answered 504 `node_timeout` by the front, and the node's
+connection is dropped: a stuck node does not hold its clients' connections
+open. Only the answer's head is timed: an event stream, whose head comes at
+once, runs as long as it lasts.
 
 The front exits when its standard input closes: the node holds the other end,
 so a node that stops, or is killed, takes its front with it.
@@ -79,6 +84,13 @@ MAX_TX_BYTES = 64 * 1024
 # more than 100 bytes (sender, nonce, chain, method, signature), 200 as hex
 MIN_TX_JSON_BYTES = 200
 MAX_BATCH = 1000  # transactions in one batch (node/rpc/models.py): a batch costs no more
+# How long the node may take to begin an answer. Its reads answer in milliseconds
+# and a submission in well under a second even at capacity; what takes longer is a
+# node that is stuck, and its clients get a 504 instead of an open connection.
+ANSWER_TIMEOUT = 30.0
+# a long-poll's `wait=` is added to the answer timeout, up to the node's own limit
+# (node/rpc/routes_txs.py); a larger one is the node's 400, which comes at once
+MAX_WAIT_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +106,7 @@ class RequestHead:
     content_type: bytes
     keep_alive: bool
     framed: bool  # False: chunked, Expect or Upgrade; pass the connection through
+    wait: float = 0.0  # seconds a long-poll asks the node to wait (its `wait=`)
 
 
 def parse_request_head(head: bytes) -> RequestHead | None:
@@ -137,9 +150,10 @@ def parse_request_head(head: bytes) -> RequestHead | None:
         keep_alive = b"close" not in connection
     else:
         keep_alive = b"keep-alive" in connection
+    path, _, query = target.partition(b"?")
     return RequestHead(
         method=method,
-        path=target.split(b"?", 1)[0],
+        path=path,
         version=version,
         lines=tuple(kept),
         connection=tuple(connection_lines),
@@ -147,7 +161,24 @@ def parse_request_head(head: bytes) -> RequestHead | None:
         content_type=content_type,
         keep_alive=keep_alive,
         framed=framed,
+        wait=long_poll_wait(query),
     )
+
+
+def long_poll_wait(query: bytes) -> float:
+    """The seconds of a `wait=` in a query string (the last one, as the node reads
+    it), within [0, MAX_WAIT_SECONDS]; 0 when there is none or it is no number."""
+    wait = 0.0
+    for pair in query.split(b"&"):
+        name, _, value = pair.partition(b"=")
+        if name == b"wait":
+            try:
+                wait = float(value.decode("ascii"))
+            except (UnicodeDecodeError, ValueError):
+                wait = 0.0
+    if not 0.0 <= wait <= MAX_WAIT_SECONDS:  # NaN included: the node answers 400
+        return 0.0
+    return wait
 
 
 def request_line(head: bytes) -> bytes:
@@ -251,6 +282,23 @@ def unavailable(keep_alive: bool) -> bytes:
     return answer(status, "node_unavailable", message, (b"Retry-After: 1",), keep_alive)
 
 
+def went_whole(body: asyncio.Future[bool] | None) -> bool:
+    """Whether a request's body reached the node whole (one read first always did)."""
+    if body is None:
+        return True
+    return body.done() and not body.cancelled() and body.exception() is None and body.result()
+
+
+def timed_out(seconds: float, keep_alive: bool, version: bytes) -> bytes:
+    message = (
+        f"the node did not begin its answer within {seconds:g} s (it may be overloaded "
+        "or stuck); retry later"
+    )
+    status = b"504 Gateway Timeout"
+    headers = (b"Retry-After: 1",)
+    return answer(status, "node_timeout", message, headers, keep_alive, version)
+
+
 async def finish(*tasks: asyncio.Future[Any]) -> None:
     """Cancel what still runs and collect every outcome (none is left unread)."""
     for task in tasks:
@@ -339,10 +387,17 @@ class Front:
     """The relay: one `serve` task per client connection, a few kept connections to
     the node, and the shared admission state."""
 
-    def __init__(self, upstream: str, state: StateReader, request_timeout: float) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        state: StateReader,
+        request_timeout: float,
+        answer_timeout: float = ANSWER_TIMEOUT,
+    ) -> None:
         self.upstream = upstream
         self.state = state
         self.request_timeout = request_timeout
+        self.answer_timeout = answer_timeout
         self.idle_seconds = request_timeout / 2
         # connections to the node between requests, newest last
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
@@ -547,21 +602,29 @@ class Front:
     ) -> tuple[bool, bool]:
         """Relay the node's answer; (the client's connection stays, the node's can
         be reused)."""
+        seconds = self.answer_timeout + request.wait
         try:
-            head = await up_reader.readuntil(b"\r\n\r\n")
+            async with asyncio.timeout(seconds):
+                head = await up_reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             writer.write(unavailable(False))
             await writer.drain()
             return False, False
+        except TimeoutError:
+            # the node's answer may still come on this connection: it is not reused.
+            # The client's connection is framed as far as the front read it, unless
+            # its body is still on its way to the node.
+            stays = request.keep_alive and went_whole(body)
+            writer.write(timed_out(seconds, stays, request.version))
+            await writer.drain()
+            return stays, False
         whole = True  # a body read first went whole
         if body is not None:
             if not body.done():
                 # the last bytes of the body may still be on their way; if the node answered
                 # before it took them all (408, 413), the connection cannot carry another
                 await asyncio.wait((body,), timeout=EARLY_ANSWER_WAIT)
-            whole = (
-                body.done() and not body.cancelled() and body.exception() is None and body.result()
-            )
+            whole = went_whole(body)
         answer = response_head(head, request.keep_alive and whole, request.version, request.method)
         writer.write(answer.head)
         try:
@@ -644,7 +707,7 @@ def raise_file_limit() -> None:
 async def run(args: argparse.Namespace) -> int:
     raise_file_limit()
     state = StateReader(Path(args.state))
-    front = Front(args.upstream, state, args.request_timeout)
+    front = Front(args.upstream, state, args.request_timeout, args.answer_timeout)
     try:
         server = await bind(args.host, args.port, front.serve)
     except OSError as exc:
@@ -663,6 +726,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upstream", required=True, help="the node's Unix socket")
     parser.add_argument("--state", required=True, help="the shared admission state file")
     parser.add_argument("--request-timeout", type=float, default=10.0)
+    parser.add_argument(
+        "--answer-timeout",
+        type=float,
+        default=ANSWER_TIMEOUT,
+        help="seconds the node may take to begin an answer (plus a long-poll's wait=)",
+    )
     args = parser.parse_args(argv)
     # Ctrl-C in a terminal reaches the whole process group: the node stops, then
     # closes our standard input, and we go after the requests in flight

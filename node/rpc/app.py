@@ -20,6 +20,7 @@ from aiohttp import web
 from node.log import log as log_event
 from node.rpc.errors import ApiError, error_body, error_response
 from node.rpc.jsonbody import json_response
+from node.rpc.limits import TRUST_CLIENT_HEADER
 from node.service import NodeService
 
 log = logging.getLogger("pasar.rpc")
@@ -149,10 +150,12 @@ def default_route_groups() -> list[RouteGroup]:
     ]
 
 
-def openapi_document(groups: Sequence[RouteGroup], served: Sequence[str] = ()) -> dict[str, Any]:
+def openapi_document(
+    groups: Sequence[RouteGroup], served: Sequence[str] = (), behind_front: bool = False
+) -> dict[str, Any]:
     from node.rpc.openapi import document
 
-    return document(groups, served)
+    return document(groups, served, behind_front)
 
 
 def build_rpc_app(
@@ -171,7 +174,11 @@ def build_rpc_app(
         # returns, and the document describes exactly the routes the router has.
         if not rendered:
             served = [resource.canonical for resource in request.app.router.resources()]
-            rendered.append(json.dumps(openapi_document(chosen, served), indent=1).encode())
+            # behind the RPC front (which the node then trusts for the client's address),
+            # any operation can also get the front's own 503 and 504
+            behind_front = request.config_dict.get(TRUST_CLIENT_HEADER, False)
+            document = openapi_document(chosen, served, behind_front)
+            rendered.append(json.dumps(document, indent=1).encode())
         return web.Response(body=rendered[0], content_type="application/json")
 
     app.router.add_get("/openapi.json", openapi)

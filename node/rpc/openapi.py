@@ -21,8 +21,14 @@ ERROR_DESCRIPTIONS = {
     "422": "Well-formed but invalid (bad signature, nonce, unknown method, ...)",
     "408": "The request body did not arrive in time (request_timeout); connection closed",
     "429": "Mempool full, or this client's share of event streams taken; retry after Retry-After",
-    "503": "The node serves as many streams or long-polls as it allows; retry after Retry-After",
+    "503": "The node serves as many streams or long-polls as it allows, or (from its RPC "
+    "front) the node is not answering: node_unavailable; retry after Retry-After",
+    "504": "From the node's RPC front: the node did not begin its answer in time "
+    "(node_timeout); retry after Retry-After",
 }
+# What any operation can get from the RPC front the node serves behind (node/rpc_front.py)
+FRONT_ERRORS = ("503", "504")
+OPERATIONS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 # What the server accepts, exactly (node.rpc.params checks the same patterns), and
 # what it renders (lowercase hex). Addresses also carry a checksum, which a pattern
@@ -557,8 +563,11 @@ OPERATIONAL_PATHS: dict[str, dict[str, Any]] = {
 }
 
 
-def document(groups: Sequence[RouteGroup], served: Sequence[str] = ()) -> dict[str, Any]:
-    """The document for `groups`, plus the operational routes among the `served` paths."""
+def document(
+    groups: Sequence[RouteGroup], served: Sequence[str] = (), behind_front: bool = False
+) -> dict[str, Any]:
+    """The document for `groups`, plus the operational routes among the `served` paths;
+    `behind_front`: every operation can also get the front's own 503 and 504."""
     paths: dict[str, dict[str, Any]] = {
         "/openapi.json": {
             "get": {
@@ -573,6 +582,8 @@ def document(groups: Sequence[RouteGroup], served: Sequence[str] = ()) -> dict[s
         for path, item in group.paths.items():
             paths.setdefault(path, {}).update(item)
         schemas.update(group.schemas)
+    if behind_front:
+        paths = {path: _with_front_errors(item) for path, item in paths.items()}
     return {
         "openapi": "3.0.3",
         "info": {
@@ -583,3 +594,14 @@ def document(groups: Sequence[RouteGroup], served: Sequence[str] = ()) -> dict[s
         "paths": paths,
         "components": {"schemas": schemas},
     }
+
+
+def _with_front_errors(item: dict[str, Any]) -> dict[str, Any]:
+    """A path item whose operations also list the front's answers (a route's own 503,
+    the readiness probe's for one, keeps its description)."""
+    result = dict(item)
+    extra = _errors(FRONT_ERRORS)
+    for method, operation in item.items():
+        if method in OPERATIONS:
+            result[method] = {**operation, "responses": {**extra, **operation["responses"]}}
+    return result

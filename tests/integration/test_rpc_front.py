@@ -140,6 +140,16 @@ def test_a_front_that_dies_is_started_again(net: LocalNet) -> None:
     assert "event=rpc_front_exited" in net.log_text(0)
 
 
+def test_behind_its_front_every_operation_lists_the_fronts_answers(net: LocalNet) -> None:
+    status, document = http("GET", net.nodes[0].rpc_url + "/openapi.json")
+    assert status == 200
+    for item in document["paths"].values():
+        for operation in item.values():
+            assert {"503", "504"} <= set(operation["responses"])
+    ready = document["paths"]["/ready"]["get"]["responses"]["503"]
+    assert ready["description"] == "Not ready"  # a route's own 503 keeps its meaning
+
+
 def test_a_killed_node_takes_its_front_and_port_with_it(net: LocalNet) -> None:
     (front,) = front_pids(net)
     port = int(net.nodes[0].rpc_url.rsplit(":", 1)[1])
@@ -172,6 +182,10 @@ def test_without_the_front_the_node_answers_its_port_itself(tmp_path: Path) -> N
         net.start_all()
         assert front_pids(net) == []
         assert net.status(0)["chain_id"] == net.chain_id
+        # no front: no operation gets its 504
+        _, document = http("GET", net.nodes[0].rpc_url + "/openapi.json")
+        responses = [op["responses"] for item in document["paths"].values() for op in item.values()]
+        assert responses and not any("504" in codes for codes in responses)
         assert not (home / "run").exists()
     finally:
         net.close()

@@ -22,6 +22,7 @@ from ledger.tx import MAX_TX_BYTES, Transaction
 from node import rpc_front
 from node.front_state import CLIENT_HEADER, STALE_MS, StateReader, StateWriter
 from node.rpc.limits import TRUST_CLIENT_HEADER, client_of
+from node.rpc.routes_txs import MAX_WAIT_SECONDS
 from node.rpc_front import Front, parse_request_head, response_head
 
 
@@ -384,3 +385,88 @@ def test_no_transaction_is_shorter_in_a_batch_than_the_fronts_estimate() -> None
     key = PrivateKey.from_seed(bytes(32))
     shortest = Transaction("x", key.public_key, 0, "a", ()).sign(key)
     assert len(json.dumps(shortest.encode().hex())) > rpc_front.MIN_TX_JSON_BYTES
+
+
+async def test_an_answer_that_does_not_begin_in_time_is_the_fronts_504(tmp_path: Path) -> None:
+    links: list[int] = []
+
+    async def slow(req: web.Request) -> web.Response:
+        links.append(id(req.transport))
+        await asyncio.sleep(float(req.query.get("sleep", "0")))
+        return web.json_response({"path": req.path_qs})
+
+    async def events(req: web.Request) -> web.StreamResponse:
+        # an event stream's head comes at once; its events as they happen
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(req)
+        await asyncio.sleep(0.6)
+        await response.write(b"data: late\n\n")
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/v1/status", slow)
+    app.router.add_get("/v1/txs/{hash}", slow)
+    app.router.add_get("/v1/events", events)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    socket_path = tmp_path / "rpc.sock"
+    await web.UnixSite(runner, str(socket_path)).start()
+    StateWriter(tmp_path / "admission").close()
+    state = StateReader(tmp_path / "admission")
+    front = Front(str(socket_path), state, request_timeout=2.0, answer_timeout=0.3)
+    server = await asyncio.start_server(front.serve, "127.0.0.1", 0, limit=rpc_front.MAX_HEAD)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(request("GET", "/v1/status?sleep=5"))
+        status, headers, body = await asyncio.wait_for(read_answer(reader), 3)
+        assert status == 504
+        assert json.loads(body)["error"]["code"] == "node_timeout"
+        assert headers["retry-after"] == "1"
+        assert headers.get("connection") is None  # the client's connection carries on
+        # ... down a new connection to the node: the stuck one may still answer
+        writer.write(request("GET", "/v1/status?sleep=0"))
+        status, _, body = await asyncio.wait_for(read_answer(reader), 3)
+        assert (status, json.loads(body)["path"]) == (200, "/v1/status?sleep=0")
+        assert len(set(links)) == 2
+        # a long-poll's wait= is added to the answer timeout
+        writer.write(request("GET", "/v1/txs/ab?wait=1&sleep=0.6"))
+        status, _, _ = await asyncio.wait_for(read_answer(reader), 3)
+        assert status == 200
+        writer.write(request("GET", "/v1/txs/ab?sleep=0.6"))
+        status, _, _ = await asyncio.wait_for(read_answer(reader), 3)
+        assert status == 504
+        # an event stream is not cut when its events come later than the timeout
+        writer.write(request("GET", "/v1/events"))
+        status, _, body = await asyncio.wait_for(read_answer(reader), 3)
+        assert (status, body) == (200, b"data: late\n\n")
+        writer.close()
+    finally:
+        server.close()
+        await server.wait_closed()
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("target", "wait"),
+    [
+        (b"/v1/txs/ab?wait=12.5", 12.5),
+        (b"/v1/txs/ab?x=1&wait=3", 3.0),
+        (b"/v1/txs/ab?wait=1&wait=2", 2.0),  # the last one, as the node reads it
+        (b"/v1/txs/ab", 0.0),
+        (b"/v1/txs/ab?wait=soon", 0.0),
+        (b"/v1/txs/ab?wait=nan", 0.0),
+        (b"/v1/txs/ab?wait=-1", 0.0),
+        (b"/v1/txs/ab?wait=600", 0.0),  # beyond the node's limit: its 400 comes at once
+    ],
+)
+def test_a_long_polls_wait_is_read_from_the_query(target: bytes, wait: float) -> None:
+    head = parse_request_head(b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert head is not None
+    assert head.wait == wait
+    assert head.path == b"/v1/txs/ab"
+
+
+def test_the_front_allows_the_nodes_longest_long_poll() -> None:
+    assert rpc_front.MAX_WAIT_SECONDS == MAX_WAIT_SECONDS
