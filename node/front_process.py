@@ -99,7 +99,13 @@ class FrontProcess:
     """One node's front: its command line, the running process, and its supervisor."""
 
     def __init__(
-        self, host: str, port: int, upstream: Path, state: Path, request_timeout: float
+        self,
+        host: str,
+        port: int,
+        upstream: Path,
+        state: Path,
+        request_timeout: float,
+        answer_timeout: float,
     ) -> None:
         self.argv = [
             sys.executable,
@@ -115,6 +121,8 @@ class FrontProcess:
             str(state),
             "--request-timeout",
             f"{request_timeout:g}",
+            "--answer-timeout",
+            f"{answer_timeout:g}",
         ]
         self.process: asyncio.subprocess.Process | None = None
         self._watch: asyncio.Task[None] | None = None

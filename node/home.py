@@ -86,6 +86,8 @@ class ServiceLimits:
     event_streams_per_client: int = 8  # open /v1/events streams from one IP address
     long_polls: int = 4_096  # concurrent GET /v1/txs/{hash}?wait= requests
     request_timeout_ms: int = 10_000  # to send a request's headers, and then its body
+    # for the node to begin answering a request its RPC front relayed (0: no limit)
+    answer_timeout_ms: int = 30_000
     p2p_unauthenticated: int = 16  # peer connections that have not finished the handshake
     handshake_timeout_ms: int = 5_000  # to finish the peer handshake after connecting
 

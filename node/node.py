@@ -740,6 +740,7 @@ class Node:
             socket_path,
             run_dir / "admission",
             self.config.limits.request_timeout_ms / 1000,
+            self.config.limits.answer_timeout_ms / 1000,
         )
         await self.front.start()
 

@@ -29,10 +29,10 @@ unread by the front. A request line or header it cannot read is answered 400
 `--request-timeout` seconds is dropped, as the node drops it; the node keeps its
 own deadline for the body. A relayed request whose answer does not begin within
 `--answer-timeout` seconds (plus the `wait=` of a long-poll, at most
-MAX_WAIT_SECONDS) is answered 504 `node_timeout` by the front, and the node's
-connection is dropped: a stuck node does not hold its clients' connections
-open. Only the answer's head is timed: an event stream, whose head comes at
-once, runs as long as it lasts.
+MAX_WAIT_SECONDS; 0 sets no limit) is answered 504 `node_timeout` by the front,
+and the node's connection is dropped: a stuck node does not hold its clients'
+connections open. Only the answer's head is timed: an event stream, whose head
+comes at once, runs as long as it lasts.
 
 The front exits when its standard input closes: the node holds the other end,
 so a node that stops, or is killed, takes its front with it.
@@ -604,7 +604,7 @@ class Front:
         be reused)."""
         seconds = self.answer_timeout + request.wait
         try:
-            async with asyncio.timeout(seconds):
+            async with asyncio.timeout(seconds if self.answer_timeout > 0 else None):
                 head = await up_reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             writer.write(unavailable(False))
@@ -730,7 +730,7 @@ def main(argv: list[str] | None = None) -> int:
         "--answer-timeout",
         type=float,
         default=ANSWER_TIMEOUT,
-        help="seconds the node may take to begin an answer (plus a long-poll's wait=)",
+        help="seconds the node may take to begin an answer (plus a long-poll's wait=; 0: no limit)",
     )
     args = parser.parse_args(argv)
     # Ctrl-C in a terminal reaches the whole process group: the node stops, then

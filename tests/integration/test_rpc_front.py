@@ -173,6 +173,22 @@ def _state(pid: int) -> str:
         return "Z"
 
 
+def test_the_node_gives_its_front_the_configured_answer_timeout(tmp_path: Path) -> None:
+    net = LocalNet(tmp_path / "net", count=1, mempool=LIMITS)
+    home = net.nodes[0].home
+    config = load_home(home).config
+    limits = dataclasses.replace(config.limits, answer_timeout_ms=1_500)
+    (home / CONFIG_FILE).write_text(config_to_toml(dataclasses.replace(config, limits=limits)))
+    try:
+        net.start_all()
+        (front,) = front_pids(net)
+        argv = Path(f"/proc/{front}/cmdline").read_bytes().split(b"\0")
+        assert argv[argv.index(b"--answer-timeout") + 1] == b"1.5"
+        assert net.status(0)["chain_id"] == net.chain_id
+    finally:
+        net.close()
+
+
 def test_without_the_front_the_node_answers_its_port_itself(tmp_path: Path) -> None:
     net = LocalNet(tmp_path / "net", count=1, mempool=LIMITS)
     home = net.nodes[0].home

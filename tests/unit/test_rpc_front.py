@@ -442,6 +442,18 @@ async def test_an_answer_that_does_not_begin_in_time_is_the_fronts_504(tmp_path:
         status, _, body = await asyncio.wait_for(read_answer(reader), 3)
         assert (status, body) == (200, b"data: late\n\n")
         writer.close()
+        # an answer timeout of 0 sets no limit
+        patient = Front(str(socket_path), state, request_timeout=2.0, answer_timeout=0)
+        other = await asyncio.start_server(patient.serve, "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", other.sockets[0].getsockname()[1]
+        )
+        writer.write(request("GET", "/v1/status?sleep=0.6"))
+        status, _, _ = await asyncio.wait_for(read_answer(reader), 3)
+        assert status == 200
+        writer.close()
+        other.close()
+        await other.wait_closed()
     finally:
         server.close()
         await server.wait_closed()
