@@ -53,6 +53,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from node.front_state import (
     CLIENT_HEADER,
@@ -166,19 +167,25 @@ def parse_request_head(head: bytes) -> RequestHead | None:
 
 
 def long_poll_wait(query: bytes) -> float:
-    """The seconds of a `wait=` in a query string (the last one, as the node reads
-    it), within [0, MAX_WAIT_SECONDS]; 0 when there is none or it is no number."""
-    wait = 0.0
-    for pair in query.split(b"&"):
-        name, _, value = pair.partition(b"=")
-        if name == b"wait":
-            try:
-                wait = float(value.decode("ascii"))
-            except (UnicodeDecodeError, ValueError):
-                wait = 0.0
-    if not 0.0 <= wait <= MAX_WAIT_SECONDS:  # NaN included: the node answers 400
-        return 0.0
-    return wait
+    """The longest `wait=` of a query string, percent-decoded as the node decodes it,
+    within [0, MAX_WAIT_SECONDS]; 0 when there is none. The longest, not the one the
+    node reads (the first): a timeout a little long for a request that repeats the
+    parameter costs nothing, one too short would cut a long-poll the node honours.
+    A value the node refuses (NaN, negative, too large, no number) adds nothing: its
+    400 comes at once."""
+    if b"wait" not in query and b"%" not in query:
+        return 0.0  # most requests: no query, or one without the parameter
+    longest = 0.0
+    for name, value in parse_qsl(query.decode("latin-1")):
+        if name != "wait":
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            continue
+        if 0.0 <= seconds <= MAX_WAIT_SECONDS:  # NaN fails both
+            longest = max(longest, seconds)
+    return longest
 
 
 def request_line(head: bytes) -> bytes:

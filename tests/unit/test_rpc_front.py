@@ -60,6 +60,14 @@ def request(method: str, path: str, body: bytes = b"", extra: str = "") -> bytes
     return head.encode() + body
 
 
+async def serve_on_socket(app: web.Application, socket_path: Path) -> web.AppRunner:
+    """`app` served on a Unix socket, as the node serves its RPC behind the front."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.UnixSite(runner, str(socket_path)).start()
+    return runner
+
+
 @pytest.fixture
 async def upstream(tmp_path: Path) -> AsyncIterator[Upstream]:
     seen: list[dict[str, object]] = []
@@ -96,10 +104,8 @@ async def upstream(tmp_path: Path) -> AsyncIterator[Upstream]:
     app.router.add_get("/v1/status", echo)
     app.router.add_post("/small", small)
     app.router.add_get("/stream", stream)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     socket_path = tmp_path / "rpc.sock"
-    await web.UnixSite(runner, str(socket_path)).start()
+    runner = await serve_on_socket(app, socket_path)
     writer = StateWriter(tmp_path / "admission")
     front = Front(str(socket_path), StateReader(tmp_path / "admission"), request_timeout=2.0)
     server = await asyncio.start_server(front.serve, "127.0.0.1", 0, limit=rpc_front.MAX_HEAD)
@@ -408,10 +414,8 @@ async def test_an_answer_that_does_not_begin_in_time_is_the_fronts_504(tmp_path:
     app.router.add_get("/v1/status", slow)
     app.router.add_get("/v1/txs/{hash}", slow)
     app.router.add_get("/v1/events", events)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     socket_path = tmp_path / "rpc.sock"
-    await web.UnixSite(runner, str(socket_path)).start()
+    runner = await serve_on_socket(app, socket_path)
     StateWriter(tmp_path / "admission").close()
     state = StateReader(tmp_path / "admission")
     front = Front(str(socket_path), state, request_timeout=2.0, answer_timeout=0.3)
@@ -465,7 +469,11 @@ async def test_an_answer_that_does_not_begin_in_time_is_the_fronts_504(tmp_path:
     [
         (b"/v1/txs/ab?wait=12.5", 12.5),
         (b"/v1/txs/ab?x=1&wait=3", 3.0),
-        (b"/v1/txs/ab?wait=1&wait=2", 2.0),  # the last one, as the node reads it
+        # the node reads the first: the front waits for the longest, never cutting it
+        (b"/v1/txs/ab?wait=60&wait=0", 60.0),
+        (b"/v1/txs/ab?wait=1&wait=2", 2.0),
+        (b"/v1/txs/ab?w%61it=%34%35", 45.0),  # percent-decoded, as the node decodes it
+        (b"/v1/txs/ab?wait=5&wait=soon", 5.0),
         (b"/v1/txs/ab", 0.0),
         (b"/v1/txs/ab?wait=soon", 0.0),
         (b"/v1/txs/ab?wait=nan", 0.0),
