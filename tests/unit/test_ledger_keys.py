@@ -92,6 +92,21 @@ def test_address_text_round_trip_and_shape() -> None:
         keys.address_to_text(public[:31])
 
 
+def test_address_text_is_the_same_from_any_bytes_like_key_and_when_remembered() -> None:
+    """Text forms are kept for recent accounts: a key given as a bytearray or a
+    memoryview (unhashable, or hashable but not equal as a dict key would need)
+    gets the same text, and a remembered answer is the one computed afresh."""
+    public = keys.PrivateKey.from_seed(bytes(range(32))).public_key
+    first = keys.address_to_text(public)
+    assert keys.address_to_text(bytearray(public)) == first
+    assert keys.address_to_text(memoryview(public)) == first
+    assert keys.address_to_text(public) == first
+    others = [keys.PrivateKey.from_seed(bytes([n]) * 32).public_key for n in range(1, 40)]
+    texts = [keys.address_to_text(key) for key in others]
+    assert len(set(texts)) == len(others)
+    assert [keys.address_from_text(text) for text in texts] == others
+
+
 def test_every_single_character_typo_is_caught() -> None:
     public = keys.PrivateKey.from_seed(SEED).public_key
     text = keys.address_to_text(public)
