@@ -27,7 +27,7 @@ the single-rate mode):
     python bench/loadgen.py --validators 4 --ladder 500,1500,3000 --duration 30
 
 The client behaves like a polite one: accounts are split into lanes (8 per
-node, each always sending to the same node, one request in flight, carrying
+node, `--lanes`; each always sending to the same node, one request in flight, carrying
 all the lane has been offered up to LANE_REQUEST_MAX transactions); a 429
 (whole request, or single items refused as `mempool_full` /
 `sender_backlog_full`) holds the lane back for the `Retry-After` the node gave
@@ -930,7 +930,7 @@ async def run_ladder(args: argparse.Namespace) -> None:
 async def run_mix(args: argparse.Namespace, rates: list[float], total: int, name: str) -> None:
     """One network, the ladder of rates with one kind of traffic."""
     t0 = time.perf_counter()
-    lane_count = args.validators * LANES_PER_NODE
+    lane_count = args.validators * args.lanes
     mix = None
     if name == "commerce":
         mix = CommerceMix(CHAIN_ID, args.accounts, total)
@@ -1255,6 +1255,15 @@ def main() -> None:
         help="ladder mode: the validators' [mempool] floor_txs instead of the default",
     )
     parser.add_argument(
+        "--lanes",
+        type=int,
+        default=LANES_PER_NODE,
+        metavar="N",
+        help="ladder mode: submission lanes per validator, each with one request in flight "
+        f"(so at most N x {LANE_REQUEST_MAX} transactions wait on a node's answers; one "
+        "validator alone can admit more than the default keeps in flight)",
+    )
+    parser.add_argument(
         "--retry-jitter",
         type=float,
         default=RETRY_JITTER,  # what the project's client library does
@@ -1289,6 +1298,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.profile_node >= args.validators:
         args.profile_node = 0
+    if args.lanes < 1:
+        parser.error("--lanes must be at least 1")
     asyncio.run(run_ladder(args) if args.ladder else run(args))
 
 

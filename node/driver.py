@@ -35,7 +35,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -68,6 +67,7 @@ from ledger.tx import SignedTransaction
 from node.log import log
 from node.proposals import ProposalTransactions
 from node.votestore import VoteStore
+from node.worker_threads import batch_pool
 
 if TYPE_CHECKING:
     from node.node import Node
@@ -190,7 +190,7 @@ class ConsensusDriver:
         self.votes = VoteStore(node.chain.store)
         self.evidence = 0
         # executes blocks (build, check) so the event loop stays free; see _off_loop
-        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blocks")
+        self.worker = batch_pool(1, "blocks")
         self._view_changes_seen = 0
         self._causes_seen: dict[str, int] = {}
         self._height_seen = 0

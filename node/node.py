@@ -25,7 +25,6 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +61,7 @@ from node.service import Admission, NodeStatus, PeerStatus
 from node.storage import LevelDBStore, StorageError
 from node.sync import BlockSync
 from node.tasks import cancel_all
+from node.worker_threads import batch_pool
 
 GOSSIP_INTERVAL = 0.02
 GOSSIP_BATCH = 500
@@ -116,7 +116,7 @@ class Node:
         self.node_id = key.public_key
         self.shutdown = shutdown
         self.metrics = NodeMetrics()
-        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="verify")
+        self.executor = batch_pool(2, "verify")
         self.verified = VerifiedCache()
         self._store = LevelDBStore(home.data_dir)
         set_hash_memo_bytes(self.config.state_tree_cache_mb << 20)  # one per process
