@@ -229,6 +229,19 @@ class LocalNet:
         for log in self.logs.values():
             log.close()
 
+    def __enter__(self) -> LocalNet:
+        """Every validator started and serving; `close()` on the way out, or if one
+        does not come up."""
+        try:
+            self.start_all()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def rss_bytes(self, index: int) -> int:
         """The resident memory of validator `index`'s process (Linux /proc)."""
         pid = self.processes[index].pid

@@ -21,12 +21,8 @@ from tests.integration.harness import SYMBOL, LocalNet, http, wait_until
 
 @pytest.fixture
 def net(tmp_path: Path) -> Iterator[LocalNet]:
-    net = LocalNet(tmp_path / "net", count=1)
-    try:
-        net.start_all()
+    with LocalNet(tmp_path / "net", count=1) as net:
         yield net
-    finally:
-        net.close()
 
 
 def post(net: LocalNet, tx_hex: str) -> tuple[int, Any]:

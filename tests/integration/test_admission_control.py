@@ -28,12 +28,8 @@ LIMITS = MempoolLimits(floor_txs=40, backlog_ms=4_000, sender_share_percent=25)
 
 @pytest.fixture
 def net(tmp_path: Path) -> Iterator[LocalNet]:
-    net = LocalNet(tmp_path / "net", count=1, mempool=LIMITS)
-    try:
-        net.start_all()
+    with LocalNet(tmp_path / "net", count=1, mempool=LIMITS) as net:
         yield net
-    finally:
-        net.close()
 
 
 def gapped(net: LocalNet, sender: int, nonce: int) -> SignedTransaction:

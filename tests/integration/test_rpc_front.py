@@ -30,12 +30,8 @@ from tests.integration.test_admission_control import LIMITS, gapped, post
 
 @pytest.fixture
 def net(tmp_path: Path) -> Iterator[LocalNet]:
-    net = LocalNet(tmp_path / "net", count=1, mempool=LIMITS)
-    try:
-        net.start_all()
+    with LocalNet(tmp_path / "net", count=1, mempool=LIMITS) as net:
         yield net
-    finally:
-        net.close()
 
 
 def front_pids(net: LocalNet) -> list[int]:
