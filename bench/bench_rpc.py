@@ -84,10 +84,11 @@ class StubService:
     def status(self) -> NodeStatus:
         return NodeStatus(CHAIN_ID, bytes(32), 0, bytes(32), bytes(32), 0, None, (), 0, False, 0)
 
-    async def submit(self, raw_transactions: list[bytes]) -> list[Admission]:
+    async def submit(self, raw_transactions: list[bytes | SignedTransaction]) -> list[Admission]:
         results = []
         for raw in raw_transactions:
-            stx = SignedTransaction.decode(raw)
+            # the RPC decodes a submission itself and hands the node the decoded form
+            stx = raw if isinstance(raw, SignedTransaction) else SignedTransaction.decode(raw)
             ok = stx.verify_signature()
             self.admitted += ok
             results.append(Admission(stx.hash, ok, "accepted" if ok else "bad_signature"))
