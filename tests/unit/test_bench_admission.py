@@ -1,0 +1,14 @@
+"""bench/bench_admission.py: the offline replay of a validator's admissions and commits
+admits every gossiped transfer, commits every block, and times each part it reports."""
+
+from __future__ import annotations
+
+from bench import bench_admission, loadgen
+
+
+async def test_the_replay_admits_and_commits_every_transfer_and_times_each_part() -> None:
+    accounts = [loadgen.account_key(index) for index in range(40)]
+    totals = await bench_admission.run(accounts, batch=7, per_block=20, count=2)
+    assert totals["txs"] == 2 * 20  # the warm blocks are not counted
+    assert totals["admit"] > 0 and totals["commit listener"] > 0
+    assert totals["verify threads"] >= 0
