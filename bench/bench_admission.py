@@ -39,36 +39,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import loadgen  # noqa: E402
 from bench.bench_worker import VALIDATORS, certify, transfers  # noqa: E402
+from bench.cpu_breakdown import thread_cpu  # noqa: E402
 from ledger.keys import PrivateKey  # noqa: E402
 from node import log  # noqa: E402
 from node.home import create_testnet, load_home  # noqa: E402
 from node.node import Node  # noqa: E402
 
 WARM_BLOCKS = 3
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # /proc's unit of thread CPU time
 
 
-def thread_cpu_of(names: tuple[str, ...]) -> float:
-    """Summed CPU seconds of the live threads whose names start with one of `names`."""
-    total = 0.0
-    for thread in threading.enumerate():
-        if thread.name.startswith(names) and thread.native_id is not None:
-            try:
-                stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
-            except OSError:
-                continue
-            fields = stat.rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return total
+def verify_threads_cpu() -> float:
+    """CPU seconds used so far by this process's signature threads (`verify_N`)."""
+    ids = {thread.native_id for thread in threading.enumerate() if thread.name.startswith("verify")}
+    return sum(
+        user + system for tid, (user, system) in thread_cpu(os.getpid()).items() if tid in ids
+    )
 
 
 async def replay(node: Node, blocks: list[list[bytes]], batch: int) -> dict[str, float]:
     """Admit and commit every block; thread CPU of each part over the blocks after
-    the first WARM_BLOCKS."""
+    the first WARM_BLOCKS, and how many transactions and blocks those were."""
     totals = {"admit": 0.0, "commit listener": 0.0, "verify threads": 0.0, "txs": 0.0}
     for number, raws in enumerate(blocks):
         timed = number >= WARM_BLOCKS
-        verify_before = thread_cpu_of(("verify",))
+        verify_before = verify_threads_cpu()
         for start in range(0, len(raws), batch):
             began = time.thread_time()
             admissions, _ = await node._admit(raws[start : start + batch], from_peer=True)
@@ -78,21 +72,24 @@ async def replay(node: Node, blocks: list[list[bytes]], batch: int) -> dict[str,
             if refused:
                 raise SystemExit(f"gossip refused: {refused[0].code} {refused[0].message}")
         if timed:
-            totals["verify threads"] += thread_cpu_of(("verify",)) - verify_before
+            totals["verify threads"] += verify_threads_cpu() - verify_before
             totals["txs"] += len(raws)
         chain = node.chain
-        txs = [stx for stx in node.mempool.reap(len(raws), 1 << 30, chain.next_nonce)]
+        txs = node.mempool.reap(len(raws), 1 << 30, chain.next_nonce)
         if len(txs) != len(raws):
             raise SystemExit(f"the pool offered {len(txs)} of {len(raws)} transactions")
         block, result = chain.build(VALIDATORS[0].public_key, 2_000 + number, txs)
         chain.remember(block, result)
-        head, result = chain.write_commit(block, certify(block), certified=True)
+        certificate = certify(block)
+        head, result = chain.write_commit(block, certificate, certified=True)
         began = time.thread_time()
-        chain.committed(block, certify(block), head, result)
+        chain.committed(block, certificate, head, result)
         if timed:
             totals["commit listener"] += time.thread_time() - began
     if len(node.mempool):
         raise SystemExit(f"{len(node.mempool)} transactions left in the pool")
+    totals["blocks"] = node.chain.height - WARM_BLOCKS
+    totals["signatures"] = node.metrics.signatures_verified._value.get()
     return totals
 
 
@@ -133,6 +130,7 @@ def main() -> None:
     accounts = [loadgen.account_key(index) for index in range(args.accounts)]
     totals = asyncio.run(run(accounts, args.batch, args.per_block, args.blocks))
     txs = totals.pop("txs")
+    del totals["blocks"], totals["signatures"]
     print(
         f"{int(txs):,} gossiped transfers in batches of {args.batch}, blocks of "
         f"{args.per_block} (thread CPU per transaction):"
