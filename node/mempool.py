@@ -102,6 +102,9 @@ class Mempool:
         self._last_commit_at: float | None = None
         # (time, window rate) after each commit, the rates decreasing: the best recent one first
         self._best_rates: deque[tuple[float, float]] = deque()
+        # admit_limit's last answer: (limit, oldest commit in the window, oldest best
+        # rate, the limits it was computed under), dropped when a commit is noted
+        self._limit_memo: tuple[int, float, float, MempoolLimits] | None = None
         self._busy_since: float | None = None  # since when the pool holds work (None: idle)
         self._by_hash: dict[bytes, SignedTransaction] = {}
         # the encoded bytes of each pending transaction: gossip of one already held (a
@@ -165,6 +168,7 @@ class Mempool:
                 start = self._last_commit_at
             busy = max(0.0, now - start)
         self._last_commit_at = now
+        self._limit_memo = None
         # after this block's recheck: an empty pool is idle until the next `add`
         self._busy_since = now if self._by_hash else None
         self._commits.append((now, count, busy))
@@ -204,10 +208,30 @@ class Mempool:
     def admit_limit(self) -> int:
         """How many transactions the pool admits right now: `backlog_ms` of the best
         recent committed rate, between `floor_txs` and `max_txs`."""
+        # Admission asks this for every client transaction, twice. Between two commits
+        # the answer changes only when the oldest entry of either window expires (the
+        # very tests `_expire` and `best_recent_rate` make), so it is kept until then.
+        memo = self._limit_memo
+        if memo is not None:
+            limit, oldest_commit, oldest_best, computed_under = memo
+            now = self._clock()
+            if (
+                computed_under is self.limits
+                and not oldest_commit < now - RATE_WINDOW_SECONDS
+                and not oldest_best < now - RATE_MEMORY_SECONDS
+            ):
+                return limit
         limits = self.limits
         rate = max(self.committed_rate(), self.best_recent_rate())
         measured = int(rate * limits.backlog_ms / 1000)
-        return min(limits.max_txs, max(limits.floor_txs, measured))
+        limit = min(limits.max_txs, max(limits.floor_txs, measured))
+        self._limit_memo = (
+            limit,
+            self._commits[0][0] if self._commits else math.inf,
+            self._best_rates[0][0] if self._best_rates else math.inf,
+            limits,
+        )
+        return limit
 
     def sender_limit(self, admit_limit: int | None = None) -> int:
         """How many pending transactions one sender may hold right now."""

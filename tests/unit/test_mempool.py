@@ -12,6 +12,7 @@ from node.mempool import (
     NONCE_REUSED,
     NONCE_TAKEN,
     RATE_MEMORY_SECONDS,
+    RATE_WINDOW_SECONDS,
     SENDER_FULL,
     Mempool,
     VerifiedCache,
@@ -192,6 +193,56 @@ def test_a_slow_moment_does_not_shrink_the_limit_into_a_spiral() -> None:
         clock.now += 1.0
         mempool.note_committed(25)
     assert mempool.admit_limit() == 100  # a minute later, the lower rate is the best one
+
+
+def limit_from_scratch(mempool: Mempool) -> int:
+    """What admit_limit gives, computed from the public rates with nothing kept."""
+    limits = mempool.limits
+    rate = max(mempool.committed_rate(), mempool.best_recent_rate())
+    return min(limits.max_txs, max(limits.floor_txs, int(rate * limits.backlog_ms / 1000)))
+
+
+def test_the_kept_admit_limit_is_the_one_computed_afresh_at_every_moment() -> None:
+    # admit_limit keeps its answer between commits until a window entry expires: at
+    # every moment here, including the very instants entries expire, just before and
+    # just after, it must equal a fresh computation (asked after it, at the same time).
+    clock = FakeClock()
+    mempool = rate_pool(clock)
+    assert mempool.add(tx(ALICE, 5), 0) == ACCEPTED  # the pool holds work throughout
+    commits: list[tuple[float, int]] = []
+    at = clock.now
+    # a slow block then fast ones: when the slow one leaves the window, the measured
+    # rate rises with no commit at all
+    pattern = [(8.0, 10), (0.5, 100), (0.5, 100), (0.5, 100), (12.0, 5), (0.25, 300)]
+    for step, count in pattern * 4:
+        at += step
+        commits.append((at, count))
+    probes = {at + 0.01 for at, _ in commits}
+    for committed_at, _ in commits:
+        for window in (RATE_WINDOW_SECONDS, RATE_MEMORY_SECONDS):
+            expiry = committed_at + window
+            probes |= {expiry - 1e-6, expiry, expiry + 1e-6}
+    # (time, 0, count) commits before (time, 1, 0) probes of the same instant
+    events = sorted([(t, 0, count) for t, count in commits] + [(t, 1, 0) for t in probes])
+    seen = set()
+    for moment, kind, count in events:
+        clock.now = moment
+        if kind == 0:
+            mempool.note_committed(count)
+            continue
+        first, again = mempool.admit_limit(), mempool.admit_limit()
+        assert first == again == limit_from_scratch(mempool), moment
+        seen.add(first)
+    assert mempool.admit_limit() == 10  # a minute after the last commit: the floor
+    assert len(seen) >= 4  # the limit rose and fell throughout
+
+
+def test_a_new_limits_object_is_obeyed_at_once() -> None:
+    clock = FakeClock()
+    mempool = rate_pool(clock)
+    assert mempool.admit_limit() == 10
+    mempool.limits = MempoolLimits(max_txs=1_000, floor_txs=25)
+    assert mempool.admit_limit() == 25
 
 
 def test_the_rate_counts_only_the_time_the_pool_held_work() -> None:
