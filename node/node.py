@@ -446,13 +446,12 @@ class Node:
         # consensus so none is stranded (others' readiness did not change).
         self.consensus.transactions_pending(ready)
         self.verified.discard(stx.verification_key for stx in block.transactions)
-        waited_max = 0.0
-        for stx in block.transactions:
-            first = self._first_seen.pop(stx.hash, None)
-            if first is not None:
-                waited = now - first
-                self.metrics.commit_latency.observe(waited)
-                waited_max = max(waited_max, waited)
+        pop = self._first_seen.pop
+        waits = [
+            now - first for stx in block.transactions if (first := pop(stx.hash, None)) is not None
+        ]
+        self.metrics.commit_latency.observe_many(waits)
+        waited_max = max(waits, default=0.0)
         if self._last_commit_time is not None:
             self.metrics.block_interval.observe(now - self._last_commit_time)
         self._last_commit_time = now
