@@ -115,6 +115,15 @@ class NodeClient:
             "GET", f"/v1/txs/{urllib.parse.quote(tx_hash)}", query=query, timeout=wait + 15
         )
 
+    def block(self, height: int | str = "latest", wait: float = 0, summary: bool = False) -> Any:
+        """A committed block; with `wait`, one not committed yet is waited for that long
+        (then NodeReplyError `block_not_found`, as for any height without a block)."""
+        query = {"transactions": "summary"} if summary else {}
+        if wait:
+            query["wait"] = str(wait)
+        path = f"/v1/blocks/{urllib.parse.quote(str(height))}"
+        return self.request("GET", path, query=query or None, timeout=wait + 15 if wait else None)
+
     def events(
         self,
         query: dict[str, str],

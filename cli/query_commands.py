@@ -56,11 +56,18 @@ def human_peers(data: Any) -> list[str]:
 
 @query.command("block")
 @click.argument("height", default="latest")
+@click.option(
+    "--wait",
+    type=click.FloatRange(0, 60),
+    default=0,
+    show_default=True,
+    help="seconds to wait for a HEIGHT not committed yet",
+)
 @node_url_option
 @json_option
-def block(height: str, node_url: str, json_mode: bool) -> None:
+def block(height: str, wait: float, node_url: str, json_mode: bool) -> None:
     """A committed block by HEIGHT (default: latest)."""
-    data = NodeClient(node_url).request("GET", f"/v1/blocks/{height}")
+    data = NodeClient(node_url).block(height, wait=wait)
     Output(json_mode).emit(data, human_block)
 
 

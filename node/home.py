@@ -84,7 +84,7 @@ class ServiceLimits:
 
     event_streams: int = 128  # open /v1/events streams, all clients
     event_streams_per_client: int = 8  # open /v1/events streams from one IP address
-    long_polls: int = 4_096  # concurrent GET /v1/txs/{hash}?wait= requests
+    long_polls: int = 4_096  # concurrent GET /v1/txs/{hash}?wait= and /v1/blocks/{h}?wait=
     request_timeout_ms: int = 10_000  # to send a request's headers, and then its body
     # for the node to begin answering a request its RPC front relayed (0: no limit)
     answer_timeout_ms: int = 30_000

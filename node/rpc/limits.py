@@ -67,6 +67,11 @@ class Gate:
                 del self._by_client[client]
 
 
+# The longest a long-poll (`GET /v1/txs/{hash}?wait=`, `GET /v1/blocks/{height}?wait=`)
+# holds its request; the RPC front allows the same (node/rpc_front.py)
+MAX_WAIT_SECONDS = 60.0
+
+
 class Gates:
     """The RPC application's slots, and the one thread that reads history for streams.
 

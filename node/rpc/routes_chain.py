@@ -10,7 +10,10 @@ and admission; a committed block does not change under it.
 method and result code only: what a client following the chain to match its own
 submissions needs (a wallet, a merchant's reconciler, the load generator),
 without the arguments, signatures and events that make up most of a full
-block's bytes and of the node's time rendering it.
+block's bytes and of the node's time rendering it. `?wait=S` on a height not
+committed yet long-polls for it (up to MAX_WAIT_SECONDS, in the same slots as
+`GET /v1/txs/{hash}?wait=`): a client following the chain asks for the next
+height and gets the block as it commits, without polling the status.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from node.rpc.account_policy import account_policy_json
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
 from node.rpc.jsonbody import json_response
+from node.rpc.limits import MAX_WAIT_SECONDS, client_of, gates_of, install
 from node.rpc.openapi import (
     ADDRESS,
     get_operation,
@@ -47,7 +51,7 @@ from node.rpc.openapi import (
     path_param,
     query_param,
 )
-from node.rpc.params import parse_address, parse_int
+from node.rpc.params import parse_address, parse_int, parse_seconds
 from node.rpc.render import block_json, block_summary_json
 from node.rpc.values import to_json
 from node.service import NodeService
@@ -129,9 +133,16 @@ def transactions_view(request: web.Request) -> str:
 
 async def get_block(request: web.Request) -> web.Response:
     # Height 0 is the genesis state, which has no block: 404 like any height not committed.
+    service = service_of(request)
     height = parse_int(request.match_info["height"], "height")
     view = transactions_view(request)
-    return await asyncio.to_thread(block_answer, service_of(request), height, view)
+    wait = parse_seconds(request.query.get("wait"), "wait", MAX_WAIT_SECONDS)
+    if wait > 0 and height > service.head().height:
+        # A client following the chain asks for the next block and gets it as it
+        # commits, instead of polling the height (GET /v1/txs/{hash}?wait= likewise)
+        with gates_of(request).long_polls.slot(client_of(request)):
+            await service.wait_for_height(height, wait)
+    return await asyncio.to_thread(block_answer, service, height, view)
 
 
 async def get_latest_block(request: web.Request) -> web.Response:
@@ -240,6 +251,7 @@ async def get_validators(request: web.Request) -> web.Response:
 
 
 def register(app: web.Application) -> None:
+    install(app)  # the long-poll slots of GET /v1/blocks/{height}?wait=
     app.router.add_get("/v1/status", get_status)
     app.router.add_get("/v1/peers", get_peers)
     app.router.add_get("/v1/genesis", get_genesis)
@@ -261,6 +273,14 @@ TRANSACTIONS_PARAM = query_param(
     {"type": "string", "enum": list(TRANSACTION_VIEWS)},
     "full (default): each transaction with its arguments, signatures and receipt;"
     " summary: hash, sender, nonce, method, ok and code only",
+)
+
+
+WAIT_PARAM = query_param(
+    "wait",
+    {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS},
+    f"long-poll: a block not committed yet is waited for up to this many seconds"
+    f" (max {MAX_WAIT_SECONDS:g}), then 404 if it still is not",
 )
 
 
@@ -286,7 +306,12 @@ def _paths() -> dict[str, dict[str, Any]]:
                 **get_operation(
                     "A committed block with results and certificate",
                     "Block",
-                    [path_param("height", integer(), "block height, from 1"), TRANSACTIONS_PARAM],
+                    [
+                        path_param("height", integer(), "block height, from 1"),
+                        TRANSACTIONS_PARAM,
+                        WAIT_PARAM,
+                    ],
+                    extra_errors=("503",),
                 ),
                 "operationId": "getBlock",
             }

@@ -30,7 +30,7 @@ from node.rpc import routes_proofs
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import ApiError, bad_request
 from node.rpc.jsonbody import json_response
-from node.rpc.limits import client_of, gates_of, install
+from node.rpc.limits import MAX_WAIT_SECONDS, client_of, gates_of, install
 from node.rpc.models import MAX_BATCH, EncodeTx, SubmitBatch, SubmitTx
 from node.rpc.openapi import HASH, get_operation, path_param, post_operation, query_param
 from node.rpc.params import (
@@ -49,7 +49,6 @@ from node.service import Admission, NodeService
 MSGPACK = "application/msgpack"
 SINGLE_JSON_LIMIT = 2 * MAX_TX_BYTES + 4096  # hex doubles the size; room for field names
 BATCH_JSON_LIMIT = MAX_BATCH * (2 * MAX_TX_BYTES // 8) + 4096
-MAX_WAIT_SECONDS = 60.0
 # Admission refusals that mean "not now" rather than "never": answered 429 + Retry-After.
 BACKPRESSURE_CODES = frozenset({"mempool_full", "sender_backlog_full"})
 

@@ -30,7 +30,8 @@ CURSOR = re.compile(CURSOR_SCHEMA_PATTERN)
 
 @schemathesis.hook
 def map_query(ctx: Any, query: dict[str, Any] | None) -> dict[str, Any] | None:
-    # `wait` long-polls up to 60 s for a transaction that never comes: keep runs short.
+    # `wait` long-polls up to 60 s for a transaction or block that never comes: keep runs
+    # short.
     if query and isinstance(query.get("wait"), int | float) and query["wait"] > MAX_TEST_WAIT:
         query["wait"] = MAX_TEST_WAIT
     # A valid cursor past the head (or none) waits for blocks an idle chain never makes:

@@ -8,15 +8,19 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from rpc_fake_node import CHAIN_ID, FakeNode
 from rpc_helpers import served, transfer
 
+from cli.client import NodeClient, NodeReplyError
 from ledger.chainstore import read_genesis
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey, address_to_text
+from node.home import ServiceLimits
 from node.rpc.app import build_rpc_app
+from node.rpc.limits import install
 from node.service import PeerStatus
 from node.storage import LevelDBStore
 
@@ -298,6 +302,86 @@ def test_docs_api_names_every_route() -> None:
         if f"`{path}" not in text and f" {path}`" not in text and f" {path}?" not in text
     ]
     assert missing == []
+
+
+async def parked(node: FakeNode) -> None:
+    """Until a request waits in the node's wait_for_height (at most 200 turns)."""
+    for _ in range(200):
+        if node.waiting:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no request waited for a height")
+
+
+async def test_a_block_not_committed_yet_is_long_polled_for_with_wait() -> None:
+    node = FakeNode()
+    a = node.accounts
+    async with served(node) as client:
+        # the next height: answered when it commits, not before
+        request = asyncio.ensure_future(client.get("/v1/blocks/1?transactions=summary&wait=10"))
+        await parked(node)
+        assert not request.done()
+        node.mempool.append(transfer(a.alice, a.bob.public_key, 3))
+        node.commit_pending()
+        response = await request
+        block = await response.json()
+        # a committed height is answered at once, wait or not
+        again = await client.get("/v1/blocks/1?wait=10")
+        again_body = await again.json()
+        # one that does not commit in time: the usual 404 when the wait ends
+        late = await client.get("/v1/blocks/3?wait=0.05")
+        late_body = await late.json()
+        # without wait, a height not committed yet is a 404 at once, as before
+        now = await client.get("/v1/blocks/2")
+    assert response.status == 200 and block["height"] == 1
+    senders = [item["sender"] for item in block["transactions"]]
+    assert senders == [address_to_text(a.alice.public_key)]
+    assert again.status == 200 and again_body["height"] == 1
+    assert late.status == 404 and late_body["error"]["code"] == "block_not_found"
+    assert now.status == 404
+
+
+async def test_the_client_library_waits_for_a_block() -> None:
+    node = FakeNode()
+    a = node.accounts
+    async with served(node) as client:
+        url = str(client.make_url("")).rstrip("/")
+        waiting = asyncio.ensure_future(
+            asyncio.to_thread(NodeClient(url).block, 1, wait=10, summary=True)
+        )
+        await parked(node)
+        node.mempool.append(transfer(a.alice, a.bob.public_key, 3))
+        node.commit_pending()
+        block = await waiting
+        with pytest.raises(NodeReplyError) as missing:
+            await asyncio.to_thread(NodeClient(url).block, 2, wait=0.05)
+    assert block["height"] == 1 and set(block["transactions"][0]) == {
+        "hash",
+        "sender",
+        "nonce",
+        "method",
+        "ok",
+        "code",
+    }
+    assert missing.value.code == "block_not_found"
+
+
+async def test_block_long_polls_share_the_long_poll_slots() -> None:
+    node = FakeNode()
+    app = build_rpc_app(node)
+    install(app, ServiceLimits(long_polls=1))
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        first = asyncio.ensure_future(client.get("/v1/blocks/1?wait=10"))
+        await parked(node)
+        refused = await client.get("/v1/blocks/1?wait=10")
+        refused_body = await refused.json()
+        node.commit_pending()
+        assert (await first).status == 200
+    finally:
+        await client.close()
+    assert refused.status == 503 and refused_body["error"]["code"] == "long_polls_full"
 
 
 async def test_genesis_is_served_and_its_hash_is_block_one_prev_hash() -> None:
