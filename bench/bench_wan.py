@@ -7,9 +7,10 @@ a one-way delay of rtt/2 (±10% jitter) on each direction, so a message and its
 answer between two validators cost one round trip. Clients reach the nodes
 directly. The load is `bench/loadgen.py`'s: pre-signed transfers in batches on a
 fixed schedule, and a block watcher that matches committed transactions to their
-submit times (latency includes its --poll-ms). The proxies run in this process,
-next to the load generator, on a machine shared with the validators: the load
-average is printed with each result. Nothing here is a test: it prints numbers.
+submit times (a commit dates from the answer to its block's long-poll). The
+proxies run in this process, next to the load generator, on a machine shared with
+the validators: the load average is printed with each result. Nothing here is a
+test: it prints numbers.
 """
 
 from __future__ import annotations
@@ -61,9 +62,7 @@ async def load(urls: list[str], args: argparse.Namespace, stats: Stats) -> float
         await wait_ready(session, urls, 60)
         start = time.monotonic()
         stop_at = start + args.duration + args.drain
-        watch = asyncio.create_task(
-            watcher(session, urls, sent, stats, total, stop_at, args.poll_ms / 1000)
-        )
+        watch = asyncio.create_task(watcher(session, urls, sent, stats, total, stop_at))
         await submitter(session, urls, batches, args.rate, sent, stats)
         await watch
     return (stats.last_commit or start) - start
@@ -122,7 +121,6 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=400)
     parser.add_argument("--block-interval-ms", type=int, default=100)
     parser.add_argument("--view-timeout-ms", type=int, default=2_000)
-    parser.add_argument("--poll-ms", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep homes and logs")
     args = parser.parse_args()
     for rtt_ms in args.rtt_ms:

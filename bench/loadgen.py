@@ -17,8 +17,9 @@ What it does:
      their submit times: committed tx/s and submit->commit latency p50/p99;
   6. reads each validator's CPU time and peak RSS from /proc/<pid>.
 
-Latency includes the poll interval (--poll-ms) of the block watcher. Nothing here
-is a test: it prints numbers.
+A commit's time is when the node answered the generator's long-poll for that
+block (`GET /v1/blocks/{height}?wait=`): nothing polls. Nothing here is a test: it
+prints numbers.
 
 Overload mode (`--ladder`): one network, a ladder of offered rates, each held for
 --duration seconds, with the node's own admission limits (not the raised caps of
@@ -92,6 +93,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -298,40 +300,81 @@ async def watcher(
     stats: Stats,
     expected: int,
     stop_at: float,
-    poll: float,
 ) -> None:
-    height = None
-    while time.monotonic() < stop_at and stats.committed < expected:
-        try:
-            async with session.get(urls[0] + "/v1/status") as response:
-                current = (await response.json())["height"]
-        except (aiohttp.ClientError, OSError):
-            await asyncio.sleep(poll)
-            continue
-        seen = time.monotonic()
-        if height is None:
-            height = current
-        for next_height in range(height + 1, current + 1):
-            url = urls[next_height % len(urls)] + f"/v1/blocks/{next_height}{SUMMARY}"
-            async with session.get(url) as response:
-                block = await response.json()
-            stats.blocks += 1
-            for item in block.get("transactions", []):
-                submitted_at = sent.get(bytes.fromhex(item["hash"]))
-                if submitted_at is None:
-                    continue
-                stats.committed += 1
-                stats.latencies.append(seen - submitted_at)
-                if stats.first_commit is None:
-                    stats.first_commit = seen
-                stats.last_commit = seen
-        height = current
-        await asyncio.sleep(poll)
+    """Follow the blocks of the first node until `expected` of ours committed or
+    `stop_at`: per committed transaction of ours, its latency from its submission."""
+    stop = asyncio.Event()
+
+    def on_block(block: dict[str, Any], seen: float) -> None:
+        stats.blocks += 1
+        for item in block.get("transactions", []):
+            submitted_at = sent.get(bytes.fromhex(item["hash"]))
+            if submitted_at is None:
+                continue
+            stats.committed += 1
+            stats.latencies.append(seen - submitted_at)
+            if stats.first_commit is None:
+                stats.first_commit = seen
+            stats.last_commit = seen
+        if stats.committed >= expected:
+            stop.set()
+
+    first = (await heights(session, urls[:1]))[0][0]
+    follower = asyncio.create_task(follow_blocks(session, urls[0], first, stop, on_block))
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), max(0.0, stop_at - time.monotonic()))
+    stop.set()
+    await follower
 
 
 # Each transaction as hash, sender, nonce, method and result only: what matching
 # submissions to commits needs, without making the node render whole blocks.
 SUMMARY = "?transactions=summary"
+# How long one request for the next block waits at the node (GET /v1/blocks/{h}?wait=)
+# before it is asked again; also how long the follower may take to notice its stop.
+FOLLOW_WAIT_S = 1.0
+
+
+async def follow_blocks(
+    session: aiohttp.ClientSession,
+    url: str,
+    after: int,
+    stop: asyncio.Event,
+    on_block: Callable[[dict[str, Any], float], None],
+) -> None:
+    """Call `on_block(summary, seen)` for every block after height `after`, in height
+    order, until `stop` is set. Each height is long-polled (the node answers as the
+    block commits), and `seen` is when that answer began: the next height is asked
+    for at once, while the previous block's body is still being read, so a slow read
+    of a large block does not delay the next commit's time. Nothing is polled."""
+    height = after + 1
+    previous: asyncio.Task[None] | None = None
+
+    async def deliver(
+        response: aiohttp.ClientResponse, seen: float, before: asyncio.Task[None] | None
+    ) -> None:
+        async with response:
+            block = await response.json()
+        if before is not None:
+            await before
+        on_block(block, seen)
+
+    while not stop.is_set():
+        try:
+            response = await session.get(f"{url}/v1/blocks/{height}{SUMMARY}&wait={FOLLOW_WAIT_S}")
+        except (aiohttp.ClientError, OSError):
+            await asyncio.sleep(0.05)
+            continue
+        seen = time.monotonic()
+        if response.status != 200:  # 404: not committed within the wait; ask again
+            response.release()
+            if response.status != 404:
+                await asyncio.sleep(0.05)
+            continue
+        previous = asyncio.create_task(deliver(response, seen, previous))
+        height += 1
+    if previous is not None:
+        await previous
 
 
 def proc_rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -545,7 +588,6 @@ async def run_point(
     rate: float,
     duration: float,
     batch_size: int,
-    poll: float,
     mix: CommerceMix | None = None,
     report_every: float = 0.0,
 ) -> tuple[Point, float]:
@@ -560,63 +602,33 @@ async def run_point(
     give_up_at = start + duration
     stop_watch = asyncio.Event()
 
-    # Heights are polled on their own so that a commit's time is when the poll first
-    # saw it; reading a large block can take longer than the next commit.
+    def on_block(block: dict[str, Any], seen: float) -> None:
+        for item in block.get("transactions", []):
+            tx_hash = bytes.fromhex(item["hash"])
+            admitted_at = sent.get(tx_hash)
+            if admitted_at is not None:
+                point.committed += 1
+                point.latencies.append(seen - admitted_at)
+                answered_at = point.answered_at.get(tx_hash, admitted_at)
+                point.after_answer.append(seen - answered_at)
+                if not item.get("ok", True):
+                    point.rejected += 1
+            if mix is not None:
+                follow = mix.committed(tx_hash)
+                if follow is not None:
+                    followup_lanes[follow[0] % len(followup_lanes)].send(follow[1])
+                    point.offered += 1
+
     first_height = (await heights(session, urls[:1]))[0][0]
-    seen_at: dict[int, float] = {}
-    new_height = asyncio.Event()
-
-    async def poll_heights() -> None:
-        height = first_height
-        while not stop_watch.is_set():
-            await asyncio.sleep(poll)
-            try:
-                current = (await heights(session, urls[:1]))[0][0]
-            except (aiohttp.ClientError, OSError):
-                continue
-            seen = time.monotonic()
-            for next_height in range(height + 1, current + 1):
-                seen_at[next_height] = seen
-            if current > height:
-                height = current
-                new_height.set()
-
-    async def watch() -> None:
-        height = first_height
-        while not stop_watch.is_set() or height + 1 in seen_at:
-            if height + 1 not in seen_at:
-                new_height.clear()
-                if height + 1 not in seen_at:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(new_height.wait(), 0.5)
-                continue
-            height += 1
-            async with session.get(urls[0] + f"/v1/blocks/{height}{SUMMARY}") as response:
-                block = await response.json()
-            for item in block.get("transactions", []):
-                tx_hash = bytes.fromhex(item["hash"])
-                admitted_at = sent.get(tx_hash)
-                if admitted_at is not None:
-                    point.committed += 1
-                    point.latencies.append(seen_at[height] - admitted_at)
-                    answered_at = point.answered_at.get(tx_hash, admitted_at)
-                    point.after_answer.append(seen_at[height] - answered_at)
-                    if not item.get("ok", True):
-                        point.rejected += 1
-                if mix is not None:
-                    follow = mix.committed(tx_hash)
-                    if follow is not None:
-                        followup_lanes[follow[0] % len(followup_lanes)].send(follow[1])
-                        point.offered += 1
-
-    poller_task = asyncio.create_task(poll_heights())
+    watcher_task = asyncio.create_task(
+        follow_blocks(session, urls[0], first_height, stop_watch, on_block)
+    )
     lag_probe = asyncio.create_task(probe_lag(point, stop_watch))
     reporter = (
         asyncio.create_task(report_intervals(session, urls, lanes, point, report_every, stop_watch))
         if report_every > 0
         else None
     )
-    watcher_task = asyncio.create_task(watch())
     senders = [
         asyncio.create_task(run_lane(session, lane, sent, point, give_up_at)) for lane in lanes
     ]
@@ -644,7 +656,6 @@ async def run_point(
     while point.committed < point.admitted and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     stop_watch.set()
-    await poller_task
     await lag_probe
     if reporter is not None:
         await reporter
@@ -1015,7 +1026,6 @@ async def run_rate(
         rate,
         args.duration,
         batch_size,
-        args.poll_ms / 1000,
         mix,
         args.interval_report,
     )
@@ -1151,9 +1161,7 @@ async def run(args: argparse.Namespace) -> None:
             own_cpu_start = time.process_time()
             start = time.monotonic()
             stop_at = start + args.duration + args.drain
-            watch = asyncio.create_task(
-                watcher(session, urls, sent, stats, total, stop_at, args.poll_ms / 1000)
-            )
+            watch = asyncio.create_task(watcher(session, urls, sent, stats, total, stop_at))
             await submitter(session, urls, batches, args.rate, sent, stats)
             submit_end = time.monotonic()
             submit_cpu = time.process_time() - own_cpu_start
@@ -1210,7 +1218,6 @@ def main() -> None:
     parser.add_argument("--base-port", type=int, default=27600)
     parser.add_argument("--block-interval-ms", type=int, default=100)
     parser.add_argument("--max-block-txs", type=int, default=2000)
-    parser.add_argument("--poll-ms", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep homes and logs")
     parser.add_argument(
         "--ladder", help="overload mode: comma-separated offered rates, --duration s each"
