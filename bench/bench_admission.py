@@ -9,7 +9,9 @@ consensus task) with the load generator's accounts and transfers
 (bench/loadgen.py):
 
 1. every round, one batch of `--batch` transfers arrives as gossip from a peer
-   (`Node._admit(..., from_peer=True)`, as the gossip intake hands them over);
+   (`Node._admit(..., from_peer=True)`, as the gossip intake hands them over), or
+   with `--clients` as a submission of this node's clients (`from_peer=False`, as
+   the RPC hands it over: the pool's admit, sender and local limits apply);
 2. after `--per-block` of them, a block of exactly those is built, certified by
    three of four validators and committed (`Chain.commit`, whose listener is
    `Node._on_commit`).
@@ -17,7 +19,8 @@ consensus task) with the load generator's accounts and transfers
 It prints the event loop's thread CPU (`time.thread_time`) per transaction for
 each part, and the signature threads' beside it. Numbers only; nothing asserted.
 
-    python bench/bench_admission.py [--accounts 2000] [--batch 37] [--per-block 300] [--blocks 20]
+    python bench/bench_admission.py [--accounts 2000] [--batch 37] [--per-block 300]
+        [--blocks 20] [--clients]
 
 (37 transactions a request and 300 a block are what 1,500 tx/s offered to four
 validators at a 200 ms block interval gives.)
@@ -56,7 +59,9 @@ def verify_threads_cpu() -> float:
     )
 
 
-async def replay(node: Node, blocks: list[list[bytes]], batch: int) -> dict[str, float]:
+async def replay(
+    node: Node, blocks: list[list[bytes]], batch: int, from_peer: bool = True
+) -> dict[str, float]:
     """Admit and commit every block; thread CPU of each part over the blocks after
     the first WARM_BLOCKS, and how many transactions and blocks those were."""
     totals = {"admit": 0.0, "commit listener": 0.0, "verify threads": 0.0, "txs": 0.0}
@@ -65,12 +70,12 @@ async def replay(node: Node, blocks: list[list[bytes]], batch: int) -> dict[str,
         verify_before = verify_threads_cpu()
         for start in range(0, len(raws), batch):
             began = time.thread_time()
-            admissions, _ = await node._admit(raws[start : start + batch], from_peer=True)
+            admissions, _ = await node._admit(raws[start : start + batch], from_peer)
             if timed:
                 totals["admit"] += time.thread_time() - began
             refused = [a for a in admissions if not a.accepted]
             if refused:
-                raise SystemExit(f"gossip refused: {refused[0].code} {refused[0].message}")
+                raise SystemExit(f"refused: {refused[0].code} {refused[0].message}")
         if timed:
             totals["verify threads"] += verify_threads_cpu() - verify_before
             totals["txs"] += len(raws)
@@ -94,7 +99,7 @@ async def replay(node: Node, blocks: list[list[bytes]], batch: int) -> dict[str,
 
 
 async def run(
-    accounts: list[PrivateKey], batch: int, per_block: int, count: int
+    accounts: list[PrivateKey], batch: int, per_block: int, count: int, from_peer: bool = True
 ) -> dict[str, float]:
     workdir = Path(tempfile.mkdtemp(prefix="pasar-bench-admission-"))
     try:
@@ -110,7 +115,7 @@ async def run(
         node = Node(load_home(workdir / "v1"), VALIDATORS[1])
         try:
             blocks = transfers(accounts, per_block, count + WARM_BLOCKS)
-            return await replay(node, blocks, batch)
+            return await replay(node, blocks, batch, from_peer)
         finally:
             node.consensus.close()
             node.executor.shutdown(wait=True)
@@ -125,14 +130,23 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=37)
     parser.add_argument("--per-block", type=int, default=300)
     parser.add_argument("--blocks", type=int, default=20)
+    parser.add_argument(
+        "--clients",
+        action="store_true",
+        help="admit as this node's clients' submissions (the RPC's path, where the pool's "
+        "admit, sender and local limits apply) instead of as gossip from a peer",
+    )
     args = parser.parse_args()
     log.configure("bench", "warning")  # the node's per-block lines would drown the figures
     accounts = [loadgen.account_key(index) for index in range(args.accounts)]
-    totals = asyncio.run(run(accounts, args.batch, args.per_block, args.blocks))
+    totals = asyncio.run(
+        run(accounts, args.batch, args.per_block, args.blocks, from_peer=not args.clients)
+    )
     txs = totals.pop("txs")
     del totals["blocks"], totals["signatures"]
+    source = "clients' transfers" if args.clients else "gossiped transfers"
     print(
-        f"{int(txs):,} gossiped transfers in batches of {args.batch}, blocks of "
+        f"{int(txs):,} {source} in batches of {args.batch}, blocks of "
         f"{args.per_block} (thread CPU per transaction):"
     )
     for part, seconds in totals.items():
