@@ -48,9 +48,6 @@ class BatchHistogram(Collector):
                 counts[index] += bisect_right(ordered, bound)
             self._sum += math.fsum(ordered)
 
-    def observe(self, value: float) -> None:
-        self.observe_many((value,))
-
     def collect(self) -> Iterator[HistogramMetricFamily]:
         with self._lock:
             counts = list(self._counts)

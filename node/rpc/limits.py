@@ -70,6 +70,7 @@ class Gate:
 # The longest a long-poll (`GET /v1/txs/{hash}?wait=`, `GET /v1/blocks/{height}?wait=`)
 # holds its request; the RPC front allows the same (node/rpc_front.py)
 MAX_WAIT_SECONDS = 60.0
+WAIT_SCHEMA = {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS}  # OpenAPI
 
 
 class Gates:

@@ -42,7 +42,7 @@ from node.rpc.account_policy import account_policy_json
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import bad_request, not_found
 from node.rpc.jsonbody import json_response
-from node.rpc.limits import MAX_WAIT_SECONDS, client_of, gates_of, install
+from node.rpc.limits import MAX_WAIT_SECONDS, WAIT_SCHEMA, client_of, gates_of, install
 from node.rpc.openapi import (
     ADDRESS,
     get_operation,
@@ -278,7 +278,7 @@ TRANSACTIONS_PARAM = query_param(
 
 WAIT_PARAM = query_param(
     "wait",
-    {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS},
+    WAIT_SCHEMA,
     f"long-poll: a block not committed yet is waited for up to this many seconds"
     f" (max {MAX_WAIT_SECONDS:g}), then 404 if it still is not",
 )

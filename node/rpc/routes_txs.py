@@ -30,7 +30,7 @@ from node.rpc import routes_proofs
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import ApiError, bad_request
 from node.rpc.jsonbody import json_response
-from node.rpc.limits import MAX_WAIT_SECONDS, client_of, gates_of, install
+from node.rpc.limits import MAX_WAIT_SECONDS, WAIT_SCHEMA, client_of, gates_of, install
 from node.rpc.models import MAX_BATCH, EncodeTx, SubmitBatch, SubmitTx
 from node.rpc.openapi import HASH, get_operation, path_param, post_operation, query_param
 from node.rpc.params import (
@@ -293,7 +293,7 @@ GROUP = RouteGroup(
                         path_param("hash", HASH, "transaction hash, 64 hex digits"),
                         query_param(
                             "wait",
-                            {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS},
+                            WAIT_SCHEMA,
                             f"long-poll up to this many seconds (max {MAX_WAIT_SECONDS:g})",
                         ),
                         routes_proofs.PROVE_PARAM,

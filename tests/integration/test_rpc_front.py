@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.client import HTTPConnection
 from pathlib import Path
 
@@ -181,6 +182,37 @@ def test_the_node_gives_its_front_the_configured_answer_timeout(tmp_path: Path) 
         argv = Path(f"/proc/{front}/cmdline").read_bytes().split(b"\0")
         assert argv[argv.index(b"--answer-timeout") + 1] == b"1.5"
         assert net.status(0)["chain_id"] == net.chain_id
+    finally:
+        net.close()
+
+
+def test_a_block_long_poll_outlasts_the_answer_timeout_through_the_front(
+    tmp_path: Path,
+) -> None:
+    # GET /v1/blocks/{height}?wait= through the front to a real node: the answer comes
+    # as the block commits, and a wait longer than the front's answer timeout ends in
+    # the node's 404, not the front's 504 (the front adds a long-poll's wait to it).
+    net = LocalNet(tmp_path / "net", count=1, mempool=LIMITS)
+    home = net.nodes[0].home
+    config = load_home(home).config
+    limits = dataclasses.replace(config.limits, answer_timeout_ms=1_000)
+    (home / CONFIG_FILE).write_text(config_to_toml(dataclasses.replace(config, limits=limits)))
+    try:
+        net.start_all()
+        height = net.height(0)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            url = net.url(0, f"/v1/blocks/{height + 1}?transactions=summary&wait=20")
+            waiting = pool.submit(http, "GET", url, None, 30.0)
+            stx = net.transfer(0, 1, 5)
+            (result,) = net.submit(0, [stx])
+            assert result["accepted"], result
+            code, block = waiting.result(timeout=30)
+        assert code == 200, block
+        assert block["height"] == height + 1
+        assert stx.hash.hex() in [item["hash"] for item in block["transactions"]]
+        far = net.height(0) + 100
+        code, body = http("GET", net.url(0, f"/v1/blocks/{far}?wait=2"), timeout=10.0)
+        assert code == 404 and body["error"]["code"] == "block_not_found", body
     finally:
         net.close()
 
