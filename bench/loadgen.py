@@ -104,6 +104,7 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 
+from bench import loop_account  # noqa: E402
 from bench.cpu_breakdown import (  # noqa: E402
     IDLE,
     breakdown,
@@ -804,20 +805,35 @@ def start_network(
             if no_front:  # the node answers its RPC port itself ([rpc] front = false)
                 config = replace(config, rpc_front=False)
             (node.home / CONFIG_FILE).write_text(config_to_toml(config))
-    return workdir, nodes, start_nodes(workdir, nodes, getattr(args, "node_nice", 0))
+    accounted = args.profile_node if getattr(args, "loop_account", False) else None
+    return workdir, nodes, start_nodes(workdir, nodes, getattr(args, "node_nice", 0), accounted)
 
 
-def start_nodes(workdir: Path, nodes: list[Any], nice: int = 0) -> list[subprocess.Popen[bytes]]:
+def loop_account_file(workdir: Path, index: int) -> Path:
+    """Where the validator `index` run under bench/loop_account.py writes its totals."""
+    return workdir / f"loop-v{index}.json"
+
+
+def start_nodes(
+    workdir: Path, nodes: list[Any], nice: int = 0, accounted: int | None = None
+) -> list[subprocess.Popen[bytes]]:
     """One `pasar node` process per home, each logging to `<workdir>/<name>.log`;
-    `nice` > 0 runs them at that much lower CPU priority than the generator."""
+    `nice` > 0 runs them at that much lower CPU priority than the generator, and the
+    node at index `accounted` runs with its event loop's CPU counted per task
+    (bench/loop_account.py, into `loop_account_file`)."""
     processes = []
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    for node in nodes:
+    for index, node in enumerate(nodes):
         log = open(workdir / f"{node.name}.log", "wb")  # noqa: SIM115 - lives with the process
+        wrapper = (
+            ["-m", "bench.loop_account", str(loop_account_file(workdir, index))]
+            if index == accounted
+            else []
+        )
         processes.append(
             subprocess.Popen(
                 [*(["nice", "-n", str(nice)] if nice > 0 else [])]
-                + [sys.executable, "-m", "cli.main", "node", "--home", str(node.home)],
+                + [sys.executable, *wrapper, "-m", "cli.main", "node", "--home", str(node.home)],
                 cwd=ROOT,
                 env=env,
                 stdout=log,
@@ -1016,7 +1032,9 @@ async def run_rate(
     front_cpu = [front_cpu_seconds(p.pid) for p in processes]
     spy = start_profile(args, workdir, processes, rate)
     profiled = processes[args.profile_node].pid
-    threads = thread_cpu(profiled) if spy is not None else {}
+    threads = thread_cpu(profiled) if spy is not None or args.loop_account else {}
+    loop_file = loop_account_file(workdir, args.profile_node)
+    loop_before = loop_account.read(loop_file) if args.loop_account else {}
     own_cpu = time.process_time()
     probe = await start_probe(urls, args.probe_hz, args.duration)
     point, took = await run_point(
@@ -1036,7 +1054,11 @@ async def run_rate(
     front_rss = max(
         (proc_rss_mb(child) for p in processes for child in child_pids(p.pid)), default=0.0
     )
-    threads_after = thread_cpu(profiled) if spy is not None else {}
+    threads_after = thread_cpu(profiled) if spy is not None or args.loop_account else {}
+    if args.loop_account:
+        await asyncio.sleep(loop_account.DUMP_INTERVAL * 2)  # the totals up to this moment
+        loop_after = loop_account.read(loop_file)
+        threads_after = thread_cpu(profiled)
     rss = max(proc_rss_mb(p.pid) for p in processes)
     rss_anon = max(proc_rss_mb(p.pid, "RssAnon") for p in processes)
     rss_file = max(proc_rss_mb(p.pid, "RssFile") for p in processes)
@@ -1092,6 +1114,13 @@ async def run_rate(
         finish_profile(spy, node_cpu / point.committed * 1e6 if point.committed else 0)
         names = thread_names(profiled)
         print(render_threads(threads, threads_after, names, max(1, point.committed)), flush=True)
+    if args.loop_account:
+        # the loop is the process's first thread: its id is the process id
+        user, system = threads_after.get(profiled, (0.0, 0.0))
+        user0, system0 = threads.get(profiled, (0.0, 0.0))
+        spent = loop_account.delta(loop_before, loop_after)
+        loop_cpu = user + system - user0 - system0
+        print(f"v{args.profile_node}: " + loop_account.render(spent, point.committed, loop_cpu))
 
 
 async def start_probe(
@@ -1235,7 +1264,15 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="ladder mode: py-spy CPU breakdown of one node"
     )
-    parser.add_argument("--profile-node", type=int, default=1, help="validator --profile samples")
+    parser.add_argument(
+        "--profile-node", type=int, default=1, help="validator --profile and --loop-account watch"
+    )
+    parser.add_argument(
+        "--loop-account",
+        action="store_true",
+        help="ladder mode: one validator's event-loop CPU per task, counted exactly "
+        "(bench/loop_account.py)",
+    )
     parser.add_argument(
         "--node-nice",
         type=int,
