@@ -151,8 +151,10 @@ class SignedTransaction:
         merged.update(signatures)
         return SignedTransaction(self.tx, tuple(sorted(merged.items())))
 
-    @property
+    @cached_attribute
     def version(self) -> int:
+        # asked for every transaction of every compact proposal, twice (which entries
+        # it may fill, then that the block holds them), besides encoding
         if len(self.signatures) == 1 and self.signatures[0][0] == self.tx.sender:
             return ENVELOPE_SINGLE
         return ENVELOPE_MULTI

@@ -23,7 +23,6 @@ import contextlib
 import shutil
 import signal
 import time
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -277,7 +276,7 @@ class Node:
         answers: list[Admission | None] = [None] * len(raws)
         candidates: list[tuple[int, SignedTransaction]] = []
         seen: set[bytes] = set()
-        from_sender: Counter[bytes] = Counter()  # candidates so far, by sender
+        from_sender: dict[bytes, int] = {}  # candidates so far, by sender
         committed_nonces: dict[bytes, int] = {}  # read once per sender, for the check below
         # per sender, the lowest nonce of this submission refused for room, and why: its
         # later nonces are refused too, so what is admitted never waits behind a gap the
@@ -302,15 +301,18 @@ class Node:
             elif self._is_committed(stx, committed_nonces):
                 answers[index] = Admission(tx_hash, True, pool.DUPLICATE, "already committed")
             elif (
-                room := _held_back(held_back, stx)
-                or self.mempool.check(stx, len(candidates), from_sender[stx.tx.sender], from_peer)
+                room := (held_back and _held_back(held_back, stx))
+                or self.mempool.check(
+                    stx, len(candidates), from_sender.get(stx.tx.sender, 0), from_peer
+                )
             ) is not None:
                 # refused before its signature is checked: a flood costs no verification
                 _hold_back(held_back, stx, room)
                 answers[index] = Admission(tx_hash, False, room, _REFUSALS[room])
             else:
                 seen.add(tx_hash)
-                from_sender[stx.tx.sender] += 1
+                sender = stx.tx.sender
+                from_sender[sender] = from_sender.get(sender, 0) + 1
                 candidates.append((index, stx))
         to_check = [(i, stx) for i, stx in candidates if stx.verification_key not in self.verified]
         height = self.chain.height
@@ -345,7 +347,7 @@ class Node:
                 )
                 continue
             self.verified.add(stx.verification_key)
-            room = _held_back(held_back, stx)
+            room = _held_back(held_back, stx) if held_back else None
             if room is not None:
                 answers[index] = Admission(tx_hash, False, room, _REFUSALS[room])
                 continue
