@@ -2,13 +2,16 @@
 
     python bench/bench_front.py --requests 5000
     python bench/bench_front.py --requests 5000 --path /v1/blocks/1 --no-front
+    python bench/bench_front.py --requests 3000 --path /v1/txs/batch --body '{"txs": ["00"]}'
 
 Starts one validator (a real `pasar node` process on loopback, its own LevelDB
 home in a temporary directory), sends `--requests` requests one after another
 over one kept-alive connection, and prints the CPU time, user and kernel, the
 node process and its RPC front (node/rpc_front.py) each used per request, read
 from /proc, and the wall time per request. `--no-front` runs the node with
-`[rpc] front = false`, so the same requests show what the relay adds.
+`[rpc] front = false`, so the same requests show what the relay adds. `--body`
+POSTs that JSON instead of a GET: the third line above is the refusal probe's
+request (bench/refusal_probe.py), which a node with room answers 400.
 """
 
 from __future__ import annotations
@@ -66,6 +69,11 @@ def main() -> None:
     parser.add_argument("--path", default="/v1/status")
     parser.add_argument("--port", type=int, default=28900)
     parser.add_argument("--no-front", action="store_true")
+    parser.add_argument(
+        "--body",
+        help="POST this JSON body to --path instead of a GET (e.g. the refusal probe's: "
+        '--path /v1/txs/batch --body \'{"txs": ["00"]}\')',
+    )
     args = parser.parse_args()
     home_root = Path(tempfile.mkdtemp(prefix="pasar-bench-front-"))
     issuer = PrivateKey.from_seed(bytes([200]) * 32)
@@ -97,13 +105,19 @@ def main() -> None:
         before = {name: [cpu_seconds(pid) for pid in group] for name, group in pids.items()}
         started = time.perf_counter()
         statuses: dict[int, int] = {}
+        body = None if args.body is None else args.body.encode()
+        headers = {} if body is None else {"Content-Type": "application/json"}
         for _ in range(args.requests):
-            connection.request("GET", args.path)
+            if body is None:
+                connection.request("GET", args.path)
+            else:
+                connection.request("POST", args.path, body=body, headers=headers)
             response = connection.getresponse()
             response.read()
             statuses[response.status] = statuses.get(response.status, 0) + 1
         wall = time.perf_counter() - started
-        parts = [f"requests={args.requests} path={args.path} statuses={statuses}"]
+        method = "GET" if body is None else "POST"
+        parts = [f"requests={args.requests} {method} {args.path} statuses={statuses}"]
         for name, group in pids.items():
             if not group:
                 continue

@@ -1,8 +1,9 @@
 """A validator's event-loop CPU, exactly, per task: the load generator's `--loop-account`.
 
 py-spy's samples (`--profile`, bench/cpu_breakdown.py) undercount the event loop:
-at 300 tx/s on four validators they put v1's loop at 27 ms of CPU a second where
-/proc gave its thread 59, and which work the missing half was they cannot say.
+at 300 tx/s on four validators, sampling at 1,000 Hz as `--profile` does at 100,
+they found v1's loop busy for 27 ms a second where /proc gave its thread 59 ms of
+CPU, and which work the missing half was they cannot say.
 This counts instead. Every callback the loop runs (`asyncio.Handle._run`: a task's
 step, a timer, a future's callback) is timed in the loop thread's own CPU time
 (`time.thread_time`, kernel time included) and added to its name's total:
