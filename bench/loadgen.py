@@ -1054,11 +1054,10 @@ async def run_rate(
     front_rss = max(
         (proc_rss_mb(child) for p in processes for child in child_pids(p.pid)), default=0.0
     )
-    threads_after = thread_cpu(profiled) if spy is not None or args.loop_account else {}
     if args.loop_account:
         await asyncio.sleep(loop_account.DUMP_INTERVAL * 2)  # the totals up to this moment
         loop_after = loop_account.read(loop_file)
-        threads_after = thread_cpu(profiled)
+    threads_after = thread_cpu(profiled) if spy is not None or args.loop_account else {}
     rss = max(proc_rss_mb(p.pid) for p in processes)
     rss_anon = max(proc_rss_mb(p.pid, "RssAnon") for p in processes)
     rss_file = max(proc_rss_mb(p.pid, "RssFile") for p in processes)

@@ -163,6 +163,20 @@ def test_a_killed_node_takes_its_front_and_port_with_it(net: LocalNet) -> None:
     net.wait_up(0)
 
 
+def _configured_net(
+    tmp_path: Path, answer_timeout_ms: int | None = None, rpc_front: bool = True
+) -> LocalNet:
+    """A one-validator net, not started, with these settings in its config.toml."""
+    net = LocalNet(tmp_path / "net", count=1, mempool=LIMITS)
+    home = net.nodes[0].home
+    config = dataclasses.replace(load_home(home).config, rpc_front=rpc_front)
+    if answer_timeout_ms is not None:
+        limits = dataclasses.replace(config.limits, answer_timeout_ms=answer_timeout_ms)
+        config = dataclasses.replace(config, limits=limits)
+    (home / CONFIG_FILE).write_text(config_to_toml(config))
+    return net
+
+
 def _state(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -171,11 +185,7 @@ def _state(pid: int) -> str:
 
 
 def test_the_node_gives_its_front_the_configured_answer_timeout(tmp_path: Path) -> None:
-    net = LocalNet(tmp_path / "net", count=1, mempool=LIMITS)
-    home = net.nodes[0].home
-    config = load_home(home).config
-    limits = dataclasses.replace(config.limits, answer_timeout_ms=1_500)
-    (home / CONFIG_FILE).write_text(config_to_toml(dataclasses.replace(config, limits=limits)))
+    net = _configured_net(tmp_path, answer_timeout_ms=1_500)
     try:
         net.start_all()
         (front,) = front_pids(net)
@@ -192,11 +202,7 @@ def test_a_block_long_poll_outlasts_the_answer_timeout_through_the_front(
     # GET /v1/blocks/{height}?wait= through the front to a real node: the answer comes
     # as the block commits, and a wait longer than the front's answer timeout ends in
     # the node's 404, not the front's 504 (the front adds a long-poll's wait to it).
-    net = LocalNet(tmp_path / "net", count=1, mempool=LIMITS)
-    home = net.nodes[0].home
-    config = load_home(home).config
-    limits = dataclasses.replace(config.limits, answer_timeout_ms=1_000)
-    (home / CONFIG_FILE).write_text(config_to_toml(dataclasses.replace(config, limits=limits)))
+    net = _configured_net(tmp_path, answer_timeout_ms=1_000)
     try:
         net.start_all()
         height = net.height(0)
@@ -218,10 +224,8 @@ def test_a_block_long_poll_outlasts_the_answer_timeout_through_the_front(
 
 
 def test_without_the_front_the_node_answers_its_port_itself(tmp_path: Path) -> None:
-    net = LocalNet(tmp_path / "net", count=1, mempool=LIMITS)
+    net = _configured_net(tmp_path, rpc_front=False)
     home = net.nodes[0].home
-    config = dataclasses.replace(load_home(home).config, rpc_front=False)
-    (home / CONFIG_FILE).write_text(config_to_toml(config))
     try:
         net.start_all()
         assert front_pids(net) == []
