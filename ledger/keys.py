@@ -103,8 +103,11 @@ def _batch_checker() -> Callable[[bytes], bytes] | None:
         return None
     import nacl._sodium
 
-    library = ctypes.CDLL(nacl._sodium.__file__)  # loaded already: the same instance
-    address = ctypes.cast(library.crypto_sign_verify_detached, ctypes.c_void_p).value
+    try:
+        library = ctypes.CDLL(nacl._sodium.__file__)  # loaded already: the same instance
+        address = ctypes.cast(library.crypto_sign_verify_detached, ctypes.c_void_p).value
+    except (OSError, AttributeError):  # a PyNaCl whose libsodium does not export it
+        return None
     if not address:
         return None
     _batch_verify.use(address)
@@ -112,7 +115,8 @@ def _batch_checker() -> Callable[[bytes], bytes] | None:
 
 
 _batch_check = _batch_checker()
-_LENGTHS = tuple(length.to_bytes(2, "big") for length in range(600))  # a signing message's
+# a record's length field for the usual signing messages (1 + 255 + 1 + 255 + a digest)
+_LENGTHS = tuple(length.to_bytes(2, "big") for length in range(600))
 
 
 def verify_batch(checks: Sequence[SignatureCheck]) -> list[bool]:

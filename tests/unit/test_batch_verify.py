@@ -73,6 +73,16 @@ def test_without_the_extension_the_answers_are_the_same(monkeypatch: pytest.Monk
     assert keys.verify_many(cases) == expected
 
 
+def test_a_libsodium_without_the_function_leaves_one_check_per_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def no_library(path: str) -> None:
+        raise OSError(f"cannot load {path}")
+
+    monkeypatch.setattr(keys.ctypes, "CDLL", no_library)
+    assert keys._batch_checker() is None
+
+
 @needs_extension
 def test_records_that_do_not_parse_raise_and_check_nothing() -> None:
     from ledger import _batch_verify
