@@ -9,9 +9,8 @@ so a mistyped address is caught before any money moves.
 from __future__ import annotations
 
 import base64
-import ctypes
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -94,75 +93,23 @@ def verify(
 SignatureCheck = tuple[bytes, bytes, str, bytes, bytes]
 
 
-def _batch_checker() -> Callable[[bytes], bytes] | None:
-    """ledger/_batch_verify.c's `check`, pointed at the verify function of PyNaCl's own
-    libsodium (the rule `verify` applies); None where the extension was not built."""
-    try:
-        from ledger import _batch_verify
-    except ImportError:
-        return None
-    import nacl._sodium
-
-    try:
-        library = ctypes.CDLL(nacl._sodium.__file__)  # loaded already: the same instance
-        address = ctypes.cast(library.crypto_sign_verify_detached, ctypes.c_void_p).value
-    except (OSError, AttributeError):  # a PyNaCl whose libsodium does not export it
-        return None
-    if not address:
-        return None
-    _batch_verify.use(address)
-    return _batch_verify.check
-
-
-_batch_check = _batch_checker()
-# a record's length field for the usual signing messages (1 + 255 + 1 + 255 + a digest)
-_LENGTHS = tuple(length.to_bytes(2, "big") for length in range(600))
-
-
-def verify_batch(checks: Sequence[SignatureCheck]) -> list[bool]:
-    """`verify` of each check, all of them in one call that gives up the interpreter
-    lock once (ledger/_batch_verify.c), rather than once per signature: under load,
-    taking the lock back after each check cost a checking thread more than the
-    Python around it. One signature at a time where the extension is not built."""
-    batch_check = _batch_check
-    if batch_check is None:
-        return [verify(*check) for check in checks]
-    results = [False] * len(checks)
-    parts: list[bytes] = []
-    batched: list[int] = []
-    for index, (public_key, domain, chain_id, digest, signature) in enumerate(checks):
-        if len(public_key) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
-            continue
-        try:
-            message = signing_message(domain, chain_id, digest)
-        except ValueError:
-            continue
-        length = len(message)
-        if length >= 1 << 16:
-            results[index] = verify(public_key, domain, chain_id, digest, signature)
-            continue
-        prefix = _LENGTHS[length] if length < 600 else length.to_bytes(2, "big")
-        parts += (public_key, signature, prefix, message)
-        batched.append(index)
-    if batched:
-        for index, ok in zip(batched, batch_check(b"".join(parts)), strict=True):
-            results[index] = ok == 1
-    return results
-
-
 def verify_many(checks: Sequence[SignatureCheck], executor: Executor | None = None) -> list[bool]:
     """Verify many signatures, spread over an executor's threads when one is given.
 
-    The checks give up the interpreter lock, so a thread pool uses every core.
+    PyNaCl releases the GIL while verifying, so a thread pool uses every core.
     """
     if executor is None or len(checks) < 64:
-        return verify_batch(checks)
+        return [verify(*check) for check in checks]
     chunk = max(64, len(checks) // 8)
     parts = [checks[i : i + chunk] for i in range(0, len(checks), chunk)]
     results: list[bool] = []
-    for part in executor.map(verify_batch, parts):
+    for part in executor.map(_verify_chunk, parts):
         results.extend(part)
     return results
+
+
+def _verify_chunk(checks: Iterable[SignatureCheck]) -> list[bool]:
+    return [verify(*check) for check in checks]
 
 
 def _checksum(public_key: bytes) -> bytes:

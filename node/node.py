@@ -34,7 +34,7 @@ from ledger import chainstore
 from ledger.chainstore import Head
 from ledger.errors import CodecError
 from ledger.execution import Application, BlockInfo
-from ledger.keys import PrivateKey, SignatureCheck, address_to_text, verify_batch
+from ledger.keys import PrivateKey, SignatureCheck, address_to_text, verify
 from ledger.kv import KVReader
 from ledger.state_tree import set_hash_memo_bytes
 from ledger.tx import SignedTransaction
@@ -94,7 +94,7 @@ EVICT_INTERVAL = 10.0
 
 
 def _verify_chunk(checks: Sequence[SignatureCheck]) -> list[bool]:
-    return verify_batch(checks)
+    return [verify(*check) for check in checks]
 
 
 class Node:
