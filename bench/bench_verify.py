@@ -73,26 +73,26 @@ def _busy_process(stop: Any) -> None:
     busy(stop.is_set)
 
 
-def beside_thread(all_checks: list[SignatureCheck]) -> float:
-    stop = threading.Event()
-    other = threading.Thread(target=busy, args=(stop.is_set,))
+def _beside(
+    other: threading.Thread | multiprocessing.Process, stop: Any, all_checks: list[SignatureCheck]
+) -> float:
+    """`per_check` while `other` runs the busy loop, until `stop` is set."""
     other.start()
     try:
         return per_check(all_checks)
     finally:
         stop.set()
         other.join()
+
+
+def beside_thread(all_checks: list[SignatureCheck]) -> float:
+    stop = threading.Event()
+    return _beside(threading.Thread(target=busy, args=(stop.is_set,)), stop, all_checks)
 
 
 def beside_process(all_checks: list[SignatureCheck]) -> float:
     stop = multiprocessing.Event()
-    other = multiprocessing.Process(target=_busy_process, args=(stop,))
-    other.start()
-    try:
-        return per_check(all_checks)
-    finally:
-        stop.set()
-        other.join()
+    return _beside(multiprocessing.Process(target=_busy_process, args=(stop,)), stop, all_checks)
 
 
 def main() -> None:
