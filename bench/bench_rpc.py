@@ -103,8 +103,8 @@ class StubService:
     def mempool_full(self) -> bool:
         return False
 
-    def retry_after_seconds(self) -> int:
-        return 1
+    def retry_after_ms(self) -> int:
+        return 1000
 
 
 def serve(port: int) -> None:

@@ -31,8 +31,9 @@ The client behaves like a polite one: accounts are split into lanes (8 per
 node, `--lanes`; each always sending to the same node, one request in flight, carrying
 all the lane has been offered up to LANE_REQUEST_MAX transactions); a 429
 (whole request, or single items refused as `mempool_full` /
-`sender_backlog_full`) holds the lane back for the `Retry-After` the node gave
-(at least 1 s for refused items) times a factor drawn from [1, 1.5) for each
+`sender_backlog_full`) holds the lane back for the time the node gave (its
+`Retry-After-Ms`, or the batch answer's `retry_after_ms` for refused items; the
+whole-second `Retry-After` from a node without them) times a factor drawn from [1, 1.5) for each
 refusal (`--retry-jitter`), as clients that back off with jitter do (lanes that
 waited exactly the whole second the node gave all came back at the same instant,
 one burst every second), and then the refused transaction and
@@ -116,6 +117,7 @@ from bench.cpu_breakdown import (  # noqa: E402
 )
 from bench.loadmix import CommerceMix  # noqa: E402
 from bench.refusal_probe import percentile  # noqa: E402
+from cli.client import retry_after_of  # noqa: E402
 from cli.submission import RETRY_JITTER  # noqa: E402
 from ledger.hashing import TX  # noqa: E402
 from ledger.keys import PrivateKey, address_to_text, verify  # noqa: E402
@@ -484,7 +486,8 @@ async def run_lane(
             ) as response:
                 if response.status == 429:
                     point.throttled += 1
-                    retry = float(response.headers.get("Retry-After", "1"))
+                    found = retry_after_of(response.headers)
+                    retry = 1.0 if found is None else found
                     answer = None
                 else:
                     answer = await response.json()
@@ -501,7 +504,8 @@ async def run_lane(
             for item, result in zip(items, answer.get("results", []), strict=False):
                 if result.get("code") in BACKPRESSURE:
                     point.throttled += 1
-                    retry = max(retry, 1.0)
+                    # the answer says when, as a 429's Retry-After-Ms would
+                    retry = max(retry, answer.get("retry_after_ms", 1000) / 1000)
                     break  # this one and everything after it wait, in order
                 done += 1
                 if result.get("code") == "accepted":

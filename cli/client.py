@@ -39,7 +39,25 @@ class NodeReplyError(CliError):
         self.code = code
         self.status = status
         self.field = field
-        self.retry_after = retry_after  # seconds, from a 429's Retry-After header
+        # seconds, from a 429's Retry-After-Ms (or its whole-second Retry-After)
+        self.retry_after = retry_after
+
+
+def retry_after_of(headers: Any) -> float | None:
+    """Seconds to wait, from a 429's headers: `Retry-After-Ms` (the node's estimate
+    in milliseconds) when present and valid, else `Retry-After` (whole seconds; the
+    node never sends an HTTP date there), else None."""
+    for name, scale in (("Retry-After-Ms", 1000.0), ("Retry-After", 1.0)):
+        text = headers.get(name)
+        if not text:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            continue
+        if value == value and 0 <= value < float("inf"):  # not NaN, finite, not negative
+            return value / scale
+    return None
 
 
 class NodeClient:
@@ -88,13 +106,9 @@ class NodeClient:
             message = f"{error['message']} ({code}, HTTP {exc.code})"
         except (ValueError, KeyError, TypeError, AttributeError):
             message = f"HTTP {exc.code} {exc.reason}"
-        retry_after = None
-        if exc.code == 429 and exc.headers.get("Retry-After"):
-            message += f"; retry after {exc.headers['Retry-After']} s"
-            try:
-                retry_after = max(0.0, float(exc.headers["Retry-After"]))
-            except ValueError:
-                retry_after = None  # an HTTP date: the node always sends seconds
+        retry_after = retry_after_of(exc.headers) if exc.code == 429 else None
+        if retry_after is not None:
+            message += f"; retry after {retry_after:g} s"
         return NodeReplyError(message, code, exc.code, field, retry_after)
 
     def status(self) -> Any:

@@ -7,9 +7,10 @@ mempool (`nonce_taken`), so the next nonce is tried, a bounded number of times.
 A caller with a deadline (`busy_until`: `pasar tx --busy-wait`, the merchant
 SDK's wait) also rides out a busy node: a 429 (`mempool_full`,
 `sender_backlog_full`) is retried with the same signed bytes after the node's
-`Retry-After` times a factor drawn from [1, 1.5), while that still ends before
-the deadline. The jitter matters: clients refused in the same instant with the
-same whole second would otherwise all come back in one burst (docs/node.md,
+retry time (`Retry-After-Ms`, else `Retry-After`) times a factor drawn from
+[1, 1.5), while that still ends before the deadline. The jitter matters: clients
+refused in the same instant with the same wait would otherwise all come back in
+one burst (docs/node.md,
 "Load generator"). `submit_signed` is that retry alone, for a transaction signed
 already (`pasar tx submit`); `sign_and_submit` signs and uses it.
 """

@@ -6,8 +6,8 @@ waiting for the node's busy event loop. They share one small file mapped into
 both processes:
 
     offset  size  written by  what
-    0       1     node        layout version (2)
-    2       2     node        Retry-After in seconds
+    0       1     node        layout version (3)
+    2       2     node        when to retry, in ms (Retry-After-Ms)
     4       4     node        room: transactions this node's clients may still add (0: full)
     8       8     node        CLOCK_MONOTONIC in ms when the node last wrote (its heartbeat)
     16      8     front       submissions the front refused
@@ -40,8 +40,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 SIZE = 32
-VERSION = 2
-_HEAD = struct.Struct("<BxHIQ")  # version, retry_after, room, heartbeat_ms
+VERSION = 3  # 3: the retry time in ms (2 had whole seconds)
+_HEAD = struct.Struct("<BxHIQ")  # version, retry_after_ms, room, heartbeat_ms
 _COUNT = struct.Struct("<Q")
 _REFUSED_AT = 16
 _SERIAL = struct.Struct("<I")
@@ -49,12 +49,24 @@ _SERIAL_AT = 24
 MAX_ROOM = 0xFFFFFFFF
 # the front forwards submissions when the node has not written for this long
 STALE_MS = 2_000
-MAX_RETRY_AFTER = 0xFFFF
+MAX_RETRY_AFTER_MS = 0xFFFF
 
 # The answer to a submission while the mempool is full, the same from the node
 # (node/rpc/routes_txs.py) and from the front.
 MEMPOOL_FULL = "mempool_full"
 MEMPOOL_FULL_MESSAGE = "the node's mempool is full; retry later"
+# A 429 for room carries both: `Retry-After` in the whole seconds HTTP allows (at
+# least 1), and this header with the node's estimate in milliseconds, which the
+# project's clients prefer (the pool holds well under a second of work).
+RETRY_AFTER_MS_HEADER = "Retry-After-Ms"
+
+
+def retry_after_seconds(retry_after_ms: int) -> int:
+    """The `Retry-After` for a wait of `retry_after_ms`: whole seconds, rounded up, at
+    least 1."""
+    return max(1, -(-retry_after_ms // 1000))
+
+
 # The header in which the front names the client to the node (node/rpc/limits.py).
 CLIENT_HEADER = "Pasar-Client-Address"
 # Connections waiting to be accepted, on the front's port and the node's socket
@@ -88,11 +100,11 @@ class StateWriter:
         self._map, self._fd = _mapped(path, create=True)
         self._map[:] = bytes(SIZE)
         self._serial = 0
-        self.publish(0, 1, now_ms=0)  # stale until the node's first real publication
+        self.publish(0, 1000, now_ms=0)  # stale until the node's first real publication
 
-    def publish(self, room: int, retry_after: int, now_ms: int | None = None) -> None:
+    def publish(self, room: int, retry_after_ms: int, now_ms: int | None = None) -> None:
         stamp = monotonic_ms() if now_ms is None else now_ms
-        retry = max(0, min(MAX_RETRY_AFTER, retry_after))
+        retry = max(0, min(MAX_RETRY_AFTER_MS, retry_after_ms))
         _HEAD.pack_into(self._map, 0, VERSION, retry, max(0, min(MAX_ROOM, room)), stamp)
         self._serial = (self._serial + 1) & 0xFFFFFFFF
         _SERIAL.pack_into(self._map, _SERIAL_AT, self._serial)
@@ -116,7 +128,7 @@ class StateReader:
         self._room = 0
 
     def refusing(self) -> int | None:
-        """The Retry-After to refuse a submission with now, or None to relay it."""
+        """The retry time (ms) to refuse a submission with now, or None to relay it."""
         version, retry, room, stamp = _HEAD.unpack_from(self._map, 0)
         if version != VERSION or self._clock() - stamp > STALE_MS:
             self._room = 0
@@ -125,7 +137,7 @@ class StateReader:
         if serial != self._serial:
             self._serial, self._room = serial, int(room)
         if self._room <= 0:
-            return max(1, int(retry))
+            return max(1, int(retry))  # ms
         return None
 
     def spend(self, cost: int) -> None:

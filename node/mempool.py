@@ -63,6 +63,9 @@ RATE_WINDOW_SECONDS = 10.0  # the committed rate is measured over this much rece
 SHARE_WINDOW = 20_000
 SHARE_GROWTH = (5, 4)  # a node may hold 5/4 of its measured share: room for it to grow
 MAX_RETRY_AFTER_SECONDS = 30
+# a refused client is not asked back sooner than this: room comes with a commit, and
+# a height takes a block interval (200 ms by default) at the least
+MIN_RETRY_AFTER_MS = 100
 # The admit limit is sized from the best committed rate of this recent past, not only the
 # latest: a slow moment (a long collection, other work on the machine) must not shrink
 # the pool, and with it the blocks and the rate, into a spiral
@@ -273,18 +276,21 @@ class Mempool:
         local_room = local_limit * (100 - reserve_percent) // 100 - len(self._local)
         return max(0, min(pool_room, local_room))
 
-    def retry_after_seconds(self) -> int:
-        """When a refused client should try again: the time half the current backlog
-        needs to commit at the measured rate (the configured backlog when nothing
-        commits). By then there is room again while blocks still have work; waiting
-        for the whole backlog would let the pool run dry as every refused client
-        comes back at once."""
+    def retry_after_ms(self) -> int:
+        """When a refused client should try again, in ms: the time half the current
+        backlog needs to commit at the measured rate (the configured backlog when
+        nothing commits), between MIN_RETRY_AFTER_MS and MAX_RETRY_AFTER_SECONDS. By
+        then there is room again while blocks still have work; waiting for the whole
+        backlog would let the pool run dry as every refused client comes back at once.
+        Milliseconds, not the whole seconds of a `Retry-After`: the pool holds well
+        under a second of work, and a client that waits a whole second comes back to
+        a pool that ran dry meanwhile (docs/node.md, "Admission")."""
         rate = self.committed_rate()
         if rate <= 0:
-            backlog = math.ceil(self.limits.backlog_ms / 1000)
-            return max(1, min(MAX_RETRY_AFTER_SECONDS, backlog))
-        seconds = math.ceil(len(self._by_hash) / 2 / rate)
-        return max(1, min(MAX_RETRY_AFTER_SECONDS, seconds))
+            wait = self.limits.backlog_ms
+        else:
+            wait = math.ceil(len(self._by_hash) * 1000 / 2 / rate)
+        return max(MIN_RETRY_AFTER_MS, min(MAX_RETRY_AFTER_SECONDS * 1000, wait))
 
     def _limits(self, from_peer: bool) -> tuple[int, int, int]:
         """(pool limit, sender limit, limit on our clients' pending ones) for a

@@ -239,8 +239,8 @@ class Node:
     def mempool_full(self) -> bool:
         return self.mempool.is_full()
 
-    def retry_after_seconds(self) -> int:
-        return self.mempool.retry_after_seconds()
+    def retry_after_ms(self) -> int:
+        return self.mempool.retry_after_ms()
 
     async def wait_for_height(self, height: int, timeout: float) -> int:
         deadline = time.monotonic() + max(0.0, timeout)
@@ -751,7 +751,7 @@ class Node:
         state = self._front_state
         if state is not None:
             mempool = self.mempool
-            state.publish(mempool.room(), mempool.retry_after_seconds())
+            state.publish(mempool.room(), mempool.retry_after_ms())
 
     async def stop(self) -> None:
         if self._stopped:

@@ -60,7 +60,9 @@ from node.front_state import (
     LISTEN_BACKLOG,
     MEMPOOL_FULL,
     MEMPOOL_FULL_MESSAGE,
+    RETRY_AFTER_MS_HEADER,
     StateReader,
+    retry_after_seconds,
 )
 
 CLIENT_NAME = CLIENT_HEADER.lower().encode()
@@ -271,11 +273,14 @@ def answer(
     return b"\r\n".join(lines) + b"\r\n\r\n" + body.encode()
 
 
-def refusal(retry_after: int, keep_alive: bool, version: bytes) -> bytes:
+def refusal(retry_after_ms: int, keep_alive: bool, version: bytes) -> bytes:
     """The node's 429 `mempool_full`, the same as far as a client can tell."""
-    retry = b"Retry-After: " + str(retry_after).encode()
+    headers = (
+        b"Retry-After: " + str(retry_after_seconds(retry_after_ms)).encode(),
+        RETRY_AFTER_MS_HEADER.encode() + b": " + str(retry_after_ms).encode(),
+    )
     status = b"429 Too Many Requests"
-    return answer(status, MEMPOOL_FULL, MEMPOOL_FULL_MESSAGE, (retry,), keep_alive, version)
+    return answer(status, MEMPOOL_FULL, MEMPOOL_FULL_MESSAGE, headers, keep_alive, version)
 
 
 def malformed() -> bytes:
@@ -410,7 +415,7 @@ class Front:
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
 
     def refuses(self, request: RequestHead) -> int | None:
-        """The Retry-After to refuse this request with, or None to relay it."""
+        """The retry time (ms) to refuse this request with, or None to relay it."""
         if request.method != b"POST" or request.path not in SUBMIT_PATHS:
             return None
         if (
@@ -482,20 +487,20 @@ class Front:
                 b"\r\n".join((request_line(head), *lines)) + b"\r\n\r\n", reader, writer
             )
             return False
-        retry_after = self.refuses(request)
-        if retry_after is not None:
-            return await self.refuse(request, retry_after, reader, writer)
+        retry_after_ms = self.refuses(request)
+        if retry_after_ms is not None:
+            return await self.refuse(request, retry_after_ms, reader, writer)
         return await self.relay(request, request_line(head), reader, writer, client)
 
     async def refuse(
         self,
         request: RequestHead,
-        retry_after: int,
+        retry_after_ms: int,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> bool:
         keep = request.keep_alive and request.content_length <= DISCARD_LIMIT
-        writer.write(refusal(retry_after, keep, request.version))
+        writer.write(refusal(retry_after_ms, keep, request.version))
         self.state.count_refusal()
         await writer.drain()
         if not keep:

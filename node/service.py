@@ -93,6 +93,7 @@ class NodeService(Protocol):
         """True when new transactions would be refused (RPC answers 429)."""
         ...
 
-    def retry_after_seconds(self) -> int:
-        """The Retry-After of a 429: how long the mempool's backlog needs to commit."""
+    def retry_after_ms(self) -> int:
+        """When a client refused for room should try again, in ms (a 429's
+        `Retry-After-Ms`; its `Retry-After` is this in whole seconds, rounded up)."""
         ...

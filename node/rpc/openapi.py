@@ -20,7 +20,9 @@ ERROR_DESCRIPTIONS = {
     "413": "Request body or transaction too large",
     "422": "Well-formed but invalid (bad signature, nonce, unknown method, ...)",
     "408": "The request body did not arrive in time (request_timeout); connection closed",
-    "429": "Mempool full, or this client's share of event streams taken; retry after Retry-After",
+    "429": "Mempool full, or this client's share of event streams taken; retry after "
+    "Retry-After (whole seconds), or after Retry-After-Ms (milliseconds) when the 429 "
+    "is for the mempool's room",
     "503": "The node serves as many streams or long-polls as it allows, or (from its RPC "
     "front) the node is not answering: node_unavailable; retry after Retry-After",
     "504": "From the node's RPC front: the node did not begin its answer in time "
@@ -71,10 +73,27 @@ def _json(name: str) -> dict[str, Any]:
     return {"application/json": {"schema": _ref(name)}}
 
 
+# The headers a 429 carries (Retry-After-Ms only when it refuses for the mempool's room)
+RETRY_HEADERS: dict[str, Any] = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again (whole seconds, at least 1)",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "Retry-After-Ms": {
+        "description": "The same wait in milliseconds, when the refusal is for the "
+        "mempool's room: the node's estimate of when there is room again",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+}
+
+
 def _errors(codes: Sequence[str]) -> dict[str, Any]:
-    return {
-        code: {"description": ERROR_DESCRIPTIONS[code], "content": _json("Error")} for code in codes
-    }
+    answers: dict[str, Any] = {}
+    for code in codes:
+        answers[code] = {"description": ERROR_DESCRIPTIONS[code], "content": _json("Error")}
+        if code == "429":
+            answers[code]["headers"] = RETRY_HEADERS
+    return answers
 
 
 def _schema(kind: str | dict[str, Any]) -> dict[str, Any]:
@@ -336,7 +355,16 @@ SCHEMAS: dict[str, Any] = {
         {"txs": {"type": "array", "items": HEX, "minItems": 1, "maxItems": 1000}}, closed=True
     ),
     "Admission": _object({"hash": nullable(OUT_HASH), "accepted": _B, "code": _S, "message": _S}),
-    "BatchAdmission": _object({"results": {"type": "array", "items": _ref("Admission")}}),
+    "BatchAdmission": _object(
+        {
+            "results": {"type": "array", "items": _ref("Admission")},
+            # present when an item was refused for room (mempool_full,
+            # sender_backlog_full): when to send those items again, as a 429's
+            # Retry-After-Ms would say
+            "retry_after_ms": {"type": "integer", "minimum": 1},
+        },
+        required=["results"],
+    ),
     "EncodeTx": _object(
         {
             "sender": ADDRESS,

@@ -8,7 +8,9 @@ The answer comes at once; `GET /v1/txs/{hash}?wait=S` long-polls for the outcome
 When the mempool is full a submission is refused before its body is read (429
 `mempool_full`); a sender over its share is refused after decoding, before its
 signature is checked (429 `sender_backlog_full`). Both carry a `Retry-After`
-from the node's backlog and measured commit rate (node.mempool).
+(whole seconds) and a `Retry-After-Ms` from the node's backlog and measured commit
+rate (node.mempool); a batch answer whose items were refused for room carries the
+same time as `retry_after_ms`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,12 @@ from ledger.hashing import TX
 from ledger.keys import SIGNATURE_SIZE, signing_message
 from ledger.merkle import merkle_proof
 from ledger.tx import MAX_TX_BYTES, SignedTransaction, Transaction
-from node.front_state import MEMPOOL_FULL, MEMPOOL_FULL_MESSAGE
+from node.front_state import (
+    MEMPOOL_FULL,
+    MEMPOOL_FULL_MESSAGE,
+    RETRY_AFTER_MS_HEADER,
+    retry_after_seconds,
+)
 from node.rpc import routes_proofs
 from node.rpc.app import RouteGroup, service_of
 from node.rpc.errors import ApiError, bad_request
@@ -54,9 +61,14 @@ BACKPRESSURE_CODES = frozenset({"mempool_full", "sender_backlog_full"})
 
 
 def busy_error(service: NodeService, code: str, message: str) -> ApiError:
-    """429 with the time the node's backlog needs to commit as Retry-After."""
-    retry = str(service.retry_after_seconds())
-    return ApiError(429, code, message, headers={"Retry-After": retry})
+    """429 with the time the node's backlog needs to commit as Retry-After, in whole
+    seconds, and in ms as Retry-After-Ms."""
+    retry_ms = service.retry_after_ms()
+    headers = {
+        "Retry-After": str(retry_after_seconds(retry_ms)),
+        RETRY_AFTER_MS_HEADER: str(retry_ms),
+    }
+    return ApiError(429, code, message, headers=headers)
 
 
 def refuse_when_full(service: NodeService) -> None:
@@ -140,7 +152,11 @@ async def submit_batch(request: web.Request) -> web.Response:
         admission_json(admission, tx_hash)
         for admission, tx_hash in zip(admissions, hashes, strict=True)
     ]
-    return json_response({"results": results})
+    answer: dict[str, Any] = {"results": results}
+    if any(admission.code in BACKPRESSURE_CODES for admission in admissions):
+        # the items refused for room are to be sent again: when, as a 429 would say
+        answer["retry_after_ms"] = service.retry_after_ms()
+    return json_response(answer)
 
 
 async def encode_tx(request: web.Request) -> web.Response:

@@ -2,7 +2,7 @@
 
 Four validators with a tiny admit limit (`[mempool] floor_txs = 3`), of which only
 two run: without a quorum nothing commits, so once three transfers fill v0's pool
-it answers 429 `mempool_full` (Retry-After 1 s) and stays full. The CLI with
+it answers 429 `mempool_full` (Retry-After-Ms 600) and stays full. The CLI with
 `--busy-wait 0` fails at once with one line; with a budget shorter than the outage
 it retries, then fails with one line; a CLI call and a merchant SDK call that are
 waiting when the other two validators start are admitted once blocks commit, and
@@ -31,7 +31,7 @@ from node.home import MempoolLimits
 from node.keyfile import write_key_file
 from tests.integration.harness import ROOT, SYMBOL, LocalNet, wait_until
 
-# an admit limit of 3 while nothing commits, Retry-After 1 s (600 ms rounded up)
+# an admit limit of 3 while nothing commits, Retry-After-Ms 600 (Retry-After 1 s, rounded up)
 LIMITS = MempoolLimits(floor_txs=3, backlog_ms=600)
 SHOPPER, SHOP, PAYEE = 3, 4, 7  # account indexes: the CLI's sender, the merchant, the payee
 RETRY_LINE = "node busy (mempool_full): retrying in "
@@ -99,7 +99,7 @@ def test_the_cli_and_the_merchant_sdk_ride_out_a_node_without_quorum(
     assert line.startswith("Error: node busy: ") and "(mempool_full, HTTP 429)" in line
     assert "not waited (--busy-wait 0)" in line and "later" in line
 
-    # Retry-After 1 s times [1, 1.5): one or two retries fit in 2.5 s, then it gives up
+    # 600 ms times [1, 1.5): two to four retries fit in 2.5 s, then it gives up
     short = run_cli(pasar_transfer(net, keys, "--busy-wait", "2.5"))
     assert short.returncode == 1 and short.stdout == "", short
     *waits, last = short.stderr.splitlines()

@@ -174,8 +174,8 @@ class FakeNode:
     def mempool_full(self) -> bool:
         return len(self.mempool) >= self.mempool_limit
 
-    def retry_after_seconds(self) -> int:
-        return 2
+    def retry_after_ms(self) -> int:
+        return 1500
 
     def commit_pending(self) -> Head:
         """Cut, execute, certify and persist one block holding the whole mempool."""

@@ -20,7 +20,7 @@ from cli.main import cli
 from ledger.tx import SignedTransaction
 from node.service import Admission
 
-RETRY_AFTER = 2  # what FakeNode answers in a 429's Retry-After
+RETRY_AFTER = 1.5  # what FakeNode answers in a 429: Retry-After-Ms 1500 (Retry-After 2)
 
 
 class BusyNode(FakeNode):

@@ -1,5 +1,6 @@
 """The load generator's submission lane (bench/loadgen.py): a lane that fell behind
-its schedule sends its whole backlog, in order, instead of one batch per answer."""
+its schedule sends its whole backlog, in order, instead of one batch per answer,
+and a lane refused for room waits the node's time in milliseconds."""
 
 from __future__ import annotations
 
@@ -42,6 +43,51 @@ async def test_a_lane_behind_its_schedule_sends_its_backlog_in_order() -> None:
     assert [tx for body in bodies for tx in body] == [item[1] for item in stream]
     assert point.admitted == len(stream) and point.requests == 2 and not lane.outbox
     assert set(sent) == {item[0] for item in stream}
+
+
+async def test_a_refused_lane_waits_the_nodes_milliseconds_not_a_whole_second() -> None:
+    """A 429's Retry-After-Ms, then a batch answer's retry_after_ms for its refused
+    item, each hold the lane that long (times its jitter, none here), and the refused
+    item is sent again first."""
+    bodies: list[list[str]] = []
+    answers = iter(["429", "partly", "all"])
+
+    async def batch(request: web.Request) -> web.Response:
+        txs = (await request.json())["txs"]
+        bodies.append(txs)
+        kind = next(answers, "all")
+        if kind == "429":
+            error = {"error": {"code": "mempool_full", "message": "full"}}
+            headers = {"Retry-After": "1", "Retry-After-Ms": "150"}
+            return web.json_response(error, status=429, headers=headers)
+        results = [{"accepted": True, "code": "accepted"}] * len(txs)
+        if kind == "partly":
+            results = [*results[:-1], {"accepted": False, "code": "mempool_full"}]
+            return web.json_response({"results": results, "retry_after_ms": 120})
+        return web.json_response({"results": results})
+
+    app = web.Application()
+    app.router.add_post("/v1/txs/batch", batch)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        stream = [(bytes([i]), f"{i:02x}") for i in range(3)]
+        lane = Lane(str(server.make_url("")).rstrip("/"), stream)
+        lane.offer(len(stream))
+        sent: dict[bytes, float] = {}
+        point = Point()
+        async with aiohttp.ClientSession() as session:
+            task = asyncio.create_task(run_lane(session, lane, sent, point, time.monotonic() + 3.0))
+            while len(bodies) < 3:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    finally:
+        await server.close()
+    assert bodies == [["00", "01", "02"], ["00", "01", "02"], ["02"]]
+    assert point.backoff_s == pytest.approx(0.150 + 0.120)
+    assert point.admitted == 3 and point.throttled == 2 and not lane.outbox
 
 
 async def test_the_interval_report_prints_a_row_per_interval_with_each_validators_figures(

@@ -8,7 +8,9 @@ from node.home import MempoolLimits
 from node.mempool import (
     ACCEPTED,
     DUPLICATE,
+    MAX_RETRY_AFTER_SECONDS,
     MEMPOOL_FULL,
+    MIN_RETRY_AFTER_MS,
     NONCE_REUSED,
     NONCE_TAKEN,
     RATE_MEMORY_SECONDS,
@@ -266,7 +268,7 @@ def test_the_rate_counts_only_the_time_the_pool_held_work() -> None:
 def test_a_full_pool_is_refused_before_verification_with_a_retry_time_from_the_backlog() -> None:
     clock = FakeClock()
     mempool = rate_pool(clock, floor=8, share=100)
-    assert mempool.retry_after_seconds() == 4  # no rate yet: the configured backlog
+    assert mempool.retry_after_ms() == 4_000  # no rate yet: the configured backlog
     for nonce in range(8):
         assert mempool.check(tx(ALICE, nonce)) is None
         assert mempool.add(tx(ALICE, nonce), 0) == ACCEPTED
@@ -274,10 +276,26 @@ def test_a_full_pool_is_refused_before_verification_with_a_retry_time_from_the_b
     assert mempool.add(tx(BOB, 0), 0) == MEMPOOL_FULL
     clock.now += 1.0
     mempool.note_committed(1)  # 1 tx/s measured, 8 pending: half of them drain in 4 s
-    assert mempool.retry_after_seconds() == 4
+    assert mempool.retry_after_ms() == 4_000
     clock.now += 1.0
     mempool.note_committed(7)  # 4 tx/s: one second until there is room again
-    assert mempool.retry_after_seconds() == 1
+    assert mempool.retry_after_ms() == 1_000
+    clock.now += 1.0
+    mempool.note_committed(16)  # 24 in 3 s: 4 of the 8 drain in 500 ms, not a whole second
+    assert mempool.retry_after_ms() == 500
+    clock.now += 1.0
+    mempool.note_committed(376)  # 100 tx/s: 40 ms, but never sooner than the floor
+    assert mempool.retry_after_ms() == MIN_RETRY_AFTER_MS
+
+
+def test_the_retry_time_is_at_most_the_ceiling_however_slow_the_chain() -> None:
+    clock = FakeClock()
+    mempool = rate_pool(clock, floor=900, share=100)
+    for nonce in range(900):
+        assert mempool.add(tx(ALICE, nonce), 0) == ACCEPTED
+    clock.now += 100.0
+    mempool.note_committed(1)  # 0.01 tx/s: 450 would take 45,000 s
+    assert mempool.retry_after_ms() == MAX_RETRY_AFTER_SECONDS * 1000
 
 
 def test_one_sender_holds_only_its_share_and_others_still_get_in() -> None:

@@ -178,7 +178,9 @@ async def test_full_mempool_is_429_with_retry_after() -> None:
         second = transfer(a.bob, a.alice.public_key, 1)
         response = await client.post("/v1/txs", json={"tx": second.encode().hex()})
         assert response.status == 429
-        assert response.headers["Retry-After"] == str(node.retry_after_seconds())
+        # whole seconds for HTTP (1.5 s rounds up), milliseconds for clients that read them
+        assert response.headers["Retry-After"] == "2"
+        assert response.headers["Retry-After-Ms"] == str(node.retry_after_ms()) == "1500"
         assert (await response.json())["error"]["code"] == "mempool_full"
         batch = await client.post("/v1/txs/batch", json={"txs": [second.encode().hex()]})
         assert batch.status == 429
@@ -195,8 +197,29 @@ async def test_sender_backlog_is_429_too() -> None:
         second = transfer(a.alice, a.bob.public_key, 1, nonce=1)
         response = await client.post("/v1/txs", json={"tx": second.encode().hex()})
         assert response.status == 429 and response.headers["Retry-After"] == "2"
+        assert response.headers["Retry-After-Ms"] == "1500"
         assert (await response.json())["error"]["code"] == "sender_backlog_full"
-    assert snapshot(node)[:2] == before[:2]
+        assert snapshot(node)[:2] == before[:2]
+        # in a batch the refused item is answered in place, and the answer says when
+        # to send it again
+        third = transfer(a.bob, a.alice.public_key, 1)
+        batch = await client.post(
+            "/v1/txs/batch", json={"txs": [second.encode().hex(), third.encode().hex()]}
+        )
+        assert batch.status == 200
+        answer = await batch.json()
+        assert [r["code"] for r in answer["results"]] == ["sender_backlog_full", "accepted"]
+        assert answer["retry_after_ms"] == 1500
+        # nothing refused for room (a duplicate and a bad signature): no retry time
+        forged = SignedTransaction.single(
+            transfer(a.alice, a.bob.public_key, 2, nonce=5).tx, bytes(64)
+        )
+        batch = await client.post(
+            "/v1/txs/batch", json={"txs": [third.encode().hex(), forged.encode().hex()]}
+        )
+        answer = await batch.json()
+        assert [r["code"] for r in answer["results"]] == ["duplicate", "bad_signature"]
+        assert "retry_after_ms" not in answer
 
 
 async def test_unexpected_failure_is_a_json_500_and_the_node_keeps_serving() -> None:

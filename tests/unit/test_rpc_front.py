@@ -156,13 +156,14 @@ async def test_a_client_cannot_name_its_own_address(upstream: Upstream) -> None:
 async def test_submissions_are_refused_by_the_front_while_the_node_is_full(
     upstream: Upstream,
 ) -> None:
-    upstream.writer.publish(0, 7)
+    upstream.writer.publish(0, 6_200)  # the node's retry time, in ms
     reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
     for path in ("/v1/txs", "/v1/txs/batch?x=1"):
         writer.write(request("POST", path, b'{"txs": ["00"]}'))
         status, headers, body = await read_answer(reader)
         assert status == 429
-        assert headers["retry-after"] == "7"
+        # whole seconds, rounded up, for HTTP; the milliseconds for clients that read them
+        assert (headers["retry-after"], headers["retry-after-ms"]) == ("7", "6200")
         assert json.loads(body)["error"]["code"] == "mempool_full"
     # reads are relayed; nothing of the refused submissions reached the node
     writer.write(request("GET", "/v1/status"))
@@ -170,6 +171,10 @@ async def test_submissions_are_refused_by_the_front_while_the_node_is_full(
     assert status == 200
     assert [seen["path"] for seen in upstream.seen] == ["/v1/status"]
     assert upstream.writer.refused_by_front() == 2
+    upstream.writer.publish(0, 300)  # under a second: Retry-After says 1, the least it can
+    writer.write(request("POST", "/v1/txs", b"{}"))
+    status, headers, _ = await read_answer(reader)
+    assert (status, headers["retry-after"], headers["retry-after-ms"]) == (429, "1", "300")
     upstream.writer.publish(10, 1)
     writer.write(request("POST", "/v1/txs", b"{}"))
     status, _, _ = await read_answer(reader)
@@ -182,29 +187,29 @@ async def test_a_stale_node_state_is_not_trusted(tmp_path: Path) -> None:
     now = [1_000_000]
     reader = StateReader(tmp_path / "state", clock_ms=lambda: now[0])
     assert reader.refusing() is None  # nothing published yet: the node decides
-    writer.publish(0, 3, now_ms=now[0])
-    assert reader.refusing() == 3
+    writer.publish(0, 3_000, now_ms=now[0])
+    assert reader.refusing() == 3_000
     now[0] += STALE_MS + 1
     assert reader.refusing() is None
-    writer.publish(5, 3, now_ms=now[0])
+    writer.publish(5, 3_000, now_ms=now[0])
     assert reader.refusing() is None
 
 
 def test_the_front_spends_the_room_until_the_node_publishes_again(tmp_path: Path) -> None:
     writer = StateWriter(tmp_path / "state")
     reader = StateReader(tmp_path / "state")
-    writer.publish(5, 2)
+    writer.publish(5, 2_000)
     # a batch of about 4, then a single one: the room is spent, the next is refused
     for cost in (4, 1):
         assert reader.refusing() is None
         reader.spend(cost)
-    assert reader.refusing() == 2
-    writer.publish(1, 2)  # the node's own count again, whatever the front spent
+    assert reader.refusing() == 2_000
+    writer.publish(1, 2_000)  # the node's own count again, whatever the front spent
     assert reader.refusing() is None  # one left: a larger batch still goes (the node splits it)
     reader.spend(3)
-    assert reader.refusing() == 2
-    writer.publish(0, 4)
-    assert reader.refusing() == 4
+    assert reader.refusing() == 2_000
+    writer.publish(0, 450)
+    assert reader.refusing() == 450
 
 
 async def test_headers_alone_spend_no_room_and_a_batch_at_most_its_limit(

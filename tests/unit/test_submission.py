@@ -209,8 +209,10 @@ def test_a_pending_nonce_moves_to_the_next_one_a_bounded_number_of_times() -> No
 
 
 @pytest.fixture
-def busy_server() -> Iterator[str]:
-    """A loopback HTTP server that answers every POST with the node's 429."""
+def busy_server(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A loopback HTTP server that answers every POST with the node's 429, its
+    Retry-After 2 and, when the test is parametrized with one, that Retry-After-Ms."""
+    retry_after_ms = getattr(request, "param", None)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -221,6 +223,8 @@ def busy_server() -> Iterator[str]:
             self.send_response(429)
             self.send_header("Content-Type", "application/json")
             self.send_header("Retry-After", "2")
+            if retry_after_ms is not None:
+                self.send_header("Retry-After-Ms", retry_after_ms)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -244,3 +248,16 @@ def test_node_client_reads_the_retry_after_of_a_429(busy_server: str) -> None:
     error = refused.value
     assert (error.status, error.code, error.retry_after) == (429, "mempool_full", 2.0)
     assert "retry after 2 s" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("busy_server", "seconds"),
+    [("250", 0.25), ("1500", 1.5), ("soon", 2.0), ("-5", 2.0), ("nan", 2.0)],
+    indirect=["busy_server"],
+)
+def test_node_client_prefers_the_milliseconds_of_a_429(busy_server: str, seconds: float) -> None:
+    """Retry-After-Ms when it is a usable number; otherwise the whole-second Retry-After."""
+    with pytest.raises(NodeReplyError) as refused:
+        NodeClient(busy_server).submit(b"\x00")
+    assert refused.value.retry_after == seconds
+    assert f"retry after {seconds:g} s" in str(refused.value)

@@ -11,7 +11,8 @@ import { TrustAnchor, verifyBundle } from "./proof.js";
 
 /** A 4xx/5xx answer: `status`, and the API's stable `code`, `message` and `field`. */
 export class ApiError extends Error {
-  /** `retryAfter`: the seconds of a 429's Retry-After header, else null. */
+  /** `retryAfter`: seconds to wait after a 429, from its Retry-After-Ms header (the node's
+   * estimate in milliseconds) or else its whole-second Retry-After; null without either. */
   constructor(status, code, message, field = null, retryAfter = null) {
     super(`${status} ${code}: ${message}`);
     this.name = "ApiError";
@@ -24,8 +25,14 @@ export class ApiError extends Error {
 
 function retryAfterOf(response) {
   if (response.status !== 429) return null;
-  const seconds = Number(response.headers.get("retry-after"));
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds : null; // the node sends seconds
+  for (const [name, scale] of [["retry-after-ms", 1000], ["retry-after", 1]]) {
+    const text = response.headers.get(name);
+    if (text === null || text.trim() === "") continue;
+    const value = Number(text);
+    // the node sends numbers in both (never an HTTP date in Retry-After)
+    if (Number.isFinite(value) && value >= 0) return value / scale;
+  }
+  return null;
 }
 
 const DONE = new Set(["committed", "rejected"]);

@@ -18,9 +18,9 @@ import { Transaction } from "./tx.js";
 export const SECRET_PREFIX = "whsec_";
 export const DEFAULT_TOLERANCE_S = 300;
 const MAX_NONCE_STEPS = 64;
-// A busy node (429) is waited out within the call's budget: Retry-After times a
-// factor drawn from [1, 1 + RETRY_JITTER), so refused clients do not all come back
-// in the same instant (as cli/submission.py does).
+// A busy node (429) is waited out within the call's budget: its retry time
+// (Retry-After-Ms, else Retry-After) times a factor drawn from [1, 1 + RETRY_JITTER),
+// so refused clients do not all come back in the same instant (as cli/submission.py does).
 const BUSY_CODES = new Set(["mempool_full", "sender_backlog_full"]);
 export const RETRY_JITTER = 0.5;
 const PAID = new Set(["paid", "refunded"]);

@@ -118,7 +118,7 @@ test("waitForPayment polls while the node refuses event streams", async () => {
 
 // A node stand-in for send: POST /v1/txs answers each scripted status in turn (429s
 // carry `retryAfter` seconds), and the transaction then reads as committed.
-async function submittingNode(answers, retryAfter, randoms = [0.5]) {
+async function submittingNode(answers, retryAfter, randoms = [0.5], retryAfterMs = null) {
   const key = await PrivateKey.fromSeed(new Uint8Array(32).fill(4));
   const bodies = [];
   const json = (status, body, headers = {}) => new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json", ...headers } });
@@ -129,7 +129,11 @@ async function submittingNode(answers, retryAfter, randoms = [0.5]) {
     if (pathname === "/v1/txs" && init.method === "POST") {
       bodies.push(init.body);
       const status = answers.shift();
-      if (status === 429) return json(429, { error: { code: "mempool_full", message: "the node's mempool is full" } }, { "retry-after": String(retryAfter) });
+      if (status === 429) {
+        const headers = { "retry-after": String(retryAfter) };
+        if (retryAfterMs !== null) headers["retry-after-ms"] = String(retryAfterMs);
+        return json(429, { error: { code: "mempool_full", message: "the node's mempool is full" } }, headers);
+      }
       return json(202, { hash: "00", accepted: true, code: "accepted", message: null });
     }
     assert.match(pathname, /^\/v1\/txs\/[0-9a-f]{64}$/);
@@ -160,4 +164,19 @@ test("send gives up with the 429 when the Retry-After passes its budget", async 
     (err) => err.status === 429 && err.code === "mempool_full" && err.retryAfter === 5,
   );
   assert.deepEqual([bodies.length, draws.length], [1, 1]);
+});
+
+test("a 429's Retry-After-Ms is preferred to its whole-second Retry-After", async () => {
+  const { merchant, bodies } = await submittingNode([429, 202], 1, [0.5], 300);
+  await assert.rejects(
+    merchant.send("escrow.ship", ["ab".repeat(32), new Uint8Array(32), null], 100),
+    (err) => err.status === 429 && err.retryAfter === 0.3,
+  );
+  assert.equal(bodies.length, 1);
+  // a malformed millisecond header falls back to the seconds one
+  const fallback = await submittingNode([429, 202], 2, [0.5], "soon");
+  await assert.rejects(
+    fallback.merchant.send("escrow.ship", ["ab".repeat(32), new Uint8Array(32), null], 100),
+    (err) => err.status === 429 && err.retryAfter === 2,
+  );
 });
