@@ -103,6 +103,9 @@ class StubService:
     def mempool_full(self) -> bool:
         return False
 
+    def note_refused_request(self) -> None:
+        pass
+
     def retry_after_ms(self) -> int:
         return 1000
 

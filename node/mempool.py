@@ -66,6 +66,17 @@ MAX_RETRY_AFTER_SECONDS = 30
 # a refused client is not asked back sooner than this: room comes with a commit, and
 # a height takes a block interval (200 ms by default) at the least
 MIN_RETRY_AFTER_MS = 100
+# Sustained overload: when at least OVERLOAD_SHARE_PERCENT of the client requests of the
+# last OVERLOAD_WINDOW_SECONDS (at least OVERLOAD_MIN_REQUESTS of them) were refused
+# for room, the retry time is at least OVERLOAD_RETRY_MS. A refusal at a moment's peak
+# is best retried as soon as a block frees room; under sustained overload sooner
+# retries only bring more, smaller requests, each with its cost per request and per
+# gossip batch (measured: at twice the capacity, retries at half the backlog's time
+# committed a fifth less than retries after a second; docs/node.md, "Admission").
+OVERLOAD_WINDOW_SECONDS = 5.0
+OVERLOAD_SHARE_PERCENT = 25
+OVERLOAD_MIN_REQUESTS = 20
+OVERLOAD_RETRY_MS = 1_000
 # The admit limit is sized from the best committed rate of this recent past, not only the
 # latest: a slow moment (a long collection, other work on the machine) must not shrink
 # the pool, and with it the blocks and the rate, into a spiral
@@ -133,6 +144,10 @@ class Mempool:
         # to the limits and refused per transaction beyond them, instead of a refusal
         # from the node at the pace of its busy loop (docs/node.md, "RPC front")
         self.door_headroom_percent = 0
+        # (time, client requests, of them refused for room), within OVERLOAD_WINDOW_SECONDS
+        self._requests: deque[tuple[float, int, int]] = deque()
+        self._requests_seen = 0
+        self._requests_refused = 0
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -276,6 +291,34 @@ class Mempool:
         local_room = local_limit * (100 - reserve_percent) // 100 - len(self._local)
         return max(0, min(pool_room, local_room))
 
+    def note_requests(self, seen: int, refused: int) -> None:
+        """Count client requests for submission: `seen` of them, `refused` of those
+        refused for room (all of a request, or some of its transactions)."""
+        if seen <= 0:
+            return
+        now = self._clock()
+        self._requests.append((now, seen, refused))
+        self._requests_seen += seen
+        self._requests_refused += refused
+        self._expire_requests(now)
+
+    def _expire_requests(self, now: float) -> None:
+        horizon = now - OVERLOAD_WINDOW_SECONDS
+        requests = self._requests
+        while requests and requests[0][0] < horizon:
+            _, seen, refused = requests.popleft()
+            self._requests_seen -= seen
+            self._requests_refused -= refused
+
+    def overloaded(self) -> bool:
+        """Whether clients have been refused for room in a large share of their recent
+        requests (OVERLOAD_SHARE_PERCENT): sustained overload, not a moment's peak."""
+        self._expire_requests(self._clock())
+        seen = self._requests_seen
+        if seen < OVERLOAD_MIN_REQUESTS:
+            return False
+        return self._requests_refused * 100 >= seen * OVERLOAD_SHARE_PERCENT
+
     def retry_after_ms(self) -> int:
         """When a refused client should try again, in ms: the time half the current
         backlog needs to commit at the measured rate (the configured backlog when
@@ -284,12 +327,15 @@ class Mempool:
         backlog would let the pool run dry as every refused client comes back at once.
         Milliseconds, not the whole seconds of a `Retry-After`: the pool holds well
         under a second of work, and a client that waits a whole second comes back to
-        a pool that ran dry meanwhile (docs/node.md, "Admission")."""
+        a pool that ran dry meanwhile (docs/node.md, "Admission"). Under sustained
+        overload (`overloaded`) it is at least OVERLOAD_RETRY_MS."""
         rate = self.committed_rate()
         if rate <= 0:
             wait = self.limits.backlog_ms
         else:
             wait = math.ceil(len(self._by_hash) * 1000 / 2 / rate)
+        if self.overloaded():
+            wait = max(wait, OVERLOAD_RETRY_MS)
         return max(MIN_RETRY_AFTER_MS, min(MAX_RETRY_AFTER_SECONDS * 1000, wait))
 
     def _limits(self, from_peer: bool) -> tuple[int, int, int]:

@@ -166,6 +166,7 @@ class Node:
         self._runners: list[web.AppRunner] = []
         self.front: FrontProcess | None = None
         self._front_state: StateWriter | None = None
+        self._front_refused_noted = 0  # the front's refusal count the mempool was told of
         self._front_refusals = 0
         self._frames_dropped = 0
         self._run_dir: Path | None = None
@@ -259,10 +260,15 @@ class Node:
         """Admit transactions from a client (bytes, or already decoded by the RPC);
         accepted ones are gossiped to peers."""
         admissions, accepted = await self._admit(raw_transactions)
+        refused = any(admission.code in _ROOM_CODES for admission in admissions)
+        self.mempool.note_requests(1, int(refused))
         if accepted:
             self._gossip.extend(accepted)
             self._gossip_waiting.set()
         return admissions
+
+    def note_refused_request(self) -> None:
+        self.mempool.note_requests(1, 1)
 
     def ungossiped(self) -> set[bytes]:
         """Transactions (encoded) admitted from clients and not yet gossiped to peers."""
@@ -751,6 +757,12 @@ class Node:
         state = self._front_state
         if state is not None:
             mempool = self.mempool
+            # requests the front refused since the last look count toward overload
+            refused = state.refused_by_front()
+            if refused != self._front_refused_noted:
+                fresh = refused - self._front_refused_noted
+                mempool.note_requests(fresh, fresh)
+                self._front_refused_noted = refused
             state.publish(mempool.room(), mempool.retry_after_ms())
 
     async def stop(self) -> None:

@@ -93,6 +93,11 @@ class NodeService(Protocol):
         """True when new transactions would be refused (RPC answers 429)."""
         ...
 
+    def note_refused_request(self) -> None:
+        """A client's submission was refused for room before it reached `submit` (the
+        mempool counts refused requests to tell sustained overload from a peak)."""
+        ...
+
     def retry_after_ms(self) -> int:
         """When a client refused for room should try again, in ms (a 429's
         `Retry-After-Ms`; its `Retry-After` is this in whole seconds, rounded up)."""

@@ -74,6 +74,7 @@ def busy_error(service: NodeService, code: str, message: str) -> ApiError:
 def refuse_when_full(service: NodeService) -> None:
     """Refuse before reading or decoding the body: a full node spends nothing more."""
     if service.mempool_full():
+        service.note_refused_request()  # counts toward sustained overload (node.mempool)
         raise busy_error(service, MEMPOOL_FULL, MEMPOOL_FULL_MESSAGE)
 
 

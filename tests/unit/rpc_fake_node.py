@@ -78,6 +78,7 @@ class FakeNode:
         self._store: KVStore = store if store is not None else MemoryStore()
         self.mempool: list[SignedTransaction] = []
         self.mempool_limit = mempool_limit
+        self.refused_requests = 0  # submissions refused before they reached submit()
         self.per_sender_limit = per_sender_limit
         self.submitted: list[bytes] = []
         self._changed = asyncio.Event()
@@ -173,6 +174,9 @@ class FakeNode:
 
     def mempool_full(self) -> bool:
         return len(self.mempool) >= self.mempool_limit
+
+    def note_refused_request(self) -> None:
+        self.refused_requests += 1
 
     def retry_after_ms(self) -> int:
         return 1500

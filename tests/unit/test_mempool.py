@@ -13,6 +13,9 @@ from node.mempool import (
     MIN_RETRY_AFTER_MS,
     NONCE_REUSED,
     NONCE_TAKEN,
+    OVERLOAD_MIN_REQUESTS,
+    OVERLOAD_RETRY_MS,
+    OVERLOAD_WINDOW_SECONDS,
     RATE_MEMORY_SECONDS,
     RATE_WINDOW_SECONDS,
     SENDER_FULL,
@@ -286,6 +289,32 @@ def test_a_full_pool_is_refused_before_verification_with_a_retry_time_from_the_b
     clock.now += 1.0
     mempool.note_committed(376)  # 100 tx/s: 40 ms, but never sooner than the floor
     assert mempool.retry_after_ms() == MIN_RETRY_AFTER_MS
+
+
+def test_sustained_overload_asks_for_at_least_a_second_and_a_peak_does_not() -> None:
+    clock = FakeClock()
+    mempool = rate_pool(clock, floor=8, share=100)
+    for nonce in range(8):
+        assert mempool.add(tx(ALICE, nonce), 0) == ACCEPTED
+    clock.now += 1.0
+    mempool.note_committed(16)  # 16 tx/s, 8 pending: half of them drain in 250 ms
+    assert mempool.retry_after_ms() == 250
+    # a peak: 40 requests, 9 refused for room (under a quarter)
+    mempool.note_requests(31, 0)
+    mempool.note_requests(9, 9)
+    assert not mempool.overloaded() and mempool.retry_after_ms() == 250
+    mempool.note_requests(2, 2)  # 11 of 42: sustained overload
+    assert mempool.overloaded()
+    assert mempool.retry_after_ms() == OVERLOAD_RETRY_MS
+    # the window moves on: what is older than it no longer counts
+    clock.now += OVERLOAD_WINDOW_SECONDS + 0.1
+    mempool.note_requests(1, 1)
+    assert not mempool.overloaded()  # 1 of 1, under the least count that can tell
+    assert mempool.retry_after_ms() == 250
+    mempool.note_requests(OVERLOAD_MIN_REQUESTS - 1, 0)
+    assert not mempool.overloaded()
+    mempool.note_requests(0, 0)  # nothing seen: nothing noted
+    assert mempool._requests_seen == OVERLOAD_MIN_REQUESTS
 
 
 def test_the_retry_time_is_at_most_the_ceiling_however_slow_the_chain() -> None:

@@ -184,6 +184,8 @@ async def test_full_mempool_is_429_with_retry_after() -> None:
         assert (await response.json())["error"]["code"] == "mempool_full"
         batch = await client.post("/v1/txs/batch", json={"txs": [second.encode().hex()]})
         assert batch.status == 429
+        # both refused before submit(): told to the node, which counts toward overload
+        assert node.refused_requests == 2
     assert snapshot(node) == before
 
 
