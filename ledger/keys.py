@@ -99,16 +99,17 @@ def verify_many(checks: Sequence[SignatureCheck], executor: Executor | None = No
     PyNaCl releases the GIL while verifying, so a thread pool uses every core.
     """
     if executor is None or len(checks) < 64:
-        return [verify(*check) for check in checks]
+        return verify_each(checks)
     chunk = max(64, len(checks) // 8)
     parts = [checks[i : i + chunk] for i in range(0, len(checks), chunk)]
     results: list[bool] = []
-    for part in executor.map(_verify_chunk, parts):
+    for part in executor.map(verify_each, parts):
         results.extend(part)
     return results
 
 
-def _verify_chunk(checks: Iterable[SignatureCheck]) -> list[bool]:
+def verify_each(checks: Iterable[SignatureCheck]) -> list[bool]:
+    """`verify` of each check, in order, on the calling thread."""
     return [verify(*check) for check in checks]
 
 

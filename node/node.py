@@ -34,7 +34,7 @@ from ledger import chainstore
 from ledger.chainstore import Head
 from ledger.errors import CodecError
 from ledger.execution import Application, BlockInfo
-from ledger.keys import PrivateKey, SignatureCheck, address_to_text, verify
+from ledger.keys import PrivateKey, SignatureCheck, address_to_text, verify_each
 from ledger.kv import KVReader
 from ledger.state_tree import set_hash_memo_bytes
 from ledger.tx import SignedTransaction
@@ -91,10 +91,6 @@ FRONT_HEADROOM_PERCENT = 10
 # cannot make it hold the event loop), and the eviction walk runs at most this often
 GAP_COUNT_INTERVAL = 5.0
 EVICT_INTERVAL = 10.0
-
-
-def _verify_chunk(checks: Sequence[SignatureCheck]) -> list[bool]:
-    return [verify(*check) for check in checks]
 
 
 class Node:
@@ -166,8 +162,7 @@ class Node:
         self._runners: list[web.AppRunner] = []
         self.front: FrontProcess | None = None
         self._front_state: StateWriter | None = None
-        self._front_refused_noted = 0  # the front's refusal count the mempool was told of
-        self._front_refusals = 0
+        self._front_refusals = 0  # the front's count of refused requests, as last read
         self._frames_dropped = 0
         self._run_dir: Path | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -436,7 +431,7 @@ class Node:
         size = max(VERIFY_CHUNK, (len(checks) + 1) // 2)
         parts = [checks[i : i + size] for i in range(0, len(checks), size)]
         done = await asyncio.gather(
-            *(loop.run_in_executor(self.executor, _verify_chunk, part) for part in parts)
+            *(loop.run_in_executor(self.executor, verify_each, part) for part in parts)
         )
         return [ok for part in done for ok in part]
 
@@ -653,11 +648,7 @@ class Node:
         if dropped > self._frames_dropped:
             self.metrics.frames_dropped.inc(dropped - self._frames_dropped)
             self._frames_dropped = dropped
-        if self._front_state is not None:
-            refused = self._front_state.refused_by_front()
-            if refused > self._front_refusals:
-                self.metrics.front_refusals.inc(refused - self._front_refusals)
-            self._front_refusals = refused
+        self._note_front_refusals()
         if self._gates is not None:
             for gate in (self._gates.event_streams, self._gates.long_polls):
                 self.metrics.rpc_slots.labels(gate.name).set(gate.open)
@@ -757,13 +748,20 @@ class Node:
         state = self._front_state
         if state is not None:
             mempool = self.mempool
-            # requests the front refused since the last look count toward overload
-            refused = state.refused_by_front()
-            if refused != self._front_refused_noted:
-                fresh = refused - self._front_refused_noted
-                mempool.note_requests(fresh, fresh)
-                self._front_refused_noted = refused
+            self._note_front_refusals()
             state.publish(mempool.room(), mempool.retry_after_ms())
+
+    def _note_front_refusals(self) -> None:
+        """The requests the front refused since the last look: counted in
+        `pasar_rpc_front_refusals_total` and toward the mempool's overload window."""
+        state = self._front_state
+        if state is None:
+            return
+        fresh = state.refused_by_front() - self._front_refusals
+        if fresh > 0:
+            self.metrics.front_refusals.inc(fresh)
+            self.mempool.note_requests(fresh, fresh)
+            self._front_refusals += fresh
 
     async def stop(self) -> None:
         if self._stopped:

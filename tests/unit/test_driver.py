@@ -502,19 +502,19 @@ def test_a_single_submitted_signature_is_checked_on_the_pool_not_the_event_loop(
     async def scenario() -> None:
         node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
         threads: list[str] = []
-        check = node_module._verify_chunk
+        check = node_module.verify_each
 
         def recording(checks: Any) -> list[bool]:
             threads.append(threading.current_thread().name)
             return check(checks)
 
-        node_module._verify_chunk = recording  # type: ignore[assignment]
+        node_module.verify_each = recording  # type: ignore[assignment]
         try:
             (admission,) = await node.submit([user_tx("one").encoded])
             assert admission.code == "accepted"
             assert threads and all(name.startswith("verify") for name in threads)
         finally:
-            node_module._verify_chunk = check  # type: ignore[assignment]
+            node_module.verify_each = check  # type: ignore[assignment]
             await node.stop()
 
     asyncio.run(scenario())
@@ -528,13 +528,13 @@ def test_a_submission_of_a_few_dozen_signatures_is_split_over_both_pool_threads(
     async def scenario() -> None:
         node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
         sizes: list[int] = []
-        check = node_module._verify_chunk
+        check = node_module.verify_each
 
         def recording(checks: Any) -> list[bool]:
             sizes.append(len(checks))
             return check(checks)
 
-        node_module._verify_chunk = recording  # type: ignore[assignment]
+        node_module.verify_each = recording  # type: ignore[assignment]
         try:
             txs = [user_tx(f"split{i}").encoded for i in range(40)]
             admissions = await node.submit(txs)
@@ -544,7 +544,7 @@ def test_a_submission_of_a_few_dozen_signatures_is_split_over_both_pool_threads(
             (admission,) = await node.submit([user_tx("alone").encoded])
             assert admission.code == "accepted" and sizes == [1]
         finally:
-            node_module._verify_chunk = check  # type: ignore[assignment]
+            node_module.verify_each = check  # type: ignore[assignment]
             await node.stop()
 
     asyncio.run(scenario())

@@ -291,11 +291,17 @@ def test_a_full_pool_is_refused_before_verification_with_a_retry_time_from_the_b
     assert mempool.retry_after_ms() == MIN_RETRY_AFTER_MS
 
 
+def holding(clock: FakeClock, pending: int) -> Mempool:
+    """A pool at its limit of `pending` transactions (Alice's), none committed yet."""
+    mempool = rate_pool(clock, floor=pending, share=100)
+    for nonce in range(pending):
+        assert mempool.add(tx(ALICE, nonce), 0) == ACCEPTED
+    return mempool
+
+
 def test_sustained_overload_asks_for_at_least_a_second_and_a_peak_does_not() -> None:
     clock = FakeClock()
-    mempool = rate_pool(clock, floor=8, share=100)
-    for nonce in range(8):
-        assert mempool.add(tx(ALICE, nonce), 0) == ACCEPTED
+    mempool = holding(clock, 8)
     clock.now += 1.0
     mempool.note_committed(16)  # 16 tx/s, 8 pending: half of them drain in 250 ms
     assert mempool.retry_after_ms() == 250
@@ -319,9 +325,7 @@ def test_sustained_overload_asks_for_at_least_a_second_and_a_peak_does_not() -> 
 
 def test_the_retry_time_is_at_most_the_ceiling_however_slow_the_chain() -> None:
     clock = FakeClock()
-    mempool = rate_pool(clock, floor=900, share=100)
-    for nonce in range(900):
-        assert mempool.add(tx(ALICE, nonce), 0) == ACCEPTED
+    mempool = holding(clock, 900)
     clock.now += 100.0
     mempool.note_committed(1)  # 0.01 tx/s: 450 would take 45,000 s
     assert mempool.retry_after_ms() == MAX_RETRY_AFTER_SECONDS * 1000

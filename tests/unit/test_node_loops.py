@@ -9,6 +9,9 @@
   behind it and holding nothing (node/pool_resend.py).
 - Frames dropped on full send queues are counted, those of links that closed
   too, in `pasar_peer_frames_dropped_total`.
+- Requests its RPC front refused, and its clients' requests refused for room,
+  count toward sustained overload: the retry time it publishes is then at least a
+  second, and the front's refusals show in `pasar_rpc_front_refusals_total`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from typing import Any
 
 from ledger.keys import PrivateKey, address_to_text
 from ledger.tx import Transaction
+from node.front_state import StateReader, StateWriter
 from node.home import Home, NodeConfig, genesis_from_json
+from node.mempool import OVERLOAD_MIN_REQUESTS, OVERLOAD_RETRY_MS
 from node.node import Node
 from node.peers import Link
 
@@ -168,6 +173,44 @@ def test_the_lag_probe_samples_often_only_while_there_is_work(tmp_path: Path) ->
         finally:
             probe.cancel()
             await asyncio.gather(probe, return_exceptions=True)
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_refusals_by_the_front_and_for_room_make_the_published_retry_time_a_second(
+    tmp_path: Path,
+) -> None:
+    async def scenario() -> None:
+        node = make_node(tmp_path)
+        writer = StateWriter(tmp_path / "admission")
+        front = StateReader(tmp_path / "admission")
+        node._front_state = writer
+        try:
+            node._publish_room()
+            assert not node.mempool.overloaded()
+            assert node.retry_after_ms() < OVERLOAD_RETRY_MS  # nothing commits: the backlog
+            # clients' requests that got in: a full window of them, none refused
+            for _ in range(OVERLOAD_MIN_REQUESTS):
+                node.mempool.note_requests(1, 0)
+            for _ in range(OVERLOAD_MIN_REQUESTS // 4 - 1):
+                front.count_refusal()  # the front answers 429s itself
+            node._publish_room()
+            assert not node.mempool.overloaded()  # 4 refused of 24: a peak
+            node.note_refused_request()  # the node's own 429 before the body
+            front.count_refusal()
+            front.count_refusal()
+            node._publish_room()
+            assert node.mempool.overloaded()  # 7 of 27
+            assert node.retry_after_ms() == OVERLOAD_RETRY_MS
+            response = await node.metrics_handler(None)  # type: ignore[arg-type]
+            assert b"pasar_rpc_front_refusals_total 6.0" in response.body  # type: ignore[operator]
+            node._publish_room()  # nothing new from the front: nothing counted twice
+            assert node.mempool._requests_refused == 7
+        finally:
+            node._front_state = None
+            front.close()
+            writer.close()
             await node.stop()
 
     asyncio.run(scenario())
