@@ -73,9 +73,17 @@ MIN_RETRY_AFTER_MS = 100
 # retries only bring more, smaller requests, each with its cost per request and per
 # gossip batch (measured: at twice the capacity, retries at half the backlog's time
 # committed a fifth less than retries after a second; docs/node.md, "Admission").
+# Refusals alone cannot tell overload from a wave of retries: once the floor applies at
+# the network's capacity, the refused clients come back together a second later, are
+# refused again in a crowd, and hold the floor on while the pool runs dry between the
+# waves (measured: 95% of the capacity committed instead of 99%). So overload also needs
+# the pool to have been at its limit, with no room for clients, for at least
+# OVERLOAD_FULL_PERCENT of the window: under sustained overload clients refill it as soon
+# as a block frees room; between waves of retries it has room.
 OVERLOAD_WINDOW_SECONDS = 5.0
 OVERLOAD_SHARE_PERCENT = 25
 OVERLOAD_MIN_REQUESTS = 20
+OVERLOAD_FULL_PERCENT = 50
 OVERLOAD_RETRY_MS = 1_000
 # The admit limit is sized from the best committed rate of this recent past, not only the
 # latest: a slow moment (a long collection, other work on the machine) must not shrink
@@ -148,6 +156,12 @@ class Mempool:
         self._requests: deque[tuple[float, int, int]] = deque()
         self._requests_seen = 0
         self._requests_refused = 0
+        # (when, ms since the previous look, whether the pool was full) per `observe_room`,
+        # within OVERLOAD_WINDOW_SECONDS: how long the pool stayed at its limit
+        self._looks: deque[tuple[float, int, bool]] = deque()
+        self._looked_at: float | None = None
+        self._looked_ms = 0
+        self._full_ms = 0
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -310,14 +324,52 @@ class Mempool:
             self._requests_seen -= seen
             self._requests_refused -= refused
 
+    def observe_room(self) -> int:
+        """`room()`, noted toward `full_percent`. The node calls it on a steady beat
+        (every 50 ms while the pool holds work): each look stands for the time since
+        the one before it."""
+        now = self._clock()
+        room = self.room()
+        if self._looked_at is not None:
+            span_ms = int(min(now - self._looked_at, OVERLOAD_WINDOW_SECONDS) * 1000)
+            full = room == 0
+            self._looks.append((now, span_ms, full))
+            self._looked_ms += span_ms
+            if full:
+                self._full_ms += span_ms
+        self._looked_at = now
+        self._expire_looks(now)
+        return room
+
+    def _expire_looks(self, now: float) -> None:
+        horizon = now - OVERLOAD_WINDOW_SECONDS
+        looks = self._looks
+        while looks and looks[0][0] < horizon:
+            _, span_ms, full = looks.popleft()
+            self._looked_ms -= span_ms
+            if full:
+                self._full_ms -= span_ms
+
+    def full_percent(self) -> int:
+        """The share of the last OVERLOAD_WINDOW_SECONDS, in percent, in which the pool
+        had no room for this node's clients (as `observe_room` saw it; 0 before it looked)."""
+        self._expire_looks(self._clock())
+        if self._looked_ms <= 0:
+            return 0
+        return self._full_ms * 100 // self._looked_ms
+
     def overloaded(self) -> bool:
-        """Whether clients have been refused for room in a large share of their recent
-        requests (OVERLOAD_SHARE_PERCENT): sustained overload, not a moment's peak."""
+        """Sustained overload, not a moment's peak nor a wave of retries: clients were
+        refused for room in a large share of their recent requests
+        (OVERLOAD_SHARE_PERCENT) while the pool stayed at its limit most of that time
+        (OVERLOAD_FULL_PERCENT)."""
         self._expire_requests(self._clock())
         seen = self._requests_seen
         if seen < OVERLOAD_MIN_REQUESTS:
             return False
-        return self._requests_refused * 100 >= seen * OVERLOAD_SHARE_PERCENT
+        if self._requests_refused * 100 < seen * OVERLOAD_SHARE_PERCENT:
+            return False
+        return self.full_percent() >= OVERLOAD_FULL_PERCENT
 
     def retry_after_ms(self) -> int:
         """When a refused client should try again, in ms: the time half the current

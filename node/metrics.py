@@ -53,6 +53,16 @@ class NodeMetrics:
             "Transactions committed per second of busy time over the last 10 s",
             registry=r,
         )
+        self.full_percent = Gauge(
+            "pasar_mempool_full_percent",
+            "Share of the last 5 s, in percent, in which the pool had no room for clients",
+            registry=r,
+        )
+        self.overloaded = Gauge(
+            "pasar_mempool_overloaded",
+            "1 under sustained overload (a 429's retry time is then at least a second)",
+            registry=r,
+        )
         self.oldest_pending = Gauge(
             "pasar_mempool_oldest_seconds",
             "Age of the oldest pending transaction (0 when the pool is empty)",

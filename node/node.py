@@ -566,6 +566,8 @@ class Node:
             lag = max(0.0, time.monotonic() - due)
             self.metrics.loop_lag.observe(lag)
             self._lag_max = max(self._lag_max, lag)
+            # how long the pool stays at its limit, one of the two signs of overload
+            self.mempool.observe_room()
             # the pool's limit follows the measured rate, which moves with time alone;
             # the front trusts "full" only while this heartbeat is fresh
             self._publish_room()
@@ -665,6 +667,8 @@ class Node:
         metrics.local_limit.set(mempool.local_limit(limit))
         metrics.local_pending.set(mempool.local_count)
         metrics.committed_rate.set(round(mempool.committed_rate(), 1))
+        metrics.full_percent.set(mempool.full_percent())
+        metrics.overloaded.set(1 if mempool.overloaded() else 0)
         metrics.oldest_pending.set(round(mempool.oldest_age(), 3))
         now = time.monotonic()
         if now - self._gap_counted_at >= GAP_COUNT_INTERVAL:

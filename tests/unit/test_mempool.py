@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ledger.keys import PrivateKey
 from ledger.tx import SignedTransaction, Transaction
 from node.home import MempoolLimits
@@ -13,6 +15,7 @@ from node.mempool import (
     MIN_RETRY_AFTER_MS,
     NONCE_REUSED,
     NONCE_TAKEN,
+    OVERLOAD_FULL_PERCENT,
     OVERLOAD_MIN_REQUESTS,
     OVERLOAD_RETRY_MS,
     OVERLOAD_WINDOW_SECONDS,
@@ -299,12 +302,30 @@ def holding(clock: FakeClock, pending: int) -> Mempool:
     return mempool
 
 
+def at_its_limit(clock: FakeClock) -> Mempool:
+    """A pool at its limit: 8 pending, 16 tx/s committed and 500 ms of it admitted, so
+    half of it drains in 250 ms."""
+    mempool = holding(clock, 8)
+    mempool.limits = replace(mempool.limits, backlog_ms=500)
+    clock.now += 1.0
+    mempool.note_committed(16)
+    assert mempool.admit_limit() == 8 and mempool.room() == 0
+    return mempool
+
+
+def look(mempool: Mempool, clock: FakeClock, seconds: float) -> None:
+    """The node's beat: `observe_room` every 50 ms for `seconds`."""
+    for _ in range(round(seconds / 0.05)):
+        clock.now += 0.05
+        mempool.observe_room()
+
+
 def test_sustained_overload_asks_for_at_least_a_second_and_a_peak_does_not() -> None:
     clock = FakeClock()
-    mempool = holding(clock, 8)
-    clock.now += 1.0
-    mempool.note_committed(16)  # 16 tx/s, 8 pending: half of them drain in 250 ms
+    mempool = at_its_limit(clock)
     assert mempool.retry_after_ms() == 250
+    look(mempool, clock, 1.0)
+    assert mempool.full_percent() == 100
     # a peak: 40 requests, 9 refused for room (under a quarter)
     mempool.note_requests(31, 0)
     mempool.note_requests(9, 9)
@@ -312,15 +333,49 @@ def test_sustained_overload_asks_for_at_least_a_second_and_a_peak_does_not() -> 
     mempool.note_requests(2, 2)  # 11 of 42: sustained overload
     assert mempool.overloaded()
     assert mempool.retry_after_ms() == OVERLOAD_RETRY_MS
-    # the window moves on: what is older than it no longer counts
-    clock.now += OVERLOAD_WINDOW_SECONDS + 0.1
+    # the window moves on, the pool still full: older requests no longer count
+    look(mempool, clock, OVERLOAD_WINDOW_SECONDS + 0.1)
     mempool.note_requests(1, 1)
+    assert mempool.full_percent() == 100
     assert not mempool.overloaded()  # 1 of 1, under the least count that can tell
     assert mempool.retry_after_ms() == 250
     mempool.note_requests(OVERLOAD_MIN_REQUESTS - 1, 0)
     assert not mempool.overloaded()
     mempool.note_requests(0, 0)  # nothing seen: nothing noted
     assert mempool._requests_seen == OVERLOAD_MIN_REQUESTS
+
+
+def test_refusals_in_waves_while_the_pool_has_room_are_not_overload() -> None:
+    """Retries that come back together are refused in a crowd, though the pool has
+    room between the crowds: that must not hold the floor of a second on."""
+    clock = FakeClock()
+    mempool = at_its_limit(clock)
+    assert mempool.full_percent() == 0  # not looked at yet
+    newest = mempool.pending_in_order()[-1]
+    mempool.remove([newest])
+    look(mempool, clock, 3.0)  # room for 2.95 s (the first look starts the count)
+    mempool.add(tx(ALICE, 7), 0)
+    mempool.note_requests(10, 10)
+    mempool.note_requests(10, 0)  # half of the requests refused...
+    look(mempool, clock, 1.95)  # ...but the pool was full for 1.95 s of 4.9
+    assert mempool.full_percent() == 39
+    assert not mempool.overloaded()
+    assert mempool.retry_after_ms() == 250
+    look(mempool, clock, 0.6)  # the oldest looks leave the window: full 2.55 s of 5
+    assert mempool.full_percent() >= OVERLOAD_FULL_PERCENT
+    assert mempool.overloaded() and mempool.retry_after_ms() == OVERLOAD_RETRY_MS
+    look(mempool, clock, OVERLOAD_WINDOW_SECONDS)  # no requests in the window
+    assert mempool.full_percent() == 100 and not mempool.overloaded()
+
+
+def test_a_long_gap_between_looks_counts_at_most_the_window() -> None:
+    clock = FakeClock()
+    mempool = at_its_limit(clock)
+    mempool.observe_room()
+    mempool.remove(mempool.pending_in_order()[-1:])
+    clock.now += 60.0
+    assert mempool.observe_room() == 1  # a minute with room: the window's 5 s of it
+    assert mempool._looked_ms == 5_000 and mempool.full_percent() == 0
 
 
 def test_the_retry_time_is_at_most_the_ceiling_however_slow_the_chain() -> None:

@@ -10,13 +10,15 @@
 - Frames dropped on full send queues are counted, those of links that closed
   too, in `pasar_peer_frames_dropped_total`.
 - Requests its RPC front refused, and its clients' requests refused for room,
-  count toward sustained overload: the retry time it publishes is then at least a
-  second, and the front's refusals show in `pasar_rpc_front_refusals_total`.
+  count toward sustained overload, with the pool at its limit on the node's beat:
+  the retry time it publishes is then at least a second, and the front's refusals
+  show in `pasar_rpc_front_refusals_total`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +188,17 @@ def test_refusals_by_the_front_and_for_room_make_the_published_retry_time_a_seco
         writer = StateWriter(tmp_path / "admission")
         front = StateReader(tmp_path / "admission")
         node._front_state = writer
+        probe = asyncio.create_task(node._lag_loop())
         try:
+            # a pool at its limit: one pending of one admitted (nothing commits yet),
+            # looked at by the node's beat for a while
+            node.mempool.limits = replace(node.mempool.limits, floor_txs=1)
+            sender = PrivateKey.from_seed(bytes([7]) * 32)
+            transfer = Transaction("t", sender.public_key, 0, "coin.transfer", ("IDR", PEER, 1))
+            (admission,) = await node.submit([transfer.sign(sender)])
+            assert admission.accepted, admission
+            await asyncio.sleep(1.2)  # an idle beat may run out first, then every 50 ms
+            assert node.mempool.room() == 0 and node.mempool.full_percent() >= 90
             node._publish_room()
             assert not node.mempool.overloaded()
             assert node.retry_after_ms() < OVERLOAD_RETRY_MS  # nothing commits: the backlog
@@ -196,18 +208,22 @@ def test_refusals_by_the_front_and_for_room_make_the_published_retry_time_a_seco
             for _ in range(OVERLOAD_MIN_REQUESTS // 4 - 1):
                 front.count_refusal()  # the front answers 429s itself
             node._publish_room()
-            assert not node.mempool.overloaded()  # 4 refused of 24: a peak
+            assert not node.mempool.overloaded()  # 4 refused of 25 (the submission too): a peak
             node.note_refused_request()  # the node's own 429 before the body
             front.count_refusal()
             front.count_refusal()
             node._publish_room()
-            assert node.mempool.overloaded()  # 7 of 27
+            assert node.mempool.overloaded()  # 7 of 28
             assert node.retry_after_ms() == OVERLOAD_RETRY_MS
             response = await node.metrics_handler(None)  # type: ignore[arg-type]
             assert b"pasar_rpc_front_refusals_total 6.0" in response.body  # type: ignore[operator]
+            assert b"pasar_mempool_overloaded 1.0" in response.body  # type: ignore[operator]
+            assert b"pasar_mempool_full_percent 100.0" in response.body  # type: ignore[operator]
             node._publish_room()  # nothing new from the front: nothing counted twice
             assert node.mempool._requests_refused == 7
         finally:
+            probe.cancel()
+            await asyncio.gather(probe, return_exceptions=True)
             node._front_state = None
             front.close()
             writer.close()
