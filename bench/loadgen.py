@@ -686,6 +686,8 @@ NODE_COLUMNS = (
     ("local", "pasar_mempool_local"),
     ("local_limit", "pasar_mempool_local_limit"),
     ("rate", "pasar_mempool_committed_rate"),
+    ("full_pct", "pasar_mempool_full_percent"),
+    ("overloaded", "pasar_mempool_overloaded"),
     ("intake", "pasar_gossip_intake"),
     ("dropped", "pasar_gossip_dropped_total"),
     ("oldest_s", "pasar_mempool_oldest_seconds"),
@@ -718,7 +720,8 @@ async def report_intervals(
     """Every `every` seconds until `stop`: one row for the generator (what it offered,
     got admitted, saw committed and was refused in the interval, what waits in its
     lanes, the p99 answer time of 429s) and one per validator (its mempool, admit
-    limit, local share, measured rate, gossip intake and drops, oldest pending
+    limit, local share, measured rate, how long the pool was full and whether the
+    overload floor applies, gossip intake and drops, oldest pending
     transaction, transactions behind a nonce gap, evictions, view changes); a metric
     the node does not export shows as '-'."""
     start = time.monotonic()

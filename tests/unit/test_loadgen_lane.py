@@ -95,6 +95,7 @@ async def test_the_interval_report_prints_a_row_per_interval_with_each_validator
 ) -> None:
     pages = [
         "# HELP x\npasar_mempool_size 1200.0\npasar_mempool_behind_gap 7.0\n"
+        "pasar_mempool_full_percent 64.0\npasar_mempool_overloaded 1.0\n"
         'pasar_txs_refused_total{code="mempool_full"} 3.0\n',
         "pasar_mempool_size 300.0\n",
     ]
@@ -133,6 +134,7 @@ async def test_the_interval_report_prints_a_row_per_interval_with_each_validator
     v0 = first.split(" | ")[1].split()
     assert v0[0] == "v0" and len(v0) == len(columns) + 1
     assert v0[1 + columns.index("pool")] == "1200" and v0[1 + columns.index("gap")] == "7"
+    assert v0[1 + columns.index("full_pct")] == "64" and v0[1 + columns.index("overloaded")] == "1"
     assert v0[1 + columns.index("limit")] == "-"  # not exported: shown, not guessed
     assert first.split(" | ")[2].split()[:2] == ["v1", "300"]
     # the generator's figures are per second of the interval: 100 offered in 0.2 s
