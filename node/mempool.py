@@ -85,6 +85,8 @@ OVERLOAD_SHARE_PERCENT = 25
 OVERLOAD_MIN_REQUESTS = 20
 OVERLOAD_FULL_PERCENT = 50
 OVERLOAD_RETRY_MS = 1_000
+# what the window's counts gather into one entry: the window holds at most 50 of them
+OVERLOAD_SLOT_SECONDS = 0.1
 # The admit limit is sized from the best committed rate of this recent past, not only the
 # latest: a slow moment (a long collection, other work on the machine) must not shrink
 # the pool, and with it the blocks and the rate, into a spiral
@@ -108,6 +110,44 @@ def authorization_refusal(
     except (InvalidTransaction, CodecError) as exc:
         return exc.code, exc.message
     return None
+
+
+class RecentSums:
+    """Two running sums of what was added in the last `seconds`.
+
+    What is added within `slot` seconds of the newest entry joins it, so the window
+    holds at most seconds / slot entries however often it is fed (a client's refused
+    requests feed one: their rate is theirs to choose)."""
+
+    def __init__(self, seconds: float, slot: float) -> None:
+        self.seconds = seconds
+        self.slot = slot
+        self._entries: deque[list[float | int]] = deque()  # [time, first, second]
+        self.first = 0
+        self.second = 0
+
+    def add(self, now: float, first: int, second: int) -> None:
+        entries = self._entries
+        if entries and now - entries[-1][0] < self.slot:
+            entries[-1][1] += first
+            entries[-1][2] += second
+        else:
+            entries.append([now, first, second])
+        self.first += first
+        self.second += second
+        self.expire(now)
+
+    def expire(self, now: float) -> None:
+        """Drop what was added before `now - seconds`."""
+        horizon = now - self.seconds
+        entries = self._entries
+        while entries and entries[0][0] < horizon:
+            _, first, second = entries.popleft()
+            self.first -= int(first)
+            self.second -= int(second)
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
 
 class Mempool:
@@ -152,16 +192,12 @@ class Mempool:
         # to the limits and refused per transaction beyond them, instead of a refusal
         # from the node at the pace of its busy loop (docs/node.md, "RPC front")
         self.door_headroom_percent = 0
-        # (time, client requests, of them refused for room), within OVERLOAD_WINDOW_SECONDS
-        self._requests: deque[tuple[float, int, int]] = deque()
-        self._requests_seen = 0
-        self._requests_refused = 0
-        # (when, ms since the previous look, whether the pool was full) per `observe_room`,
-        # within OVERLOAD_WINDOW_SECONDS: how long the pool stayed at its limit
-        self._looks: deque[tuple[float, int, bool]] = deque()
+        # client requests and those of them refused for room, within OVERLOAD_WINDOW_SECONDS
+        self._requests = RecentSums(OVERLOAD_WINDOW_SECONDS, OVERLOAD_SLOT_SECONDS)
+        # ms looked at by `observe_room` and of them with the pool full: how long the
+        # pool stayed at its limit, within OVERLOAD_WINDOW_SECONDS
+        self._looks = RecentSums(OVERLOAD_WINDOW_SECONDS, OVERLOAD_SLOT_SECONDS)
         self._looked_at: float | None = None
-        self._looked_ms = 0
-        self._full_ms = 0
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -308,21 +344,8 @@ class Mempool:
     def note_requests(self, seen: int, refused: int) -> None:
         """Count client requests for submission: `seen` of them, `refused` of those
         refused for room (all of a request, or some of its transactions)."""
-        if seen <= 0:
-            return
-        now = self._clock()
-        self._requests.append((now, seen, refused))
-        self._requests_seen += seen
-        self._requests_refused += refused
-        self._expire_requests(now)
-
-    def _expire_requests(self, now: float) -> None:
-        horizon = now - OVERLOAD_WINDOW_SECONDS
-        requests = self._requests
-        while requests and requests[0][0] < horizon:
-            _, seen, refused = requests.popleft()
-            self._requests_seen -= seen
-            self._requests_refused -= refused
+        if seen > 0:
+            self._requests.add(self._clock(), seen, refused)
 
     def observe_room(self) -> int:
         """`room()`, noted toward `full_percent`. The node calls it on a steady beat
@@ -332,42 +355,30 @@ class Mempool:
         room = self.room()
         if self._looked_at is not None:
             span_ms = int(min(now - self._looked_at, OVERLOAD_WINDOW_SECONDS) * 1000)
-            full = room == 0
-            self._looks.append((now, span_ms, full))
-            self._looked_ms += span_ms
-            if full:
-                self._full_ms += span_ms
+            self._looks.add(now, span_ms, span_ms if room == 0 else 0)
         self._looked_at = now
-        self._expire_looks(now)
         return room
-
-    def _expire_looks(self, now: float) -> None:
-        horizon = now - OVERLOAD_WINDOW_SECONDS
-        looks = self._looks
-        while looks and looks[0][0] < horizon:
-            _, span_ms, full = looks.popleft()
-            self._looked_ms -= span_ms
-            if full:
-                self._full_ms -= span_ms
 
     def full_percent(self) -> int:
         """The share of the last OVERLOAD_WINDOW_SECONDS, in percent, in which the pool
         had no room for this node's clients (as `observe_room` saw it; 0 before it looked)."""
-        self._expire_looks(self._clock())
-        if self._looked_ms <= 0:
+        looks = self._looks
+        looks.expire(self._clock())
+        if looks.first <= 0:
             return 0
-        return self._full_ms * 100 // self._looked_ms
+        return looks.second * 100 // looks.first
 
     def overloaded(self) -> bool:
         """Sustained overload, not a moment's peak nor a wave of retries: clients were
         refused for room in a large share of their recent requests
         (OVERLOAD_SHARE_PERCENT) while the pool stayed at its limit most of that time
         (OVERLOAD_FULL_PERCENT)."""
-        self._expire_requests(self._clock())
-        seen = self._requests_seen
+        requests = self._requests
+        requests.expire(self._clock())
+        seen = requests.first
         if seen < OVERLOAD_MIN_REQUESTS:
             return False
-        if self._requests_refused * 100 < seen * OVERLOAD_SHARE_PERCENT:
+        if requests.second * 100 < seen * OVERLOAD_SHARE_PERCENT:
             return False
         return self.full_percent() >= OVERLOAD_FULL_PERCENT
 

@@ -18,11 +18,13 @@ from node.mempool import (
     OVERLOAD_FULL_PERCENT,
     OVERLOAD_MIN_REQUESTS,
     OVERLOAD_RETRY_MS,
+    OVERLOAD_SLOT_SECONDS,
     OVERLOAD_WINDOW_SECONDS,
     RATE_MEMORY_SECONDS,
     RATE_WINDOW_SECONDS,
     SENDER_FULL,
     Mempool,
+    RecentSums,
     VerifiedCache,
 )
 
@@ -342,7 +344,7 @@ def test_sustained_overload_asks_for_at_least_a_second_and_a_peak_does_not() -> 
     mempool.note_requests(OVERLOAD_MIN_REQUESTS - 1, 0)
     assert not mempool.overloaded()
     mempool.note_requests(0, 0)  # nothing seen: nothing noted
-    assert mempool._requests_seen == OVERLOAD_MIN_REQUESTS
+    assert mempool._requests.first == OVERLOAD_MIN_REQUESTS
 
 
 def test_refusals_in_waves_while_the_pool_has_room_are_not_overload() -> None:
@@ -375,7 +377,7 @@ def test_a_long_gap_between_looks_counts_at_most_the_window() -> None:
     mempool.remove(mempool.pending_in_order()[-1:])
     clock.now += 60.0
     assert mempool.observe_room() == 1  # a minute with room: the window's 5 s of it
-    assert mempool._looked_ms == 5_000 and mempool.full_percent() == 0
+    assert mempool._looks.first == 5_000 and mempool.full_percent() == 0
 
 
 def test_the_retry_time_is_at_most_the_ceiling_however_slow_the_chain() -> None:
@@ -541,3 +543,22 @@ def test_behind_a_front_the_door_stays_open_a_tenth_beyond_the_limits() -> None:
     for nonce in range(312):
         assert mempool.check(tx(BOB, nonce), batch_total=nonce) is None
     assert mempool.check(tx(BOB, 312), batch_total=312) == MEMPOOL_FULL
+
+
+def test_the_overload_window_stays_small_however_many_requests_feed_it() -> None:
+    """A client chooses how often it is refused: the window gathers what comes within
+    a slot into one entry, so it holds at most window / slot entries."""
+    clock = FakeClock()
+    sums = RecentSums(OVERLOAD_WINDOW_SECONDS, OVERLOAD_SLOT_SECONDS)
+    for _ in range(100_000):  # 20,000 requests a second for 5 s, half of them refused
+        clock.now += 0.00005
+        sums.add(clock.now, 1, 0)
+        sums.add(clock.now, 1, 1)
+    assert sums.first == 200_000 and sums.second == 100_000
+    assert len(sums) <= OVERLOAD_WINDOW_SECONDS / OVERLOAD_SLOT_SECONDS + 1
+    clock.now += 2.5  # the older half leaves the window, a slot at a time
+    sums.expire(clock.now)
+    assert 99_000 <= sums.first <= 101_000 and sums.second * 2 == sums.first
+    clock.now += OVERLOAD_WINDOW_SECONDS
+    sums.expire(clock.now)
+    assert (sums.first, sums.second, len(sums)) == (0, 0, 0)

@@ -220,7 +220,7 @@ def test_refusals_by_the_front_and_for_room_make_the_published_retry_time_a_seco
             assert b"pasar_mempool_overloaded 1.0" in response.body  # type: ignore[operator]
             assert b"pasar_mempool_full_percent 100.0" in response.body  # type: ignore[operator]
             node._publish_room()  # nothing new from the front: nothing counted twice
-            assert node.mempool._requests_refused == 7
+            assert node.mempool._requests.second == 7
         finally:
             probe.cancel()
             await asyncio.gather(probe, return_exceptions=True)
