@@ -946,9 +946,20 @@ async def submit_setup(
                 sys.exit(f"setup transaction {tx_hash.hex()} did not commit: {outcome}")
 
 
+def machine_line(when: str, samples: int = 5_000) -> str:
+    """The machine's load and Ed25519 rate, measured now: this machine's speed drifts
+    by two to three times from hour to hour, so a run's figures are read against it."""
+    one, two = verify_rate(samples)
+    loads = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"load_average={loads} (1, 5, 15 min) "
+        f"ed25519_verify_per_s 1_thread={one:,.0f} 2_threads={two:,.0f} {when}"
+    )
+
+
 async def run_ladder(args: argparse.Namespace) -> None:
     rates = [float(part) for part in args.ladder.split(",") if part.strip()]
-    print(f"load_average={' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
+    print(machine_line("at the start"), flush=True)
     # each rate at most doubles the offered count with retries; presign what is offered
     total = int(sum(rates) * args.duration * 1.05) + args.accounts
     mixes = ("transfer", "commerce") if args.mix else ("transfer",)
@@ -958,7 +969,7 @@ async def run_ladder(args: argparse.Namespace) -> None:
         if args.mix:
             print(f"mix={mix_name}", flush=True)
         await run_mix(args, rates, total, mix_name)
-    print(f"load_average={' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end")
+    print(machine_line("at the end"))
 
 
 async def run_mix(args: argparse.Namespace, rates: list[float], total: int, name: str) -> None:

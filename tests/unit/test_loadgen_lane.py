@@ -13,7 +13,14 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bench.loadgen import LANE_REQUEST_MAX, Lane, Point, report_intervals, run_lane
+from bench.loadgen import (
+    LANE_REQUEST_MAX,
+    Lane,
+    Point,
+    machine_line,
+    report_intervals,
+    run_lane,
+)
 
 
 async def test_a_lane_behind_its_schedule_sends_its_backlog_in_order() -> None:
@@ -140,3 +147,14 @@ async def test_the_interval_report_prints_a_row_per_interval_with_each_validator
     # the generator's figures are per second of the interval: 100 offered in 0.2 s
     assert first.split()[2:5] == ["500", "200", "150"]
     assert first.split(" | ")[0].split()[-2] == "6"  # p99 of the 429 answers, in ms
+
+
+def test_the_machine_line_gives_the_load_and_a_measured_signature_rate() -> None:
+    line = machine_line("at the start", samples=200)
+    loads, rates = line.split(" (1, 5, 15 min) ")
+    assert loads.startswith("load_average=") and len(loads.split("=")[1].split()) == 3
+    name, one, two, when = rates.split(" ", 3)
+    assert name == "ed25519_verify_per_s" and when == "at the start"
+    assert one.startswith("1_thread=") and two.startswith("2_threads=")
+    assert int(one.split("=")[1].replace(",", "")) > 0
+    assert int(two.split("=")[1].replace(",", "")) > 0
