@@ -87,6 +87,7 @@ import contextlib
 import hashlib
 import json
 import os
+import platform
 import random
 import shutil
 import signal
@@ -947,13 +948,16 @@ async def submit_setup(
 
 
 def machine_line(when: str, samples: int = 5_000) -> str:
-    """The machine's load and Ed25519 rate, measured now: this machine's speed drifts
-    by two to three times from hour to hour, so a run's figures are read against it."""
+    """The machine's load and Ed25519 rate, measured now, and the interpreter the
+    validators run on (this one: they start with `sys.executable`): this machine's
+    speed drifts by two to three times from hour to hour, and two builds of the same
+    Python version differ by a third (docs/node.md, "The interpreter")."""
     one, two = verify_rate(samples)
     loads = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
         f"load_average={loads} (1, 5, 15 min) "
-        f"ed25519_verify_per_s 1_thread={one:,.0f} 2_threads={two:,.0f} {when}"
+        f"ed25519_verify_per_s 1_thread={one:,.0f} 2_threads={two:,.0f} "
+        f"python={platform.python_version()} {when}"
     )
 
 

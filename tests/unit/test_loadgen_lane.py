@@ -5,6 +5,7 @@ and a lane refused for room waits the node's time in milliseconds."""
 from __future__ import annotations
 
 import asyncio
+import platform
 import time
 from typing import Any
 
@@ -153,8 +154,9 @@ def test_the_machine_line_gives_the_load_and_a_measured_signature_rate() -> None
     line = machine_line("at the start", samples=200)
     loads, rates = line.split(" (1, 5, 15 min) ")
     assert loads.startswith("load_average=") and len(loads.split("=")[1].split()) == 3
-    name, one, two, when = rates.split(" ", 3)
+    name, one, two, python, when = rates.split(" ", 4)
     assert name == "ed25519_verify_per_s" and when == "at the start"
+    assert python == f"python={platform.python_version()}"
     assert one.startswith("1_thread=") and two.startswith("2_threads=")
     assert int(one.split("=")[1].replace(",", "")) > 0
     assert int(two.split("=")[1].replace(",", "")) > 0
