@@ -947,12 +947,13 @@ async def submit_setup(
                 sys.exit(f"setup transaction {tx_hash.hex()} did not commit: {outcome}")
 
 
-def machine_line(when: str, samples: int = 5_000) -> str:
-    """The machine's load and Ed25519 rate, measured now, and the interpreter the
-    validators run on (this one: they start with `sys.executable`): this machine's
-    speed drifts by two to three times from hour to hour, and two builds of the same
-    Python version differ by a third (docs/node.md, "The interpreter")."""
-    one, two = verify_rate(samples)
+def machine_line(when: str, samples: int = 5_000, rates: tuple[float, float] | None = None) -> str:
+    """The machine's load and Ed25519 rate (measured now unless `rates` already were),
+    and the interpreter the validators run on (this one: they start with
+    `sys.executable`): this machine's speed drifts by two to three times from hour to
+    hour, and two builds of the same Python version differ by a third (docs/node.md,
+    "The interpreter")."""
+    one, two = verify_rate(samples) if rates is None else rates
     loads = " ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
         f"load_average={loads} (1, 5, 15 min) "
@@ -1187,7 +1188,7 @@ def ms_percentiles(values: list[float]) -> str:
 
 async def run(args: argparse.Namespace) -> None:
     one, two = verify_rate()
-    print(f"ed25519_verify_per_s 1_thread={one:,.0f} 2_threads={two:,.0f}")
+    print(machine_line("at the start", rates=(one, two)), flush=True)
     accounts = [account_key(i) for i in range(args.accounts)]
     total = int(args.rate * args.duration)
     batch_size = max(1, min(1000, int(args.rate / (10 * args.validators)) or 1))

@@ -160,3 +160,8 @@ def test_the_machine_line_gives_the_load_and_a_measured_signature_rate() -> None
     assert one.startswith("1_thread=") and two.startswith("2_threads=")
     assert int(one.split("=")[1].replace(",", "")) > 0
     assert int(two.split("=")[1].replace(",", "")) > 0
+
+
+def test_the_machine_line_shows_rates_measured_before_it() -> None:
+    line = machine_line("at the start", rates=(12_345.4, 23_456.6))
+    assert "ed25519_verify_per_s 1_thread=12,345 2_threads=23,457 python=" in line
