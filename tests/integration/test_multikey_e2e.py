@@ -68,6 +68,12 @@ def committed(outcome: Any) -> dict[str, Any]:
     return receipt
 
 
+def caught_up(net: LocalNet, source: int) -> None:
+    """Wait until every node holds the blocks `source` has committed: `--wait` answers
+    once the node it asked committed, and another node may be a block behind."""
+    net.wait_height(range(4), net.height(source))
+
+
 def test_two_of_three_account_and_a_scoped_shop_key(net: LocalNet, tmp_path: Path) -> None:
     net.start_all()
     for index in range(4):
@@ -90,6 +96,7 @@ def test_two_of_three_account_and_a_scoped_shop_key(net: LocalNet, tmp_path: Pat
             "--policy-key", name[laptop.public_key], "--thresholds", "1,2,2", "--wait",
         )
     )  # fmt: skip
+    caught_up(net, 0)
     shown = owner.ok("account", "policy", "show", customer, node=2)["policy"]
     assert shown["thresholds"] == {"low": 1, "medium": 2, "high": 2}
     assert sorted(item["key"] for item in shown["keys"]) == sorted(
@@ -129,6 +136,7 @@ def test_two_of_three_account_and_a_scoped_shop_key(net: LocalNet, tmp_path: Pat
     signed = on_laptop.ok("tx", "sign", str(pay), "--key", "laptop")
     assert len(signed["signers"]) == 2
     committed(on_laptop.ok("tx", "submit", str(pay), "--wait", node=1))
+    caught_up(net, 1)
     for index in range(4):
         status, invoice = http("GET", net.url(index, f"/v1/invoices/{invoice_id}"))
         assert status == 200 and invoice["status"] == "paid", invoice
@@ -153,6 +161,7 @@ def test_two_of_three_account_and_a_scoped_shop_key(net: LocalNet, tmp_path: Pat
     on_phone.ok("tx", "sign", str(theft), "--key", "phone")
     stolen = owner.fails("tx", "submit", str(theft), "--wait")
     assert "unknown_signer" in stolen and name[laptop.public_key] in stolen
+    caught_up(net, 0)
     status, account = http("GET", net.url(3, f"/v1/accounts/{customer}"))
     assert status == 200
     assert name[laptop.public_key] not in {item["key"] for item in account["policy"]["keys"]}
