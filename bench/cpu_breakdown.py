@@ -20,6 +20,15 @@ own compaction thread included, is in /proc: `thread_cpu` reads it, and
 dump`) as µs per transaction at the given committed rate:
 
     python bench/cpu_breakdown.py --threads 12345 15 1500
+
+py-spy sees Python frames, not what runs below them. Linux `perf` (Debian's
+`linux-perf` package) samples every instruction the process runs, in C too:
+`--perf` in bench/loadgen.py records one validator with `perf record`, and
+`libraries` sorts `perf report --sort dso` into the interpreter, libsodium's
+signature check, the kernel, the C library (memory and copies), LevelDB,
+OpenSSL's sha256, msgpack and the rest, as µs per transaction:
+
+    python bench/cpu_breakdown.py --perf perf.data 215
 """
 
 from __future__ import annotations
@@ -94,6 +103,61 @@ def render(rows: list[tuple[str, float, float]], samples: int) -> str:
     return "\n".join(lines)
 
 
+# (library, substrings of a `perf report --sort dso` shared object), first match wins.
+LIBRARIES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Python interpreter", ("python3", "libpython")),
+    ("libsodium (Ed25519)", ("_sodium", "libsodium")),
+    ("kernel", ("[kernel",)),
+    ("C library (malloc, copies)", ("libc.so", "libc-", "libstdc++")),
+    ("LevelDB", ("libleveldb", "_plyvel")),
+    ("OpenSSL (sha256)", ("libcrypto", "_hashlib")),
+    ("msgpack", ("_cmsgpack",)),
+    ("other", ("",)),
+)
+_PERF_ROW = re.compile(r"^\s*([0-9.]+)%\s+(\S.*?)\s*$")
+
+
+def read_perf_dso(report: str) -> Counter[str]:
+    """Percent of samples per library from `perf report --sort dso --stdio` output."""
+    shares: Counter[str] = Counter()
+    for line in report.splitlines():
+        if line.startswith("#"):
+            continue
+        match = _PERF_ROW.match(line)
+        if match is None:
+            continue
+        percent, dso = float(match.group(1)), match.group(2)
+        for library, needles in LIBRARIES:
+            if any(needle in dso for needle in needles):
+                shares[library] += percent
+                break
+    return shares
+
+
+def render_libraries(shares: Counter[str], cpu_us_per_tx: float) -> str:
+    """Each library's share of the samples and µs per transaction, in LIBRARIES order."""
+    total = sum(shares.values())
+    lines = ["cpu by library (perf): library share us_per_tx"]
+    for library, _ in LIBRARIES:
+        share = shares.get(library, 0.0) / total if total else 0.0
+        lines.append(f"  {library:<28} {share:6.1%} {share * cpu_us_per_tx:7.1f}")
+    return "\n".join(lines)
+
+
+def perf_report(data: Path) -> str:
+    """`perf report --sort dso` of a recording ("" when perf is missing or fails)."""
+    perf = shutil.which("perf")
+    if perf is None:
+        return ""
+    done = subprocess.run(
+        [perf, "report", "-i", str(data), "--sort", "dso", "--stdio"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.stdout
+
+
 def thread_cpu(pid: int) -> dict[int, tuple[float, float]]:
     """CPU seconds (user, system) used so far by each thread of process `pid`."""
     ticks = os.sysconf("SC_CLK_TCK")
@@ -154,10 +218,17 @@ def main() -> None:
         time.sleep(seconds)
         print(render_threads(before, thread_cpu(pid), names, seconds * rate))
         return
+    if len(sys.argv) == 4 and sys.argv[1] == "--perf":
+        report = perf_report(Path(sys.argv[2]))
+        if not report:
+            sys.exit("perf report gave nothing: is perf installed (apt-get install linux-perf)?")
+        print(render_libraries(read_perf_dso(report), float(sys.argv[3])))
+        return
     if len(sys.argv) != 3:
         sys.exit(
             "usage: cpu_breakdown.py RAW_PYSPY_FILE CPU_US_PER_TX\n"
-            "       cpu_breakdown.py --threads PID SECONDS COMMITTED_TX_PER_S"
+            "       cpu_breakdown.py --threads PID SECONDS COMMITTED_TX_PER_S\n"
+            "       cpu_breakdown.py --perf PERF_DATA CPU_US_PER_TX"
         )
     counts = read_raw(Path(sys.argv[1]))
     busy = sum(count for bucket, count in counts.items() if bucket != IDLE)

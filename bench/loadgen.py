@@ -77,6 +77,11 @@ bench/cpu_breakdown.py). py-spy needs ptrace rights over the node (root, or
 kernel.yama.ptrace_scope=0).
 
     python bench/loadgen.py --validators 4 --ladder 1500 --duration 20 --profile
+
+`--perf` (ladder mode) records the same validator with Linux perf (`perf record`,
+Debian's `linux-perf`; kernel.perf_event_paranoid at 2 or below lets root or the
+node's owner record it) and prints its CPU per transaction by native library:
+the interpreter, libsodium, the kernel, the C library, LevelDB, OpenSSL, msgpack.
 """
 
 from __future__ import annotations
@@ -94,6 +99,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -110,8 +116,11 @@ from bench import loop_account  # noqa: E402
 from bench.cpu_breakdown import (  # noqa: E402
     IDLE,
     breakdown,
+    perf_report,
+    read_perf_dso,
     read_raw,
     render,
+    render_libraries,
     render_threads,
     thread_cpu,
     thread_names,
@@ -884,6 +893,55 @@ def finish_profile(spy: tuple[subprocess.Popen[bytes], Path], cpu_us_per_tx: flo
     print(f"(raw stacks: {out}; --keep keeps them)")
 
 
+# perf follows the threads a process has when it attaches, not the ones started
+# after: the node starts its signature threads on first use, so perf attaches a few
+# seconds into the rate, once they run.
+PERF_DELAY_S = 5.0
+
+
+class PerfRecording:
+    """Linux perf recording one process for most of a rate's submission time."""
+
+    def __init__(self, pid: int, out: Path, seconds: float) -> None:
+        self.out = out
+        self.process: subprocess.Popen[bytes] | None = None
+        delay = min(PERF_DELAY_S, seconds / 4)
+        command = ["perf", "record", "-F", "499", "-o", str(out), "-p", str(pid)]
+        command += ["--", "sleep", f"{max(1.0, seconds - delay):.0f}"]
+        self.timer = threading.Timer(delay, self._start, (command,))
+        self.timer.start()
+
+    def _start(self, command: list[str]) -> None:
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def finish(self, cpu_us_per_tx: float) -> None:
+        self.timer.join()
+        err = b""
+        if self.process is not None:
+            try:
+                _, err = self.process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                _, err = self.process.communicate()
+        report = perf_report(self.out) if self.out.exists() else ""
+        if not report:
+            print(f"perf recorded nothing: {err.decode(errors='replace').strip()[-300:]}")
+            return
+        print(render_libraries(read_perf_dso(report), cpu_us_per_tx), flush=True)
+
+
+def start_perf(
+    args: argparse.Namespace, workdir: Path, processes: list[subprocess.Popen[bytes]], rate: float
+) -> PerfRecording | None:
+    """Linux perf sampling one validator during this rate (or None without --perf)."""
+    if not args.perf:
+        return None
+    if shutil.which("perf") is None:
+        sys.exit("--perf needs Linux perf on PATH (apt-get install linux-perf)")
+    pid = processes[args.profile_node].pid
+    return PerfRecording(pid, workdir / f"perf-{rate:.0f}.data", args.duration)
+
+
 def stop_network(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
         if process.poll() is None:
@@ -1054,6 +1112,7 @@ async def run_rate(
     cpu = [validator_cpu_seconds(p.pid) for p in processes]
     front_cpu = [front_cpu_seconds(p.pid) for p in processes]
     spy = start_profile(args, workdir, processes, rate)
+    recording = start_perf(args, workdir, processes, rate)
     profiled = processes[args.profile_node].pid
     threads = thread_cpu(profiled) if spy is not None or args.loop_account else {}
     loop_file = loop_account_file(workdir, args.profile_node)
@@ -1136,6 +1195,9 @@ async def run_rate(
         finish_profile(spy, node_cpu / point.committed * 1e6 if point.committed else 0)
         names = thread_names(profiled)
         print(render_threads(threads, threads_after, names, max(1, point.committed)), flush=True)
+    if recording is not None:
+        node_cpu = cpu_used[args.profile_node]
+        recording.finish(node_cpu / point.committed * 1e6 if point.committed else 0)
     if args.loop_account:
         # the loop is the process's first thread: its id is the process id
         user, system = threads_after.get(profiled, (0.0, 0.0))
@@ -1287,7 +1349,15 @@ def main() -> None:
         "--profile", action="store_true", help="ladder mode: py-spy CPU breakdown of one node"
     )
     parser.add_argument(
-        "--profile-node", type=int, default=1, help="validator --profile and --loop-account watch"
+        "--perf",
+        action="store_true",
+        help="ladder mode: Linux perf's CPU per transaction by native library for one node",
+    )
+    parser.add_argument(
+        "--profile-node",
+        type=int,
+        default=1,
+        help="validator --profile, --perf and --loop-account watch",
     )
     parser.add_argument(
         "--loop-account",

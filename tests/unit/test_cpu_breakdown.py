@@ -10,7 +10,9 @@ from bench.cpu_breakdown import (
     IDLE,
     breakdown,
     classify,
+    read_perf_dso,
     read_raw,
+    render_libraries,
     render_threads,
     thread_cpu,
 )
@@ -44,3 +46,38 @@ def test_thread_cpu_reads_every_thread_of_a_process_and_renders_us_per_tx() -> N
     assert lines[1].split() == ["MainThread", "750.0", "(250.0)"]  # the busiest first
     assert lines[2].split()[:2] == ["thread", "3,"] and lines[2].endswith("500.0 (250.0)")
     assert len(lines) == 3  # a thread that used nothing is left out
+
+
+PERF_REPORT = """\
+# Samples: 2K of event 'cpu-clock:ppp'
+#
+# Overhead  Shared Object
+# ........  ..............................................
+#
+    44.25%  python3.11
+    32.91%  _sodium.abi3.so
+     7.20%  [kernel.kallsyms]
+     5.38%  libc.so.6
+     4.06%  libleveldb-e43d8649.so.1.22.0
+     3.10%  libcrypto.so.3
+     1.37%  _cmsgpack.cpython-311-x86_64-linux-gnu.so
+     0.54%  libstdc++.so.6.0.30
+     0.33%  _hashlib.cpython-311-x86_64-linux-gnu.so
+     0.86%  _cffi_backend.cpython-311-x86_64-linux-gnu.so
+"""
+
+
+def test_perf_shared_objects_are_summed_by_library_and_priced_per_transaction() -> None:
+    shares = read_perf_dso(PERF_REPORT)
+    assert round(shares["Python interpreter"], 2) == 44.25
+    assert round(shares["C library (malloc, copies)"], 2) == 5.92  # libc and libstdc++
+    assert round(shares["OpenSSL (sha256)"], 2) == 3.43  # libcrypto and _hashlib
+    assert round(shares["other"], 2) == 0.86  # what no rule names
+    assert round(sum(shares.values()), 2) == 100.0  # every row counted once
+    rows = {
+        line.split("  ")[1].strip(): line.split()[-1]
+        for line in render_libraries(shares, 200.0).splitlines()[1:]
+    }
+    assert rows["libsodium (Ed25519)"] == "65.8"  # 32.91% of 200 µs
+    assert rows["kernel"] == "14.4"
+    assert read_perf_dso("# only comments\n") == {}
