@@ -68,7 +68,10 @@ class MempoolLimits:
 
     The admit limit follows the measured committed rate: `backlog_ms` of it, never
     below `floor_txs` nor above the hard cap `max_txs`; one sender holds at most
-    `sender_share_percent` of that limit and never more than `max_per_sender`."""
+    `sender_share_percent` of that limit and never more than `max_per_sender`.
+    Transactions behind a nonce gap (no block can take them until their sender's
+    earlier nonce comes) take none of that limit's room: clients may add them up to
+    `gap_share_percent` of it, all senders together."""
 
     max_txs: int = 50_000
     max_bytes: int = 64 * 1024 * 1024
@@ -76,6 +79,7 @@ class MempoolLimits:
     floor_txs: int = 2_000  # one full block of the default [block] max_txs
     backlog_ms: int = 600
     sender_share_percent: int = 25
+    gap_share_percent: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +302,7 @@ def config_to_toml(config: NodeConfig) -> str:
         f"floor_txs = {config.mempool.floor_txs}",
         f"backlog_ms = {config.mempool.backlog_ms}",
         f"sender_share_percent = {config.mempool.sender_share_percent}",
+        f"gap_share_percent = {config.mempool.gap_share_percent}",
         "",
         "[limits]",
         *(f"{name} = {getattr(config.limits, name)}" for name in ServiceLimits.__slots__),

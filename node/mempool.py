@@ -31,6 +31,12 @@ The excess is refused at once (`check`, before any signature is verified) with a
 retry time of about half the backlog, when there is room again and before the
 pool runs dry. One sender may hold only a share of the limit, so a single
 flooding account cannot lock everyone else out.
+A transaction behind a nonce gap (its sender's earlier nonce is neither committed
+nor pending) is kept apart: no block can take it, so it takes none of the limit's
+room, and clients may add such transactions only up to `gap_share_percent` of the
+limit, all senders together (`nonce_gap_full` beyond). Keys cost nothing to make:
+without this, a few fresh accounts each sending nonces 1 to 500 (never 0) filled the
+pool for everyone until the gap timeout evicted them, and did it again.
 
 The pool is plain synchronous code owned by the node's event loop; nothing here
 blocks or awaits.
@@ -57,6 +63,10 @@ MEMPOOL_FULL = "mempool_full"
 SENDER_FULL = "sender_backlog_full"
 NONCE_REUSED = "nonce_reused"
 NONCE_TAKEN = "nonce_taken"  # another pending tx from the sender already uses this nonce
+GAP_FULL = "nonce_gap_full"  # the share of the pool for transactions behind a gap is full
+# the pool takes at least this many transactions behind a gap from clients, whatever
+# its limit: a client's next nonce may reach one node before the one it follows does
+MIN_GAP_TXS = 16
 RATE_WINDOW_SECONDS = 10.0  # the committed rate is measured over this much recent time
 # the share of recent admissions that came from this node's clients is counted over
 # about this many admissions (both counts halve when the total reaches it)
@@ -177,6 +187,12 @@ class Mempool:
         self._arrivals = 0
         self._admitted_at: dict[bytes, float] = {}  # tx hash -> when it was admitted (clock)
         self._by_sender: dict[bytes, dict[int, bytes]] = {}  # sender -> {nonce: tx hash}
+        # Transactions behind a nonce gap, and how many of them came from our clients.
+        # A sender's gapless run ends at the first nonce from its committed one that is
+        # not pending: sender -> (the committed nonce it was found from, that end).
+        self._gapped: set[bytes] = set()
+        self._gapped_local = 0
+        self._run_end: dict[bytes, tuple[int, int]] = {}
         self._bytes = 0
         self._local: set[bytes] = set()  # pending transactions admitted from our clients
         self._admitted_local = 0  # recent admissions from our clients...
@@ -325,6 +341,70 @@ class Mempool:
         """Pending transactions admitted from this node's clients."""
         return len(self._local)
 
+    @property
+    def gapped_count(self) -> int:
+        """Pending transactions behind a nonce gap of their sender."""
+        return len(self._gapped)
+
+    @property
+    def ready_count(self) -> int:
+        """Pending transactions a block could take once those before them are taken."""
+        return len(self._by_hash) - len(self._gapped)
+
+    @property
+    def local_ready_count(self) -> int:
+        """`ready_count` of this node's clients' transactions."""
+        return len(self._local) - self._gapped_local
+
+    def gap_limit(self, admit_limit: int | None = None) -> int:
+        """How many transactions behind a nonce gap the pool takes from clients."""
+        limit = self.admit_limit() if admit_limit is None else admit_limit
+        return max(MIN_GAP_TXS, limit * self.limits.gap_share_percent // 100)
+
+    def ready_end(self, sender: bytes, next_nonce: int) -> int:
+        """The first nonce from the sender's committed `next_nonce` that is not pending:
+        a transaction with a higher nonce waits behind a gap."""
+        known = self._run_end.get(sender)
+        if known is not None and known[0] == next_nonce:
+            return known[1]
+        return self._refresh(sender, next_nonce)
+
+    def run_end(self, sender: bytes, nonce: int) -> int:
+        """The first nonce from `nonce` on that the sender has not pending."""
+        pending = self._by_sender.get(sender)
+        if pending:
+            while nonce in pending:
+                nonce += 1
+        return nonce
+
+    def _refresh(self, sender: bytes, next_nonce: int) -> int:
+        """Find the sender's gapless run from its committed `next_nonce` again, and
+        which of its pending transactions wait behind a gap; returns the run's end."""
+        pending = self._by_sender.get(sender)
+        if not pending:
+            self._run_end.pop(sender, None)
+            return next_nonce
+        end = self.run_end(sender, next_nonce)
+        self._run_end[sender] = (next_nonce, end)
+        for nonce, tx_hash in pending.items():
+            if nonce >= end:
+                self._gap(tx_hash)
+            else:
+                self._ungap(tx_hash)
+        return end
+
+    def _gap(self, tx_hash: bytes) -> None:
+        if tx_hash not in self._gapped:
+            self._gapped.add(tx_hash)
+            if tx_hash in self._local:
+                self._gapped_local += 1
+
+    def _ungap(self, tx_hash: bytes) -> None:
+        if tx_hash in self._gapped:
+            self._gapped.discard(tx_hash)
+            if tx_hash in self._local:
+                self._gapped_local -= 1
+
     def is_full(self) -> bool:
         """Whether this node's clients are refused right now (whatever they send)."""
         return self.room(-self.door_headroom_percent) == 0
@@ -337,8 +417,8 @@ class Mempool:
             return 0
         limit = self.admit_limit()
         local_limit = self.local_limit(limit)
-        pool_room = limit * (100 - reserve_percent) // 100 - len(self._by_hash) - self.incoming
-        local_room = local_limit * (100 - reserve_percent) // 100 - len(self._local)
+        pool_room = limit * (100 - reserve_percent) // 100 - self.ready_count - self.incoming
+        local_room = local_limit * (100 - reserve_percent) // 100 - self.local_ready_count
         return max(0, min(pool_room, local_room))
 
     def note_requests(self, seen: int, refused: int) -> None:
@@ -420,30 +500,52 @@ class Mempool:
         batch_total: int = 0,
         batch_from_sender: int = 0,
         from_peer: bool = False,
+        gapped: bool = False,
+        batch_gapped: int = 0,
     ) -> str | None:
         """The refusal `add` would give for lack of room, or None: asked before the
         signature is verified, so a full pool costs a flood no signature checks.
 
         `batch_total` and `batch_from_sender` count the transactions of the same
-        submission already let through this check (all, and from this sender): they
-        will take room before this one does, so one batch from one sender cannot have
-        every signature verified only for `add` to refuse most of them."""
+        submission already let through this check (those a block could take, and
+        all from this sender): they will take room before this one does, so one batch
+        from one sender cannot have every signature verified only for `add` to refuse
+        most of them. `gapped` says this one would wait behind a nonce gap (see
+        `ready_end`), `batch_gapped` how many of the submission's already would."""
         return self._room_refusal(
-            stx.tx.sender, stx.tx.nonce, batch_total, batch_from_sender, from_peer
+            stx.tx.sender,
+            stx.tx.nonce,
+            batch_total,
+            batch_from_sender,
+            from_peer,
+            gapped,
+            batch_gapped,
         )
 
     def _room_refusal(
-        self, sender: bytes, nonce: int, ahead_total: int, ahead_from_sender: int, from_peer: bool
+        self,
+        sender: bytes,
+        nonce: int,
+        ahead_total: int,
+        ahead_from_sender: int,
+        from_peer: bool,
+        gapped: bool = False,
+        ahead_gapped: int = 0,
     ) -> str | None:
         limit, sender_limit, local_limit = self._limits(from_peer)
-        in_pool = len(self._by_hash) + ahead_total
-        if from_peer:
+        if from_peer:  # the hard caps, on everything held
+            in_pool = len(self._by_hash) + ahead_total + ahead_gapped
             if in_pool >= limit or self._bytes >= self.limits.max_bytes:
                 return MEMPOOL_FULL
+        elif self._bytes >= self.limits.max_bytes:
+            return MEMPOOL_FULL
+        elif gapped:
+            # behind a gap it takes none of the room blocks drain, only the gap share
+            if len(self._gapped) + ahead_gapped >= self.gap_limit(limit):
+                return GAP_FULL
         elif (
-            in_pool + self.incoming >= limit
-            or len(self._local) + ahead_total >= local_limit
-            or self._bytes >= self.limits.max_bytes
+            self.ready_count + ahead_total + self.incoming >= limit
+            or self.local_ready_count + ahead_total >= local_limit
         ):
             return MEMPOOL_FULL
         pending = self._by_sender.get(sender)
@@ -464,7 +566,8 @@ class Mempool:
         pending = self._by_sender.get(tx.sender)
         if pending is not None and tx.nonce in pending:
             return NONCE_TAKEN
-        refusal = self._room_refusal(tx.sender, tx.nonce, 0, 0, from_peer)
+        end = self.ready_end(tx.sender, next_nonce)
+        refusal = self._room_refusal(tx.sender, tx.nonce, 0, 0, from_peer, tx.nonce > end)
         if refusal is not None:
             return refusal
         if self._busy_since is None:
@@ -481,6 +584,14 @@ class Mempool:
         if not from_peer:
             self._local.add(tx_hash)
             self._admitted_local += 1
+        if tx.nonce > end:
+            self._gap(tx_hash)
+        elif tx.nonce == end:  # it fills the gap: the run behind it is ready now
+            end += 1
+            while end in pending:
+                self._ungap(pending[end])
+                end += 1
+            self._run_end[tx.sender] = (next_nonce, end)
         self._admitted_all += 1
         if self._admitted_all >= SHARE_WINDOW:
             self._admitted_all //= 2
@@ -585,21 +696,37 @@ class Mempool:
         self.remove(stuck)
         return stuck
 
-    def remove(self, tx_hashes: Iterable[bytes]) -> None:
+    def remove(self, tx_hashes: Iterable[bytes], refresh: bool = True) -> None:
+        """Take transactions out (those not pending are skipped). With `refresh`, a
+        sender whose gapless run lost a nonce has the rest of it marked as behind a gap;
+        `recheck`, which finds its senders' runs again itself, does without."""
+        broken: dict[bytes, int] = {}  # senders whose gapless run lost a nonce, first seen
         for tx_hash in tx_hashes:
             stx = self._by_hash.pop(tx_hash, None)
             if stx is None:
                 continue
+            self._ungap(tx_hash)
             self._bytes -= len(stx.encoded)
             self._encoded.discard(stx.encoded)
             self._local.discard(tx_hash)
             del self._arrival[tx_hash]
             del self._admitted_at[tx_hash]
-            pending = self._by_sender.get(stx.tx.sender)
+            sender, nonce = stx.tx.sender, stx.tx.nonce
+            pending = self._by_sender.get(sender)
             if pending is not None:
-                pending.pop(stx.tx.nonce, None)
+                pending.pop(nonce, None)
                 if not pending:
-                    del self._by_sender[stx.tx.sender]
+                    del self._by_sender[sender]
+                    self._run_end.pop(sender, None)
+                    continue
+            known = self._run_end.get(sender) if refresh else None
+            if known is not None and known[0] <= nonce < known[1]:
+                broken.setdefault(sender, known[0])
+        # A nonce taken out of a run opens a gap before the rest of it. (A commit takes
+        # the run's first nonces and moves the committed nonce past them: `recheck`
+        # finds such runs again from the new committed nonce.)
+        for sender, next_nonce in broken.items():
+            self._refresh(sender, next_nonce)
 
     def recheck(
         self, committed: Iterable[SignedTransaction], next_nonce: Callable[[bytes], int]
@@ -614,19 +741,19 @@ class Mempool:
         for stx in committed:
             hashes.append(stx.hash)
             senders[stx.tx.sender] = None
-        self.remove(hashes)
+        self.remove(hashes, refresh=False)
         for sender in senders:
             pending = self._by_sender.get(sender)
             if not pending:
+                self._run_end.pop(sender, None)
                 continue
             floor = next_nonce(sender)
             stale = [tx_hash for nonce, tx_hash in pending.items() if nonce < floor]
-            self.remove(stale)
+            self.remove(stale, refresh=False)
             dropped.extend(stale)
-            nonce = floor
-            while nonce in pending:
-                ready.append(pending[nonce])
-                nonce += 1
+            end = self._refresh(sender, floor)
+            pending = self._by_sender.get(sender) or {}
+            ready.extend(pending[nonce] for nonce in range(floor, end))
         return dropped, ready
 
 

@@ -48,6 +48,11 @@ class NodeMetrics:
         self.local_pending = Gauge(
             "pasar_mempool_local", "Pending transactions from this node's own clients", registry=r
         )
+        self.gap_limit = Gauge(
+            "pasar_mempool_gap_limit",
+            "Transactions behind a nonce gap the mempool takes from clients",
+            registry=r,
+        )
         self.committed_rate = Gauge(
             "pasar_mempool_committed_rate",
             "Transactions committed per second of busy time over the last 10 s",

@@ -86,10 +86,8 @@ LAG_PROBE_IDLE_INTERVAL = 1.0
 # with gossip coming in) then finds the door open, instead of a refusal from the node
 # as slow as the loop (docs/node.md, "RPC front")
 FRONT_HEADROOM_PERCENT = 10
-# Counting transactions behind a nonce gap walks the whole pool and reads each sender's
-# committed nonce: /metrics recounts at most this often (scrapes, however frequent,
-# cannot make it hold the event loop), and the eviction walk runs at most this often
-GAP_COUNT_INTERVAL = 5.0
+# Finding what waited behind a nonce gap too long walks the whole pool and reads each
+# sender's committed nonce: the eviction walk runs at most this often
 EVICT_INTERVAL = 10.0
 
 
@@ -154,8 +152,6 @@ class Node:
         self._intake_size = 0
         self.gossip_dropped = 0
         self._lag_max = 0.0  # the event loop's longest lag since /metrics was last read
-        self._gap_count = 0  # transactions behind a nonce gap at the last count...
-        self._gap_counted_at = -GAP_COUNT_INTERVAL  # ...taken then (monotonic clock)
         self._evict_due = 0.0  # when the next eviction walk may run (monotonic clock)
         self._height_event = asyncio.Event()
         self._last_commit_time: float | None = None
@@ -204,6 +200,7 @@ class Node:
             mempool_size=len(self.mempool),
             extra={
                 "mempool_bytes": self.mempool.size_bytes,
+                "mempool_gapped": self.mempool.gapped_count,
                 "peers_refused": self.peers.refused,
                 "gossip_dropped": self.gossip_dropped,
             },
@@ -283,6 +280,10 @@ class Node:
         # later nonces are refused too, so what is admitted never waits behind a gap the
         # client only fills after its Retry-After (docs/node.md, "Admission")
         held_back: dict[bytes, tuple[int, str]] = {}
+        # per sender, the nonce that continues its gapless run (the pool's, then this
+        # submission's): a higher one waits behind a gap, and only takes the gap share
+        run_ends: dict[bytes, int] = {}
+        ready_ahead = gapped_ahead = 0  # candidates so far, ready and behind a gap
         for index, raw in enumerate(raws):
             if isinstance(raw, SignedTransaction):
                 stx = raw  # decoded by the RPC, which answered 400 for bad bytes
@@ -301,19 +302,29 @@ class Node:
                 answers[index] = Admission(tx_hash, True, pool.DUPLICATE, "already pending")
             elif self._is_committed(stx, committed_nonces):
                 answers[index] = Admission(tx_hash, True, pool.DUPLICATE, "already committed")
-            elif (
-                room := (held_back and _held_back(held_back, stx))
-                or self.mempool.check(
-                    stx, len(candidates), from_sender.get(stx.tx.sender, 0), from_peer
-                )
-            ) is not None:
-                # refused before its signature is checked: a flood costs no verification
-                _hold_back(held_back, stx, room)
-                answers[index] = Admission(tx_hash, False, room, _REFUSALS[room])
             else:
+                sender, nonce = stx.tx.sender, stx.tx.nonce
+                run_end = run_ends.get(sender)
+                if run_end is None:  # `_is_committed` read the sender's committed nonce
+                    run_end = self.mempool.ready_end(sender, committed_nonces[sender])
+                gapped = nonce > run_end
+                room = (held_back and _held_back(held_back, stx)) or self.mempool.check(
+                    stx, ready_ahead, from_sender.get(sender, 0), from_peer, gapped, gapped_ahead
+                )
+                if room is not None:
+                    # refused before its signature is checked: a flood costs no verification
+                    _hold_back(held_back, stx, room)
+                    answers[index] = Admission(tx_hash, False, room, _REFUSALS[room])
+                    continue
                 seen.add(tx_hash)
-                sender = stx.tx.sender
                 from_sender[sender] = from_sender.get(sender, 0) + 1
+                if gapped:
+                    gapped_ahead += 1
+                else:
+                    ready_ahead += 1
+                    if nonce == run_end:
+                        run_end = self.mempool.run_end(sender, nonce + 1)
+                run_ends[sender] = run_end
                 candidates.append((index, stx))
         to_check = [(i, stx) for i, stx in candidates if stx.verification_key not in self.verified]
         height = self.chain.height
@@ -659,22 +670,18 @@ class Node:
         )
 
     def _publish_admission(self) -> None:
-        """The mempool's admission state for /metrics, read when scraped; the gap count,
-        which walks the pool, at most every GAP_COUNT_INTERVAL seconds."""
+        """The mempool's admission state for /metrics, read when scraped."""
         mempool, metrics = self.mempool, self.metrics
         limit = mempool.admit_limit()
         metrics.admit_limit.set(limit)
         metrics.local_limit.set(mempool.local_limit(limit))
         metrics.local_pending.set(mempool.local_count)
+        metrics.gap_limit.set(mempool.gap_limit(limit))
         metrics.committed_rate.set(round(mempool.committed_rate(), 1))
         metrics.full_percent.set(mempool.full_percent())
         metrics.overloaded.set(1 if mempool.overloaded() else 0)
         metrics.oldest_pending.set(round(mempool.oldest_age(), 3))
-        now = time.monotonic()
-        if now - self._gap_counted_at >= GAP_COUNT_INTERVAL:
-            self._gap_count = len(mempool.behind_gap(self.chain.next_nonce))
-            self._gap_counted_at = now
-        metrics.behind_gap.set(self._gap_count)
+        metrics.behind_gap.set(mempool.gapped_count)
         metrics.gossip_intake.set(self._intake_size)
         metrics.loop_lag_max.set(round(self._lag_max, 4))
         self._lag_max = 0.0
@@ -797,7 +804,7 @@ class Node:
         log("node_stopped", height=self.chain.height)
 
 
-_ROOM_CODES = (pool.MEMPOOL_FULL, pool.SENDER_FULL)
+_ROOM_CODES = (pool.MEMPOOL_FULL, pool.SENDER_FULL, pool.GAP_FULL)
 
 
 def _held_back(held_back: dict[bytes, tuple[int, str]], stx: SignedTransaction) -> str | None:
@@ -818,6 +825,8 @@ def _hold_back(held_back: dict[bytes, tuple[int, str]], stx: SignedTransaction, 
 _REFUSALS = {
     pool.MEMPOOL_FULL: "the mempool is full; retry later",
     pool.SENDER_FULL: "too many pending transactions from this sender",
+    pool.GAP_FULL: "the pool holds as many transactions behind a nonce gap as it takes: "
+    "send the sender's missing earlier nonce first, or retry later",
     pool.NONCE_REUSED: "nonce already used",
     pool.NONCE_TAKEN: "another pending transaction from this sender uses this nonce",
 }

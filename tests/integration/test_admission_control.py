@@ -1,9 +1,11 @@
 """Admission control through a real validator over HTTP (docs/node.md, "Admission").
 
 A flooding sender gets 429 `sender_backlog_full` with a Retry-After once it holds
-its share of the pool, while another sender is still admitted and commits; a full
-pool answers 429 `mempool_full` before reading the body at all. Among four
-validators, each holds its own clients to its share of the network's limit.
+its share of the pool, while another sender is still admitted and commits;
+transactions behind a nonce gap (fresh keys skipping nonce 0) get only their own
+small share and leave the pool's room to the rest; a full pool answers 429
+`mempool_full` before reading the body at all. Among four validators, each holds
+its own clients to its share of the network's limit.
 """
 
 from __future__ import annotations
@@ -93,17 +95,38 @@ def test_a_flood_is_refused_with_retry_after_while_others_are_admitted_and_commi
     code, outcome = http("GET", net.url(0, f"/v1/txs/{other.hash.hex()}?wait=20"), timeout=30)
     assert (code, outcome["status"]) == (200, "committed"), outcome
 
-    # three more senders fill the pool to its limit of 40
+    # Three more senders try to fill the pool with nonces no block can take (their
+    # nonce 0 never comes): they get the gap share and no more, and honest senders
+    # keep all of the pool's room. Sender 0's 10 already wait behind its gap.
+    gap_share = 16  # MIN_GAP_TXS: 10% of a limit of 40 is less
+    codes = []
     for sender in (2, 3, 4):
-        answers = net.submit(0, [gapped(net, sender, nonce) for nonce in range(1, 11)])
-        assert all(r["code"] == "accepted" for r in answers), answers
-    code, body, retry = post(net, net.transfer(5, 6))
-    assert (code, error_code(body)) == (429, "mempool_full"), body
-    assert_retry_times(retry)
-    # refused before the body is read: not even a malformed body is looked at
-    code, body, _ = post_raw(net, b"not json")
-    assert (code, error_code(body)) == (429, "mempool_full"), body
-    assert net.status(0)["mempool_size"] == 40
+        codes += [r["code"] for r in net.submit(0, [gapped(net, sender, n) for n in range(1, 11)])]
+    assert codes == ["accepted"] * (gap_share - 10) + ["nonce_gap_full"] * (30 - gap_share + 10)
+    status = net.status(0)
+    assert status["mempool_size"] == gap_share
+    late = net.transfer(5, 6)
+    code, body, _ = post(net, late)
+    assert (code, body["code"]) == (202, "accepted"), body
+    code, outcome = http("GET", net.url(0, f"/v1/txs/{late.hash.hex()}?wait=20"), timeout=30)
+    assert (code, outcome["status"]) == (200, "committed"), outcome
+
+
+def test_a_full_pool_refuses_before_reading_the_body(tmp_path: Path) -> None:
+    # two validators, one of them never started: nothing commits, so what is admitted
+    # stays pending and the pool fills to its limit of 40 with transfers a block could take
+    with LocalNet(tmp_path / "net", count=2, mempool=LIMITS) as net:
+        net.kill(1)
+        for sender in (1, 2, 3, 4):
+            answers = net.submit(0, [net.transfer(sender, 7) for _ in range(10)])
+            assert all(r["code"] == "accepted" for r in answers), answers
+        code, body, retry = post(net, net.transfer(5, 6))
+        assert (code, error_code(body)) == (429, "mempool_full"), body
+        assert_retry_times(retry)
+        # refused before the body is read: not even a malformed body is looked at
+        code, body, _ = post_raw(net, b"not json")
+        assert (code, error_code(body)) == (429, "mempool_full"), body
+        assert net.status(0)["mempool_size"] == 40
 
 
 def test_each_validator_admits_its_clients_only_up_to_its_share_of_the_limit(
@@ -123,18 +146,21 @@ def test_each_validator_admits_its_clients_only_up_to_its_share_of_the_limit(
                 60,
                 "the transfers to commit everywhere",
             )
+        # two validators stop: nothing commits any more, what is admitted stays pending
+        net.kill(2)
+        net.kill(3)
         # v0's share is a quarter of the limit, and a quarter more: 31 of its clients'
-        # transactions pending (they wait behind a nonce gap), far from 100 in its pool
-        waiting = [gapped(net, sender, 5) for sender in range(150, 200)]
+        # transactions pending, far from 100 in its pool
+        waiting = [net.transfer(sender, 0) for sender in range(150, 200)]
         answers = net.submit(0, waiting)
         codes = [r["code"] for r in answers]
         assert codes == ["accepted"] * 31 + ["mempool_full"] * 19, codes
-        code, body, retry = post(net, gapped(net, 199, 6))
+        code, body, retry = post(net, net.transfer(149, 0))
         assert (code, error_code(body)) == (429, "mempool_full"), body
         assert_retry_times(retry)
         assert net.status(0)["mempool_size"] < 100
         # v1, through which most came, still has room for its clients
-        more = [gapped(net, sender, 7) for sender in range(150, 160)]
+        more = [net.transfer(sender, 0) for sender in range(100, 110)]
         assert all(r["code"] == "accepted" for r in net.submit(1, more))
     finally:
         net.close()

@@ -10,8 +10,10 @@ from node.home import MempoolLimits
 from node.mempool import (
     ACCEPTED,
     DUPLICATE,
+    GAP_FULL,
     MAX_RETRY_AFTER_SECONDS,
     MEMPOOL_FULL,
+    MIN_GAP_TXS,
     MIN_RETRY_AFTER_MS,
     NONCE_REUSED,
     NONCE_TAKEN,
@@ -562,3 +564,91 @@ def test_the_overload_window_stays_small_however_many_requests_feed_it() -> None
     clock.now += OVERLOAD_WINDOW_SECONDS
     sums.expire(clock.now)
     assert (sums.first, sums.second, len(sums)) == (0, 0, 0)
+
+
+def gap_pool(floor: int = 100, gap_share: int = 10) -> Mempool:
+    """A pool whose limit is its floor (no commits measured): 100 transactions, of
+    which clients may put 10 behind nonce gaps, one sender up to 50."""
+    limits = MempoolLimits(
+        max_txs=1_000,
+        max_bytes=1 << 24,
+        max_per_sender=1_000,
+        floor_txs=floor,
+        backlog_ms=600,
+        sender_share_percent=50,
+        gap_share_percent=gap_share,
+    )
+    return Mempool(limits)
+
+
+def test_transactions_behind_a_gap_take_no_room_and_only_their_own_share() -> None:
+    mempool = gap_pool()
+    assert mempool.gap_limit() == max(MIN_GAP_TXS, 10)
+    flooders = [PrivateKey.from_seed(bytes([10 + i]) * 32) for i in range(4)]
+    # fresh keys sending nonces 1.. (never 0): each would wait for ever
+    taken = 0
+    for key in flooders:
+        for nonce in range(1, 26):
+            code = mempool.add(tx(key, nonce), 0)
+            assert code in (ACCEPTED, GAP_FULL)
+            taken += code == ACCEPTED
+    assert taken == mempool.gap_limit() == mempool.gapped_count
+    assert mempool.ready_count == 0
+    # the honest clients' room is whole: the gapped ones are not in it
+    assert mempool.room() == 100
+    assert not mempool.is_full()
+    for nonce in range(50):
+        assert mempool.add(tx(ALICE, nonce), 0) == ACCEPTED
+    assert mempool.room() == 50
+    # once the gap share is full, a gapped transaction is refused before its signature
+    # is checked, a ready one is not
+    assert mempool.check(tx(BOB, 5), gapped=True) == GAP_FULL
+    assert mempool.check(tx(BOB, 0)) is None
+    # a peer's gapped transaction (its client was let in by that node) meets the hard caps only
+    assert mempool.add(tx(BOB, 5), 0, from_peer=True) == ACCEPTED
+    assert mempool.gapped_count == mempool.gap_limit() + 1
+
+
+def test_a_gap_filled_makes_the_run_behind_it_ready_and_a_commit_finds_runs_again() -> None:
+    mempool = gap_pool()
+    for nonce in (2, 3, 5):
+        assert mempool.add(tx(ALICE, nonce), 0) == ACCEPTED
+    assert (mempool.gapped_count, mempool.ready_count) == (3, 0)
+    assert mempool.ready_end(ALICE.public_key, 0) == 0
+    assert mempool.add(tx(ALICE, 0), 0) == ACCEPTED
+    assert (mempool.gapped_count, mempool.ready_count) == (3, 1)
+    assert mempool.add(tx(ALICE, 1), 0) == ACCEPTED  # 1 fills the gap before 2 and 3
+    assert (mempool.gapped_count, mempool.ready_count) == (1, 4)  # 5 still waits for 4
+    assert mempool.ready_end(ALICE.public_key, 0) == 4
+    # a block commits nonces 0 and 1 and its transaction with nonce 2 failed without
+    # using its nonce (the committed nonce is 2): 3 now waits behind the missing 2
+    block = [tx(ALICE, 0), tx(ALICE, 1), tx(ALICE, 2)]
+    dropped, ready = mempool.recheck(block, {ALICE.public_key: 2}.__getitem__)
+    assert (dropped, ready) == ([], [])
+    assert (mempool.gapped_count, mempool.ready_count) == (2, 0)
+    assert mempool.ready_end(ALICE.public_key, 2) == 2
+    assert mempool.add(tx(ALICE, 2, "again"), 2) == ACCEPTED
+    assert (mempool.gapped_count, mempool.ready_count) == (1, 2)
+    # the commit of 2 and 3: 4 is missing, 5 stays behind it; eviction clears the rest
+    dropped, ready = mempool.recheck(
+        [tx(ALICE, 2, "again"), tx(ALICE, 3)], {ALICE.public_key: 4}.__getitem__
+    )
+    assert (mempool.gapped_count, mempool.ready_count) == (1, 0)
+    assert mempool.add(tx(ALICE, 4), 4) == ACCEPTED
+    assert (mempool.gapped_count, mempool.ready_count) == (0, 2)
+    mempool.recheck([tx(ALICE, 4), tx(ALICE, 5)], {ALICE.public_key: 6}.__getitem__)
+    assert (len(mempool), mempool.gapped_count, mempool.ready_count) == (0, 0, 0)
+
+
+def test_the_clients_gapped_transactions_leave_their_share_of_the_pool_alone() -> None:
+    mempool = gap_pool()
+    mempool.validators = 4  # each node's clients hold at most their share of the limit
+    for nonce in range(1, 11):
+        assert mempool.add(tx(BOB, nonce), 0) == ACCEPTED  # all behind Bob's nonce 0
+    assert mempool.local_count == 10 and mempool.local_ready_count == 0
+    before = mempool.room()
+    assert mempool.add(tx(BOB, 0), 0) == ACCEPTED  # the run is whole: all 11 ready
+    assert mempool.local_ready_count == 11 and mempool.gapped_count == 0
+    assert mempool.room() == before - 11
+    evicted = mempool.evict_stuck({BOB.public_key: 0}.__getitem__, timeout=-1.0)
+    assert evicted == []  # nothing waits behind a gap any more
