@@ -78,6 +78,11 @@ class NodeMetrics:
             "Pending transactions no block can take yet: an earlier nonce of the sender is missing",
             registry=r,
         )
+        self.peers_muted = Counter(
+            "pasar_peers_muted",
+            "Peers whose gossip was dropped for a while: it held a transaction that was not one",
+            registry=r,
+        )
         self.txs_evicted = Counter(
             "pasar_mempool_evicted",
             "Pending transactions evicted after waiting behind a nonce gap too long",

@@ -66,6 +66,11 @@ GOSSIP_INTERVAL = 0.02
 GOSSIP_BATCH = 500
 INTAKE_LIMIT = 20_000
 INTAKE_BATCH = 2_000  # gossiped transactions admitted together
+# A peer whose gossip held a transaction that is not one (undecodable, or a signature
+# that does not verify) is not heard for this long: validators gossip only what they
+# decoded and verified, so that peer is faulty, and each of its frames would cost this
+# node signature checks and take its clients' room in the intake meanwhile.
+PEER_MUTE_SECONDS = 60.0
 STOP_TIMEOUT = 5.0
 # Checks per pool task, at least: a submission of a few hundred signatures is split
 # in two so both pool threads (both cores: PyNaCl releases the GIL) check it; a
@@ -148,7 +153,9 @@ class Node:
         self._first_seen: dict[bytes, float] = {}
         self._gossip: list[bytes] = []
         self._gossip_waiting = asyncio.Event()  # set when `_gossip` has something
-        self._intake: asyncio.Queue[list[bytes]] = asyncio.Queue()
+        # gossiped transactions waiting to be admitted, with the peer that sent them
+        self._intake: asyncio.Queue[tuple[bytes, list[bytes]]] = asyncio.Queue()
+        self._muted: dict[bytes, float] = {}  # peer -> until when its gossip is dropped
         self._intake_size = 0
         self.gossip_dropped = 0
         self._lag_max = 0.0  # the event loop's longest lag since /metrics was last read
@@ -506,6 +513,10 @@ class Node:
     def _on_frame(self, link: Link, frame: list[Any]) -> None:
         kind = frame[0]
         if kind == "txs" and len(frame) == 2 and isinstance(frame[1], list):
+            if self._muted and self._is_muted(link.peer):
+                self.gossip_dropped += len(frame[1])
+                self.metrics.gossip_dropped.inc(len(frame[1]))
+                return
             # what the pool holds already (a peer resending its pool on connect) is
             # dropped here, before it takes intake room or is decoded
             held = self.mempool.holds_encoded
@@ -518,7 +529,7 @@ class Node:
                 return
             self._intake_size += len(raws)
             self.mempool.incoming = self._intake_size  # room they take from our clients
-            self._intake.put_nowait(raws)
+            self._intake.put_nowait((link.peer, raws))
             self._publish_room()
         elif kind == "height" and len(frame) == 2 and isinstance(frame[1], int):
             self.sync.peer_height(link.peer, frame[1])
@@ -538,20 +549,61 @@ class Node:
         through the node it was submitted to.
         """
         while True:
-            await self._admit(await self._next_intake(), from_peer=True)
+            raws, sources = await self._next_intake()
+            admissions, _ = await self._admit(raws, from_peer=True)
+            self._mute_faulty(admissions, sources)
 
-    async def _next_intake(self) -> list[bytes]:
+    async def _next_intake(self) -> tuple[list[bytes], list[bytes]]:
         """Every frame waiting in the intake (up to INTAKE_BATCH transactions) as one
-        batch: each admission hands its signatures to the pool at once and reads each
-        sender's nonce once, so gossip from several peers costs one round, not one
-        per frame."""
-        raws = list(await self._intake.get())
-        while len(raws) < INTAKE_BATCH and not self._intake.empty():
-            raws.extend(self._intake.get_nowait())
-        self._intake_size -= len(raws)
-        self.mempool.incoming = self._intake_size
-        self._publish_room()
-        return raws
+        batch, with the peer each transaction came from: each admission hands its
+        signatures to the pool at once and reads each sender's nonce once, so gossip
+        from several peers costs one round, not one per frame. Frames of a peer muted
+        meanwhile are dropped."""
+        while True:
+            raws: list[bytes] = []
+            sources: list[bytes] = []
+            taken = 0
+            peer, frame = await self._intake.get()
+            while True:
+                taken += len(frame)
+                if not (self._muted and self._is_muted(peer)):
+                    raws.extend(frame)
+                    sources.extend([peer] * len(frame))
+                if len(raws) >= INTAKE_BATCH or self._intake.empty():
+                    break
+                peer, frame = self._intake.get_nowait()
+            self._intake_size -= taken
+            self.mempool.incoming = self._intake_size
+            self._publish_room()
+            if raws:
+                return raws, sources
+
+    def _is_muted(self, peer: bytes) -> bool:
+        until = self._muted.get(peer)
+        if until is None:
+            return False
+        if until <= time.monotonic():
+            del self._muted[peer]
+            return False
+        return True
+
+    def _mute_faulty(self, admissions: Sequence[Admission], sources: Sequence[bytes]) -> None:
+        """Mute each peer that gossiped a transaction that is not one (see PEER_MUTE_SECONDS)."""
+        faulty: dict[bytes, str] = {}
+        for admission, peer in zip(admissions, sources, strict=True):
+            if peer not in faulty and (
+                admission.tx_hash is None or admission.code in _FAULTY_GOSSIP
+            ):
+                faulty[peer] = admission.code
+        for peer, code in faulty.items():
+            self._muted[peer] = time.monotonic() + PEER_MUTE_SECONDS
+            self.metrics.peers_muted.inc()
+            log(
+                "peer_muted",
+                peer=address_to_text(peer)[:16],
+                reason=code,
+                seconds=PEER_MUTE_SECONDS,
+            )
 
     async def _gossip_loop(self) -> None:
         """Every GOSSIP_INTERVAL while clients' transactions come in, what they sent
@@ -805,6 +857,9 @@ class Node:
 
 
 _ROOM_CODES = (pool.MEMPOOL_FULL, pool.SENDER_FULL, pool.GAP_FULL)
+# what a peer's gossip holds only if that peer is faulty (besides bytes that do not
+# decode): it admitted, and so checked, everything it gossips
+_FAULTY_GOSSIP = frozenset({"bad_signature", "wrong_chain"})
 
 
 def _held_back(held_back: dict[bytes, tuple[int, str]], stx: SignedTransaction) -> str | None:

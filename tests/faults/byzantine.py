@@ -18,6 +18,8 @@ runs `pasar node` with these behaviours patched in (and logs each misdeed as an
                   pool to a peer that connects), so as primary
                   it proposes transactions no other validator holds (they must
                   fetch them to vote)
+  forge_gossip    gossips transfers from fresh keys whose signatures do not verify,
+                  a frame of them every 50 ms for 30 s
 
 This module lives under tests/ only: nothing in the node, its configuration or
 the installed package imports it, so no production setting can turn it on.
@@ -25,6 +27,7 @@ the installed package imports it, so no production setting can turn it on.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import sys
@@ -33,6 +36,8 @@ from typing import Any
 from consensus.messages import CommitVote, Message, PrepareVote, PrePrepare, encode_message
 from consensus.replica import Broadcast, Effect, Send
 from ledger.block import Block, CommitCertificate, sign_commit_vote
+from ledger.keys import PrivateKey
+from ledger.tx import Transaction
 from node.driver import ConsensusDriver, NodeConsensusApp, wall_ms
 from node.log import log
 from node.node import Node
@@ -48,7 +53,10 @@ MODES = (
     "lie_height",
     "forge_sync",
     "withhold_gossip",
+    "forge_gossip",
 )
+FORGED_PER_FRAME = 200
+FORGED_FRAMES = 600
 LIE = 1_000
 
 
@@ -79,6 +87,18 @@ def _double_vote(driver: ConsensusDriver, message: PrepareVote | CommitVote) -> 
     )
     _send_each(driver, lambda i: [message, forged])
     log("byzantine_double_voted", height=message.height, view=message.view)
+
+
+def _forged_frame(node: Node) -> list[Any]:
+    """A gossip frame of transfers from fresh keys, each signature's last byte flipped."""
+    forged = []
+    for _ in range(FORGED_PER_FRAME):
+        key = PrivateKey.from_seed(os.urandom(32))
+        tx = Transaction(node.chain_id, key.public_key, 0, "coin.transfer", ("X", bytes(32), 1))
+        raw = bytearray(tx.sign(key).encode())
+        raw[-1] ^= 1
+        forged.append(bytes(raw))
+    return ["txs", forged]
 
 
 def patch(modes: set[str]) -> None:
@@ -144,6 +164,23 @@ def patch(modes: set[str]) -> None:
 
         Node.submit = submit  # type: ignore[method-assign]
         PoolResend.peer_connected = peer_connected  # type: ignore[method-assign]
+
+    if "forge_gossip" in modes:
+        original_start = Node.start
+
+        async def forge(node: Node) -> None:
+            for _ in range(FORGED_FRAMES):  # the same flood, again and again
+                if node.peers.connected():
+                    frame = _forged_frame(node)
+                    node.peers.broadcast(frame)
+                    log("byzantine_forged_gossip", txs=len(frame[1]))
+                await asyncio.sleep(0.05)
+
+        async def forging_start(self: Node) -> None:
+            await original_start(self)
+            self._spawn(forge(self))
+
+        Node.start = forging_start  # type: ignore[method-assign]
 
     if "forge_sync" in modes:
 

@@ -2,11 +2,12 @@
 
 Validator v3 runs through tests/faults/byzantine.py, one behaviour after another
 on the same network: equivocating as primary (and double voting), proposing
-invalid blocks, withholding its votes, and lying about its height while serving
-forged blocks to block sync. In each round the three honest validators must keep
-committing and react as designed (keep evidence, refuse the block, bench the
-liar), and the wrapper's own log must show the misdeed happened. At the end the
-history checker holds the honest three to every answer they gave.
+invalid blocks, withholding its votes, gossiping transactions with forged
+signatures, and lying about its height while serving forged blocks to block
+sync. In each round the three honest validators must keep committing and react
+as designed (keep evidence, refuse the block, stop hearing the forger's gossip,
+bench the liar), and the wrapper's own log must show the misdeed happened. At
+the end the history checker holds the honest three to every answer they gave.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ ROUNDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "equivocate": ("event=byzantine_equivocated", ("event=evidence",)),
     "invalid_blocks": ("event=byzantine_invalid_block", ("code=bad_state_root",)),
     "withhold_votes": ("event=byzantine_withheld", ()),
+    "forge_gossip": ("event=byzantine_forged_gossip", ("event=peer_muted",)),
     "lie_height,forge_sync": (
         "event=byzantine_forged_sync",
         ("event=sync_peer_benched", "event=sync_block_refused"),

@@ -599,12 +599,55 @@ def test_gossip_from_several_peers_is_admitted_as_one_batch(tmp_path: Path) -> N
             link = SimpleNamespace(peer=OTHER.public_key)
             for frame in frames:
                 node._on_frame(link, ["txs", frame])  # type: ignore[arg-type]
-            batch = await node._next_intake()
+            batch, sources = await node._next_intake()
             assert batch == [raw for frame in frames for raw in frame]
+            assert sources == [OTHER.public_key] * 9
             assert node._intake.empty() and node._intake_size == 0
             answers, _ = await node._admit(batch, from_peer=True)
             assert [a.code for a in answers] == ["accepted"] * 9
             assert node.metrics.signatures_verified._value.get() == 9
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_peer_gossiping_a_forged_signature_is_not_heard_for_a_while(tmp_path: Path) -> None:
+    # Validators gossip only what they verified: a bad signature in a peer's frame
+    # marks that peer faulty, and its frames are dropped (no decoding, no signature
+    # checks, no intake room taken from clients) until the mute ends; others' are not.
+    async def scenario() -> None:
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+        faulty = SimpleNamespace(peer=OTHER.public_key)
+        honest = SimpleNamespace(peer=PrivateKey.from_seed(bytes([4]) * 32).public_key)
+        try:
+            good = user_tx("good-0")
+            forged = bytearray(user_tx("forged").encoded)
+            forged[-1] ^= 1  # the signature's last byte
+            node._on_frame(faulty, ["txs", [good.encoded, bytes(forged)]])  # type: ignore[arg-type]
+            raws, sources = await node._next_intake()
+            answers, _ = await node._admit(raws, from_peer=True)
+            assert [a.code for a in answers] == ["accepted", "bad_signature"]
+            node._mute_faulty(answers, sources)
+            assert node.metrics.peers_muted._value.get() == 1
+            # the faulty peer's next frame is dropped as it arrives
+            dropped = node.gossip_dropped
+            node._on_frame(faulty, ["txs", [user_tx("muted-0").encoded]])  # type: ignore[arg-type]
+            assert node._intake.empty() and node._intake_size == 0
+            assert node.gossip_dropped == dropped + 1
+            # an honest peer is still heard, and so is the faulty one once the mute ends
+            node._on_frame(honest, ["txs", [user_tx("honest-0").encoded]])  # type: ignore[arg-type]
+            assert (await node._next_intake())[1] == [honest.peer]
+            node._muted[OTHER.public_key] = 0.0
+            node._on_frame(faulty, ["txs", [user_tx("later-0").encoded]])  # type: ignore[arg-type]
+            assert (await node._next_intake())[1] == [OTHER.public_key]
+            # what a muted peer had queued before its mute is dropped from the intake too
+            node._on_frame(faulty, ["txs", [user_tx("queued-0").encoded]])  # type: ignore[arg-type]
+            node._on_frame(honest, ["txs", [user_tx("honest-1").encoded]])  # type: ignore[arg-type]
+            node._muted[OTHER.public_key] = float("inf")
+            raws, sources = await node._next_intake()
+            assert (raws, sources) == ([user_tx("honest-1").encoded], [honest.peer])
+            assert node._intake_size == 0 and node.mempool.incoming == 0
         finally:
             await node.stop()
 
@@ -636,7 +679,7 @@ def test_a_resent_pool_costs_the_receiver_no_decoding_and_no_intake_room(
             assert node._intake.empty() and node._intake_size == 0
             new = user_tx("new").encoded
             node._on_frame(link, ["txs", [*held, new]])  # type: ignore[arg-type]
-            assert await node._next_intake() == [new]  # only what it lacks goes on
+            assert await node._next_intake() == ([new], [OTHER.public_key])  # only what it lacks
             answers, _ = await node._admit([new], from_peer=True)
             assert [a.code for a in answers] == ["accepted"]
             assert decoded == [new]
