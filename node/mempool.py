@@ -227,6 +227,18 @@ class Mempool:
         here; admission still finds them by hash."""
         return raw in self._encoded
 
+    def ready_from_peers(self, limit: int) -> list[SignedTransaction]:
+        """Up to `limit` pending transactions peers gossiped (not this node's clients')
+        that are not behind a nonce gap, the oldest admitted first."""
+        local, gapped = self._local, self._gapped
+        found: list[SignedTransaction] = []
+        for tx_hash, stx in self._by_hash.items():
+            if tx_hash not in local and tx_hash not in gapped:
+                found.append(stx)
+                if len(found) >= limit:
+                    break
+        return found
+
     def pending_in_order(self) -> list[bytes]:
         """Hashes of every pending transaction, the oldest admitted first."""
         return list(self._by_hash)  # insertion order is admission order; removals keep it

@@ -78,6 +78,12 @@ class NodeMetrics:
             "Pending transactions no block can take yet: an earlier nonce of the sender is missing",
             registry=r,
         )
+        self.txs_relayed = Counter(
+            "pasar_gossip_relayed",
+            "Transactions peers gossiped that this node relayed to every peer: no block "
+            "had committed for half a view timeout",
+            registry=r,
+        )
         self.peers_muted = Counter(
             "pasar_peers_muted",
             "Peers whose gossip was dropped for a while: it held a transaction that was not one",

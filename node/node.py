@@ -71,6 +71,13 @@ INTAKE_BATCH = 2_000  # gossiped transactions admitted together
 # decoded and verified, so that peer is faulty, and each of its frames would cost this
 # node signature checks and take its clients' room in the intake meanwhile.
 PEER_MUTE_SECONDS = 60.0
+# A node that holds transactions a peer gossiped while no block commits for half a view
+# timeout relays up to this many of them to every peer (what the others hold already
+# costs them a set lookup). Gossip reaches everyone from the node a client chose, but a
+# faulty validator may gossip to one peer only, and the intake drops frames when full:
+# a validator alone with work the primary lacks would time out alone, move to the
+# next view alone and, with one validator down, leave the rest short of a quorum.
+RELAY_STALLED_TXS = 2_000
 STOP_TIMEOUT = 5.0
 # Checks per pool task, at least: a submission of a few hundred signatures is split
 # in two so both pool threads (both cores: PyNaCl releases the GIL) check it; a
@@ -160,6 +167,9 @@ class Node:
         self.gossip_dropped = 0
         self._lag_max = 0.0  # the event loop's longest lag since /metrics was last read
         self._evict_due = 0.0  # when the next eviction walk may run (monotonic clock)
+        # the height and since when it has not moved while the pool held work
+        self._stall_height = -1
+        self._stall_since = 0.0
         self._height_event = asyncio.Event()
         self._last_commit_time: float | None = None
         self._runners: list[web.AppRunner] = []
@@ -634,6 +644,26 @@ class Node:
             # the pool's limit follows the measured rate, which moves with time alone;
             # the front trusts "full" only while this heartbeat is fresh
             self._publish_room()
+            self._relay_if_stalled()
+
+    def _relay_if_stalled(self) -> None:
+        """Relay what peers gossiped to every peer when no block has committed for half
+        a view timeout while the pool holds work (see RELAY_STALLED_TXS); at most once
+        per half view timeout."""
+        now = time.monotonic()
+        height = self.chain.height
+        if height != self._stall_height or not len(self.mempool):
+            self._stall_height, self._stall_since = height, now
+            return
+        if now - self._stall_since < self.config.view_timeout_ms / 2000:
+            return
+        self._stall_since = now
+        relayed = [stx.encoded for stx in self.mempool.ready_from_peers(RELAY_STALLED_TXS)]
+        for start in range(0, len(relayed), GOSSIP_BATCH):
+            self.peers.broadcast(["txs", relayed[start : start + GOSSIP_BATCH]])
+        if relayed:
+            self.metrics.txs_relayed.inc(len(relayed))
+            log("txs_relayed", height=height, count=len(relayed))
 
     async def _height_loop(self) -> None:
         """Tell peers our height every second: it is how a lagging node notices."""

@@ -20,6 +20,9 @@ runs `pasar node` with these behaviours patched in (and logs each misdeed as an
                   fetch them to vote)
   forge_gossip    gossips transfers from fresh keys whose signatures do not verify,
                   a frame of them every 50 ms for 30 s
+  gossip_one_peer gossips valid transfers from fresh (unfunded) keys to one peer
+                  only, 20 frames of them 50 ms apart: with withhold_votes, that
+                  peer alone holds work, and its view timer alone runs
 
 This module lives under tests/ only: nothing in the node, its configuration or
 the installed package imports it, so no production setting can turn it on.
@@ -54,9 +57,11 @@ MODES = (
     "forge_sync",
     "withhold_gossip",
     "forge_gossip",
+    "gossip_one_peer",
 )
 FORGED_PER_FRAME = 200
-FORGED_FRAMES = 600
+FORGED_FRAMES = 600  # 30 s of forged frames: a peer that listened would pay each time
+ONE_PEER_FRAMES = 20  # 4,000 valid transfers that one peer alone receives
 LIE = 1_000
 
 
@@ -89,16 +94,18 @@ def _double_vote(driver: ConsensusDriver, message: PrepareVote | CommitVote) -> 
     log("byzantine_double_voted", height=message.height, view=message.view)
 
 
-def _forged_frame(node: Node) -> list[Any]:
-    """A gossip frame of transfers from fresh keys, each signature's last byte flipped."""
-    forged = []
+def _junk_frame(node: Node, forge: bool) -> list[Any]:
+    """A gossip frame of transfers from fresh keys, each signature's last byte flipped
+    when `forge`."""
+    junk = []
     for _ in range(FORGED_PER_FRAME):
         key = PrivateKey.from_seed(os.urandom(32))
         tx = Transaction(node.chain_id, key.public_key, 0, "coin.transfer", ("X", bytes(32), 1))
         raw = bytearray(tx.sign(key).encode())
-        raw[-1] ^= 1
-        forged.append(bytes(raw))
-    return ["txs", forged]
+        if forge:
+            raw[-1] ^= 1
+        junk.append(bytes(raw))
+    return ["txs", junk]
 
 
 def patch(modes: set[str]) -> None:
@@ -165,22 +172,32 @@ def patch(modes: set[str]) -> None:
         Node.submit = submit  # type: ignore[method-assign]
         PoolResend.peer_connected = peer_connected  # type: ignore[method-assign]
 
-    if "forge_gossip" in modes:
+    if "forge_gossip" in modes or "gossip_one_peer" in modes:
         original_start = Node.start
+        forge = "forge_gossip" in modes
 
-        async def forge(node: Node) -> None:
-            for _ in range(FORGED_FRAMES):  # the same flood, again and again
-                if node.peers.connected():
-                    frame = _forged_frame(node)
-                    node.peers.broadcast(frame)
-                    log("byzantine_forged_gossip", txs=len(frame[1]))
+        async def flood(node: Node) -> None:
+            for _ in range(FORGED_FRAMES if forge else ONE_PEER_FRAMES):
+                connected = node.peers.connected()
+                if connected:
+                    frame = _junk_frame(node, forge)
+                    if forge:
+                        node.peers.broadcast(frame)
+                        log("byzantine_forged_gossip", txs=len(frame[1]))
+                    else:  # a peer that is not the next height's primary: it waits
+                        height = node.chain.height + 1
+                        validators = node.chain.validators()
+                        primary = validators[height % len(validators)]
+                        target = next((p for p in connected if p != primary), connected[0])
+                        node.peers.send(target, frame)
+                        log("byzantine_gossip_one_peer", txs=len(frame[1]), height=height)
                 await asyncio.sleep(0.05)
 
-        async def forging_start(self: Node) -> None:
+        async def flooding_start(self: Node) -> None:
             await original_start(self)
-            self._spawn(forge(self))
+            self._spawn(flood(self))
 
-        Node.start = forging_start  # type: ignore[method-assign]
+        Node.start = flooding_start  # type: ignore[method-assign]
 
     if "forge_sync" in modes:
 

@@ -13,12 +13,13 @@ the end the history checker holds the honest three to every answer they gave.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.faults.checker import check
 from tests.faults.history import LoadClient
-from tests.integration.harness import SYMBOL, LocalNet, wait_until
+from tests.integration.harness import SYMBOL, LocalNet, http, wait_until
 
 BYZANTINE = 3
 HONEST = [0, 1, 2]
@@ -100,3 +101,47 @@ def test_history_of_the_byzantine_rounds_checks_out(
     verdict = check(net, load.history, HONEST, {SYMBOL: len(net.accounts) * 10**9})
     assert verdict.ok, verdict.defects
     assert verdict.committed > 0
+
+
+def test_work_only_one_honest_validator_was_given_reaches_the_others(tmp_path: Path) -> None:
+    # v3 votes for nothing and gossips 4,000 valid transfers to one peer only (not the
+    # next height's primary), on an idle chain: that peer alone holds work and only its
+    # view timer runs, while the two others need its vote for a quorum. Whether by the
+    # pool resent on a reconnect or by the relay of a stalled node (node/node.py,
+    # RELAY_STALLED_TXS), all three must come to hold the work, blocks must take it,
+    # and every pool must drain, each validator admitting and committing its clients'
+    # work afterwards.
+    net = LocalNet(tmp_path / "net", count=4, accounts=4)
+    try:
+        for index in HONEST:
+            net.start(index)
+        for index in HONEST:
+            net.wait_up(index)
+        net.start(
+            BYZANTINE, entry=("-m", "tests.faults.byzantine", "withhold_votes,gossip_one_peer")
+        )
+        net.wait_up(BYZANTINE)
+        wait_until(
+            lambda: "event=byzantine_gossip_one_peer" in net.log_text(BYZANTINE),
+            20,
+            "the Byzantine validator to gossip to one peer",
+        )
+        wait_until(
+            lambda: any(net.status(i)["mempool_size"] > 0 for i in HONEST),
+            20,
+            "an honest validator to hold the transfers",
+        )
+        wait_until(
+            lambda: all(net.status(i)["mempool_size"] == 0 for i in HONEST),
+            90,
+            "every honest pool to drain",
+        )
+        for index in HONEST:
+            sent = net.transfer(index, (index + 1) % 4)
+            assert net.submit(index, [sent])[0]["code"] == "accepted"
+            path = f"/v1/txs/{sent.hash.hex()}?wait=30"
+            code, outcome = http("GET", net.url(index, path), timeout=40)
+            assert (code, outcome["status"]) == (200, "committed"), outcome
+        assert "Traceback" not in honest_logs(net)
+    finally:
+        net.close()

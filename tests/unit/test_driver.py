@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import pytest
 
@@ -648,6 +650,46 @@ def test_a_peer_gossiping_a_forged_signature_is_not_heard_for_a_while(tmp_path: 
             raws, sources = await node._next_intake()
             assert (raws, sources) == ([user_tx("honest-1").encoded], [honest.peer])
             assert node._intake_size == 0 and node.mempool.incoming == 0
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_stalled_node_relays_what_peers_gave_it_to_every_peer(tmp_path: Path) -> None:
+    # Work one peer alone was given (a faulty validator gossiping to it only, or an
+    # intake that dropped frames elsewhere) would run its view timer alone. Once no block
+    # commits for half a view timeout while the pool holds work, the node relays the
+    # ready transactions peers gave it (not its clients', which it gossiped already, nor
+    # those behind a nonce gap), at most once per half view timeout.
+    async def scenario() -> None:
+        config = NodeConfig("t", "v", view_timeout_ms=1_000)
+        node = Node(Home(tmp_path / "node", config, genesis()), VALIDATOR)
+        sent: list[list[Any]] = []
+        node.peers.broadcast = sent.append  # type: ignore[assignment,method-assign]
+        try:
+            from_peer = [user_tx(f"peer-{i}") for i in range(3)]
+            answers, _ = await node._admit([stx.encoded for stx in from_peer], from_peer=True)
+            behind_gap, _ = await node._admit([account_tx("gap", 2).encoded], from_peer=True)
+            assert [a.code for a in answers + behind_gap] == ["accepted"] * 4
+            assert [a.code for a in await node.submit([user_tx("client").encoded])] == ["accepted"]
+            clock = [1_000.0]
+            with mock.patch("node.node.time.monotonic", lambda: clock[0]):
+                node._relay_if_stalled()  # the first look: the stall starts now
+                clock[0] += 0.4
+                node._relay_if_stalled()  # under half the view timeout: nothing
+                assert sent == []
+                clock[0] += 0.2
+                node._relay_if_stalled()
+                assert sent == [["txs", [stx.encoded for stx in from_peer]]]
+                assert node.metrics.txs_relayed._value.get() == 3
+                clock[0] += 0.1
+                node._relay_if_stalled()  # not again so soon
+                assert len(sent) == 1
+                node.chain.head = dataclasses.replace(node.chain.head, height=5)
+                clock[0] += 1.0
+                node._relay_if_stalled()  # a block committed: the stall starts again
+                assert len(sent) == 1
         finally:
             await node.stop()
 
