@@ -12,6 +12,10 @@ How a driver (the node process, or the simulator) uses it:
         effects = replica.on_block_synced(block, certificate, now)  # block sync applied one
         apply the effects IN ORDER, then arm one timer at replica.next_deadline()
 
+A driver that checks a proposal's block ahead of `on_message` (off its event loop)
+asks `replica.would_validate(proposal)` first: only a proposal the replica would
+act on (signed by the primary of a view it is in or would move to) is worth it.
+
 Effects, applied in list order:
   - Persist(state): write `state.encode()` durably BEFORE carrying out any later
     effect of the same list: it holds the votes that the following sends reveal,
@@ -396,6 +400,62 @@ class Replica:
             and self._is_validator
             and self.app.committed_height() == self.height - 1
         )
+
+    def would_validate(self, message: PrePrepare | CompactPrePrepare | NewView) -> bool:
+        """Whether `on_message(message)` would go on to check the block it carries
+        (`app.validate`), so that a driver may check it beforehand (off its event loop)
+        and spend nothing on the rest: a proposal for the next height from the primary
+        of its view, for a view this replica acts on (a PRE-PREPARE for view 0 while in
+        view 0; a NEW-VIEW for this view or a later one, justified by a quorum of view
+        changes), not a copy or a rival of one already held for that view, and signed
+        by its sender. The cheap checks come first, the signatures last.
+
+        It changes no state (beyond noting view-change signatures found valid). False
+        is always safe: the replica still screens and validates the message itself; a
+        NEW-VIEW for a height the replica has not entered yet gets False."""
+        height = self.app.committed_height() + 1
+        if message.height != height or (self._decided and height == self.height):
+            return False
+        chain_id = self.config.chain_id
+        if height != self.height:
+            # Just committed: the next input enters `height` in view 0 with nothing held.
+            if isinstance(message, NewView):
+                return False
+            validators, view, known = tuple(self.app.validators_at(height)), 0, None
+        else:
+            validators, view = self.validators, self.view
+            known = self._proposal_messages.get(message.view)
+            if message.block_hash in self._validation:
+                return False  # checked already: the verdict is kept
+        if not validators:
+            return False
+        if message.sender != validators[(height + message.view) % len(validators)]:
+            return False
+        if isinstance(message, NewView):
+            if message.view < view:
+                return False
+        else:
+            if message.view != 0 or view != 0:
+                return False  # later views propose through NEW-VIEW
+            header = (
+                message.header if isinstance(message, CompactPrePrepare) else message.block.header
+            )
+            if header.proposer != message.sender:
+                return False
+        if known is not None:
+            completes = (
+                isinstance(known, CompactPrePrepare)
+                and isinstance(message, PrePrepare)
+                and known.block_hash == message.block_hash
+                and message.view not in self._proposals
+            )
+            if not completes:
+                return False  # a duplicate, or a second proposal (equivocation)
+            if known.signature == message.signature:
+                return True
+        if isinstance(message, NewView):
+            return message.verify_signature(chain_id) and self._new_view_is_justified(message)
+        return message.verify(chain_id)
 
     # ------------------------------------------------------------- read side
 

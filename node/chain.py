@@ -33,6 +33,10 @@ from node.mempool import VerifiedCache
 from node.storage import LevelDBStore
 
 RESULT_CACHE_SIZE = 16
+# Blocks whose check failed, by hash: a copy sent again is refused without executing it.
+# A failed check is final (a block names its parent, and the head it failed on never
+# changes under it), except for the clock-drift rule, which is not remembered.
+REFUSED_CACHE_SIZE = 256
 
 
 class GenesisMismatch(Exception):
@@ -72,6 +76,7 @@ class Chain:
         self.max_drift_ms = max_drift_ms
         self.keep_versions = keep_versions  # state tree versions kept provable
         self._results: dict[bytes, BlockResult] = {}
+        self._refused: dict[bytes, tuple[str, str]] = {}  # (code, message); REFUSED_CACHE_SIZE
         self.listeners: list[Callable[[CommittedBlock], None]] = []
         self.head = self._open()
         self.head_header: BlockHeader | None = None
@@ -157,13 +162,35 @@ class Chain:
         cached = self._results.get(block.hash)
         if cached is not None:
             return cached
-        result = self.execute_check(block, now_ms)
+        refused = self.refusal(block.hash)
+        if refused is not None:
+            raise refused
+        try:
+            result = self.execute_check(block, now_ms)
+        except InvalidBlock as exc:
+            self.refuse(block, exc)
+            raise
         self.remember(block, result)
         return result
 
     def is_checked(self, block_hash: bytes) -> bool:
         """Whether a result for this block (built or checked on the head) is cached."""
         return block_hash in self._results
+
+    def refusal(self, block_hash: bytes) -> InvalidBlock | None:
+        """Why this block's check failed, if it did (and is remembered): a new exception
+        each time, so no traceback piles up on a kept one."""
+        refused = self._refused.get(block_hash)
+        return None if refused is None else InvalidBlock(*refused)
+
+    def refuse(self, block: Block, exc: InvalidBlock) -> None:
+        """Remember that `block` failed its check, so a copy is refused without executing
+        it again; a block dated too far ahead may pass later, so it is not remembered."""
+        if exc.code == "timestamp_in_future":
+            return
+        if len(self._refused) >= REFUSED_CACHE_SIZE:
+            self._refused.pop(next(iter(self._refused)))
+        self._refused[block.hash] = (exc.code, exc.message)
 
     def execute_check(self, block: Block, now_ms: int | None) -> BlockResult:
         """`check` without remembering the result: it reads the store and changes

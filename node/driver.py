@@ -25,6 +25,18 @@ the replica sees it, and otherwise lets the replica ask (FetchProposal) and fetc
 the missing transactions through node.proposals, which hands the completed
 proposal back through this queue.
 
+An arriving proposal costs next to nothing unless the replica would act on it
+(`Replica.would_validate`: the next height, the primary of a view the replica is
+in or would move to, no rival already held, a valid signature, a justified
+NEW-VIEW): only then is a compact one completed or its block executed. A block
+over the `[block]` limits (`max_txs` transactions, `max_bytes` of them: the limits
+this node's own proposals are reaped within, with BLOCK_LIMIT_SLACK) is refused
+without executing it, and
+a block whose check failed is remembered (node.chain) so that a copy sent again is
+refused at once. A peer's undecoded messages may take at most PEER_QUEUE_BYTES of
+the queue; beyond that they are dropped and counted, so a flood from one validator
+cannot grow the node's memory without limit.
+
 The replica's clock is `time.monotonic()`; block timestamps use the wall clock
 (`time.time()`), and a proposal dated more than `max_clock_drift_ms` ahead of
 our wall clock is refused (node.chain.Chain.check).
@@ -39,6 +51,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from consensus.messages import (
+    MAX_MESSAGE_BYTES,
     CompactPrePrepare,
     Message,
     NewView,
@@ -63,6 +76,7 @@ from consensus.replica import (
 from ledger import codec
 from ledger.block import Block, CommitCertificate
 from ledger.errors import CodecError, InvalidBlock
+from ledger.keys import address_to_text
 from ledger.tx import SignedTransaction
 from node.log import log
 from node.proposals import ProposalTransactions
@@ -70,6 +84,7 @@ from node.votestore import VoteStore
 from node.worker_threads import batch_pool
 
 if TYPE_CHECKING:
+    from node.home import BlockLimits
     from node.node import Node
 
 T = TypeVar("T")
@@ -82,6 +97,34 @@ VALIDATION_BUDGET_DIVISOR = 4
 MIN_COST_SAMPLE_TXS = 20  # smaller blocks measure fixed costs, not per-tx ones
 TIMER = "timer"  # the queued event of the replica's deadline (ConsensusDriver._arm_timer)
 VIEW_CHANGE_CAUSES = ("timeout", "complaints", "equivocation", "followed")
+# Undecoded bytes one peer may have waiting in the driver's queue: four of the largest
+# messages, far above what an honest validator sends between two turns of the driver
+# (its votes, one proposal, a resend), so only a flood meets it.
+PEER_QUEUE_BYTES = 4 * MAX_MESSAGE_BYTES
+BLOCK_TOO_LARGE = "block_too_large"
+# A proposal is refused unexecuted beyond this many times this node's own `[block]`
+# limits. The limits are each node's configuration, not the chain's: validators whose
+# settings differ by up to this factor still take each other's full blocks, and a
+# forged giant still costs no more than a few ordinary blocks (once: a refused block
+# is remembered).
+BLOCK_LIMIT_SLACK = 2
+
+
+def over_limits(block: Block, limits: BlockLimits) -> InvalidBlock | None:
+    """Why a proposed block is too large to check, if it is: more than BLOCK_LIMIT_SLACK
+    times `max_txs` transactions, or times `max_bytes` of them (counted as the mempool's
+    reap counts them, so an honest primary's block always fits)."""
+    count = len(block.transactions)
+    most = limits.max_txs * BLOCK_LIMIT_SLACK
+    if count > most:
+        return InvalidBlock(BLOCK_TOO_LARGE, f"{count} transactions, at most {most} are checked")
+    size = sum(len(stx.encoded) for stx in block.transactions)
+    most = limits.max_bytes * BLOCK_LIMIT_SLACK
+    if size > most:
+        return InvalidBlock(
+            BLOCK_TOO_LARGE, f"{size} bytes of transactions, at most {most} are checked"
+        )
+    return None
 
 
 class ValidationCost:
@@ -160,8 +203,13 @@ class NodeConsensusApp:
         return tx_hash in self.node.mempool
 
     def validate(self, block: Block) -> str | None:
-        if self.node.chain.is_checked(block.hash):
+        chain = self.node.chain
+        if chain.is_checked(block.hash):
             return None  # checked off the event loop as it arrived (ConsensusDriver)
+        refused = over_limits(block, self.node.config.block) or chain.refusal(block.hash)
+        if refused is not None:  # refused without executing it (again)
+            log("block_refused", height=block.height, code=refused.code, reason=refused.message)
+            return refused.code
         started = time.perf_counter()
         try:
             self.node.chain.check(block, wall_ms())
@@ -183,6 +231,8 @@ class ConsensusDriver:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
+        self._queued_bytes: dict[bytes, int] = {}  # per peer, undecoded; see PEER_QUEUE_BYTES
+        self.dropped_messages = 0  # a peer's messages dropped over PEER_QUEUE_BYTES
         self._pending_hashes: list[bytes] = []
         self._removed_hashes: list[bytes] = []
         self.replica: Replica | None = None
@@ -222,7 +272,32 @@ class ConsensusDriver:
 
     def on_peer_message(self, peer: bytes, raw: bytes | Message) -> None:
         """Wire bytes from a peer, or a proposal the node completed for the replica."""
+        if isinstance(raw, bytes):
+            queued = self._queued_bytes.get(peer, 0) + len(raw)
+            if queued > PEER_QUEUE_BYTES:
+                self.dropped_messages += 1
+                dropped = self.dropped_messages
+                if dropped & (dropped - 1) == 0:  # the 1st, 2nd, 4th...: a flood logs little
+                    log(
+                        "consensus_message_dropped",
+                        level="warning",
+                        peer=address_to_text(peer)[:16],
+                        bytes=len(raw),
+                        queued=queued - len(raw),
+                        dropped=dropped,
+                    )
+                return
+            self._queued_bytes[peer] = queued
         self.queue.put_nowait(("message", peer, raw))
+
+    def _dequeued(self, event: tuple[Any, ...]) -> None:
+        """An event left the queue: its bytes no longer count against its peer."""
+        if event[0] == "message" and isinstance(event[2], bytes):
+            left = self._queued_bytes.get(event[1], 0) - len(event[2])
+            if left > 0:
+                self._queued_bytes[event[1]] = left
+            else:
+                self._queued_bytes.pop(event[1], None)
 
     async def apply_synced(self, blocks: list[tuple[Block, CommitCertificate]]) -> int:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -258,6 +333,7 @@ class ConsensusDriver:
             event: tuple[Any, ...] | None = await self.queue.get()
             handled = 0
             while event is not None:
+                self._dequeued(event)
                 if event[0] == TIMER:
                     event = None if self.queue.empty() else self.queue.get_nowait()
                     continue
@@ -311,10 +387,16 @@ class ConsensusDriver:
     async def _check_arriving_proposal(
         self, replica: Replica, event: tuple[Any, ...]
     ) -> tuple[Any, ...]:
-        """A proposal for the next height from its primary: decode it once, complete a
-        compact one from the transactions this node holds (else the replica gets it
-        compact and asks for a fetch), and check its block on the worker, so the
-        replica's `validate` finds the result."""
+        """A proposal the replica would act on (`Replica.would_validate`): decode it
+        once, complete a compact one from the transactions this node holds (else the
+        replica gets it compact and asks for a fetch), and check its block on the
+        worker, so the replica's `validate` finds the result (or the refusal).
+
+        Any other proposal is handed on decoded and untouched: the replica drops it
+        (bad signature, wrong view or primary, a rival) before asking for a check, so
+        a forged or stale proposal costs its decoding and a signature check, never an
+        execution. Nor is a block over the `[block]` limits, or one whose check already
+        failed, executed: `validate` refuses it at once."""
         if event[0] != "message":
             return event
         if isinstance(event[2], bytes):
@@ -327,17 +409,24 @@ class ConsensusDriver:
         else:
             return event
         chain = self.node.chain
+        limits = self.node.config.block
+        screened = False  # the signature and the rest of would_validate passed
         if (
             isinstance(message, CompactPrePrepare)
             and message.height == chain.height + 1
-            and message.sender == replica.primary(message.height, message.view)
+            and message.header.tx_count <= limits.max_txs * BLOCK_LIMIT_SLACK
+            and replica.would_validate(message)
         ):
-            message = self.proposals.rebuild(message) or message
+            rebuilt = self.proposals.rebuild(message)
+            if rebuilt is not None:
+                message, screened = rebuilt, True  # same signature, just checked
         if (
             isinstance(message, PrePrepare | NewView)
             and message.height == chain.height + 1
-            and message.sender == replica.primary(message.height, message.view)
             and not chain.is_checked(message.block.hash)
+            and chain.refusal(message.block.hash) is None
+            and over_limits(message.block, limits) is None
+            and (screened or replica.would_validate(message))
             and carried_block_matches(message)
         ):
             if isinstance(message, PrePrepare) and not message.header_checked:
@@ -346,8 +435,11 @@ class ConsensusDriver:
             started = time.perf_counter()
             try:
                 result = await self._off_loop(chain.execute_check, block, wall_ms())
-            except InvalidBlock:
-                pass  # the replica's validate repeats the check and logs the refusal
+            except InvalidBlock as exc:
+                # remembered: the replica's validate (which logs the refusal) and any
+                # copy sent again are refused without executing the block again
+                if chain.height + 1 == block.height:
+                    chain.refuse(block, exc)
             else:
                 if chain.height + 1 == block.height:
                     chain.remember(block, result)

@@ -1,0 +1,310 @@
+"""What an arriving proposal costs a validator: nothing is executed unless the replica
+would act on it (signed by the primary of a view it is in), within the `[block]` limits,
+and a block whose check failed is not executed again (node/driver.py, node/chain.py).
+
+A single Byzantine validator halted a four-validator chain by sending forged full
+PRE-PREPAREs (any sender, a zero signature, any view, 20,000 transactions): every copy
+was executed before its signature or view was looked at. Each test here counts the
+calls to `Chain.execute_check`, which is where a block is executed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from consensus.messages import (
+    CompactPrePrepare,
+    NewView,
+    PrePrepare,
+    ViewChange,
+    encode_for_peers,
+    encode_message,
+)
+from consensus.replica import Replica
+from contracts.registry import APPLICATION
+from ledger.block import Block
+from ledger.genesis import Genesis
+from ledger.keys import PrivateKey, address_to_text
+from ledger.tx import SignedTransaction, Transaction
+from node.chain import Chain
+from node.driver import PEER_QUEUE_BYTES, ConsensusDriver
+from node.home import BlockLimits, Home, NodeConfig, genesis_from_json
+from node.node import Node
+from node.storage import LevelDBStore
+
+KEYS = [PrivateKey.from_seed(bytes([40 + i]) * 32) for i in range(4)]
+ME = KEYS[0]
+BYZANTINE = KEYS[3]
+ZERO_SIGNATURE = b"\0" * 64
+
+
+def genesis() -> Genesis:
+    return genesis_from_json(
+        {
+            "chain_id": "t",
+            "genesis_time_ms": 1_000,
+            "validators": [
+                {"name": f"v{i}", "key": address_to_text(key.public_key)}
+                for i, key in enumerate(KEYS)
+            ],
+        }
+    )
+
+
+def user_tx(label: str) -> SignedTransaction:
+    sender = PrivateKey.from_seed(label.encode().ljust(32, b"."))
+    tx = Transaction("t", sender.public_key, 0, "coin.create", (label, label, 2, 10))
+    return tx.sign(sender)
+
+
+def key_of(public_key: bytes | None) -> PrivateKey:
+    return next(key for key in KEYS if key.public_key == public_key)
+
+
+class Harness:
+    """A validator (KEYS[0]) of a four-validator chain, not started, whose driver is fed
+    by hand as its task would feed it; `executed` counts the blocks it executed."""
+
+    def __init__(self, node: Node, other: Chain) -> None:
+        self.node = node
+        self.driver: ConsensusDriver = node.consensus
+        self.replica: Replica = self.driver._make_replica()
+        self.replica.on_timer(time.monotonic())
+        self.other = other  # another validator's copy of the chain, to build blocks on
+        self.executed: list[bytes] = []
+        self.rebuilt = 0
+        execute = node.chain.execute_check
+        rebuild = self.driver.proposals.rebuild
+
+        def counting(block: Block, now_ms: int | None) -> Any:
+            self.executed.append(block.hash)
+            return execute(block, now_ms)
+
+        def counting_rebuild(compact: CompactPrePrepare) -> Any:
+            self.rebuilt += 1
+            return rebuild(compact)
+
+        node.chain.execute_check = counting  # type: ignore[method-assign]
+        self.driver.proposals.rebuild = counting_rebuild  # type: ignore[method-assign]
+
+    def primary(self, view: int) -> PrivateKey:
+        return key_of(self.replica.primary(1, view))
+
+    def block(self, proposer: PrivateKey, count: int = 2, label: str = "a") -> Block:
+        txs = [user_tx(f"{label}{i}") for i in range(count)]
+        return self.other.propose(proposer.public_key, int(time.time() * 1000), txs)
+
+    async def arrive(self, raw: bytes | Any, peer: bytes = BYZANTINE.public_key) -> None:
+        """One message through the driver's pre-check and then the replica."""
+        event = await self.driver._check_arriving_proposal(self.replica, ("message", peer, raw))
+        await self.driver._handle(self.replica, event)
+
+
+def run(
+    tmp_path: Path, scenario: Callable[[Harness], Awaitable[None]], block: BlockLimits | None = None
+) -> None:
+    async def main() -> None:
+        config = NodeConfig("t", "v0", block=block or BlockLimits())
+        node = Node(Home(tmp_path / "node", config, genesis()), ME)
+        other = Chain(LevelDBStore(tmp_path / "other"), APPLICATION, genesis())
+        try:
+            await scenario(Harness(node, other))
+        finally:
+            await node.stop()
+
+    asyncio.run(main())
+
+
+def junk(block: Block) -> Block:
+    """The block with a state root execution will not reproduce (the attack's junk roots)."""
+    header = replace(block.header, state_root=bytes(32))
+    return Block(header, block.transactions, block.last_certificate)
+
+
+def test_a_proposal_with_a_forged_signature_is_not_executed(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        primary = h.primary(0)
+        block = h.block(primary, 3)
+        forged = PrePrepare(1, 0, block, primary.public_key, ZERO_SIGNATURE)
+        await h.arrive(encode_message(forged))
+        await h.arrive(encode_message(forged))
+        assert h.executed == []
+        assert h.replica.metrics["dropped_bad_signature"] == 2
+        assert not h.node.chain.is_checked(block.hash)
+        # the same block, signed by its primary, is executed once and voted for
+        await h.arrive(encode_message(PrePrepare.create(primary, "t", 1, 0, block)))
+        assert h.executed == [block.hash]
+        assert h.node.chain.is_checked(block.hash)
+
+    run(tmp_path, scenario)
+
+
+def test_a_proposal_for_a_view_the_replica_is_not_in_is_not_executed(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        for view in (6, 1, 2):  # a PRE-PREPARE is only ever for view 0
+            primary = h.primary(view)
+            block = h.block(primary, 3, label=f"v{view}-")
+            await h.arrive(encode_message(PrePrepare.create(primary, "t", 1, view, block)))
+            forged = PrePrepare(1, view, block, primary.public_key, ZERO_SIGNATURE)
+            await h.arrive(encode_message(forged))
+        assert h.executed == []
+        assert h.replica.metrics["dropped_wrong_view"] == 6
+
+    run(tmp_path, scenario)
+
+
+def test_a_proposal_from_a_validator_that_is_not_the_primary_is_not_executed(
+    tmp_path: Path,
+) -> None:
+    async def scenario(h: Harness) -> None:
+        impostor = next(k for k in KEYS[1:] if k.public_key != h.replica.primary(1, 0))
+        block = h.block(impostor, 3)
+        await h.arrive(encode_message(PrePrepare.create(impostor, "t", 1, 0, block)))
+        assert h.executed == []
+        assert h.replica.metrics["dropped_wrong_primary"] == 1
+
+    run(tmp_path, scenario)
+
+
+def test_a_proposal_over_max_txs_is_refused_without_executing_it(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        primary = h.primary(0)
+        block = h.block(primary, 7)  # over twice max_txs (BLOCK_LIMIT_SLACK)
+        await h.arrive(encode_message(PrePrepare.create(primary, "t", 1, 0, block)))
+        assert h.executed == []
+        assert h.replica.metrics["dropped_invalid_block"] == 1
+        assert h.replica._prepare_vote is None  # no vote for it
+        assert h.driver.app.validate(block) == "block_too_large"
+        assert h.executed == []
+
+    run(tmp_path, scenario, BlockLimits(max_txs=3))
+
+
+def test_a_proposal_over_max_bytes_is_refused_without_executing_it(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        primary = h.primary(0)
+        block = h.block(primary, 3)
+        size = sum(len(stx.encoded) for stx in block.transactions)
+        # over twice max_bytes (BLOCK_LIMIT_SLACK): refused unexecuted
+        h.node.config = replace(h.node.config, block=BlockLimits(max_bytes=(size - 1) // 2))
+        await h.arrive(encode_message(PrePrepare.create(primary, "t", 1, 0, block)))
+        assert h.executed == []
+        assert h.replica.metrics["dropped_invalid_block"] == 1
+        # within twice this node's limit (another validator's may be larger): checked
+        h.node.config = replace(h.node.config, block=BlockLimits(max_bytes=(size + 1) // 2))
+        assert h.driver.app.validate(block) is None
+        assert h.executed == [block.hash]
+
+    run(tmp_path, scenario)
+
+
+def test_the_primarys_own_proposal_fits_the_limits_it_checks_others_against(
+    tmp_path: Path,
+) -> None:
+    async def scenario(h: Harness) -> None:
+        txs = [user_tx(f"r{i}") for i in range(6)]
+        admissions = await h.node.submit([stx.encoded for stx in txs])
+        assert all(a.code == "accepted" for a in admissions)
+        reaped = h.driver.app.reap(0)
+        assert 0 < len(reaped) <= 4
+        assert sum(len(stx.encoded) for stx in reaped) <= h.node.config.block.max_bytes
+        block = h.node.chain.propose(h.primary(0).public_key, int(time.time() * 1000), reaped)
+        assert h.driver.app.validate(block) is None
+
+    size = len(user_tx("r0").encoded)
+    run(tmp_path, scenario, BlockLimits(max_txs=4, max_bytes=3 * size + size // 2))
+
+
+def test_a_block_whose_check_failed_is_executed_once_however_often_it_arrives(
+    tmp_path: Path,
+) -> None:
+    async def scenario(h: Harness) -> None:
+        primary = h.primary(0)
+        bad = junk(h.block(primary, 3))
+        raw = encode_message(PrePrepare.create(primary, "t", 1, 0, bad))
+        for _ in range(3):
+            await h.arrive(raw)
+        assert h.executed == [bad.hash]  # not again by the replica's validate, nor resent
+        assert h.node.chain.refusal(bad.hash) is not None
+        assert h.driver.app.validate(bad) == "bad_state_root"
+        assert h.executed == [bad.hash]
+
+    run(tmp_path, scenario)
+
+
+def test_the_chain_remembers_a_failed_check(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        bad = junk(h.block(h.primary(0), 2))
+        for _ in range(3):
+            assert h.driver.app.validate(bad) == "bad_state_root"
+        assert h.executed == [bad.hash]
+
+    run(tmp_path, scenario)
+
+
+def test_a_forged_compact_proposal_is_not_completed_nor_executed(tmp_path: Path) -> None:
+    async def scenario(h: Harness) -> None:
+        primary = h.primary(0)
+        txs = [user_tx(f"c{i}") for i in range(3)]
+        admissions = await h.node.submit([stx.encoded for stx in txs])
+        assert all(a.code == "accepted" for a in admissions)
+        block = h.other.propose(primary.public_key, int(time.time() * 1000), txs)
+        forged = PrePrepare(1, 0, block, primary.public_key, ZERO_SIGNATURE)
+        await h.arrive(encode_for_peers(forged))
+        assert h.rebuilt == 0 and h.executed == []
+        assert h.replica.metrics["dropped_bad_signature"] == 1
+        await h.arrive(encode_for_peers(PrePrepare.create(primary, "t", 1, 0, block)))
+        assert h.rebuilt == 1 and h.executed == [block.hash]  # completed from the pool
+
+    run(tmp_path, scenario)
+
+
+def view_changes(height: int, view: int, keys: list[PrivateKey]) -> list[ViewChange]:
+    return [ViewChange.create(key, "t", height, view, None, None) for key in keys]
+
+
+def test_a_new_view_is_executed_only_when_a_quorum_of_view_changes_justifies_it(
+    tmp_path: Path,
+) -> None:
+    async def scenario(h: Harness) -> None:
+        view = 1
+        primary = h.primary(view)
+        block = h.block(primary, 3)
+        # signed by the primary of view 1, but with one view change: no quorum
+        unjustified = NewView.create(primary, "t", 1, view, view_changes(1, view, [primary]), block)
+        await h.arrive(encode_message(unjustified))
+        forged = replace(
+            NewView.create(primary, "t", 1, view, view_changes(1, view, KEYS[1:]), block),
+            signature=ZERO_SIGNATURE,
+        )
+        await h.arrive(encode_message(forged))
+        assert h.executed == []
+        # a real view change still goes through: the replica executes and enters view 1
+        justified = NewView.create(primary, "t", 1, view, view_changes(1, view, KEYS[1:]), block)
+        await h.arrive(encode_message(justified))
+        assert h.executed == [block.hash]
+        assert h.replica.view == view and not h.replica.in_view_change
+
+    run(tmp_path, scenario)
+
+
+def test_a_flood_from_one_peer_is_dropped_once_it_holds_its_share_of_the_queue(
+    tmp_path: Path,
+) -> None:
+    async def scenario(h: Harness) -> None:
+        driver = h.driver
+        chunk = b"\x90" * (PEER_QUEUE_BYTES // 4)
+        for _ in range(6):
+            driver.on_peer_message(BYZANTINE.public_key, chunk)
+        assert driver.queue.qsize() == 4 and driver.dropped_messages == 2
+        driver.on_peer_message(KEYS[1].public_key, chunk)  # an honest peer is not affected
+        assert driver.queue.qsize() == 5
+        driver._dequeued(driver.queue.get_nowait())  # the driver took one: room for one more
+        driver.on_peer_message(BYZANTINE.public_key, chunk)
+        assert driver.queue.qsize() == 5 and driver.dropped_messages == 2
+
+    run(tmp_path, scenario)
