@@ -18,22 +18,34 @@ signature is useless for anything else.
 Until the dialer is authenticated the listener grants little: websocket messages
 of at most `HANDSHAKE_FRAME_BYTES`, `[limits] handshake_timeout_ms` for the whole
 handshake, and `[limits] p2p_unauthenticated` such connections at once (more are
-answered 503 before the upgrade). Only an authenticated link may carry frames up
-to `MAX_FRAME_BYTES` (blocks, sync replies). The server accepts only keys of the
-current validator set; the client accepts only the key it expected at that URL.
-Outgoing frames go through a bounded per-link queue so a slow peer can never
-block the node; when the queue is full the frame is dropped (consensus
-retransmits and block sync repair what was lost).
+answered 503 before the upgrade). Addresses that are not a configured peer's
+(resolved at start, or seen on an authenticated link) together never take the
+last `reserved_slots()`, so dialers that stall their handshake from elsewhere
+cannot keep the validators from reaching a node that restarts; a peer's address
+holds at most `UNAUTHENTICATED_PER_ADDRESS` per configured peer at it. Only an
+authenticated link may carry frames up to `MAX_FRAME_BYTES` (blocks, sync
+replies). The server accepts only keys of the current validator set; the client
+accepts only the key it expected at that URL.
+Outgoing frames go through a per-link queue bounded both in frames
+(`SEND_QUEUE_FRAMES`) and in bytes (`SEND_QUEUE_BYTES`, counting the frame being
+written too), so a slow peer, or one that stops reading, can never block the node
+nor make one link hold more than that; a frame that does not fit is dropped
+(consensus retransmits and block sync repair what was lost). A frame is always
+taken when the link holds nothing, so no frame the node may send (a block sync
+reply is at most `node.sync.MAX_REPLY_BYTES`) is refused on an idle link.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
+import socket
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -51,10 +63,17 @@ MAX_FRAME_BYTES = 64 * 1024 * 1024
 HANDSHAKE_FRAME_BYTES = 4 * 1024  # a hello is ~200 bytes
 HANDSHAKE_TIMEOUT = 5.0
 SEND_QUEUE_FRAMES = 20_000
+# Frames are up to MAX_FRAME_BYTES, so a bound by count alone let a peer that stops
+# reading pin 20,000 large frames (block sync replies) in memory: bound the bytes too.
+# One full sync reply (24 MiB) plus room for consensus and gossip behind it.
+SEND_QUEUE_BYTES = 32 * 1024 * 1024
 BACKOFF_START = 0.1
 BACKOFF_CAP = 3.0
 NONCE_SIZE = 32
 STOP_TIMEOUT = 2.0
+# Unauthenticated handshakes a configured peer's address may hold at once, per peer
+# there: a validator that stalls its handshakes cannot take the others' reserve.
+UNAUTHENTICATED_PER_ADDRESS = 4
 
 FrameHandler = Callable[["Link", list[Any]], None]
 
@@ -141,15 +160,33 @@ class Link:
     # bytes of the frames in `queue`: a sender of bulk (the pool resent on connect)
     # waits for this to fall instead of filling the queue with a slow peer's backlog
     queued_bytes: int = 0
+    # bytes of the frame the writer is handing to the socket now: it stays in memory
+    # until the peer reads it, so it counts against SEND_QUEUE_BYTES as well
+    writing: int = 0
+    # running totals, so a sender can tell when a frame it queued has been written
+    # out (block sync serves a peer's next request only after its last reply)
+    enqueued_total: int = 0
+    sent_total: int = 0
+    closed: bool = False  # set when the link is gone: nothing queued will be sent
+
+    def held_bytes(self) -> int:
+        """Bytes this link holds for its peer: queued plus the frame being written."""
+        return self.queued_bytes + self.writing
 
     def send(self, frame: list[Any] | bytes) -> bool:
         data = frame if isinstance(frame, bytes) else encode_frame(frame)
+        held = self.held_bytes()
+        # over the byte bound is handled like a full queue: the frame is dropped
+        if held and held + len(data) > SEND_QUEUE_BYTES:
+            self.dropped += 1
+            return False
         try:
             self.queue.put_nowait(data)
         except asyncio.QueueFull:
             self.dropped += 1
             return False
         self.queued_bytes += len(data)
+        self.enqueued_total += len(data)
         return True
 
     async def next_frame(self) -> bytes:
@@ -160,7 +197,15 @@ class Link:
 
     async def writer(self) -> None:
         while True:
-            await self.ws.send_bytes(await self.next_frame())
+            data = await self.next_frame()
+            self.writing = len(data)
+            try:
+                # returns once the socket's buffer has drained below its low mark, so a
+                # peer that stops reading keeps this frame counted in `writing`
+                await self.ws.send_bytes(data)
+            finally:
+                self.writing = 0
+            self.sent_total += len(data)
 
     async def reader(self, handler: FrameHandler) -> None:
         async for message in self.ws:
@@ -203,6 +248,14 @@ class PeerNetwork:
         self._closing = False
         self.refused = 0
         self._dropped_on_closed = 0  # frames dropped on links that have since closed
+        self._unauthenticated_from: dict[str, int] = {}  # source address -> handshakes
+        # address -> configured peers there: their handshakes are let in past the
+        # slots strangers may take (literal IPs now, host names resolved at start)
+        self._peer_addresses: dict[str, int] = {}
+        for peer in self.peers:
+            host = _host_of(peer.url)
+            if host is not None and _is_ip(host):
+                self._add_peer_address(host)
 
     # -- state ----------------------------------------------------------------------------
 
@@ -241,6 +294,34 @@ class PeerNetwork:
         link = self.link(peer)
         return False if link is None else link.send(frame)
 
+    def reserved_slots(self) -> int:
+        """Unauthenticated slots only configured peers' addresses may take: two per
+        peer, at most half of them (so a node with no peers reserves none)."""
+        return min(self.limits.p2p_unauthenticated // 2, 2 * len(self.peers))
+
+    def _add_peer_address(self, address: str, peers: int = 1) -> None:
+        self._peer_addresses[address] = self._peer_addresses.get(address, 0) + peers
+
+    def _admit(self, remote: str) -> bool:
+        """Whether a new unauthenticated connection from `remote` gets a slot."""
+        limit = self.limits.p2p_unauthenticated
+        if self.unauthenticated >= limit:
+            return False
+        peers_there = self._peer_addresses.get(remote, 0)
+        if peers_there:
+            # a configured peer's address may use the reserve, up to its own share
+            held = self._unauthenticated_from.get(remote, 0)
+            return held < UNAUTHENTICATED_PER_ADDRESS * peers_there
+        # Strangers get no per-address cap: only validator keys are accepted, so a
+        # stranger crowding out other strangers costs nothing; they must not take the
+        # validators' reserve, wherever they dial from.
+        strangers = sum(
+            count
+            for address, count in self._unauthenticated_from.items()
+            if address not in self._peer_addresses
+        )
+        return strangers < limit - self.reserved_slots()
+
     def broadcast(self, frame: list[Any] | bytes) -> None:
         data = frame if isinstance(frame, bytes) else encode_frame(frame)
         for peer in list(self._links):
@@ -253,6 +334,7 @@ class PeerNetwork:
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None))
+        await self._resolve_peer_hosts()
         for peer in self.peers:
             self._spawn(self._dial_forever(peer))
 
@@ -268,6 +350,26 @@ class PeerNetwork:
         self._links.clear()
         if self._session is not None:
             await self._session.close()
+
+    async def _resolve_peer_hosts(self) -> None:
+        """Add the addresses of peers configured by host name (best effort: a name that
+        does not resolve now is learnt when that peer authenticates)."""
+        loop = asyncio.get_running_loop()
+        counts: dict[str, int] = {}
+        for peer in self.peers:
+            host = _host_of(peer.url)
+            if host is None or _is_ip(host):
+                continue
+            try:
+                infos = await asyncio.wait_for(
+                    loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), 2.0
+                )
+            except (OSError, TimeoutError):
+                continue
+            for address in {str(info[4][0]) for info in infos}:
+                counts[address] = counts.get(address, 0) + 1
+        for address, peers in counts.items():
+            self._add_peer_address(address, peers)
 
     def _spawn(self, coroutine: Any) -> None:
         task: asyncio.Task[None] = asyncio.create_task(coroutine)
@@ -300,10 +402,11 @@ class PeerNetwork:
 
     async def _accept(self, request: web.Request) -> web.StreamResponse:
         remote = request.remote or "?"
-        if self.unauthenticated >= self.limits.p2p_unauthenticated:
+        if not self._admit(remote):
             self.refused += 1
             return web.Response(status=503, text="too many unauthenticated connections\n")
         self.unauthenticated += 1
+        self._unauthenticated_from[remote] = self._unauthenticated_from.get(remote, 0) + 1
         try:
             ws = web.WebSocketResponse(max_msg_size=HANDSHAKE_FRAME_BYTES, heartbeat=10.0)
             try:
@@ -322,6 +425,12 @@ class PeerNetwork:
                 return ws
         finally:
             self.unauthenticated -= 1
+            left = self._unauthenticated_from.pop(remote, 1) - 1
+            if left:
+                self._unauthenticated_from[remote] = left
+        if remote not in self._peer_addresses and remote != "?":
+            # a validator dialed from here: its next handshakes may use the reserve
+            self._add_peer_address(remote)
         await self._run_link(Link(client_key, False, ws))
         return ws
 
@@ -374,6 +483,7 @@ class PeerNetwork:
         except (aiohttp.ClientError, ConnectionError):
             pass
         finally:
+            link.closed = True
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
@@ -384,6 +494,21 @@ class PeerNetwork:
             if not links:
                 self._links.pop(link.peer, None)
             log("peer_disconnected", peer=address_to_text(link.peer)[:16])
+
+
+def _host_of(url: str) -> str | None:
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _allow_large_frames(request: web.Request, ws: web.WebSocketResponse, limit: int) -> None:

@@ -20,6 +20,14 @@ to `BENCH_CAP`, and other peers are asked meanwhile. A peer with strikes is stil
 probed when nobody better is ahead, but while probing it the node does not report
 `catching_up`: one peer that lies about its height cannot hold readiness hostage.
 One delivered block clears its strikes.
+
+Serving is bounded per peer, since a request of a few bytes can cost a reply of
+`MAX_REPLY_BYTES`: a peer's requests are answered one at a time (the next only
+once the last reply has been written to its socket, so a peer that stops reading
+holds at most one reply) and at most `SERVE_BURST` at once then
+`SERVE_PER_SECOND` (a token bucket, as for `get_txs`). A request that cannot be
+answered yet waits, one per peer: a newer one replaces it (the older is dropped).
+An honest node has one request out at a time, so it is only ever delayed.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from ledger.errors import CodecError, InvalidBlock
 from ledger.keys import address_to_text
 from node.log import log
 from node.peers import Link
+from node.proposals import TokenBucket
 
 if TYPE_CHECKING:
     from node.node import Node
@@ -45,6 +54,12 @@ LAG_GRACE = 1.5
 POLL_INTERVAL = 0.25
 BENCH_START = 1.0  # a busy honest peer may miss one deadline: retry it soon
 BENCH_CAP = 30.0
+# Requests answered per peer. An honest client asks again only once it has applied
+# the last reply (up to 64 blocks), so the bucket may delay it but never drops it.
+SERVE_BURST = 8
+SERVE_PER_SECOND = 8.0
+# How soon a request waiting on its peer's last reply to be written is looked at again.
+SERVE_RETRY = 0.05
 
 
 class BlockSync:
@@ -58,6 +73,13 @@ class BlockSync:
         self._forced = False
         self.strikes: dict[bytes, int] = {}  # consecutive requests that brought nothing
         self._benched_until: dict[bytes, float] = {}
+        # serving: the one request per peer waiting its turn, where the peer's last
+        # reply ends in its link's running byte total, the peers' buckets and timers
+        self._asked: dict[bytes, tuple[Link, int, int]] = {}
+        self._last_reply: dict[bytes, tuple[Link, int]] = {}
+        self._serve_buckets: dict[bytes, TokenBucket] = {}
+        self._serve_timers: dict[bytes, asyncio.TimerHandle] = {}
+        self.requests_dropped = 0  # requests replaced by a newer one before their turn
 
     # -- inputs from the peer network ----------------------------------------------------------
 
@@ -75,11 +97,57 @@ class BlockSync:
 
     def on_frame(self, link: Link, frame: list[Any]) -> None:
         if frame[0] == "get_blocks" and len(frame) == 3:
-            self._serve(link, frame[1], frame[2])
+            self._request(link, frame[1], frame[2])
         elif frame[0] == "blocks" and len(frame) == 3 and self._pending is not None:
             peer, start, future = self._pending
             if link.peer == peer and frame[1] == start and not future.done():
                 future.set_result(frame[2] if isinstance(frame[2], list) else [])
+
+    def _request(self, link: Link, start: Any, count: Any) -> None:
+        """Take a peer's request for blocks: answered now if its turn, else kept waiting."""
+        if not isinstance(start, int) or not isinstance(count, int) or start < 1:
+            return
+        if link.peer in self._asked:
+            self.requests_dropped += 1  # the peer asks again: only its newest counts
+        self._asked[link.peer] = (link, start, count)
+        self._serve_next(link.peer)
+
+    def _serve_next(self, peer: bytes) -> None:
+        """Answer `peer`'s waiting request if its last reply is out and its bucket allows;
+        otherwise look again later (one timer per peer)."""
+        timer = self._serve_timers.pop(peer, None)
+        if timer is not None:
+            timer.cancel()
+        request = self._asked.get(peer)
+        if request is None:
+            return
+        link, start, count = request
+        if link.closed:
+            del self._asked[peer]  # nowhere to answer: an honest peer asks again
+            return
+        last = self._last_reply.get(peer)
+        if last is not None:
+            if last[0].closed or last[0].sent_total >= last[1]:
+                del self._last_reply[peer]
+            else:
+                self._retry_later(peer, SERVE_RETRY)
+                return
+        now = time.monotonic()
+        bucket = self._serve_buckets.get(peer)
+        if bucket is None:
+            bucket = self._serve_buckets[peer] = TokenBucket(SERVE_PER_SECOND, SERVE_BURST, now)
+        if not bucket.take(now):
+            self._retry_later(peer, max(SERVE_RETRY, (1.0 - bucket.tokens) / bucket.rate))
+            return
+        del self._asked[peer]
+        before = link.enqueued_total
+        self._serve(link, start, count)
+        if link.enqueued_total != before:  # a reply was queued: the next waits for it
+            self._last_reply[peer] = (link, link.enqueued_total)
+
+    def _retry_later(self, peer: bytes, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        self._serve_timers[peer] = loop.call_later(delay, self._serve_next, peer)
 
     def _serve(self, link: Link, start: Any, count: Any) -> None:
         if not isinstance(start, int) or not isinstance(count, int) or start < 1:
