@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import resource
 from pathlib import Path
 
 import click
@@ -85,14 +87,34 @@ def node(home_dir: Path, passphrase_file: Path | None, log_level: str) -> None:
     except (homes.HomeError, KeyFileError) as exc:
         raise click.ClickException(str(exc)) from exc
     log.configure(home.config.name, log_level)
+    raise_file_limit()
     try:
-        asyncio.run(run_node(home, key))
+        with asyncio.Runner() as runner:
+            # a descriptor-exhaustion episode logs one warning, not one traceback per
+            # connection asyncio's accept loop could not take (node/log.py)
+            log.quiet_accept_failures(runner.get_loop())
+            runner.run(run_node(home, key))
     except (GenesisMismatch, IncompatibleStore) as exc:
         raise click.ClickException(str(exc)) from exc
     except StorageError as exc:  # full disk, I/O error, damaged LevelDB files
         raise click.ClickException(f"{exc}; {exc.remedy}") from exc
     except OSError as exc:  # e.g. a port already in use or a locked data directory
         raise click.ClickException(f"cannot run the node: {exc}") from exc
+
+
+def raise_file_limit() -> None:
+    """Take the hard open-file limit, not the soft one that is often 1,024.
+
+    Every connection the node holds (a client's long-poll or event stream, a peer, one
+    of its front's) is a descriptor, and so are LevelDB's files; the default
+    `[limits] long_polls` alone is 4,096. The RPC's slots are then fitted to the limit
+    the node has (node/rpc/limits.py), which is why this runs before the node starts."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        # a container may refuse even its own hard limit: the node then runs with the
+        # soft one, and its slots are fitted to that
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def register(group: click.Group) -> None:

@@ -6,7 +6,7 @@ mempool (`nonce_taken`), so the next nonce is tried, a bounded number of times.
 
 A caller with a deadline (`busy_until`: `pasar tx --busy-wait`, the merchant
 SDK's wait) also rides out a busy node: a 429 (`mempool_full`,
-`sender_backlog_full`) is retried with the same signed bytes after the node's
+`sender_backlog_full`, `nonce_gap_full`) is retried with the same signed bytes after the node's
 retry time (`Retry-After-Ms`, else `Retry-After`) times a factor drawn from
 [1, 1.5), while that still ends before the deadline. The jitter matters: clients
 refused in the same instant with the same wait would otherwise all come back in
@@ -31,7 +31,7 @@ from ledger.tx import SignedTransaction, Transaction
 MAX_NONCE_STEPS = 64
 
 
-BUSY_CODES = frozenset({"mempool_full", "sender_backlog_full"})
+BUSY_CODES = frozenset({"mempool_full", "sender_backlog_full", "nonce_gap_full"})
 RETRY_JITTER = 0.5  # a busy retry waits Retry-After × a factor drawn from [1, 1 + this)
 
 

@@ -14,7 +14,7 @@ The nonce and chain id are fetched from the node unless given. Offline signing:
 `pasar tx sign` signs them on another machine, and `pasar tx submit` sends them.
 `--offline` (with `--chain-id` and `--nonce`) signs without contacting a node.
 
-A busy node (429 `mempool_full` or `sender_backlog_full`) is waited out for up to
+A busy node (429 `mempool_full`, `sender_backlog_full` or `nonce_gap_full`) is waited out for up to
 `--busy-wait` seconds (default 30, 0 = not at all): the same signed bytes are sent
 again after the node's jittered `Retry-After` (cli/submission.py), each wait told
 in one line on stderr, so `--json` output on stdout stays one JSON document.

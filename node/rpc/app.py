@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from node.log import log as log_event
 from node.rpc.errors import ApiError, error_body, error_response
@@ -89,6 +90,21 @@ def _repeated_parameter(request: web.Request) -> str | None:
     return None
 
 
+async def close_after(request: web.Request, response: web.StreamResponse) -> None:
+    """Send `response` and close the connection now, not after aiohttp's lingering read
+    of the rest of a body nobody will read."""
+    response.force_close()
+    await response.prepare(request)
+    await response.write_eof()
+    request.protocol.force_close()
+
+
+def client_gone(request: web.Request) -> bool:
+    """The client's connection is closed (aiohttp drops the transport when it is lost)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure becomes the JSON error shape; nothing escapes as a traceback."""
@@ -97,6 +113,32 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if repeated is not None:
             raise ApiError(400, "bad_parameter", f"{repeated} is given more than once", repeated)
         return await handler(request)
+    except ConnectionError:
+        if not client_gone(request):
+            return internal_error(request)
+        # The client hung up, e.g. in the middle of its body: nothing failed here, and
+        # nobody is left to answer. The response returned is never sent (aiohttp drops
+        # it quietly); raising instead would make aiohttp log a traceback and a 500.
+        log_event(
+            "rpc_client_gone",
+            method=_printable(request.method, 16),
+            path=_printable(request.raw_path),
+        )
+        return json_response(
+            error_body("client_gone", "the connection closed before the request was read"),
+            status=400,
+        )
+    except HttpProcessingError as exc:
+        # A body aiohttp could not parse as it arrived (a bad chunk size, a chunked body
+        # cut short): the client's mistake. Its framing is lost, so the connection ends.
+        message = _printable((exc.message or "malformed request").strip().splitlines()[0])
+        log_refusal(request, 400, "malformed_request", None)
+        response = json_response(
+            error_body("malformed_request", f"the request body is malformed: {message}"),
+            status=400,
+        )
+        response.force_close()
+        return response
     except ApiError as exc:
         log_refusal(request, exc.status, exc.code, exc.field)
         return error_response(exc)
@@ -115,14 +157,20 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         log_refusal(request, exc.status, code, None)
         return json_response(error_body(code, message), status=exc.status, headers=headers)
     except Exception:
-        log.exception(
-            "rpc handler failed: %s %s",
-            _printable(request.method, 16),
-            _printable(request.raw_path),
-        )
-        return json_response(
-            error_body("internal_error", "the node could not answer this request"), status=500
-        )
+        return internal_error(request)
+
+
+def internal_error(request: web.Request) -> web.Response:
+    """The 500 for a failure of the node's own, logged with its traceback (called while
+    the exception is being handled)."""
+    log.exception(
+        "rpc handler failed: %s %s",
+        _printable(request.method, 16),
+        _printable(request.raw_path),
+    )
+    return json_response(
+        error_body("internal_error", "the node could not answer this request"), status=500
+    )
 
 
 def default_route_groups() -> list[RouteGroup]:

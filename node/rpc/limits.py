@@ -8,12 +8,15 @@ crowd of streams from starving consensus of the event loop and of memory.
 
 The limits come from the node's `[limits]` config (`node.home.ServiceLimits`);
 `node.http` installs them, and an application built without them (unit tests,
-benchmarks) gets the defaults.
+benchmarks) gets the defaults. Each slot holds a connection, so a descriptor, and
+the node grants no more slots than half its open-file limit (`fit_to_open_files`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import resource
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -21,6 +24,7 @@ from aiohttp import web
 
 from node.front_state import CLIENT_HEADER
 from node.home import ServiceLimits
+from node.log import log
 from node.rpc.errors import ApiError
 
 RETRY_AFTER_SECONDS = "2"
@@ -73,6 +77,31 @@ MAX_WAIT_SECONDS = 60.0
 WAIT_SCHEMA = {"type": "number", "minimum": 0, "maximum": MAX_WAIT_SECONDS}  # OpenAPI
 
 
+# The share of the node's open-file limit its slots (long-polls and event streams, one
+# connection each) may hold. The rest is for LevelDB, which keeps up to a fifth of the
+# limit open for its tables, the peers, the front's kept-alive connections, clients
+# between requests and the interpreter's own files. Past the limit asyncio cannot
+# accept a connection at all, so `GET /v1/status` and submissions went unanswered.
+SLOTS_SHARE_OF_OPEN_FILES_PERCENT = 50
+
+
+def open_files_limit() -> int | None:
+    """The process' soft open-file limit, or None when it has none."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return None if soft == resource.RLIM_INFINITY else soft
+
+
+def fit_to_open_files(limits: ServiceLimits, open_files: int | None) -> ServiceLimits:
+    """`limits` with no more slots than the open-file limit has room for: event streams
+    take at most a quarter of the slots' share, long-polls the rest of it."""
+    if open_files is None:
+        return limits
+    share = max(2, open_files * SLOTS_SHARE_OF_OPEN_FILES_PERCENT // 100)
+    streams = max(1, min(limits.event_streams, share // 4))
+    polls = max(1, min(limits.long_polls, share - streams))
+    return dataclasses.replace(limits, event_streams=streams, long_polls=polls)
+
+
 class Gates:
     """The RPC application's slots, and the one thread that reads history for streams.
 
@@ -81,8 +110,10 @@ class Gates:
     which runs consensus, stays free between blocks.
     """
 
-    def __init__(self, limits: ServiceLimits) -> None:
-        self.limits = limits
+    def __init__(self, limits: ServiceLimits, open_files: int | None = None) -> None:
+        """`open_files`: the open-file limit the slots must fit in (see
+        `fit_to_open_files`); None for no such limit."""
+        self.limits = limits = fit_to_open_files(limits, open_files)
         self.event_streams = Gate(
             "event_streams", limits.event_streams, limits.event_streams_per_client
         )
@@ -111,7 +142,21 @@ def install(app: web.Application, limits: ServiceLimits | None = None) -> None:
             app[GATES_KEY].close()
 
         app.on_cleanup.append(close_gates)
-    app[GATES_KEY] = Gates(limits or ServiceLimits())
+    configured = limits or ServiceLimits()
+    gates = Gates(configured, open_files_limit())
+    fitted = gates.limits
+    if limits is not None and fitted != configured:  # the node's own limits, cut down
+        log(
+            "rpc_slots_limited",
+            "warning",
+            long_polls=fitted.long_polls,
+            configured_long_polls=configured.long_polls,
+            event_streams=fitted.event_streams,
+            configured_event_streams=configured.event_streams,
+            open_files_limit=open_files_limit(),
+            remedy="raise the node's open-file limit (ulimit -n, LimitNOFILE) for more",
+        )
+    app[GATES_KEY] = gates
 
 
 def gates_of(request: web.Request) -> Gates:

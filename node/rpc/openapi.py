@@ -359,7 +359,7 @@ SCHEMAS: dict[str, Any] = {
         {
             "results": {"type": "array", "items": _ref("Admission")},
             # present when an item was refused for room (mempool_full,
-            # sender_backlog_full): when to send those items again, as a 429's
+            # sender_backlog_full, nonce_gap_full): when to send those items again, as a 429's
             # Retry-After-Ms would say
             "retry_after_ms": {"type": "integer", "minimum": 1},
         },

@@ -6,10 +6,14 @@ verifies the signature, pre-checks nonce and funds and admits to the mempool.
 The answer comes at once; `GET /v1/txs/{hash}?wait=S` long-polls for the outcome.
 
 When the mempool is full a submission is refused before its body is read (429
-`mempool_full`); a sender over its share is refused after decoding, before its
-signature is checked (429 `sender_backlog_full`). Both carry a `Retry-After`
-(whole seconds) and a `Retry-After-Ms` from the node's backlog and measured commit
-rate (node.mempool); a batch answer whose items were refused for room carries the
+`mempool_full`): by `refuse_before_body`, which the node's body deadline runs
+before it reads a body (node/http.py), and, for `Expect: 100-continue`, instead
+of the `100 Continue` that would ask the client for its body. A sender over its
+share is refused after decoding, before its signature is checked (429
+`sender_backlog_full`), and so is a transaction behind a nonce gap once the pool
+holds its share of those (429 `nonce_gap_full`). All carry a `Retry-After` (whole seconds) and a
+`Retry-After-Ms` from the node's backlog and measured commit rate
+(node.mempool); a batch answer whose items were refused for room carries the
 same time as `retry_after_ms`.
 """
 
@@ -19,6 +23,7 @@ import asyncio
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_urldispatcher import _default_expect_handler
 
 from ledger.chainstore import find_tx, read_block, read_certificate, read_receipts
 from ledger.errors import CodecError
@@ -34,8 +39,8 @@ from node.front_state import (
     retry_after_seconds,
 )
 from node.rpc import routes_proofs
-from node.rpc.app import RouteGroup, service_of
-from node.rpc.errors import ApiError, bad_request
+from node.rpc.app import RouteGroup, close_after, log_refusal, service_of
+from node.rpc.errors import ApiError, bad_request, error_response
 from node.rpc.jsonbody import json_response
 from node.rpc.limits import MAX_WAIT_SECONDS, WAIT_SCHEMA, client_of, gates_of, install
 from node.rpc.models import MAX_BATCH, EncodeTx, SubmitBatch, SubmitTx
@@ -57,7 +62,7 @@ MSGPACK = "application/msgpack"
 SINGLE_JSON_LIMIT = 2 * MAX_TX_BYTES + 4096  # hex doubles the size; room for field names
 BATCH_JSON_LIMIT = MAX_BATCH * (2 * MAX_TX_BYTES // 8) + 4096
 # Admission refusals that mean "not now" rather than "never": answered 429 + Retry-After.
-BACKPRESSURE_CODES = frozenset({"mempool_full", "sender_backlog_full"})
+BACKPRESSURE_CODES = frozenset({"mempool_full", "sender_backlog_full", "nonce_gap_full"})
 
 
 def busy_error(service: NodeService, code: str, message: str) -> ApiError:
@@ -76,6 +81,32 @@ def refuse_when_full(service: NodeService) -> None:
     if service.mempool_full():
         service.note_refused_request()  # counts toward sustained overload (node.mempool)
         raise busy_error(service, MEMPOOL_FULL, MEMPOOL_FULL_MESSAGE)
+
+
+def refuse_before_body(request: web.Request) -> None:
+    """A submission's door: raise the 429 `mempool_full` while the pool is full, before
+    anything reads the request's body (node/http.py runs this first)."""
+    if request.method == "POST" and request.match_info.handler in (submit_tx, submit_batch):
+        refuse_when_full(service_of(request))
+
+
+async def expect_room(request: web.Request) -> web.StreamResponse | None:
+    """`Expect: 100-continue` on a submission: 429 while the pool is full, not the
+    `100 Continue` that asks the client to send a body the node would refuse.
+
+    aiohttp runs this before the middlewares, so the refusal is logged here, and the
+    connection closes with it: the client may send its body regardless, and nobody
+    would read it."""
+    try:
+        refuse_when_full(service_of(request))
+    except ApiError as exc:
+        log_refusal(request, exc.status, exc.code, exc.field)
+        response = error_response(exc)
+        await close_after(request, response)
+        return response
+    # otherwise aiohttp's own answer, as on every other route
+    await _default_expect_handler(request)
+    return None
 
 
 def decode_signed(raw: bytes, field: str = "tx") -> SignedTransaction:
@@ -254,8 +285,8 @@ def tx_answer(
 
 def register(app: web.Application) -> None:
     install(app)
-    app.router.add_post("/v1/txs", submit_tx)
-    app.router.add_post("/v1/txs/batch", submit_batch)
+    app.router.add_post("/v1/txs", submit_tx, expect_handler=expect_room)
+    app.router.add_post("/v1/txs/batch", submit_batch, expect_handler=expect_room)
     app.router.add_post("/v1/txs/encode", encode_tx)
     # "batch" and "encode" are never taken for a hash, so their OPTIONS and 405 answers
     # name only their own methods; any other text is a hash to check (400 bad_hex).

@@ -105,6 +105,9 @@ def test_a_flood_is_refused_with_retry_after_while_others_are_admitted_and_commi
     assert codes == ["accepted"] * (gap_share - 10) + ["nonce_gap_full"] * (30 - gap_share + 10)
     status = net.status(0)
     assert status["mempool_size"] == gap_share
+    code, body, retry = post(net, gapped(net, 2, 11))
+    assert (code, error_code(body)) == (429, "nonce_gap_full"), body
+    assert_retry_times(retry)
     late = net.transfer(5, 6)
     code, body, _ = post(net, late)
     assert (code, body["code"]) == (202, "accepted"), body

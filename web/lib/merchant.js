@@ -21,7 +21,7 @@ const MAX_NONCE_STEPS = 64;
 // A busy node (429) is waited out within the call's budget: its retry time
 // (Retry-After-Ms, else Retry-After) times a factor drawn from [1, 1 + RETRY_JITTER),
 // so refused clients do not all come back in the same instant (as cli/submission.py does).
-const BUSY_CODES = new Set(["mempool_full", "sender_backlog_full"]);
+const BUSY_CODES = new Set(["mempool_full", "sender_backlog_full", "nonce_gap_full"]);
 export const RETRY_JITTER = 0.5;
 const PAID = new Set(["paid", "refunded"]);
 const CLOSED = new Set(["cancelled", "expired"]);
