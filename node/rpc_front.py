@@ -12,7 +12,8 @@ the node's 429s at a p99 above 100 ms with a median of 7. The front has nothing
 else to do. While the node publishes that its mempool refuses clients
 (node/front_state.py), the front answers `POST /v1/txs` and `POST /v1/txs/batch`
 itself with the node's own 429 `mempool_full` and `Retry-After`, and relays
-every other request to the node.
+every other request to the node. A submission it relays spends the room it is
+given only once its body has arrived whole: headers alone spend nothing.
 
 What it understands of HTTP/1.1 is only what framing needs. A request with a
 `Content-Length` (or none) is relayed over one of the front's own kept-alive
@@ -20,14 +21,25 @@ connections to the node, unchanged but for `Connection` and the client's
 address in `Pasar-Client-Address` (the node trusts that header only behind its
 front; any copy from the client is dropped); the answer comes back to its last
 byte, counted or chunked, and the client's connection stays open or closes as
-the client asked. A request the front does not frame (a chunked body, `Expect`,
-`Upgrade`) goes to the node over a connection of its own with `Connection:
-close`, both ways untouched until the node's answer ends, and the client's
-connection ends with it: nothing the client sends after it reaches the node
-unread by the front. A request line or header it cannot read is answered 400
-`malformed_request`. A request whose headers do not arrive within
-`--request-timeout` seconds is dropped, as the node drops it; the node keeps its
-own deadline for the body. A relayed request whose answer does not begin within
+the client asked. A body up to INLINE_BODY is read whole before the front takes
+a connection to the node, so a client that sends headers alone holds none of the
+node's descriptors; a larger one streams through. The front holds at most
+`upstream_slots()` connections to the node in use at once (60% of the
+descriptors the node may open, a limit the front inherits); a request beyond them
+waits its turn within the answer timeout, then gets the 504. A request the front does not frame (a
+chunked body, `Expect`, `Upgrade`) goes to the node over a connection of its own
+with `Connection: close`, both ways untouched until the node's answer ends, and
+the client's connection ends with it: nothing the client sends after it reaches
+the node unread by the front. A head the node's HTTP parser (aiohttp's) would
+refuse is refused here, in the node's JSON error shape: 400 `malformed_request`
+(bare LF line endings, no `Host` in HTTP/1.1, a duplicated `Host` or
+`Content-Length`, `Transfer-Encoding` with `Content-Length`, a request target
+over 8,190 bytes, ...) or 431 `headers_too_large` (a header line over 8,190
+bytes, more than 100 header lines, a head over 64 KiB). A request whose headers
+do not arrive within `--request-timeout` seconds is dropped, as the node drops
+it; the node keeps its own deadline for the body. A client that does not take
+what the front writes to it within `--request-timeout` seconds loses its
+connection. A relayed request whose answer does not begin within
 `--answer-timeout` seconds (plus the `wait=` of a long-poll, at most
 MAX_WAIT_SECONDS; 0 sets no limit) is answered 504 `node_timeout` by the front,
 and the node's connection is dropped: a stuck node does not hold its clients'
@@ -44,12 +56,15 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import resource
 import signal
+import socket
+import struct
 import sys
 import time
 from asyncio import FIRST_COMPLETED
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,6 +84,38 @@ CLIENT_NAME = CLIENT_HEADER.lower().encode()
 SUBMIT_PATHS = (b"/v1/txs", b"/v1/txs/batch")
 MSGPACK = b"application/msgpack"
 MAX_HEAD = 64 * 1024  # a request's or a response's headers, at most
+# The node's HTTP parser (aiohttp's, max_line_size and max_field_size) refuses a
+# request target or a header over 8,190 bytes, and more than 128 headers; the
+# front refuses at least those, with an answer a client can read, instead of
+# passing on aiohttp's text/plain 400. A header line counts its name, colon and
+# spaces too: a little stricter than the node, never more lenient.
+MAX_LINE = 8190
+MAX_HEADERS = 100  # header lines from the client; the front adds one of its own
+# the methods the front relays: HTTP's own and PATCH (aiohttp's parser refuses a
+# method it does not know; CONNECT would make the rest of the node's connection
+# a tunnel, which the front's framing cannot follow)
+METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"TRACE", b"PATCH"})
+# headers aiohttp's parser refuses to see twice (aiohttp/http_parser.py)
+SINGLETONS = frozenset(
+    {
+        b"content-length",
+        b"content-location",
+        b"content-range",
+        b"content-type",
+        b"etag",
+        b"host",
+        b"max-forwards",
+        b"server",
+        b"transfer-encoding",
+        b"user-agent",
+    }
+)
+# a header line: a token, a colon, then a value without control characters (a tab
+# and bytes above 127 pass, as in the node's parser)
+HEADER_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([\t\x20-\x7e\x80-\xff]*)")
+# a request target: printable ASCII, no spaces (the node's parser refuses the rest)
+TARGET = re.compile(rb"[\x21-\x7e]+")
+MAX_CONTENT_LENGTH_DIGITS = 18  # beyond: more than the node's parser counts
 CHUNK = 64 * 1024
 # a refused body up to this size is read and dropped so the connection stays open;
 # a larger one is not worth reading: the answer says close
@@ -76,6 +123,16 @@ DISCARD_LIMIT = 8 * 1024 * 1024
 BIND_RETRY_SECONDS = 3.0
 EARLY_ANSWER_WAIT = 0.05
 MAX_IDLE = 32  # idle connections to the node kept for the next requests
+# Connections to the node in use at once, as a share of the descriptors the node
+# may open: every one is a descriptor in the node too, and a node out of them
+# cannot accept its peers or open its database's files. The front inherits the
+# node's limit when it starts (before raising its own). The node's long-polls and
+# event streams take at most half of its limit (node/rpc/limits.py), so one beyond
+# them still reaches the node and gets its 503 at once; the tenth above that is
+# for the requests in between, the rest of the limit for the node's own files.
+UPSTREAM_SHARE_PERCENT = 60
+MIN_UPSTREAM = 64  # but at least this many
+MAX_UPSTREAM = 65_536  # (and a finite number when the limit is "unlimited")
 LINGER_SECONDS = 1.0  # reading what a client still sends after our last answer...
 LINGER_BYTES = 1024 * 1024  # ...at most this much
 # a body up to this size is read before the request goes to the node, in one write;
@@ -110,28 +167,79 @@ class RequestHead:
     keep_alive: bool
     framed: bool  # False: chunked, Expect or Upgrade; pass the connection through
     wait: float = 0.0  # seconds a long-poll asks the node to wait (its `wait=`)
+    host: bool = True  # a Host header came (HTTP/1.1 requires one)
+
+
+class BadHead(Exception):
+    """A request head the front refuses: the status line, code and message of its answer."""
+
+    def __init__(self, message: str, status: bytes = b"400 Bad Request") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    def answer(self) -> bytes:
+        """The front's answer, after which it closes the connection."""
+        code = "headers_too_large" if self.status.startswith(b"431") else "malformed_request"
+        return answer(self.status, code, self.message, (), keep_alive=False)
+
+
+def too_large(message: str) -> BadHead:
+    return BadHead(message, b"431 Request Header Fields Too Large")
+
+
+async def read_head_lines(reader: asyncio.StreamReader) -> list[bytes]:
+    """A request's head, line by line (without their CRLF, the blank line not
+    included); raises BadHead for lines the node's parser would refuse, and as soon
+    as it sees one: a bare LF, which the node refuses, would otherwise leave the
+    front waiting for a CRLF CRLF that never comes."""
+    lines: list[bytes] = []
+    size = 0
+    while True:
+        try:
+            line = await reader.readuntil(b"\n")
+        except asyncio.LimitOverrunError:
+            raise too_large(f"a request's head is at most {MAX_HEAD} bytes") from None
+        size += len(line)
+        if size > MAX_HEAD:
+            raise too_large(f"a request's head is at most {MAX_HEAD} bytes")
+        if line[-2:-1] != b"\r":
+            raise BadHead("every line of a request's head must end in CRLF (\\r\\n), not LF alone")
+        if len(line) == 2:
+            if lines:
+                return lines
+            continue  # an empty line before a request line is ignored, as the node does
+        lines.append(line[:-2])
+        if len(lines) > MAX_HEADERS + 1:
+            raise too_large(f"a request has at most {MAX_HEADERS} header lines")
 
 
 def parse_request_head(head: bytes) -> RequestHead | None:
     """The head (request line and headers, the blank line included), or None when
-    it is not a request line this relay can read."""
-    lines = head[:-4].split(b"\r\n")
-    parts = lines[0].split(b" ")
-    if len(parts) != 3 or parts[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
+    it is not a request this relay reads."""
+    try:
+        return read_request(head[:-4].split(b"\r\n"))
+    except BadHead:
         return None
-    method, target, version = parts
+
+
+def read_request(lines: Sequence[bytes]) -> RequestHead:
+    """A request's head from its lines (without their CRLF); raises BadHead, with a
+    message for the client, when the node's parser would refuse it."""
+    method, target, version = read_request_line(lines[0])
     kept: list[bytes] = []
+    seen: set[bytes] = set()
     length: int | None = None
     content_type = b""
     connection: list[bytes] = []
     connection_lines: list[bytes] = []
     framed = True
     for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon or not name or name != name.strip() or line[:1] in (b" ", b"\t"):
-            return None
-        key = name.lower()
-        value = value.strip()
+        key, value = read_header(line)
+        if key in SINGLETONS:
+            if key in seen:
+                raise BadHead(f"a request has at most one {key.decode()} header")
+            seen.add(key)
         if key == CLIENT_NAME:
             continue
         if key == b"connection":
@@ -139,14 +247,17 @@ def parse_request_head(head: bytes) -> RequestHead | None:
             connection_lines.append(line)
             continue
         if key == b"content-length":
-            if not value.isdigit() or (length is not None and int(value) != length):
-                return None
-            length = int(value)
-        elif key in (b"transfer-encoding", b"expect", b"upgrade"):
+            length = read_content_length(value)
+        elif key == b"transfer-encoding":
+            read_transfer_encoding(value)
+            framed = False
+        elif key in (b"expect", b"upgrade"):
             framed = False
         elif key == b"content-type":
             content_type = value.split(b";")[0].strip().lower()
         kept.append(line)
+    if length is not None and b"transfer-encoding" in seen:
+        raise BadHead("a request has a Content-Length or a Transfer-Encoding, not both")
     if b"upgrade" in connection:
         framed = False
     if version == b"HTTP/1.1":
@@ -165,7 +276,60 @@ def parse_request_head(head: bytes) -> RequestHead | None:
         keep_alive=keep_alive,
         framed=framed,
         wait=long_poll_wait(query),
+        host=b"host" in seen,
     )
+
+
+def read_request_line(line: bytes) -> tuple[bytes, bytes, bytes]:
+    """(method, target, version) of a request line the node's parser reads."""
+    parts = line.split(b" ")
+    if len(parts) != 3 or parts[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
+        raise BadHead("the request line must be METHOD TARGET HTTP/1.1 (or HTTP/1.0)")
+    method, target, version = parts
+    if method not in METHODS:
+        served = ", ".join(sorted(name.decode() for name in METHODS))
+        raise BadHead(f"the method must be one of {served}")
+    if len(target) > MAX_LINE:
+        raise BadHead(f"the request target is longer than {MAX_LINE} bytes")
+    # the origin form only (and OPTIONS *): a target such as http://host/v1/txs would
+    # reach the node's route past the front's look at the path
+    if not TARGET.fullmatch(target) or not (target[:1] == b"/" or target == b"*"):
+        raise BadHead("the request target must be a path such as /v1/status, in printable ASCII")
+    return method, target, version
+
+
+def read_header(line: bytes) -> tuple[bytes, bytes]:
+    """A header line's name, in lower case, and value, stripped."""
+    if len(line) > MAX_LINE:
+        raise too_large(f"a header line is at most {MAX_LINE} bytes")
+    match = HEADER_LINE.fullmatch(line)
+    if match is None:
+        raise BadHead(
+            "a header line must be NAME: VALUE, the name a token with no space before "
+            "the colon, the value without control characters, and not folded"
+        )
+    return match[1].lower(), match[2].strip(b" \t")
+
+
+def read_content_length(value: bytes) -> int:
+    if not value.isdigit() or len(value) > MAX_CONTENT_LENGTH_DIGITS:
+        raise BadHead("Content-Length must be the body's size, in decimal digits")
+    return int(value)
+
+
+def read_transfer_encoding(value: bytes) -> None:
+    """A Transfer-Encoding the node's parser reads: chunked, last and once."""
+    codings = [coding.strip().lower() for coding in value.split(b",")]
+    if codings[-1] != b"chunked" or codings.count(b"chunked") != 1:
+        raise BadHead("a request's Transfer-Encoding must end in chunked, and name it once")
+
+
+def missing_host(request: RequestHead) -> BadHead | None:
+    """The refusal of an HTTP/1.1 request without a Host header, which the node's
+    parser refuses too (an HTTP/1.0 one needs none)."""
+    if request.version == b"HTTP/1.1" and not request.host:
+        return BadHead("an HTTP/1.1 request must have a Host header")
+    return None
 
 
 def long_poll_wait(query: bytes) -> float:
@@ -188,10 +352,6 @@ def long_poll_wait(query: bytes) -> float:
         if 0.0 <= seconds <= MAX_WAIT_SECONDS:  # NaN fails both
             longest = max(longest, seconds)
     return longest
-
-
-def request_line(head: bytes) -> bytes:
-    return head.split(b"\r\n", 1)[0]
 
 
 def upstream_head(request: RequestHead, first_line: bytes, client: str) -> bytes:
@@ -283,15 +443,10 @@ def refusal(retry_after_ms: int, keep_alive: bool, version: bytes) -> bytes:
     return answer(status, MEMPOOL_FULL, MEMPOOL_FULL_MESSAGE, headers, keep_alive, version)
 
 
-def malformed() -> bytes:
-    message = "not an HTTP/1.1 request this node reads"
-    return answer(b"400 Bad Request", "malformed_request", message, (), keep_alive=False)
-
-
-def unavailable(keep_alive: bool) -> bytes:
+def unavailable(keep_alive: bool, version: bytes = b"HTTP/1.1") -> bytes:
     message = "the node is not answering (it may be restarting); retry"
     status = b"503 Service Unavailable"
-    return answer(status, "node_unavailable", message, (b"Retry-After: 1",), keep_alive)
+    return answer(status, "node_unavailable", message, (b"Retry-After: 1",), keep_alive, version)
 
 
 def went_whole(body: asyncio.Future[bool] | None) -> bool:
@@ -318,16 +473,46 @@ async def finish(*tasks: asyncio.Future[Any]) -> None:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def copy_all(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy until `reader` ends."""
+async def drain(writer: asyncio.StreamWriter, seconds: float | None) -> None:
+    """Wait until `writer` takes what was written, at most `seconds` (None: no limit).
+    A client that does not read its answers would otherwise hold its connection, and
+    the node's behind it, and the answers' bytes queued here, for ever: it loses its
+    connection instead (raises ConnectionAbortedError, as a reset would)."""
+    if not writer.transport.get_write_buffer_size():
+        await writer.drain()  # all written already (most answers): nothing to time
+        return
+    try:
+        async with asyncio.timeout(seconds):
+            await writer.drain()
+    except TimeoutError:
+        reset(writer)
+        raise ConnectionAbortedError("the peer did not read in time") from None
+
+
+def reset(writer: asyncio.StreamWriter) -> None:
+    """Close a connection with a reset: what the kernel still queued for the peer goes
+    too (a plain close would keep trying to deliver it, memory held for minutes)."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def copy_all(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seconds: float | None
+) -> None:
+    """Copy until `reader` ends, each write taken within `seconds` (see `drain`)."""
     while chunk := await reader.read(CHUNK):
         writer.write(chunk)
-        await writer.drain()
+        await drain(writer, seconds)
 
 
-async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seconds: float | None
+) -> None:
     """Copy until `reader` ends, then end `writer`'s side."""
-    await copy_all(reader, writer)
+    await copy_all(reader, writer, seconds)
     if writer.can_write_eof():
         with contextlib.suppress(OSError, RuntimeError):
             writer.write_eof()
@@ -365,9 +550,13 @@ async def forward_body(
 
 
 async def copy_exact(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter | None, count: int
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter | None,
+    count: int,
+    seconds: float | None = None,
 ) -> None:
-    """Copy (with no writer: drop) exactly `count` bytes; raise if the reader ends first."""
+    """Copy (with no writer: drop) exactly `count` bytes, each write taken within
+    `seconds` (see `drain`); raise if the reader ends first."""
     while count > 0:
         chunk = await reader.read(min(CHUNK, count))
         if not chunk:
@@ -375,24 +564,35 @@ async def copy_exact(
         count -= len(chunk)
         if writer is not None:
             writer.write(chunk)
-            await writer.drain()
+            await drain(writer, seconds)
 
 
-async def copy_chunks(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Copy a chunked body through its last, empty chunk and the trailers after it."""
+async def copy_chunks(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seconds: float | None
+) -> None:
+    """Copy a chunked body through its last, empty chunk and the trailers after it,
+    each write taken within `seconds` (see `drain`)."""
     while True:
         line = await reader.readuntil(b"\r\n")
         writer.write(line)
         size = int(line.split(b";", 1)[0].strip(), 16)  # ValueError: not chunks
         if size == 0:
             break
-        await copy_exact(reader, writer, size + 2)
+        await copy_exact(reader, writer, size + 2, seconds)
     while True:
         line = await reader.readuntil(b"\r\n")
         writer.write(line)
         if line == b"\r\n":
             break
-    await writer.drain()
+    await drain(writer, seconds)
+
+
+def upstream_slots(descriptors: int) -> int:
+    """Connections to the node the front may use at once, for a node that may open
+    `descriptors` files (RLIM_INFINITY, which is negative, for no limit)."""
+    if descriptors < 0:
+        return MAX_UPSTREAM
+    return max(MIN_UPSTREAM, min(MAX_UPSTREAM, descriptors * UPSTREAM_SHARE_PERCENT // 100))
 
 
 class Front:
@@ -405,6 +605,7 @@ class Front:
         state: StateReader,
         request_timeout: float,
         answer_timeout: float = ANSWER_TIMEOUT,
+        max_upstream: int = MAX_UPSTREAM,
     ) -> None:
         self.upstream = upstream
         self.state = state
@@ -413,6 +614,8 @@ class Front:
         self.idle_seconds = request_timeout / 2
         # connections to the node between requests, newest last
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, float]] = []
+        # connections to the node in use (the idle ones come on top, MAX_IDLE at most)
+        self._slots = asyncio.BoundedSemaphore(max_upstream)
 
     def refuses(self, request: RequestHead) -> int | None:
         """The retry time (ms) to refuse this request with, or None to relay it."""
@@ -427,8 +630,8 @@ class Front:
         return self.state.refusing()
 
     def spend(self, request: RequestHead) -> None:
-        """Take a submission's transactions out of the room once its body arrived
-        (headers alone spend nothing): at least as many as it holds."""
+        """Take a submission's transactions out of the room; called once its body has
+        arrived whole (headers alone spend nothing): at least as many as it holds."""
         if request.method != b"POST" or request.path not in SUBMIT_PATHS:
             return
         if request.path == SUBMIT_PATHS[0]:
@@ -465,32 +668,30 @@ class Front:
         """Answer or relay one request; whether the connection stays open."""
         try:
             async with asyncio.timeout(self.request_timeout):
-                head = await reader.readuntil(b"\r\n\r\n")
+                lines = await read_head_lines(reader)
+            request = read_request(lines)
+            bad = missing_host(request)
+            if bad is not None:
+                raise bad
         except (TimeoutError, asyncio.IncompleteReadError):
             return False
-        except asyncio.LimitOverrunError:
-            writer.write(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
-            writer.write(b"Content-Length: 0\r\nConnection: close\r\n\r\n")
-            return False
-        request = parse_request_head(head)
-        if request is None:
-            # not a request the node's parser would take either; answered here, since
-            # passing it on would pass on any client address header it carries
-            writer.write(malformed())
-            await writer.drain()
+        except BadHead as bad:
+            # not a request the node's parser would take either; answered here, in the
+            # node's error shape, since passing it on would pass on any client address
+            # header it carries, and bring back the parser's plain-text 400
+            writer.write(bad.answer())
+            await drain(writer, self.request_timeout)
             return False
         if not request.framed:
             # the node answers this one request and closes: whatever the client sends
             # after it on this connection is never read past the front unparsed
-            lines = (*request.lines, b"Connection: close", _client_line(client))
-            await self.pass_through(
-                b"\r\n".join((request_line(head), *lines)) + b"\r\n\r\n", reader, writer
-            )
+            lines = [lines[0], *request.lines, b"Connection: close", _client_line(client)]
+            await self.pass_through(request, b"\r\n".join(lines) + b"\r\n\r\n", reader, writer)
             return False
         retry_after_ms = self.refuses(request)
         if retry_after_ms is not None:
             return await self.refuse(request, retry_after_ms, reader, writer)
-        return await self.relay(request, request_line(head), reader, writer, client)
+        return await self.relay(request, lines[0], reader, writer, client)
 
     async def refuse(
         self,
@@ -502,12 +703,35 @@ class Front:
         keep = request.keep_alive and request.content_length <= DISCARD_LIMIT
         writer.write(refusal(retry_after_ms, keep, request.version))
         self.state.count_refusal()
-        await writer.drain()
+        await drain(writer, self.request_timeout)
         if not keep:
             return False
         try:
             async with asyncio.timeout(self.request_timeout):
                 await copy_exact(reader, None, request.content_length)
+        except TimeoutError:
+            return False
+        return True
+
+    def answer_seconds(self, request: RequestHead) -> float:
+        """How long the node may take to begin answering this request."""
+        return self.answer_timeout + request.wait
+
+    def answer_deadline(self, request: RequestHead) -> float | None:
+        """The event loop's time by which the node's answer must begin (None: never)."""
+        if self.answer_timeout <= 0:
+            return None
+        return asyncio.get_running_loop().time() + self.answer_seconds(request)
+
+    async def take_slot(self, deadline: float | None) -> bool:
+        """Take one of the connections to the node the front may use at once, waiting
+        until `deadline` at most; whether it was taken (release it with `_slots`)."""
+        if not self._slots.locked():
+            await self._slots.acquire()  # one is free: taken at once, nothing to time
+            return True
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._slots.acquire()
         except TimeoutError:
             return False
         return True
@@ -542,68 +766,122 @@ class Front:
         writer: asyncio.StreamWriter,
         client: str,
     ) -> bool:
-        try:
-            up_reader, up_writer = await self.connect()
-        except OSError:
-            keep = request.keep_alive and request.content_length == 0
-            writer.write(unavailable(keep))
-            await writer.drain()
-            return keep
+        """Relay one framed request and its answer; whether the connection stays open."""
         head = upstream_head(request, first_line, client)
-        if request.content_length <= INLINE_BODY:
-            return await self.relay_whole(request, head, reader, writer, up_reader, up_writer)
-        self.spend(request)
-        up_writer.write(head)
-        body = asyncio.ensure_future(forward_body(reader, up_writer, request.content_length))
-        answer = asyncio.ensure_future(self.relay_answer(up_reader, writer, request, body))
-        reusable = False
+        if request.content_length > INLINE_BODY:
+            return await self.relay_streamed(request, head, reader, writer)
+        if request.content_length:
+            # the body first, then the node's connection: a client that sends headers
+            # alone holds none of the node's descriptors, and its request does not go
+            # down a kept connection the node closed while the body was on its way
+            body = await self.read_body(request, reader, writer)
+            if body is None:
+                return False
+            head += body
+        return await self.relay_whole(request, head, writer)
+
+    async def read_body(
+        self, request: RequestHead, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> bytes | None:
+        """A body small enough to read whole, or None when it did not arrive in time
+        (answered 408, as the node answers it; the connection then closes)."""
         try:
-            done, _ = await asyncio.wait((body, answer), return_when=asyncio.FIRST_COMPLETED)
-            if body in done and body.exception() is not None:
-                return False  # the client went away mid-body: so does the request
-            stays, reusable = await answer
-            # the node answered before it took the whole body (408, 413): the
-            # connection's framing is lost, as it is for the node's own clients
-            whole = body.done() and body.result()
-            reusable = reusable and whole
-            return stays and whole
-        finally:
-            await finish(body, answer)
-            self.release(up_reader, up_writer, reusable)
+            async with asyncio.timeout(self.request_timeout):
+                return await reader.readexactly(request.content_length)
+        except TimeoutError:
+            message = f"the body did not arrive within {self.request_timeout:g} s"
+            writer.write(answer(b"408 Request Timeout", "request_timeout", message, (), False))
+            await drain(writer, self.request_timeout)
+            return None
 
     async def relay_whole(
+        self, request: RequestHead, message: bytes, writer: asyncio.StreamWriter
+    ) -> bool:
+        """Relay a request read whole (its head and body in `message`): one write to
+        the node and no task of its own (most requests: reads, and submissions of
+        tens of transactions)."""
+        deadline = self.answer_deadline(request)
+        if not await self.take_slot(deadline):
+            return await self.answer_late(request, request.keep_alive, writer)
+        try:
+            try:
+                up_reader, up_writer = await self.connect()
+            except OSError:
+                writer.write(unavailable(request.keep_alive, request.version))
+                await drain(writer, self.request_timeout)
+                return request.keep_alive
+            reusable = False
+            try:
+                self.spend(request)  # its body has arrived: it goes to the node now
+                up_writer.write(message)
+                stays, reusable = await self.relay_answer(
+                    up_reader, writer, request, None, deadline
+                )
+                return stays
+            finally:
+                self.release(up_reader, up_writer, reusable)
+        finally:
+            self._slots.release()
+
+    async def relay_streamed(
         self,
         request: RequestHead,
         head: bytes,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-        up_reader: asyncio.StreamReader,
-        up_writer: asyncio.StreamWriter,
     ) -> bool:
-        """Relay a request whose body is small enough to read first: one write to the
-        node and no task of its own (most requests: reads, and submissions of tens of
-        transactions)."""
-        reusable = False
+        """Relay a request whose body streams through to the node as it arrives, while
+        the node may already answer (413)."""
+        deadline = self.answer_deadline(request)
+        if not await self.take_slot(deadline):
+            return await self.answer_late(request, False, writer)
         try:
-            if request.content_length:
-                try:
-                    async with asyncio.timeout(self.request_timeout):
-                        body = await reader.readexactly(request.content_length)
-                except TimeoutError:
-                    # what the node answers a body that does not arrive in time
-                    message = f"the body did not arrive within {self.request_timeout:g} s"
-                    writer.write(
-                        answer(b"408 Request Timeout", "request_timeout", message, (), False)
-                    )
-                    await writer.drain()
-                    return False
-                head += body
-            self.spend(request)
+            try:
+                up_reader, up_writer = await self.connect()
+            except OSError:
+                writer.write(unavailable(False))
+                await drain(writer, self.request_timeout)
+                return False
             up_writer.write(head)
-            stays, reusable = await self.relay_answer(up_reader, writer, request, None)
-            return stays
+            body = asyncio.ensure_future(self.stream_body(request, reader, up_writer))
+            answering = self.relay_answer(up_reader, writer, request, body, deadline)
+            answer = asyncio.ensure_future(answering)
+            reusable = False
+            try:
+                done, _ = await asyncio.wait((body, answer), return_when=FIRST_COMPLETED)
+                if body in done and body.exception() is not None:
+                    return False  # the client went away mid-body: so does the request
+                stays, reusable = await answer
+                # the node answered before it took the whole body (408, 413): the
+                # connection's framing is lost, as it is for the node's own clients
+                whole = body.done() and body.result()
+                reusable = reusable and whole
+                return stays and whole
+            finally:
+                await finish(body, answer)
+                self.release(up_reader, up_writer, reusable)
         finally:
-            self.release(up_reader, up_writer, reusable)
+            self._slots.release()
+
+    async def stream_body(
+        self, request: RequestHead, reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter
+    ) -> bool:
+        """Stream a body to the node (see `forward_body`), spending the room it takes
+        only once all of it arrived: a client that announces a large batch and sends
+        less spends nothing."""
+        whole = await forward_body(reader, up_writer, request.content_length)
+        if whole:
+            self.spend(request)
+        return whole
+
+    async def answer_late(
+        self, request: RequestHead, keep_alive: bool, writer: asyncio.StreamWriter
+    ) -> bool:
+        """The 504 of a request that found no connection to the node free in time."""
+        keep = keep_alive and request.keep_alive
+        writer.write(timed_out(self.answer_seconds(request), keep, request.version))
+        await drain(writer, self.request_timeout)
+        return keep
 
     async def relay_answer(
         self,
@@ -611,24 +889,24 @@ class Front:
         writer: asyncio.StreamWriter,
         request: RequestHead,
         body: asyncio.Future[bool] | None,
+        deadline: float | None,
     ) -> tuple[bool, bool]:
-        """Relay the node's answer; (the client's connection stays, the node's can
-        be reused)."""
-        seconds = self.answer_timeout + request.wait
+        """Relay the node's answer, its head due by `deadline`; (the client's
+        connection stays, the node's can be reused)."""
         try:
-            async with asyncio.timeout(seconds if self.answer_timeout > 0 else None):
+            async with asyncio.timeout_at(deadline):
                 head = await up_reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             writer.write(unavailable(False))
-            await writer.drain()
+            await drain(writer, self.request_timeout)
             return False, False
         except TimeoutError:
             # the node's answer may still come on this connection: it is not reused.
             # The client's connection is framed as far as the front read it, unless
             # its body is still on its way to the node.
             stays = request.keep_alive and went_whole(body)
-            writer.write(timed_out(seconds, stays, request.version))
-            await writer.drain()
+            writer.write(timed_out(self.answer_seconds(request), stays, request.version))
+            await drain(writer, self.request_timeout)
             return stays, False
         whole = True  # a body read first went whole
         if body is not None:
@@ -640,39 +918,78 @@ class Front:
         answer = response_head(head, request.keep_alive and whole, request.version, request.method)
         writer.write(answer.head)
         try:
+            # a client that stops reading loses its connection (see `drain`); the
+            # node's, with the rest of the answer unread, is then closed
             if answer.chunked:
-                await copy_chunks(up_reader, writer)
+                await copy_chunks(up_reader, writer, self.request_timeout)
             elif answer.length is not None:
-                await copy_exact(up_reader, writer, answer.length)
+                await copy_exact(up_reader, writer, answer.length, self.request_timeout)
             else:  # the answer ends when the node closes
-                await copy_all(up_reader, writer)
+                await copy_all(up_reader, writer, self.request_timeout)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             return False, False
-        await writer.drain()
+        await drain(writer, self.request_timeout)
         return answer.stays, answer.reusable
 
     async def pass_through(
-        self, head: bytes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        request: RequestHead,
+        head: bytes,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
     ) -> None:
-        """Hand the rest of the connection to the node, both ways, untouched."""
-        try:
-            up_reader, up_writer = await asyncio.open_unix_connection(self.upstream)
-        except OSError:
-            writer.write(unavailable(False))
-            await writer.drain()
+        """Hand the rest of the connection to the node, both ways, untouched; an
+        answer that does not begin in time is the front's 504, as for a relayed one."""
+        deadline = self.answer_deadline(request)
+        if not await self.take_slot(deadline):
+            await self.answer_late(request, False, writer)
             return
-        up_writer.write(head)
-        sending = asyncio.ensure_future(pipe(reader, up_writer))
-        answering = asyncio.ensure_future(pipe(up_reader, writer))
         try:
-            # the node's answer ending ends the connection; the client's side ending
-            # only half-closes it, as the node may still be answering, unless it failed
-            done, _ = await asyncio.wait((sending, answering), return_when=FIRST_COMPLETED)
-            if answering not in done and sending.exception() is None:
-                await answering
+            try:
+                up_reader, up_writer = await asyncio.open_unix_connection(self.upstream)
+            except OSError:
+                writer.write(unavailable(False))
+                await drain(writer, self.request_timeout)
+                return
+            up_writer.write(head)
+            # the node is trusted to read what it is sent (it has its own deadlines)
+            sending = asyncio.ensure_future(pipe(reader, up_writer, None))
+            answering = asyncio.ensure_future(
+                self.pass_answer(request, up_reader, writer, deadline)
+            )
+            try:
+                # the node's answer ending ends the connection; the client's side ending
+                # only half-closes it, as the node may still answer, unless it failed
+                done, _ = await asyncio.wait((sending, answering), return_when=FIRST_COMPLETED)
+                if answering not in done and sending.exception() is None:
+                    await answering
+            finally:
+                await finish(sending, answering)
+                up_writer.close()
         finally:
-            await finish(sending, answering)
-            up_writer.close()
+            self._slots.release()
+
+    async def pass_answer(
+        self,
+        request: RequestHead,
+        up_reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        deadline: float | None,
+    ) -> None:
+        """Copy the node's answer to a request passed through, its first bytes due by
+        `deadline` (the 504 otherwise; a node that closes first is the 503)."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                first = await up_reader.read(CHUNK)
+        except TimeoutError:
+            await self.answer_late(request, False, writer)
+            return
+        if not first:
+            writer.write(unavailable(False))
+            await drain(writer, self.request_timeout)
+            return
+        writer.write(first)
+        await pipe(up_reader, writer, self.request_timeout)
 
 
 def _client_line(client: str) -> bytes:
@@ -707,19 +1024,27 @@ async def watch_stdin() -> None:
     await loop.run_in_executor(None, sys.stdin.buffer.read)
 
 
-def raise_file_limit() -> None:
+def raise_file_limit() -> int:
     """Every request relayed holds two descriptors here (the client's and the node's
-    socket): take the hard limit, not the soft one that is often 1,024."""
+    socket): take the hard limit, not the soft one that is often 1,024. Returns the
+    soft limit as it was: the node's, which the front inherited."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft != hard:
         with contextlib.suppress(ValueError, OSError):
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return soft
 
 
 async def run(args: argparse.Namespace) -> int:
-    raise_file_limit()
+    node_limit = raise_file_limit()
     state = StateReader(Path(args.state))
-    front = Front(args.upstream, state, args.request_timeout, args.answer_timeout)
+    front = Front(
+        args.upstream,
+        state,
+        args.request_timeout,
+        args.answer_timeout,
+        max_upstream=upstream_slots(node_limit),
+    )
     try:
         server = await bind(args.host, args.port, front.serve)
     except OSError as exc:

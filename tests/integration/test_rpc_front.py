@@ -26,13 +26,31 @@ from node.home import CONFIG_FILE, config_to_toml, load_home
 from tests.integration.harness import LocalNet, http, wait_until
 
 # the same small pool and the same pending transfers as the admission tests
-from tests.integration.test_admission_control import LIMITS, assert_retry_times, gapped, post
+from tests.integration.test_admission_control import LIMITS, assert_retry_times, post
 
 
 @pytest.fixture
 def net(tmp_path: Path) -> Iterator[LocalNet]:
     with LocalNet(tmp_path / "net", count=1, mempool=LIMITS) as net:
         yield net
+
+
+@pytest.fixture
+def stalled(tmp_path: Path) -> Iterator[LocalNet]:
+    """Two validators, the second never serving: nothing commits, so what v0 admits
+    stays pending (transfers a block could take, which fill the pool's room)."""
+    with LocalNet(tmp_path / "net", count=2, mempool=LIMITS) as net:
+        net.kill(1)
+        yield net
+
+
+def fill(net: LocalNet) -> None:
+    """Six senders send ten transfers each until v0's pool refuses: 60 >= its limit of 40."""
+    for sender in range(6):
+        for _ in range(10):
+            status, _, _ = post(net, net.transfer(sender, 7))
+            if status == 429:
+                break
 
 
 def front_pids(net: LocalNet) -> list[int]:
@@ -49,18 +67,15 @@ def front_refusals(net: LocalNet) -> float:
     raise AssertionError("no pasar_rpc_front_refusals_total in /metrics")
 
 
-def test_a_full_pool_is_refused_by_the_front(net: LocalNet) -> None:
+def test_a_full_pool_is_refused_by_the_front(stalled: LocalNet) -> None:
+    net = stalled
     assert len(front_pids(net)) == 1
-    # six senders hold ten pending transfers each behind a nonce gap: 60 >= the 40 limit
-    for sender in range(6):
-        for nonce in range(1, 11):
-            status, _, _ = post(net, gapped(net, sender, nonce))
-            if status == 429:
-                break
+    fill(net)
     before = front_refusals(net)
+    waiting = net.transfer(6, 7)
 
     def refused_by_front() -> bool:
-        status, body, retry = post(net, gapped(net, 6, 1))
+        status, body, retry = post(net, waiting)
         assert status == 429, body
         assert body["error"]["code"] == "mempool_full"  # type: ignore[index]
         assert_retry_times(retry)  # the front's, from the node's published time
@@ -85,21 +100,19 @@ class UnixConnection(HTTPConnection):
 
 
 def test_behind_its_front_the_node_still_reads_a_relayed_request_at_its_limit(
-    net: LocalNet,
+    stalled: LocalNet,
 ) -> None:
     """The front hands out the room up to the limits and refuses once there is none;
     what it relayed just before (a request behind a batch that took the last room)
     still passes the node's door, a tenth beyond the limits, and its transactions
     are refused one by one instead of the whole request at the pace of a busy node."""
-    for sender in range(6):  # fill the pool to its limit of 40
-        for nonce in range(1, 11):
-            status, _, _ = post(net, gapped(net, sender, nonce))
-            if status == 429:
-                break
-    wait_until(lambda: post(net, gapped(net, 6, 1))[0] == 429, 10, "the pool to be full")
+    net = stalled
+    fill(net)
+    waiting = net.transfer(6, 7)
+    wait_until(lambda: post(net, waiting)[0] == 429, 10, "the pool to be full")
     node = UnixConnection(rpc_socket_path(net.nodes[0].home))
     try:
-        body = json.dumps({"txs": [gapped(net, 6, 1).encode().hex()]})
+        body = json.dumps({"txs": [waiting.encode().hex()]})
         node.request("POST", "/v1/txs/batch", body, {"Content-Type": "application/json"})
         answer = node.getresponse()
         found = json.loads(answer.read())

@@ -1,0 +1,436 @@
+"""Hostile clients of a validator's RPC front process (node/rpc_front.py), with a
+real node behind it.
+
+Headers alone spend none of the front's room and hold none of the node's
+descriptors; the front holds at most its share of the node's descriptors however
+many bodies trickle in; a head the node's parser would refuse gets the front's
+JSON 400 or 431, never aiohttp's plain text and never silence; a client that does
+not read its answers loses its connection; a request passed through to a node
+that does not answer gets the 504.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from node.front_process import rpc_socket_path
+from node.home import CONFIG_FILE, ServiceLimits, config_to_toml, load_home
+from node.rpc_front import upstream_slots
+from tests.integration.harness import ROOT, LocalNet, http, wait_until
+from tests.integration.test_admission_control import LIMITS
+from tests.integration.test_rpc_front import front_pids
+
+# how long a test waits for an answer the front owes: far beyond any timeout of the
+# front's (10 s for headers, 1.5 s for an answer where a test sets it), so that a
+# hang is told apart from a slow, loaded machine
+ANSWER_WAIT = 60.0
+
+Answer = tuple[int, dict[str, str], bytes]
+ESTABLISHED = 1  # a TCP socket's state (linux/tcp_states.h)
+
+
+@pytest.fixture
+def net(tmp_path: Path) -> Iterator[LocalNet]:
+    with LocalNet(tmp_path / "net", count=1, mempool=LIMITS) as net:
+        yield net
+
+
+def rpc_port(net: LocalNet) -> int:
+    return int(net.nodes[0].rpc_url.rsplit(":", 1)[1])
+
+
+def connect(net: LocalNet, timeout: float = ANSWER_WAIT) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", rpc_port(net)), timeout=timeout)
+
+
+def read_answer(sock: socket.socket) -> Answer:
+    """One answer with a Content-Length (every answer these tests expect has one)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"closed before an answer's head: {data!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers["content-length"])
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed within an answer's body")
+        body += chunk
+    return int(lines[0].split(" ")[1]), headers, body[:length]
+
+
+def exchange(net: LocalNet, data: bytes) -> Answer:
+    with connect(net) as sock:
+        sock.sendall(data)
+        return read_answer(sock)
+
+
+def error_code(answer: Answer) -> str:
+    status, headers, body = answer
+    assert headers["content-type"].startswith("application/json"), answer
+    code = json.loads(body)["error"]["code"]
+    assert isinstance(code, str)
+    return code
+
+
+def open_files(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def submission(net: LocalNet, sender: int) -> bytes:
+    """A signed transfer's `POST /v1/txs`, on a connection the client then closes."""
+    body = json.dumps({"tx": net.transfer(sender, 7).encode().hex()}).encode()
+    head = (
+        "POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+# -- the front's room ----------------------------------------------------------------
+
+
+def test_headers_alone_spend_none_of_the_fronts_room(net: LocalNet) -> None:
+    # Each round: twenty clients announce a 300 kB batch (a thousand transactions by
+    # the front's estimate, beyond what it reads whole) and hang up without a body,
+    # then an honest client submits one transfer. The pool is all but empty: it is
+    # admitted every time. Before, each head spent its thousand, and the honest
+    # client got the front's 429 until the node wrote its room again.
+    bogus = (
+        b"POST /v1/txs/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 300000\r\n\r\n"
+    )
+    for round_ in range(10):
+        for _ in range(20):
+            with connect(net) as sock:
+                sock.sendall(bogus)
+        answer = exchange(net, submission(net, round_ % 6))
+        assert answer[0] == 202, answer
+        assert json.loads(answer[2])["code"] == "accepted", answer
+
+
+# -- the node's descriptors ------------------------------------------------------------
+
+
+def test_headers_alone_hold_none_of_the_nodes_descriptors(net: LocalNet) -> None:
+    # Two hundred clients send a submission's head and never its 100-byte body. The
+    # front reads such a body whole before it takes a connection to the node: the
+    # node holds no descriptor for any of them (before, one each).
+    (front,) = front_pids(net)
+    node = net.processes[0].pid
+    node_before, front_before = open_files(node), open_files(front)
+    head = b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+    with contextlib.ExitStack() as stack:
+        for _ in range(200):
+            stack.enter_context(connect(net)).sendall(head)
+        wait_until(
+            # (a connection of the harness' own may close meanwhile)
+            lambda: open_files(front) >= front_before + 190,
+            30,
+            "the front to take them all",
+        )
+        assert net.status(0)["chain_id"] == net.chain_id  # and others are still served
+        assert open_files(node) < node_before + 40, (node_before, open_files(node))
+
+
+def test_a_body_that_comes_late_is_not_sent_down_a_connection_the_node_closed(
+    net: LocalNet,
+) -> None:
+    # The node closes a connection idle for its keep-alive time (the request timeout,
+    # 10 s). A request relayed at t=0 leaves the front a kept connection; a client
+    # sends a submission's head at t=4 and its body at t=11, within the 10 s a body
+    # has. The front takes a connection to the node only once the body is there, so
+    # not the one the node closed at t=10 (before: 503 node_unavailable, and the
+    # transaction lost).
+    assert net.status(0)["chain_id"] == net.chain_id
+    time.sleep(4)
+    message = submission(net, 0)
+    split = message.index(b"\r\n\r\n") + 4
+    with connect(net) as sock:
+        sock.sendall(message[:split])
+        time.sleep(7)
+        sock.sendall(message[split:])
+        answer = read_answer(sock)
+    assert answer[0] == 202, answer
+
+
+FRONT_PORTS = range(29_000, 29_500)  # for a front started by hand
+
+
+def free_front_port() -> int:
+    for port in FRONT_PORTS:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise AssertionError("no free port for a front")
+
+
+@contextlib.contextmanager
+def front_by_hand(net: LocalNet, inherited_limit: int) -> Iterator[tuple[int, int]]:
+    """A second front before the node, started as the node starts its own but with
+    `inherited_limit` open files for a soft limit, as from a node with that limit;
+    yields its (pid, port). Ended by its PID."""
+    run_dir = rpc_socket_path(net.nodes[0].home).parent
+    port = free_front_port()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (inherited_limit, hard))
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "node.rpc_front", "--host", "127.0.0.1", "--port", str(port)]
+        + ["--upstream", str(run_dir / "rpc.sock"), "--state", str(run_dir / "admission")]
+        + ["--request-timeout", "60"],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        preexec_fn=limited,  # noqa: PLW1509 - a limit, no threads touched
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == b"ready\n"
+        yield process.pid, port
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+        for pipe in (process.stdin, process.stdout):
+            if pipe is not None:
+                pipe.close()
+
+
+def test_the_front_holds_at_most_its_share_of_the_nodes_descriptors(tmp_path: Path) -> None:
+    # A front whose node may open 256 files; 250 clients each announce a 300 kB batch,
+    # which streams through to the node as it arrives, and send a little of it. The
+    # front keeps at most its share of the node's limit in use (and a few idle); the
+    # rest wait their turn (before: one connection to the node each). Once the
+    # clients are gone, requests are relayed again.
+    inherited, clients = 256, 250
+    cap = upstream_slots(inherited)
+    assert cap + 32 < clients
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 2 * clients + 256:
+        pytest.skip(f"the hard open-file limit is {hard}")
+    # a minute for a body, so the node does not end the trickling ones while we count
+    limits = ServiceLimits(request_timeout_ms=60_000)
+    head = b"POST /v1/txs/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n{"
+    with (
+        LocalNet(tmp_path / "net", count=1, mempool=LIMITS, limits=limits) as net,
+        front_by_hand(net, inherited) as (front, port),
+        contextlib.ExitStack() as clients_,
+    ):
+        node = net.processes[0].pid
+        node_before, front_before = open_files(node), open_files(front)
+        for _ in range(clients):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=ANSWER_WAIT)
+            clients_.enter_context(sock).sendall(head)
+        wait_until(
+            lambda: open_files(front) >= front_before + clients + cap,
+            60,
+            "the front to take every client and its share of connections to the node",
+        )
+        in_use = open_files(node) - node_before
+        assert in_use <= cap + 16, (in_use, cap)
+        clients_.close()  # the clients hang up: their places go to the next requests
+        code, status = http("GET", f"http://127.0.0.1:{port}/v1/status", timeout=ANSWER_WAIT)
+        assert (code, status["chain_id"]) == (200, net.chain_id), status
+
+
+# -- heads the node's parser refuses ---------------------------------------------------
+
+HEADERS_OVER_LIMIT = "".join(f"X-{i}: 1\r\n" for i in range(130))
+
+REFUSED_HEADS = {
+    "bare LF": b"GET /v1/status HTTP/1.1\nHost: x\n\n",
+    "bare LF after a header": b"GET /v1/status HTTP/1.1\r\nHost: x\n\r\n",
+    "bare CR in a value": b"GET /v1/status HTTP/1.1\r\nHost: x\ry\r\n\r\n",
+    "no Host in HTTP/1.1": b"GET /v1/status HTTP/1.1\r\n\r\n",
+    "two Hosts": b"GET /v1/status HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+    "the same Content-Length twice": (
+        b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}"
+    ),
+    "two Content-Types": (
+        b"GET /v1/status HTTP/1.1\r\nHost: x\r\nContent-Type: a/b\r\nContent-Type: c/d\r\n\r\n"
+    ),
+    "Transfer-Encoding with Content-Length": (
+        b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    ),
+    "a Transfer-Encoding other than chunked": (
+        b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"
+    ),
+    "chunked twice": (
+        b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n"
+    ),
+    "a Content-Length with a sign": (
+        b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n{}"
+    ),
+    "a Content-Length beyond any count": (
+        b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n"
+    ),
+    "a header line over 8190 bytes": (
+        b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n"
+    ),
+    "a header name over 8190 bytes": (
+        b"GET /v1/status HTTP/1.1\r\nHost: x\r\n" + b"a" * 8191 + b": 1\r\n\r\n"
+    ),
+    "a target over 8190 bytes": (b"GET /" + b"a" * 8190 + b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+    "more headers than the parser takes": (
+        b"GET /v1/status HTTP/1.1\r\nHost: x\r\n" + HEADERS_OVER_LIMIT.encode() + b"\r\n"
+    ),
+    "a head over 64 KiB": (
+        b"GET /v1/status HTTP/1.1\r\nHost: x\r\n"
+        + b"".join(b"X-%d: " % i + b"a" * 4000 + b"\r\n" for i in range(20))
+        + b"\r\n"
+    ),
+    "a line over 64 KiB": b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 70_000,
+    "an unknown method": b"FOO /v1/status HTTP/1.1\r\nHost: x\r\n\r\n",
+    "a method in lower case": b"get /v1/status HTTP/1.1\r\nHost: x\r\n\r\n",
+    "CONNECT": b"CONNECT x:1 HTTP/1.1\r\nHost: x\r\n\r\n",
+    "a target that is not a path": b"GET v1/status HTTP/1.1\r\nHost: x\r\n\r\n",
+    "a control character in the target": b"GET /v1/\x01 HTTP/1.1\r\nHost: x\r\n\r\n",
+    "a byte over 127 in the target": b"GET /v1/\xff HTTP/1.1\r\nHost: x\r\n\r\n",
+    "a NUL in a value": b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n",
+    "a control character in a value": b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX: \x7f\r\n\r\n",
+    "a name that is not a token": b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX(a: b\r\n\r\n",
+    "a space before the colon": b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX : b\r\n\r\n",
+    "a folded header": b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n",
+    "HTTP/1.2": b"GET /v1/status HTTP/1.2\r\nHost: x\r\n\r\n",
+}
+
+
+@pytest.fixture(scope="module")
+def quiet_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNet]:
+    """One node for the heads below, which change nothing."""
+    with LocalNet(tmp_path_factory.mktemp("heads") / "net", count=1) as net:
+        yield net
+
+
+@pytest.mark.parametrize("head", REFUSED_HEADS.values(), ids=REFUSED_HEADS.keys())
+def test_a_head_the_nodes_parser_refuses_gets_the_fronts_json_answer(
+    quiet_net: LocalNet, head: bytes
+) -> None:
+    status, headers, body = exchange(quiet_net, head)
+    code = error_code((status, headers, body))
+    assert (status, code) in ((400, "malformed_request"), (431, "headers_too_large")), body
+    assert headers["connection"] == "close"
+    assert json.loads(body)["error"]["message"]
+
+
+def test_heads_the_nodes_parser_reads_are_still_relayed(quiet_net: LocalNet) -> None:
+    # the front refuses no more than it must: these the node reads, and answers
+    for head in (
+        b"\r\nGET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n",  # an empty line first: ignored
+        b"GET /v1/status HTTP/1.0\r\n\r\n",  # HTTP/1.0 needs no Host
+        b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Long: " + b"a" * 8000 + b"\r\n\r\n",
+        b"GET /v1/status HTTP/1.1\r\nHost: x\r\n" + b"X-A: 1\r\n" * 99 + b"\r\n",
+    ):
+        status, _, body = exchange(quiet_net, head)
+        assert status == 200, body
+        assert json.loads(body)["chain_id"] == quiet_net.chain_id
+
+
+# -- clients that do not read ---------------------------------------------------------
+
+
+def tcp_state(sock: socket.socket) -> int:
+    """The kernel's state of a TCP socket (1: established), read without reading."""
+    return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+
+
+def test_a_client_that_does_not_read_its_answers_loses_its_connection(net: LocalNet) -> None:
+    # Ten clients with a 1 kB receive buffer each pipeline forty requests for the API's
+    # description (tens of kB each) and read nothing. A write to a client waits at most
+    # the request timeout (10 s): the front then ends the connection, and drops what it
+    # queued for it; before, it held them, their answers and the node's connections.
+    status, document = http("GET", net.url(0, "/openapi.json"))
+    assert status == 200
+    size = len(json.dumps(document))
+    request = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n"
+    with contextlib.ExitStack() as stack:
+        sockets = []
+        for _ in range(10):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            sock.settimeout(ANSWER_WAIT)
+            sock.connect(("127.0.0.1", rpc_port(net)))
+            sock.sendall(request * 40)
+            sockets.append(sock)
+        wait_until(
+            lambda: all(tcp_state(sock) != ESTABLISHED for sock in sockets),
+            90,
+            "the front to end the connections of clients that do not read",
+        )
+        for sock in sockets:  # each got less than it asked for, then the end
+            received = 0
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := sock.recv(1 << 20):
+                    received += len(chunk)
+            assert received < 40 * size
+    assert net.status(0)["chain_id"] == net.chain_id
+
+
+# -- requests passed through ------------------------------------------------------------
+
+
+def configured_net(tmp_path: Path, answer_timeout_ms: int) -> LocalNet:
+    """A one-validator net, not started, with this answer timeout."""
+    net = LocalNet(tmp_path / "net", count=1)
+    home = net.nodes[0].home
+    config = load_home(home).config
+    limits = dataclasses.replace(config.limits, answer_timeout_ms=answer_timeout_ms)
+    (home / CONFIG_FILE).write_text(config_to_toml(dataclasses.replace(config, limits=limits)))
+    return net
+
+
+def test_a_request_passed_through_to_a_stuck_node_gets_the_fronts_504(tmp_path: Path) -> None:
+    # A chunked submission is passed through untouched; a node that does not begin
+    # its answer in the answer timeout (1.5 s) gets no more of the client's time,
+    # as for a request the front relays itself (before: no answer at all).
+    net = configured_net(tmp_path, answer_timeout_ms=1_500)
+    try:
+        net.start_all()
+        node = net.processes[0].pid
+        os.kill(node, signal.SIGSTOP)
+        try:
+            answer = exchange(
+                net,
+                b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+            )
+        finally:
+            os.kill(node, signal.SIGCONT)
+        assert (answer[0], error_code(answer)) == (504, "node_timeout"), answer
+        assert answer[1]["retry-after"] == "1"
+        wait_until(lambda: net.status(0), 30, "the node to answer again")
+        # and a node that answers still does, through the same path
+        answer = exchange(
+            net,
+            b"GET /v1/status HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        )
+        assert answer[0] == 200, answer
+    finally:
+        net.close()
