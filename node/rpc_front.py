@@ -91,10 +91,12 @@ MAX_HEAD = 64 * 1024  # a request's or a response's headers, at most
 # spaces too: a little stricter than the node, never more lenient.
 MAX_LINE = 8190
 MAX_HEADERS = 100  # header lines from the client; the front adds one of its own
-# the methods the front relays: HTTP's own and PATCH (aiohttp's parser refuses a
-# method it does not know; CONNECT would make the rest of the node's connection
-# a tunnel, which the front's framing cannot follow)
-METHODS = frozenset({b"GET", b"HEAD", b"POST", b"PUT", b"DELETE", b"OPTIONS", b"TRACE", b"PATCH"})
+# A method must be an upper-case token; the front relays any but CONNECT, which would
+# make the rest of the node's connection a tunnel the front's framing cannot follow:
+# that one gets a 405 listing what the API serves. The node answers the rest (a 405
+# naming the methods of that path, for one no route takes).
+METHOD = re.compile(rb"[A-Z][A-Z_-]{0,31}")
+SERVED = b"DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT"
 # headers aiohttp's parser refuses to see twice (aiohttp/http_parser.py)
 SINGLETONS = frozenset(
     {
@@ -173,15 +175,21 @@ class RequestHead:
 class BadHead(Exception):
     """A request head the front refuses: the status line, code and message of its answer."""
 
-    def __init__(self, message: str, status: bytes = b"400 Bad Request") -> None:
+    def __init__(
+        self, message: str, status: bytes = b"400 Bad Request", headers: tuple[bytes, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
     def answer(self) -> bytes:
         """The front's answer, after which it closes the connection."""
-        code = "headers_too_large" if self.status.startswith(b"431") else "malformed_request"
-        return answer(self.status, code, self.message, (), keep_alive=False)
+        code = _BAD_HEAD_CODES.get(self.status[:3], "malformed_request")
+        return answer(self.status, code, self.message, self.headers, keep_alive=False)
+
+
+_BAD_HEAD_CODES = {b"431": "headers_too_large", b"405": "method_not_allowed"}
 
 
 def too_large(message: str) -> BadHead:
@@ -286,9 +294,14 @@ def read_request_line(line: bytes) -> tuple[bytes, bytes, bytes]:
     if len(parts) != 3 or parts[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
         raise BadHead("the request line must be METHOD TARGET HTTP/1.1 (or HTTP/1.0)")
     method, target, version = parts
-    if method not in METHODS:
-        served = ", ".join(sorted(name.decode() for name in METHODS))
-        raise BadHead(f"the method must be one of {served}")
+    if METHOD.fullmatch(method) is None:
+        raise BadHead("the method must be an upper-case name such as GET or POST")
+    if method == b"CONNECT":
+        raise BadHead(
+            f"method CONNECT is not allowed: the API serves {SERVED.decode()}",
+            b"405 Method Not Allowed",
+            (b"Allow: " + SERVED,),
+        )
     if len(target) > MAX_LINE:
         raise BadHead(f"the request target is longer than {MAX_LINE} bytes")
     # the origin form only (and OPTIONS *): a target such as http://host/v1/txs would

@@ -27,9 +27,11 @@ ERROR_DESCRIPTIONS = {
     "front) the node is not answering: node_unavailable; retry after Retry-After",
     "504": "From the node's RPC front: the node did not begin its answer in time "
     "(node_timeout); retry after Retry-After",
+    "431": "From the node's RPC front: a header line over 8,190 bytes, more than 100 "
+    "header lines, or a head over 64 KiB (headers_too_large); connection closed",
 }
 # What any operation can get from the RPC front the node serves behind (node/rpc_front.py)
-FRONT_ERRORS = ("503", "504")
+FRONT_ERRORS = ("431", "503", "504")
 OPERATIONS = ("get", "put", "post", "delete", "patch", "head", "options")
 
 # What the server accepts, exactly (node.rpc.params checks the same patterns), and
