@@ -321,10 +321,13 @@ class Node:
                 answers[index] = Admission(tx_hash, True, pool.DUPLICATE, "already committed")
             else:
                 sender, nonce = stx.tx.sender, stx.tx.nonce
-                run_end = run_ends.get(sender)
-                if run_end is None:  # `_is_committed` read the sender's committed nonce
-                    run_end = self.mempool.ready_end(sender, committed_nonces[sender])
-                gapped = nonce > run_end
+                if from_peer:  # only the hard caps: whether it waits behind a gap is moot
+                    run_end, gapped = nonce + 1, False
+                else:
+                    run_end = run_ends.get(sender)
+                    if run_end is None:  # `_is_committed` read the sender's committed nonce
+                        run_end = self.mempool.ready_end(sender, committed_nonces[sender])
+                    gapped = nonce > run_end
                 room = (held_back and _held_back(held_back, stx)) or self.mempool.check(
                     stx, ready_ahead, from_sender.get(sender, 0), from_peer, gapped, gapped_ahead
                 )
@@ -339,9 +342,9 @@ class Node:
                     gapped_ahead += 1
                 else:
                     ready_ahead += 1
-                    if nonce == run_end:
+                    if nonce == run_end and not from_peer:
                         run_end = self.mempool.run_end(sender, nonce + 1)
-                run_ends[sender] = run_end
+                        run_ends[sender] = run_end
                 candidates.append((index, stx))
         to_check = [(i, stx) for i, stx in candidates if stx.verification_key not in self.verified]
         height = self.chain.height
