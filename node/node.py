@@ -324,9 +324,13 @@ class Node:
                 if from_peer:  # only the hard caps: whether it waits behind a gap is moot
                     run_end, gapped = nonce + 1, False
                 else:
-                    run_end = run_ends.get(sender)
-                    if run_end is None:  # `_is_committed` read the sender's committed nonce
-                        run_end = self.mempool.ready_end(sender, committed_nonces[sender])
+                    known = run_ends.get(sender)
+                    # `_is_committed` read the sender's committed nonce
+                    run_end = (
+                        self.mempool.ready_end(sender, committed_nonces[sender])
+                        if known is None
+                        else known
+                    )
                     gapped = nonce > run_end
                 room = (held_back and _held_back(held_back, stx)) or self.mempool.check(
                     stx, ready_ahead, from_sender.get(sender, 0), from_peer, gapped, gapped_ahead
