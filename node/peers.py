@@ -66,6 +66,8 @@ SEND_QUEUE_FRAMES = 20_000
 # Frames are up to MAX_FRAME_BYTES, so a bound by count alone let a peer that stops
 # reading pin 20,000 large frames (block sync replies) in memory: bound the bytes too.
 # One full sync reply (24 MiB) plus room for consensus and gossip behind it.
+# inbound links one validator key may hold at once (see PeerNetwork._run_link)
+MAX_INBOUND_LINKS = 2
 SEND_QUEUE_BYTES = 32 * 1024 * 1024
 BACKOFF_START = 0.1
 BACKOFF_CAP = 3.0
@@ -469,7 +471,20 @@ class PeerNetwork:
         return bytes(client_key)
 
     async def _run_link(self, link: Link) -> None:
-        self._links.setdefault(link.peer, []).append(link)
+        links = self._links.setdefault(link.peer, [])
+        if not link.outbound:
+            # A validator dials each peer once; a second inbound link is its redial
+            # after a restart (the first may be dead, not yet noticed). More are not a
+            # validator's, and each may bring a frame of up to MAX_FRAME_BYTES at once:
+            # the oldest go, so a redial always gets in and memory stays bounded.
+            inbound = [item for item in links if not item.outbound]
+            for old in inbound[: max(0, len(inbound) - MAX_INBOUND_LINKS + 1)]:
+                links.remove(old)
+                self._dropped_on_closed += old.dropped
+                old.closed = True
+                self._spawn(old.ws.close())
+                log("peer_link_replaced", peer=address_to_text(link.peer)[:16])
+        links.append(link)
         log(
             "peer_connected",
             peer=address_to_text(link.peer)[:16],

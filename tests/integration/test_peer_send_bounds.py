@@ -1,4 +1,5 @@
-"""Dialers that stall their handshake cannot keep the validators out.
+"""Dialers that stall their handshake cannot keep the validators out, and one
+validator's key holds at most two inbound links.
 
 A real listener (`PeerNetwork`, in this process, on a loopback port in
 30500-30999) is flooded with websocket upgrades to `/p2p` that never say hello,
@@ -107,3 +108,65 @@ def test_stalled_handshakes_from_strangers_leave_room_for_a_validator() -> None:
     assert one.count(101) + one.count(503) == len(one), one
     assert strangers <= limits.p2p_unauthenticated - 2, (one, many)  # two kept for the peer
     assert answered == server_key.public_key
+
+
+def test_one_key_holds_at_most_two_inbound_links_the_oldest_go() -> None:
+    # A validator dials each peer once, and again after a restart; more links from one
+    # key are not a validator's, and each could bring a 64 MiB frame at once.
+    server_key, validator_key = PrivateKey.generate(), PrivateKey.generate()
+    port = free_port()
+    peer = PeerConfig("v1", validator_key.public_key, "http://127.0.0.1:30999")
+
+    def ignore(link: Any, frame: list[Any]) -> None:
+        pass
+
+    async def run() -> tuple[list[bool], int, bool]:
+        network = PeerNetwork(
+            CHAIN_ID,
+            server_key,
+            [peer],
+            lambda: {server_key.public_key, validator_key.public_key},
+            ignore,
+        )
+        app = web.Application()
+        network.add_routes(app)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        try:
+            async with aiohttp.ClientSession() as session:
+                dials = []
+                for _ in range(5):
+                    ws = await session.ws_connect(f"http://127.0.0.1:{port}/p2p")
+                    await asyncio.wait_for(
+                        client_handshake(ws, validator_key, CHAIN_ID, server_key.public_key), 30
+                    )
+                    dials.append(ws)
+                    await asyncio.sleep(0.2)  # the listener registers each in turn
+
+                async def closed(ws: aiohttp.ClientWebSocketResponse) -> bool:
+                    try:
+                        message = await asyncio.wait_for(ws.receive(), 10)
+                    except TimeoutError:
+                        return False
+                    return message.type in (
+                        aiohttp.WSMsgType.CLOSE,
+                        aiohttp.WSMsgType.CLOSING,
+                        aiohttp.WSMsgType.CLOSED,
+                    )
+
+                # the three oldest were closed by the listener; the newest two stay
+                ended = [await closed(ws) for ws in dials[:3]]
+                held = len(network._links.get(validator_key.public_key, []))
+                newest_open = not dials[-1].closed and not dials[-2].closed
+                for ws in dials:
+                    await ws.close()
+                return ended, held, newest_open
+        finally:
+            await network.stop()
+            await runner.cleanup()
+
+    ended, held, newest_open = asyncio.run(run())
+    assert ended == [True, True, True]
+    assert held == 2
+    assert newest_open
