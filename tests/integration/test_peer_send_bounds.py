@@ -53,30 +53,39 @@ async def silent_upgrade(
     return reader, writer, int(head.split(b" ", 2)[1])
 
 
-def test_stalled_handshakes_from_strangers_leave_room_for_a_validator() -> None:
-    server_key, validator_key = PrivateKey.generate(), PrivateKey.generate()
-    port, validator_port = free_port(), 30999
-    # long enough that no stalled connection is closed while the test runs
-    limits = ServiceLimits(p2p_unauthenticated=16, handshake_timeout_ms=60_000)
-    peer = PeerConfig("v1", validator_key.public_key, f"http://127.0.0.1:{validator_port}")
+async def listening_network(
+    server_key: PrivateKey, validator_key: PrivateKey, port: int, limits: ServiceLimits
+) -> tuple[PeerNetwork, web.AppRunner]:
+    """A real listener on `port` whose one configured peer is `validator_key`."""
+    peer = PeerConfig("v1", validator_key.public_key, "http://127.0.0.1:30999")
 
     def ignore(link: Any, frame: list[Any]) -> None:
         pass
 
+    network = PeerNetwork(
+        CHAIN_ID,
+        server_key,
+        [peer],
+        lambda: {server_key.public_key, validator_key.public_key},
+        ignore,
+        limits=limits,
+    )
+    app = web.Application()
+    network.add_routes(app)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return network, runner
+
+
+def test_stalled_handshakes_from_strangers_leave_room_for_a_validator() -> None:
+    server_key, validator_key = PrivateKey.generate(), PrivateKey.generate()
+    port = free_port()
+    # long enough that no stalled connection is closed while the test runs
+    limits = ServiceLimits(p2p_unauthenticated=16, handshake_timeout_ms=60_000)
+
     async def run() -> tuple[list[int], list[int], bytes]:
-        network = PeerNetwork(
-            CHAIN_ID,
-            server_key,
-            [peer],
-            lambda: {server_key.public_key, validator_key.public_key},
-            ignore,
-            limits=limits,
-        )
-        app = web.Application()
-        network.add_routes(app)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        network, runner = await listening_network(server_key, validator_key, port, limits)
         held: list[asyncio.StreamWriter] = []
         try:
             # one stranger, then many: each as many upgrades as there are slots
@@ -115,24 +124,9 @@ def test_one_key_holds_at_most_two_inbound_links_the_oldest_go() -> None:
     # key are not a validator's, and each could bring a 64 MiB frame at once.
     server_key, validator_key = PrivateKey.generate(), PrivateKey.generate()
     port = free_port()
-    peer = PeerConfig("v1", validator_key.public_key, "http://127.0.0.1:30999")
-
-    def ignore(link: Any, frame: list[Any]) -> None:
-        pass
 
     async def run() -> tuple[list[bool], int, bool]:
-        network = PeerNetwork(
-            CHAIN_ID,
-            server_key,
-            [peer],
-            lambda: {server_key.public_key, validator_key.public_key},
-            ignore,
-        )
-        app = web.Application()
-        network.add_routes(app)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        network, runner = await listening_network(server_key, validator_key, port, ServiceLimits())
         try:
             async with aiohttp.ClientSession() as session:
                 dials = []

@@ -566,19 +566,10 @@ def test_the_overload_window_stays_small_however_many_requests_feed_it() -> None
     assert (sums.first, sums.second, len(sums)) == (0, 0, 0)
 
 
-def gap_pool(floor: int = 100, gap_share: int = 10) -> Mempool:
+def gap_pool() -> Mempool:
     """A pool whose limit is its floor (no commits measured): 100 transactions, of
-    which clients may put 10 behind nonce gaps, one sender up to 50."""
-    limits = MempoolLimits(
-        max_txs=1_000,
-        max_bytes=1 << 24,
-        max_per_sender=1_000,
-        floor_txs=floor,
-        backlog_ms=600,
-        sender_share_percent=50,
-        gap_share_percent=gap_share,
-    )
-    return Mempool(limits)
+    which clients may put 10% (at least MIN_GAP_TXS) behind nonce gaps."""
+    return rate_pool(FakeClock(), floor=100)
 
 
 def test_transactions_behind_a_gap_take_no_room_and_only_their_own_share() -> None:
