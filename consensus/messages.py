@@ -57,7 +57,7 @@ from ledger.block import (
 )
 from ledger.errors import CodecError
 from ledger.execution import tx_root
-from ledger.hashing import CONSENSUS_MSG, HASH_SIZE, tagged_hash
+from ledger.hashing import BLOCK, CONSENSUS_MSG, HASH_SIZE, tagged_hash
 from ledger.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, verify
 from ledger.merkle import merkle_root
 from ledger.tx import ENVELOPE_SINGLE, SignedTransaction
@@ -737,6 +737,73 @@ _DECODERS: dict[int, Any] = {
     TAG_STATUS: Status.from_list,
     TAG_DECISION: Decision.from_list,
 }
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHead:
+    """Who signed a PRE-PREPARE, VIEW-CHANGE or NEW-VIEW, and what, read from its wire
+    bytes without decoding the block it carries (`signed_head`)."""
+
+    tag: int
+    height: int
+    view: int
+    sender: bytes
+    digest: bytes  # `message_digest` of the body the signature covers
+    signature: bytes
+
+    def verify(self, chain_id: str) -> bool:
+        return verify(self.sender, CONSENSUS_MSG, chain_id, self.digest, self.signature)
+
+
+_SIGNED_HEADS = (TAG_PRE_PREPARE, TAG_VIEW_CHANGE, TAG_NEW_VIEW)
+
+
+def signed_head(data: bytes) -> SignedHead | None:
+    """The signed part of a PRE-PREPARE (either form), VIEW-CHANGE or NEW-VIEW, from
+    its wire bytes; None for any other message, or one that does not parse that far.
+
+    Decoding a message whole decodes every transaction of the block it carries: a
+    third of a CPU-second for 20,000 transfers, whoever claims to have sent them.
+    This reads only the small fields and the block header (`codec.item_spans`), so a
+    message its sender did not sign is known for what it is before that: if
+    `verify` is False, decoding it whole would have found the same signature false
+    (for canonical bytes the spans are the very encodings `body()` makes; bytes that
+    are not canonical would be refused whole). True proves nothing about the rest
+    of the message, which must still be decoded and checked."""
+    try:
+        spans = codec.item_spans(data)
+        if len(spans) < 4:
+            return None
+        items = [data[start:end] for start, end in spans]
+        tag, version = codec.decode(items[0]), codec.decode(items[1])
+        if tag not in _SIGNED_HEADS:
+            return None  # not decoding a field that could be a whole block
+        height, view = _height(codec.decode(items[2])), _view(codec.decode(items[3]))
+        if tag == TAG_PRE_PREPARE and version == MESSAGE_VERSION and len(items) == 7:
+            block_spans = codec.item_spans(data, (4,))
+            if len(block_spans) != 5:
+                return None
+            start, end = block_spans[2]  # the carried block's header
+            sender, signature = _sender(codec.decode(items[5])), items[6]
+            block_hash = tagged_hash(BLOCK, data[start:end])
+            body = codec.encode(pre_prepare_body(height, view, block_hash, sender))
+        elif tag == TAG_PRE_PREPARE and version == COMPACT_VERSION and len(items) == 9:
+            sender, signature = _sender(codec.decode(items[7])), items[8]
+            block_hash = tagged_hash(BLOCK, items[4])
+            body = codec.encode(pre_prepare_body(height, view, block_hash, sender))
+        elif tag == TAG_VIEW_CHANGE and version == MESSAGE_VERSION and len(items) == 8:
+            sender, signature = _sender(codec.decode(items[4])), items[7]
+            body = codec.encode_array(items[:6])  # all but the block and the signature
+        elif tag == TAG_NEW_VIEW and version == MESSAGE_VERSION and len(items) == 9:
+            sender, signature = _sender(codec.decode(items[4])), items[8]
+            body = codec.encode_array(items[:7])
+        else:
+            return None
+        signature = _signature(codec.decode(signature))
+    except CodecError:
+        return None
+    digest = tagged_hash(CONSENSUS_MSG, body)
+    return SignedHead(tag, height, view, sender, digest, signature)
 
 
 def encode_message(message: Message) -> bytes:

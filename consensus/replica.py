@@ -306,6 +306,13 @@ class Replica:
         self._dispatch(message, now, effects)
         return effects
 
+    def on_unsigned(self) -> None:
+        """A signed message (a PRE-PREPARE, VIEW-CHANGE or NEW-VIEW) whose signature the
+        driver found false from its wire bytes alone (`messages.signed_head`) and
+        dropped undecoded: counted as `on_message` counts one it decoded and found so."""
+        self.metrics["messages_received"] += 1
+        self._bad_signature()
+
     def on_timer(self, now: float) -> list[Effect]:
         """Time passed; call when now >= next_deadline() (calling early is harmless)."""
         effects: list[Effect] = []

@@ -128,6 +128,39 @@ def encode_array(encoded_items: list[bytes]) -> bytes:
     return header + b"".join(encoded_items)
 
 
+def item_spans(data: bytes, path: tuple[int, ...] = ()) -> list[tuple[int, int]]:
+    """Where each item of an encoded array starts and ends in `data`, found without
+    decoding the items: of the top-level array, or of the array at `path` (one item
+    index per level) inside it.
+
+    For reading a few small fields of a large message (a signature, a block header)
+    before paying for decoding it whole. Nothing here checks canonical form or
+    trailing bytes: decode each span used with `decode`, and the whole message with
+    `decode` before trusting anything beyond those fields."""
+    unpacker = msgpack.Unpacker(raw=False, max_buffer_size=max(len(data), 1))
+    try:
+        unpacker.feed(data)
+        for index in path:
+            count = unpacker.read_array_header()
+            if not 0 <= index < count:
+                raise CodecError("bad_shape", f"the array has no item {index}")
+            for _ in range(index):
+                unpacker.skip()
+        count = unpacker.read_array_header()
+        if count > len(data):  # every item takes a byte at least
+            raise CodecError("malformed", "the array claims more items than it has bytes")
+        spans: list[tuple[int, int]] = []
+        start = unpacker.tell()
+        for _ in range(count):
+            unpacker.skip()
+            end = unpacker.tell()
+            spans.append((start, end))
+            start = end
+    except (ValueError, msgpack.UnpackException, TypeError) as exc:
+        raise CodecError("malformed", f"input is not an encoded array: {exc}") from exc
+    return spans
+
+
 def decode_stored(data: bytes) -> Any:
     """Decode a state value read back from this node's own store.
 

@@ -152,7 +152,9 @@ def test_a_proposal_for_a_view_the_replica_is_not_in_is_not_executed(tmp_path: P
             forged = PrePrepare(1, view, block, primary.public_key, ZERO_SIGNATURE)
             await h.arrive(encode_message(forged))
         assert h.executed == []
-        assert h.replica.metrics["dropped_wrong_view"] == 6
+        # the forged copies go before the view is looked at: their signatures are false
+        assert h.replica.metrics["dropped_wrong_view"] == 3
+        assert h.replica.metrics["dropped_bad_signature"] == 3
 
     run(tmp_path, scenario)
 
@@ -306,5 +308,44 @@ def test_a_flood_from_one_peer_is_dropped_once_it_holds_its_share_of_the_queue(
         driver._dequeued(driver.queue.get_nowait())  # the driver took one: room for one more
         driver.on_peer_message(BYZANTINE.public_key, chunk)
         assert driver.queue.qsize() == 5 and driver.dropped_messages == 2
+
+    run(tmp_path, scenario)
+
+
+def test_a_message_its_sender_did_not_sign_is_dropped_without_decoding_its_block(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The forged giants of the attack, in every form that carries a block, cost their
+    head and one signature check: not one of their transactions is decoded."""
+    decoded: list[int] = []
+    from_list = SignedTransaction.from_list
+
+    def counting(fields: Any) -> SignedTransaction:
+        decoded.append(1)
+        return from_list(fields)
+
+    async def scenario(h: Harness) -> None:
+        primary = h.primary(0)
+        block = h.block(primary, 300)
+        whole = PrePrepare(1, 0, block, primary.public_key, ZERO_SIGNATURE)
+        inline = encode_for_peers(whole, inline=lambda stx: True)  # compact, all carried
+        changes = view_changes(1, 1, KEYS[1:])
+        new_view = replace(
+            NewView.create(h.primary(1), "t", 1, 1, changes, block), signature=ZERO_SIGNATURE
+        )
+        carrying = ViewChange(1, 1, BYZANTINE.public_key, None, block, ZERO_SIGNATURE)
+        monkeypatch.setattr(SignedTransaction, "from_list", staticmethod(counting))
+        forged = [encode_message(whole), inline, encode_message(new_view)]
+        for raw in (*forged, encode_message(carrying)):
+            await h.arrive(raw)
+        assert decoded == []
+        assert h.executed == [] and h.rebuilt == 0
+        assert h.replica.metrics["dropped_bad_signature"] == 4
+        assert h.replica.metrics["messages_received"] == 4
+        assert h.driver.unsigned_messages == 4
+        # the same block, signed, is decoded and executed as before
+        await h.arrive(encode_message(PrePrepare.create(primary, "t", 1, 0, block)))
+        assert len(decoded) == 300
+        assert h.executed == [block.hash]
 
     run(tmp_path, scenario)
