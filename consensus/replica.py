@@ -313,6 +313,26 @@ class Replica:
         self.metrics["messages_received"] += 1
         self._bad_signature()
 
+    def screens_out_decision(
+        self, height: int, block_hash: bytes, certificate: CommitCertificate
+    ) -> bool:
+        """True when a DECISION whose block has this header hash and height, with this
+        certificate (`messages.message_head`, its block not decoded), would be dropped
+        for its certificate, and then counted as `on_message` counts it. Only for the
+        height this replica is deciding, where `on_message` checks the certificate;
+        False says nothing: decode the message and hand it over."""
+        if height != self.height or self._decided:
+            return False
+        if certificate.height != height or certificate.block_hash != block_hash:
+            self.metrics["messages_received"] += 1
+            self.metrics["dropped_malformed"] += 1
+            return True
+        if not certificate.verify(self.config.chain_id, self.validators):
+            self.metrics["messages_received"] += 1
+            self._bad_signature()
+            return True
+        return False
+
     def on_timer(self, now: float) -> list[Effect]:
         """Time passed; call when now >= next_deadline() (calling early is harmless)."""
         effects: list[Effect] = []

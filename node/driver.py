@@ -52,14 +52,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from consensus.messages import (
     MAX_MESSAGE_BYTES,
+    TAG_DECISION,
     CompactPrePrepare,
+    DecisionHead,
     Message,
     NewView,
     PrePrepare,
+    SignedHead,
     carried_block_matches,
     decode_message,
     encode_for_peers,
-    signed_head,
+    message_head,
 )
 from consensus.replica import (
     Broadcast,
@@ -400,17 +403,24 @@ class ConsensusDriver:
         a stale proposal costs its decoding and a signature check, never an execution.
         Nor is a block over the `[block]` limits, or one whose check already failed,
         executed: `validate` refuses it at once. Before any of that, a PRE-PREPARE,
-        VIEW-CHANGE or NEW-VIEW whose signature is false is dropped from its head
-        alone (`signed_head`), the block it carries never decoded."""
+        VIEW-CHANGE or NEW-VIEW whose signature is false, or a DECISION whose
+        certificate the replica would refuse, is dropped from its head alone
+        (`message_head`), the block it carries never decoded."""
         if event[0] != "message":
             return event
         if isinstance(event[2], bytes):
-            head = signed_head(event[2])
-            if head is not None and not head.verify(self.node.chain_id):
-                # Its sender did not sign it: decoding the block it carries (a third
-                # of a CPU-second for 20,000 transfers) would only end in the same drop.
+            head = message_head(event[2])
+            # Not signed by its sender, or a decision whose certificate fails: decoding
+            # the block it carries (a third of a CPU-second for 20,000 transfers)
+            # would only end in the same drop.
+            if isinstance(head, SignedHead) and not head.verify(self.node.chain_id):
                 replica.on_unsigned()
                 self._note_unsigned(event[1], head.tag, len(event[2]))
+                return (UNSIGNED,)
+            if isinstance(head, DecisionHead) and replica.screens_out_decision(
+                head.height, head.block_hash, head.certificate
+            ):
+                self._note_unsigned(event[1], TAG_DECISION, len(event[2]))
                 return (UNSIGNED,)
             try:
                 message = decode_message(event[2])

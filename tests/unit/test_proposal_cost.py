@@ -18,6 +18,7 @@ from typing import Any
 
 from consensus.messages import (
     CompactPrePrepare,
+    Decision,
     NewView,
     PrePrepare,
     ViewChange,
@@ -26,7 +27,7 @@ from consensus.messages import (
 )
 from consensus.replica import Replica
 from contracts.registry import APPLICATION
-from ledger.block import Block
+from ledger.block import Block, CommitCertificate, sign_commit_vote
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey, address_to_text
 from ledger.tx import SignedTransaction, Transaction
@@ -347,5 +348,49 @@ def test_a_message_its_sender_did_not_sign_is_dropped_without_decoding_its_block
         await h.arrive(encode_message(PrePrepare.create(primary, "t", 1, 0, block)))
         assert len(decoded) == 300
         assert h.executed == [block.hash]
+
+    run(tmp_path, scenario)
+
+
+def test_a_decision_whose_certificate_fails_is_dropped_without_decoding_its_block(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    decoded: list[int] = []
+    from_list = SignedTransaction.from_list
+
+    def counting(fields: Any) -> SignedTransaction:
+        decoded.append(1)
+        return from_list(fields)
+
+    def certificate(block: Block, signers: list[PrivateKey]) -> CommitCertificate:
+        votes = [(k.public_key, sign_commit_vote(k, "t", 1, 0, block.hash)) for k in signers]
+        return CommitCertificate(1, 0, block.hash, tuple(sorted(votes)))
+
+    async def scenario(h: Harness) -> None:
+        block = h.block(h.primary(0), 300)
+        other = h.block(h.primary(0), 3, label="b")
+        forged = [
+            Decision(block, certificate(block, KEYS[:2])),  # no quorum
+            Decision(block, certificate(other, KEYS[:3])),  # another block's
+            Decision(block, replace(certificate(block, KEYS[:3]), height=2)),
+        ]
+        zeroed = replace(
+            certificate(block, KEYS[:3]),
+            signatures=tuple(
+                (k, ZERO_SIGNATURE) for k, _ in certificate(block, KEYS[:3]).signatures
+            ),
+        )
+        forged.append(Decision(block, zeroed))
+        monkeypatch.setattr(SignedTransaction, "from_list", staticmethod(counting))
+        for message in forged:
+            await h.arrive(encode_message(message))
+        assert decoded == [] and h.node.chain.height == 0
+        assert h.replica.metrics["dropped_bad_signature"] == 2
+        assert h.replica.metrics["dropped_malformed"] == 2
+        assert h.driver.unsigned_messages == 4
+        # certified by a quorum: decoded and committed
+        await h.arrive(encode_message(Decision(block, certificate(block, KEYS[1:]))))
+        assert len(decoded) == 300
+        assert h.node.chain.height == 1
 
     run(tmp_path, scenario)

@@ -1,10 +1,11 @@
-"""`messages.signed_head`: who signed a PRE-PREPARE, VIEW-CHANGE or NEW-VIEW, read from its
-wire bytes without decoding the block it carries (`codec.item_spans`).
+"""`messages.message_head`: who signed a PRE-PREPARE, VIEW-CHANGE or NEW-VIEW, and a
+DECISION's header hash and certificate, read from the wire bytes without decoding the
+block the message carries (`codec.item_spans`).
 
-What the driver relies on: a head whose signature is false belongs to a message whose
-full decoding would end in a drop too (refused bytes, or a signature found false).
-These tests hold the head against the whole decoding for real messages, forged ones
-and every single-byte change of them."""
+What the driver relies on: a head whose signature (or a decision's certificate) is
+false belongs to a message whose full decoding would end in a drop too (refused bytes,
+or the same signature found false). These tests hold the head against the whole
+decoding for real messages, forged ones and single-byte changes of them."""
 
 from __future__ import annotations
 
@@ -20,16 +21,18 @@ from consensus.messages import (
     CommitVote,
     CompactPrePrepare,
     Decision,
+    DecisionHead,
     Message,
     NewView,
     PreparedCertificate,
     PrepareVote,
     PrePrepare,
+    SignedHead,
     ViewChange,
     decode_message,
     encode_for_peers,
     encode_message,
-    signed_head,
+    message_head,
 )
 from ledger import codec
 from ledger.block import Block, BlockHeader, CommitCertificate, sign_commit_vote
@@ -108,8 +111,8 @@ def whole_verdict(raw: bytes) -> bool:
 @pytest.mark.parametrize("index", range(5))
 def test_the_head_of_a_signed_message_is_its_sender_and_verifies(index: int) -> None:
     name, raw, message = signed_messages()[index]
-    head = signed_head(raw)
-    assert head is not None, name
+    head = message_head(raw)
+    assert isinstance(head, SignedHead), name
     tag = {PrePrepare: TAG_PRE_PREPARE, ViewChange: TAG_VIEW_CHANGE, NewView: TAG_NEW_VIEW}
     assert head.tag == tag[type(message)]
     assert (head.height, head.view) == (message.height, message.view)  # type: ignore[union-attr]
@@ -124,14 +127,14 @@ def test_a_forged_signature_or_sender_is_seen_in_the_head(index: int) -> None:
     _, raw, message = signed_messages()[index]
     signature = message.signature  # type: ignore[union-attr]
     forged = raw.replace(signature, ZERO_SIGNATURE)
-    head = signed_head(forged)
-    assert head is not None and not head.verify(CHAIN)
+    head = message_head(forged)
+    assert isinstance(head, SignedHead) and not head.verify(CHAIN)
     assert not whole_verdict(forged)
     sender = message.sender  # type: ignore[union-attr]
     other = next(key.public_key for key in KEYS if key.public_key != sender)
     impostor = raw.replace(sender, other)
-    head = signed_head(impostor)
-    assert head is not None and not head.verify(CHAIN)
+    head = message_head(impostor)
+    assert isinstance(head, SignedHead) and not head.verify(CHAIN)
     assert not whole_verdict(impostor)
 
 
@@ -146,32 +149,45 @@ def test_the_head_of_a_pre_prepare_covers_its_header_not_its_transactions() -> N
 
     # another height in the header: the block hash signed is not this one
     moved = Block(replace(carried.header, height=2), carried.transactions, None)
-    head = signed_head(whole(moved))
-    assert head is not None and not head.verify(CHAIN)
+    head = message_head(whole(moved))
+    assert isinstance(head, SignedHead) and not head.verify(CHAIN)
     # other transactions under the same header: the signature still holds; only the
     # whole decoding (the header's tx root) can refuse them, which is why True proves
     # nothing about the rest of a message
     swapped = Block(carried.header, (transfer(99), *carried.transactions[1:]), None)
-    head = signed_head(whole(swapped))
-    assert head is not None and head.verify(CHAIN)
+    head = message_head(whole(swapped))
+    assert isinstance(head, SignedHead) and head.verify(CHAIN)
 
 
-def test_no_head_for_unsigned_kinds_votes_or_junk() -> None:
+def decision(carried: Block, signers: list[PrivateKey]) -> Decision:
+    votes = [(k.public_key, sign_commit_vote(k, CHAIN, 1, 0, carried.hash)) for k in signers]
+    return Decision(carried, CommitCertificate(1, 0, carried.hash, tuple(sorted(votes))))
+
+
+def test_the_head_of_a_decision_is_its_header_hash_and_certificate() -> None:
     carried = block()
-    votes = [(k.public_key, sign_commit_vote(k, CHAIN, 1, 0, carried.hash)) for k in KEYS[:3]]
-    certificate = CommitCertificate(1, 0, carried.hash, tuple(sorted(votes)))
+    message = decision(carried, KEYS[:3])
+    head = message_head(encode_message(message))
+    assert isinstance(head, DecisionHead)
+    assert (head.height, head.block_hash) == (1, carried.hash)
+    assert head.certificate == message.certificate
+    assert head.certificate.verify(CHAIN, VALIDATORS)
+
+
+def test_no_head_for_votes_or_junk() -> None:
+    carried = block()
     for raw in (
         encode_message(PrepareVote.create(KEYS[0], CHAIN, 1, 0, carried.hash)),
         encode_message(CommitVote.create(KEYS[0], CHAIN, 1, 0, carried.hash)),
-        encode_message(Decision(carried, certificate)),
         b"",
         b"\x90",
         codec.encode(7),
         codec.encode([TAG_PRE_PREPARE, 1]),
         codec.encode([TAG_PRE_PREPARE, 1, 1, 0, [1, 2], b"", b""]),  # no header in the block
+        codec.encode([27, 1, [1, 2], [3]]),  # a decision without a block
         b"\x97\x14\x01\x01",  # claims seven items, has three
     ):
-        assert signed_head(raw) is None
+        assert message_head(raw) is None
 
 
 @pytest.mark.parametrize("index", range(5))
@@ -191,8 +207,39 @@ def test_a_false_head_never_stands_for_a_message_the_whole_decoding_would_keep(
             changed = raw[:position] + bytes((value,)) + raw[position + 1 :]
             if changed == raw:
                 continue
-            head = signed_head(changed)
-            if head is not None and not head.verify(CHAIN):
+            head = message_head(changed)
+            if isinstance(head, SignedHead) and not head.verify(CHAIN):
                 assert not whole_verdict(changed), (position, value)
                 checked += 1
     assert checked > 100  # the sample did reach messages whose heads are false
+
+
+def test_a_false_decision_head_never_stands_for_a_decision_that_would_be_kept() -> None:
+    """Single-byte changes of a DECISION (the bytes before its transactions and its
+    certificate): where the head's certificate fails (another block or height, or no
+    quorum of valid votes), the whole decoding refuses the bytes or fails it too."""
+    raw = encode_message(decision(block(), KEYS[:3]))
+    tail = len(raw) - 420  # the certificate and the last transaction's end
+    checked = 0
+    for position in [*range(0, 200), *range(tail, len(raw))]:
+        changed = raw[:position] + bytes((raw[position] ^ 1,)) + raw[position + 1 :]
+        head = message_head(changed)
+        if not isinstance(head, DecisionHead):
+            continue
+        certificate = head.certificate
+        if (certificate.height, certificate.block_hash) == (
+            head.height,
+            head.block_hash,
+        ) and certificate.verify(CHAIN, VALIDATORS):
+            continue
+        checked += 1
+        try:
+            whole = decode_message(changed)
+        except CodecError:
+            continue
+        assert isinstance(whole, Decision)
+        kept = whole.certificate.block_hash == whole.block.hash and whole.certificate.verify(
+            CHAIN, VALIDATORS
+        )
+        assert not kept, position
+    assert checked > 50
