@@ -8,10 +8,12 @@ PID in `close()`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import random
+import resource
 import signal
 import socket
 import subprocess
@@ -19,9 +21,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from ledger.keys import PrivateKey, address_to_text
 from ledger.tx import SignedTransaction, Transaction
@@ -72,6 +76,21 @@ def free_base_port(count: int) -> int:
                 sock.close()
         return base
     raise RuntimeError("no free port range found")
+
+
+@contextlib.contextmanager
+def own_file_limit(needed: int) -> Iterator[None]:
+    """This test process may open `needed` descriptors (its clients' sockets); the
+    test is skipped where the hard limit is lower."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        pytest.skip(f"the test needs {needed} open files; the hard limit is {hard}")
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def http(method: str, url: str, body: Any = None, timeout: float = 10.0) -> tuple[int, Any]:

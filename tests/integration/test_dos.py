@@ -23,7 +23,7 @@ import pytest
 
 from node.home import MempoolLimits, ServiceLimits, load_home
 from node.peers import client_handshake, encode_frame
-from tests.integration.harness import LocalNet, http, wait_until
+from tests.integration.harness import LocalNet, http, own_file_limit, wait_until
 
 MB = 1024 * 1024
 
@@ -403,6 +403,13 @@ def test_a_validator_lying_about_its_height_does_not_hold_readiness(net_factory:
 
 def test_two_thousand_long_polls_are_served_and_the_next_is_refused(net_factory: Any) -> None:
     limits = ServiceLimits(long_polls=2_000)
+    # The node gives long-polls at most half its descriptors (it raises its soft
+    # limit to the hard one it inherits), and this process opens the clients' sockets.
+    with own_file_limit(2 * limits.long_polls + 512):
+        run_two_thousand_long_polls(net_factory, limits)
+
+
+def run_two_thousand_long_polls(net_factory: Any, limits: ServiceLimits) -> None:
     net: LocalNet = net_factory(count=1, limits=limits)
     net.start_all()
     base = net.url(0, "")

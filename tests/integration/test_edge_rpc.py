@@ -14,13 +14,11 @@ tests/unit/test_edge_rpc.py, on the node's own middlewares.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import resource
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +27,7 @@ import pytest
 
 from node.home import CONFIG_FILE, MempoolLimits, ServiceLimits, config_to_toml, load_home
 from node.rpc.limits import fit_to_open_files
-from tests.integration.harness import LocalNet, http, wait_until
+from tests.integration.harness import LocalNet, http, own_file_limit, wait_until
 
 LOW_LIMIT = 1_024  # the usual soft open-file limit
 
@@ -55,20 +53,6 @@ def open_files_limits(pid: int) -> tuple[int, int]:
                 none if hard == "unlimited" else int(hard)
             )
     raise AssertionError(f"no open-file limit for pid {pid}")
-
-
-@contextlib.contextmanager
-def own_file_limit(needed: int) -> Iterator[None]:
-    """This test process may open `needed` descriptors (its clients' sockets)."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and hard < needed:
-        pytest.skip(f"the test needs {needed} open files; the hard limit is {hard}")
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    try:
-        yield
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def one_node(
