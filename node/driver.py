@@ -82,6 +82,8 @@ from ledger.block import Block, CommitCertificate
 from ledger.errors import CodecError, InvalidBlock
 from ledger.keys import address_to_text
 from ledger.tx import SignedTransaction
+from node import consensus_inbox as inbox
+from node.consensus_inbox import ConsensusInbox
 from node.log import log
 from node.proposals import ProposalTransactions
 from node.votestore import VoteStore
@@ -101,6 +103,12 @@ VALIDATION_BUDGET_DIVISOR = 4
 MIN_COST_SAMPLE_TXS = 20  # smaller blocks measure fixed costs, not per-tx ones
 TIMER = "timer"  # the queued event of the replica's deadline (ConsensusDriver._arm_timer)
 UNSIGNED = "unsigned"  # what a message not signed by its sender becomes: nothing to handle
+INBOX = "inbox"  # the queued event of a peer's message waiting in the inbox
+# A peer whose consensus messages carried this many false signatures within
+# CONSENSUS_MUTE_SECONDS is not heard for CONSENSUS_MUTE_SECONDS (node/consensus_inbox.py).
+# An honest validator sends none; a flood reaches the count within milliseconds.
+CONSENSUS_MUTE_AFTER = 16
+CONSENSUS_MUTE_SECONDS = 60.0
 VIEW_CHANGE_CAUSES = ("timeout", "complaints", "equivocation", "followed")
 # Undecoded bytes one peer may have waiting in the driver's queue: four of the largest
 # messages, far above what an honest validator sends between two turns of the driver
@@ -236,8 +244,10 @@ class ConsensusDriver:
     def __init__(self, node: Node) -> None:
         self.node = node
         self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
-        self._queued_bytes: dict[bytes, int] = {}  # per peer, undecoded; see PEER_QUEUE_BYTES
+        # peers' undecoded messages, taken in turn (an INBOX token in the queue each)
+        self.inbox = ConsensusInbox(PEER_QUEUE_BYTES, CONSENSUS_MUTE_AFTER, CONSENSUS_MUTE_SECONDS)
         self.dropped_messages = 0  # a peer's messages dropped over PEER_QUEUE_BYTES
+        self.muted_messages = 0  # a muted peer's messages, dropped as they came
         self.unsigned_messages = 0  # dropped undecoded: not signed by their sender
         self._pending_hashes: list[bytes] = []
         self._removed_hashes: list[bytes] = []
@@ -278,32 +288,38 @@ class ConsensusDriver:
 
     def on_peer_message(self, peer: bytes, raw: bytes | Message) -> None:
         """Wire bytes from a peer, or a proposal the node completed for the replica."""
-        if isinstance(raw, bytes):
-            queued = self._queued_bytes.get(peer, 0) + len(raw)
-            if queued > PEER_QUEUE_BYTES:
-                self.dropped_messages += 1
-                dropped = self.dropped_messages
-                if dropped & (dropped - 1) == 0:  # the 1st, 2nd, 4th...: a flood logs little
-                    log(
-                        "consensus_message_dropped",
-                        level="warning",
-                        peer=address_to_text(peer)[:16],
-                        bytes=len(raw),
-                        queued=queued - len(raw),
-                        dropped=dropped,
-                    )
-                return
-            self._queued_bytes[peer] = queued
-        self.queue.put_nowait(("message", peer, raw))
+        if not isinstance(raw, bytes):
+            self.queue.put_nowait(("message", peer, raw))
+            return
+        outcome = self.inbox.put(peer, raw)
+        if outcome == inbox.QUEUED:
+            self.queue.put_nowait((INBOX,))  # one token per message the inbox holds
+        elif outcome == inbox.MUTED:
+            self.muted_messages += 1
+        else:
+            self.dropped_messages += 1
+            dropped = self.dropped_messages
+            if dropped & (dropped - 1) == 0:  # the 1st, 2nd, 4th...: a flood logs little
+                log(
+                    "consensus_message_dropped",
+                    level="warning",
+                    peer=address_to_text(peer)[:16],
+                    bytes=len(raw),
+                    queued=self.inbox.waiting_bytes(peer),
+                    dropped=dropped,
+                )
 
-    def _dequeued(self, event: tuple[Any, ...]) -> None:
-        """An event left the queue: its bytes no longer count against its peer."""
-        if event[0] == "message" and isinstance(event[2], bytes):
-            left = self._queued_bytes.get(event[1], 0) - len(event[2])
-            if left > 0:
-                self._queued_bytes[event[1]] = left
-            else:
-                self._queued_bytes.pop(event[1], None)
+    def _strike(self, peer: bytes) -> None:
+        """`peer` sent a message whose signature is false (see node/consensus_inbox.py)."""
+        if self.inbox.strike(peer):
+            self.node.metrics.consensus_peers_muted.inc()
+            log(
+                "peer_consensus_muted",
+                level="warning",
+                peer=address_to_text(peer)[:16],
+                seconds=CONSENSUS_MUTE_SECONDS,
+                strikes=CONSENSUS_MUTE_AFTER,
+            )
 
     async def apply_synced(self, blocks: list[tuple[Block, CommitCertificate]]) -> int:
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
@@ -339,12 +355,20 @@ class ConsensusDriver:
             event: tuple[Any, ...] | None = await self.queue.get()
             handled = 0
             while event is not None:
-                self._dequeued(event)
-                if event[0] == TIMER:
+                peer = None  # the sender of wire bytes, answerable for their signatures
+                if event[0] == INBOX:
+                    taken = self.inbox.take()  # None: a muted peer's, dropped meanwhile
+                    if taken is not None:
+                        peer = taken[0]
+                        event = ("message", peer, taken[1])
+                if event[0] in (TIMER, INBOX):
                     event = None if self.queue.empty() else self.queue.get_nowait()
                     continue
+                false_before = replica.metrics["dropped_bad_signature"]
                 event = await self._check_arriving_proposal(replica, event)
                 await self._handle(replica, event)
+                if peer is not None and replica.metrics["dropped_bad_signature"] > false_before:
+                    self._strike(peer)
                 handled += 1
                 if handled >= MAX_EVENTS_PER_TURN or self.queue.empty():
                     break

@@ -89,6 +89,12 @@ class NodeMetrics:
             "Peers whose gossip was dropped for a while: it held a transaction that was not one",
             registry=r,
         )
+        self.consensus_peers_muted = Counter(
+            "pasar_consensus_peers_muted",
+            "Peers whose consensus messages were dropped for a while: they carried false "
+            "signatures",
+            registry=r,
+        )
         self.txs_evicted = Counter(
             "pasar_mempool_evicted",
             "Pending transactions evicted after waiting behind a nonce gap too long",

@@ -23,6 +23,9 @@ runs `pasar node` with these behaviours patched in (and logs each misdeed as an
   gossip_one_peer gossips valid transfers from fresh (unfunded) keys to one peer
                   only, 20 frames of them 50 ms apart: with withhold_votes, that
                   peer alone holds work, and its view timer alone runs
+  forge_votes     sends every peer PREPARE votes in its own name whose signatures
+                  do not verify, 500 of them every 20 ms for 30 s (each costs its
+                  receiver a decoding and a signature check)
 
 This module lives under tests/ only: nothing in the node, its configuration or
 the installed package imports it, so no production setting can turn it on.
@@ -58,11 +61,14 @@ MODES = (
     "withhold_gossip",
     "forge_gossip",
     "gossip_one_peer",
+    "forge_votes",
 )
 FORGED_PER_FRAME = 200
 FORGED_FRAMES = 600  # 30 s of forged frames: a peer that listened would pay each time
 ONE_PEER_FRAMES = 20  # 4,000 valid transfers that one peer alone receives
 LIE = 1_000
+FORGED_VOTES_PER_BURST = 500
+FORGED_VOTE_BURSTS = 1_500  # 20 ms apart: 30 s
 
 
 def _send_each(driver: ConsensusDriver, pick: Any) -> None:
@@ -198,6 +204,34 @@ def patch(modes: set[str]) -> None:
             self._spawn(flood(self))
 
         Node.start = flooding_start  # type: ignore[method-assign]
+
+    if "forge_votes" in modes:
+        original_vote_start = Node.start
+
+        async def vote_flood(node: Node) -> None:
+            for burst in range(FORGED_VOTE_BURSTS):
+                height = node.chain.height + 1
+                frames = [
+                    [
+                        "c",
+                        encode_message(
+                            PrepareVote(height, 0, os.urandom(32), node.node_id, os.urandom(64))
+                        ),
+                    ]
+                    for _ in range(FORGED_VOTES_PER_BURST)
+                ]
+                for peer in node.peers.connected():
+                    for frame in frames:
+                        node.peers.send(peer, frame)
+                if burst % 50 == 0:
+                    log("byzantine_forged_votes", votes=len(frames), height=height)
+                await asyncio.sleep(0.02)
+
+        async def vote_flooding_start(self: Node) -> None:
+            await original_vote_start(self)
+            self._spawn(vote_flood(self))
+
+        Node.start = vote_flooding_start  # type: ignore[method-assign]
 
     if "forge_sync" in modes:
 

@@ -30,6 +30,7 @@ ROUNDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "invalid_blocks": ("event=byzantine_invalid_block", ("code=bad_state_root",)),
     "withhold_votes": ("event=byzantine_withheld", ()),
     "forge_gossip": ("event=byzantine_forged_gossip", ("event=peer_muted",)),
+    "forge_votes": ("event=byzantine_forged_votes", ("event=peer_consensus_muted",)),
     "lie_height,forge_sync": (
         "event=byzantine_forged_sync",
         ("event=sync_peer_benched", "event=sync_block_refused"),

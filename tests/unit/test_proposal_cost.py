@@ -10,6 +10,7 @@ calls to `Chain.execute_check`, which is where a block is executed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -20,6 +21,7 @@ from consensus.messages import (
     CompactPrePrepare,
     Decision,
     NewView,
+    PrepareVote,
     PrePrepare,
     ViewChange,
     encode_for_peers,
@@ -32,7 +34,7 @@ from ledger.genesis import Genesis
 from ledger.keys import PrivateKey, address_to_text
 from ledger.tx import SignedTransaction, Transaction
 from node.chain import Chain
-from node.driver import PEER_QUEUE_BYTES, ConsensusDriver
+from node.driver import CONSENSUS_MUTE_AFTER, PEER_QUEUE_BYTES, ConsensusDriver
 from node.home import BlockLimits, Home, NodeConfig, genesis_from_json
 from node.node import Node
 from node.storage import LevelDBStore
@@ -303,12 +305,15 @@ def test_a_flood_from_one_peer_is_dropped_once_it_holds_its_share_of_the_queue(
         chunk = b"\x90" * (PEER_QUEUE_BYTES // 4)
         for _ in range(6):
             driver.on_peer_message(BYZANTINE.public_key, chunk)
-        assert driver.queue.qsize() == 4 and driver.dropped_messages == 2
+        assert len(driver.inbox) == 4 and driver.dropped_messages == 2
         driver.on_peer_message(KEYS[1].public_key, chunk)  # an honest peer is not affected
-        assert driver.queue.qsize() == 5
-        driver._dequeued(driver.queue.get_nowait())  # the driver took one: room for one more
+        assert len(driver.inbox) == 5 and driver.queue.qsize() == 5
+        # taken in turn: the honest peer's message comes second, not behind the flood
+        taken = [driver.inbox.take() for _ in range(2)]
+        assert [peer for peer, _ in taken if peer] == [BYZANTINE.public_key, KEYS[1].public_key]
+        driver.on_peer_message(BYZANTINE.public_key, chunk)  # room for one more
         driver.on_peer_message(BYZANTINE.public_key, chunk)
-        assert driver.queue.qsize() == 5 and driver.dropped_messages == 2
+        assert len(driver.inbox) == 4 and driver.dropped_messages == 3
 
     run(tmp_path, scenario)
 
@@ -392,5 +397,49 @@ def test_a_decision_whose_certificate_fails_is_dropped_without_decoding_its_bloc
         await h.arrive(encode_message(Decision(block, certificate(block, KEYS[1:]))))
         assert len(decoded) == 300
         assert h.node.chain.height == 1
+
+    run(tmp_path, scenario)
+
+
+def test_a_peer_sending_false_signatures_is_muted_and_honest_votes_still_count(
+    tmp_path: Path,
+) -> None:
+    """Through the driver's own loop: a flood of forged PREPARE votes from one peer gets
+    that peer muted after CONSENSUS_MUTE_AFTER of them, what it still has waiting is
+    dropped undecoded, and an honest peer's vote sent behind the flood is counted."""
+
+    async def scenario(h: Harness) -> None:
+        driver = h.driver
+        task = asyncio.create_task(driver.run())
+        try:
+            while driver.replica is None:
+                await asyncio.sleep(0.01)
+            replica = driver.replica
+            forged = [
+                encode_message(
+                    PrepareVote(1, 0, bytes([i % 256]) * 32, BYZANTINE.public_key, bytes(64))
+                )
+                for i in range(500)
+            ]
+            for raw in forged:
+                driver.on_peer_message(BYZANTINE.public_key, raw)
+            honest = PrepareVote.create(KEYS[1], "t", 1, 0, b"\x07" * 32)
+            driver.on_peer_message(KEYS[1].public_key, encode_message(honest))
+            for _ in range(500):
+                if len(driver.inbox) == 0 and driver.queue.empty():
+                    break
+                await asyncio.sleep(0.01)
+            assert driver.inbox.is_muted(BYZANTINE.public_key)
+            assert not driver.inbox.is_muted(KEYS[1].public_key)
+            assert replica.metrics["dropped_bad_signature"] == CONSENSUS_MUTE_AFTER
+            assert replica._prepares[0][KEYS[1].public_key] == honest
+            assert h.node.metrics.consensus_peers_muted._value.get() == 1
+            # still muted: more of its messages are dropped as they come
+            driver.on_peer_message(BYZANTINE.public_key, forged[0])
+            assert len(driver.inbox) == 0 and driver.muted_messages == 1
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     run(tmp_path, scenario)
