@@ -37,6 +37,10 @@ room, and clients may add such transactions only up to `gap_share_percent` of th
 limit, all senders together (`nonce_gap_full` beyond). Keys cost nothing to make:
 without this, a few fresh accounts each sending nonces 1 to 500 (never 0) filled the
 pool for everyone until the gap timeout evicted them, and did it again.
+Which transactions wait behind a gap is kept as transactions come and go, and found
+again for a block's senders after each commit (the only time committed nonces move):
+admission, the metrics, readiness and the eviction of what waited too long all read it,
+none walks the pool.
 
 The pool is plain synchronous code owned by the node's event loop; nothing here
 blocks or awaits.
@@ -622,17 +626,21 @@ class Mempool:
         pending = self._by_sender.get(sender)
         if not pending:
             return []
-        nonce = max(from_nonce, next_nonce)
-        below = nonce - 1
-        while below >= next_nonce:
-            if below not in pending:
-                return []
-            below -= 1
-        run: list[bytes] = []
-        while nonce in pending:
-            run.append(pending[nonce])
-            nonce += 1
-        return run
+        end = self._kept_end(sender, next_nonce)
+        # every nonce from `next_nonce` up to `end` is pending and `end` is not: the run
+        # from `from_nonce` is ready when it starts before `end`, and stops there
+        return [pending[nonce] for nonce in range(max(from_nonce, next_nonce), end)]
+
+    def _kept_end(self, sender: bytes, next_nonce: int) -> int:
+        """`ready_end` without keeping anything: the kept run end when it was found from
+        this committed nonce, else the run walked from it. A sender whose only pending
+        transaction came behind a gap has no end kept yet; and a question must not
+        rewrite the kept set for nonces it was not found from (only `add` and `recheck`
+        move it to the committed ones)."""
+        known = self._run_end.get(sender)
+        if known is not None and known[0] == next_nonce:
+            return known[1]
+        return self.run_end(sender, next_nonce)
 
     def get(self, tx_hash: bytes) -> SignedTransaction | None:
         return self._by_hash.get(tx_hash)
@@ -645,16 +653,33 @@ class Mempool:
 
     def behind_gap(self, next_nonce: Callable[[bytes], int]) -> list[bytes]:
         """Hashes of pending transactions no block can take yet: an earlier nonce of
-        their sender, at or above its committed `next_nonce`, is not pending."""
-        stuck: list[bytes] = []
-        for sender, pending in self._by_sender.items():
-            nonce = next_nonce(sender)
-            run = 0
-            while nonce + run in pending:
-                run += 1
-            if run < len(pending):
-                stuck.extend(h for n, h in pending.items() if n >= nonce + run)
-        return stuck
+        their sender, at or above its committed `next_nonce`, is not pending. The
+        oldest admitted first; read from the kept set, not found by a walk of the pool."""
+        arrival = self._arrival
+        return self._still_gapped(sorted(self._gapped, key=arrival.__getitem__), next_nonce)
+
+    def _still_gapped(self, kept: list[bytes], next_nonce: Callable[[bytes], int]) -> list[bytes]:
+        """Those of `kept` (hashes in the kept gap set) that wait behind a gap from the
+        committed nonces `next_nonce` gives, in the order given.
+
+        The kept set is each sender's as of the committed nonce its run end was found
+        from, and `recheck` finds it again from the new one with every commit: asked
+        with the chain's nonces, this returns every one of `kept`. It still asks
+        `next_nonce`, once per sender among them (a walk asked it for every sender
+        pending), so that the answer is for the caller's nonces whatever the pool was
+        told. A committed nonce never goes back, and one past the kept one moves the
+        run's end on or leaves it: what waits behind a gap from it is among the kept."""
+        by_hash = self._by_hash
+        ends: dict[bytes, int] = {}
+        found: list[bytes] = []
+        for tx_hash in kept:
+            tx = by_hash[tx_hash].tx
+            end = ends.get(tx.sender)
+            if end is None:
+                end = ends[tx.sender] = self._kept_end(tx.sender, next_nonce(tx.sender))
+            if tx.nonce >= end:
+                found.append(tx_hash)
+        return found
 
     def reap(
         self, max_txs: int, max_bytes: int, next_nonce: Callable[[bytes], int]
@@ -697,15 +722,24 @@ class Mempool:
         self, next_nonce: Callable[[bytes], int], timeout: float = GAP_TIMEOUT_SECONDS
     ) -> list[bytes]:
         """Remove the transactions that have waited behind a nonce gap for longer than
-        `timeout` seconds; returns their hashes. The client learns it from the
-        transaction's status (no longer pending) and sends the missing nonce and these
-        again."""
+        `timeout` seconds; returns their hashes, the oldest admitted first. The client
+        learns it from the transaction's status (no longer pending) and sends the
+        missing nonce and these again."""
         if self.oldest_age() <= timeout:
             return []  # nothing has waited that long, gapped or not
         horizon = self._clock() - timeout
-        admitted_at = self._admitted_at
-        stuck = [h for h in self.behind_gap(next_nonce) if admitted_at[h] < horizon]
-        self.remove(stuck)
+        gapped = self._gapped
+        old: list[bytes] = []
+        # admission order is the order of admission times (one clock, which
+        # `oldest_age` reads the same way): what waited longer than the timeout is the
+        # front of it, and the rest of the pool is not looked at
+        for tx_hash, admitted in self._admitted_at.items():
+            if admitted >= horizon:
+                break
+            if tx_hash in gapped:
+                old.append(tx_hash)
+        stuck = self._still_gapped(old, next_nonce)
+        self.remove(stuck)  # behind a gap, each is past its run's end: no run is broken
         return stuck
 
     def remove(self, tx_hashes: Iterable[bytes], refresh: bool = True) -> None:
@@ -763,6 +797,10 @@ class Mempool:
             stale = [tx_hash for nonce, tx_hash in pending.items() if nonce < floor]
             self.remove(stale, refresh=False)
             dropped.extend(stale)
+            # The committed nonce moved (or, if the block's transaction failed without
+            # using it, its nonce is no longer pending): the kept run end was found from
+            # the old one and says nothing about the new, so the run is found again. This
+            # is the one place the kept set follows the chain's nonces.
             end = self._refresh(sender, floor)
             pending = self._by_sender.get(sender) or {}
             ready.extend(pending[nonce] for nonce in range(floor, end))

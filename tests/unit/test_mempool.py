@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
 
 from ledger.keys import PrivateKey
@@ -643,3 +644,195 @@ def test_the_clients_gapped_transactions_leave_their_share_of_the_pool_alone() -
     assert mempool.room() == before - 11
     evicted = mempool.evict_stuck({BOB.public_key: 0}.__getitem__, timeout=-1.0)
     assert evicted == []  # nothing waits behind a gap any more
+
+
+# -- the kept gap state against its definition, through random traffic ------------------------
+
+GAP_KEYS = [PrivateKey.from_seed(bytes([40 + i]) * 32) for i in range(5)]
+_signed: dict[tuple[int, int, str], SignedTransaction] = {}
+
+
+def gap_tx(sender: int, nonce: int, memo: str = "") -> SignedTransaction:
+    """A transaction of GAP_KEYS[sender], signed once per run (signing would dominate)."""
+    key = (sender, nonce, memo)
+    stx = _signed.get(key)
+    if stx is None:
+        stx = _signed[key] = tx(GAP_KEYS[sender], nonce, memo)
+    return stx
+
+
+def pending_by_sender(mempool: Mempool) -> dict[bytes, dict[int, bytes]]:
+    """sender -> {nonce: hash} of the pool's pending transactions, read through its
+    public answers only."""
+    by_sender: dict[bytes, dict[int, bytes]] = {}
+    for tx_hash in mempool.pending_in_order():
+        stx = mempool.get(tx_hash)
+        assert stx is not None
+        by_sender.setdefault(stx.tx.sender, {})[stx.tx.nonce] = tx_hash
+    return by_sender
+
+
+def gapped_by_definition(mempool: Mempool, committed: dict[bytes, int]) -> set[bytes]:
+    """Pending transactions with an earlier nonce of their sender, at or above its
+    committed one, that is not pending: the definition, not the pool's bookkeeping."""
+    return {
+        tx_hash
+        for sender, pending in pending_by_sender(mempool).items()
+        for nonce, tx_hash in pending.items()
+        if any(earlier not in pending for earlier in range(committed[sender], nonce))
+    }
+
+
+def assert_gap_state(
+    mempool: Mempool, committed: dict[bytes, int], local: set[bytes], gapped: set[bytes]
+) -> None:
+    """The pool's kept gap state, and every answer read from it, against `gapped`
+    (what the definition says) and `local` (what came from clients)."""
+    assert mempool._gapped == gapped
+    assert mempool.gapped_count == len(gapped)
+    assert mempool.ready_count == len(mempool) - len(gapped)
+    assert mempool.local_count == len(local)
+    assert mempool.local_ready_count == len(local - gapped)
+    stuck = mempool.behind_gap(committed.__getitem__)
+    assert len(stuck) == len(set(stuck)) and set(stuck) == gapped
+    by_sender = pending_by_sender(mempool)
+    # A kept run end was found from the sender's committed nonce: the first of its
+    # nonces from there on that is not pending. None is kept for a sender with nothing
+    # pending; one whose only transaction came behind a gap may have none kept yet.
+    ends: dict[bytes, tuple[int, int]] = {}
+    for sender, pending in by_sender.items():
+        end = committed[sender]
+        while end in pending:
+            end += 1
+        ends[sender] = (committed[sender], end)
+    for sender, kept in mempool._run_end.items():
+        assert kept == ends[sender]
+    for key in GAP_KEYS:
+        sender = key.public_key
+        next_nonce = committed[sender]
+        pending = by_sender.get(sender, {})
+        ready = [(nonce, pending[nonce]) for nonce in sorted(pending)]
+        ready = [(nonce, tx_hash) for nonce, tx_hash in ready if tx_hash not in gapped]
+        for from_nonce in range(max(0, next_nonce - 2), next_nonce + 8):
+            # what the next block could take from `from_nonce` on: the sender's ready
+            # ones (no pending one is below its committed nonce)
+            expected = [tx_hash for nonce, tx_hash in ready if nonce >= from_nonce]
+            assert mempool.ready_run(sender, from_nonce, next_nonce) == expected
+        assert mempool.ready_end(sender, next_nonce) == ends.get(sender, (0, next_nonce))[1]
+
+
+def test_the_kept_gap_state_is_what_the_definition_says_through_random_traffic() -> None:
+    """Adds (gaps, duplicates, taken and used nonces, from clients and peers), commits
+    (some transactions fail without using their nonce, some were never pending here),
+    removals and evictions, in a seeded random order: after every step the pool's kept
+    gap set, its counts and its answers are what the definition gives from the pending
+    transactions and the committed nonces."""
+    rng = random.Random(1729)
+    clock = FakeClock()
+    limits = MempoolLimits(
+        max_txs=400,
+        max_bytes=1 << 24,
+        max_per_sender=40,
+        floor_txs=120,  # clients may put MIN_GAP_TXS behind gaps
+        backlog_ms=600,
+        sender_share_percent=25,
+        gap_share_percent=10,
+    )
+    mempool = Mempool(limits, clock)
+    mempool.validators = 2
+    committed = {key.public_key: 0 for key in GAP_KEYS}  # the chain's next nonces
+    local: set[bytes] = set()
+    admitted_at: dict[bytes, float] = {}
+    seen = dict.fromkeys(("accepted", "gap_full", "taken", "failed", "foreign", "evicted"), 0)
+    gapped: set[bytes] = set()  # by the definition, as the previous step left the pool
+    for _ in range(3_000):
+        clock.now += rng.uniform(0.0, 0.5)
+        step = rng.random()
+        if step < 0.65:  # an add: often behind a gap, sometimes a clash or a used nonce
+            sender = rng.randrange(len(GAP_KEYS))
+            next_nonce = committed[GAP_KEYS[sender].public_key]
+            nonce = max(0, next_nonce + rng.choice((0, 0, 1, 1, 2, 3, 5, 8, 13, -1)))
+            stx = gap_tx(sender, nonce, rng.choice(("", "", "", "clash")))
+            from_peer = rng.random() < 0.4
+            code = mempool.add(stx, next_nonce, from_peer)
+            if code == ACCEPTED:
+                admitted_at[stx.hash] = clock.now
+                if not from_peer:
+                    local.add(stx.hash)
+            seen["accepted"] += code == ACCEPTED
+            seen["gap_full"] += code == GAP_FULL
+            seen["taken"] += code == NONCE_TAKEN
+        elif step < 0.8:  # a block commits, executed as the chain does
+            block = mempool.reap(rng.randrange(0, 8), 1 << 20, committed.__getitem__)
+            if rng.random() < 0.3:  # another validator's transaction, never pending here
+                sender = rng.randrange(len(GAP_KEYS))
+                stx = gap_tx(sender, committed[GAP_KEYS[sender].public_key], "there")
+                block.insert(rng.randrange(len(block) + 1), stx)
+                seen["foreign"] += 1
+            for stx in block:
+                # one whose nonce is not the next, or that fails its checks (policy,
+                # expiry), is recorded in the block and does not use up its nonce
+                if stx.tx.nonce == committed[stx.tx.sender] and rng.random() < 0.85:
+                    committed[stx.tx.sender] += 1
+                else:
+                    seen["failed"] += 1
+            dropped, ready = mempool.recheck(block, committed.__getitem__)
+            gone = {stx.hash for stx in block} | set(dropped)
+            assert not any(tx_hash in mempool for tx_hash in gone)
+            local -= gone
+            for tx_hash in gone:
+                admitted_at.pop(tx_hash, None)
+            # what became ready: the block's senders' ready runs, first seen first
+            now_gapped = gapped_by_definition(mempool, committed)
+            by_sender = pending_by_sender(mempool)
+            expected: list[bytes] = []
+            for sender_key in dict.fromkeys(stx.tx.sender for stx in block):
+                pending = by_sender.get(sender_key, {})
+                expected += [pending[n] for n in sorted(pending) if pending[n] not in now_gapped]
+            assert ready == expected
+        elif step < 0.88:  # a removal, of pending transactions and of one that is not
+            pending_hashes = mempool.pending_in_order()
+            chosen = rng.sample(pending_hashes, min(len(pending_hashes), rng.randrange(1, 4)))
+            mempool.remove([*chosen, gap_tx(0, 10_000).hash])
+            local -= set(chosen)
+            for tx_hash in chosen:
+                del admitted_at[tx_hash]
+        else:  # the eviction walk, with timeouts the ages straddle
+            timeout = rng.choice((5.0, 15.0, 30.0, 60.0))
+            horizon = clock.now - timeout
+            evicted = mempool.evict_stuck(committed.__getitem__, timeout)
+            assert len(evicted) == len(set(evicted))
+            assert set(evicted) == {h for h in gapped if admitted_at[h] < horizon}
+            assert not any(tx_hash in mempool for tx_hash in evicted)
+            seen["evicted"] += len(evicted)
+            local -= set(evicted)
+            for tx_hash in evicted:
+                del admitted_at[tx_hash]
+        assert set(admitted_at) == set(mempool.pending_in_order())
+        gapped = gapped_by_definition(mempool, committed)
+        assert_gap_state(mempool, committed, local, gapped)
+    # the run went through every case it is there for
+    assert all(count > 0 for count in seen.values()), seen
+
+
+def test_gaps_are_judged_from_the_nonces_asked_with_even_ones_no_commit_brought() -> None:
+    """`behind_gap` and `evict_stuck` answer for the committed nonces they are given:
+    a nonce past the one the pool last heard of (a commit it was not told of) leaves
+    fewer transactions behind a gap, never more, and those are the ones it names."""
+    clock = FakeClock()
+    mempool = rate_pool(clock)
+    for nonce in (0, 1, 3, 6):
+        assert mempool.add(tx(ALICE, nonce), 0) == ACCEPTED
+    assert mempool.add(tx(BOB, 2), 0) == ACCEPTED
+    told = {ALICE.public_key: 0, BOB.public_key: 0}
+    hashes = [tx(ALICE, 3).hash, tx(ALICE, 6).hash, tx(BOB, 2).hash]
+    assert mempool.behind_gap(told.__getitem__) == hashes  # the oldest admitted first
+    moved = {ALICE.public_key: 2, BOB.public_key: 2}  # 2 is missing: 3 and 6 still wait
+    assert mempool.behind_gap(moved.__getitem__) == [tx(ALICE, 3).hash, tx(ALICE, 6).hash]
+    moved = {ALICE.public_key: 3, BOB.public_key: 1}  # Alice's run is 3 now: 6 waits for 4
+    assert mempool.behind_gap(moved.__getitem__) == [tx(ALICE, 6).hash, tx(BOB, 2).hash]
+    assert mempool.ready_run(ALICE.public_key, 0, 3) == [tx(ALICE, 3).hash]
+    clock.now += 31.0
+    assert mempool.evict_stuck(moved.__getitem__) == [tx(ALICE, 6).hash, tx(BOB, 2).hash]
+    # what the pool keeps is as it was told: it learns the nonces from `recheck`
+    assert mempool.gapped_count == 1 and tx(ALICE, 3).hash in mempool
