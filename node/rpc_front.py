@@ -13,7 +13,11 @@ else to do. While the node publishes that its mempool refuses clients
 (node/front_state.py), the front answers `POST /v1/txs` and `POST /v1/txs/batch`
 itself with the node's own 429 `mempool_full` and `Retry-After`, and relays
 every other request to the node. A submission it relays spends the room it is
-given only once its body has arrived whole: headers alone spend nothing.
+given only once its body has arrived whole: headers alone spend nothing. A
+submission is what the node's router takes for one, however the target spells
+it: the front decodes percent-escapes and drops a fragment as the node does
+before it compares the path, so `POST /v1/tx%73` is refused, and spends the
+room, as `POST /v1/txs` does.
 
 What it understands of HTTP/1.1 is only what framing needs. A request with a
 `Content-Length` (or none) is relayed over one of the front's own kept-alive
@@ -82,6 +86,11 @@ from node.front_state import (
 
 CLIENT_NAME = CLIENT_HEADER.lower().encode()
 SUBMIT_PATHS = (b"/v1/txs", b"/v1/txs/batch")
+# The node's router compares a path with its routes once the percent-escape of any
+# ASCII byte but "/" and "%" is decoded (yarl's `path_safe`): /v1/tx%73 reaches the
+# node's /v1/txs. Left escaped: "/" and "%", as the router leaves them, and bytes
+# above 127, which no path the front looks for contains.
+ESCAPE = re.compile(rb"%(?!2[5Ff])([0-7][0-9A-Fa-f])")
 MSGPACK = b"application/msgpack"
 MAX_HEAD = 64 * 1024  # a request's or a response's headers, at most
 # The node's HTTP parser (aiohttp's, max_line_size and max_field_size) refuses a
@@ -117,6 +126,9 @@ SINGLETONS = frozenset(
 HEADER_LINE = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):([\t\x20-\x7e\x80-\xff]*)")
 # a request target: printable ASCII, no spaces (the node's parser refuses the rest)
 TARGET = re.compile(rb"[\x21-\x7e]+")
+# ...and one without "#" (0x23) or "%" (0x25), as most are: its path is the node's
+# as it is. Checked instead of TARGET, so that most requests pay nothing more.
+PLAIN_TARGET = re.compile(rb"[\x21\x22\x24\x26-\x7e]+")
 MAX_CONTENT_LENGTH_DIGITS = 18  # beyond: more than the node's parser counts
 CHUNK = 64 * 1024
 # a refused body up to this size is read and dropped so the connection stays open;
@@ -160,7 +172,7 @@ class RequestHead:
     """A request's head, parsed as far as relaying needs."""
 
     method: bytes
-    path: bytes
+    path: bytes  # as the node's router compares it with its routes (see `routed_path`)
     version: bytes
     lines: tuple[bytes, ...]  # header lines, minus Connection and the client header
     connection: tuple[bytes, ...]  # the Connection lines, for a request passed through
@@ -234,7 +246,7 @@ def parse_request_head(head: bytes) -> RequestHead | None:
 def read_request(lines: Sequence[bytes]) -> RequestHead:
     """A request's head from its lines (without their CRLF); raises BadHead, with a
     message for the client, when the node's parser would refuse it."""
-    method, target, version = read_request_line(lines[0])
+    method, target, version, plain = read_request_line(lines[0])
     kept: list[bytes] = []
     seen: set[bytes] = set()
     length: int | None = None
@@ -272,7 +284,10 @@ def read_request(lines: Sequence[bytes]) -> RequestHead:
         keep_alive = b"close" not in connection
     else:
         keep_alive = b"keep-alive" in connection
-    path, _, query = target.partition(b"?")
+    if plain:
+        path, _, query = target.partition(b"?")
+    else:
+        path, query = routed_path(target)
     return RequestHead(
         method=method,
         path=path,
@@ -288,8 +303,9 @@ def read_request(lines: Sequence[bytes]) -> RequestHead:
     )
 
 
-def read_request_line(line: bytes) -> tuple[bytes, bytes, bytes]:
-    """(method, target, version) of a request line the node's parser reads."""
+def read_request_line(line: bytes) -> tuple[bytes, bytes, bytes, bool]:
+    """(method, target, version, plain) of a request line the node's parser reads;
+    plain: the target has no "%" nor "#", so its path needs no `routed_path`."""
     parts = line.split(b" ")
     if len(parts) != 3 or parts[2] not in (b"HTTP/1.1", b"HTTP/1.0"):
         raise BadHead("the request line must be METHOD TARGET HTTP/1.1 (or HTTP/1.0)")
@@ -306,9 +322,32 @@ def read_request_line(line: bytes) -> tuple[bytes, bytes, bytes]:
         raise BadHead(f"the request target is longer than {MAX_LINE} bytes")
     # the origin form only (and OPTIONS *): a target such as http://host/v1/txs would
     # reach the node's route past the front's look at the path
-    if not TARGET.fullmatch(target) or not (target[:1] == b"/" or target == b"*"):
+    plain = PLAIN_TARGET.fullmatch(target) is not None
+    if not (plain or TARGET.fullmatch(target)) or not (target[:1] == b"/" or target == b"*"):
         raise BadHead("the request target must be a path such as /v1/status, in printable ASCII")
-    return method, target, version
+    return method, target, version, plain
+
+
+def routed_path(target: bytes) -> tuple[bytes, bytes]:
+    """A request target's path as the node's router compares it with its routes, and
+    its query. The front's door and its room must count what the node takes for a
+    submission, however the client spells it; what the node would not route to one
+    (a trailing slash, "//", "./", an escaped "/") stays what it is."""
+    path, _, query = target.partition(b"?")
+    if b"#" in target:
+        # the node's parser drops a fragment. Before a "?", aiohttp's C parser keeps it
+        # in the path and its Python one does not: cutting it off here takes for a
+        # submission what either would route to one (a 404 refused as a 429 costs an
+        # honest client nothing: none sends a fragment)
+        path = path.partition(b"#")[0]
+        query = query.partition(b"#")[0]
+    if b"%" in path:
+        path = ESCAPE.sub(_unescape, path)
+    return path, query
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    return bytes((int(match[1], 16),))
 
 
 def read_header(line: bytes) -> tuple[bytes, bytes]:

@@ -6,7 +6,9 @@ descriptors; the front holds at most its share of the node's descriptors however
 many bodies trickle in; a head the node's parser would refuse gets the front's
 JSON 400 or 431, never aiohttp's plain text and never silence; a client that does
 not read its answers loses its connection; a request passed through to a node
-that does not answer gets the 504.
+that does not answer gets the 504; a submission whose target is spelled otherwise
+(percent-escapes, a fragment) but that the node's router still takes for one is
+refused, and spends the front's room, as the plain spelling does.
 """
 
 from __future__ import annotations
@@ -27,11 +29,12 @@ from pathlib import Path
 import pytest
 
 from node.front_process import rpc_socket_path
-from node.home import CONFIG_FILE, ServiceLimits, config_to_toml, load_home
+from node.home import CONFIG_FILE, MempoolLimits, ServiceLimits, config_to_toml, load_home
 from node.rpc_front import upstream_slots
+from tests.integration import test_rpc_front
 from tests.integration.harness import ROOT, LocalNet, http, wait_until
 from tests.integration.test_admission_control import LIMITS
-from tests.integration.test_rpc_front import front_pids
+from tests.integration.test_rpc_front import fill, front_pids, front_refusals
 
 # how long a test waits for an answer the front owes: far beyond any timeout of the
 # front's (10 s for headers, 1.5 s for an answer where a test sets it), so that a
@@ -404,9 +407,11 @@ def test_a_client_that_does_not_read_its_answers_loses_its_connection(net: Local
 # -- requests passed through ------------------------------------------------------------
 
 
-def configured_net(tmp_path: Path, answer_timeout_ms: int) -> LocalNet:
-    """A one-validator net, not started, with this answer timeout."""
-    net = LocalNet(tmp_path / "net", count=1)
+def configured_net(
+    tmp_path: Path, answer_timeout_ms: int, mempool: MempoolLimits | None = None
+) -> LocalNet:
+    """A one-validator net, not started, with this answer timeout (and these pool limits)."""
+    net = LocalNet(tmp_path / "net", count=1, mempool=mempool)
     home = net.nodes[0].home
     config = load_home(home).config
     limits = dataclasses.replace(config.limits, answer_timeout_ms=answer_timeout_ms)
@@ -440,5 +445,135 @@ def test_a_request_passed_through_to_a_stuck_node_gets_the_fronts_504(tmp_path: 
             b"GET /v1/status HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
         )
         assert answer[0] == 200, answer
+    finally:
+        net.close()
+
+
+# -- a submission, however its target spells it ------------------------------------------
+
+# The node's router (aiohttp's) decodes the percent-escape of any ASCII byte but "/"
+# and "%" before it compares a path with its routes, and its parser drops a fragment:
+# each of these reached the node's submission handler (path: the one it reached).
+SUBMISSION_SPELLINGS = {
+    "/v1/tx%73": "/v1/txs",
+    "/%76%31/%74%78%73": "/v1/txs",
+    "/v1/txs#f": "/v1/txs",
+    "/v1/tx%73?x=1#f": "/v1/txs",
+    "/v1/tx%73/batch": "/v1/txs/batch",
+    "/v1/txs/%62%61%74%63%68": "/v1/txs/batch",
+    "/v1/txs/batch#": "/v1/txs/batch",
+}
+# ...and these it does not take for a submission (its 404): the front relays them,
+# pool full or not, and refuses nothing more than the node routes.
+NOT_SUBMISSIONS = (
+    "/v1/txs%2Fbatch",
+    "/v1/txs%2fbatch",
+    "/v1/tx%2573",
+    "/v1/tx%53",
+    "/v1/txs%23",
+    "//v1/txs",
+    "/v1/txs/",
+    "/v1/./txs",
+    "/v1/%2E/txs",
+    "/v1/txs;x",
+)
+
+# two validators, the second never serving: what the first admits stays pending, so
+# its pool stays full (a fixture of the front's own tests)
+stalled = test_rpc_front.stalled
+
+
+def post_to(target: str, path: str, txs: list[bytes]) -> bytes:
+    """A JSON submission of `txs` to `target`, in the body of the route at `path`."""
+    if path == "/v1/txs":
+        (tx,) = txs
+        document: dict[str, object] = {"tx": tx.hex()}
+    else:
+        document = {"txs": [tx.hex() for tx in txs]}
+    body = json.dumps(document).encode()
+    head = (
+        f"POST {target} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def test_a_submission_spelled_otherwise_is_refused_by_the_front_while_the_pool_is_full(
+    stalled: LocalNet,
+) -> None:
+    # The pool is full and the front refuses `POST /v1/txs`. A transfer sent to a
+    # target the node's router still takes for a submission gets the same 429 from
+    # the front, and the node never sees it (before: the front relayed it, neither
+    # refused nor counted, and the node admitted it into the headroom it keeps past
+    # its limit for what the front relayed in good faith, then answered its own 429
+    # as slowly as the front is there to spare).
+    net = stalled
+    fill(net)
+    before = front_refusals(net)
+
+    def refused_by_front() -> bool:
+        answer = exchange(net, post_to("/v1/txs", "/v1/txs", [net.transfer(6, 7).encode()]))
+        assert (answer[0], error_code(answer)) == (429, "mempool_full"), answer
+        return front_refusals(net) > before
+
+    wait_until(refused_by_front, 10, "the front to answer a 429 itself")
+    pending = net.status(0)["mempool_size"]
+    for target, path in SUBMISSION_SPELLINGS.items():
+        before = front_refusals(net)
+        stx = net.transfer(7, 6)
+        status, headers, _ = answer = exchange(net, post_to(target, path, [stx.encode()]))
+        assert status == 429, (target, answer)
+        assert error_code(answer) == "mempool_full", (target, answer)
+        assert int(headers["retry-after"]) >= 1 and int(headers["retry-after-ms"]) >= 1
+        # the front's answer, not the node's (the node counts what its front refused)
+        assert front_refusals(net) == before + 1, target
+        code, outcome = http("GET", net.url(0, f"/v1/txs/{stx.hash.hex()}"))
+        assert (code, outcome["status"]) == (200, "unknown"), (target, outcome)
+    assert net.status(0)["mempool_size"] == pending
+    before = front_refusals(net)
+    # what the node does not route to a submission still reaches it, full pool or not
+    for target in NOT_SUBMISSIONS:
+        answer = exchange(net, post_to(target, "/v1/txs", [net.transfer(7, 6).encode()]))
+        assert (answer[0], error_code(answer)) == (404, "not_found"), (target, answer)
+    assert front_refusals(net) == before
+    # and a plain submission with a query string is the front's 429 as before, while
+    # an escape in a path that is no submission's is relayed as it always was
+    answer = exchange(net, post_to("/v1/txs?x=1", "/v1/txs", [net.transfer(7, 6).encode()]))
+    assert (answer[0], error_code(answer)) == (429, "mempool_full"), answer
+    status, _, body = exchange(net, b"GET /v1/%73tatus?x=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 200 and json.loads(body)["chain_id"] == net.chain_id, body
+
+
+def test_a_submission_spelled_otherwise_spends_the_fronts_room(tmp_path: Path) -> None:
+    # The node stops (SIGSTOP) just after it publishes its room: for 2 s the front
+    # trusts that room and spends it itself. A batch sent to /v1/tx%73/batch with a
+    # 200 kB body counts as a thousand transactions, more than the room (the pool
+    # admits 40), so the plain submission behind it is the front's 429 at once.
+    # Before, the spelled batch spent nothing, and the plain one was relayed to the
+    # stopped node too (each gets the front's 504 after the answer timeout, 0.5 s).
+    net = configured_net(tmp_path, answer_timeout_ms=500, mempool=LIMITS)
+    try:
+        net.start_all()
+        batch = post_to("/v1/tx%73/batch", "/v1/txs/batch", [bytes(98)] * 1000)
+        assert len(batch) > 200_000
+        with connect(net) as sock:
+            # an admission: the node publishes its room as it answers
+            sock.sendall(post_to("/v1/txs", "/v1/txs", [net.transfer(0, 7).encode()]))
+            answer = read_answer(sock)
+            assert answer[0] == 202, answer
+            node = net.processes[0].pid
+            os.kill(node, signal.SIGSTOP)
+            try:
+                # one connection: the front reads the plain submission only once it
+                # has relayed the batch, and answered its 504
+                sock.sendall(batch)
+                answer = read_answer(sock)
+                assert (answer[0], error_code(answer)) == (504, "node_timeout"), answer
+                sock.sendall(post_to("/v1/txs", "/v1/txs", [net.transfer(1, 7).encode()]))
+                answer = read_answer(sock)
+            finally:
+                os.kill(node, signal.SIGCONT)
+        assert answer[0] == 429, answer
+        assert error_code(answer) == "mempool_full", answer
     finally:
         net.close()
