@@ -109,6 +109,9 @@ INBOX = "inbox"  # the queued event of a peer's message waiting in the inbox
 # An honest validator sends none; a flood reaches the count within milliseconds.
 CONSENSUS_MUTE_AFTER = 16
 CONSENSUS_MUTE_SECONDS = 60.0
+# Consensus messages a peer may send a second, and in one burst (node/consensus_inbox.py)
+CONSENSUS_RATE = 500.0
+CONSENSUS_BURST = 1_000
 VIEW_CHANGE_CAUSES = ("timeout", "complaints", "equivocation", "followed")
 # Undecoded bytes one peer may have waiting in the driver's queue: four of the largest
 # messages, far above what an honest validator sends between two turns of the driver
@@ -245,7 +248,13 @@ class ConsensusDriver:
         self.node = node
         self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
         # peers' undecoded messages, taken in turn (an INBOX token in the queue each)
-        self.inbox = ConsensusInbox(PEER_QUEUE_BYTES, CONSENSUS_MUTE_AFTER, CONSENSUS_MUTE_SECONDS)
+        self.inbox = ConsensusInbox(
+            PEER_QUEUE_BYTES,
+            CONSENSUS_MUTE_AFTER,
+            CONSENSUS_MUTE_SECONDS,
+            CONSENSUS_RATE,
+            CONSENSUS_BURST,
+        )
         self.dropped_messages = 0  # a peer's messages dropped over PEER_QUEUE_BYTES
         self.muted_messages = 0  # a muted peer's messages, dropped as they came
         self.unsigned_messages = 0  # dropped undecoded: not signed by their sender
@@ -304,6 +313,7 @@ class ConsensusDriver:
                     "consensus_message_dropped",
                     level="warning",
                     peer=address_to_text(peer)[:16],
+                    reason=outcome,
                     bytes=len(raw),
                     queued=self.inbox.waiting_bytes(peer),
                     dropped=dropped,

@@ -26,6 +26,8 @@ runs `pasar node` with these behaviours patched in (and logs each misdeed as an
   forge_votes     sends every peer PREPARE votes in its own name whose signatures
                   do not verify, 500 of them every 20 ms for 30 s (each costs its
                   receiver a decoding and a signature check)
+  flood_votes     the same with votes it really signs, each for another made-up
+                  block: valid signatures, double votes after the first
 
 This module lives under tests/ only: nothing in the node, its configuration or
 the installed package imports it, so no production setting can turn it on.
@@ -62,6 +64,7 @@ MODES = (
     "forge_gossip",
     "gossip_one_peer",
     "forge_votes",
+    "flood_votes",
 )
 FORGED_PER_FRAME = 200
 FORGED_FRAMES = 600  # 30 s of forged frames: a peer that listened would pay each time
@@ -205,19 +208,20 @@ def patch(modes: set[str]) -> None:
 
         Node.start = flooding_start  # type: ignore[method-assign]
 
-    if "forge_votes" in modes:
+    if "forge_votes" in modes or "flood_votes" in modes:
         original_vote_start = Node.start
+        signed = "flood_votes" in modes
+
+        def vote(node: Node, height: int) -> PrepareVote:
+            if signed:
+                return PrepareVote.create(node.key, node.chain_id, height, 0, os.urandom(32))
+            return PrepareVote(height, 0, os.urandom(32), node.node_id, os.urandom(64))
 
         async def vote_flood(node: Node) -> None:
             for burst in range(FORGED_VOTE_BURSTS):
                 height = node.chain.height + 1
                 frames = [
-                    [
-                        "c",
-                        encode_message(
-                            PrepareVote(height, 0, os.urandom(32), node.node_id, os.urandom(64))
-                        ),
-                    ]
+                    ["c", encode_message(vote(node, height))]
                     for _ in range(FORGED_VOTES_PER_BURST)
                 ]
                 for peer in node.peers.connected():

@@ -3,11 +3,13 @@
 Validator v3 runs through tests/faults/byzantine.py, one behaviour after another
 on the same network: equivocating as primary (and double voting), proposing
 invalid blocks, withholding its votes, gossiping transactions with forged
-signatures, and lying about its height while serving forged blocks to block
-sync. In each round the three honest validators must keep committing and react
-as designed (keep evidence, refuse the block, stop hearing the forger's gossip,
-bench the liar), and the wrapper's own log must show the misdeed happened. At
-the end the history checker holds the honest three to every answer they gave.
+signatures, flooding its peers with votes (really signed, then forged), and lying
+about its height while serving forged blocks to block sync. In each round the
+three honest validators must keep committing and react as designed (keep
+evidence, refuse the block, stop hearing the forger's gossip, drop a flood over
+the consensus rate, mute a peer whose votes are forged, bench the liar), and the
+wrapper's own log must show the misdeed happened. At the end the history checker
+holds the honest three to every answer they gave.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ ROUNDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "invalid_blocks": ("event=byzantine_invalid_block", ("code=bad_state_root",)),
     "withhold_votes": ("event=byzantine_withheld", ()),
     "forge_gossip": ("event=byzantine_forged_gossip", ("event=peer_muted",)),
+    # before forge_votes, whose mute would still be silencing the validator
+    "flood_votes": ("event=byzantine_forged_votes", ("reason=over_rate",)),
     "forge_votes": ("event=byzantine_forged_votes", ("event=peer_consensus_muted",)),
     "lie_height,forge_sync": (
         "event=byzantine_forged_sync",

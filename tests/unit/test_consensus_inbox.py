@@ -3,7 +3,7 @@ and a peer that sends false signatures muted for a while."""
 
 from __future__ import annotations
 
-from node.consensus_inbox import FULL, MUTED, QUEUED, ConsensusInbox
+from node.consensus_inbox import FULL, MUTED, OVER_RATE, QUEUED, ConsensusInbox
 
 A, B, C = b"a" * 32, b"b" * 32, b"c" * 32
 
@@ -16,8 +16,12 @@ class Clock:
         return self.now
 
 
-def inbox(clock: Clock | None = None, peer_bytes: int = 1_000) -> ConsensusInbox:
-    return ConsensusInbox(peer_bytes, mute_after=3, mute_seconds=60.0, clock=clock or Clock())
+def inbox(
+    clock: Clock | None = None, peer_bytes: int = 1_000, rate: float = 1e9, burst: int = 10**9
+) -> ConsensusInbox:
+    return ConsensusInbox(
+        peer_bytes, mute_after=3, mute_seconds=60.0, rate=rate, burst=burst, clock=clock or Clock()
+    )
 
 
 def drain(box: ConsensusInbox) -> list[tuple[bytes, bytes]]:
@@ -100,3 +104,15 @@ def test_a_peer_muted_while_in_the_turn_order_is_skipped_and_heard_once_again() 
     box.put(B, b"b1")
     # A appears once in the turns, not twice (its muted entry went with its queue)
     assert drain(box) == [(B, b"b0"), (A, b"a1"), (B, b"b1")]
+
+
+def test_a_peer_sends_at_most_its_rate_after_a_burst_and_others_are_not_charged() -> None:
+    clock = Clock()
+    box = inbox(clock, rate=10.0, burst=5)
+    assert [box.put(A, b"m") for _ in range(6)] == [QUEUED] * 5 + [OVER_RATE]
+    assert box.put(B, b"m") == QUEUED  # B's bucket is its own
+    clock.now += 0.25  # 2.5 tokens back
+    assert [box.put(A, b"m") for _ in range(3)] == [QUEUED, QUEUED, OVER_RATE]
+    clock.now += 100.0  # a long quiet: the bucket fills to the burst, no further
+    assert [box.put(A, b"m") for _ in range(6)] == [QUEUED] * 5 + [OVER_RATE]
+    assert len(box) == 13
