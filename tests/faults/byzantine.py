@@ -221,8 +221,7 @@ def patch(modes: set[str]) -> None:
             for burst in range(FORGED_VOTE_BURSTS):
                 height = node.chain.height + 1
                 frames = [
-                    ["c", encode_message(vote(node, height))]
-                    for _ in range(FORGED_VOTES_PER_BURST)
+                    ["c", encode_message(vote(node, height))] for _ in range(FORGED_VOTES_PER_BURST)
                 ]
                 for peer in node.peers.connected():
                     for frame in frames:
