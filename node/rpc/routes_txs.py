@@ -22,8 +22,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from aiohttp import web
-from aiohttp.web_urldispatcher import _default_expect_handler
+from aiohttp import HttpVersion11, hdrs, web
 
 from ledger.chainstore import find_tx, read_block, read_certificate, read_receipts
 from ledger.errors import CodecError
@@ -104,8 +103,24 @@ async def expect_room(request: web.Request) -> web.StreamResponse | None:
         response = error_response(exc)
         await close_after(request, response)
         return response
-    # otherwise aiohttp's own answer, as on every other route
-    await _default_expect_handler(request)
+    return await answer_expect(request)
+
+
+async def answer_expect(request: web.Request) -> web.StreamResponse | None:
+    """What HTTP/1.1 says to `Expect` when the body is wanted: `100 Continue` for
+    `100-continue`, 417 for any other expectation (none is defined), and nothing to
+    an HTTP/1.0 client, which does not wait for one."""
+    if request.version != HttpVersion11:
+        return None
+    expect = request.headers.get(hdrs.EXPECT, "")
+    if expect.lower() != "100-continue":
+        exc = ApiError(417, "expectation_failed", f"unknown Expect: {expect[:64]!r}")
+        log_refusal(request, exc.status, exc.code, exc.field)
+        response = error_response(exc)
+        await close_after(request, response)
+        return response
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # what follows is the answer's own head and body
     return None
 
 

@@ -217,6 +217,33 @@ async def test_a_full_pool_answers_expect_continue_with_429(
     assert len(refusals) == 1 and "code=mempool_full" in refusals[0]
 
 
+async def test_an_unknown_expectation_on_a_submission_gets_417_and_nothing_is_read() -> None:
+    node = FakeNode()
+    async with served(node) as port:
+        head = (
+            b"POST /v1/txs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100\r\nExpect: 200-ok\r\n\r\n"
+        )
+        answer = await exchange(port, head, timeout=10.0)
+    assert answer.startswith(b"HTTP/1.1 417 "), answer[:300]
+    assert b"100 Continue" not in answer
+    assert error_of(answer)["code"] == "expectation_failed"
+    assert node.submitted == []
+
+
+async def test_an_http_1_0_client_expecting_continue_gets_no_interim_answer() -> None:
+    node = FakeNode()
+    async with served(node) as port:
+        body = json.dumps({"tx": "00"}).encode()
+        head = (
+            "POST /v1/txs HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nExpect: 100-continue\r\n\r\n"
+        ).encode()
+        answer = await exchange(port, head + body, timeout=10.0)  # it sends at once
+    assert answer.startswith(b"HTTP/1.0 400 "), answer[:300]  # no 100 Continue first
+    assert error_of(answer)["code"] == "malformed_tx"
+
+
 async def test_with_room_expect_continue_still_gets_100_continue() -> None:
     node = FakeNode()
     async with served(node) as port:
