@@ -507,9 +507,13 @@ class ViewChange:
             return self
         return ViewChange(self.height, self.view, self.sender, self.prepared, None, self.signature)
 
+    def verify_signature(self, chain_id: str) -> bool:
+        """The sender's signature alone (`verify` checks the certificate too)."""
+        return _verify(self.sender, chain_id, self.body(), self.signature)
+
     def verify(self, chain_id: str, validators: Sequence[bytes]) -> bool:
         """Signature, and a prepared certificate (if any) from an earlier view of this height."""
-        if not _verify(self.sender, chain_id, self.body(), self.signature):
+        if not self.verify_signature(chain_id):
             return False
         if self.prepared is None:
             return self.block is None
@@ -742,7 +746,7 @@ _DECODERS: dict[int, Any] = {
 @dataclass(frozen=True, slots=True)
 class SignedHead:
     """Who signed a PRE-PREPARE, VIEW-CHANGE or NEW-VIEW, and what, read from its wire
-    bytes without decoding the block it carries (`signed_head`)."""
+    bytes without decoding the block it carries (`message_head`)."""
 
     tag: int
     height: int
@@ -762,6 +766,7 @@ class DecisionHead:
 
     height: int  # the header's
     block_hash: bytes
+    proposer: bytes
     certificate: CommitCertificate
 
 
@@ -829,7 +834,10 @@ def _block_header_bytes(data: bytes, index: int) -> bytes:
 def _decision_head(data: bytes, certificate: bytes) -> DecisionHead:
     header = BlockHeader.from_list(codec.decode(_block_header_bytes(data, 2)))
     return DecisionHead(
-        header.height, header.hash, CommitCertificate.from_list(codec.decode(certificate))
+        header.height,
+        header.hash,
+        header.proposer,
+        CommitCertificate.from_list(codec.decode(certificate)),
     )
 
 

@@ -91,11 +91,13 @@ from consensus.messages import (
     CompactPrePrepare,
     Complaint,
     Decision,
+    DecisionHead,
     Message,
     NewView,
     PreparedCertificate,
     PrepareVote,
     PrePrepare,
+    SignedHead,
     Status,
     ViewChange,
     carried_block_matches,
@@ -107,6 +109,14 @@ from ledger.errors import CodecError
 from ledger.keys import PrivateKey
 
 MAX_VIEW_AHEAD = 8  # votes for views further ahead than this are not kept
+# Room in the buffer of next-height messages each sender may hold, at least: an honest
+# validator sends a handful per view (its proposal, votes, a complaint, a view change)
+MIN_FUTURE_PER_SENDER = 16
+# `on_head` verdicts: why a message was dropped from its head, undecoded
+FALSE_SIGNATURE = "false_signature"
+MALFORMED = "malformed"
+OLD_HEIGHT = "old_height"
+FUTURE_HEIGHT = "future_height"
 MAX_TIMEOUT_DOUBLINGS = 32
 MAX_FORWARDED = 256
 
@@ -275,6 +285,9 @@ class Replica:
         self._pending: dict[bytes, float] = {}  # tx hash -> since; insertion order = age order
         self._decisions: dict[int, Decision] = {}
         self._future: list[Message] = []
+        # false signatures the last `on_message` found in the message it was given
+        # (not in buffered ones its prelude replayed): what the sending peer answers for
+        self.last_false_signatures = 0
         self._started = False
         self._now = 0.0
         self._last_catch_up = -1e18
@@ -294,6 +307,7 @@ class Replica:
         effects: list[Effect] = []
         self._prelude(now, effects)
         self.metrics["messages_received"] += 1
+        self.last_false_signatures = 0
         if isinstance(message, bytes | bytearray | memoryview):
             try:
                 message = decode_message(bytes(message))
@@ -303,35 +317,56 @@ class Replica:
         if not isinstance(message, Message):
             self.metrics["dropped_malformed"] += 1
             return effects
+        before = self.metrics["dropped_bad_signature"]
         self._dispatch(message, now, effects)
+        # this message's own, not those of buffered messages the prelude replayed
+        self.last_false_signatures = self.metrics["dropped_bad_signature"] - before
         return effects
 
-    def on_unsigned(self) -> None:
-        """A signed message (a PRE-PREPARE, VIEW-CHANGE or NEW-VIEW) whose signature the
-        driver found false from its wire bytes alone (`messages.signed_head`) and
-        dropped undecoded: counted as `on_message` counts one it decoded and found so."""
-        self.metrics["messages_received"] += 1
-        self._bad_signature()
+    def on_head(
+        self, head: SignedHead | DecisionHead, now: float
+    ) -> tuple[str | None, list[Effect]]:
+        """What `on_message` would do with the message `head` was read from
+        (`messages.message_head`, the block it carries not decoded), when the head
+        alone decides it: a signature that is false (FALSE_SIGNATURE), a decision whose
+        certificate names another block or height (MALFORMED) or fails (FALSE_SIGNATURE),
+        a message for a height this replica has left (or decided) or, for a decision,
+        not reached yet (as `on_message` would, it then asks the proposer to catch it
+        up). Counted as `on_message` counts such a message. None: decode the message
+        and hand it to `on_message`. The effects are this call's, applied either way."""
+        effects: list[Effect] = []
+        self._prelude(now, effects)
+        verdict = self._head_verdict(head, now, effects)
+        if verdict is not None:
+            self.metrics["messages_received"] += 1
+        return verdict, effects
 
-    def screens_out_decision(
-        self, height: int, block_hash: bytes, certificate: CommitCertificate
-    ) -> bool:
-        """True when a DECISION whose block has this header hash and height, with this
-        certificate (`messages.message_head`, its block not decoded), would be dropped
-        for its certificate, and then counted as `on_message` counts it. Only for the
-        height this replica is deciding, where `on_message` checks the certificate;
-        False says nothing: decode the message and hand it over."""
-        if height != self.height or self._decided:
-            return False
-        if certificate.height != height or certificate.block_hash != block_hash:
-            self.metrics["messages_received"] += 1
+    def _head_verdict(
+        self, head: SignedHead | DecisionHead, now: float, effects: list[Effect]
+    ) -> str | None:
+        if isinstance(head, SignedHead):
+            if not head.verify(self.config.chain_id):
+                self._bad_signature()
+                return FALSE_SIGNATURE
+            if head.sender != self.public_key and (head.height < self.height or self._decided):
+                self.metrics["dropped_old_height"] += 1
+                return OLD_HEIGHT
+            return None
+        if head.height < self.height or self._decided:
+            self.metrics["dropped_old_height"] += 1
+            return OLD_HEIGHT
+        if head.height > self.height:
+            self.metrics["dropped_future_height"] += 1
+            self._catch_up(head.proposer, now, effects)
+            return FUTURE_HEIGHT
+        certificate = head.certificate
+        if certificate.height != head.height or certificate.block_hash != head.block_hash:
             self.metrics["dropped_malformed"] += 1
-            return True
+            return MALFORMED
         if not certificate.verify(self.config.chain_id, self.validators):
-            self.metrics["messages_received"] += 1
             self._bad_signature()
-            return True
-        return False
+            return FALSE_SIGNATURE
+        return None
 
     def on_timer(self, now: float) -> list[Effect]:
         """Time passed; call when now >= next_deadline() (calling early is harmless)."""
@@ -782,8 +817,18 @@ class Replica:
             self.metrics["dropped_old_height"] += 1
             return
         if message.height == self.height + 1:
-            if len(self._future) >= self.config.max_future_messages:
+            # Checked before it is kept, so a forgery is counted now, against the peer
+            # that sent it, and takes no room from honest messages; and each sender
+            # keeps at most its share of the room, so one cannot fill it for all.
+            sender = message.sender
+            if (
+                sum(1 for kept in self._future if getattr(kept, "sender", b"") == sender)
+                >= max(MIN_FUTURE_PER_SENDER, self.config.max_future_messages // 8)
+                or len(self._future) >= self.config.max_future_messages
+            ):
                 self.metrics["dropped_buffer_full"] += 1
+            elif not _signed_by_sender(message, self.config.chain_id):
+                self._bad_signature()
             else:
                 self._future.append(message)
             return
@@ -1340,6 +1385,16 @@ class Replica:
         self._evidence.append(evidence)
         self.metrics["evidence"] += 1
         effects.append(ReportEvidence(evidence))
+
+
+def _signed_by_sender(message: Message, chain_id: str) -> bool:
+    """The sender's own signature over a message, alone: a certificate or block it
+    carries is checked when the message is handled."""
+    if isinstance(message, ViewChange | NewView):
+        return message.verify_signature(chain_id)
+    if isinstance(message, PrePrepare | CompactPrePrepare | PrepareVote | CommitVote | Complaint):
+        return message.verify(chain_id)
+    return False
 
 
 def _highest_prepared(changes: Iterable[ViewChange]) -> PreparedCertificate | None:

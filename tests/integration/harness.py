@@ -25,8 +25,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from ledger.keys import PrivateKey, address_to_text
 from ledger.tx import SignedTransaction, Transaction
 from node.home import (
@@ -82,11 +80,15 @@ def free_base_port(count: int) -> int:
 def own_file_limit(needed: int) -> Iterator[None]:
     """This test process may open `needed` descriptors (its clients' sockets); the
     test is skipped where the hard limit is lower."""
+    import pytest  # here: the benchmarks import this module without the test runner
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < needed:
         pytest.skip(f"the test needs {needed} open files; the hard limit is {hard}")
     if soft != resource.RLIM_INFINITY and soft < needed:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        # an unlimited hard limit is no soft one the kernel takes for descriptors
+        raised = needed if hard == resource.RLIM_INFINITY else hard
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
     try:
         yield
     finally:

@@ -20,8 +20,11 @@ from consensus.messages import (
     decode_message,
     encode_for_peers,
     encode_message,
+    message_head,
 )
 from consensus.replica import (
+    FALSE_SIGNATURE,
+    OLD_HEIGHT,
     Broadcast,
     CatchUp,
     Commit,
@@ -808,3 +811,51 @@ def test_a_transaction_arriving_after_the_height_started_waits_the_whole_interva
     replica.on_transactions_pending([tx.hash], committed_at + 0.2)
     # a light load: the block still gets its interval to fill, from the height's start
     assert replica._propose_at() == pytest.approx(committed_at + 0.5)
+
+
+# -- the next height's buffer, and heads read before decoding ----------------------------------
+
+
+def test_next_height_messages_are_checked_before_they_are_kept_and_each_sender_has_a_share() -> (
+    None
+):
+    _, replicas = idle_four()
+    replica = replicas[0]
+    forged = PrepareVote(2, 0, b"\x01" * 32, KEYS[1].public_key, bytes(64))
+    replica.on_message(encode_message(forged), START_TIME)
+    assert replica.last_false_signatures == 1  # counted now, against its sender
+    assert replica.metrics["dropped_bad_signature"] == 1
+    share = max(16, SIM_CONFIG.max_future_messages // 8)
+    for i in range(share + 5):
+        vote = PrepareVote.create(KEYS[1], CHAIN_ID, 2, 0, bytes([i]) * 32)
+        replica.on_message(vote, START_TIME)
+        assert replica.last_false_signatures == 0
+    assert replica.metrics["dropped_buffer_full"] == 5
+    other = PrepareVote.create(KEYS[2], CHAIN_ID, 2, 0, b"\x02" * 32)
+    replica.on_message(other, START_TIME)  # another sender's share is untouched
+    assert replica.metrics["dropped_buffer_full"] == 5
+    assert len(replica._future) == share + 1
+
+
+def test_a_head_is_judged_at_the_height_the_replica_would_be_in() -> None:
+    apps, replicas = idle_four()
+    replica = replicas[0]
+    block = apps[1].propose(1, 0, int(START_TIME * 1000))
+    decision = Decision(block, certify(block))
+    effects = replica.on_message(decision, START_TIME)
+    (commit,) = [e for e in effects if isinstance(e, Commit)]
+    apps[0].apply(commit.block, commit.certificate)  # committed; the replica not told yet
+    apps[0]._proposer = KEYS[2].public_key
+    later = apps[0].propose(2, 0, int(START_TIME * 1000) + 1)
+    message = PrePrepare.create(KEYS[2], CHAIN_ID, 2, 0, later)
+    head = message_head(encode_message(message))
+    assert head is not None
+    # decided at height 1, but the app has committed it: as on_message would, the
+    # replica enters height 2 first, so the proposal is not taken for an old one
+    assert replica.on_head(head, START_TIME + 0.1)[0] is None
+    stale = message_head(encode_message(decision))
+    assert stale is not None
+    assert replica.on_head(stale, START_TIME + 0.2)[0] == OLD_HEIGHT
+    forged = message_head(encode_message(replace(message, signature=bytes(64))))
+    assert forged is not None
+    assert replica.on_head(forged, START_TIME + 0.3)[0] == FALSE_SIGNATURE

@@ -23,6 +23,7 @@ from consensus.messages import (
     NewView,
     PrepareVote,
     PrePrepare,
+    Status,
     ViewChange,
     encode_for_peers,
     encode_message,
@@ -441,5 +442,82 @@ def test_a_peer_sending_false_signatures_is_muted_and_honest_votes_still_count(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    run(tmp_path, scenario)
+
+
+def certified(block: Block, signers: list[PrivateKey]) -> CommitCertificate:
+    votes = [(k.public_key, sign_commit_vote(k, "t", block.height, 0, block.hash)) for k in signers]
+    return CommitCertificate(block.height, 0, block.hash, tuple(sorted(votes)))
+
+
+async def settle(driver: ConsensusDriver) -> None:
+    for _ in range(500):
+        if len(driver.inbox) == 0 and driver.queue.empty():
+            await asyncio.sleep(0.02)  # the last event's handling, after the queue emptied
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the driver did not take its messages")
+
+
+def test_forged_next_height_messages_count_against_their_sender_not_whoever_comes_next(
+    tmp_path: Path,
+) -> None:
+    """A forgery for the next height is checked as it is buffered, so its sender is
+    struck for it; when the replica enters that height, the honest peer whose message
+    happened to come first is not charged for the buffered messages replayed then."""
+
+    async def scenario(h: Harness) -> None:
+        driver = h.driver
+        task = asyncio.create_task(driver.run())
+        try:
+            for height in range(1, CONSENSUS_MUTE_AFTER + 2):
+                block = h.block(h.primary(0), 1, label=f"h{height}-")
+                certificate = certified(block, KEYS[1:])
+                h.other.commit(block, certificate)
+                forged = PrepareVote(height + 1, 0, bytes(32), BYZANTINE.public_key, bytes(64))
+                driver.on_peer_message(BYZANTINE.public_key, encode_message(forged))
+                driver.on_peer_message(
+                    KEYS[1].public_key, encode_message(Decision(block, certificate))
+                )
+                status = Status.create(KEYS[2], "t", height + 1, 0)
+                driver.on_peer_message(KEYS[2].public_key, encode_message(status))
+                await settle(driver)
+                assert h.node.chain.height == height
+            assert driver.inbox.is_muted(BYZANTINE.public_key)
+            assert not driver.inbox.is_muted(KEYS[1].public_key)
+            assert not driver.inbox.is_muted(KEYS[2].public_key)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    run(tmp_path, scenario)
+
+
+def test_a_decision_for_another_height_is_dropped_from_its_head(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    decoded: list[int] = []
+    from_list = SignedTransaction.from_list
+
+    def counting(fields: Any) -> SignedTransaction:
+        decoded.append(1)
+        return from_list(fields)
+
+    async def scenario(h: Harness) -> None:
+        first = h.block(h.primary(0), 2, label="one")
+        h.other.commit(first, certified(first, KEYS[1:]))
+        ahead = h.block(h.primary(0), 300, label="two")  # height 2: the replica is at 1
+        monkeypatch.setattr(SignedTransaction, "from_list", staticmethod(counting))
+        await h.arrive(encode_message(Decision(ahead, certified(ahead, KEYS[1:]))))
+        assert decoded == [] and h.replica.metrics["dropped_future_height"] == 1
+        monkeypatch.undo()
+        await h.arrive(encode_message(Decision(first, certified(first, KEYS[1:]))))
+        assert h.node.chain.height == 1
+        monkeypatch.setattr(SignedTransaction, "from_list", staticmethod(counting))
+        await h.arrive(encode_message(Decision(first, certified(first, KEYS[1:]))))  # again
+        assert decoded == [] and h.replica.metrics["dropped_old_height"] == 1
+        assert h.driver.unsigned_messages == 0  # nobody's fault: no strike, no warning
 
     run(tmp_path, scenario)
