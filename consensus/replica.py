@@ -331,8 +331,8 @@ class Replica:
         alone decides it: a signature that is false (FALSE_SIGNATURE), a decision whose
         certificate names another block or height (MALFORMED) or fails (FALSE_SIGNATURE),
         a message for a height this replica has left (or decided) or, for a decision,
-        not reached yet (as `on_message` would, it then asks the proposer to catch it
-        up). Counted as `on_message` counts such a message. None: decode the message
+        not reached yet (which asks no one for a catch-up). Counted as `on_message`
+        counts such a message. None: decode the message
         and hand it to `on_message`. The effects are this call's, applied either way."""
         effects: list[Effect] = []
         self._prelude(now, effects)
@@ -356,8 +356,10 @@ class Replica:
             self.metrics["dropped_old_height"] += 1
             return OLD_HEIGHT
         if head.height > self.height:
+            # no catch-up on its word: its certificate is not checked (the validators of
+            # that height may not be known yet), and a forgery would name an honest
+            # proposer; heights and block sync bring a lagging replica up
             self.metrics["dropped_future_height"] += 1
-            self._catch_up(head.proposer, now, effects)
             return FUTURE_HEIGHT
         certificate = head.certificate
         if certificate.height != head.height or certificate.block_hash != head.block_hash:
@@ -834,7 +836,12 @@ class Replica:
             return
         if message.height > self.height:
             self.metrics["dropped_future_height"] += 1
-            self._catch_up(message.sender, now, effects)
+            # only a sender's own word: a forgery naming an honest validator would have
+            # this replica ask that validator for blocks it may not have yet
+            if _signed_by_sender(message, self.config.chain_id):
+                self._catch_up(message.sender, now, effects)
+            else:
+                self._bad_signature()
             return
         if message.sender not in self._members:
             self.metrics["dropped_unknown_sender"] += 1
@@ -1295,6 +1302,11 @@ class Replica:
 
     def _on_status(self, message: Status, now: float, effects: list[Effect]) -> None:
         if message.height > self.height:
+            if now < self._last_catch_up + self.config.resend_interval:
+                return  # a catch-up was asked for just now: no signature check either
+            if not message.verify(self.config.chain_id):
+                self._bad_signature()  # a forgery naming another validator: see _dispatch
+                return
             self._catch_up(message.sender, now, effects)
             return
         if message.height == self.height:

@@ -859,3 +859,19 @@ def test_a_head_is_judged_at_the_height_the_replica_would_be_in() -> None:
     forged = message_head(encode_message(replace(message, signature=bytes(64))))
     assert forged is not None
     assert replica.on_head(forged, START_TIME + 0.3)[0] == FALSE_SIGNATURE
+
+
+def test_a_forgery_from_far_ahead_asks_no_one_to_catch_this_replica_up() -> None:
+    """A STATUS or vote for a far height, in an honest validator's name but not signed
+    by it, would have this replica ask that validator for blocks it may not have (and
+    count the empty answer against it): only a message its sender signed asks."""
+    _, replicas = four()
+    replica = replicas[0]
+    replica.on_timer(START_TIME)
+    status = Status(1_000, 0, KEYS[2].public_key, bytes(64))
+    vote = PrepareVote(1_000, 0, bytes(32), KEYS[2].public_key, bytes(64))
+    for forged in (status, vote):
+        assert replica.on_message(encode_message(forged), START_TIME) == []
+        assert replica.last_false_signatures == 1
+    genuine = Status.create(KEYS[2], CHAIN_ID, 1_000, 0)
+    assert replica.on_message(genuine, START_TIME) == [CatchUp(KEYS[2].public_key, 1)]
