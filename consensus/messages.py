@@ -754,6 +754,9 @@ class SignedHead:
     sender: bytes
     digest: bytes  # `message_digest` of the body the signature covers
     signature: bytes
+    # the encoded size of each transaction of the block it carries (of each entry, a
+    # hash or a whole transaction, for a compact proposal); empty without a block
+    tx_sizes: tuple[int, ...] = ()
 
     def verify(self, chain_id: str) -> bool:
         return verify(self.sender, CONSENSUS_MSG, chain_id, self.digest, self.signature)
@@ -796,10 +799,12 @@ def message_head(data: bytes) -> SignedHead | DecisionHead | None:
         if tag not in _SIGNED_HEADS:
             return None  # not decoding a field that could be a whole block
         height, view = _height(codec.decode(items[2])), _view(codec.decode(items[3]))
+        block_at: int | None = None  # the item holding the carried block, if any
         if tag == TAG_PRE_PREPARE and version == MESSAGE_VERSION and len(items) == 7:
             sender, signature = _sender(codec.decode(items[5])), items[6]
             block_hash = tagged_hash(BLOCK, _block_header_bytes(data, 4))
             body = codec.encode(pre_prepare_body(height, view, block_hash, sender))
+            block_at = 4
         elif tag == TAG_PRE_PREPARE and version == COMPACT_VERSION and len(items) == 9:
             sender, signature = _sender(codec.decode(items[7])), items[8]
             block_hash = tagged_hash(BLOCK, items[4])
@@ -807,16 +812,28 @@ def message_head(data: bytes) -> SignedHead | DecisionHead | None:
         elif tag == TAG_VIEW_CHANGE and version == MESSAGE_VERSION and len(items) == 8:
             sender, signature = _sender(codec.decode(items[4])), items[7]
             body = codec.encode_array(items[:6])  # all but the block and the signature
+            block_at = None if items[6] == NIL else 6
         elif tag == TAG_NEW_VIEW and version == MESSAGE_VERSION and len(items) == 9:
             sender, signature = _sender(codec.decode(items[4])), items[8]
             body = codec.encode_array(items[:7])
+            block_at = 7
         else:
             return None
         signature = _signature(codec.decode(signature))
+        if tag == TAG_PRE_PREPARE and version == COMPACT_VERSION:
+            spans = codec.item_spans(data, (5,))
+        elif block_at is not None:
+            spans = codec.item_spans(data, (block_at, 3))
+        else:
+            spans = []
     except CodecError:
         return None
     digest = tagged_hash(CONSENSUS_MSG, body)
-    return SignedHead(tag, height, view, sender, digest, signature)
+    sizes = tuple(end - start for start, end in spans)
+    return SignedHead(tag, height, view, sender, digest, signature, sizes)
+
+
+NIL = b"\xc0"  # msgpack's nil
 
 
 _SIGNED_HEADS = (TAG_PRE_PREPARE, TAG_VIEW_CHANGE, TAG_NEW_VIEW)

@@ -87,6 +87,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from consensus.messages import (
+    TAG_PRE_PREPARE,
     CommitVote,
     CompactPrePrepare,
     Complaint,
@@ -117,6 +118,8 @@ FALSE_SIGNATURE = "false_signature"
 MALFORMED = "malformed"
 OLD_HEIGHT = "old_height"
 FUTURE_HEIGHT = "future_height"
+WRONG_VIEW = "wrong_view"
+WRONG_PRIMARY = "wrong_primary"
 MAX_TIMEOUT_DOUBLINGS = 32
 MAX_FORWARDED = 256
 
@@ -341,6 +344,12 @@ class Replica:
             self.metrics["messages_received"] += 1
         return verdict, effects
 
+    def count_dropped(self, metric: str) -> None:
+        """A message the driver dropped undecoded for a reason of its own (a block over
+        its node's limits: `dropped_invalid_block`), counted as `on_message` would."""
+        self.metrics["messages_received"] += 1
+        self.metrics[metric] += 1
+
     def _head_verdict(
         self, head: SignedHead | DecisionHead, now: float, effects: list[Effect]
     ) -> str | None:
@@ -351,6 +360,15 @@ class Replica:
             if head.sender != self.public_key and (head.height < self.height or self._decided):
                 self.metrics["dropped_old_height"] += 1
                 return OLD_HEIGHT
+            if head.tag == TAG_PRE_PREPARE and head.height == self.height:
+                # as `_on_pre_prepare` and `_screen_proposal` would, before the block
+                # it carries is decoded: later views propose through NEW-VIEW
+                if head.view != 0 or self.view != 0:
+                    self.metrics["dropped_wrong_view"] += 1
+                    return WRONG_VIEW
+                if head.sender != self.public_key and head.sender != self.primary(self.height, 0):
+                    self.metrics["dropped_wrong_primary"] += 1
+                    return WRONG_PRIMARY
             return None
         if head.height < self.height or self._decided:
             self.metrics["dropped_old_height"] += 1

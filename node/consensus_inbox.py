@@ -10,7 +10,8 @@ peers committed one block in ten seconds instead of seventy-five. Taken in turn,
 honest peer's next message waits behind at most one of the flooder's per turn.
 
 A peer may have at most `peer_bytes` waiting (PEER_QUEUE_BYTES in node/driver.py),
-and may send `rate` messages a second, in bursts of up to `burst` (a token bucket);
+and may send `rate` messages a second, in bursts of up to `burst`, and `byte_rate`
+bytes a second, in bursts of up to `byte_burst` (token buckets);
 beyond either its messages are dropped as they arrive, undecoded, and consensus
 retransmission repairs the loss. An honest validator sends a few messages a height
 (its proposal, its votes, a resend when stuck), well under a hundred a second at
@@ -52,12 +53,17 @@ class ConsensusInbox:
         mute_seconds: float,
         rate: float,
         burst: int,
+        byte_rate: float = float("inf"),
+        byte_burst: int = 0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.peer_bytes = peer_bytes
         self.rate = rate
         self.burst = burst
+        self.byte_rate = byte_rate
+        self.byte_burst = byte_burst
         self._tokens: dict[bytes, tuple[float, float]] = {}  # peer -> (tokens, at)
+        self._byte_tokens: dict[bytes, tuple[float, float]] = {}  # peer -> (bytes, at)
         self.mute_after = mute_after
         self.mute_seconds = mute_seconds
         self._clock = clock
@@ -82,10 +88,20 @@ class ConsensusInbox:
         now = self._clock()
         tokens, at = self._tokens.get(peer, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - at) * self.rate)
-        if tokens < 1.0:
+        size = len(raw)
+        if self.byte_rate != float("inf"):
+            allowance, since = self._byte_tokens.get(peer, (float(self.byte_burst), now))
+            allowance = min(float(self.byte_burst), allowance + (now - since) * self.byte_rate)
+        else:
+            allowance = float(size)
+        if tokens < 1.0 or allowance < size:
             self._tokens[peer] = (tokens, now)
+            if self.byte_rate != float("inf"):
+                self._byte_tokens[peer] = (allowance, now)
             return OVER_RATE
         self._tokens[peer] = (tokens - 1.0, now)
+        if self.byte_rate != float("inf"):
+            self._byte_tokens[peer] = (allowance - size, now)
         queue = self._queues.get(peer)
         if queue is None:
             queue = self._queues[peer] = deque()

@@ -82,7 +82,7 @@ from ledger import codec
 from ledger.block import Block, CommitCertificate
 from ledger.errors import CodecError, InvalidBlock
 from ledger.keys import address_to_text
-from ledger.tx import SignedTransaction
+from ledger.tx import MAX_TX_BYTES, SignedTransaction
 from node import consensus_inbox as inbox
 from node.consensus_inbox import ConsensusInbox
 from node.log import log
@@ -113,6 +113,12 @@ CONSENSUS_MUTE_SECONDS = 60.0
 # Consensus messages a peer may send a second, and in one burst (node/consensus_inbox.py)
 CONSENSUS_RATE = 500.0
 CONSENSUS_BURST = 1_000
+# ... and bytes: two of the largest messages at once, then 2 MiB a second. An honest
+# validator's compact proposals are tens of kB; a block travels whole only inside a
+# VIEW-CHANGE, NEW-VIEW or DECISION. Decoding costs up to half a microsecond a byte
+# (transactions made of empty arrays), so this bounds what one peer costs a second.
+CONSENSUS_BYTES_PER_SECOND = 2 * 1024 * 1024
+CONSENSUS_BYTES_BURST = 2 * MAX_MESSAGE_BYTES
 VIEW_CHANGE_CAUSES = ("timeout", "complaints", "equivocation", "followed")
 # Undecoded bytes one peer may have waiting in the driver's queue: four of the largest
 # messages, far above what an honest validator sends between two turns of the driver
@@ -125,6 +131,24 @@ BLOCK_TOO_LARGE = "block_too_large"
 # forged giant still costs no more than a few ordinary blocks (once: a refused block
 # is remembered).
 BLOCK_LIMIT_SLACK = 2
+
+
+def head_over_limits(head: SignedHead, limits: BlockLimits) -> str | None:
+    """Why the block a signed message carries is too large to decode, from the sizes of
+    its transactions in its head (`message_head`): more of them than `over_limits`
+    checks, or of more bytes, or one larger than any transaction may be. Decoding a
+    transaction costs up to half a microsecond a byte (one made of empty arrays), so a
+    4 MiB block of them is two seconds of the event loop."""
+    sizes = head.tx_sizes
+    most = limits.max_txs * BLOCK_LIMIT_SLACK
+    if len(sizes) > most:
+        return f"{len(sizes)} transactions, at most {most} are checked"
+    if sizes and max(sizes) > MAX_TX_BYTES:
+        return f"a transaction of {max(sizes)} bytes, at most {MAX_TX_BYTES}"
+    total, most = sum(sizes), limits.max_bytes * BLOCK_LIMIT_SLACK
+    if total > most:
+        return f"{total} bytes of transactions, at most {most} are checked"
+    return None
 
 
 def over_limits(block: Block, limits: BlockLimits) -> InvalidBlock | None:
@@ -255,10 +279,13 @@ class ConsensusDriver:
             CONSENSUS_MUTE_SECONDS,
             CONSENSUS_RATE,
             CONSENSUS_BURST,
+            CONSENSUS_BYTES_PER_SECOND,
+            CONSENSUS_BYTES_BURST,
         )
         self.dropped_messages = 0  # a peer's messages dropped over its bytes or its rate
         self.muted_messages = 0  # a muted peer's messages, dropped as they came
         self.unsigned_messages = 0  # dropped undecoded: not signed by their sender
+        self.too_large_messages = 0  # dropped undecoded: a block beyond the limits
         self._pending_hashes: list[bytes] = []
         self._removed_hashes: list[bytes] = []
         self.replica: Replica | None = None
@@ -456,6 +483,12 @@ class ConsensusDriver:
                         self._note_unsigned(event[1], tag, len(event[2]))
                         self._strike(event[1])
                     return (UNSIGNED,)
+                if isinstance(head, SignedHead):
+                    too_large = head_over_limits(head, self.node.config.block)
+                    if too_large is not None:
+                        replica.count_dropped("dropped_invalid_block")
+                        self._note_too_large(event[1], head, too_large)
+                        return (UNSIGNED,)
             try:
                 message = decode_message(event[2])
             except CodecError:
@@ -509,6 +542,20 @@ class ConsensusDriver:
                         ms=int(elapsed * 1000),
                     )
         return (event[0], event[1], message)
+
+    def _note_too_large(self, peer: bytes, head: SignedHead, why: str) -> None:
+        self.too_large_messages += 1
+        count = self.too_large_messages
+        if count & (count - 1) == 0:  # the 1st, 2nd, 4th...: a flood logs little
+            log(
+                "consensus_message_too_large",
+                level="warning",
+                peer=address_to_text(peer)[:16],
+                tag=head.tag,
+                height=head.height,
+                why=why,
+                dropped=count,
+            )
 
     def _note_unsigned(self, peer: bytes, tag: int, size: int) -> None:
         self.unsigned_messages += 1

@@ -116,3 +116,24 @@ def test_a_peer_sends_at_most_its_rate_after_a_burst_and_others_are_not_charged(
     clock.now += 100.0  # a long quiet: the bucket fills to the burst, no further
     assert [box.put(A, b"m") for _ in range(6)] == [QUEUED] * 5 + [OVER_RATE]
     assert len(box) == 13
+
+
+def test_a_peer_sends_at_most_its_bytes_a_second_after_a_burst() -> None:
+    clock = Clock()
+    box = ConsensusInbox(
+        10_000,
+        mute_after=3,
+        mute_seconds=60.0,
+        rate=1e9,
+        burst=10**9,
+        byte_rate=100.0,
+        byte_burst=250,
+        clock=clock,
+    )
+    assert box.put(A, b"x" * 200) == QUEUED
+    assert box.put(A, b"x" * 100) == OVER_RATE  # 50 bytes left of the burst
+    assert box.put(A, b"x" * 50) == QUEUED
+    assert box.put(B, b"x" * 250) == QUEUED  # B's bytes are its own
+    clock.now += 1.0  # 100 bytes back
+    assert box.put(A, b"x" * 101) == OVER_RATE
+    assert box.put(A, b"x" * 100) == QUEUED

@@ -17,6 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from consensus.messages import (
     CompactPrePrepare,
     Decision,
@@ -303,6 +305,7 @@ def test_a_flood_from_one_peer_is_dropped_once_it_holds_its_share_of_the_queue(
 ) -> None:
     async def scenario(h: Harness) -> None:
         driver = h.driver
+        driver.inbox.byte_rate = float("inf")  # the bytes waiting alone, not the byte rate
         chunk = b"\x90" * (PEER_QUEUE_BYTES // 4)
         for _ in range(6):
             driver.on_peer_message(BYZANTINE.public_key, chunk)
@@ -521,3 +524,50 @@ def test_a_decision_for_another_height_is_dropped_from_its_head(
         assert h.driver.unsigned_messages == 0  # nobody's fault: no strike, no warning
 
     run(tmp_path, scenario)
+
+
+def test_a_signed_block_of_oversized_or_too_many_transactions_is_refused_undecoded(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Sizes come from the head (`SignedHead.tx_sizes`): a transaction over
+    MAX_TX_BYTES, or a block over twice the node's limits, is refused before any of
+    its transactions is decoded, whoever signed it; and a signed proposal from a
+    validator that is not the primary is dropped from its head as well."""
+    decoded: list[int] = []
+    from_list = SignedTransaction.from_list
+
+    def counting(fields: Any) -> SignedTransaction:
+        decoded.append(1)
+        return from_list(fields)
+
+    async def scenario(h: Harness) -> None:
+        primary = h.primary(0)
+        block = h.block(primary, 3)
+        sender = PrivateKey.from_seed(b"big".ljust(32, b"."))
+        big = Transaction("t", sender.public_key, 0, "coin.create", (b"x" * 70_000,))
+        oversized = Block(block.header, (big.sign(sender),), None)
+        impostor = next(k for k in KEYS[1:] if k.public_key != primary.public_key)
+        monkeypatch.setattr(SignedTransaction, "from_list", staticmethod(counting))
+        await h.arrive(encode_message(PrePrepare.create(primary, "t", 1, 0, oversized)))
+        assert h.driver.too_large_messages == 1
+        assert h.replica.metrics["dropped_invalid_block"] == 1
+        await h.arrive(encode_message(PrePrepare.create(impostor, "t", 1, 0, block)))
+        assert h.replica.metrics["dropped_wrong_primary"] == 1
+        assert decoded == [] and h.executed == []
+
+    run(tmp_path, scenario)
+
+
+def test_a_block_over_the_limits_by_count_is_refused_from_its_head(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    async def scenario(h: Harness) -> None:
+        primary = h.primary(0)
+        block = h.block(primary, 7)  # over twice max_txs
+        monkeypatch.setattr(
+            SignedTransaction, "from_list", staticmethod(lambda fields: pytest.fail("decoded"))
+        )
+        await h.arrive(encode_message(PrePrepare.create(primary, "t", 1, 0, block)))
+        assert h.driver.too_large_messages == 1 and h.executed == []
+
+    run(tmp_path, scenario, BlockLimits(max_txs=3))
