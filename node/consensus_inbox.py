@@ -37,6 +37,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from node.token_bucket import TokenBucket
+
 QUEUED = "queued"
 FULL = "full"  # the peer holds its share of the bytes: dropped
 OVER_RATE = "over_rate"  # the peer sent more than its rate allows: dropped
@@ -62,8 +64,8 @@ class ConsensusInbox:
         self.burst = burst
         self.byte_rate = byte_rate
         self.byte_burst = byte_burst
-        self._tokens: dict[bytes, tuple[float, float]] = {}  # peer -> (tokens, at)
-        self._byte_tokens: dict[bytes, tuple[float, float]] = {}  # peer -> (bytes, at)
+        # peer -> its buckets: messages, bytes
+        self._buckets: dict[bytes, tuple[TokenBucket, TokenBucket]] = {}
         self.mute_after = mute_after
         self.mute_seconds = mute_seconds
         self._clock = clock
@@ -86,22 +88,18 @@ class ConsensusInbox:
         if held > self.peer_bytes:
             return FULL
         now = self._clock()
-        tokens, at = self._tokens.get(peer, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
-        size = len(raw)
-        if self.byte_rate != float("inf"):
-            allowance, since = self._byte_tokens.get(peer, (float(self.byte_burst), now))
-            allowance = min(float(self.byte_burst), allowance + (now - since) * self.byte_rate)
-        else:
-            allowance = float(size)
-        if tokens < 1.0 or allowance < size:
-            self._tokens[peer] = (tokens, now)
-            if self.byte_rate != float("inf"):
-                self._byte_tokens[peer] = (allowance, now)
+        buckets = self._buckets.get(peer)
+        if buckets is None:
+            buckets = self._buckets[peer] = (
+                TokenBucket(self.rate, self.burst, now),
+                TokenBucket(self.byte_rate, self.byte_burst, now),
+            )
+        messages, size = buckets
+        # a message over the byte rate still spends its message token: it was sent
+        if not messages.take(now) or (
+            self.byte_rate != float("inf") and not size.take(now, len(raw))
+        ):
             return OVER_RATE
-        self._tokens[peer] = (tokens - 1.0, now)
-        if self.byte_rate != float("inf"):
-            self._byte_tokens[peer] = (allowance - size, now)
         queue = self._queues.get(peer)
         if queue is None:
             queue = self._queues[peer] = deque()

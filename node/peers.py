@@ -33,6 +33,16 @@ nor make one link hold more than that; a frame that does not fit is dropped
 (consensus retransmits and block sync repair what was lost). A frame is always
 taken when the link holds nothing, so no frame the node may send (a block sync
 reply is at most `node.sync.MAX_REPLY_BYTES`) is refused on an idle link.
+
+Incoming frames on an authenticated link are screened before they are decoded,
+since decoding builds a Python object per msgpack item (a 64 MiB frame of empty
+arrays costs seconds and gigabytes): each link spends a token per frame from a
+bucket of `FRAMES_PER_SECOND` (burst `FRAME_BURST`), and frames over it are
+dropped unread; `frame_shape_error` then checks the frame against the shape of
+its kind (`FRAME_SHAPES`), walking only msgpack headers. Bad frames (wrong shape
+or not canonical) are counted and logged at counts 1, 2, 4, 8...;
+`BAD_FRAMES_TO_CLOSE` of them within `BAD_FRAME_WINDOW` seconds close the link
+(the peer may redial).
 """
 
 from __future__ import annotations
@@ -42,6 +52,9 @@ import contextlib
 import ipaddress
 import os
 import socket
+import struct
+import time
+from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +70,7 @@ from ledger.keys import PrivateKey, address_to_text, verify
 from node.home import PeerConfig, ServiceLimits
 from node.log import log
 from node.tasks import cancel_all
+from node.token_bucket import TokenBucket
 
 P2P_PATH = "/p2p"
 MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -78,6 +92,42 @@ STOP_TIMEOUT = 2.0
 UNAUTHENTICATED_PER_ADDRESS = 4
 
 FrameHandler = Callable[["Link", list[Any]], None]
+
+# Frames a link may bring per second, and at once. An honest validator sends gossip
+# every 20 ms, a few consensus messages per height and one sync reply per request:
+# a few hundred a second at most, while a flood of tiny frames reaches 100k+.
+FRAMES_PER_SECOND = 2_000.0
+FRAME_BURST = 4_000
+# Bad frames that close a link when they arrive within the window (seconds).
+BAD_FRAMES_TO_CLOSE = 16
+BAD_FRAME_WINDOW = 60.0
+CLOSE_TIMEOUT = 0.5
+# Longest lists a frame may hold: gossip sends at most node.node.GOSSIP_BATCH
+# transactions, a proposal fetch at most node.proposals.MAX_REQUEST_HASHES hashes
+# (and gets at most as many back), a sync reply at most node.sync.BATCH_BLOCKS pairs.
+# Generous, so a peer with other settings is not refused; small enough that a
+# refused frame is found without walking millions of items.
+MAX_FRAME_LIST = 20_000
+MAX_FRAME_PAIRS = 1_024
+
+# msgpack headers, as the canonical encoder writes them
+_ARRAY = frozenset(range(0x90, 0xA0)) | {0xDC, 0xDD}
+_UINT_SIZES = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}  # a non-negative int past 127
+_U16 = struct.Struct(">H")
+_U32 = struct.Struct(">I")
+
+# The items after the kind of each frame a peer may send once authenticated:
+# "bin" bytes, "uint" a non-negative int, "bins" a list of bytes,
+# "pairs" a list of [bytes, bytes] (blocks with their certificates).
+FRAME_SHAPES: dict[bytes, tuple[str, ...]] = {
+    b"txs": ("bins",),  # gossip: signed transactions
+    b"height": ("uint",),
+    b"get_blocks": ("uint", "uint"),  # start, count
+    b"blocks": ("uint", "pairs"),  # start, [[block, certificate], ...]
+    b"c": ("bin",),  # one consensus message
+    b"get_txs": ("bin", "bins"),  # block hash, transaction hashes
+    b"txs_for": ("bin", "bins"),  # block hash, transactions
+}
 
 
 class HandshakeError(Exception):
@@ -108,6 +158,105 @@ def decode_frame(data: bytes) -> list[Any]:
     if not isinstance(value, list) or not value or not isinstance(value[0], str):
         raise CodecError("bad_frame", "a frame is an array starting with its kind")
     return value
+
+
+def _array_at(data: bytes, pos: int) -> tuple[int, int]:
+    """(item count, position of the first item) of the array at `pos`; (-1, pos) if
+    another type is there. IndexError if the frame ends first."""
+    head = data[pos]
+    if 0x90 <= head <= 0x9F:
+        return head & 0x0F, pos + 1
+    if head == 0xDC:
+        return _U16.unpack_from(data, pos + 1)[0], pos + 3
+    if head == 0xDD:
+        return _U32.unpack_from(data, pos + 1)[0], pos + 5
+    return -1, pos
+
+
+def _bins_end(data: bytes, pos: int, count: int) -> int:
+    """Where `count` bins starting at `pos` end; -1 if an item is not a bin.
+
+    Each bin's bytes are stepped over by their length, never copied or built."""
+    for _ in range(count):
+        head = data[pos]
+        if head == 0xC4:
+            pos += 2 + data[pos + 1]
+        elif head == 0xC5:
+            pos += 3 + _U16.unpack_from(data, pos + 1)[0]
+        elif head == 0xC6:
+            pos += 5 + _U32.unpack_from(data, pos + 1)[0]
+        else:
+            return -1
+    return pos
+
+
+def _item_end(data: bytes, pos: int, item: str) -> int:
+    """Where the item of shape `item` at `pos` ends; -1 if it has another shape,
+    -2 if it is a list over its cap."""
+    if item == "bin":
+        return _bins_end(data, pos, 1)
+    if item == "uint":
+        head = data[pos]
+        if head <= 0x7F:
+            return pos + 1
+        return pos + 1 + _UINT_SIZES[head] if head in _UINT_SIZES else -1
+    count, pos = _array_at(data, pos)
+    if count < 0:
+        return -1
+    if count > (MAX_FRAME_LIST if item == "bins" else MAX_FRAME_PAIRS):
+        return -2
+    if item == "bins":
+        return _bins_end(data, pos, count)
+    for _ in range(count):  # pairs: [block, certificate]
+        if data[pos] != 0x92:
+            return -1
+        pos = _bins_end(data, pos + 1, 2)
+        if pos < 0:
+            return -1
+    return pos
+
+
+def frame_shape_error(data: bytes) -> str | None:
+    """Why `data` is not the shape of a frame a peer may send, or None if it is.
+
+    Walks the msgpack headers only: the kind must be one of `FRAME_SHAPES`, with
+    exactly its items, each of the right type, lists within their caps, and no
+    byte after the frame. Nothing is built or copied (a bin is stepped over by its
+    length), so a refused frame costs about the headers read before the fault,
+    however long it is, and an accepted one less than decoding it. Canonical
+    encoding and the items' meaning are still checked later (`decode_frame`, the
+    handlers).
+    """
+    if not data or data[0] not in _ARRAY:
+        return "not_an_array"
+    if not 0x90 <= data[0] <= 0x9F:
+        return "bad_length"  # every frame has at most 4 items: a one-byte header
+    if len(data) < 2 or not 0xA0 <= data[1] <= 0xBF:
+        return "bad_kind"  # every kind is a short str
+    pos = 2 + (data[1] & 0x1F)
+    shape = FRAME_SHAPES.get(data[2:pos])
+    if shape is None:
+        return "unknown_kind"
+    if data[0] & 0x0F != 1 + len(shape):
+        return "bad_length"
+    try:
+        for item in shape:
+            pos = _item_end(data, pos, item)
+            if pos == -2:
+                return "list_too_long"
+            if pos < 0:
+                return f"bad_{item}"
+    except (IndexError, struct.error):  # a header runs past the end
+        return "truncated"
+    if pos > len(data):
+        return "truncated"  # the last bin's bytes run past the end
+    if pos < len(data):
+        return "trailing_bytes"
+    return None
+
+
+def _is_power_of_two(count: int) -> bool:
+    return count > 0 and count & (count - 1) == 0
 
 
 async def _receive_frame(ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> list[Any]:
@@ -170,6 +319,18 @@ class Link:
     enqueued_total: int = 0
     sent_total: int = 0
     closed: bool = False  # set when the link is gone: nothing queued will be sent
+    # incoming frames refused: over the link's budget, or bad (see `reader`)
+    over_rate: int = 0
+    bad_frames: int = 0
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    budget: TokenBucket = field(init=False, repr=False)
+    # when the latest bad frames arrived, to close the link on too many in a window
+    recent_bad: deque[float] = field(
+        default_factory=lambda: deque(maxlen=BAD_FRAMES_TO_CLOSE), repr=False
+    )
+
+    def __post_init__(self) -> None:
+        self.budget = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST, self.clock())
 
     def held_bytes(self) -> int:
         """Bytes this link holds for its peer: queued plus the frame being written."""
@@ -210,17 +371,71 @@ class Link:
             self.sent_total += len(data)
 
     async def reader(self, handler: FrameHandler) -> None:
+        """Hand the peer's frames to `handler`, screened before they are decoded.
+
+        Returns when the peer closes the link, or when this side closes it for too
+        many bad frames."""
         async for message in self.ws:
+            if message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
+                return
+            if message.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
+                continue
+            now = self.clock()
+            if not self.budget.take(now):
+                self.over_rate += 1
+                if _is_power_of_two(self.over_rate):
+                    log(
+                        "peer_frames_over_rate",
+                        peer=address_to_text(self.peer)[:16],
+                        dropped=self.over_rate,
+                    )
+                continue
+            frame: list[Any] | None = None
+            error: str | None
             if message.type != aiohttp.WSMsgType.BINARY:
-                if message.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSE):
+                error = "not_binary"  # peers send msgpack only
+            else:
+                error = frame_shape_error(message.data)
+                if error is None:
+                    try:
+                        frame = decode_frame(message.data)
+                    except CodecError as exc:
+                        error = exc.code
+            if frame is None:
+                if self._bad_frame(error or "bad_frame", now):
+                    await self._close_for_bad_frames()
                     return
                 continue
-            try:
-                frame = decode_frame(message.data)
-            except CodecError as exc:
-                log("peer_bad_frame", peer=address_to_text(self.peer)[:16], error=exc.code)
-                continue
             handler(self, frame)
+
+    def _bad_frame(self, error: str, now: float) -> bool:
+        """Count a bad frame (logging a few of them); True if the link should close."""
+        self.bad_frames += 1
+        if _is_power_of_two(self.bad_frames):
+            # a faulty peer may send bad frames by the thousand: the log keeps a trace
+            # of each doubling, not a line per frame
+            log(
+                "peer_bad_frame",
+                peer=address_to_text(self.peer)[:16],
+                error=error,
+                count=self.bad_frames,
+            )
+        self.recent_bad.append(now)
+        return (
+            len(self.recent_bad) == BAD_FRAMES_TO_CLOSE
+            and now - self.recent_bad[0] <= BAD_FRAME_WINDOW
+        )
+
+    async def _close_for_bad_frames(self) -> None:
+        log(
+            "peer_link_closed_bad_frames",
+            level="warning",
+            peer=address_to_text(self.peer)[:16],
+            bad_frames=self.bad_frames,
+        )
+        # a close frame, but no waiting long on a peer that may not answer it
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.ws.close(), CLOSE_TIMEOUT)
 
 
 class PeerNetwork:

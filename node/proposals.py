@@ -44,6 +44,7 @@ from ledger.keys import address_to_text
 from ledger.tx import SignedTransaction
 from node.log import log
 from node.peers import Link
+from node.token_bucket import TokenBucket
 
 if TYPE_CHECKING:
     from node.node import Node
@@ -57,24 +58,6 @@ REQUESTS_PER_TIMEOUT = 4  # each peer asked gets this share of the fetch's time
 
 Deliver = Callable[[bytes, PrePrepare], None]
 VerifyAll = Callable[[list[SignedTransaction]], Awaitable[list[bool]]]
-
-
-class TokenBucket:
-    """`rate` tokens per second up to `burst`; one per request served."""
-
-    def __init__(self, rate: float, burst: int, now: float) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.tokens = float(burst)
-        self.at = now
-
-    def take(self, now: float) -> bool:
-        self.tokens = min(float(self.burst), self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens < 1.0:
-            return False
-        self.tokens -= 1.0
-        return True
 
 
 def parse_request(frame: list[Any]) -> tuple[bytes, list[bytes]] | None:

@@ -42,7 +42,7 @@ from ledger.errors import CodecError, InvalidBlock
 from ledger.keys import address_to_text
 from node.log import log
 from node.peers import Link
-from node.proposals import TokenBucket
+from node.token_bucket import TokenBucket
 
 if TYPE_CHECKING:
     from node.node import Node
