@@ -91,6 +91,7 @@ class ProposalTransactions:
         # block hash -> (height, {tx hash: tx}) of proposals this node sent or completed
         self._blocks: OrderedDict[bytes, tuple[int, dict[bytes, SignedTransaction]]] = OrderedDict()
         self._buckets: dict[bytes, TokenBucket] = {}
+        self.malformed = 0  # malformed requests, logged at the 1st, 2nd, 4th...
         self._waiting: dict[tuple[bytes, bytes], asyncio.Future[list[Any]]] = {}
         self._fetching: dict[bytes, asyncio.Task[None]] = {}
         self.served = 0
@@ -275,7 +276,14 @@ class ProposalTransactions:
         if request is None:
             self.refused += 1
             self.node.metrics.proposal_requests.labels("malformed").inc()
-            log("peer_bad_request", peer=address_to_text(link.peer)[:16], kind="get_txs")
+            self.malformed += 1
+            if self.malformed & (self.malformed - 1) == 0:  # the 1st, 2nd, 4th...
+                log(
+                    "peer_bad_request",
+                    peer=address_to_text(link.peer)[:16],
+                    kind="get_txs",
+                    count=self.malformed,
+                )
             return
         now = self.clock()
         bucket = self._buckets.get(link.peer)

@@ -5,9 +5,12 @@ peers' requests within bounds."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
 
 from consensus.messages import CompactPrePrepare, PrePrepare
 from ledger.block import Block, BlockHeader
@@ -218,7 +221,7 @@ def test_requests_are_served_only_from_pending_and_proposed_transactions() -> No
     assert raws == [pending.encoded]
 
 
-def test_malformed_requests_are_refused_whole() -> None:
+def test_malformed_requests_are_refused_whole(caplog: pytest.LogCaptureFixture) -> None:
     tx = transfer(1)
     proposals, node, _, _ = setup([tx])
     block_hash = bytes(32)
@@ -233,10 +236,14 @@ def test_malformed_requests_are_refused_whole() -> None:
         ["get_txs", block_hash, [bytes([i % 256, i // 256]) * 16 for i in range(4097)]],
     ]
     assert len(bad[-1][2]) == MAX_REQUEST_HASHES + 1
-    for frame in bad:
-        assert serve(proposals, frame) == []
+    with caplog.at_level(logging.INFO, logger="pasar"):
+        for frame in bad:
+            assert serve(proposals, frame) == []
     assert proposals.refused == len(bad)
     assert node.metrics.proposal_requests.labels("malformed")._value.get() == len(bad)
+    # logged at the 1st, 2nd, 4th and 8th, not once each: a flood writes little
+    logged = [r.getMessage() for r in caplog.records if "peer_bad_request" in r.getMessage()]
+    assert [line.split("count=")[1].split()[0] for line in logged] == ["1", "2", "4", "8"]
 
 
 def test_requests_beyond_the_rate_limit_are_dropped_per_peer() -> None:
