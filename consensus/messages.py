@@ -788,6 +788,8 @@ def message_head(data: bytes) -> SignedHead | DecisionHead | None:
     the spans are the very encodings `body()` makes; bytes that are not canonical
     would be refused whole). A true signature proves nothing about the rest, which
     must still be decoded and checked."""
+    if len(data) > 1 and 0x91 <= data[0] <= 0x9F and data[1] not in _HEAD_TAGS:
+        return None  # a vote, complaint or status (its tag a one-byte int): read nothing
     try:
         spans = codec.item_spans(data)
         if len(spans) < 4:
@@ -837,6 +839,7 @@ NIL = b"\xc0"  # msgpack's nil
 
 
 _SIGNED_HEADS = (TAG_PRE_PREPARE, TAG_VIEW_CHANGE, TAG_NEW_VIEW)
+_HEAD_TAGS = frozenset((*_SIGNED_HEADS, TAG_DECISION))
 
 
 def _block_header_bytes(data: bytes, index: int) -> bytes:

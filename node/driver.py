@@ -85,7 +85,7 @@ from ledger.keys import address_to_text
 from ledger.tx import MAX_TX_BYTES, SignedTransaction
 from node import consensus_inbox as inbox
 from node.consensus_inbox import ConsensusInbox
-from node.log import log
+from node.log import log, log_doubling
 from node.proposals import ProposalTransactions
 from node.votestore import VoteStore
 from node.worker_threads import batch_pool
@@ -335,17 +335,15 @@ class ConsensusDriver:
             self.muted_messages += 1
         else:
             self.dropped_messages += 1
-            dropped = self.dropped_messages
-            if dropped & (dropped - 1) == 0:  # the 1st, 2nd, 4th...: a flood logs little
-                log(
-                    "consensus_message_dropped",
-                    level="warning",
-                    peer=address_to_text(peer)[:16],
-                    reason=outcome,
-                    bytes=len(raw),
-                    queued=self.inbox.waiting_bytes(peer),
-                    dropped=dropped,
-                )
+            log_doubling(
+                self.dropped_messages,
+                "consensus_message_dropped",
+                peer=address_to_text(peer)[:16],
+                reason=outcome,
+                bytes=len(raw),
+                queued=self.inbox.waiting_bytes(peer),
+                dropped=self.dropped_messages,
+            )
 
     def _strike(self, peer: bytes) -> None:
         """`peer` sent a message whose signature is false (see node/consensus_inbox.py)."""
@@ -545,30 +543,26 @@ class ConsensusDriver:
 
     def _note_too_large(self, peer: bytes, head: SignedHead, why: str) -> None:
         self.too_large_messages += 1
-        count = self.too_large_messages
-        if count & (count - 1) == 0:  # the 1st, 2nd, 4th...: a flood logs little
-            log(
-                "consensus_message_too_large",
-                level="warning",
-                peer=address_to_text(peer)[:16],
-                tag=head.tag,
-                height=head.height,
-                why=why,
-                dropped=count,
-            )
+        log_doubling(
+            self.too_large_messages,
+            "consensus_message_too_large",
+            peer=address_to_text(peer)[:16],
+            tag=head.tag,
+            height=head.height,
+            why=why,
+            dropped=self.too_large_messages,
+        )
 
     def _note_unsigned(self, peer: bytes, tag: int, size: int) -> None:
         self.unsigned_messages += 1
-        count = self.unsigned_messages
-        if count & (count - 1) == 0:  # the 1st, 2nd, 4th...: a flood logs little
-            log(
-                "consensus_message_unsigned",
-                level="warning",
-                peer=address_to_text(peer)[:16],
-                tag=tag,
-                bytes=size,
-                dropped=count,
-            )
+        log_doubling(
+            self.unsigned_messages,
+            "consensus_message_unsigned",
+            peer=address_to_text(peer)[:16],
+            tag=tag,
+            bytes=size,
+            dropped=self.unsigned_messages,
+        )
 
     async def _build_proposal(self) -> None:
         """Reap and build the view-0 proposal on the worker; `propose` hands it over."""

@@ -52,6 +52,14 @@ def log(event: str, level: str = "info", **fields: Any) -> None:
         LOGGER.log(number, format_line(event, level, fields))
 
 
+def log_doubling(seen: int, event: str, level: str = "warning", /, **fields: Any) -> None:
+    """`log` for the 1st, 2nd, 4th, 8th... occurrence of something a faulty peer or
+    client can repeat by the thousand (`seen` is its running total): the log keeps a
+    trace of each doubling, not a line per occurrence."""
+    if seen > 0 and seen & (seen - 1) == 0:
+        log(event, level, **fields)
+
+
 # aiohttp's server logs a request it could not parse, with a traceback, here
 AIOHTTP_SERVER_LOGGER = "aiohttp.server"
 

@@ -68,7 +68,7 @@ from ledger.errors import CodecError
 from ledger.hashing import PEER_CHALLENGE, tagged_hash
 from ledger.keys import PrivateKey, address_to_text, verify
 from node.home import PeerConfig, ServiceLimits
-from node.log import log
+from node.log import log, log_doubling
 from node.tasks import cancel_all
 from node.token_bucket import TokenBucket
 
@@ -255,10 +255,6 @@ def frame_shape_error(data: bytes) -> str | None:
     return None
 
 
-def _is_power_of_two(count: int) -> bool:
-    return count > 0 and count & (count - 1) == 0
-
-
 async def _receive_frame(ws: web.WebSocketResponse | aiohttp.ClientWebSocketResponse) -> list[Any]:
     message = await asyncio.wait_for(ws.receive(), HANDSHAKE_TIMEOUT)
     if message.type != aiohttp.WSMsgType.BINARY:
@@ -383,12 +379,13 @@ class Link:
             now = self.clock()
             if not self.budget.take(now):
                 self.over_rate += 1
-                if _is_power_of_two(self.over_rate):
-                    log(
-                        "peer_frames_over_rate",
-                        peer=address_to_text(self.peer)[:16],
-                        dropped=self.over_rate,
-                    )
+                log_doubling(
+                    self.over_rate,
+                    "peer_frames_over_rate",
+                    "info",
+                    peer=address_to_text(self.peer)[:16],
+                    dropped=self.over_rate,
+                )
                 continue
             frame: list[Any] | None = None
             error: str | None
@@ -411,15 +408,14 @@ class Link:
     def _bad_frame(self, error: str, now: float) -> bool:
         """Count a bad frame (logging a few of them); True if the link should close."""
         self.bad_frames += 1
-        if _is_power_of_two(self.bad_frames):
-            # a faulty peer may send bad frames by the thousand: the log keeps a trace
-            # of each doubling, not a line per frame
-            log(
-                "peer_bad_frame",
-                peer=address_to_text(self.peer)[:16],
-                error=error,
-                count=self.bad_frames,
-            )
+        log_doubling(
+            self.bad_frames,
+            "peer_bad_frame",
+            "info",
+            peer=address_to_text(self.peer)[:16],
+            error=error,
+            count=self.bad_frames,
+        )
         self.recent_bad.append(now)
         return (
             len(self.recent_bad) == BAD_FRAMES_TO_CLOSE

@@ -42,7 +42,7 @@ from ledger.errors import CodecError
 from ledger.hashing import HASH_SIZE
 from ledger.keys import address_to_text
 from ledger.tx import SignedTransaction
-from node.log import log
+from node.log import log, log_doubling
 from node.peers import Link
 from node.token_bucket import TokenBucket
 
@@ -277,13 +277,14 @@ class ProposalTransactions:
             self.refused += 1
             self.node.metrics.proposal_requests.labels("malformed").inc()
             self.malformed += 1
-            if self.malformed & (self.malformed - 1) == 0:  # the 1st, 2nd, 4th...
-                log(
-                    "peer_bad_request",
-                    peer=address_to_text(link.peer)[:16],
-                    kind="get_txs",
-                    count=self.malformed,
-                )
+            log_doubling(
+                self.malformed,
+                "peer_bad_request",
+                "info",
+                peer=address_to_text(link.peer)[:16],
+                kind="get_txs",
+                count=self.malformed,
+            )
             return
         now = self.clock()
         bucket = self._buckets.get(link.peer)

@@ -18,6 +18,7 @@ ERROR_DESCRIPTIONS = {
     "404": "Unknown route or object",
     "405": "Method not allowed on this route",
     "413": "Request body or transaction too large",
+    "417": "An Expect header other than 100-continue (expectation_failed); connection closed",
     "422": "Well-formed but invalid (bad signature, nonce, unknown method, ...)",
     "408": "The request body did not arrive in time (request_timeout); connection closed",
     "429": "Mempool full, or this client's share of event streams taken; retry after "

@@ -321,7 +321,7 @@ GROUP = RouteGroup(
                 "Admission",
                 status="202",
                 msgpack=True,
-                extra_errors=("413", "422", "429"),
+                extra_errors=("413", "417", "422", "429"),
                 links={"TxStatus": _TX_LINK},
             )
         },
@@ -330,7 +330,7 @@ GROUP = RouteGroup(
                 f"Submit up to {MAX_BATCH} signed transactions",
                 "SubmitBatch",
                 "BatchAdmission",
-                extra_errors=("413", "429"),
+                extra_errors=("413", "417", "429"),
                 links={
                     "FirstTxStatus": {
                         "operationId": "getTx",

@@ -28,6 +28,8 @@ runs `pasar node` with these behaviours patched in (and logs each misdeed as an
                   receiver a decoding and a signature check)
   flood_votes     the same with votes it really signs, each for another made-up
                   block: valid signatures, double votes after the first
+  junk_frames     sends every peer an 8 MiB frame of empty arrays (a million objects
+                  to decode) of an unknown kind every second for 30 s
 
 This module lives under tests/ only: nothing in the node, its configuration or
 the installed package imports it, so no production setting can turn it on.
@@ -65,12 +67,15 @@ MODES = (
     "gossip_one_peer",
     "forge_votes",
     "flood_votes",
+    "junk_frames",
 )
 FORGED_PER_FRAME = 200
 FORGED_FRAMES = 600  # 30 s of forged frames: a peer that listened would pay each time
 ONE_PEER_FRAMES = 20  # 4,000 valid transfers that one peer alone receives
 LIE = 1_000
 FORGED_VOTES_PER_BURST = 500
+JUNK_FRAME_BYTES = 8 * 1024 * 1024
+JUNK_FRAMES = 30
 FORGED_VOTE_BURSTS = 1_500  # 20 ms apart: 30 s
 
 
@@ -235,6 +240,25 @@ def patch(modes: set[str]) -> None:
             self._spawn(vote_flood(self))
 
         Node.start = vote_flooding_start  # type: ignore[method-assign]
+
+    if "junk_frames" in modes:
+        original_junk_start = Node.start
+        count = JUNK_FRAME_BYTES - 8
+        # ["zz", [[], [], ...]]: canonical msgpack, one byte per empty array
+        junk = b"\x92\xa2zz\xdd" + count.to_bytes(4, "big") + b"\x90" * count
+
+        async def junk_flood(node: Node) -> None:
+            for _ in range(JUNK_FRAMES):
+                for peer in node.peers.connected():
+                    node.peers.send(peer, junk)
+                log("byzantine_junk_frames", bytes=len(junk))
+                await asyncio.sleep(1.0)
+
+        async def junk_start(self: Node) -> None:
+            await original_junk_start(self)
+            self._spawn(junk_flood(self))
+
+        Node.start = junk_start  # type: ignore[method-assign]
 
     if "forge_sync" in modes:
 

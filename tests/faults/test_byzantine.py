@@ -7,7 +7,8 @@ signatures, flooding its peers with votes (really signed, then forged), and lyin
 about its height while serving forged blocks to block sync. In each round the
 three honest validators must keep committing and react as designed (keep
 evidence, refuse the block, stop hearing the forger's gossip, drop a flood over
-the consensus rate, mute a peer whose votes are forged, bench the liar), and the
+the consensus rate, mute a peer whose votes are forged, refuse a frame of a
+million empty arrays undecoded, bench the liar), and the
 wrapper's own log must show the misdeed happened. At the end the history checker
 holds the honest three to every answer they gave.
 """
@@ -35,6 +36,7 @@ ROUNDS: dict[str, tuple[str, tuple[str, ...]]] = {
     # before forge_votes, whose mute would still be silencing the validator
     "flood_votes": ("event=byzantine_forged_votes", ("reason=over_rate",)),
     "forge_votes": ("event=byzantine_forged_votes", ("event=peer_consensus_muted",)),
+    "junk_frames": ("event=byzantine_junk_frames", ("error=unknown_kind",)),
     "lie_height,forge_sync": (
         "event=byzantine_forged_sync",
         ("event=sync_peer_benched", "event=sync_block_refused"),

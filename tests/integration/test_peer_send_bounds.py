@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
-import socket
 from typing import Any
 
 import aiohttp
@@ -23,23 +22,13 @@ from aiohttp import web
 from ledger.keys import PrivateKey
 from node.home import PeerConfig, ServiceLimits
 from node.peers import PeerNetwork, client_handshake
+from tests.integration.harness import free_base_port
 
 CHAIN_ID = "send-bounds-test"
 UPGRADE = (
     "GET /p2p HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
 )
-
-
-def free_port() -> int:
-    for port in range(30500, 31000):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 30500-30999")
 
 
 async def silent_upgrade(
@@ -80,7 +69,7 @@ async def listening_network(
 
 def test_stalled_handshakes_from_strangers_leave_room_for_a_validator() -> None:
     server_key, validator_key = PrivateKey.generate(), PrivateKey.generate()
-    port = free_port()
+    port = free_base_port(1)
     # long enough that no stalled connection is closed while the test runs
     limits = ServiceLimits(p2p_unauthenticated=16, handshake_timeout_ms=60_000)
 
@@ -123,7 +112,7 @@ def test_one_key_holds_at_most_two_inbound_links_the_oldest_go() -> None:
     # A validator dials each peer once, and again after a restart; more links from one
     # key are not a validator's, and each could bring a 64 MiB frame at once.
     server_key, validator_key = PrivateKey.generate(), PrivateKey.generate()
-    port = free_port()
+    port = free_base_port(1)
 
     async def run() -> tuple[list[bool], int, bool]:
         network, runner = await listening_network(server_key, validator_key, port, ServiceLimits())

@@ -32,7 +32,7 @@ from node.front_process import rpc_socket_path
 from node.home import CONFIG_FILE, MempoolLimits, ServiceLimits, config_to_toml, load_home
 from node.rpc_front import upstream_slots
 from tests.integration import test_rpc_front
-from tests.integration.harness import ROOT, LocalNet, http, wait_until
+from tests.integration.harness import ROOT, LocalNet, free_base_port, http, wait_until
 from tests.integration.test_admission_control import LIMITS
 from tests.integration.test_rpc_front import fill, front_pids, front_refusals
 
@@ -177,27 +177,13 @@ def test_a_body_that_comes_late_is_not_sent_down_a_connection_the_node_closed(
     assert answer[0] == 202, answer
 
 
-FRONT_PORTS = range(29_000, 29_500)  # for a front started by hand
-
-
-def free_front_port() -> int:
-    for port in FRONT_PORTS:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise AssertionError("no free port for a front")
-
-
 @contextlib.contextmanager
 def front_by_hand(net: LocalNet, inherited_limit: int) -> Iterator[tuple[int, int]]:
     """A second front before the node, started as the node starts its own but with
     `inherited_limit` open files for a soft limit, as from a node with that limit;
     yields its (pid, port). Ended by its PID."""
     run_dir = rpc_socket_path(net.nodes[0].home).parent
-    port = free_front_port()
+    port = free_base_port(1)
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 
     def limited() -> None:

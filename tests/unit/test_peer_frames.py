@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from ledger import codec
+from node import log as node_log
 from node import peers
 from node.peers import (
     BAD_FRAMES_TO_CLOSE,
@@ -185,7 +186,12 @@ def decodes(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
 @pytest.fixture
 def logged(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
     lines: list[tuple[str, dict[str, Any]]] = []
-    monkeypatch.setattr(peers, "log", lambda event, **fields: lines.append((event, fields)))
+
+    def record(event: str, level: str = "info", **fields: Any) -> None:
+        lines.append((event, fields))
+
+    monkeypatch.setattr(peers, "log", record)
+    monkeypatch.setattr(node_log, "log", record)  # what log_doubling writes with
     return lines
 
 
