@@ -58,7 +58,7 @@ from ledger.block import (
 from ledger.errors import CodecError
 from ledger.execution import tx_root
 from ledger.hashing import BLOCK, CONSENSUS_MSG, HASH_SIZE, tagged_hash
-from ledger.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, verify
+from ledger.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, RememberedChecks
 from ledger.merkle import merkle_root
 from ledger.tx import ENVELOPE_SINGLE, SignedTransaction
 
@@ -120,7 +120,16 @@ def _sign(key: PrivateKey, chain_id: str, body: list[Any]) -> bytes:
 
 
 def _verify(sender: bytes, chain_id: str, body: list[Any], signature: bytes) -> bool:
-    return verify(sender, CONSENSUS_MSG, chain_id, message_digest(body), signature)
+    return _verify_digest(sender, chain_id, message_digest(body), signature)
+
+
+# A proposal's signature is checked from its head, by the driver's screen and by the
+# replica; a NEW-VIEW's view changes again inside it
+CONSENSUS_SIGNATURES = RememberedChecks(CONSENSUS_MSG)
+
+
+def _verify_digest(sender: bytes, chain_id: str, digest: bytes, signature: bytes) -> bool:
+    return CONSENSUS_SIGNATURES.verify(sender, chain_id, digest, signature)
 
 
 def _height(value: Any) -> int:
@@ -759,7 +768,7 @@ class SignedHead:
     tx_sizes: tuple[int, ...] = ()
 
     def verify(self, chain_id: str) -> bool:
-        return verify(self.sender, CONSENSUS_MSG, chain_id, self.digest, self.signature)
+        return _verify_digest(self.sender, chain_id, self.digest, self.signature)
 
 
 @dataclass(frozen=True, slots=True)

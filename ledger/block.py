@@ -33,7 +33,7 @@ from ledger.hashing import (
     ZERO_HASH,
     tagged_hash,
 )
-from ledger.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, verify
+from ledger.keys import PUBLIC_KEY_SIZE, SIGNATURE_SIZE, PrivateKey, RememberedChecks
 from ledger.tx import MAX_CHAIN_ID, MAX_TIME_MS, SignedTransaction
 
 TAG_HEADER = 3
@@ -65,30 +65,14 @@ def commit_vote_digest(height: int, view: int, block_hash: bytes) -> bytes:
     return tagged_hash(COMMIT_VOTE, codec.encode([height, view, block_hash]))
 
 
-# Commit votes that verified, as (validator, signature, digest, chain id): a node
-# checks each vote as it arrives and then again inside the certificate the next
-# block carries (and a synced block's), three or four Ed25519 checks per block.
-# Only successes are kept, keyed by every input, so a hit is the answer `verify`
-# would give again. Bounded: emptied when full (a few blocks' votes are in use).
-_VERIFIED_VOTES: set[tuple[bytes, bytes, bytes, str]] = set()
-_VERIFIED_VOTES_KEPT = 4096
+# Commit votes are checked as they arrive and again inside the certificate the next
+# block carries (and a synced block's): three or four Ed25519 checks per block.
+COMMIT_VOTES = RememberedChecks(COMMIT_VOTE)
 
 
 def verify_commit_vote(validator: bytes, chain_id: str, digest: bytes, signature: bytes) -> bool:
     """`verify` of one commit vote over `digest` (`commit_vote_digest`), remembered."""
-    seen = (validator, signature, digest, chain_id)
-    if seen in _VERIFIED_VOTES:
-        return True
-    if not verify(validator, COMMIT_VOTE, chain_id, digest, signature):
-        return False
-    _remember_vote(seen)
-    return True
-
-
-def _remember_vote(seen: tuple[bytes, bytes, bytes, str]) -> None:
-    if len(_VERIFIED_VOTES) >= _VERIFIED_VOTES_KEPT:
-        _VERIFIED_VOTES.clear()
-    _VERIFIED_VOTES.add(seen)
+    return COMMIT_VOTES.verify(validator, chain_id, digest, signature)
 
 
 def _expect_tag(fields: list[Any], tag: int, what: str) -> None:
@@ -248,7 +232,7 @@ def sign_commit_vote(
     block's certificate carries it (an Ed25519 check per block otherwise)."""
     digest = commit_vote_digest(height, view, block_hash)
     signature = key.sign(COMMIT_VOTE, chain_id, digest)
-    _remember_vote((key.public_key, signature, digest, chain_id))
+    COMMIT_VOTES.remember(key.public_key, chain_id, digest, signature)
     return signature
 
 

@@ -93,6 +93,38 @@ def verify(
 SignatureCheck = tuple[bytes, bytes, str, bytes, bytes]
 
 
+class RememberedChecks:
+    """`verify` in one domain, remembering the signatures that verified.
+
+    For signatures a node meets more than once (a commit vote as it arrives and again
+    in the next block's certificate; a proposal's from its head, by the driver's
+    screen and by the replica). Only successes are kept, keyed by every input, so a
+    hit is the answer `verify` would give again. Bounded: emptied when full (the
+    signatures in use are a few blocks' worth)."""
+
+    def __init__(self, domain: bytes, kept: int = 4096) -> None:
+        self.domain = domain
+        self.kept = kept
+        self._good: set[tuple[bytes, bytes, bytes, str]] = set()
+
+    def verify(self, public_key: bytes, chain_id: str, digest: bytes, signature: bytes) -> bool:
+        if (public_key, signature, digest, chain_id) in self._good:
+            return True
+        if not verify(public_key, self.domain, chain_id, digest, signature):
+            return False
+        self.remember(public_key, chain_id, digest, signature)
+        return True
+
+    def remember(self, public_key: bytes, chain_id: str, digest: bytes, signature: bytes) -> None:
+        """Note a signature known good (one this node just made, say)."""
+        if len(self._good) >= self.kept:
+            self._good.clear()
+        self._good.add((public_key, signature, digest, chain_id))
+
+    def forget(self) -> None:
+        self._good.clear()
+
+
 def verify_many(checks: Sequence[SignatureCheck], executor: Executor | None = None) -> list[bool]:
     """Verify many signatures, spread over an executor's threads when one is given.
 

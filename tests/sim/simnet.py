@@ -90,6 +90,7 @@ SIM_CONFIG = ReplicaConfig(
 NODE_POLICY = replace(SIM_CONFIG, empty_block_interval=None)
 
 
+_VERIFY = keys.verify  # the real one, kept before the fixtures patch `ledger.keys`
 _VERIFY_CACHE: dict[tuple[bytes, bytes, str, bytes, bytes], bool] = {}
 _VERIFY_CACHE_LIMIT = 200_000
 
@@ -105,11 +106,11 @@ def cached_verify(
     if known is None:
         if len(_VERIFY_CACHE) >= _VERIFY_CACHE_LIMIT:
             _VERIFY_CACHE.clear()
-        known = _VERIFY_CACHE[key] = keys.verify(public_key, domain, chain_id, digest, signature)
+        known = _VERIFY_CACHE[key] = _VERIFY(public_key, domain, chain_id, digest, signature)
     return known
 
 
-VERIFY_USERS = ("consensus.messages", "ledger.block")  # modules that import `verify` by name
+VERIFY_USERS = ("ledger.keys",)  # the module whose `verify` every check looks up
 
 # Byzantine behaviours that also lie in block sync: they claim to be SYNC_LIE blocks
 # ahead and answer with forged blocks (node/sync.py must refuse every one).

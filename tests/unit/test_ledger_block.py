@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import ledger.block
+import ledger.keys
 from ledger import codec
 from ledger.block import (
     Block,
@@ -48,14 +49,15 @@ HEADER = BlockHeader(
 
 @pytest.fixture
 def checked(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """The keys `ledger.block` runs an Ed25519 check for, in order, from now on."""
+    """The keys `ledger.block` has an Ed25519 check run for, in order, from now on (its
+    remembered commit votes check through `ledger.keys`)."""
     keys: list[bytes] = []
 
     def counting(public_key: bytes, *rest: Any) -> bool:
         keys.append(public_key)
         return verify(public_key, *rest)
 
-    monkeypatch.setattr(ledger.block, "verify", counting)
+    monkeypatch.setattr(ledger.keys, "verify", counting)
     return keys
 
 
@@ -254,7 +256,7 @@ def test_a_certificate_of_votes_already_verified_needs_no_signature_check(
 ) -> None:
     block_hash = b"\x07" * 32
     certificate = certificate_by([0, 1, 2], block_hash)
-    ledger.block._VERIFIED_VOTES.clear()  # signed here: remembered; as if signed elsewhere
+    ledger.block.COMMIT_VOTES.forget()  # signed here: remembered; as if signed elsewhere
     digest = commit_vote_digest(7, 0, block_hash)
     for validator, signature in certificate.signatures[:2]:  # as the votes arrived
         assert verify_commit_vote(validator, CHAIN_ID, digest, signature)
@@ -269,7 +271,7 @@ def test_a_nodes_own_commit_vote_needs_no_signature_check_in_a_certificate(
 ) -> None:
     block_hash = b"\x0b" * 32
     certificate = certificate_by([0, 1, 2], block_hash)  # signs all three, in this process
-    ledger.block._VERIFIED_VOTES.clear()  # as if the other two were signed elsewhere
+    ledger.block.COMMIT_VOTES.forget()  # as if the other two were signed elsewhere
     own = sign_commit_vote(VALIDATOR_KEYS[1], CHAIN_ID, 7, 0, block_hash)  # this node's vote
     assert dict(certificate.signatures)[VALIDATORS[1]] == own
     assert certificate.verify(CHAIN_ID, VALIDATORS)
