@@ -161,6 +161,68 @@ def item_spans(data: bytes, path: tuple[int, ...] = ()) -> list[tuple[int, int]]
     return spans
 
 
+# How `count_values` steps over each header byte: (kind, size). Kinds: a value of
+# `size` bytes in all (integers, nil, booleans); a bin or str whose length takes the
+# `size` bytes after the type byte; an array whose item count takes them; a fixarray
+# or fixstr (count or length in the type byte itself); anything else (maps, floats,
+# extensions, the unused c1), which ends the walk.
+_WHOLE, _SIZED, _ARRAY, _FIXARRAY, _FIXSTR, _STOP = range(6)
+
+
+def _header_steps() -> tuple[tuple[int, int], ...]:
+    steps = [(_STOP, 0)] * 256
+    for byte in [*range(0x00, 0x80), *range(0xE0, 0x100), 0xC0, 0xC2, 0xC3]:
+        steps[byte] = (_WHOLE, 1)  # fixints, nil, false, true
+    for byte in range(0x90, 0xA0):
+        steps[byte] = (_FIXARRAY, 0)
+    for byte in range(0xA0, 0xC0):
+        steps[byte] = (_FIXSTR, 0)
+    for byte, size in ((0xCC, 2), (0xCD, 3), (0xCE, 5), (0xCF, 9)):
+        steps[byte] = steps[byte + 4] = (_WHOLE, size)  # uint 8..64 and int 8..64
+    for byte, size in ((0xC4, 1), (0xC5, 2), (0xC6, 4), (0xD9, 1), (0xDA, 2), (0xDB, 4)):
+        steps[byte] = (_SIZED, size)  # bin 8/16/32, str 8/16/32
+    steps[0xDC], steps[0xDD] = (_ARRAY, 2), (_ARRAY, 4)
+    return tuple(steps)
+
+
+_STEPS = _header_steps()
+
+
+def count_values(data: bytes, limit: int) -> int:
+    """How many values the encoded value at the start of `data` holds (itself, and
+    every item of every array in it at any depth), read from the headers alone: no
+    value is built. The walk stops once the count passes `limit`, so the answer is
+    at most limit + 1 and its cost bounded by `limit` whatever the input.
+
+    For refusing, before decoding, input whose decoding would cost far more than its
+    size suggests: a kilobyte of empty arrays decodes to a thousand lists. Anything
+    the walk cannot step over (a map, a float, an extension, input cut short) ends it
+    with the count so far, and `decode` then refuses the input with its own error."""
+    size = len(data)
+    steps = _STEPS
+    at = count = 0
+    pending = 1  # values still to step over
+    while pending and at < size and count <= limit:
+        kind, width = steps[data[at]]
+        count += 1
+        pending -= 1
+        if kind == _WHOLE:
+            at += width
+        elif kind == _FIXSTR:
+            at += 1 + (data[at] & 0x1F)
+        elif kind == _FIXARRAY:
+            pending += data[at] & 0x0F
+            at += 1
+        elif kind == _SIZED:
+            at += 1 + width + int.from_bytes(data[at + 1 : at + 1 + width], "big")
+        elif kind == _ARRAY:
+            pending += int.from_bytes(data[at + 1 : at + 1 + width], "big")
+            at += 1 + width
+        else:
+            break
+    return count
+
+
 def decode_stored(data: bytes) -> Any:
     """Decode a state value read back from this node's own store.
 

@@ -39,6 +39,13 @@ ENVELOPE_SINGLE = 1  # the sender's own signature alone
 ENVELOPE_MULTI = 2  # a sorted list of (public key, signature)
 MAX_SIGNATURES = 16
 MAX_TX_BYTES = 64 * 1024
+# Values a transaction's args hold in all: each item, and each item of an array among
+# them at any depth. A contract's largest call holds a few hundred; the bound is what
+# keeps decoding a transaction cheap: 64 KiB of empty arrays would be 65,536 lists.
+MAX_ARG_VALUES = 1_024
+# The most values a signed transaction holds besides its args' items: the envelope, its
+# tag and version, the transaction's eight fields and sixteen [key, signature] pairs (61)
+_OTHER_VALUES = 64
 MAX_CHAIN_ID = 64
 MAX_METHOD = 64
 MAX_NONCE = (1 << 63) - 1
@@ -88,6 +95,8 @@ class Transaction:
         _, _, chain_id, sender, nonce, method, args, expiry_ms = fields
         if not isinstance(args, list):
             raise CodecError("bad_type", "transaction args must be an array")
+        if len(args) > MAX_ARG_VALUES or arg_values(args) > MAX_ARG_VALUES:
+            raise too_many_values()
         # Decoded fields have exact types: test them in place, and call the
         # `expect_*` helpers (which name the first bad field) only if one fails.
         if not (
@@ -111,6 +120,7 @@ class Transaction:
 
     @staticmethod
     def decode(data: bytes) -> Transaction:
+        check_value_count(data)
         return Transaction.from_list(codec.decode(data, MAX_TX_BYTES))
 
     def signature_by(self, key: PrivateKey) -> Signature:
@@ -242,6 +252,7 @@ class SignedTransaction:
 
     @staticmethod
     def decode(data: bytes) -> SignedTransaction:
+        check_value_count(data)
         stx = SignedTransaction.from_list(codec.decode(data, MAX_TX_BYTES))
         stx.__dict__["encoded"] = bytes(data)  # canonical: `codec.decode` checked it
         return stx
@@ -258,6 +269,39 @@ def _signatures_size(stx: SignedTransaction) -> int:
         return 2 + SIGNATURE_SIZE  # bin8 header and the signature
     count = len(stx.signatures)
     return (1 if count < 16 else 3) + count * _PAIR_SIZE  # fixarray or array16 header
+
+
+def too_many_values() -> CodecError:
+    return CodecError(
+        "too_many_values", f"a transaction's args hold at most {MAX_ARG_VALUES} values in all"
+    )
+
+
+def arg_values(args: list[Any] | tuple[Any, ...]) -> int:
+    """The values `args` hold: each item, and each item of an array among them at any
+    depth (the count stops soon after passing MAX_ARG_VALUES)."""
+    count = len(args)
+    for item in args:  # most calls have no array among their args: a loop, no list built
+        if type(item) is list or type(item) is tuple:
+            break
+    else:
+        return count
+    nested = [item for item in args if type(item) is list or type(item) is tuple]
+    while nested and count <= MAX_ARG_VALUES:
+        items = nested.pop()
+        count += len(items)
+        nested.extend(item for item in items if type(item) is list or type(item) is tuple)
+    return count
+
+
+def check_value_count(data: bytes) -> None:
+    """Refuse, from its headers and before decoding it, an encoded transaction (signed
+    or not) that holds more values than any transaction within MAX_ARG_VALUES can:
+    decoding costs per value, and a value can take a single byte. One of at most that
+    many bytes cannot hold more values than bytes, and is not walked."""
+    bound = MAX_ARG_VALUES + _OTHER_VALUES
+    if len(data) > bound and codec.count_values(data, bound) > bound:
+        raise too_many_values()
 
 
 def check_signatures(tx: Transaction, signatures: tuple[Signature, ...]) -> None:

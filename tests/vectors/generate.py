@@ -252,6 +252,11 @@ def envelope_vectors() -> dict[str, Any]:
     by_alice = tx.signature_by(alice)
     ordered = sorted([by_phone, by_laptop])
 
+    # the args of the unsigned transaction, and an array of 1,021 arrays: one value past
+    # MAX_ARG_VALUES (the signature is the one over the valid transaction: the count
+    # refuses it first)
+    over_values = [*unsigned[:6], [*unsigned[6], [[]] * 1_021], unsigned[7]]
+
     def envelope(version: int, pairs: Any) -> str:
         return codec.encode([2, version, unsigned, pairs]).hex()
 
@@ -263,6 +268,11 @@ def envelope_vectors() -> dict[str, Any]:
         (envelope(2, [list(by_alice)]), "non_canonical", "the sender alone in version 2"),
         (envelope(3, [list(by_alice)]), "bad_version", "an unknown envelope version"),
         (envelope(2, [[phone.public_key, by_phone[1][:63]]]), "bad_length", "a short signature"),
+        (
+            codec.encode([2, 1, over_values, by_alice[1]]).hex(),
+            "too_many_values",
+            "args holding 1,025 values (a memo of 1,021 empty arrays)",
+        ),
     ]
     return {
         "description": "Signed transaction envelopes: version 1 is the sender's signature alone,"

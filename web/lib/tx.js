@@ -22,10 +22,26 @@ export const ENVELOPE_SINGLE = 1; // the sender's own signature alone
 export const ENVELOPE_MULTI = 2; // a sorted list of [public key, signature]
 export const MAX_SIGNATURES = 16;
 export const MAX_TX_BYTES = 64 * 1024;
+// Values a transaction's args hold in all: each item, and each item of an array among
+// them at any depth (ledger/tx.py: decoding costs per value, and a value can take one byte).
+export const MAX_ARG_VALUES = 1024;
 export const MAX_CHAIN_ID = 64;
 export const MAX_METHOD = 64;
 export const MAX_NONCE = (1n << 63n) - 1n;
 export const MAX_TIME_MS = (1n << 63n) - 1n;
+
+/** The values `args` hold: each item, and each item of an array among them at any depth
+ * (the count stops soon after passing MAX_ARG_VALUES). */
+export function argValues(args) {
+  let count = args.length;
+  const nested = args.filter(Array.isArray);
+  while (nested.length > 0 && count <= MAX_ARG_VALUES) {
+    const items = nested.pop();
+    count += items.length;
+    for (const item of items) if (Array.isArray(item)) nested.push(item);
+  }
+  return count;
+}
 
 /** An unsigned call of `method` by `sender`; `expiryMs` 0 means it never expires. */
 export class Transaction {
@@ -71,6 +87,9 @@ export class Transaction {
     const f = codec.expectList(value, 8, "transaction");
     codec.expectTag(f, TAG_TX, TX_VERSION, "transaction");
     if (!Array.isArray(f[6])) throw new CodecError("bad_type", "transaction args must be an array");
+    if (argValues(f[6]) > MAX_ARG_VALUES) {
+      throw new CodecError("too_many_values", `a transaction's args hold at most ${MAX_ARG_VALUES} values in all`);
+    }
     return new Transaction({
       chainId: codec.expectStr(f[2], "chain_id", MAX_CHAIN_ID),
       sender: codec.expectBytes(f[3], "sender", PUBLIC_KEY_SIZE),

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 
 import { CodecError } from "../lib/codec.js";
 import { PrivateKey } from "../lib/keys.js";
-import { MAX_SIGNATURES, SignedTransaction, Transaction } from "../lib/tx.js";
+import { MAX_ARG_VALUES, MAX_SIGNATURES, SignedTransaction, Transaction, argValues } from "../lib/tx.js";
 
 async function key(byte) {
   return PrivateKey.fromSeed(new Uint8Array(32).fill(byte));
@@ -55,5 +55,22 @@ test("a transaction that would not decode is never encoded for signing", async (
   for (const bad of [{ nonce: -1 }, { method: "m".repeat(65) }, { chainId: 7 }, { sender: new Uint8Array(31) }, { args: [1.5] }]) {
     const tx = new Transaction({ chainId: "c", sender: owner.publicKey, nonce: 0, method: "coin.transfer", args: [], ...bad });
     assert.throws(() => tx.encode(), CodecError, JSON.stringify(Object.keys(bad)));
+  }
+});
+
+test("args hold at most MAX_ARG_VALUES values at any depth, as the node counts them", async () => {
+  const owner = await key(1);
+  const withArgs = (args) => new Transaction({ chainId: "c", sender: owner.publicKey, nonce: 0, method: "coin.transfer", args });
+  const memo = (arrays) => Array.from({ length: arrays }, () => []);
+  const atLimit = withArgs(["IDR", owner.publicKey, 1n, memo(MAX_ARG_VALUES - 4)]);
+  assert.equal(argValues(atLimit.args), MAX_ARG_VALUES);
+  assert.equal(Transaction.decode(atLimit.encode()).args.length, 4);
+  for (const args of [
+    ["IDR", owner.publicKey, 1n, memo(MAX_ARG_VALUES - 3)],
+    new Array(MAX_ARG_VALUES + 1).fill(0n),
+    [Array.from({ length: 300 }, () => [[1n, 2n, [3n]]])],
+  ]) {
+    assert.ok(argValues(args) > MAX_ARG_VALUES);
+    assert.throws(() => withArgs(args).encode(), (e) => e instanceof CodecError && e.code === "too_many_values");
   }
 });

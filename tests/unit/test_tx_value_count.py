@@ -1,0 +1,175 @@
+"""A transaction's args hold at most MAX_ARG_VALUES values, and input that would hold more
+is refused from its msgpack headers, before anything is decoded (`codec.count_values`).
+
+Decoding costs per value and a value can take one byte: 64 KiB of empty arrays made a
+transaction that cost 26 ms to decode, and one batch of them held a validator's event
+loop for two seconds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rpc_fake_node import FakeNode
+from rpc_helpers import served, snapshot, transfer
+
+from ledger import codec
+from ledger.block import Block
+from ledger.errors import CodecError
+from ledger.kv import MemoryStore
+from ledger.tx import (
+    MAX_ARG_VALUES,
+    MAX_TX_BYTES,
+    SignedTransaction,
+    Transaction,
+    arg_values,
+)
+from tests.ledgerkit import CHAIN_ID, Chain, key, make_genesis
+from tests.unit.test_proposal_cost import count_decodes
+
+ALICE, BOB = key(1), key(2)
+
+scalars = st.one_of(
+    st.integers(min_value=codec.MIN_INT, max_value=codec.MAX_INT),
+    st.binary(max_size=300),
+    st.text(max_size=300),
+    st.booleans(),
+    st.none(),
+)
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=20), max_leaves=200)
+
+
+def counted(value: Any) -> int:
+    """The values `value` holds, itself included, counted on the decoded value."""
+    if isinstance(value, list):
+        return 1 + sum(counted(item) for item in value)
+    return 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_count_values_reads_from_headers_what_the_value_holds(value: Any) -> None:
+    data = codec.encode(value)
+    total = counted(value)
+    assert codec.count_values(data, 10**9) == total
+    # the walk stops just past the limit, whatever is left
+    for limit in (0, total // 2, total - 1):
+        if limit < total:
+            assert codec.count_values(data, limit) == limit + 1
+    assert codec.count_values(data, total) == total
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.integers(min_value=0, max_value=50))
+def test_count_values_never_fails_on_junk(data: bytes, limit: int) -> None:
+    # truncated headers, maps, floats, extensions: the walk ends, `decode` decides
+    assert 0 <= codec.count_values(data, limit) <= limit + 1
+
+
+def transfer_with(memo: Any, nonce: int = 0) -> Transaction:
+    return Transaction(
+        CHAIN_ID, ALICE.public_key, nonce, "coin.transfer", ("IDR", BOB.public_key, 1, memo)
+    )
+
+
+def test_args_of_exactly_the_limit_are_a_transaction_one_more_is_not() -> None:
+    at_limit = transfer_with([[] for _ in range(MAX_ARG_VALUES - 4)])
+    assert arg_values(at_limit.args) == MAX_ARG_VALUES
+    signed = at_limit.sign(ALICE)
+    assert SignedTransaction.decode(signed.encode()).hash == at_limit.hash
+    assert Transaction.decode(at_limit.encode()) == at_limit
+    over = transfer_with([[] for _ in range(MAX_ARG_VALUES - 3)])
+    assert arg_values(over.args) == MAX_ARG_VALUES + 1
+    for decode, data in (
+        (Transaction.decode, over.encode()),
+        (SignedTransaction.decode, over.sign(ALICE).encode()),
+    ):
+        with pytest.raises(CodecError) as caught:
+            decode(data)
+        assert caught.value.code == "too_many_values"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [0] * (MAX_ARG_VALUES + 1),  # flat
+        [[[1, 2, [3]]] * 300],  # nested: 1 + 300 * 5 values
+        [(1,) * 600, [2] * 600],  # tuples count as arrays (as the codec encodes them)
+    ],
+)
+def test_values_at_any_depth_count(args: list[Any]) -> None:
+    assert arg_values(args) > MAX_ARG_VALUES
+    with pytest.raises(CodecError) as caught:
+        Transaction.from_list([1, 1, CHAIN_ID, ALICE.public_key, 0, "coin.transfer", args, 0])
+    assert caught.value.code == "too_many_values"
+
+
+def test_a_transaction_of_empty_arrays_is_refused_before_it_is_decoded(monkeypatch: Any) -> None:
+    junk = transfer_with([[] for _ in range(60_000)]).sign(ALICE).encode()
+    assert len(junk) < MAX_TX_BYTES
+    decoded = count_decodes(monkeypatch)
+    unpacked: list[int] = []
+    unpackb = codec.msgpack.unpackb
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        unpacked.append(1)
+        return unpackb(*args, **kwargs)
+
+    monkeypatch.setattr(codec.msgpack, "unpackb", counting)
+    with pytest.raises(CodecError) as caught:
+        SignedTransaction.decode(junk)
+    assert caught.value.code == "too_many_values"
+    assert decoded == [] and unpacked == []
+    # a small transaction is never walked: it cannot hold more values than bytes
+    small = transfer_with("thanks").sign(ALICE).encode()
+    walked: list[int] = []
+    count_values = codec.count_values
+
+    def counting_walk(data: bytes, limit: int) -> int:
+        walked.append(1)
+        return count_values(data, limit)
+
+    monkeypatch.setattr(codec, "count_values", counting_walk)
+    SignedTransaction.decode(small)
+    assert walked == []
+
+
+def test_a_block_carrying_such_a_transaction_is_not_a_block() -> None:
+    # a proposer that built one anyway: replicas refuse its block as they decode it
+    over = transfer_with([[] for _ in range(MAX_ARG_VALUES - 3)]).sign(ALICE)
+    good = transfer_with("ok", nonce=1).sign(ALICE)
+    block, _ = Chain(MemoryStore(), make_genesis()).next_block([over, good])
+    assert Block.decode(Chain(MemoryStore(), make_genesis()).next_block([good])[0].encode())
+    with pytest.raises(CodecError) as caught:
+        Block.decode(block.encode())
+    assert caught.value.code == "too_many_values"
+
+
+async def test_a_batch_of_them_is_a_400_that_changes_nothing() -> None:
+    node = FakeNode()
+    a = node.accounts
+    junk = (
+        Transaction(
+            CHAIN_ID,
+            a.alice.public_key,
+            0,
+            "coin.transfer",
+            ("IDRA", a.bob.public_key, 1, [[]] * 60_000),
+        )
+        .sign(a.alice)
+        .encode()
+    )
+    good = transfer(a.alice, a.bob.public_key, 1)
+    before = snapshot(node)
+    async with served(node) as client:
+        response = await client.post(
+            "/v1/txs/batch", json={"txs": [good.encode().hex()] + [junk.hex()] * 60}
+        )
+        assert response.status == 400
+        error = (await response.json())["error"]
+        assert error["code"] == "malformed_tx"
+        assert error["field"] == "txs.1"
+        assert "at most 1024 values" in error["message"]
+    assert snapshot(node) == before
