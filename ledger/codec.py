@@ -238,6 +238,24 @@ def decode_stored(data: bytes) -> Any:
 
 def decode(data: bytes, max_bytes: int = MAX_DECODE_BYTES) -> Any:
     """Decode canonical bytes; reject oversize, trailing, non-canonical or foreign input."""
+    value = unpack(data, max_bytes)
+    try:
+        again = encode(value)
+    except CodecError as exc:
+        raise CodecError(
+            "non_canonical", f"input holds a value outside the codec: {exc.message}"
+        ) from exc
+    if again != data:
+        raise CodecError("non_canonical", "input is not in canonical form")
+    return value
+
+
+def unpack(data: bytes, max_bytes: int = MAX_DECODE_BYTES) -> Any:
+    """The first half of `decode`: one msgpack value, within `max_bytes`, nothing after
+    it, no map or extension, but NOT checked to be canonical (floats, depth, the
+    shortest forms). For decoders of one object that check its fields' exact types
+    themselves, then compare `pack_checked` of the value with `data` (see
+    `SignedTransaction.decode`); anything else calls `decode`."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise CodecError("bad_type", "input must be bytes")
     data = bytes(data)
@@ -261,14 +279,6 @@ def decode(data: bytes, max_bytes: int = MAX_DECODE_BYTES) -> Any:
         raise CodecError("trailing_bytes", "input has bytes after the encoded value") from exc
     except (ValueError, msgpack.UnpackException, TypeError, UnicodeDecodeError) as exc:
         raise CodecError("malformed", f"input is not valid msgpack: {exc}") from exc
-    try:
-        again = encode(value)
-    except CodecError as exc:
-        raise CodecError(
-            "non_canonical", f"input holds a value outside the codec: {exc.message}"
-        ) from exc
-    if again != data:
-        raise CodecError("non_canonical", "input is not in canonical form")
     return value
 
 

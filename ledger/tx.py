@@ -253,8 +253,13 @@ class SignedTransaction:
     @staticmethod
     def decode(data: bytes) -> SignedTransaction:
         check_value_count(data)
-        stx = SignedTransaction.from_list(codec.decode(data, MAX_TX_BYTES))
-        stx.__dict__["encoded"] = bytes(data)  # canonical: `codec.decode` checked it
+        value = codec.unpack(data, MAX_TX_BYTES)
+        stx = _single_envelope(value)
+        if stx is None or codec.pack_checked(value) != data:
+            # not the common form, or not canonical: the whole check, which names
+            # what is wrong (`_single_envelope` takes nothing that check refuses)
+            stx = SignedTransaction.from_list(codec.decode(data, MAX_TX_BYTES))
+        stx.__dict__["encoded"] = bytes(data)  # canonical: checked above
         return stx
 
 
@@ -269,6 +274,61 @@ def _signatures_size(stx: SignedTransaction) -> int:
         return 2 + SIGNATURE_SIZE  # bin8 header and the signature
     count = len(stx.signatures)
     return (1 if count < 16 else 3) + count * _PAIR_SIZE  # fixarray or array16 header
+
+
+def _single_envelope(value: Any) -> SignedTransaction | None:
+    """The transaction of a version 1 envelope whose every field has its exact type and
+    range, or None for anything else (another form, or any doubt).
+
+    Nearly every transaction a node decodes is a transfer in this form, on the event
+    loop: its fields are tested in place here, the args alone go through the codec's
+    walk (the other fields are exact ints, str and bytes, which the walk would
+    accept), and the envelope is built without re-checking a signer list of one. The
+    caller still compares the value's encoding with the input, so what is taken here
+    is what `codec.decode` and `from_list` would take."""
+    if type(value) is not list or len(value) != 4:
+        return None
+    tag, version, fields, signature = value
+    if not (
+        type(tag) is int
+        and tag == TAG_SIGNED_TX
+        and type(version) is int
+        and version == ENVELOPE_SINGLE
+        and type(signature) is bytes
+        and len(signature) == SIGNATURE_SIZE
+        and type(fields) is list
+        and len(fields) == 8
+    ):
+        return None
+    tx_tag, tx_version, chain_id, sender, nonce, method, args, expiry_ms = fields
+    if not (
+        type(tx_tag) is int
+        and tx_tag == TAG_TX
+        and type(tx_version) is int
+        and tx_version == TX_VERSION
+        and type(chain_id) is str
+        and len(chain_id) <= MAX_CHAIN_ID
+        and type(sender) is bytes
+        and len(sender) == PUBLIC_KEY_SIZE
+        and type(nonce) is int
+        and 0 <= nonce <= MAX_NONCE
+        and type(method) is str
+        and len(method) <= MAX_METHOD
+        and type(args) is list
+        and type(expiry_ms) is int
+        and 0 <= expiry_ms <= MAX_TIME_MS
+    ):
+        return None
+    if len(args) > MAX_ARG_VALUES or arg_values(args) > MAX_ARG_VALUES:
+        return None
+    try:
+        codec.check(args, 2)  # the envelope, the transaction, then its args
+    except CodecError:
+        return None
+    tx = Transaction(chain_id, sender, nonce, method, tuple(args), expiry_ms)
+    stx = object.__new__(SignedTransaction)  # the one signer is the sender: nothing to sort
+    stx.__dict__.update(tx=tx, signatures=((sender, signature),))
+    return stx
 
 
 def too_many_values() -> CodecError:

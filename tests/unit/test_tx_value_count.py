@@ -3,10 +3,15 @@ is refused from its msgpack headers, before anything is decoded (`codec.count_va
 
 Decoding costs per value and a value can take one byte: 64 KiB of empty arrays made a
 transaction that cost 26 ms to decode, and one batch of them held a validator's event
-loop for two seconds."""
+loop for two seconds.
+
+Also: `SignedTransaction.decode`'s path for the common form (a version 1 envelope,
+fields tested in place) takes and refuses exactly what the whole check does."""
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any
 
 import pytest
@@ -25,6 +30,7 @@ from ledger.tx import (
     SignedTransaction,
     Transaction,
     arg_values,
+    check_value_count,
 )
 from tests.ledgerkit import CHAIN_ID, Chain, key, make_genesis
 from tests.unit.test_proposal_cost import count_decodes
@@ -173,3 +179,67 @@ async def test_a_batch_of_them_is_a_400_that_changes_nothing() -> None:
         assert error["field"] == "txs.1"
         assert "at most 1024 values" in error["message"]
     assert snapshot(node) == before
+
+
+def reference_decode(data: bytes) -> SignedTransaction:
+    """The whole check, as `SignedTransaction.decode` did before its common-form path."""
+    check_value_count(data)
+    return SignedTransaction.from_list(codec.decode(data, MAX_TX_BYTES))
+
+
+def outcome(decode: Any, data: bytes) -> tuple[str, Any]:
+    try:
+        stx = decode(data)
+    except CodecError as exc:
+        return "refused", exc.code
+    return "taken", (stx.tx, stx.signatures, stx.hash, stx.version)
+
+
+SIGNED = transfer_with("thanks").sign(ALICE)
+ENVELOPE = codec.decode(SIGNED.encode())
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers(min_value=0, max_value=len(SIGNED.encode()) - 1), st.integers(1, 255))
+def test_the_common_form_path_takes_and_refuses_what_the_whole_check_does(
+    at: int, flip: int
+) -> None:
+    data = bytearray(SIGNED.encode())
+    data[at] ^= flip
+    assert outcome(SignedTransaction.decode, bytes(data)) == outcome(reference_decode, bytes(data))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda e: e.__setitem__(0, True),  # a boolean where the tag is
+        lambda e: e.__setitem__(1, 1.0),  # a float where the version is
+        lambda e: e[2].__setitem__(0, True),
+        lambda e: e[2].__setitem__(4, 1.5),  # a float nonce
+        lambda e: e[2].__setitem__(4, -1),
+        lambda e: e[2].__setitem__(7, 1 << 63),  # an expiry out of range
+        lambda e: e[2].__setitem__(2, "c" * 65),  # chain id too long
+        lambda e: e[2].__setitem__(3, b"k" * 31),
+        lambda e: e[2][6].append(0.5),  # a float among the args
+        lambda e: e[2][6].append(functools.reduce(lambda inner, _: [inner], range(40), [])),
+        lambda e: e.__setitem__(3, b"s" * 63),
+        lambda e: e.append(None),
+        lambda e: e[2].append(None),
+    ],
+)
+def test_every_field_rule_holds_on_the_common_form_path(change: Any) -> None:
+    envelope = copy.deepcopy(ENVELOPE)
+    change(envelope)
+    data = codec.msgpack.packb(envelope, use_bin_type=True)
+    taken, code = outcome(SignedTransaction.decode, data)
+    assert taken == "refused"
+    assert (taken, code) == outcome(reference_decode, data)
+
+
+def test_a_wider_integer_form_than_needed_is_refused_on_both_paths() -> None:
+    data = SIGNED.encode()
+    memo = bytes([0xA6]) + b"thanks"
+    at = data.index(b"\x01" + memo)  # the amount 1 before the memo, a positive fixint
+    wide = data[:at] + b"\xcc\x01" + data[at + 1 :]  # the same 1 as a uint8
+    assert outcome(SignedTransaction.decode, wide) == ("refused", "non_canonical")
+    assert outcome(reference_decode, wide) == ("refused", "non_canonical")
