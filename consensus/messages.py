@@ -322,11 +322,14 @@ class CompactPrePrepare:
         if not isinstance(fields[5], list):
             raise CodecError("bad_type", "transaction entries must be an array")
         entries: list[TxEntry] = []
-        for item in fields[5]:
-            if isinstance(item, bytes):
-                entries.append(_hash(item, "tx_hash"))
+        append = entries.append
+        for item in fields[5]:  # a few hundred hashes per proposal, on the event loop
+            if type(item) is bytes and len(item) == HASH_SIZE:
+                append(item)
+            elif isinstance(item, bytes):
+                append(_hash(item, "tx_hash"))  # refuses it, naming what is wrong
             else:
-                entries.append(SignedTransaction.from_list(item))
+                append(SignedTransaction.from_list(item))
         certificate = None if fields[6] is None else CommitCertificate.from_list(fields[6])
         message = CompactPrePrepare(
             height=height,

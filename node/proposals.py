@@ -124,12 +124,16 @@ class ProposalTransactions:
     def gather(self, compact: CompactPrePrepare) -> list[SignedTransaction | None]:
         """Per entry, the transaction this node can put there, or None."""
         found: list[SignedTransaction | None] = []
+        append, pending = found.append, self.node.mempool.get
         for index, entry in enumerate(compact.entries):
             if isinstance(entry, SignedTransaction):
-                found.append(entry)
+                append(entry)
                 continue
-            stx = self.lookup(entry)
-            found.append(stx if stx is not None and compact.fits(index, stx) else None)
+            # nearly every entry: a hash this node holds pending from gossip
+            stx = pending(entry)
+            if stx is None:
+                stx = self.lookup(entry)
+            append(stx if stx is not None and compact.fits(index, stx) else None)
         return found
 
     def rebuild(self, compact: CompactPrePrepare) -> PrePrepare | None:
