@@ -192,9 +192,13 @@ class Chain:
             self._refused.pop(next(iter(self._refused)))
         self._refused[block.hash] = (exc.code, exc.message)
 
-    def execute_check(self, block: Block, now_ms: int | None) -> BlockResult:
+    def execute_check(
+        self, block: Block, now_ms: int | None, root_checked: bool = False
+    ) -> BlockResult:
         """`check` without remembering the result: it reads the store and changes
-        nothing, so it may run on a worker thread while nothing commits."""
+        nothing, so it may run on a worker thread while nothing commits.
+        `root_checked`: the block's transactions are known to be its header's
+        (`check_block`)."""
         if now_ms is not None and block.header.timestamp_ms > now_ms + self.max_drift_ms:
             raise InvalidBlock("timestamp_in_future", "block time is too far ahead of our clock")
         return check_block(
@@ -207,6 +211,7 @@ class Chain:
             self.chain_id,
             self.executor,
             self.verified,
+            root_checked,
         )
 
     def remember(self, block: Block, result: BlockResult) -> None:

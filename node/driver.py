@@ -521,7 +521,9 @@ class ConsensusDriver:
             block = message.block
             started = time.perf_counter()
             try:
-                result = await self._off_loop(chain.execute_check, block, wall_ms())
+                # carried_block_matches found the body to be the header's (or the
+                # compact proposal's decoding did): the worker skips the tx root
+                result = await self._off_loop(chain.execute_check, block, wall_ms(), True)
             except InvalidBlock as exc:
                 # remembered: the replica's validate (which logs the refusal) and any
                 # copy sent again are refused without executing the block again

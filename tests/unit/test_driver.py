@@ -390,9 +390,9 @@ def test_a_proposal_is_checked_on_the_worker_thread_and_the_replica_finds_the_re
         threads: list[str] = []
         execute = node.chain.execute_check
 
-        def recording(block: Block, now_ms: int | None) -> Any:
+        def recording(block: Block, now_ms: int | None, root_checked: bool = False) -> Any:
             threads.append(threading.current_thread().name)
-            return execute(block, now_ms)
+            return execute(block, now_ms, root_checked)
 
         node.chain.execute_check = recording  # type: ignore[method-assign]
         try:

@@ -86,9 +86,9 @@ class Harness:
         execute = node.chain.execute_check
         rebuild = self.driver.proposals.rebuild
 
-        def counting(block: Block, now_ms: int | None) -> Any:
+        def counting(block: Block, now_ms: int | None, root_checked: bool = False) -> Any:
             self.executed.append(block.hash)
-            return execute(block, now_ms)
+            return execute(block, now_ms, root_checked)
 
         def counting_rebuild(compact: CompactPrePrepare) -> Any:
             self.rebuilt += 1
@@ -556,3 +556,38 @@ def test_a_block_over_the_limits_by_count_is_refused_from_its_head(
         assert h.driver.too_large_messages == 1 and h.executed == []
 
     run(tmp_path, scenario, BlockLimits(max_txs=3))
+
+
+@pytest.mark.parametrize("compact", [False, True])
+def test_an_arriving_proposals_transaction_root_is_computed_once(
+    tmp_path: Path, monkeypatch: Any, compact: bool
+) -> None:
+    """Matched against its header as it arrives (on the event loop), then not again on
+    the block worker: the same root over the same hashes, a few hundred a block."""
+    from consensus import messages
+    from ledger import execution
+
+    roots: list[int] = []
+
+    def counted(function: Callable[..., bytes]) -> Callable[..., bytes]:
+        def counting(*args: Any) -> bytes:
+            roots.append(1)
+            return function(*args)
+
+        return counting
+
+    async def scenario(h: Harness) -> None:
+        primary = h.primary(0)
+        block = h.block(primary, 5)
+        message = PrePrepare.create(primary, "t", 1, 0, block)
+        for tx in block.transactions:  # what gossip brought: a compact one completes
+            h.node.mempool.add(tx, 0, from_peer=True)
+        monkeypatch.setattr(messages, "tx_root", counted(messages.tx_root))
+        monkeypatch.setattr(messages, "merkle_root", counted(messages.merkle_root))
+        monkeypatch.setattr(execution, "tx_root", counted(execution.tx_root))
+        await h.arrive(encode_for_peers(message) if compact else encode_message(message))
+        assert h.executed == [block.hash] and h.node.chain.is_checked(block.hash)
+        assert len(roots) == 1
+        assert h.replica.metrics.get("dropped_invalid_block", 0) == 0
+
+    run(tmp_path, scenario)
