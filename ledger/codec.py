@@ -195,14 +195,17 @@ def count_values(data: bytes, limit: int) -> int:
     at most limit + 1 and its cost bounded by `limit` whatever the input.
 
     For refusing, before decoding, input whose decoding would cost far more than its
-    size suggests: a kilobyte of empty arrays decodes to a thousand lists. Anything
-    the walk cannot step over (a map, a float, an extension, input cut short) ends it
-    with the count so far, and `decode` then refuses the input with its own error."""
+    size suggests: a kilobyte of empty arrays decodes to a thousand lists. A header
+    no canonical value has (a map, a float, an extension, c1) raises CodecError, as
+    does input that ends inside a value: stopping there instead would let the bytes
+    after it (a whole 64 KiB of arrays) be decoded before anything refused them."""
     size = len(data)
     steps = _STEPS
     at = count = 0
     pending = 1  # values still to step over
-    while pending and at < size and count <= limit:
+    while pending and count <= limit:
+        if at >= size:
+            raise CodecError("malformed", "input ends inside a value")
         kind, width = steps[data[at]]
         count += 1
         pending -= 1
@@ -219,7 +222,10 @@ def count_values(data: bytes, limit: int) -> int:
             pending += int.from_bytes(data[at + 1 : at + 1 + width], "big")
             at += 1 + width
         else:
-            break
+            raise CodecError(
+                "non_canonical",
+                f"input holds a value outside the codec (type byte {data[at]:#04x})",
+            )
     return count
 
 
@@ -239,6 +245,13 @@ def decode_stored(data: bytes) -> Any:
 def decode(data: bytes, max_bytes: int = MAX_DECODE_BYTES) -> Any:
     """Decode canonical bytes; reject oversize, trailing, non-canonical or foreign input."""
     value = unpack(data, max_bytes)
+    check_canonical(value, data)
+    return value
+
+
+def check_canonical(value: Any, data: bytes) -> None:
+    """The second half of `decode`: raise CodecError unless `value`, as `unpack` read it
+    from `data`, is a value of the codec whose encoding is exactly `data`."""
     try:
         again = encode(value)
     except CodecError as exc:
@@ -247,15 +260,14 @@ def decode(data: bytes, max_bytes: int = MAX_DECODE_BYTES) -> Any:
         ) from exc
     if again != data:
         raise CodecError("non_canonical", "input is not in canonical form")
-    return value
 
 
 def unpack(data: bytes, max_bytes: int = MAX_DECODE_BYTES) -> Any:
     """The first half of `decode`: one msgpack value, within `max_bytes`, nothing after
     it, no map or extension, but NOT checked to be canonical (floats, depth, the
     shortest forms). For decoders of one object that check its fields' exact types
-    themselves, then compare `pack_checked` of the value with `data` (see
-    `SignedTransaction.decode`); anything else calls `decode`."""
+    themselves, then compare `pack_checked` of the value with `data`, or else call
+    `check_canonical` (see `SignedTransaction.decode`); anything else calls `decode`."""
     if not isinstance(data, bytes | bytearray | memoryview):
         raise CodecError("bad_type", "input must be bytes")
     data = bytes(data)

@@ -258,7 +258,8 @@ class SignedTransaction:
         if stx is None or codec.pack_checked(value) != data:
             # not the common form, or not canonical: the whole check, which names
             # what is wrong (`_single_envelope` takes nothing that check refuses)
-            stx = SignedTransaction.from_list(codec.decode(data, MAX_TX_BYTES))
+            codec.check_canonical(value, data)
+            stx = SignedTransaction.from_list(value)
         stx.__dict__["encoded"] = bytes(data)  # canonical: checked above
         return stx
 
@@ -339,7 +340,10 @@ def too_many_values() -> CodecError:
 
 def arg_values(args: list[Any] | tuple[Any, ...]) -> int:
     """The values `args` hold: each item, and each item of an array among them at any
-    depth (the count stops soon after passing MAX_ARG_VALUES)."""
+    depth (the count stops soon after passing MAX_ARG_VALUES). Arrays are lists and
+    tuples by their exact type, as decoding makes them: a subclass built in Python
+    counts as one value here, and as the array it encodes to on the node that
+    decodes it, which refuses the transaction if that is too many."""
     count = len(args)
     for item in args:  # most calls have no array among their args: a loop, no list built
         if type(item) is list or type(item) is tuple:
@@ -359,6 +363,8 @@ def check_value_count(data: bytes) -> None:
     or not) that holds more values than any transaction within MAX_ARG_VALUES can:
     decoding costs per value, and a value can take a single byte. One of at most that
     many bytes cannot hold more values than bytes, and is not walked."""
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise CodecError("bad_type", "input must be bytes")
     bound = MAX_ARG_VALUES + _OTHER_VALUES
     if len(data) > bound and codec.count_values(data, bound) > bound:
         raise too_many_values()

@@ -69,9 +69,84 @@ def test_count_values_reads_from_headers_what_the_value_holds(value: Any) -> Non
 
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200), st.integers(min_value=0, max_value=50))
-def test_count_values_never_fails_on_junk(data: bytes, limit: int) -> None:
-    # truncated headers, maps, floats, extensions: the walk ends, `decode` decides
-    assert 0 <= codec.count_values(data, limit) <= limit + 1
+def test_count_values_counts_or_refuses_junk_and_never_fails_otherwise(
+    data: bytes, limit: int
+) -> None:
+    try:
+        assert 0 <= codec.count_values(data, limit) <= limit + 1
+    except CodecError as exc:  # a header outside the codec, or input cut short
+        assert exc.code in ("non_canonical", "malformed")
+        with pytest.raises(CodecError):
+            codec.decode(data)
+
+
+def count_unpacks(monkeypatch: Any) -> list[int]:
+    """One entry per msgpack value unpacked from now on (`codec.unpack`'s C call)."""
+    unpacked: list[int] = []
+    unpackb = codec.msgpack.unpackb
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        unpacked.append(1)
+        return unpackb(*args, **kwargs)
+
+    monkeypatch.setattr(codec.msgpack, "unpackb", counting)
+    return unpacked
+
+
+JUNK = Transaction(
+    CHAIN_ID, key(1).public_key, 0, "coin.transfer", ("IDR", key(2).public_key, 1, [[]] * 65_000)
+)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"\x80",  # an empty map
+        b"\xca\x00\x00\x00\x00",  # a float
+        b"\xcb" + bytes(8),
+        b"\xc7\x00\x01",  # an empty extension
+        b"\xd4\x01\x00",
+        b"\xc1",  # the unused marker
+    ],
+)
+def test_a_header_outside_the_codec_does_not_let_the_rest_be_decoded(
+    monkeypatch: Any, header: bytes
+) -> None:
+    # in place of the amount, early in 64 KiB of arrays: a walk that stopped there
+    # would have let the whole input through to be decoded
+    data = JUNK.sign(ALICE).encode()
+    at = data.index(b"\x01\xdc")  # the amount 1, then the memo's array16 header
+    hostile = data[:at] + header + data[at + 1 :]
+    unpacked = count_unpacks(monkeypatch)
+    with pytest.raises(CodecError) as caught:
+        SignedTransaction.decode(hostile)
+    assert caught.value.code in ("non_canonical", "malformed")
+    assert unpacked == []
+
+
+def test_input_cut_short_is_refused_from_its_headers(monkeypatch: Any) -> None:
+    data = JUNK.sign(ALICE).encode()
+    unpacked = count_unpacks(monkeypatch)
+    with pytest.raises(CodecError) as caught:
+        SignedTransaction.decode(data[:2_000])  # the array header promises 65,000 items
+    assert caught.value.code in ("malformed", "too_many_values")
+    assert unpacked == []
+
+
+def test_a_co_signed_transaction_is_unpacked_once(monkeypatch: Any) -> None:
+    co_signed = transfer_with("thanks").sign(ALICE, BOB)
+    data = co_signed.encode()
+    unpacked = count_unpacks(monkeypatch)
+    decoded = SignedTransaction.decode(data)
+    assert decoded.signatures == co_signed.signatures and decoded.encoded == data
+    assert unpacked == [1]
+
+
+@pytest.mark.parametrize("value", ["x" * 2_000, None, 7])
+def test_input_that_is_not_bytes_is_a_codec_error(value: Any) -> None:
+    with pytest.raises(CodecError) as caught:
+        SignedTransaction.decode(value)
+    assert caught.value.code == "bad_type"
 
 
 def transfer_with(memo: Any, nonce: int = 0) -> Transaction:
