@@ -30,7 +30,7 @@ from ledger.execution import account_nonce
 from ledger.hashing import TX
 from ledger.keys import SIGNATURE_SIZE, signing_message
 from ledger.merkle import merkle_proof
-from ledger.tx import MAX_TX_BYTES, SignedTransaction, Transaction
+from ledger.tx import MAX_ARG_VALUES, MAX_TX_BYTES, SignedTransaction, Transaction, arg_values
 from node.front_state import (
     MEMPOOL_FULL,
     MEMPOOL_FULL_MESSAGE,
@@ -213,6 +213,12 @@ async def encode_tx(request: web.Request) -> web.Response:
     sender = parse_address(body.sender, "sender")
     if body.method not in service.app.handlers:
         raise ApiError(422, "unknown_method", f"no contract method {body.method!r}", "method")
+    if arg_values(body.args) > MAX_ARG_VALUES:
+        # counted on the parsed JSON before any value is converted: a body of nested
+        # empty arrays would otherwise cost a conversion and an encoding per array
+        raise bad_request(
+            "too_many_values", f"args hold at most {MAX_ARG_VALUES} values in all", "args"
+        )
     try:
         args = args_from_json(body.method, body.args)
     except JsonValueError as exc:

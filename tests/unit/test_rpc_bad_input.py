@@ -65,6 +65,14 @@ def cases() -> list[tuple[str, str, dict[str, Any], int, str]]:
         (
             "POST",
             "/v1/txs/encode",
+            # 1 + 1,100 values: refused before any is converted
+            {"json": {"sender": alice, "method": "coin.transfer", "args": [[[]] * 1_100]}},
+            400,
+            "too_many_values",
+        ),
+        (
+            "POST",
+            "/v1/txs/encode",
             {"json": {"sender": "nobody", "method": "coin.transfer"}},
             400,
             "bad_address",
