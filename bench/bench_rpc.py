@@ -31,6 +31,13 @@ senders: senders this process has not named yet, then the same senders again
 (as in the next blocks of a busy chain, where the same accounts recur).
 
     python bench/bench_rpc.py --summary
+
+`--hostile` times decoding, or refusing, one transaction of each shape a client may
+send: a transfer; 60 KB of empty arrays (refused from its msgpack headers,
+`codec.count_values`); the same with a float ahead of them; 1,020 arrays, within the
+limit; and what decoding the 60 KB whole would cost.
+
+    python bench/bench_rpc.py --hostile [--repeat R]
 """
 
 from __future__ import annotations
@@ -255,6 +262,45 @@ def time_parse(batch: int, repeat: int) -> None:
         print(f"{name:<32} {best / batch * 1e6:6.2f} us/tx")
 
 
+def time_hostile(repeat: int) -> None:
+    """µs to decode, or refuse, one transaction of each shape a client may send: a
+    transfer, and 60 KB ones made of empty arrays (refused from their headers; the
+    last with a float early on, which once let the rest through to the decoder)."""
+    from ledger import codec
+    from ledger.errors import CodecError
+
+    key = PrivateKey.from_seed(bytes([7]) * 32)
+    target = PrivateKey.from_seed(bytes([8]) * 32).public_key
+
+    def transfer(memo: Any) -> bytes:
+        tx = Transaction(CHAIN_ID, key.public_key, 0, "coin.transfer", ("IDRA", target, 1, memo))
+        return tx.sign(key).encode()
+
+    arrays = transfer([[]] * 60_000)
+    at = arrays.index(b"\x01\xdc")  # the amount, then the memo's array header
+    shapes = {
+        "a transfer": transfer("thanks"),
+        "60,000 empty arrays": arrays,
+        "the same, a float amount": arrays[:at] + b"\xcb" + bytes(8) + arrays[at + 1 :],
+        "1,020 empty arrays (accepted)": transfer([[]] * 1_020),
+    }
+    for name, data in shapes.items():
+        best, outcome = float("inf"), "decoded"
+        for _ in range(repeat):
+            start = time.perf_counter()
+            try:
+                SignedTransaction.decode(data)
+            except CodecError as exc:
+                outcome = exc.code
+            best = min(best, time.perf_counter() - start)
+        print(f"{name:<32} {len(data):>7,} bytes  {best * 1e6:9.1f} us  {outcome}")
+    # what decoding the arrays whole costs (the codec's full check, no count first)
+    start = time.perf_counter()
+    codec.decode(arrays, 1 << 20)
+    elapsed = time.perf_counter() - start
+    print(f"{'60,000 arrays, decoded whole':<32} {len(arrays):>7,} bytes  {elapsed * 1e6:9.1f} us")
+
+
 def time_summary() -> None:
     """µs per transaction of a block summary's rendering, new senders and known ones."""
     from ledger.receipt import Outcome
@@ -294,6 +340,9 @@ def main() -> None:
     parser.add_argument(
         "--summary", action="store_true", help="time a block summary's rendering only"
     )
+    parser.add_argument(
+        "--hostile", action="store_true", help="time decoding or refusing hostile transactions"
+    )
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args()
@@ -305,6 +354,9 @@ def main() -> None:
         return
     if options.summary:
         time_summary()
+        return
+    if options.hostile:
+        time_hostile(options.repeat)
         return
     if options.serve:
         serve(options.serve)

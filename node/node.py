@@ -51,6 +51,7 @@ from node.front_process import (
 from node.front_state import LISTEN_BACKLOG, StateWriter
 from node.home import Home
 from node.log import log
+from node.loop_slices import LoopSlices
 from node.mempool import Mempool, VerifiedCache
 from node.metrics import CONTENT_TYPE_LATEST, NodeMetrics
 from node.peers import Link, PeerNetwork
@@ -101,6 +102,27 @@ FRONT_HEADROOM_PERCENT = 10
 # Finding what waited behind a nonce gap too long walks the whole pool and reads each
 # sender's committed nonce: the eviction walk runs at most this often
 EVICT_INTERVAL = 10.0
+
+
+async def decode_all(
+    raws: Sequence[bytes | SignedTransaction],
+) -> list[SignedTransaction | CodecError]:
+    """Each transaction decoded (the RPC hands some over decoded already, having
+    answered 400 for bad bytes), or why it does not decode; the event loop is given
+    back between slices of the input (node/loop_slices.py), before anything about
+    the pool is looked at."""
+    slices = LoopSlices()
+    decoded: list[SignedTransaction | CodecError] = []
+    for raw in raws:
+        if isinstance(raw, SignedTransaction):
+            decoded.append(raw)
+            continue
+        try:
+            decoded.append(SignedTransaction.decode(raw))
+        except CodecError as exc:
+            decoded.append(exc)
+        await slices.spent(len(raw))
+    return decoded
 
 
 class Node:
@@ -301,15 +323,11 @@ class Node:
         # submission's): a higher one waits behind a gap, and only takes the gap share
         run_ends: dict[bytes, int] = {}
         ready_ahead = gapped_ahead = 0  # candidates so far, ready and behind a gap
-        for index, raw in enumerate(raws):
-            if isinstance(raw, SignedTransaction):
-                stx = raw  # decoded by the RPC, which answered 400 for bad bytes
-            else:
-                try:
-                    stx = SignedTransaction.decode(raw)
-                except CodecError as exc:
-                    answers[index] = Admission(None, False, exc.code, exc.message)
-                    continue
+        for index, item in enumerate(await decode_all(raws)):
+            if isinstance(item, CodecError):
+                answers[index] = Admission(None, False, item.code, item.message)
+                continue
+            stx = item
             tx_hash = stx.hash
             if stx.tx.chain_id != self.chain_id:
                 answers[index] = Admission(

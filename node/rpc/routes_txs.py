@@ -37,6 +37,7 @@ from node.front_state import (
     RETRY_AFTER_MS_HEADER,
     retry_after_seconds,
 )
+from node.loop_slices import LoopSlices
 from node.rpc import routes_proofs
 from node.rpc.app import RouteGroup, close_after, log_refusal, service_of
 from node.rpc.errors import ApiError, bad_request, error_response
@@ -190,9 +191,12 @@ async def submit_batch(request: web.Request) -> web.Response:
     if not body.txs:
         raise bad_request("invalid_request", "txs must hold at least one transaction", "txs")
     decoded: list[SignedTransaction] = []
+    slices = LoopSlices()  # a thousand transactions may take a while: others run between
     for index, item in enumerate(body.txs):
         field = f"txs.{index}"
-        decoded.append(decode_signed(parse_hex(item, field), field))
+        raw = parse_hex(item, field)
+        decoded.append(decode_signed(raw, field))
+        await slices.spent(len(raw))
     admissions = await service.submit(decoded)  # decoded once, here
     hashes = [stx.hash for stx in decoded]
     results = [
