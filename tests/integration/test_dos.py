@@ -21,9 +21,10 @@ from typing import Any
 import aiohttp
 import pytest
 
+from ledger.tx import Transaction
 from node.home import MempoolLimits, ServiceLimits, load_home
 from node.peers import client_handshake, encode_frame
-from tests.integration.harness import LocalNet, http, own_file_limit, wait_until
+from tests.integration.harness import SYMBOL, LocalNet, http, own_file_limit, wait_until
 
 MB = 1024 * 1024
 
@@ -452,3 +453,82 @@ def slots_in_use(base: str, kind: str) -> int:
     line = f'pasar_rpc_slots_in_use{{kind="{kind}"}} '
     found = [row for row in str(text).splitlines() if row.startswith(line)]
     return int(float(found[0].split()[-1])) if code == 200 and found else 0
+
+
+# -- 4. transactions made of empty arrays ------------------------------------------------------
+
+
+def test_batches_of_empty_array_transactions_leave_the_chain_committing(net_factory: Any) -> None:
+    """One client's batches of transactions holding tens of thousands of empty arrays
+    each had held a validator's event loop for two seconds a batch. They are refused
+    from their headers now, and batches at the value limit are decoded in slices: the
+    attacked validator keeps committing, and its clients' transfers with it."""
+    net: LocalNet = net_factory(count=4)
+    net.start_all()
+    key = net.accounts[-1]  # the attacker's own account; the transfer uses another
+
+    def attacking_tx(nonce: int, arrays: int) -> str:
+        memo: list[Any] = [[]] * arrays
+        args = (SYMBOL, net.accounts[0].public_key, 1, memo)
+        tx = Transaction(net.chain_id, key.public_key, nonce, "coin.transfer", args)
+        return tx.sign(key).encode().hex()
+
+    over = {"txs": [attacking_tx(0, 60_000)] * 65}  # 7.8 MB of JSON
+    at_limit = {"txs": [attacking_tx(nonce, 1_020) for nonce in range(500)]}
+    answers: list[tuple[int, Any]] = []
+    stop = threading.Event()
+
+    def attack() -> None:
+        deadline = time.monotonic() + 90  # bounded: stopped once the transfer commits
+        round_ = 0
+        while not stop.is_set() and time.monotonic() < deadline:
+            body = at_limit if round_ % 4 == 3 else over
+            round_ += 1
+            try:
+                answers.append(http("POST", net.url(0, "/v1/txs/batch"), body, timeout=60))
+            except OSError:  # refused at the door (429) before the body was all sent
+                answers.append((0, None))
+
+    def transfer_commits() -> int:
+        """A client's transfer to the attacked validator, sent again after a 429 (the
+        front counts each large batch against the pool's room until the node says
+        again what is left, within 50 ms), until it commits."""
+        stx = net.transfer(0, 1)
+        body = {"txs": [stx.encode().hex()]}
+        wait_until(
+            lambda: http("POST", net.url(0, "/v1/txs/batch"), body)[0] == 200,
+            30,
+            "the transfer to be admitted",
+            step=0.05,
+        )
+        url = net.url(0, f"/v1/txs/{stx.hash.hex()}?wait=5")
+
+        def committed() -> int:
+            code, found = http("GET", url, timeout=10)
+            return int(found["height"]) if code == 200 and found["status"] == "committed" else 0
+
+        return int(wait_until(committed, 30, "the transfer to commit", step=0.05))
+
+    start = net.height(0)
+    attacker = threading.Thread(target=attack)
+    attacker.start()
+    try:
+        wait_until(lambda: len(answers) >= 2, 60, "the attack to be under way")
+        committed_at = transfer_commits()
+        during = len(answers)
+    finally:
+        stop.set()
+        attacker.join(120)
+    codes = Counter(code for code, _ in answers)
+    print(f"\nempty arrays: batches answered {dict(codes)}; height {start} -> {committed_at}")
+    assert committed_at > start and during >= 2  # committed while the attack went on
+    assert len(answers) > during
+    refused = [body for code, body in answers if code == 400]
+    assert refused and all(
+        body["error"]["code"] == "malformed_tx" and "1024 values" in body["error"]["message"]
+        for body in refused
+    )
+    # within the limit a transaction is valid: its batch is admitted (or found pending)
+    taken = [body for code, body in answers if code == 200]
+    assert all(item["accepted"] for body in taken for item in body["results"])
+    assert set(codes) <= {400, 200, 429, 0}
