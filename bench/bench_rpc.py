@@ -113,9 +113,6 @@ class StubService:
     def note_refused_request(self) -> None:
         pass
 
-    def room_unchanged(self) -> None:
-        pass  # no front here
-
     def retry_after_ms(self) -> int:
         return 1000
 

@@ -140,9 +140,18 @@ class StateReader:
             return max(1, int(retry))  # ms
         return None
 
-    def spend(self, cost: int) -> None:
-        """Take a relayed submission's `cost` out of the room until the node writes again."""
+    def spend(self, cost: int) -> int | None:
+        """Take a relayed submission's `cost` out of the room until the node writes
+        again; returns the node's publication it was taken from (see `give_back`)."""
         self._room -= cost
+        return self._serial
+
+    def give_back(self, cost: int, serial: int | None) -> None:
+        """Put back what `spend` took for a submission the node then refused as bad
+        input, which took no room: unless the node has written since, when the room
+        was read afresh (the refusal already in it)."""
+        if serial is not None and serial == self._serial:
+            self._room += cost
 
     def count_refusal(self) -> None:
         self.refused += 1

@@ -301,9 +301,6 @@ class Node:
     def note_refused_request(self) -> None:
         self.mempool.note_requests(1, 1)
 
-    def room_unchanged(self) -> None:
-        self._publish_room()
-
     def ungossiped(self) -> set[bytes]:
         """Transactions (encoded) admitted from clients and not yet gossiped to peers."""
         return set(self._gossip)

@@ -158,6 +158,8 @@ MAX_TX_BYTES = 64 * 1024
 # more than 100 bytes (sender, nonce, chain, method, signature), 200 as hex
 MIN_TX_JSON_BYTES = 200
 MAX_BATCH = 1000  # transactions in one batch (node/rpc/models.py): a batch costs no more
+# What a relayed submission took out of the room: (transactions, the node's publication)
+Spent = tuple[int, int | None]
 # How long the node may take to begin an answer. Its reads answer in milliseconds
 # and a submission in well under a second even at capacity; what takes longer is a
 # node that is stuck, and its clients get a 504 instead of an open connection.
@@ -422,6 +424,7 @@ class ResponseHead:
     length: int | None  # the body's bytes when counted (0: none), else None
     chunked: bool  # the body comes in chunks, the last one empty
     reusable: bool  # the node keeps the connection open after this answer
+    status: int = 0  # the node's status code (0 when its status line does not read as one)
 
 
 def response_head(head: bytes, keep_alive: bool, version: bytes, method: bytes) -> ResponseHead:
@@ -459,7 +462,9 @@ def response_head(head: bytes, keep_alive: bool, version: bytes, method: bytes) 
     elif chunked:
         length = None
     reusable = marked and not node_closes and lines[0].startswith(b"HTTP/1.1")
-    return ResponseHead(b"\r\n".join(kept) + b"\r\n\r\n", stays, length, chunked, reusable)
+    number = int(code) if code.isdigit() and len(code) == 3 else 0
+    relayed = b"\r\n".join(kept) + b"\r\n\r\n"
+    return ResponseHead(relayed, stays, length, chunked, reusable, number)
 
 
 def answer(
@@ -681,16 +686,24 @@ class Front:
             return None  # the node answers 413 before it looks at the pool
         return self.state.refusing()
 
-    def spend(self, request: RequestHead) -> None:
+    def spend(self, request: RequestHead) -> Spent | None:
         """Take a submission's transactions out of the room; called once its body has
         arrived whole (headers alone spend nothing): at least as many as it holds."""
         if request.method != b"POST" or request.path not in SUBMIT_PATHS:
-            return
+            return None
         if request.path == SUBMIT_PATHS[0]:
             cost = 1
         else:
             cost = min(MAX_BATCH, max(1, request.content_length // MIN_TX_JSON_BYTES))
-        self.state.spend(cost)
+        return cost, self.state.spend(cost)
+
+    def settle(self, spent: Spent | None, status: int) -> None:
+        """After the node's answer: a submission it refused as bad input (any 4xx but a
+        429) took no room, so what was spent for it goes back. Before, a client sending
+        large batches the node refused as malformed shut the door on every other client
+        until the node's next word (up to 50 ms, a second when idle)."""
+        if spent is not None and 400 <= status < 500 and status != 429:
+            self.state.give_back(*spent)
 
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -864,11 +877,12 @@ class Front:
                 return request.keep_alive
             reusable = False
             try:
-                self.spend(request)  # its body has arrived: it goes to the node now
+                spent = self.spend(request)  # its body has arrived: it goes to the node now
                 up_writer.write(message)
-                stays, reusable = await self.relay_answer(
+                stays, reusable, status = await self.relay_answer(
                     up_reader, writer, request, None, deadline
                 )
+                self.settle(spent, status)
                 return stays
             finally:
                 self.release(up_reader, up_writer, reusable)
@@ -895,7 +909,8 @@ class Front:
                 await drain(writer, self.request_timeout)
                 return False
             up_writer.write(head)
-            body = asyncio.ensure_future(self.stream_body(request, reader, up_writer))
+            spent: list[Spent | None] = []
+            body = asyncio.ensure_future(self.stream_body(request, reader, up_writer, spent))
             answering = self.relay_answer(up_reader, writer, request, body, deadline)
             answer = asyncio.ensure_future(answering)
             reusable = False
@@ -903,7 +918,9 @@ class Front:
                 done, _ = await asyncio.wait((body, answer), return_when=FIRST_COMPLETED)
                 if body in done and body.exception() is not None:
                     return False  # the client went away mid-body: so does the request
-                stays, reusable = await answer
+                stays, reusable, status = await answer
+                if spent:
+                    self.settle(spent[0], status)
                 # the node answered before it took the whole body (408, 413): the
                 # connection's framing is lost, as it is for the node's own clients
                 whole = body.done() and body.result()
@@ -916,14 +933,18 @@ class Front:
             self._slots.release()
 
     async def stream_body(
-        self, request: RequestHead, reader: asyncio.StreamReader, up_writer: asyncio.StreamWriter
+        self,
+        request: RequestHead,
+        reader: asyncio.StreamReader,
+        up_writer: asyncio.StreamWriter,
+        spent: list[Spent | None],
     ) -> bool:
         """Stream a body to the node (see `forward_body`), spending the room it takes
-        only once all of it arrived: a client that announces a large batch and sends
-        less spends nothing."""
+        only once all of it arrived (what was spent goes into `spent`): a client that
+        announces a large batch and sends less spends nothing."""
         whole = await forward_body(reader, up_writer, request.content_length)
         if whole:
-            self.spend(request)
+            spent.append(self.spend(request))
         return whole
 
     async def answer_late(
@@ -942,16 +963,17 @@ class Front:
         request: RequestHead,
         body: asyncio.Future[bool] | None,
         deadline: float | None,
-    ) -> tuple[bool, bool]:
+    ) -> tuple[bool, bool, int]:
         """Relay the node's answer, its head due by `deadline`; (the client's
-        connection stays, the node's can be reused)."""
+        connection stays, the node's can be reused, the answer's status: 0 for the
+        front's own 503 or 504)."""
         try:
             async with asyncio.timeout_at(deadline):
                 head = await up_reader.readuntil(b"\r\n\r\n")
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             writer.write(unavailable(False))
             await drain(writer, self.request_timeout)
-            return False, False
+            return False, False, 0
         except TimeoutError:
             # the node's answer may still come on this connection: it is not reused.
             # The client's connection is framed as far as the front read it, unless
@@ -959,7 +981,7 @@ class Front:
             stays = request.keep_alive and went_whole(body)
             writer.write(timed_out(self.answer_seconds(request), stays, request.version))
             await drain(writer, self.request_timeout)
-            return stays, False
+            return stays, False, 0
         whole = True  # a body read first went whole
         if body is not None:
             if not body.done():
@@ -979,9 +1001,9 @@ class Front:
             else:  # the answer ends when the node closes
                 await copy_all(up_reader, writer, self.request_timeout)
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
-            return False, False
+            return False, False, answer.status
         await drain(writer, self.request_timeout)
-        return answer.stays, answer.reusable
+        return answer.stays, answer.reusable, answer.status
 
     async def pass_through(
         self,

@@ -98,14 +98,6 @@ class NodeService(Protocol):
         mempool counts refused requests to tell sustained overload from a peak)."""
         ...
 
-    def room_unchanged(self) -> None:
-        """A client's submission was refused as bad input before it reached `submit`:
-        the pool did not change. The RPC front took the submission's transactions out
-        of the room it knows when the body arrived; it is told the room again now,
-        rather than at the node's next periodic word (up to 50 ms later), so a stream
-        of large bad requests does not shut the door on everyone else meanwhile."""
-        ...
-
     def retry_after_ms(self) -> int:
         """When a client refused for room should try again, in ms (a 429's
         `Retry-After-Ms`; its `Retry-After` is this in whole seconds, rounded up)."""

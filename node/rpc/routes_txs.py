@@ -20,8 +20,6 @@ same time as `retry_after_ms`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from aiohttp import HttpVersion11, hdrs, web
@@ -127,17 +125,6 @@ async def answer_expect(request: web.Request) -> web.StreamResponse | None:
     return None
 
 
-@contextmanager
-def room_unchanged_if_refused(service: NodeService) -> Iterator[None]:
-    """Around reading and decoding a submission's body: if it is refused as bad input,
-    tell the front the room again (`NodeService.room_unchanged`) before answering."""
-    try:
-        yield
-    except ApiError:
-        service.room_unchanged()
-        raise
-
-
 def decode_signed(raw: bytes, field: str = "tx") -> SignedTransaction:
     if len(raw) > MAX_TX_BYTES:
         raise ApiError(413, "tx_too_large", f"a transaction is at most {MAX_TX_BYTES} bytes")
@@ -180,13 +167,12 @@ async def submit_tx(request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > MAX_TX_BYTES:
             raise too_large(MAX_TX_BYTES)
         refuse_when_full(service)
-        with room_unchanged_if_refused(service):
-            stx = decode_signed(await request.read())
+        raw = await request.read()
+        stx = decode_signed(raw)
     else:
         refuse_when_full(service)
-        with room_unchanged_if_refused(service):
-            body = parse_model(SubmitTx, await read_json(request, SINGLE_JSON_LIMIT))
-            stx = decode_signed(raw_from_submit(body))
+        raw = raw_from_submit(parse_model(SubmitTx, await read_json(request, SINGLE_JSON_LIMIT)))
+        stx = decode_signed(raw)
     (admission,) = await service.submit([stx])
     if admission.accepted:
         return json_response(admission_json(admission, stx.hash), status=202)
@@ -201,17 +187,16 @@ async def submit_batch(request: web.Request) -> web.Response:
     """Many transactions at once; each gets its own admission result, in order."""
     service = service_of(request)
     refuse_when_full(service)
-    with room_unchanged_if_refused(service):
-        body = parse_model(SubmitBatch, await read_json(request, BATCH_JSON_LIMIT))
-        if not body.txs:
-            raise bad_request("invalid_request", "txs must hold at least one transaction", "txs")
-        decoded: list[SignedTransaction] = []
-        slices = LoopSlices()  # a thousand transactions may take a while: others run between
-        for index, item in enumerate(body.txs):
-            field = f"txs.{index}"
-            raw = parse_hex(item, field)
-            decoded.append(decode_signed(raw, field))
-            await slices.spent(len(raw))
+    body = parse_model(SubmitBatch, await read_json(request, BATCH_JSON_LIMIT))
+    if not body.txs:
+        raise bad_request("invalid_request", "txs must hold at least one transaction", "txs")
+    decoded: list[SignedTransaction] = []
+    slices = LoopSlices()  # a thousand transactions may take a while: others run between
+    for index, item in enumerate(body.txs):
+        field = f"txs.{index}"
+        raw = parse_hex(item, field)
+        decoded.append(decode_signed(raw, field))
+        await slices.spent(len(raw))
     admissions = await service.submit(decoded)  # decoded once, here
     hashes = [stx.hash for stx in decoded]
     results = [

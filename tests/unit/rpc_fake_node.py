@@ -79,7 +79,6 @@ class FakeNode:
         self.mempool: list[SignedTransaction] = []
         self.mempool_limit = mempool_limit
         self.refused_requests = 0  # submissions refused before they reached submit()
-        self.room_republished = 0  # submissions refused as bad input: room told again
         self.per_sender_limit = per_sender_limit
         self.submitted: list[bytes] = []
         self._changed = asyncio.Event()
@@ -178,9 +177,6 @@ class FakeNode:
 
     def note_refused_request(self) -> None:
         self.refused_requests += 1
-
-    def room_unchanged(self) -> None:
-        self.room_republished += 1
 
     def retry_after_ms(self) -> int:
         return 1500

@@ -314,29 +314,3 @@ async def test_hash_route_does_not_shadow_batch_and_encode() -> None:
             assert response.headers["Allow"] == "POST"
         response = await client.options(f"/v1/txs/{HASH}")
         assert set(response.headers["Allow"].split(",")) == {"GET", "HEAD"}
-
-
-async def test_a_submission_refused_as_bad_input_tells_the_front_the_room_again() -> None:
-    """The front counts a submission's transactions against the room when its body
-    arrives; a 4xx for bad input changed nothing, and says so at once rather than at
-    the node's next periodic word (a stream of large bad batches shut the door)."""
-    node = FakeNode()
-    a = node.accounts
-    good = transfer(a.alice, a.bob.public_key, 1).encode()
-    async with served(node) as client:
-        for path, kwargs in (
-            ("/v1/txs/batch", {"json": {"txs": [good.hex(), "00"]}}),
-            ("/v1/txs/batch", {"json": {"txs": "not a list"}}),
-            ("/v1/txs", {"json": {"tx": "00"}}),
-            ("/v1/txs", {"data": b"\xc1", "headers": {"Content-Type": "application/msgpack"}}),
-        ):
-            before = node.room_republished
-            response = await client.post(path, **kwargs)
-            assert response.status == 400
-            assert node.room_republished == before + 1, path
-        # admitted, or refused for room: the pool's own word follows, nothing more here
-        assert (await client.post("/v1/txs/batch", json={"txs": [good.hex()]})).status == 200
-        full = FakeNode(mempool_limit=0)
-    async with served(full) as client:
-        assert (await client.post("/v1/txs/batch", json={"txs": [good.hex()]})).status == 429
-    assert node.room_republished == 4 and full.room_republished == 0

@@ -85,6 +85,11 @@ async def upstream(tmp_path: Path) -> AsyncIterator[Upstream]:
         )
         return web.json_response({"path": req.path_qs, "size": len(body)})
 
+    async def bad(req: web.Request) -> web.Response:
+        # a submission the node refuses as bad input, after reading it whole
+        await req.read()
+        return web.json_response({"error": {"code": "malformed_tx"}}, status=400)
+
     async def small(req: web.Request) -> web.Response:
         # answers before reading a large body, as the node's 413 does
         return web.json_response({"too": "large"}, status=413)
@@ -101,6 +106,7 @@ async def upstream(tmp_path: Path) -> AsyncIterator[Upstream]:
     app[TRUST_CLIENT_HEADER] = True
     app.router.add_route("*", "/v1/txs", echo)
     app.router.add_route("*", "/v1/txs/batch", echo)
+    app.router.add_post("/v1/txs/batch/bad", bad)
     app.router.add_get("/v1/status", echo)
     app.router.add_post("/small", small)
     app.router.add_get("/stream", stream)
@@ -210,6 +216,46 @@ def test_the_front_spends_the_room_until_the_node_publishes_again(tmp_path: Path
     assert reader.refusing() == 2_000
     writer.publish(0, 450)
     assert reader.refusing() == 450
+
+
+def test_what_a_refused_submission_spent_goes_back_unless_the_node_wrote_since(
+    tmp_path: Path,
+) -> None:
+    writer = StateWriter(tmp_path / "state")
+    reader = StateReader(tmp_path / "state")
+    writer.publish(5, 2_000)
+    assert reader.refusing() is None
+    spent = reader.spend(5)
+    assert reader.refusing() == 2_000
+    reader.give_back(5, spent)  # the node refused that submission as bad input
+    assert reader.refusing() is None
+    spent = reader.spend(5)
+    writer.publish(2, 2_000)  # the node's own count again: nothing of it to give back
+    assert reader.refusing() is None
+    reader.give_back(5, spent)
+    reader.spend(2)
+    assert reader.refusing() == 2_000
+
+
+@pytest.mark.parametrize("size", [2_000, 300_000])  # read whole, and streamed through
+async def test_a_submission_the_node_refuses_as_bad_input_takes_no_room(
+    upstream: Upstream, monkeypatch: pytest.MonkeyPatch, size: int
+) -> None:
+    # the bad route stands for the batch route: the front counts it as a submission
+    monkeypatch.setattr(rpc_front, "SUBMIT_PATHS", (b"/v1/txs", b"/v1/txs/batch/bad"))
+    # less room than the three together take (200 bytes a transaction, 1,000 at most)
+    upstream.writer.publish(min(rpc_front.MAX_BATCH, 3 * (size // 200) - 5), 3)
+    reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    for _ in range(3):
+        writer.write(request("POST", "/v1/txs/batch/bad", bytes(size)))
+        status, _, _ = await read_answer(reader)
+        assert status == 400
+        if size > rpc_front.INLINE_BODY:  # the node answered a streamed body: reconnect
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", upstream.port)
+    writer.write(request("POST", "/v1/txs", b"{}"))
+    assert (await read_answer(reader))[0] == 200
+    writer.close()
 
 
 async def test_headers_alone_spend_no_room_and_a_batch_at_most_its_limit(
