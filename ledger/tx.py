@@ -201,6 +201,12 @@ class SignedTransaction:
         return tagged_hash(TX, encoded[_ENVELOPE_HEAD : -_signatures_size(self)])
 
     @cached_attribute
+    def arg_value_count(self) -> int:
+        """The values the args hold (`arg_values`): what a node's memory of the decoded
+        transaction grows with, beyond its bytes (node.mempool weighs it so)."""
+        return arg_values(self.tx.args)
+
+    @cached_attribute
     def verification_key(self) -> bytes:
         """What a cache of checked signatures holds: the tx hash and every signature.
 

@@ -110,6 +110,19 @@ RATE_MEMORY_SECONDS = 60.0
 GAP_TIMEOUT_SECONDS = 30.0
 
 
+# What one value of a transaction's args may hold of the node's memory once decoded,
+# beyond its bytes: an empty array is a list object (56 bytes) and a slot (8). A
+# transaction at the ledger's value limit (1,024 empty arrays in 1.2 KB) takes 66 KB
+# decoded; counted by its bytes alone, a pool of 64 MiB of them would hold 3.5 GB.
+DECODED_VALUE_BYTES = 64
+
+
+def held_bytes(stx: SignedTransaction) -> int:
+    """What a pending transaction counts against the pool's `max_bytes`: its bytes and
+    DECODED_VALUE_BYTES for each value its args hold (a transfer about 430)."""
+    return len(stx.encoded) + DECODED_VALUE_BYTES * stx.arg_value_count
+
+
 def authorization_refusal(
     app: Application, committed: KVReader, block: BlockInfo, stx: SignedTransaction
 ) -> tuple[str, str] | None:
@@ -595,7 +608,7 @@ class Mempool:
         self._arrival[tx_hash] = self._arrivals
         self._arrivals += 1
         self._admitted_at[tx_hash] = self._clock()
-        self._bytes += len(stx.encoded)
+        self._bytes += held_bytes(stx)
         self._encoded.add(stx.encoded)
         if not from_peer:
             self._local.add(tx_hash)
@@ -752,7 +765,7 @@ class Mempool:
             if stx is None:
                 continue
             self._ungap(tx_hash)
-            self._bytes -= len(stx.encoded)
+            self._bytes -= held_bytes(stx)
             self._encoded.discard(stx.encoded)
             self._local.discard(tx_hash)
             del self._arrival[tx_hash]

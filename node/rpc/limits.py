@@ -14,6 +14,7 @@ the node grants no more slots than half its open-file limit (`fit_to_open_files`
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import resource
@@ -102,6 +103,9 @@ def fit_to_open_files(limits: ServiceLimits, open_files: int | None) -> ServiceL
     return dataclasses.replace(limits, event_streams=streams, long_polls=polls)
 
 
+BATCHES_AT_ONCE = 2
+
+
 class Gates:
     """The RPC application's slots, and the one thread that reads history for streams.
 
@@ -118,6 +122,10 @@ class Gates:
             "event_streams", limits.event_streams, limits.event_streams_per_client
         )
         self.long_polls = Gate("long_polls", limits.long_polls)
+        # Batches decoded and admitted at once: decoded, a transaction may take 55 times
+        # its bytes (1,024 empty arrays: 66 KB), so a batch of a thousand is up to 66 MB
+        # until admitted; decoded in slices, many would otherwise be held at once.
+        self.batches = asyncio.Semaphore(BATCHES_AT_ONCE)
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rpc-read")
 
     def close(self) -> None:

@@ -190,15 +190,17 @@ async def submit_batch(request: web.Request) -> web.Response:
     body = parse_model(SubmitBatch, await read_json(request, BATCH_JSON_LIMIT))
     if not body.txs:
         raise bad_request("invalid_request", "txs must hold at least one transaction", "txs")
-    decoded: list[SignedTransaction] = []
-    slices = LoopSlices()  # a thousand transactions may take a while: others run between
-    for index, item in enumerate(body.txs):
-        field = f"txs.{index}"
-        raw = parse_hex(item, field)
-        decoded.append(decode_signed(raw, field))
-        await slices.spent(len(raw))
-    admissions = await service.submit(decoded)  # decoded once, here
-    hashes = [stx.hash for stx in decoded]
+    async with gates_of(request).batches:  # a few at once: decoded, they take memory
+        decoded: list[SignedTransaction] = []
+        slices = LoopSlices()  # a thousand transactions may take a while: others run
+        for index, item in enumerate(body.txs):
+            field = f"txs.{index}"
+            raw = parse_hex(item, field)
+            decoded.append(decode_signed(raw, field))
+            await slices.spent(len(raw))
+        admissions = await service.submit(decoded)  # decoded once, here
+        hashes = [stx.hash for stx in decoded]
+        del decoded  # the admitted are in the pool, the rest go before the next batch
     results = [
         admission_json(admission, tx_hash)
         for admission, tx_hash in zip(admissions, hashes, strict=True)

@@ -10,6 +10,7 @@ from ledger.tx import SignedTransaction, Transaction
 from node.home import MempoolLimits
 from node.mempool import (
     ACCEPTED,
+    DECODED_VALUE_BYTES,
     DUPLICATE,
     GAP_FULL,
     MAX_RETRY_AFTER_SECONDS,
@@ -29,6 +30,7 @@ from node.mempool import (
     Mempool,
     RecentSums,
     VerifiedCache,
+    held_bytes,
 )
 
 ALICE = PrivateKey.from_seed(bytes([1]) * 32)
@@ -79,7 +81,7 @@ def test_caps_on_count_bytes_and_sender() -> None:
     assert mempool.add(tx(BOB, 0), 0) == ACCEPTED
     assert mempool.is_full()
     assert mempool.add(tx(BOB, 1), 0) == MEMPOOL_FULL
-    small = pool(max_bytes=len(tx(ALICE, 0).encoded))
+    small = pool(max_bytes=held_bytes(tx(ALICE, 0)))
     assert small.add(tx(ALICE, 0), 0) == ACCEPTED
     assert small.add(tx(BOB, 0), 0) == MEMPOOL_FULL
 
@@ -96,7 +98,7 @@ def test_recheck_drops_committed_and_stale() -> None:
     assert dropped == [txs[1].hash]
     assert ready == [txs[2].hash, txs[3].hash]  # alice's run from her new nonce; bob unchanged
     assert txs[2].hash in mempool and txs[1].hash not in mempool and len(mempool) == 3
-    assert mempool.size_bytes == sum(len(s.encoded) for s in (txs[2], txs[3], tx(BOB, 0)))
+    assert mempool.size_bytes == sum(held_bytes(s) for s in (txs[2], txs[3], tx(BOB, 0)))
 
 
 def test_verified_cache_is_bounded() -> None:
@@ -836,3 +838,22 @@ def test_gaps_are_judged_from_the_nonces_asked_with_even_ones_no_commit_brought(
     assert mempool.evict_stuck(moved.__getitem__) == [tx(ALICE, 6).hash, tx(BOB, 2).hash]
     # what the pool keeps is as it was told: it learns the nonces from `recheck`
     assert mempool.gapped_count == 1 and tx(ALICE, 3).hash in mempool
+
+
+def test_a_transaction_counts_what_it_holds_decoded_not_only_its_bytes() -> None:
+    """A transaction at the ledger's value limit is 1.2 KB of bytes and 66 KB decoded:
+    counted by its bytes alone, a pool of 64 MiB of them would hold 3.5 GB."""
+    heavy_args = ("IDR", BOB.public_key, 1, [[]] * 1_020)
+    heavy = Transaction("t", ALICE.public_key, 0, "coin.transfer", heavy_args).sign(ALICE)
+    light = tx(BOB, 0)
+    assert held_bytes(heavy) == len(heavy.encoded) + DECODED_VALUE_BYTES * 1_024
+    assert held_bytes(light) < 2 * len(light.encoded) + DECODED_VALUE_BYTES * 4
+    mempool = pool(max_bytes=held_bytes(heavy) + held_bytes(light) - 1)
+    assert mempool.add(light, 0) == ACCEPTED
+    # the pool has room for 40 such transactions by their bytes, not for one decoded
+    assert len(heavy.encoded) * 40 < mempool.limits.max_bytes
+    assert mempool.add(heavy, 0) == ACCEPTED  # below the cap when it came
+    assert mempool.size_bytes == held_bytes(heavy) + held_bytes(light)
+    assert mempool.add(tx(BOB, 1), 0) == MEMPOOL_FULL
+    mempool.remove([heavy.hash])
+    assert mempool.size_bytes == held_bytes(light)

@@ -398,3 +398,32 @@ async def test_a_client_batch_gives_the_loop_back_between_slices(monkeypatch: An
         assert len((await response.json())["results"]) == 40
     (slices,) = used
     assert slices.yields == len(b"".join(raws)) // SLICE_BYTES
+
+
+async def test_a_few_batches_are_decoded_and_admitted_at_once() -> None:
+    """Decoded, a batch at the value limit holds up to 66 MB until admitted: however
+    many arrive together, BATCHES_AT_ONCE of them are held decoded at a time."""
+    from node.rpc.limits import BATCHES_AT_ONCE
+
+    node = FakeNode()
+    a = node.accounts
+    inside, most = 0, 0
+    submit = node.submit
+
+    async def counting(raws: Any) -> Any:
+        nonlocal inside, most
+        inside += 1
+        most = max(most, inside)
+        await asyncio.sleep(0.02)  # admission awaits its signature checks
+        inside -= 1
+        return await submit(raws)
+
+    node.submit = counting  # type: ignore[method-assign]
+    async with served(node) as client:
+        bodies = [
+            {"txs": [transfer(a.alice, a.bob.public_key, 1, nonce=n).encode().hex()]}
+            for n in range(3 * BATCHES_AT_ONCE)
+        ]
+        answers = await asyncio.gather(*(client.post("/v1/txs/batch", json=b) for b in bodies))
+        assert all(answer.status == 200 for answer in answers)
+    assert most == BATCHES_AT_ONCE
