@@ -119,7 +119,7 @@ DECODED_VALUE_BYTES = 64
 
 def held_bytes(stx: SignedTransaction) -> int:
     """What a pending transaction counts against the pool's `max_bytes`: its bytes and
-    DECODED_VALUE_BYTES for each value its args hold (a transfer about 430)."""
+    DECODED_VALUE_BYTES for each value its args hold (a transfer 370-440)."""
     return len(stx.encoded) + DECODED_VALUE_BYTES * stx.arg_value_count
 
 
