@@ -35,7 +35,12 @@ class NodeMetrics:
             registry=r,
         )
         self.mempool_size = Gauge("pasar_mempool_size", "Transactions in the mempool", registry=r)
-        self.mempool_bytes = Gauge("pasar_mempool_bytes", "Bytes in the mempool", registry=r)
+        self.mempool_bytes = Gauge(
+            "pasar_mempool_bytes",
+            "What the mempool's transactions count against [mempool] max_bytes: "
+            "their bytes, and 64 for each value of their args",
+            registry=r,
+        )
         # admission state, set when /metrics is read (docs/node.md, "Admission")
         self.admit_limit = Gauge(
             "pasar_mempool_admit_limit", "Transactions the mempool admits now", registry=r

@@ -14,7 +14,6 @@ the node grants no more slots than half its open-file limit (`fit_to_open_files`
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import dataclasses
 import resource
@@ -103,7 +102,11 @@ def fit_to_open_files(limits: ServiceLimits, open_files: int | None) -> ServiceL
     return dataclasses.replace(limits, event_streams=streams, long_polls=polls)
 
 
-BATCHES_AT_ONCE = 2
+# Decoded, a transaction may take 55 times its bytes (1,024 empty arrays: 66 KB), so
+# one batch of a thousand is up to 66 MB until admitted, and batches decoded in slices
+# take turns: together they may hold this much, and a batch that would take more is
+# answered 429 `decoding_full` as it comes to it. A thousand transfers hold 0.4 MB.
+DECODED_BUDGET = 128 * 1024 * 1024
 
 
 class Gates:
@@ -122,10 +125,9 @@ class Gates:
             "event_streams", limits.event_streams, limits.event_streams_per_client
         )
         self.long_polls = Gate("long_polls", limits.long_polls)
-        # Batches decoded and admitted at once: decoded, a transaction may take 55 times
-        # its bytes (1,024 empty arrays: 66 KB), so a batch of a thousand is up to 66 MB
-        # until admitted; decoded in slices, many would otherwise be held at once.
-        self.batches = asyncio.Semaphore(BATCHES_AT_ONCE)
+        # What the transactions of client batches being decoded and admitted hold,
+        # decoded (`held_bytes`), all batches together: see `DECODED_BUDGET`.
+        self.decoded = 0
         self.reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rpc-read")
 
     def close(self) -> None:

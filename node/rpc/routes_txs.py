@@ -38,11 +38,19 @@ from node.front_state import (
     retry_after_seconds,
 )
 from node.loop_slices import LoopSlices
+from node.mempool import held_bytes
 from node.rpc import routes_proofs
 from node.rpc.app import RouteGroup, close_after, log_refusal, service_of
 from node.rpc.errors import ApiError, bad_request, error_response
 from node.rpc.jsonbody import json_response
-from node.rpc.limits import MAX_WAIT_SECONDS, WAIT_SCHEMA, client_of, gates_of, install
+from node.rpc.limits import (
+    DECODED_BUDGET,
+    MAX_WAIT_SECONDS,
+    WAIT_SCHEMA,
+    client_of,
+    gates_of,
+    install,
+)
 from node.rpc.models import MAX_BATCH, EncodeTx, SubmitBatch, SubmitTx
 from node.rpc.openapi import HASH, get_operation, path_param, post_operation, query_param
 from node.rpc.params import (
@@ -190,17 +198,31 @@ async def submit_batch(request: web.Request) -> web.Response:
     body = parse_model(SubmitBatch, await read_json(request, BATCH_JSON_LIMIT))
     if not body.txs:
         raise bad_request("invalid_request", "txs must hold at least one transaction", "txs")
-    async with gates_of(request).batches:  # a few at once: decoded, they take memory
+    gates = gates_of(request)
+    held = 0  # what this batch's decoded transactions count in `gates.decoded`
+    try:
         decoded: list[SignedTransaction] = []
         slices = LoopSlices()  # a thousand transactions may take a while: others run
         for index, item in enumerate(body.txs):
             field = f"txs.{index}"
             raw = parse_hex(item, field)
-            decoded.append(decode_signed(raw, field))
+            stx = decode_signed(raw, field)
+            weight = held_bytes(stx)
+            if gates.decoded + weight > DECODED_BUDGET:
+                raise busy_error(
+                    service,
+                    "decoding_full",
+                    "the node holds as many decoded transactions of other batches as it "
+                    "takes at once; retry later",
+                )
+            gates.decoded += weight
+            held += weight
+            decoded.append(stx)
             await slices.spent(len(raw))
         admissions = await service.submit(decoded)  # decoded once, here
         hashes = [stx.hash for stx in decoded]
-        del decoded  # the admitted are in the pool, the rest go before the next batch
+    finally:
+        gates.decoded -= held  # the admitted are the pool's to count now
     results = [
         admission_json(admission, tx_hash)
         for admission, tx_hash in zip(admissions, hashes, strict=True)

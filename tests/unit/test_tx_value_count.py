@@ -400,30 +400,52 @@ async def test_a_client_batch_gives_the_loop_back_between_slices(monkeypatch: An
     assert slices.yields == len(b"".join(raws)) // SLICE_BYTES
 
 
-async def test_a_few_batches_are_decoded_and_admitted_at_once() -> None:
-    """Decoded, a batch at the value limit holds up to 66 MB until admitted: however
-    many arrive together, BATCHES_AT_ONCE of them are held decoded at a time."""
-    from node.rpc.limits import BATCHES_AT_ONCE
+async def test_batches_hold_at_most_a_budget_of_decoded_transactions(
+    monkeypatch: Any,
+) -> None:
+    """Decoded, a batch at the value limit holds up to 66 MB until admitted: batches
+    together hold at most DECODED_BUDGET, and one that would take more is a 429 while
+    the others go on (a client's heavy batches do not hold everyone else's up)."""
+    from node.mempool import held_bytes
+    from node.rpc import routes_txs
+    from node.rpc.limits import GATES_KEY
 
     node = FakeNode()
     a = node.accounts
-    inside, most = 0, 0
+    memo = [[]] * (MAX_ARG_VALUES - 4)
+    batches = [
+        [
+            Transaction(
+                CHAIN_ID, key.public_key, n, "coin.transfer", ("IDRA", a.alice.public_key, 1, memo)
+            ).sign(key)
+            for n in range(20)
+        ]
+        for key in (a.alice, a.bob)
+    ]
+    weight = sum(held_bytes(stx) for stx in batches[0])
+    monkeypatch.setattr(routes_txs, "DECODED_BUDGET", weight * 3 // 2)  # one, not both
     submit = node.submit
 
-    async def counting(raws: Any) -> Any:
-        nonlocal inside, most
-        inside += 1
-        most = max(most, inside)
-        await asyncio.sleep(0.02)  # admission awaits its signature checks
-        inside -= 1
+    async def slow_submit(raws: Any) -> Any:
+        await asyncio.sleep(0.05)  # admission awaits its signature checks meanwhile
         return await submit(raws)
 
-    node.submit = counting  # type: ignore[method-assign]
+    node.submit = slow_submit  # type: ignore[method-assign]
     async with served(node) as client:
-        bodies = [
-            {"txs": [transfer(a.alice, a.bob.public_key, 1, nonce=n).encode().hex()]}
-            for n in range(3 * BATCHES_AT_ONCE)
-        ]
-        answers = await asyncio.gather(*(client.post("/v1/txs/batch", json=b) for b in bodies))
-        assert all(answer.status == 200 for answer in answers)
-    assert most == BATCHES_AT_ONCE
+        gates = client.server.app[GATES_KEY]
+        answers = await asyncio.gather(
+            *(
+                client.post("/v1/txs/batch", json={"txs": [stx.encode().hex() for stx in b]})
+                for b in batches
+            )
+        )
+        assert sorted(answer.status for answer in answers) == [200, 429]
+        (busy,) = [answer for answer in answers if answer.status == 429]
+        assert (await busy.json())["error"]["code"] == "decoding_full"
+        assert busy.headers["Retry-After"]
+        assert gates.decoded == 0  # every batch gave back what it held
+        # alone, either batch fits
+        again = await client.post(
+            "/v1/txs/batch", json={"txs": [stx.encode().hex() for stx in batches[1]]}
+        )
+        assert again.status == 200 and gates.decoded == 0
