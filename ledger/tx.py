@@ -99,18 +99,7 @@ class Transaction:
             raise too_many_values()
         # Decoded fields have exact types: test them in place, and call the
         # `expect_*` helpers (which name the first bad field) only if one fails.
-        if not (
-            type(chain_id) is str
-            and len(chain_id) <= MAX_CHAIN_ID
-            and type(sender) is bytes
-            and len(sender) == PUBLIC_KEY_SIZE
-            and type(nonce) is int
-            and 0 <= nonce <= MAX_NONCE
-            and type(method) is str
-            and len(method) <= MAX_METHOD
-            and type(expiry_ms) is int
-            and 0 <= expiry_ms <= MAX_TIME_MS
-        ):
+        if not _fields_in_range(chain_id, sender, nonce, method, expiry_ms):
             chain_id = codec.expect_str(chain_id, "chain_id", MAX_CHAIN_ID)
             sender = codec.expect_bytes(sender, "sender", PUBLIC_KEY_SIZE)
             nonce = codec.expect_int(nonce, "nonce", 0, MAX_NONCE)
@@ -313,20 +302,12 @@ def _single_envelope(value: Any) -> SignedTransaction | None:
         and tx_tag == TAG_TX
         and type(tx_version) is int
         and tx_version == TX_VERSION
-        and type(chain_id) is str
-        and len(chain_id) <= MAX_CHAIN_ID
-        and type(sender) is bytes
-        and len(sender) == PUBLIC_KEY_SIZE
-        and type(nonce) is int
-        and 0 <= nonce <= MAX_NONCE
-        and type(method) is str
-        and len(method) <= MAX_METHOD
         and type(args) is list
-        and type(expiry_ms) is int
-        and 0 <= expiry_ms <= MAX_TIME_MS
+        and _fields_in_range(chain_id, sender, nonce, method, expiry_ms)
     ):
         return None
-    if len(args) > MAX_ARG_VALUES or arg_values(args) > MAX_ARG_VALUES:
+    values = arg_values(args)
+    if len(args) > MAX_ARG_VALUES or values > MAX_ARG_VALUES:
         return None
     try:
         codec.check(args, 2)  # the envelope, the transaction, then its args
@@ -334,8 +315,26 @@ def _single_envelope(value: Any) -> SignedTransaction | None:
         return None
     tx = Transaction(chain_id, sender, nonce, method, tuple(args), expiry_ms)
     stx = object.__new__(SignedTransaction)  # the one signer is the sender: nothing to sort
-    stx.__dict__.update(tx=tx, signatures=((sender, signature),))
+    stx.__dict__.update(tx=tx, signatures=((sender, signature),), arg_value_count=values)
     return stx
+
+
+def _fields_in_range(
+    chain_id: object, sender: object, nonce: object, method: object, expiry_ms: object
+) -> bool:
+    """Whether a decoded transaction's fields have their exact types and ranges."""
+    return (
+        type(chain_id) is str
+        and len(chain_id) <= MAX_CHAIN_ID
+        and type(sender) is bytes
+        and len(sender) == PUBLIC_KEY_SIZE
+        and type(nonce) is int
+        and 0 <= nonce <= MAX_NONCE
+        and type(method) is str
+        and len(method) <= MAX_METHOD
+        and type(expiry_ms) is int
+        and 0 <= expiry_ms <= MAX_TIME_MS
+    )
 
 
 def too_many_values() -> CodecError:

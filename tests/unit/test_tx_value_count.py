@@ -39,18 +39,10 @@ from ledger.tx import (
 from node.loop_slices import SLICE_BYTES
 from node.node import decode_all
 from tests.ledgerkit import CHAIN_ID, Chain, key, make_genesis
+from tests.property.test_ledger_codec_properties import values
 from tests.unit.test_proposal_cost import count_decodes
 
 ALICE, BOB = key(1), key(2)
-
-scalars = st.one_of(
-    st.integers(min_value=codec.MIN_INT, max_value=codec.MAX_INT),
-    st.binary(max_size=300),
-    st.text(max_size=300),
-    st.booleans(),
-    st.none(),
-)
-values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=20), max_leaves=200)
 
 
 def counted(value: Any) -> int:
@@ -84,19 +76,6 @@ def test_count_values_counts_or_refuses_junk_and_never_fails_otherwise(
         assert exc.code in ("non_canonical", "malformed")
         with pytest.raises(CodecError):
             codec.decode(data)
-
-
-def count_unpacks(monkeypatch: Any) -> list[int]:
-    """One entry per msgpack value unpacked from now on (`codec.unpack`'s C call)."""
-    unpacked: list[int] = []
-    unpackb = codec.msgpack.unpackb
-
-    def counting(*args: Any, **kwargs: Any) -> Any:
-        unpacked.append(1)
-        return unpackb(*args, **kwargs)
-
-    monkeypatch.setattr(codec.msgpack, "unpackb", counting)
-    return unpacked
 
 
 JUNK = Transaction(
@@ -193,10 +172,8 @@ def test_values_at_any_depth_count(args: list[Any]) -> None:
     assert caught.value.code == "too_many_values"
 
 
-def test_a_transaction_of_empty_arrays_is_refused_before_it_is_decoded(monkeypatch: Any) -> None:
-    junk = transfer_with([[] for _ in range(60_000)]).sign(ALICE).encode()
-    assert len(junk) < MAX_TX_BYTES
-    decoded = count_decodes(monkeypatch)
+def count_unpacks(monkeypatch: Any) -> list[int]:
+    """One entry per msgpack value unpacked from now on (`codec.unpack`'s C call)."""
     unpacked: list[int] = []
     unpackb = codec.msgpack.unpackb
 
@@ -205,6 +182,14 @@ def test_a_transaction_of_empty_arrays_is_refused_before_it_is_decoded(monkeypat
         return unpackb(*args, **kwargs)
 
     monkeypatch.setattr(codec.msgpack, "unpackb", counting)
+    return unpacked
+
+
+def test_a_transaction_of_empty_arrays_is_refused_before_it_is_decoded(monkeypatch: Any) -> None:
+    junk = transfer_with([[] for _ in range(60_000)]).sign(ALICE).encode()
+    assert len(junk) < MAX_TX_BYTES
+    decoded = count_decodes(monkeypatch)
+    unpacked = count_unpacks(monkeypatch)
     with pytest.raises(CodecError) as caught:
         SignedTransaction.decode(junk)
     assert caught.value.code == "too_many_values"
@@ -273,7 +258,7 @@ def outcome(decode: Any, data: bytes) -> tuple[str, Any]:
         stx = decode(data)
     except CodecError as exc:
         return "refused", exc.code
-    return "taken", (stx.tx, stx.signatures, stx.hash, stx.version)
+    return "taken", (stx.tx, stx.signatures, stx.hash, stx.version, stx.arg_value_count)
 
 
 SIGNED = transfer_with("thanks").sign(ALICE)
