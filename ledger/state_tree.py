@@ -48,7 +48,9 @@ What keeps a block's update cheap (it runs for every block, on every replica):
   memo's, and the node is hashed once; a bucket whose keys get new values is changed
   the same way;
 - a node whose contents a block leaves as they were (keys written with the values they
-  hold) is neither rewritten nor retired.
+  hold) is neither rewritten nor retired;
+- the hashes of the keys written last are kept (`KEY_HASH_MEMO`): the same accounts'
+  balances and nonces are written block after block.
 
 Stored bytes (a storage format, not part of the protocol):
 
@@ -123,6 +125,15 @@ BUCKET_LEAVES = 8
 
 def key_hash(key: bytes) -> bytes:
     return tagged_hash(STATE_KEY, key)
+
+
+# Key hashes of the keys written last. The same accounts' balances and nonces recur
+# block after block, and hashing a key costs more than finding it here (0.6 µs
+# against 0.04: about 2 µs of a transfer's three keys). A key's hash is a pure
+# function of the key, so an entry is never wrong; the memo is emptied when full
+# (about 7 MB at its bound).
+KEY_HASH_MEMO = 1 << 15
+_key_hashes: dict[bytes, bytes] = {}
 
 
 def value_hash(value: bytes) -> bytes:
@@ -347,9 +358,10 @@ def memoised_hashes(digest: bytes) -> bytes | None:
 
 
 def clear_hash_memo() -> None:
-    """Forget every memoised node and bucket (what a restart does)."""
+    """Forget every memoised node, bucket and key hash (what a restart does)."""
     _hash_memo.clear()
     _bucket_memo.clear()
+    _key_hashes.clear()
 
 
 def _trim_hash_memo() -> None:
@@ -974,16 +986,24 @@ def update_tree(
     """
     updates: list[Update] = []
     append, key_state, value_state = updates.append, _KEY_STATE, _VALUE_STATE
+    known = _key_hashes
+    if len(known) + len(write_set) > KEY_HASH_MEMO:
+        known.clear()
+    remembered = known.get
     for key, value in write_set:
-        hasher = key_state.copy()
-        hasher.update(key)
-        digest = hasher.digest()
+        digest = remembered(key)
+        if digest is None:
+            hasher = key_state.copy()
+            hasher.update(key)
+            digest = known[key] = hasher.digest()
         if value is None:
             append(digest)
         else:
             hasher = value_state.copy()
             hasher.update(value)
             append(digest + hasher.digest())
+    if len(known) > KEY_HASH_MEMO:  # a write-set larger than the memo (genesis)
+        known.clear()
     updates.sort()
     batch = _Batch(reader, version)
     if version == 0:

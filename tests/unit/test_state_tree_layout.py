@@ -260,3 +260,28 @@ def test_new_values_spliced_into_nodes_and_buckets_give_the_roots_of_a_fresh_tre
         assert root == fresh
     for key in [*list(state)[::97], b"key-0", b"absent"]:
         assert prove(store, 4, root, key, state.get(key)).verify(root)
+
+
+def test_key_hashes_are_remembered_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Keys written again take their hashes from the memo; it never holds more than its
+    # bound after a block, and a write-set larger than the bound leaves it empty.
+    monkeypatch.setattr(state_tree, "KEY_HASH_MEMO", 50)
+    clear_hash_memo()
+    store = MemoryStore()
+    first = many(40)
+    root, writes = update_tree(store, 0, ZERO_HASH, first)
+    store.write(writes)
+    remembered = dict(state_tree._key_hashes)
+    assert sorted(remembered) == sorted(key for key, _ in first)
+    assert all(digest == key_hash(key) for key, digest in remembered.items())
+    again = many(40, b"w")[:20]
+    root, writes = update_tree(store, 1, root, again)  # 40 + 20 > 50: emptied first
+    store.write(writes)
+    assert sorted(state_tree._key_hashes) == sorted(key for key, _ in again)
+    fresh, _ = update_tree(
+        MemoryStore(), 0, ZERO_HASH, sorted({**dict(first), **dict(again)}.items())
+    )
+    assert root == fresh
+    update_tree(MemoryStore(), 0, ZERO_HASH, many(60))
+    assert len(state_tree._key_hashes) == 0
+    clear_hash_memo()
