@@ -66,7 +66,12 @@ from node.worker_threads import batch_pool
 GOSSIP_INTERVAL = 0.02
 GOSSIP_BATCH = 500
 INTAKE_LIMIT = 20_000
-INTAKE_BATCH = 2_000  # gossiped transactions admitted together
+INTAKE_BATCH = 2_000  # gossiped transactions admitted together...
+# ...decoded and admitted this many held bytes at a time (`mempool.held_bytes`: the
+# bytes and 64 per value of the args). 2,000 transfers take 0.9 MB decoded, but as
+# many transactions each at the value limit would take 130 MB: a faulty peer's
+# frames may hold only those.
+INTAKE_DECODED_BYTES = 16 * 1024 * 1024
 # A peer whose gossip held a transaction that is not one (undecodable, or a signature
 # that does not verify) is not heard for this long: validators gossip only what they
 # decoded and verified, so that peer is faulty, and each of its frames would cost this
@@ -104,23 +109,36 @@ FRONT_HEADROOM_PERCENT = 10
 EVICT_INTERVAL = 10.0
 
 
+Undecoded = bytes | SignedTransaction | CodecError
+
+
 async def decode_all(
-    raws: Sequence[bytes | SignedTransaction],
+    raws: Sequence[Undecoded], budget: int | None = None
 ) -> list[SignedTransaction | CodecError]:
     """Each transaction decoded (the RPC hands some over decoded already, having
     answered 400 for bad bytes), or why it does not decode; the event loop is given
     back between slices of the input (node/loop_slices.py), before anything about
-    the pool is looked at."""
+    the pool is looked at.
+
+    With a `budget`, only the first transactions: decoding stops once those decoded
+    hold `budget` bytes or more (`mempool.held_bytes`), and the caller decodes the
+    rest after it has let go of these."""
     slices = LoopSlices()
     decoded: list[SignedTransaction | CodecError] = []
+    held = 0
     for raw in raws:
-        if isinstance(raw, SignedTransaction):
+        if budget is not None and held >= budget:
+            break
+        if not isinstance(raw, bytes):
             decoded.append(raw)
             continue
         try:
-            decoded.append(SignedTransaction.decode(raw))
+            stx = SignedTransaction.decode(raw)
         except CodecError as exc:
             decoded.append(exc)
+        else:
+            decoded.append(stx)
+            held += pool.held_bytes(stx)
         await slices.spent(len(raw))
     return decoded
 
@@ -308,7 +326,7 @@ class Node:
     # -- admission -------------------------------------------------------------------------------
 
     async def _admit(
-        self, raws: Sequence[bytes | SignedTransaction], from_peer: bool = False
+        self, raws: Sequence[Undecoded], from_peer: bool = False
     ) -> tuple[list[Admission], list[bytes]]:
         answers: list[Admission | None] = [None] * len(raws)
         candidates: list[tuple[int, SignedTransaction]] = []
@@ -581,12 +599,19 @@ class Node:
         One worker instead of a task per frame: the consensus driver then gets the
         loop between batches however much gossip arrives, and the backlog is bounded
         (INTAKE_LIMIT); what does not fit is dropped, and still reaches the primary
-        through the node it was submitted to.
+        through the node it was submitted to. A batch is decoded and admitted
+        INTAKE_DECODED_BYTES at a time, so what a batch holds decoded stays bounded
+        however heavy its transactions.
         """
         while True:
             raws, sources = await self._next_intake()
-            admissions, _ = await self._admit(raws, from_peer=True)
-            self._mute_faulty(admissions, sources)
+            start = 0
+            while start < len(raws):
+                decoded = await decode_all(raws[start:], INTAKE_DECODED_BYTES)
+                end = start + len(decoded)
+                admissions, _ = await self._admit(decoded, from_peer=True)
+                self._mute_faulty(admissions, sources[start:end])
+                start = end
 
     async def _next_intake(self) -> tuple[list[bytes], list[bytes]]:
         """Every frame waiting in the intake (up to INTAKE_BATCH transactions) as one

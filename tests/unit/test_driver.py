@@ -21,11 +21,12 @@ from ledger.block import Block, CommitCertificate, sign_commit_vote
 from ledger.errors import InvalidBlock
 from ledger.genesis import Genesis
 from ledger.keys import PrivateKey, address_to_text
-from ledger.tx import SignedTransaction, Transaction
+from ledger.tx import MAX_ARG_VALUES, SignedTransaction, Transaction
+from node import node as node_module
 from node.chain import Chain
 from node.driver import ConsensusDriver
 from node.home import BlockLimits, Home, MempoolLimits, NodeConfig, genesis_from_json
-from node.mempool import GAP_TIMEOUT_SECONDS
+from node.mempool import GAP_TIMEOUT_SECONDS, held_bytes
 from node.node import ADMIT_CHUNK, INTAKE_LIMIT, Node
 from node.rpc.routes_txs import tx_outcome
 from node.storage import LevelDBStore
@@ -609,6 +610,59 @@ def test_gossip_from_several_peers_is_admitted_as_one_batch(tmp_path: Path) -> N
             assert [a.code for a in answers] == ["accepted"] * 9
             assert node.metrics.signatures_verified._value.get() == 9
         finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
+def heavy_tx(label: str, nonce: int) -> SignedTransaction:
+    """A transfer whose memo holds 1,020 empty arrays: within every limit, 1.2 KB, and
+    some 66 KB once decoded."""
+    sender = PrivateKey.from_seed(label.encode().ljust(32, b"."))
+    memo = [[]] * (MAX_ARG_VALUES - 4)
+    args = ("COIN", OTHER.public_key, 1, memo)
+    return Transaction("t", sender.public_key, nonce, "coin.transfer", args).sign(sender)
+
+
+def test_the_intake_decodes_a_batch_a_bounded_weight_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Gossip is admitted in batches of up to INTAKE_BATCH transactions. Decoded at
+    # once, a batch of transactions at the value limit would hold 130 MB: the intake
+    # decodes and admits a batch INTAKE_DECODED_BYTES at a time instead.
+    txs = [heavy_tx(f"heavy{s}", n) for s in range(3) for n in range(20)]
+    weight = held_bytes(txs[0])
+    monkeypatch.setattr(node_module, "INTAKE_DECODED_BYTES", 8 * weight)
+
+    async def scenario() -> None:
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+        held: list[list[int]] = []  # per admission, the held bytes of what it was given
+        admit = node._admit
+
+        async def recorded(raws: Any, from_peer: bool = False) -> Any:
+            decoded = [SignedTransaction.decode(r) if isinstance(r, bytes) else r for r in raws]
+            held.append([held_bytes(d) for d in decoded if isinstance(d, SignedTransaction)])
+            return await admit(raws, from_peer)
+
+        node._admit = recorded  # type: ignore[method-assign]
+        intake = asyncio.create_task(node._intake_loop())
+        try:
+            link = SimpleNamespace(peer=OTHER.public_key)
+            for start in range(0, len(txs), 20):
+                frame = [stx.encoded for stx in txs[start : start + 20]]
+                node._on_frame(link, ["txs", frame])  # type: ignore[arg-type]
+            for _ in range(500):
+                if sum(map(len, held)) == len(txs):
+                    break
+                await asyncio.sleep(0.01)
+            assert sum(map(len, held)) == len(txs)
+            assert len(held) == len(txs) // 8 + 1
+            assert all(sum(part) <= 8 * weight for part in held)
+            assert node.metrics.peers_muted._value.get() == 0  # nothing counted as faulty
+        finally:
+            intake.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await intake
             await node.stop()
 
     asyncio.run(scenario())

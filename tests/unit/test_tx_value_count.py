@@ -354,6 +354,21 @@ async def test_decoding_a_peers_frame_gives_the_loop_back_between_slices() -> No
     assert ticks <= 1
 
 
+async def test_decoding_within_a_budget_stops_once_the_decoded_hold_that_much() -> None:
+    from node.mempool import held_bytes
+
+    raws = costly_but_valid(10)
+    weight = held_bytes(SignedTransaction.decode(raws[0]))
+    refused = CodecError("malformed", "not msgpack")
+    decoded = await decode_all([refused, *raws], 3 * weight)
+    assert decoded[0] is refused  # decoded already (or refused): passed through
+    assert [stx.encoded for stx in decoded[1:]] == raws[:3]  # type: ignore[union-attr]
+    decoded = await decode_all(raws, 3 * weight - 1)
+    assert len(decoded) == 3  # the one that reaches the budget is the last
+    assert len(await decode_all(raws, 1)) == 1  # at least one, however small the budget
+    assert len(await decode_all(raws)) == 10
+
+
 async def test_a_client_batch_gives_the_loop_back_between_slices(monkeypatch: Any) -> None:
     from node.loop_slices import LoopSlices
     from node.rpc import routes_txs
