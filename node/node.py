@@ -89,6 +89,14 @@ STOP_TIMEOUT = 5.0
 # in two so both pool threads (both cores: PyNaCl releases the GIL) check it; a
 # handful is not worth a second hand-off.
 VERIFY_CHUNK = 16
+# A gossip batch of at most this many signature checks is checked on the event loop
+# itself (about 2 ms at most). A round through the pool costs 110 µs of CPU more than
+# 13 checks made in place, 45 of them the event loop's (the wake-ups, the futures;
+# `python bench/bench_handoff.py`), and at 1,500 tx/s the intake admits some 60
+# batches a second of about 13 transactions each. Larger batches (overload) still
+# use both pool threads. Clients' submissions always go to the pool: a stream of
+# small ones would otherwise hold the loop with their checks.
+INLINE_GOSSIP_CHECKS = 32
 FIRST_SEEN_LIMIT = 200_000
 # Admission adds a verified batch to the mempool this many at a time, giving the event
 # loop back in between (each is an authorization check and the pool's bookkeeping)
@@ -388,7 +396,7 @@ class Node:
                 candidates.append((index, stx))
         to_check = [(i, stx) for i, stx in candidates if stx.verification_key not in self.verified]
         height = self.chain.height
-        results = await self.verify_all([stx for _, stx in to_check])
+        results = await self.verify_all([stx for _, stx in to_check], gossip=from_peer)
         self.metrics.signatures_verified.inc(len(to_check))
         bad = {i for (i, _), ok in zip(to_check, results, strict=True) if not ok}
         accepted: list[bytes] = []
@@ -481,12 +489,19 @@ class Node:
             return False
         return chainstore.find_tx(self._store, stx.hash) is not None
 
-    async def verify_all(self, transactions: list[SignedTransaction]) -> list[bool]:
-        """Per transaction: do all of its signatures verify (checked in one batch)."""
+    async def verify_all(
+        self, transactions: list[SignedTransaction], gossip: bool = False
+    ) -> list[bool]:
+        """Per transaction: do all of its signatures verify (checked in one batch; a
+        small `gossip` batch on the event loop, see INLINE_GOSSIP_CHECKS)."""
         owners = [i for i, stx in enumerate(transactions) for _ in stx.signatures]
         checks = [check for stx in transactions for check in stx.signature_checks()]
         results = [True] * len(transactions)
-        for index, ok in zip(owners, await self._verify(checks), strict=True):
+        if gossip and len(checks) <= INLINE_GOSSIP_CHECKS:
+            verdicts = verify_each(checks)
+        else:
+            verdicts = await self._verify(checks)
+        for index, ok in zip(owners, verdicts, strict=True):
             if not ok:
                 results[index] = False
         return results
@@ -495,7 +510,8 @@ class Node:
         """Verify on the two-thread pool (PyNaCl releases the GIL, so both cores work).
 
         However few the checks, never on the event loop: a stream of small submissions
-        would otherwise put every one of their signature checks there."""
+        would otherwise put every one of their signature checks there (gossip's small
+        batches are checked by `verify_all` itself)."""
         if not checks:
             return []
         loop = asyncio.get_running_loop()

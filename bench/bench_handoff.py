@@ -1,0 +1,96 @@
+"""What handing signature checks to the node's pool costs, against checking them inline.
+
+A validator checks signatures on a two-thread pool (`Node._verify`): the event
+loop submits the checks, awaits them, and takes the answers back when a pool
+thread hands them over (a future, a wake-up of the loop through its self-pipe).
+When the loop has nothing else to do meanwhile, as between gossip batches at
+moderate rates, that round costs the loop's thread CPU of its own, on top of the
+checks. This times, per round and with the process's CPU over all its threads:
+
+- a round that checks nothing (the hand-off alone);
+- `--checks` signature checks handed to the pool as `Node._verify` hands them;
+- the same checks made on the event loop's thread itself.
+
+    python bench/bench_handoff.py [--checks 13] [--rounds 2000]
+
+(13 is about what one gossip batch of the intake holds at 1,500 tx/s offered to
+four validators.) Numbers only; nothing asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.bench_verify import checks as make_checks  # noqa: E402
+from ledger.keys import SignatureCheck, verify_each  # noqa: E402
+from node.worker_threads import batch_pool  # noqa: E402
+
+
+def nothing(part: list[SignatureCheck]) -> list[bool]:
+    return [True] * len(part)
+
+
+async def timed(rounds: int, one: Callable[[], Awaitable[Any]]) -> tuple[float, float, float]:
+    """µs per round: the event loop thread's CPU, the process's CPU, wall time."""
+    for _ in range(min(rounds, 100)):
+        await one()
+    thread, process, wall = time.thread_time(), time.process_time(), time.perf_counter()
+    for _ in range(rounds):
+        await one()
+    return (
+        (time.thread_time() - thread) / rounds * 1e6,
+        (time.process_time() - process) / rounds * 1e6,
+        (time.perf_counter() - wall) / rounds * 1e6,
+    )
+
+
+async def run(count: int, rounds: int) -> None:
+    loop = asyncio.get_running_loop()
+    pool: ThreadPoolExecutor = batch_pool(2, "verify")
+    checks = make_checks(count)
+
+    async def handed(work: Callable[[list[SignatureCheck]], list[bool]]) -> list[bool]:
+        # as Node._verify: one part (a small batch), through gather
+        (done,) = await asyncio.gather(loop.run_in_executor(pool, work, checks))
+        return done
+
+    async def handoff() -> None:
+        await handed(nothing)
+
+    async def pooled() -> None:
+        await handed(verify_each)
+
+    async def inline() -> None:
+        verify_each(checks)
+
+    print(f"{rounds:,} rounds of {count} checks; µs per round")
+    print(f"{'':40s} {'loop thread':>12s} {'process':>10s} {'wall':>10s}")
+    for name, one in (
+        ("hand-off of nothing", handoff),
+        (f"{count} checks on the pool", pooled),
+        (f"{count} checks on the loop", inline),
+    ):
+        loop_cpu, process_cpu, wall = await timed(rounds, one)
+        print(f"{name:40s} {loop_cpu:12.1f} {process_cpu:10.1f} {wall:10.1f}")
+    pool.shutdown()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--checks", type=int, default=13)
+    parser.add_argument("--rounds", type=int, default=2000)
+    args = parser.parse_args()
+    asyncio.run(run(args.checks, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
