@@ -8,7 +8,8 @@ moderate rates, that round costs the loop's thread CPU of its own, on top of the
 checks. This times, per round and with the process's CPU over all its threads:
 
 - a round that checks nothing (the hand-off alone);
-- `--checks` signature checks handed to the pool as `Node._verify` hands them;
+- `--checks` signature checks handed to the pool as `Node._verify` hands them
+  (in two parts from 2 × VERIFY_CHUNK + 1 checks on);
 - the same checks made on the event loop's thread itself.
 
     python bench/bench_handoff.py [--checks 13] [--rounds 2000]
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_verify import checks as make_checks  # noqa: E402
 from ledger.keys import SignatureCheck, verify_each  # noqa: E402
+from node.node import VERIFY_CHUNK  # noqa: E402
 from node.worker_threads import batch_pool  # noqa: E402
 
 
@@ -58,10 +60,13 @@ async def run(count: int, rounds: int) -> None:
     pool: ThreadPoolExecutor = batch_pool(2, "verify")
     checks = make_checks(count)
 
+    size = max(VERIFY_CHUNK, (count + 1) // 2)
+    parts = [checks[i : i + size] for i in range(0, count, size)]
+
     async def handed(work: Callable[[list[SignatureCheck]], list[bool]]) -> list[bool]:
-        # as Node._verify: one part (a small batch), through gather
-        (done,) = await asyncio.gather(loop.run_in_executor(pool, work, checks))
-        return done
+        # as Node._verify: one part for a small batch, two halves for a larger one
+        done = await asyncio.gather(*(loop.run_in_executor(pool, work, p) for p in parts))
+        return [ok for part in done for ok in part]
 
     async def handoff() -> None:
         await handed(nothing)
@@ -72,7 +77,7 @@ async def run(count: int, rounds: int) -> None:
     async def inline() -> None:
         verify_each(checks)
 
-    print(f"{rounds:,} rounds of {count} checks; µs per round")
+    print(f"{rounds:,} rounds of {count} checks ({len(parts)} part(s) on the pool); µs per round")
     print(f"{'':40s} {'loop thread':>12s} {'process':>10s} {'wall':>10s}")
     for name, one in (
         ("hand-off of nothing", handoff),

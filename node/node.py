@@ -90,13 +90,14 @@ STOP_TIMEOUT = 5.0
 # handful is not worth a second hand-off.
 VERIFY_CHUNK = 16
 # A gossip batch of at most this many signature checks is checked on the event loop
-# itself (about 2 ms at most). A round through the pool costs 110 µs of CPU more than
-# 13 checks made in place, 45 of them the event loop's (the wake-ups, the futures;
-# `python bench/bench_handoff.py`), and at 1,500 tx/s the intake admits some 60
-# batches a second of about 13 transactions each. Larger batches (overload) still
-# use both pool threads. Clients' submissions always go to the pool: a stream of
-# small ones would otherwise hold the loop with their checks.
-INLINE_GOSSIP_CHECKS = 32
+# itself (about 4 ms at most). Through the pool, 13 checks cost the process 75 µs of
+# CPU more than in place and 37 (two parts) 170 µs more, 60-100 µs of it the event
+# loop's (the wake-ups, the futures; `python bench/bench_handoff.py`), and a gossip
+# frame is usually one batch: at 1,500 tx/s some 30 a second from each busy peer.
+# Larger batches (overload) still use both pool threads. Clients' submissions always
+# go to the pool: a stream of small ones would otherwise hold the loop with their
+# checks, and one validator alone needs both cores for them.
+INLINE_GOSSIP_CHECKS = 64
 FIRST_SEEN_LIMIT = 200_000
 # Admission adds a verified batch to the mempool this many at a time, giving the event
 # loop back in between (each is an authorization check and the pool's bookkeeping)
