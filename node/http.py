@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from node import http_errors
 from node.rpc import limits, routes_txs
 from node.rpc.app import Handler, build_rpc_app, close_after, log_refusal
 from node.rpc.errors import ApiError, error_body, error_response
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 
 def build_http_app(node: Node) -> web.Application:
+    http_errors.install()  # what aiohttp's parser refuses is answered in JSON too
     app = build_rpc_app(node)
     limits.install(app, node.config.limits)
     app.middlewares.append(

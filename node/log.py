@@ -80,8 +80,8 @@ class ClientErrorsOnOneLine(logging.Filter):
     """A request aiohttp's server could not parse (no Host header, a header line over
     8,190 bytes, too many headers, Content-Length with chunked, a bad chunk size) is the
     client's mistake: one line, like every refused request, not a traceback per
-    request. aiohttp itself has answered it 400 (text, not JSON: it answers these
-    before any application code runs). Anything else it logs is kept whole."""
+    request. aiohttp itself has answered it 400, before any application code ran
+    (in JSON: node/http_errors.py). Anything else it logs is kept whole."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         error = record.exc_info[1] if record.exc_info else None

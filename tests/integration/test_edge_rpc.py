@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import resource
 import socket
 import time
@@ -218,6 +219,10 @@ def test_malformed_requests_and_hang_ups_cost_one_log_line_each(tmp_path: Path) 
             for what, data in MALFORMED.items():
                 answer = raw_exchange(port, data)
                 assert answer.startswith(b"HTTP/1.") and b" 400 " in answer[:16], (what, answer)
+                head, _, body = answer.partition(b"\r\n\r\n")
+                assert b"application/json" in head.lower(), (what, answer)
+                error = json.loads(body)["error"]
+                assert error["code"] == "malformed_request" and error["message"], (what, error)
         # a client that hangs up in the middle of a body over 256 KiB
         size = 300 * 1024
         head = (
