@@ -94,9 +94,10 @@ VERIFY_CHUNK = 16
 # CPU more than in place and 37 (two parts) 170 µs more, 60-100 µs of it the event
 # loop's (the wake-ups, the futures; `python bench/bench_handoff.py`), and a gossip
 # frame is usually one batch: at 1,500 tx/s some 30 a second from each busy peer.
-# Larger batches (overload) still use both pool threads. Clients' submissions always
-# go to the pool: a stream of small ones would otherwise hold the loop with their
-# checks, and one validator alone needs both cores for them.
+# Larger batches still use both pool threads; under a flood of gossip, frames queue
+# while a batch is checked and the intake takes them together, over the limit.
+# Clients' submissions always go to the pool: a stream of small ones would otherwise
+# hold the loop with their checks, and one validator alone needs both cores for them.
 INLINE_GOSSIP_CHECKS = 64
 FIRST_SEEN_LIMIT = 200_000
 # Admission adds a verified batch to the mempool this many at a time, giving the event
