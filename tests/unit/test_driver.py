@@ -619,8 +619,9 @@ def test_a_small_gossip_batch_is_checked_on_the_loop_clients_batches_on_the_pool
     tmp_path: Path,
 ) -> None:
     # A round through the pool costs the event loop more than a few checks do: a gossip
-    # batch of up to INLINE_GOSSIP_CHECKS signatures is checked in place, a larger one
-    # and every client submission on the pool. Bad signatures are found either way.
+    # batch of up to INLINE_GOSSIP_CHECKS signatures is checked in place while the pool
+    # is less than half full, a larger one, one when the pool is fuller, and every
+    # client submission on the pool. Bad signatures are found either way.
     async def scenario() -> None:
         node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
         handed: list[int] = []
@@ -644,6 +645,12 @@ def test_a_small_gossip_batch_is_checked_on_the_loop_clients_batches_on_the_pool
             assert sum(handed) == len(large)
             handed.clear()
             answers, _ = await node._admit([user_tx("client").encoded])
+            assert [a.code for a in answers] == ["accepted"] and handed == [1]
+            # with the pool half full, a small gossip batch goes to the pool too
+            handed.clear()
+            pending = len(node.mempool)
+            node.mempool.admit_limit = lambda: 2 * pending  # type: ignore[method-assign]
+            answers, _ = await node._admit([user_tx("busy").encoded], from_peer=True)
             assert [a.code for a in answers] == ["accepted"] and handed == [1]
         finally:
             await node.stop()
