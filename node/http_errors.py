@@ -31,7 +31,7 @@ def _reason(exc: BaseException | None, message: str | None, status: int) -> str:
     """One printable line saying what was wrong, from aiohttp's exception or text."""
     text = getattr(exc, "message", None) or message or ""
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    reason = lines[-1] if lines else ""
+    reason = lines[0] if lines else ""  # what is wrong; the lines after quote the input
     reason = reason[:_MESSAGE_CHARS].encode("ascii", "backslashreplace").decode("ascii")
     return reason or f"the request could not be read (HTTP {status})"
 
