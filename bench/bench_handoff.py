@@ -10,7 +10,14 @@ checks. This times, per round and with the process's CPU over all its threads:
 - a round that checks nothing (the hand-off alone);
 - `--checks` signature checks handed to the pool as `Node._verify` hands them
   (in two parts from 2 × VERIFY_CHUNK + 1 checks on);
-- the same checks made on the event loop's thread itself.
+- the same checks made on the event loop's thread itself;
+- both again with another thread of the process running Python meanwhile, as the
+  block worker does while it executes a block.
+
+The last pair is why the node hands even small batches to the pool: each check
+gives up the interpreter lock, and taking it back from a thread running Python
+waits for the switch interval (5 ms), so checks made on the event loop hold it
+for 5 ms each; on the pool they hold only the pool's threads.
 
     python bench/bench_handoff.py [--checks 13] [--rounds 2000]
 
@@ -23,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -86,7 +94,30 @@ async def run(count: int, rounds: int) -> None:
     ):
         loop_cpu, process_cpu, wall = await timed(rounds, one)
         print(f"{name:40s} {loop_cpu:12.1f} {process_cpu:10.1f} {wall:10.1f}")
+    beside = max(1, rounds // 100)  # a round on the loop takes 5 ms a check here
+    stop = threading.Event()
+    busy = threading.Thread(target=run_python, args=(stop,))
+    busy.start()
+    try:
+        for name, one in (
+            (f"{count} checks on the pool, Python beside", pooled),
+            (f"{count} checks on the loop, Python beside", inline),
+        ):
+            loop_cpu, _, wall = await timed(beside, one)
+            print(f"{name:40s} {loop_cpu:12.1f} {'-':>10s} {wall:10.1f}")
+    finally:
+        stop.set()
+        busy.join()
     pool.shutdown()
+
+
+def run_python(stop: threading.Event) -> None:
+    """Small dict updates and allocations until `stop`, as a block's execution runs."""
+    table: dict[int, list[int]] = {}
+    step = 0
+    while not stop.is_set():
+        table[step % 1000] = [step]
+        step += 1
 
 
 def main() -> None:

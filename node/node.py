@@ -89,20 +89,6 @@ STOP_TIMEOUT = 5.0
 # in two so both pool threads (both cores: PyNaCl releases the GIL) check it; a
 # handful is not worth a second hand-off.
 VERIFY_CHUNK = 16
-# A gossip batch of at most this many signature checks is checked on the event loop
-# itself (about 4 ms at most). Through the pool, 13 checks cost the process 75 µs of
-# CPU more than in place and 37 (two parts) 170 µs more, 60-100 µs of it the event
-# loop's (the wake-ups, the futures; `python bench/bench_handoff.py`), and a gossip
-# frame is usually one batch: at 1,500 tx/s some 30 a second from each busy peer.
-# Larger batches still use both pool threads; under a flood of gossip, frames queue
-# while a batch is checked and the intake takes them together, over the limit. So
-# does every batch while the mempool is half full or more: near its capacity a
-# validator's event loop is what its admissions and votes wait for (4 validators at
-# 2,800 tx/s offered committed 1-2% less, with a p99 0.15-0.2 s longer, when every
-# small gossip batch was checked in place).
-# Clients' submissions always go to the pool: a stream of small ones would otherwise
-# hold the loop with their checks, and one validator alone needs both cores for them.
-INLINE_GOSSIP_CHECKS = 64
 FIRST_SEEN_LIMIT = 200_000
 # Admission adds a verified batch to the mempool this many at a time, giving the event
 # loop back in between (each is an authorization check and the pool's bookkeeping)
@@ -402,10 +388,7 @@ class Node:
                 candidates.append((index, stx))
         to_check = [(i, stx) for i, stx in candidates if stx.verification_key not in self.verified]
         height = self.chain.height
-        # gossip's small batches in place while the pool is less than half full; near
-        # the node's capacity the event loop's time is worth more than the rounds
-        in_place = from_peer and len(self.mempool) * 2 < self.mempool.admit_limit()
-        results = await self.verify_all([stx for _, stx in to_check], gossip=in_place)
+        results = await self.verify_all([stx for _, stx in to_check])
         self.metrics.signatures_verified.inc(len(to_check))
         bad = {i for (i, _), ok in zip(to_check, results, strict=True) if not ok}
         accepted: list[bytes] = []
@@ -498,19 +481,12 @@ class Node:
             return False
         return chainstore.find_tx(self._store, stx.hash) is not None
 
-    async def verify_all(
-        self, transactions: list[SignedTransaction], gossip: bool = False
-    ) -> list[bool]:
-        """Per transaction: do all of its signatures verify (checked in one batch; a
-        small `gossip` batch on the event loop, see INLINE_GOSSIP_CHECKS)."""
+    async def verify_all(self, transactions: list[SignedTransaction]) -> list[bool]:
+        """Per transaction: do all of its signatures verify (checked in one batch)."""
         owners = [i for i, stx in enumerate(transactions) for _ in stx.signatures]
         checks = [check for stx in transactions for check in stx.signature_checks()]
         results = [True] * len(transactions)
-        if gossip and len(checks) <= INLINE_GOSSIP_CHECKS:
-            verdicts = verify_each(checks)
-        else:
-            verdicts = await self._verify(checks)
-        for index, ok in zip(owners, verdicts, strict=True):
+        for index, ok in zip(owners, await self._verify(checks), strict=True):
             if not ok:
                 results[index] = False
         return results
@@ -519,8 +495,11 @@ class Node:
         """Verify on the two-thread pool (PyNaCl releases the GIL, so both cores work).
 
         However few the checks, never on the event loop: a stream of small submissions
-        would otherwise put every one of their signature checks there (gossip's small
-        batches are checked by `verify_all` itself)."""
+        would otherwise put every one of their signature checks there. Nor gossip's
+        small batches, though a round through the pool costs more CPU than a few
+        checks (`python bench/bench_handoff.py`): each check gives up the interpreter
+        lock, and while the block worker runs Python, taking it back waits for the
+        switch interval (5 ms), so 37 checks held the loop 200 ms instead of 5."""
         if not checks:
             return []
         loop = asyncio.get_running_loop()
