@@ -19,10 +19,11 @@ gives up the interpreter lock, and taking it back from a thread running Python
 waits for the switch interval (5 ms), so checks made on the event loop hold it
 for 5 ms each; on the pool they hold only the pool's threads.
 
-    python bench/bench_handoff.py [--checks 13] [--rounds 2000]
+    python bench/bench_handoff.py [--checks 37] [--rounds 2000]
 
-(13 is about what one gossip batch of the intake holds at 1,500 tx/s offered to
-four validators.) Numbers only; nothing asserted.
+(37 is what one gossip batch of the intake holds when bench/loadgen.py offers 1,500
+tx/s to four validators: one of its requests, relayed in one frame.) Numbers only;
+nothing asserted.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def run_python(stop: threading.Event) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--checks", type=int, default=13)
+    parser.add_argument("--checks", type=int, default=37)
     parser.add_argument("--rounds", type=int, default=2000)
     args = parser.parse_args()
     asyncio.run(run(args.checks, args.rounds))
