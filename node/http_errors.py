@@ -6,8 +6,8 @@ application code runs, and in plain text. Behind the node's RPC front the front
 refuses most such heads itself, in JSON; without the front (`[rpc] front =
 false`), or for a chunked body the front relays, the node's own server answers.
 `install` makes that answer the same shape as every other refusal: 400
-`malformed_request` (431 `headers_too_large` where aiohttp says 431), with
-aiohttp's reason as the message, and the connection closed as aiohttp closes it.
+`malformed_request` (aiohttp's parser refuses with 400 only), with aiohttp's reason
+as the message, and the connection closed as aiohttp closes it.
 aiohttp still logs the error (one line, node/log.py).
 """
 
@@ -21,7 +21,6 @@ from aiohttp.web_protocol import RequestHandler
 from node.rpc.errors import error_body
 from node.rpc.jsonbody import dumps
 
-_CODES = {400: "malformed_request", 431: "headers_too_large", 413: "body_too_large"}
 _MESSAGE_CHARS = 200
 
 _aiohttp_handle_error = RequestHandler.handle_error
@@ -48,7 +47,7 @@ def _handle_error(
     if status >= 500:
         code, text = "internal_error", "the node could not answer this request"
     else:
-        code, text = _CODES.get(status, "malformed_request"), _reason(exc, message, status)
+        code, text = "malformed_request", _reason(exc, message, status)
     answer = web.Response(
         status=aiohttp_answer.status,
         body=dumps(error_body(code, text)),
