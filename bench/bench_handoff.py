@@ -10,14 +10,17 @@ checks. This times, per round and with the process's CPU over all its threads:
 - a round that checks nothing (the hand-off alone);
 - `--checks` signature checks handed to the pool as `Node._verify` hands them
   (in two parts from 2 × VERIFY_CHUNK + 1 checks on);
-- the same checks made on the event loop's thread itself;
-- both again with another thread of the process running Python meanwhile, as the
-  block worker does while it executes a block.
+- the same checks made on the event loop's thread itself, through PyNaCl (which
+  gives the interpreter lock up for each check) and holding the lock through each
+  (`verify_each_inline`, what the node does for a small gossip batch);
+- all three again with another thread of the process running Python meanwhile, as
+  the block worker does while it executes a block.
 
-The last pair is why the node hands even small batches to the pool: each check
-gives up the interpreter lock, and taking it back from a thread running Python
-waits for the switch interval (5 ms), so checks made on the event loop hold it
-for 5 ms each; on the pool they hold only the pool's threads.
+The last rows are why the node's in-place checks hold the lock: through PyNaCl
+each check gives it up, and taking it back from a thread running Python waits for
+the switch interval (5 ms), so each check held the event loop 5 ms; holding the
+lock, a check holds the loop for the check alone (and the other thread waits that
+long).
 
     python bench/bench_handoff.py [--checks 37] [--rounds 2000]
 
@@ -41,7 +44,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.bench_verify import checks as make_checks  # noqa: E402
-from ledger.keys import SignatureCheck, verify_each  # noqa: E402
+from ledger.keys import SignatureCheck, verify_each, verify_each_inline  # noqa: E402
 from node.node import VERIFY_CHUNK  # noqa: E402
 from node.worker_threads import batch_pool  # noqa: E402
 
@@ -86,15 +89,19 @@ async def run(count: int, rounds: int) -> None:
     async def inline() -> None:
         verify_each(checks)
 
+    async def held() -> None:
+        verify_each_inline(checks)
+
     print(f"{rounds:,} rounds of {count} checks ({len(parts)} part(s) on the pool); µs per round")
-    print(f"{'':40s} {'loop thread':>12s} {'process':>10s} {'wall':>10s}")
+    print(f"{'':44s} {'loop thread':>12s} {'process':>10s} {'wall':>10s}")
     for name, one in (
         ("hand-off of nothing", handoff),
         (f"{count} checks on the pool", pooled),
         (f"{count} checks on the loop", inline),
+        (f"{count} checks on the loop, lock held", held),
     ):
         loop_cpu, process_cpu, wall = await timed(rounds, one)
-        print(f"{name:40s} {loop_cpu:12.1f} {process_cpu:10.1f} {wall:10.1f}")
+        print(f"{name:44s} {loop_cpu:12.1f} {process_cpu:10.1f} {wall:10.1f}")
     beside = max(1, rounds // 100)  # a round on the loop takes 5 ms a check here
     stop = threading.Event()
     busy = threading.Thread(target=run_python, args=(stop,))
@@ -103,9 +110,10 @@ async def run(count: int, rounds: int) -> None:
         for name, one in (
             (f"{count} checks on the pool, Python beside", pooled),
             (f"{count} checks on the loop, Python beside", inline),
+            (f"{count} checks on the loop held, Python beside", held),
         ):
             loop_cpu, _, wall = await timed(beside, one)
-            print(f"{name:40s} {loop_cpu:12.1f} {'-':>10s} {wall:10.1f}")
+            print(f"{name:44s} {loop_cpu:12.1f} {'-':>10s} {wall:10.1f}")
     finally:
         stop.set()
         busy.join()

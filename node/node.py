@@ -34,7 +34,13 @@ from ledger import chainstore
 from ledger.chainstore import Head
 from ledger.errors import CodecError
 from ledger.execution import Application, BlockInfo
-from ledger.keys import PrivateKey, SignatureCheck, address_to_text, verify_each
+from ledger.keys import (
+    PrivateKey,
+    SignatureCheck,
+    address_to_text,
+    verify_each,
+    verify_each_inline,
+)
 from ledger.kv import KVReader
 from ledger.state_tree import set_hash_memo_bytes
 from ledger.tx import SignedTransaction
@@ -89,6 +95,22 @@ STOP_TIMEOUT = 5.0
 # in two so both pool threads (both cores: PyNaCl releases the GIL) check it; a
 # handful is not worth a second hand-off.
 VERIFY_CHUNK = 16
+# A gossip batch of at most this many signature checks is checked on the event loop
+# itself (about 3 ms at most), with the interpreter lock held through each check
+# (`verify_each_inline`). Through the pool a round costs CPU of its own: 37 checks
+# in two parts cost the process 170-900 µs more than in place, most of it the event
+# loop's wake-ups and futures and the two threads taking the lock back in turn
+# (`python bench/bench_handoff.py`), and at 1,500 tx/s a gossip frame is usually one
+# batch of 37, some 30 a second from each busy peer. Larger batches still use both
+# pool threads (under a flood of gossip, frames queue while a batch is checked and
+# the intake takes them together, over the limit), and so does every batch while the
+# mempool is half full or more: near its capacity a validator's event loop is what
+# its admissions and votes wait for (4 validators at 2,800 tx/s offered committed
+# 1-2% less, with a p99 0.15-0.2 s longer, when every small gossip batch was checked
+# in place). Clients' submissions always go to the pool: a stream of small ones
+# would otherwise hold the loop with their checks, and one validator alone needs
+# both cores for them.
+INLINE_GOSSIP_CHECKS = 64
 FIRST_SEEN_LIMIT = 200_000
 # Admission adds a verified batch to the mempool this many at a time, giving the event
 # loop back in between (each is an authorization check and the pool's bookkeeping)
@@ -388,7 +410,10 @@ class Node:
                 candidates.append((index, stx))
         to_check = [(i, stx) for i, stx in candidates if stx.verification_key not in self.verified]
         height = self.chain.height
-        results = await self.verify_all([stx for _, stx in to_check])
+        # gossip's small batches in place while the pool is less than half full; near
+        # the node's capacity the event loop's time is worth more than the rounds
+        in_place = from_peer and len(self.mempool) * 2 < self.mempool.admit_limit()
+        results = await self.verify_all([stx for _, stx in to_check], gossip=in_place)
         self.metrics.signatures_verified.inc(len(to_check))
         bad = {i for (i, _), ok in zip(to_check, results, strict=True) if not ok}
         accepted: list[bytes] = []
@@ -481,12 +506,19 @@ class Node:
             return False
         return chainstore.find_tx(self._store, stx.hash) is not None
 
-    async def verify_all(self, transactions: list[SignedTransaction]) -> list[bool]:
-        """Per transaction: do all of its signatures verify (checked in one batch)."""
+    async def verify_all(
+        self, transactions: list[SignedTransaction], gossip: bool = False
+    ) -> list[bool]:
+        """Per transaction: do all of its signatures verify (checked in one batch; a
+        small `gossip` batch on the event loop, see INLINE_GOSSIP_CHECKS)."""
         owners = [i for i, stx in enumerate(transactions) for _ in stx.signatures]
         checks = [check for stx in transactions for check in stx.signature_checks()]
         results = [True] * len(transactions)
-        for index, ok in zip(owners, await self._verify(checks), strict=True):
+        if gossip and len(checks) <= INLINE_GOSSIP_CHECKS:
+            verdicts = verify_each_inline(checks)
+        else:
+            verdicts = await self._verify(checks)
+        for index, ok in zip(owners, verdicts, strict=True):
             if not ok:
                 results[index] = False
         return results
@@ -494,12 +526,9 @@ class Node:
     async def _verify(self, checks: list[SignatureCheck]) -> list[bool]:
         """Verify on the two-thread pool (PyNaCl releases the GIL, so both cores work).
 
-        However few the checks, never on the event loop: a stream of small submissions
-        would otherwise put every one of their signature checks there. Nor gossip's
-        small batches, though a round through the pool costs more CPU than a few
-        checks (`python bench/bench_handoff.py`): each check gives up the interpreter
-        lock, and while the block worker runs Python, taking it back waits for the
-        switch interval (5 ms), so 37 checks held the loop 200 ms instead of 5."""
+        However few the checks: a stream of small submissions would otherwise put every
+        one of their signature checks on the event loop (gossip's small batches are
+        checked by `verify_all` itself, see INLINE_GOSSIP_CHECKS)."""
         if not checks:
             return []
         loop = asyncio.get_running_loop()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.sim.simnet import VERIFY_USERS, cached_verify
+from tests.sim.simnet import VERIFY_FUNCTIONS, VERIFY_USERS, cached_verify
 
 DEFAULT_SEEDS = 500
 
@@ -38,5 +38,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture(autouse=True)
 def shared_signature_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in VERIFY_USERS:
-        monkeypatch.setattr(importlib.import_module(name), "verify", cached_verify)
+        for function in VERIFY_FUNCTIONS:
+            monkeypatch.setattr(importlib.import_module(name), function, cached_verify)
     yield

@@ -110,7 +110,9 @@ def cached_verify(
     return known
 
 
-VERIFY_USERS = ("ledger.keys",)  # the module whose `verify` every check looks up
+VERIFY_USERS = ("ledger.keys",)  # the module whose functions every check looks up
+# the checks it makes: on worker threads, and in place with the interpreter lock held
+VERIFY_FUNCTIONS = ("verify", "verify_inline")
 
 # Byzantine behaviours that also lie in block sync: they claim to be SYNC_LIE blocks
 # ahead and answer with forged blocks (node/sync.py must refuse every one).

@@ -27,7 +27,7 @@ from node.chain import Chain
 from node.driver import ConsensusDriver
 from node.home import BlockLimits, Home, MempoolLimits, NodeConfig, genesis_from_json
 from node.mempool import GAP_TIMEOUT_SECONDS, held_bytes
-from node.node import ADMIT_CHUNK, INTAKE_LIMIT, Node
+from node.node import ADMIT_CHUNK, INLINE_GOSSIP_CHECKS, INTAKE_LIMIT, Node
 from node.rpc.routes_txs import tx_outcome
 from node.storage import LevelDBStore
 from node.votestore import BLOCK_PREFIX, PERSISTED_STATE_KEY
@@ -615,6 +615,54 @@ def test_gossip_from_several_peers_is_admitted_as_one_batch(tmp_path: Path) -> N
     asyncio.run(scenario())
 
 
+def test_a_small_gossip_batch_is_checked_on_the_loop_clients_batches_on_the_pool(
+    tmp_path: Path,
+) -> None:
+    # A round through the pool costs more than a few checks do: a gossip batch of up
+    # to INLINE_GOSSIP_CHECKS signatures is checked in place while the pool is less
+    # than half full, a larger one, one when the pool is fuller, and every client
+    # submission on the pool. Bad signatures are found either way.
+    async def scenario() -> None:
+        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
+        handed: list[int] = []
+        submit = node.executor.submit
+
+        def counted(fn: Any, *args: Any) -> Any:
+            handed.append(len(args[0]) if args else 0)
+            return submit(fn, *args)
+
+        node.executor.submit = counted  # type: ignore[method-assign]
+        try:
+            forged = bytearray(user_tx("small-forged").encoded)
+            forged[-1] ^= 1
+            small = [user_tx(f"small{i}").encoded for i in range(INLINE_GOSSIP_CHECKS - 1)]
+            answers, _ = await node._admit([*small, bytes(forged)], from_peer=True)
+            assert [a.code for a in answers][-2:] == ["accepted", "bad_signature"]
+            assert handed == []
+            large = [user_tx(f"large{i}").encoded for i in range(INLINE_GOSSIP_CHECKS + 1)]
+            large_forged = bytearray(large[-1])
+            large_forged[-1] ^= 1
+            large[-1] = bytes(large_forged)
+            answers, _ = await node._admit(large, from_peer=True)
+            assert [a.code for a in answers] == ["accepted"] * INLINE_GOSSIP_CHECKS + [
+                "bad_signature"
+            ]
+            assert sum(handed) == len(large)
+            handed.clear()
+            answers, _ = await node._admit([user_tx("client").encoded])
+            assert [a.code for a in answers] == ["accepted"] and handed == [1]
+            # with the pool half full, a small gossip batch goes to the pool too
+            handed.clear()
+            pending = len(node.mempool)
+            node.mempool.admit_limit = lambda: 2 * pending  # type: ignore[method-assign]
+            answers, _ = await node._admit([user_tx("busy").encoded], from_peer=True)
+            assert [a.code for a in answers] == ["accepted"] and handed == [1]
+        finally:
+            await node.stop()
+
+    asyncio.run(scenario())
+
+
 def heavy_tx(label: str, nonce: int) -> SignedTransaction:
     """A transfer whose memo holds 1,020 empty arrays: within every limit, 1.2 KB, and
     some 66 KB once decoded."""
@@ -835,10 +883,12 @@ def test_a_sender_refused_for_room_in_a_batch_has_its_later_nonces_refused_too(
         batch.append(account_tx("held", 1))  # in the next chunk
         verify_all = node.verify_all
 
-        async def room_taken_while_verifying(txs: list[SignedTransaction]) -> list[bool]:
+        async def room_taken_while_verifying(
+            txs: list[SignedTransaction], gossip: bool = False
+        ) -> list[bool]:
             # gossip fills the room during the checks; it is free again (a commit)
             # by the time admission gives the loop back after the first chunk
-            results = await verify_all(txs)
+            results = await verify_all(txs, gossip)
             node.mempool.incoming = 10_000
             asyncio.get_running_loop().call_soon(setattr, node.mempool, "incoming", 0)
             return results

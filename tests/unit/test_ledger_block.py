@@ -50,14 +50,14 @@ HEADER = BlockHeader(
 @pytest.fixture
 def checked(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """The keys `ledger.block` has an Ed25519 check run for, in order, from now on (its
-    remembered commit votes check through `ledger.keys`)."""
+    remembered commit votes check through `ledger.keys.verify_inline`)."""
     keys: list[bytes] = []
 
     def counting(public_key: bytes, *rest: Any) -> bool:
         keys.append(public_key)
         return verify(public_key, *rest)
 
-    monkeypatch.setattr(ledger.keys, "verify", counting)
+    monkeypatch.setattr(ledger.keys, "verify_inline", counting)
     return keys
 
 

@@ -152,3 +152,82 @@ def test_a_key_signs_as_its_seed_does_and_keeps_its_pair(seed: bytes, digest: by
         expected = reference.sign(signing_message(b"domain", "chain", digest)).signature
         assert key.sign(b"domain", "chain", digest) == expected
     assert key == PrivateKey.from_seed(seed) and hash(key) == hash(PrivateKey.from_seed(seed))
+
+
+# the order of Ed25519's prime subgroup: a signature's S must be below it
+GROUP_ORDER = 2**252 + 27742317777372353535851937790883648493
+# encodings of points of small order (and a non-canonical one): keys no check accepts
+SMALL_ORDER_KEYS = [
+    bytes(32),
+    b"\x01" + bytes(31),
+    bytes(31) + b"\x80",
+    b"\xec" + b"\xff" * 30 + b"\x7f",
+    b"\xee" + b"\xff" * 30 + b"\x7f",
+]
+
+
+def signature_cases() -> list[tuple[bytes, bytes, str, bytes, bytes]]:
+    """Good checks, and bad ones of every kind a forger might try."""
+    key = keys.PrivateKey.from_seed(SEED)
+    good = key.sign(TX, "main", DIGEST)
+    cases = [(key.public_key, TX, "main", DIGEST, good)]
+    for index in range(64):  # each byte of the signature
+        forged = bytearray(good)
+        forged[index] ^= 1 << (index % 8)
+        cases.append((key.public_key, TX, "main", DIGEST, bytes(forged)))
+    for index in range(32):  # each byte of the key
+        other = bytearray(key.public_key)
+        other[index] ^= 1 << (index % 8)
+        cases.append((bytes(other), TX, "main", DIGEST, good))
+    s = int.from_bytes(good[32:], "little") + GROUP_ORDER  # the same S, not reduced
+    cases.append((key.public_key, TX, "main", DIGEST, good[:32] + s.to_bytes(32, "little")))
+    cases += [(small, TX, "main", DIGEST, good) for small in SMALL_ORDER_KEYS]
+    cases += [(small, TX, "main", DIGEST, small + bytes(32)) for small in SMALL_ORDER_KEYS]
+    cases += [
+        (key.public_key, TX, "main", DIGEST, bytes(64)),
+        (key.public_key, TX, "main", DIGEST, b"\xff" * 64),
+        (key.public_key, TX, "main", DIGEST, good[:63]),
+        (key.public_key[:31], TX, "main", DIGEST, good),
+        (key.public_key, BLOCK, "main", DIGEST, good),
+        (key.public_key, TX, "test", DIGEST, good),
+        (key.public_key, TX, "main", b"\x01" * 32, good),
+    ]
+    return cases
+
+
+def test_the_inline_check_takes_exactly_the_signatures_the_pool_takes() -> None:
+    # The event loop checks a few signatures itself with libsodium's function called
+    # with the interpreter lock held; the pool's threads through PyNaCl. A signature
+    # one of them took and the other refused would split the validators' mempools.
+    assert keys._VERIFY_HOLDING_THE_LOCK is not None  # loaded where validators run
+    cases = signature_cases()
+    expected = [keys.verify(*case) for case in cases]
+    assert expected[0] and not any(expected[1:])
+    assert [keys.verify_inline(*case) for case in cases] == expected
+    assert keys.verify_each_inline(cases) == expected
+    assert keys.verify_each_inline([]) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    seed=st.binary(min_size=32, max_size=32),
+    digest=st.binary(min_size=32, max_size=32),
+    noise=st.binary(min_size=64, max_size=64),
+    forge=st.booleans(),
+)
+def test_the_inline_check_agrees_with_verify_on_any_input(
+    seed: bytes, digest: bytes, noise: bytes, forge: bool
+) -> None:
+    key = keys.PrivateKey.from_seed(seed)
+    signature = noise if forge else key.sign(TX, "main", digest)
+    for public_key in (key.public_key, noise[:32]):
+        check = (public_key, TX, "main", digest, signature)
+        assert keys.verify_inline(*check) == keys.verify(*check)
+
+
+def test_without_the_lock_holding_function_the_inline_check_is_verify(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(keys, "_VERIFY_HOLDING_THE_LOCK", None)
+    cases = signature_cases()
+    assert keys.verify_each_inline(cases) == [keys.verify(*case) for case in cases]
