@@ -104,12 +104,12 @@ VERIFY_CHUNK = 16
 # batch of 37, some 30 a second from each busy peer. Larger batches still use both
 # pool threads (under a flood of gossip, frames queue while a batch is checked and
 # the intake takes them together, over the limit), and so does every batch while the
-# mempool is half full or more: near its capacity a validator's event loop is what
-# its admissions and votes wait for (4 validators at 2,800 tx/s offered committed
-# 1-2% less, with a p99 0.15-0.2 s longer, when every small gossip batch was checked
-# in place). Clients' submissions always go to the pool: a stream of small ones
-# would otherwise hold the loop with their checks, and one validator alone needs
-# both cores for them.
+# mempool is half full or more, or while more gossip waits in the intake: near its
+# capacity a validator's event loop is what its admissions and votes wait for (4
+# validators at 2,800 tx/s offered committed 1-2% less, with a p99 0.15-0.2 s
+# longer, when every small gossip batch was checked in place). Clients' submissions
+# always go to the pool: a stream of small ones would otherwise hold the loop with
+# their checks, and one validator alone needs both cores for them.
 INLINE_GOSSIP_CHECKS = 64
 FIRST_SEEN_LIMIT = 200_000
 # Admission adds a verified batch to the mempool this many at a time, giving the event
@@ -410,9 +410,14 @@ class Node:
                 candidates.append((index, stx))
         to_check = [(i, stx) for i, stx in candidates if stx.verification_key not in self.verified]
         height = self.chain.height
-        # gossip's small batches in place while the pool is less than half full; near
-        # the node's capacity the event loop's time is worth more than the rounds
-        in_place = from_peer and len(self.mempool) * 2 < self.mempool.admit_limit()
+        # gossip's small batches in place while the pool is less than half full and no
+        # gossip waits behind this batch; near the node's capacity the event loop's
+        # time is worth more than the rounds
+        in_place = (
+            from_peer
+            and self._intake_size == 0
+            and len(self.mempool) * 2 < self.mempool.admit_limit()
+        )
         results = await self.verify_all([stx for _, stx in to_check], gossip=in_place)
         self.metrics.signatures_verified.inc(len(to_check))
         bad = {i for (i, _), ok in zip(to_check, results, strict=True) if not ok}

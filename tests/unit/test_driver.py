@@ -620,8 +620,9 @@ def test_a_small_gossip_batch_is_checked_on_the_loop_clients_batches_on_the_pool
 ) -> None:
     # A round through the pool costs more than a few checks do: a gossip batch of up
     # to INLINE_GOSSIP_CHECKS signatures is checked in place while the pool is less
-    # than half full, a larger one, one when the pool is fuller, and every client
-    # submission on the pool. Bad signatures are found either way.
+    # than half full and no gossip waits in the intake; a larger one, one when the
+    # pool is fuller or gossip waits behind it, and every client submission on the
+    # pool. Bad signatures are found either way.
     async def scenario() -> None:
         node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
         handed: list[int] = []
@@ -651,6 +652,12 @@ def test_a_small_gossip_batch_is_checked_on_the_loop_clients_batches_on_the_pool
             handed.clear()
             answers, _ = await node._admit([user_tx("client").encoded])
             assert [a.code for a in answers] == ["accepted"] and handed == [1]
+            # with gossip waiting behind it, a small gossip batch goes to the pool
+            handed.clear()
+            node._intake_size = 3
+            answers, _ = await node._admit([user_tx("queued").encoded], from_peer=True)
+            assert [a.code for a in answers] == ["accepted"] and handed == [1]
+            node._intake_size = 0
             # with the pool half full, a small gossip batch goes to the pool too
             handed.clear()
             pending = len(node.mempool)
