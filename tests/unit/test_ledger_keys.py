@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import string
 from concurrent.futures import ThreadPoolExecutor
 
@@ -199,7 +200,11 @@ def test_the_inline_check_takes_exactly_the_signatures_the_pool_takes() -> None:
     # The event loop checks a few signatures itself with libsodium's function called
     # with the interpreter lock held; the pool's threads through PyNaCl. A signature
     # one of them took and the other refused would split the validators' mempools.
-    assert keys._VERIFY_HOLDING_THE_LOCK is not None  # loaded where validators run
+    held = keys._VERIFY_HOLDING_THE_LOCK
+    assert held is not None  # loaded where validators run
+    # called as a Python API function: ctypes keeps the interpreter lock through the
+    # call (a plain CDLL function would give it up, and the event loop would wait)
+    assert held._flags_ & ctypes._FUNCFLAG_PYTHONAPI  # type: ignore[attr-defined]
     cases = signature_cases()
     expected = [keys.verify(*case) for case in cases]
     assert expected[0] and not any(expected[1:])
