@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -36,6 +35,7 @@ from bench.loadgen import (  # noqa: E402
     account_key,
     percentile,
     presign,
+    remove_workdir,
     start_nodes,
     stop_network,
     submitter,
@@ -99,7 +99,7 @@ def run_one(rtt_ms: int, args: argparse.Namespace) -> None:
         stop_network(processes)
         proxies.close()
         if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+            remove_workdir(workdir)
     rate = stats.committed / span if span > 0 else 0.0
     load1, load5, _ = os.getloadavg()
     print(

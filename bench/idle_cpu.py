@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ from bench.loadgen import (  # noqa: E402
     account_key,
     front_cpu_seconds,
     proc_cpu_seconds,
+    remove_workdir,
     start_network,
     stop_network,
     transfer_app_state,
@@ -73,7 +73,7 @@ def main() -> None:
         elapsed = time.monotonic() - started
     finally:
         stop_network(processes)
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_workdir(workdir)
     node_ms = []
     for node, (node_a, front_a), (node_b, front_b) in zip(nodes, before, after, strict=True):
         node_ms.append((node_b - node_a) / elapsed * 1000)

@@ -942,6 +942,30 @@ def start_perf(
     return PerfRecording(pid, workdir / f"perf-{rate:.0f}.data", args.duration)
 
 
+# A process of the run may still be writing in its directory as `rmtree` walks it
+# (a validator's RPC front finishing after its node, say), and the directory is then
+# left behind with what was written: remove it again after a pause, a few times.
+WORKDIR_REMOVE_ATTEMPTS = 5
+WORKDIR_REMOVE_PAUSE_S = 0.5
+
+
+def remove_workdir(
+    workdir: Path,
+    attempts: int = WORKDIR_REMOVE_ATTEMPTS,
+    pause_s: float = WORKDIR_REMOVE_PAUSE_S,
+) -> bool:
+    """Remove the run's homes and logs; if they outlast every attempt, say where they
+    are (False) rather than leave them in the temporary directory unmentioned."""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(pause_s)
+        shutil.rmtree(workdir, ignore_errors=True)
+        if not workdir.exists():
+            return True
+    print(f"could not remove {workdir} (something still writes there)", file=sys.stderr)
+    return False
+
+
 def stop_network(processes: list[subprocess.Popen[bytes]]) -> None:
     for process in processes:
         if process.poll() is None:
@@ -1091,7 +1115,7 @@ async def run_mix(args: argparse.Namespace, rates: list[float], total: int, name
     if args.keep:
         print(f"homes and logs kept in {workdir}")
     else:
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_workdir(workdir)
 
 
 async def run_rate(
@@ -1318,7 +1342,7 @@ async def run(args: argparse.Namespace) -> None:
     if args.keep:
         print(f"homes and logs kept in {workdir}")
     else:
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_workdir(workdir)
 
 
 def main() -> None:

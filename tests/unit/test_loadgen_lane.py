@@ -1,12 +1,15 @@
 """The load generator's submission lane (bench/loadgen.py): a lane that fell behind
 its schedule sends its whole backlog, in order, instead of one batch per answer,
-and a lane refused for room waits the node's time in milliseconds."""
+and a lane refused for room waits the node's time in milliseconds; and the run's
+directory goes even when something still writes there as it is removed."""
 
 from __future__ import annotations
 
 import asyncio
 import platform
+import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -19,6 +22,7 @@ from bench.loadgen import (
     Lane,
     Point,
     machine_line,
+    remove_workdir,
     report_intervals,
     run_lane,
 )
@@ -165,3 +169,36 @@ def test_the_machine_line_gives_the_load_and_a_measured_signature_rate() -> None
 def test_the_machine_line_shows_rates_measured_before_it() -> None:
     line = machine_line("at the start", rates=(12_345.4, 23_456.6))
     assert "ed25519_verify_per_s 1_thread=12,345 2_threads=23,457 python=" in line
+
+
+def test_a_directory_written_to_while_it_is_removed_is_removed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workdir = tmp_path / "run"
+    (workdir / "v0").mkdir(parents=True)
+    (workdir / "v0" / "v0.log").write_text("node log")
+    real_rmtree = shutil.rmtree
+    calls: list[Path] = []
+
+    def rmtree_with_a_late_writer(path: Path, ignore_errors: bool = False) -> None:
+        calls.append(path)
+        real_rmtree(path, ignore_errors=ignore_errors)
+        if len(calls) == 1:  # a process still going writes once more as the tree goes
+            (Path(path) / "v0").mkdir(parents=True)
+            (Path(path) / "v0" / "front.log").write_text("late line")
+
+    monkeypatch.setattr(shutil, "rmtree", rmtree_with_a_late_writer)
+    assert remove_workdir(workdir, attempts=3, pause_s=0.0)
+    assert not workdir.exists()
+    assert calls == [workdir, workdir]
+
+
+def test_a_directory_that_cannot_be_removed_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    monkeypatch.setattr(shutil, "rmtree", lambda path, ignore_errors=False: None)
+    assert not remove_workdir(workdir, attempts=2, pause_s=0.0)
+    assert workdir.exists()
+    assert str(workdir) in capsys.readouterr().err
