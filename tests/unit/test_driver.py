@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -89,6 +90,20 @@ def make_driver(tmp_path: Path, journal: list[str]) -> tuple[ConsensusDriver, Ch
         chain_id="t",
     )
     return ConsensusDriver(node), chain  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def open_node(
+    tmp_path: Path, config: NodeConfig | None = None, key: PrivateKey = VALIDATOR
+) -> AsyncIterator[Node]:
+    """A real node on a fresh home under `tmp_path` (not started), stopped however the
+    test ends: its store, pool threads and block worker are let go."""
+    home = Home(tmp_path / "node", NodeConfig("t", "v") if config is None else config, genesis())
+    node = Node(home, key)
+    try:
+        yield node
+    finally:
+        await node.stop()
 
 
 def certify(block: Block) -> CommitCertificate:
@@ -294,8 +309,7 @@ def test_proposals_hold_no_more_than_validates_well_within_the_view_timeout(
 ) -> None:
     async def scenario() -> None:
         config = NodeConfig("t", "v", view_timeout_ms=2_000)
-        node = Node(Home(tmp_path / "node", config, genesis()), VALIDATOR)
-        try:
+        async with open_node(tmp_path, config) as node:
             for index in range(300):
                 stx = user_tx(f"cost-{index}", f"C{index}")
                 assert node.mempool.add(stx, 0) == "accepted"
@@ -307,8 +321,6 @@ def test_proposals_hold_no_more_than_validates_well_within_the_view_timeout(
                 app.cost.observe(100, 0.25)
             assert app.proposal_cap() == 200
             assert len(app.propose(1, 0, 5_000).transactions) == 200
-        finally:
-            await node.stop()
 
     asyncio.run(scenario())
 
@@ -318,21 +330,18 @@ def test_one_senders_batch_beyond_its_share_is_refused_before_its_signatures_are
 ) -> None:
     async def scenario() -> None:
         limits = MempoolLimits(floor_txs=40, sender_share_percent=25)  # 10 per sender
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v", mempool=limits), genesis()), OTHER)
-        sender = PrivateKey.from_seed(b"flood".ljust(32, b"."))
-        batch = [
-            Transaction("t", sender.public_key, nonce, "coin.create", (f"F{nonce}", "F", 2, 1))
-            .sign(sender)
-            .encoded
-            for nonce in range(30)
-        ]
-        try:
+        async with open_node(tmp_path, NodeConfig("t", "v", mempool=limits), key=OTHER) as node:
+            sender = PrivateKey.from_seed(b"flood".ljust(32, b"."))
+            batch = [
+                Transaction("t", sender.public_key, nonce, "coin.create", (f"F{nonce}", "F", 2, 1))
+                .sign(sender)
+                .encoded
+                for nonce in range(30)
+            ]
             answers = await node.submit(batch)
             codes = [answer.code for answer in answers]
             assert codes == ["accepted"] * 10 + ["sender_backlog_full"] * 20
             assert node.metrics.signatures_verified._value.get() == 10
-        finally:
-            await node.stop()
 
     asyncio.run(scenario())
 
@@ -349,11 +358,10 @@ def test_a_transaction_behind_a_nonce_gap_starts_no_consensus_work(tmp_path: Pat
     # later). A gapped transaction announced as ready made the primary propose empty
     # blocks, one after another, and never let the chain go idle.
     async def scenario() -> None:
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
-        driver = node.consensus
-        replica = driver.replica = driver._make_replica()
-        replica.on_timer(time.monotonic())
-        try:
+        async with open_node(tmp_path) as node:
+            driver = node.consensus
+            replica = driver.replica = driver._make_replica()
+            replica.on_timer(time.monotonic())
             second, third = account_tx("gap", 1), account_tx("gap", 2)
             admissions = await node.submit([second.encoded, third.encoded])
             assert [a.code for a in admissions] == ["accepted", "accepted"]
@@ -368,8 +376,6 @@ def test_a_transaction_behind_a_nonce_gap_starts_no_consensus_work(tmp_path: Pat
             while not driver.queue.empty():
                 await driver._handle(replica, driver.queue.get_nowait())
             assert replica.status()["pending"] == 3
-        finally:
-            await node.stop()
 
     asyncio.run(scenario())
 
@@ -384,19 +390,18 @@ def test_a_proposal_is_checked_on_the_worker_thread_and_the_replica_finds_the_re
     from consensus.messages import PrePrepare, encode_message
 
     async def scenario() -> None:
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
-        driver = node.consensus
-        replica = driver.replica = driver._make_replica()
-        replica.on_timer(time.monotonic())
-        threads: list[str] = []
-        execute = node.chain.execute_check
+        async with open_node(tmp_path) as node:
+            driver = node.consensus
+            replica = driver.replica = driver._make_replica()
+            replica.on_timer(time.monotonic())
+            threads: list[str] = []
+            execute = node.chain.execute_check
 
-        def recording(block: Block, now_ms: int | None, root_checked: bool = False) -> Any:
-            threads.append(threading.current_thread().name)
-            return execute(block, now_ms, root_checked)
+            def recording(block: Block, now_ms: int | None, root_checked: bool = False) -> Any:
+                threads.append(threading.current_thread().name)
+                return execute(block, now_ms, root_checked)
 
-        node.chain.execute_check = recording  # type: ignore[method-assign]
-        try:
+            node.chain.execute_check = recording  # type: ignore[method-assign]
             _, other = make_driver(tmp_path / "other", [])
             block = other.propose(VALIDATOR.public_key, int(time.time() * 1000), [user_tx("w")])
             raw = encode_message(PrePrepare.create(VALIDATOR, "t", 1, 0, block))
@@ -408,8 +413,6 @@ def test_a_proposal_is_checked_on_the_worker_thread_and_the_replica_finds_the_re
             assert event[2].header_checked  # its body matched: the replica need not hash it
             assert driver.app.validate(block) is None
             assert len(threads) == 1  # the replica's validate did not execute it again
-        finally:
-            await node.stop()
 
     asyncio.run(scenario())
 
@@ -418,19 +421,18 @@ def test_the_primary_builds_its_proposal_on_the_worker_thread(tmp_path: Path) ->
     import threading
 
     async def scenario() -> None:
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
-        driver = node.consensus
-        replica = driver.replica = driver._make_replica()
-        replica.on_timer(time.monotonic())
-        threads: list[str] = []
-        build = node.chain.build
+        async with open_node(tmp_path) as node:
+            driver = node.consensus
+            replica = driver.replica = driver._make_replica()
+            replica.on_timer(time.monotonic())
+            threads: list[str] = []
+            build = node.chain.build
 
-        def recording(*args: Any) -> Any:
-            threads.append(threading.current_thread().name)
-            return build(*args)
+            def recording(*args: Any) -> Any:
+                threads.append(threading.current_thread().name)
+                return build(*args)
 
-        node.chain.build = recording  # type: ignore[method-assign]
-        try:
+            node.chain.build = recording  # type: ignore[method-assign]
             (admission,) = await node.submit([user_tx("b").encoded])
             assert admission.code == "accepted"
             while not driver.queue.empty():
@@ -444,8 +446,6 @@ def test_the_primary_builds_its_proposal_on_the_worker_thread(tmp_path: Path) ->
             await driver._apply(replica.on_timer(later))  # proposes, and alone decides at once
             assert node.chain.height == 1 and node.chain.head.block_hash == prebuilt.hash
             assert len(threads) == 1
-        finally:
-            await node.stop()
 
     asyncio.run(scenario())
 
@@ -458,28 +458,27 @@ def test_votes_and_the_commit_batch_are_written_on_the_worker_then_the_head_move
     import threading
 
     async def scenario() -> None:
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
-        driver = node.consensus
-        replica = driver.replica = driver._make_replica()
-        replica.on_timer(time.monotonic())
-        loop_thread = threading.current_thread().name
-        writes: list[tuple[str, bool, int]] = []  # (thread, sync, chain height meanwhile)
-        write = node.chain.store.write
+        async with open_node(tmp_path) as node:
+            driver = node.consensus
+            replica = driver.replica = driver._make_replica()
+            replica.on_timer(time.monotonic())
+            loop_thread = threading.current_thread().name
+            writes: list[tuple[str, bool, int]] = []  # (thread, sync, chain height meanwhile)
+            write = node.chain.store.write
 
-        def recording(batch: Any, sync: bool = True) -> None:
-            writes.append((threading.current_thread().name, sync, node.chain.height))
-            write(batch, sync)
+            def recording(batch: Any, sync: bool = True) -> None:
+                writes.append((threading.current_thread().name, sync, node.chain.height))
+                write(batch, sync)
 
-        node.chain.store.write = recording  # type: ignore[method-assign]
-        committed: list[int] = []
-        node.chain.listeners.append(
-            lambda done: (
-                committed.append(done.block.height)
-                if threading.current_thread().name == loop_thread
-                else None
+            node.chain.store.write = recording  # type: ignore[method-assign]
+            committed: list[int] = []
+            node.chain.listeners.append(
+                lambda done: (
+                    committed.append(done.block.height)
+                    if threading.current_thread().name == loop_thread
+                    else None
+                )
             )
-        )
-        try:
             (admission,) = await node.submit([user_tx("w").encoded])
             assert admission.code == "accepted"
             while not driver.queue.empty():
@@ -489,8 +488,6 @@ def test_votes_and_the_commit_batch_are_written_on_the_worker_then_the_head_move
             assert len(writes) >= 3  # PREPARE vote, COMMIT vote, block batch
             assert all(name.startswith("blocks") and sync for name, sync, _ in writes)
             assert writes[-1][2] == 0  # the head moved only after the batch was durable
-        finally:
-            await node.stop()
 
     asyncio.run(scenario())
 
@@ -503,22 +500,21 @@ def test_a_single_submitted_signature_is_checked_on_the_pool_not_the_event_loop(
     import node.node as node_module
 
     async def scenario() -> None:
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
-        threads: list[str] = []
-        check = node_module.verify_each
+        async with open_node(tmp_path) as node:
+            threads: list[str] = []
+            check = node_module.verify_each
 
-        def recording(checks: Any) -> list[bool]:
-            threads.append(threading.current_thread().name)
-            return check(checks)
+            def recording(checks: Any) -> list[bool]:
+                threads.append(threading.current_thread().name)
+                return check(checks)
 
-        node_module.verify_each = recording  # type: ignore[assignment]
-        try:
-            (admission,) = await node.submit([user_tx("one").encoded])
-            assert admission.code == "accepted"
-            assert threads and all(name.startswith("verify") for name in threads)
-        finally:
-            node_module.verify_each = check  # type: ignore[assignment]
-            await node.stop()
+            node_module.verify_each = recording  # type: ignore[assignment]
+            try:
+                (admission,) = await node.submit([user_tx("one").encoded])
+                assert admission.code == "accepted"
+                assert threads and all(name.startswith("verify") for name in threads)
+            finally:
+                node_module.verify_each = check  # type: ignore[assignment]
 
     asyncio.run(scenario())
 
@@ -529,26 +525,25 @@ def test_a_submission_of_a_few_dozen_signatures_is_split_over_both_pool_threads(
     import node.node as node_module
 
     async def scenario() -> None:
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
-        sizes: list[int] = []
-        check = node_module.verify_each
+        async with open_node(tmp_path) as node:
+            sizes: list[int] = []
+            check = node_module.verify_each
 
-        def recording(checks: Any) -> list[bool]:
-            sizes.append(len(checks))
-            return check(checks)
+            def recording(checks: Any) -> list[bool]:
+                sizes.append(len(checks))
+                return check(checks)
 
-        node_module.verify_each = recording  # type: ignore[assignment]
-        try:
-            txs = [user_tx(f"split{i}").encoded for i in range(40)]
-            admissions = await node.submit(txs)
-            assert [a.code for a in admissions] == ["accepted"] * 40
-            assert sizes == [20, 20]  # both threads, so both cores, check them
-            sizes.clear()
-            (admission,) = await node.submit([user_tx("alone").encoded])
-            assert admission.code == "accepted" and sizes == [1]
-        finally:
-            node_module.verify_each = check  # type: ignore[assignment]
-            await node.stop()
+            node_module.verify_each = recording  # type: ignore[assignment]
+            try:
+                txs = [user_tx(f"split{i}").encoded for i in range(40)]
+                admissions = await node.submit(txs)
+                assert [a.code for a in admissions] == ["accepted"] * 40
+                assert sizes == [20, 20]  # both threads, so both cores, check them
+                sizes.clear()
+                (admission,) = await node.submit([user_tx("alone").encoded])
+                assert admission.code == "accepted" and sizes == [1]
+            finally:
+                node_module.verify_each = check  # type: ignore[assignment]
 
     asyncio.run(scenario())
 
@@ -559,36 +554,35 @@ def test_the_transaction_index_is_read_only_for_a_nonce_already_used(tmp_path: P
     from ledger import chainstore
 
     async def scenario() -> None:
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
-        driver = node.consensus
-        replica = driver.replica = driver._make_replica()
-        replica.on_timer(time.monotonic())
-        lookups: list[bytes] = []
-        find_tx = chainstore.find_tx
+        async with open_node(tmp_path) as node:
+            driver = node.consensus
+            replica = driver.replica = driver._make_replica()
+            replica.on_timer(time.monotonic())
+            lookups: list[bytes] = []
+            find_tx = chainstore.find_tx
 
-        def recording(reader: Any, tx_hash: bytes) -> Any:
-            lookups.append(tx_hash)
-            return find_tx(reader, tx_hash)
+            def recording(reader: Any, tx_hash: bytes) -> Any:
+                lookups.append(tx_hash)
+                return find_tx(reader, tx_hash)
 
-        chainstore.find_tx = recording  # type: ignore[assignment]
-        try:
-            first = user_tx("idx")
-            (admission,) = await node.submit([first.encoded])
-            assert admission.code == "accepted" and lookups == []
-            while not driver.queue.empty():
-                await driver._handle(replica, driver.queue.get_nowait())
-            await driver._apply(replica.on_timer(time.monotonic() + 1))  # alone: decides
-            assert node.chain.height == 1
-            (again,) = await node.submit([first.encoded])  # nonce 0 is used now
-            assert (again.accepted, again.code, again.message) == (
-                True,
-                "duplicate",
-                "already committed",
-            )
-            assert lookups == [first.hash]
-        finally:
-            chainstore.find_tx = find_tx  # type: ignore[assignment]
-            await node.stop()
+            chainstore.find_tx = recording  # type: ignore[assignment]
+            try:
+                first = user_tx("idx")
+                (admission,) = await node.submit([first.encoded])
+                assert admission.code == "accepted" and lookups == []
+                while not driver.queue.empty():
+                    await driver._handle(replica, driver.queue.get_nowait())
+                await driver._apply(replica.on_timer(time.monotonic() + 1))  # alone: decides
+                assert node.chain.height == 1
+                (again,) = await node.submit([first.encoded])  # nonce 0 is used now
+                assert (again.accepted, again.code, again.message) == (
+                    True,
+                    "duplicate",
+                    "already committed",
+                )
+                assert lookups == [first.hash]
+            finally:
+                chainstore.find_tx = find_tx  # type: ignore[assignment]
 
     asyncio.run(scenario())
 
@@ -596,8 +590,7 @@ def test_the_transaction_index_is_read_only_for_a_nonce_already_used(tmp_path: P
 def test_gossip_from_several_peers_is_admitted_as_one_batch(tmp_path: Path) -> None:
     # one round of signature checks (one hand-off to the pool) for every frame waiting
     async def scenario() -> None:
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
-        try:
+        async with open_node(tmp_path) as node:
             frames = [[user_tx(f"peer{p}-{i}").encoded for i in range(3)] for p in range(3)]
             link = SimpleNamespace(peer=OTHER.public_key)
             for frame in frames:
@@ -609,8 +602,6 @@ def test_gossip_from_several_peers_is_admitted_as_one_batch(tmp_path: Path) -> N
             answers, _ = await node._admit(batch, from_peer=True)
             assert [a.code for a in answers] == ["accepted"] * 9
             assert node.metrics.signatures_verified._value.get() == 9
-        finally:
-            await node.stop()
 
     asyncio.run(scenario())
 
@@ -624,16 +615,15 @@ def test_a_small_gossip_batch_is_checked_on_the_loop_clients_batches_on_the_pool
     # pool is fuller or gossip waits behind it, and every client submission on the
     # pool. Bad signatures are found either way.
     async def scenario() -> None:
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
-        handed: list[int] = []
-        submit = node.executor.submit
+        async with open_node(tmp_path) as node:
+            handed: list[int] = []
+            submit = node.executor.submit
 
-        def counted(fn: Any, *args: Any) -> Any:
-            handed.append(len(args[0]) if args else 0)
-            return submit(fn, *args)
+            def counted(fn: Any, *args: Any) -> Any:
+                handed.append(len(args[0]) if args else 0)
+                return submit(fn, *args)
 
-        node.executor.submit = counted  # type: ignore[method-assign]
-        try:
+            node.executor.submit = counted  # type: ignore[method-assign]
             forged = bytearray(user_tx("small-forged").encoded)
             forged[-1] ^= 1
             small = [user_tx(f"small{i}").encoded for i in range(INLINE_GOSSIP_CHECKS - 1)]
@@ -664,8 +654,6 @@ def test_a_small_gossip_batch_is_checked_on_the_loop_clients_batches_on_the_pool
             node.mempool.admit_limit = lambda: 2 * pending  # type: ignore[method-assign]
             answers, _ = await node._admit([user_tx("busy").encoded], from_peer=True)
             assert [a.code for a in answers] == ["accepted"] and handed == [1]
-        finally:
-            await node.stop()
 
     asyncio.run(scenario())
 
@@ -690,35 +678,34 @@ def test_the_intake_decodes_a_batch_a_bounded_weight_at_a_time(
     monkeypatch.setattr(node_module, "INTAKE_DECODED_BYTES", 8 * weight)
 
     async def scenario() -> None:
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
-        held: list[list[int]] = []  # per admission, the held bytes of what it was given
-        admit = node._admit
+        async with open_node(tmp_path) as node:
+            held: list[list[int]] = []  # per admission, the held bytes of what it was given
+            admit = node._admit
 
-        async def recorded(raws: Any, from_peer: bool = False) -> Any:
-            decoded = [SignedTransaction.decode(r) if isinstance(r, bytes) else r for r in raws]
-            held.append([held_bytes(d) for d in decoded if isinstance(d, SignedTransaction)])
-            return await admit(raws, from_peer)
+            async def recorded(raws: Any, from_peer: bool = False) -> Any:
+                decoded = [SignedTransaction.decode(r) if isinstance(r, bytes) else r for r in raws]
+                held.append([held_bytes(d) for d in decoded if isinstance(d, SignedTransaction)])
+                return await admit(raws, from_peer)
 
-        node._admit = recorded  # type: ignore[method-assign]
-        intake = asyncio.create_task(node._intake_loop())
-        try:
-            link = SimpleNamespace(peer=OTHER.public_key)
-            for start in range(0, len(txs), 20):
-                frame = [stx.encoded for stx in txs[start : start + 20]]
-                node._on_frame(link, ["txs", frame])  # type: ignore[arg-type]
-            for _ in range(500):
-                if sum(map(len, held)) == len(txs):
-                    break
-                await asyncio.sleep(0.01)
-            assert sum(map(len, held)) == len(txs)
-            assert len(held) == len(txs) // 8 + 1
-            assert all(sum(part) <= 8 * weight for part in held)
-            assert node.metrics.peers_muted._value.get() == 0  # nothing counted as faulty
-        finally:
-            intake.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await intake
-            await node.stop()
+            node._admit = recorded  # type: ignore[method-assign]
+            intake = asyncio.create_task(node._intake_loop())
+            try:
+                link = SimpleNamespace(peer=OTHER.public_key)
+                for start in range(0, len(txs), 20):
+                    frame = [stx.encoded for stx in txs[start : start + 20]]
+                    node._on_frame(link, ["txs", frame])  # type: ignore[arg-type]
+                for _ in range(500):
+                    if sum(map(len, held)) == len(txs):
+                        break
+                    await asyncio.sleep(0.01)
+                assert sum(map(len, held)) == len(txs)
+                assert len(held) == len(txs) // 8 + 1
+                assert all(sum(part) <= 8 * weight for part in held)
+                assert node.metrics.peers_muted._value.get() == 0  # nothing counted as faulty
+            finally:
+                intake.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await intake
 
     asyncio.run(scenario())
 
@@ -728,10 +715,9 @@ def test_a_peer_gossiping_a_forged_signature_is_not_heard_for_a_while(tmp_path: 
     # marks that peer faulty, and its frames are dropped (no decoding, no signature
     # checks, no intake room taken from clients) until the mute ends; others' are not.
     async def scenario() -> None:
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
-        faulty = SimpleNamespace(peer=OTHER.public_key)
-        honest = SimpleNamespace(peer=PrivateKey.from_seed(bytes([4]) * 32).public_key)
-        try:
+        async with open_node(tmp_path) as node:
+            faulty = SimpleNamespace(peer=OTHER.public_key)
+            honest = SimpleNamespace(peer=PrivateKey.from_seed(bytes([4]) * 32).public_key)
             good = user_tx("good-0")
             forged = bytearray(user_tx("forged").encoded)
             forged[-1] ^= 1  # the signature's last byte
@@ -759,8 +745,6 @@ def test_a_peer_gossiping_a_forged_signature_is_not_heard_for_a_while(tmp_path: 
             raws, sources = await node._next_intake()
             assert (raws, sources) == ([user_tx("honest-1").encoded], [honest.peer])
             assert node._intake_size == 0 and node.mempool.incoming == 0
-        finally:
-            await node.stop()
 
     asyncio.run(scenario())
 
@@ -773,10 +757,9 @@ def test_a_stalled_node_relays_what_peers_gave_it_to_every_peer(tmp_path: Path) 
     # those behind a nonce gap), at most once per half view timeout.
     async def scenario() -> None:
         config = NodeConfig("t", "v", view_timeout_ms=1_000)
-        node = Node(Home(tmp_path / "node", config, genesis()), VALIDATOR)
-        sent: list[list[Any]] = []
-        node.peers.broadcast = sent.append  # type: ignore[assignment,method-assign]
-        try:
+        async with open_node(tmp_path, config) as node:
+            sent: list[list[Any]] = []
+            node.peers.broadcast = sent.append  # type: ignore[assignment,method-assign]
             from_peer = [user_tx(f"peer-{i}") for i in range(3)]
             answers, _ = await node._admit([stx.encoded for stx in from_peer], from_peer=True)
             behind_gap, _ = await node._admit([account_tx("gap", 2).encoded], from_peer=True)
@@ -799,8 +782,6 @@ def test_a_stalled_node_relays_what_peers_gave_it_to_every_peer(tmp_path: Path) 
                 clock[0] += 1.0
                 node._relay_if_stalled()  # a block committed: the stall starts again
                 assert len(sent) == 1
-        finally:
-            await node.stop()
 
     asyncio.run(scenario())
 
@@ -811,33 +792,35 @@ def test_a_resent_pool_costs_the_receiver_no_decoding_and_no_intake_room(
     # a peer that reconnects is sent the whole pool (node.pool_resend): what this node
     # holds already is recognised by its bytes in the frame handler, before the intake
     async def scenario() -> None:
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
-        decode = SignedTransaction.decode
-        decoded: list[bytes] = []
+        async with open_node(tmp_path) as node:
+            decode = SignedTransaction.decode
+            decoded: list[bytes] = []
 
-        def counting_decode(data: bytes) -> SignedTransaction:
-            decoded.append(data)
-            return decode(data)
+            def counting_decode(data: bytes) -> SignedTransaction:
+                decoded.append(data)
+                return decode(data)
 
-        try:
-            held = [user_tx(f"held-{i}").encoded for i in range(5)]
-            answers, _ = await node._admit(held, from_peer=True)
-            assert [a.code for a in answers] == ["accepted"] * 5
-            verified = node.metrics.signatures_verified._value.get()
-            SignedTransaction.decode = counting_decode  # type: ignore[method-assign]
-            link = SimpleNamespace(peer=OTHER.public_key)
-            node._on_frame(link, ["txs", held])  # type: ignore[arg-type]
-            assert node._intake.empty() and node._intake_size == 0
-            new = user_tx("new").encoded
-            node._on_frame(link, ["txs", [*held, new]])  # type: ignore[arg-type]
-            assert await node._next_intake() == ([new], [OTHER.public_key])  # only what it lacks
-            answers, _ = await node._admit([new], from_peer=True)
-            assert [a.code for a in answers] == ["accepted"]
-            assert decoded == [new]
-            assert node.metrics.signatures_verified._value.get() == verified + 1
-        finally:
-            SignedTransaction.decode = decode  # type: ignore[method-assign]
-            await node.stop()
+            try:
+                held = [user_tx(f"held-{i}").encoded for i in range(5)]
+                answers, _ = await node._admit(held, from_peer=True)
+                assert [a.code for a in answers] == ["accepted"] * 5
+                verified = node.metrics.signatures_verified._value.get()
+                SignedTransaction.decode = counting_decode  # type: ignore[method-assign]
+                link = SimpleNamespace(peer=OTHER.public_key)
+                node._on_frame(link, ["txs", held])  # type: ignore[arg-type]
+                assert node._intake.empty() and node._intake_size == 0
+                new = user_tx("new").encoded
+                node._on_frame(link, ["txs", [*held, new]])  # type: ignore[arg-type]
+                assert await node._next_intake() == (
+                    [new],
+                    [OTHER.public_key],
+                )  # only what it lacks
+                answers, _ = await node._admit([new], from_peer=True)
+                assert [a.code for a in answers] == ["accepted"]
+                assert decoded == [new]
+                assert node.metrics.signatures_verified._value.get() == verified + 1
+            finally:
+                SignedTransaction.decode = decode  # type: ignore[method-assign]
 
     asyncio.run(scenario())
 
@@ -850,9 +833,8 @@ def test_a_proposal_goes_compact_with_only_the_ungossiped_transactions_whole(
     from consensus.messages import CompactPrePrepare, PrePrepare, decode_message, encode_message
 
     async def scenario() -> None:
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
-        gossiped, fresh = user_tx("gossiped"), user_tx("fresh")
-        try:
+        async with open_node(tmp_path) as node:
+            gossiped, fresh = user_tx("gossiped"), user_tx("fresh")
             for stx in (gossiped, fresh):
                 (answer,) = await node.submit([stx.encoded])
                 assert answer.code == "accepted"
@@ -870,8 +852,6 @@ def test_a_proposal_goes_compact_with_only_the_ungossiped_transactions_whole(
             # kept to serve peers that lack some of it, even once out of the mempool
             node.mempool.remove([gossiped.hash])
             assert node.consensus.proposals.lookup(gossiped.hash) is gossiped
-        finally:
-            await node.stop()
 
     asyncio.run(scenario())
 
@@ -884,24 +864,23 @@ def test_a_sender_refused_for_room_in_a_batch_has_its_later_nonces_refused_too(
     # behind that gap until the client's retry after its Retry-After.
     async def scenario() -> None:
         limits = MempoolLimits(floor_txs=1_000)
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v", mempool=limits), genesis()), OTHER)
-        batch = [account_tx("held", 0)]
-        batch += [user_tx(f"filler-{i}") for i in range(ADMIT_CHUNK - 1)]
-        batch.append(account_tx("held", 1))  # in the next chunk
-        verify_all = node.verify_all
+        async with open_node(tmp_path, NodeConfig("t", "v", mempool=limits), key=OTHER) as node:
+            batch = [account_tx("held", 0)]
+            batch += [user_tx(f"filler-{i}") for i in range(ADMIT_CHUNK - 1)]
+            batch.append(account_tx("held", 1))  # in the next chunk
+            verify_all = node.verify_all
 
-        async def room_taken_while_verifying(
-            txs: list[SignedTransaction], gossip: bool = False
-        ) -> list[bool]:
-            # gossip fills the room during the checks; it is free again (a commit)
-            # by the time admission gives the loop back after the first chunk
-            results = await verify_all(txs, gossip)
-            node.mempool.incoming = 10_000
-            asyncio.get_running_loop().call_soon(setattr, node.mempool, "incoming", 0)
-            return results
+            async def room_taken_while_verifying(
+                txs: list[SignedTransaction], gossip: bool = False
+            ) -> list[bool]:
+                # gossip fills the room during the checks; it is free again (a commit)
+                # by the time admission gives the loop back after the first chunk
+                results = await verify_all(txs, gossip)
+                node.mempool.incoming = 10_000
+                asyncio.get_running_loop().call_soon(setattr, node.mempool, "incoming", 0)
+                return results
 
-        node.verify_all = room_taken_while_verifying  # type: ignore[method-assign]
-        try:
+            node.verify_all = room_taken_while_verifying  # type: ignore[method-assign]
             answers = await node.submit([stx.encoded for stx in batch])
             assert answers[0].code == "mempool_full"
             assert answers[-1].code == "mempool_full"
@@ -910,8 +889,6 @@ def test_a_sender_refused_for_room_in_a_batch_has_its_later_nonces_refused_too(
             node.verify_all = verify_all  # type: ignore[method-assign]
             (again,) = await node.submit([account_tx("other", 0).encoded])
             assert again.code == "accepted"
-        finally:
-            await node.stop()
 
     asyncio.run(scenario())
 
@@ -920,10 +897,9 @@ def test_a_transaction_evicted_from_behind_a_nonce_gap_is_no_longer_reported_pen
     tmp_path: Path,
 ) -> None:
     async def scenario() -> None:
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
-        now = [1_000.0]
-        node.mempool._clock = lambda: now[0]
-        try:
+        async with open_node(tmp_path) as node:
+            now = [1_000.0]
+            node.mempool._clock = lambda: now[0]
             gapped, ready = account_tx("stuck", 1), account_tx("fine", 0)
             answers = await node.submit([gapped.encoded, ready.encoded])
             assert [a.code for a in answers] == ["accepted", "accepted"]
@@ -939,8 +915,6 @@ def test_a_transaction_evicted_from_behind_a_nonce_gap_is_no_longer_reported_pen
             answers = await node.submit([account_tx("stuck", 0).encoded, gapped.encoded])
             assert [a.code for a in answers] == ["accepted", "accepted"]
             assert node.mempool.behind_gap(node.chain.next_nonce) == []
-        finally:
-            await node.stop()
 
     asyncio.run(scenario())
 
@@ -948,8 +922,7 @@ def test_a_transaction_evicted_from_behind_a_nonce_gap_is_no_longer_reported_pen
 def test_metrics_show_the_admission_state_and_transactions_behind_a_gap(tmp_path: Path) -> None:
     async def scenario() -> None:
         limits = MempoolLimits(floor_txs=40)
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v", mempool=limits), genesis()), OTHER)
-        try:
+        async with open_node(tmp_path, NodeConfig("t", "v", mempool=limits), key=OTHER) as node:
             answers = await node.submit(
                 [
                     account_tx("m", 0).encoded,
@@ -997,8 +970,6 @@ def test_metrics_show_the_admission_state_and_transactions_behind_a_gap(tmp_path
             await node.submit([account_tx("gap", 0).encoded, account_tx("gap", 1).encoded])
             await node.metrics_handler(None)  # type: ignore[arg-type]
             assert node.metrics.behind_gap._value.get() == 0
-        finally:
-            await node.stop()
 
     asyncio.run(scenario())
 
@@ -1009,32 +980,31 @@ def test_the_driver_wakes_for_the_replicas_deadline_on_one_kept_timer(tmp_path: 
     # replica's deadline moves, and the proposal a lone validator waits
     # `interval_ms` for is made by that timer alone (no event arrives meanwhile).
     async def scenario() -> None:
-        node = Node(Home(tmp_path / "node", NodeConfig("t", "v"), genesis()), VALIDATOR)
-        driver = node.consensus
-        task = asyncio.create_task(driver.run())
-        try:
-            await asyncio.sleep(0.05)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 60
-            driver._arm_timer(deadline)
-            kept = driver._timer
-            driver._arm_timer(deadline)
-            assert kept is not None and driver._timer is kept and not kept.cancelled()
-            driver._arm_timer(deadline + 1)
-            assert kept.cancelled() and driver._timer is not kept
-            driver._arm_timer(None)
-            assert driver._timer is None
-            (admission,) = await node.submit([user_tx("t").encoded])
-            assert admission.code == "accepted"
-            for _ in range(200):  # bounded: 10 s
-                if node.chain.height == 1:
-                    break
+        async with open_node(tmp_path) as node:
+            driver = node.consensus
+            task = asyncio.create_task(driver.run())
+            try:
                 await asyncio.sleep(0.05)
-            assert node.chain.height == 1
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await node.stop()
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 60
+                driver._arm_timer(deadline)
+                kept = driver._timer
+                driver._arm_timer(deadline)
+                assert kept is not None and driver._timer is kept and not kept.cancelled()
+                driver._arm_timer(deadline + 1)
+                assert kept.cancelled() and driver._timer is not kept
+                driver._arm_timer(None)
+                assert driver._timer is None
+                (admission,) = await node.submit([user_tx("t").encoded])
+                assert admission.code == "accepted"
+                for _ in range(200):  # bounded: 10 s
+                    if node.chain.height == 1:
+                        break
+                    await asyncio.sleep(0.05)
+                assert node.chain.height == 1
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     asyncio.run(scenario())
